@@ -1,0 +1,3 @@
+//! Sans-IO MQTT codec (placeholder: being written).
+pub mod packet;
+pub use packet::*;

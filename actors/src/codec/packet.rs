@@ -1,0 +1,291 @@
+//! The MQTT packet model shared by every protocol version.
+//!
+//! One `Packet` enum serves MQTT 3.1 ("MQIsdp", level 3), 3.1.1 (level 4) and, later, 5.0
+//! (level 5). Fields that only exist in 5.0 (properties, reason codes on acks) are present
+//! already, so adding 5.0 is a codec change, not a model rewrite: for 3.x they stay at their
+//! defaults (`Properties::default()`, reason code `0x00`).
+//!
+//! Strings are `ByteString` (UTF-8, cheap to clone: one `Bytes` refcount) and payloads are
+//! `Bytes`. The decoder copies them out of the read buffer, so a retained or queued message never
+//! pins a whole socket read buffer (see ARCHITECTURE.md, "Memory").
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use std::fmt;
+
+/// Protocol version negotiated by CONNECT. Decides how the rest of a connection is coded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1: protocol name "MQIsdp", level 3.
+    V31,
+    /// MQTT 3.1.1: protocol name "MQTT", level 4.
+    #[default]
+    V311,
+    /// MQTT 5.0: protocol name "MQTT", level 5.
+    V5,
+}
+
+impl ProtocolVersion {
+    pub fn level(self) -> u8 {
+        match self {
+            ProtocolVersion::V31 => 3,
+            ProtocolVersion::V311 => 4,
+            ProtocolVersion::V5 => 5,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolVersion::V31 => "MQIsdp",
+            _ => "MQTT",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProtocolVersion::V31 => "3.1",
+            ProtocolVersion::V311 => "3.1.1",
+            ProtocolVersion::V5 => "5.0",
+        })
+    }
+}
+
+/// Quality of service. Ordered, so `min` gives the delivered QoS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum QoS {
+    #[default]
+    AtMostOnce = 0,
+    AtLeastOnce = 1,
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    pub fn from_u8(v: u8) -> Option<QoS> {
+        match v {
+            0 => Some(QoS::AtMostOnce),
+            1 => Some(QoS::AtLeastOnce),
+            2 => Some(QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+}
+
+/// MQTT 5.0 properties. Empty for 3.x; kept opaque until 5.0 lands, when this becomes a typed
+/// struct. Carried through the model so 5.0 needs no signature changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Raw encoded property bytes (without the length prefix). Empty for 3.x.
+    pub raw: Bytes,
+}
+
+/// The Will (Last Will and Testament) carried in CONNECT.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LastWill {
+    pub topic: ByteString,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    pub properties: Properties,
+}
+
+impl fmt::Debug for LastWill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastWill")
+            .field("topic", &self.topic)
+            .field("payload_len", &self.payload.len())
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connect {
+    pub protocol: ProtocolVersion,
+    /// "Clean Session" in 3.x, "Clean Start" in 5.0.
+    pub clean_start: bool,
+    /// Seconds; 0 disables keep-alive.
+    pub keep_alive: u16,
+    /// May be empty (3.1.1 with clean session, or 5.0: the server assigns one).
+    pub client_id: ByteString,
+    pub will: Option<LastWill>,
+    pub username: Option<ByteString>,
+    pub password: Option<Bytes>,
+    pub properties: Properties,
+}
+
+impl fmt::Debug for Connect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password.
+        f.debug_struct("Connect")
+            .field("protocol", &self.protocol)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("client_id", &self.client_id)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// CONNACK return codes of 3.x (the 5.0 reason codes are a superset with other numbers; the
+/// encoder writes `code` as is).
+pub mod connack {
+    pub const ACCEPTED: u8 = 0x00;
+    pub const UNACCEPTABLE_PROTOCOL_VERSION: u8 = 0x01;
+    pub const IDENTIFIER_REJECTED: u8 = 0x02;
+    pub const SERVER_UNAVAILABLE: u8 = 0x03;
+    pub const BAD_USERNAME_OR_PASSWORD: u8 = 0x04;
+    pub const NOT_AUTHORIZED: u8 = 0x05;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnAck {
+    pub session_present: bool,
+    /// 3.x return code (see [`connack`]) or 5.0 reason code.
+    pub code: u8,
+    pub properties: Properties,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: ByteString,
+    /// Present iff `qos > 0` [MQTT-2.3.1-5].
+    pub pkid: Option<u16>,
+    pub payload: Bytes,
+    pub properties: Properties,
+}
+
+impl fmt::Debug for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Payloads are never printed: they may hold anything a user would not want in a log.
+        f.debug_struct("Publish")
+            .field("dup", &self.dup)
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .field("topic", &self.topic)
+            .field("pkid", &self.pkid)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// PUBACK, PUBREC, PUBREL and PUBCOMP share this shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub pkid: u16,
+    /// 5.0 reason code; always 0x00 for 3.x (and omitted on the wire).
+    pub reason: u8,
+    pub properties: Properties,
+}
+
+impl Ack {
+    pub fn new(pkid: u16) -> Ack {
+        Ack {
+            pkid,
+            reason: 0,
+            properties: Properties::default(),
+        }
+    }
+}
+
+/// Subscription options of one filter. 3.x uses only `qos`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SubscriptionOptions {
+    pub qos: QoS,
+    /// 5.0 only.
+    pub no_local: bool,
+    /// 5.0 only.
+    pub retain_as_published: bool,
+    /// 5.0 only: 0, 1 or 2.
+    pub retain_handling: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscribe {
+    pub pkid: u16,
+    /// At least one entry [MQTT-3.8.3-3].
+    pub filters: Vec<(ByteString, SubscriptionOptions)>,
+    pub properties: Properties,
+}
+
+/// SUBACK return code for a refused filter (3.1.1). 3.1 has no failure code.
+pub const SUBACK_FAILURE: u8 = 0x80;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubAck {
+    pub pkid: u16,
+    /// One per filter: granted QoS 0..=2 or 0x80 (failure), or 5.0 reason codes.
+    pub return_codes: Vec<u8>,
+    pub properties: Properties,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsubscribe {
+    pub pkid: u16,
+    pub filters: Vec<ByteString>,
+    pub properties: Properties,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsubAck {
+    pub pkid: u16,
+    /// Empty for 3.x; one reason code per filter in 5.0.
+    pub reason_codes: Vec<u8>,
+    pub properties: Properties,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Disconnect {
+    /// 5.0 reason code; 0x00 for 3.x (which has no reason on DISCONNECT).
+    pub reason: u8,
+    pub properties: Properties,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Packet {
+    Connect(Box<Connect>),
+    ConnAck(ConnAck),
+    Publish(Publish),
+    PubAck(Ack),
+    PubRec(Ack),
+    PubRel(Ack),
+    PubComp(Ack),
+    Subscribe(Subscribe),
+    SubAck(SubAck),
+    Unsubscribe(Unsubscribe),
+    UnsubAck(UnsubAck),
+    PingReq,
+    PingResp,
+    Disconnect(Disconnect),
+    /// 5.0 only (type 15). Never produced for 3.x, where type 15 is reserved.
+    Auth { reason: u8, properties: Properties },
+}
+
+impl Packet {
+    /// Name of the packet type, for logs and errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Packet::Connect(_) => "CONNECT",
+            Packet::ConnAck(_) => "CONNACK",
+            Packet::Publish(_) => "PUBLISH",
+            Packet::PubAck(_) => "PUBACK",
+            Packet::PubRec(_) => "PUBREC",
+            Packet::PubRel(_) => "PUBREL",
+            Packet::PubComp(_) => "PUBCOMP",
+            Packet::Subscribe(_) => "SUBSCRIBE",
+            Packet::SubAck(_) => "SUBACK",
+            Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+            Packet::UnsubAck(_) => "UNSUBACK",
+            Packet::PingReq => "PINGREQ",
+            Packet::PingResp => "PINGRESP",
+            Packet::Disconnect(_) => "DISCONNECT",
+            Packet::Auth { .. } => "AUTH",
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Broker limits and behaviour switches, as plain data.
+//!
+//! The server shell (`courtier::config`) loads these from TOML files and the environment; this
+//! crate only consumes them, so the core never reads files. Defaults here must equal the ones
+//! documented in `conf.d/00-defaults.toml` (a test in the root crate checks that).
+
+use std::time::Duration;
+
+/// What a full session queue does with one more message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowPolicy {
+    /// Refuse the new message (Mosquitto's behaviour); the queue keeps its oldest messages.
+    #[default]
+    DropNew,
+    /// Evict the oldest queued message to make room for the new one.
+    DropOldest,
+}
+
+impl OverflowPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            OverflowPolicy::DropNew => "drop_new",
+            OverflowPolicy::DropOldest => "drop_oldest",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerConfig {
+    /// Largest accepted packet (fixed header included), bytes. Checked from the fixed header.
+    pub max_packet_size: u32,
+    /// Concurrent client connections; `None` = unlimited.
+    pub max_connections: Option<usize>,
+    /// Outbound QoS 1/2 messages in flight per session (unacknowledged by the client).
+    pub max_inflight_messages: u16,
+    /// Messages queued per session beyond the inflight window; 0 = unlimited.
+    pub max_queued_messages: usize,
+    /// Payload bytes queued per session; 0 = unlimited.
+    pub max_queued_bytes: usize,
+    pub queue_overflow: OverflowPolicy,
+    /// Queue QoS 0 messages for offline persistent sessions (Mosquitto's queue_qos0_messages).
+    pub queue_qos0_messages: bool,
+    /// Accept clients without a username.
+    pub allow_anonymous: bool,
+    /// Time a new connection has to send CONNECT.
+    pub connect_timeout: Duration,
+    /// A peer that accepts no bytes for this long is disconnected.
+    pub write_timeout: Duration,
+    /// Period of the $SYS publication; `None` disables $SYS.
+    pub sys_interval: Option<Duration>,
+    /// Worker arbiters (threads) for connections and sessions; 0 = one per CPU core.
+    pub worker_threads: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            max_packet_size: 268_435_455 + 5,
+            max_connections: None,
+            max_inflight_messages: 20,
+            max_queued_messages: 8192,
+            max_queued_bytes: 0,
+            queue_overflow: OverflowPolicy::DropNew,
+            queue_qos0_messages: false,
+            allow_anonymous: true,
+            connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            sys_interval: Some(Duration::from_secs(10)),
+            worker_threads: 0,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Courtier's broker core.
+pub mod codec;
+pub mod config;

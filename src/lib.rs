@@ -1,0 +1,1 @@
+//! Courtier: the server shell around the broker core.

@@ -1,0 +1,1 @@
+//! Courtier's persistence layer.
