@@ -1,1 +1,13 @@
-//! Courtier: the server shell around the broker core.
+//! Courtier: the server shell around the broker core (`courtier-actors`).
+//!
+//! - [`config`]: settings from the embedded defaults, `conf.d/*.toml` and the environment.
+//! - [`cli`]: command-line options.
+//! - [`listener`]: the MQTT/TCP accept loop.
+//! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
+
+pub mod cli;
+pub mod config;
+pub mod listener;
+pub mod server;
+
+pub use server::{Server, ServerThread};

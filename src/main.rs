@@ -1,1 +1,63 @@
-fn main() {}
+//! `courtier`: start the broker, stop it cleanly on SIGINT/SIGTERM.
+
+use clap::Parser;
+use courtier::cli::Cli;
+use courtier::Server;
+use courtier_storage::MemoryStore;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let settings = match cli.load_settings(env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("courtier: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        print!("{}", settings.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(settings.log.level.to_lowercase()),
+    )
+    .format_timestamp_millis()
+    .init();
+    log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
+    log::info!(
+        "persistence: in-memory store (data_dir {:?} is reserved for the RocksDB store)",
+        settings.persistence.data_dir
+    );
+
+    let system = actix_rt::System::new();
+    system.block_on(async move {
+        let server = match Server::start(&settings, Arc::new(MemoryStore::new())).await {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("{e}");
+                eprintln!("courtier: {e}");
+                // Leave at once: tearing down half-started actors buys nothing.
+                std::process::exit(1);
+            }
+        };
+        wait_for_signal().await;
+        server.stop().await;
+    });
+    log::info!("courtier stopped");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => log::info!("SIGINT received"),
+        _ = term.recv() => log::info!("SIGTERM received"),
+    }
+}

@@ -1,3 +1,36 @@
-//! Courtier's broker core.
+//! Courtier's broker core: everything MQTT, no HTTP, no signals, no config files.
+//!
+//! Map of the crate (see ARCHITECTURE.md for the message flow):
+//! - [`codec`]: sans-IO MQTT codec (tokio-util Decoder/Encoder), one packet model for 3.1,
+//!   3.1.1 and (later) 5.0.
+//! - [`topic`]: topic names and filters, validation and matching (pure).
+//! - [`message`]: the routing-level `Message` and its trace context.
+//! - [`connection`]: one actor per socket; the writer task.
+//! - [`session`]: one actor per client id, around the pure `SessionState`.
+//! - [`registry`]: client id -> session; take-over; restored sessions.
+//! - [`topics`]: TopicRouter and TopicSubtree actors, and the subscription trie.
+//! - [`retain`]: the RetainStore actor.
+//! - [`guardian`]: the supervisor and the shutdown sequence.
+//! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters. [`close`]: why a connection
+//!   ends, the one place errors become reasons.
+//! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
+
+pub mod broker;
+pub mod close;
 pub mod codec;
 pub mod config;
+pub mod connection;
+pub mod guardian;
+pub mod message;
+pub mod metrics;
+pub mod registry;
+pub mod retain;
+pub mod session;
+pub mod sys;
+pub mod topic;
+pub mod topics;
+
+pub use broker::Broker;
+#[cfg(feature = "fault-injection")]
+pub use broker::FailureTarget;
+pub use config::{BrokerConfig, OverflowPolicy};

@@ -1,3 +1,126 @@
-//! Sans-IO MQTT codec (placeholder: being written).
+//! Sans-IO MQTT codec: bytes in, [`Packet`]s out, and back.
+//!
+//! The codec knows the wire format only. It enforces the spec's well-formedness rules (see
+//! [`DecodeError`]) but no session rules: which packet may arrive in which direction or state is
+//! the connection's job, so a test client can use the same codec as the server.
+//!
+//! Errors are meant to be fatal: the spec says to close the connection on a malformed packet
+//! [MQTT-4.8.0-1]. Still, a packet whose body is refused is consumed from the buffer, so the
+//! stream stays framed; an error in a fixed header leaves the buffer as it was.
+
 pub mod packet;
+
+mod decode;
+mod decode_connect;
+mod encode;
+pub mod error;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_malformed;
+#[cfg(test)]
+mod tests_stream;
+
+pub use error::DecodeError;
 pub use packet::*;
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// MQTT 3.1 / 3.1.1 codec for `tokio_util::codec::Framed`.
+#[derive(Debug, Clone)]
+pub struct MqttCodec {
+    /// `None` until CONNECT is seen: the first packet decides how the rest is coded.
+    version: Option<ProtocolVersion>,
+    /// Largest accepted packet, fixed header included.
+    max_packet_size: u32,
+}
+
+impl MqttCodec {
+    /// Server side: version unknown until CONNECT is decoded; then set from it.
+    pub fn new(max_packet_size: u32) -> Self {
+        MqttCodec {
+            version: None,
+            max_packet_size,
+        }
+    }
+
+    /// Client side / tests: fixed version.
+    pub fn with_version(version: ProtocolVersion, max_packet_size: u32) -> Self {
+        MqttCodec {
+            version: Some(version),
+            max_packet_size,
+        }
+    }
+
+    pub fn version(&self) -> Option<ProtocolVersion> {
+        self.version
+    }
+
+    pub fn set_version(&mut self, v: ProtocolVersion) {
+        self.version = Some(v);
+    }
+
+    pub fn max_packet_size(&self) -> u32 {
+        self.max_packet_size
+    }
+}
+
+impl Decoder for MqttCodec {
+    type Item = Packet;
+    type Error = DecodeError;
+
+    /// Decodes one packet. A partial packet is `Ok(None)` after reserving room for the rest;
+    /// a packet larger than `max_packet_size` is refused from its fixed header alone, before
+    /// its body is buffered.
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
+        let Some(header) = decode::fixed_header(src, self.version)? else {
+            // A fixed header is 2 to 5 bytes; ask for the smallest.
+            src.reserve(2);
+            return Ok(None);
+        };
+        let total = header.total_len();
+        if total as u64 > u64::from(self.max_packet_size) {
+            return Err(DecodeError::PacketTooLarge {
+                size: total as u64,
+                max: self.max_packet_size,
+            });
+        }
+        if src.len() < total {
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        // The body is decoded from a slice and copied out; the frame is dropped from the
+        // buffer whether or not it was valid.
+        let result = decode::packet(header, &src[header.header_len..total], self.version);
+        src.advance(total);
+        let packet = result?;
+        if let Packet::Connect(c) = &packet {
+            self.version = Some(c.protocol);
+        }
+        Ok(Some(packet))
+    }
+}
+
+impl Encoder<&Packet> for MqttCodec {
+    type Error = std::io::Error;
+
+    /// Encodes with the codec's version (3.1.1 while unknown). A CONNECT is encoded with its
+    /// own `protocol` and, like a decoded one, sets the codec's version.
+    fn encode(&mut self, item: &Packet, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        encode::packet(item, self.version, dst)?;
+        if let Packet::Connect(c) = item {
+            self.version = Some(c.protocol);
+        }
+        Ok(())
+    }
+}
+
+impl Encoder<Packet> for MqttCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Packet, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        Encoder::<&Packet>::encode(self, &item, dst)
+    }
+}

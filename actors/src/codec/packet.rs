@@ -264,7 +264,10 @@ pub enum Packet {
     PingResp,
     Disconnect(Disconnect),
     /// 5.0 only (type 15). Never produced for 3.x, where type 15 is reserved.
-    Auth { reason: u8, properties: Properties },
+    Auth {
+        reason: u8,
+        properties: Properties,
+    },
 }
 
 impl Packet {

@@ -1,0 +1,199 @@
+//! `Broker`: the handle the server shell uses. Starts the actors in order (store loaded ->
+//! retained store -> topic router -> registry with restored sessions -> $SYS), hands accepted
+//! sockets to Connection actors spread over the worker arbiters, and runs the shutdown.
+
+use crate::config::BrokerConfig;
+use crate::connection::{Connection, ConnectionDeps};
+use crate::guardian::{Guardian, Shutdown};
+use crate::metrics::Metrics;
+use crate::registry::{Init, SessionRegistry};
+use crate::retain::RetainStore;
+use crate::session::{Router, SessionDeps};
+use crate::sys::SysPublisher;
+use crate::topics::TopicRouter;
+use actix::prelude::*;
+use courtier_storage::Store;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+struct Inner {
+    cfg: Arc<BrokerConfig>,
+    metrics: Arc<Metrics>,
+    guardian: Addr<Guardian>,
+    registry: Addr<SessionRegistry>,
+    retain: Addr<RetainStore>,
+    topics: Addr<TopicRouter>,
+    workers: Vec<ArbiterHandle>,
+    next_worker: AtomicUsize,
+}
+
+impl Broker {
+    /// Start the broker's actors. Must run inside an actix `System`. Returns once persisted
+    /// state is loaded, so listeners opened afterwards see a complete broker.
+    pub async fn start(cfg: BrokerConfig, store: Arc<dyn Store>) -> Broker {
+        let cfg = Arc::new(cfg);
+        let metrics = Arc::new(Metrics::default());
+        let threads = match cfg.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let workers: Vec<ArbiterHandle> = (0..threads).map(|_| Arbiter::new().handle()).collect();
+        log::info!(
+            "starting broker: {} worker threads, {} store",
+            threads,
+            store.backend_name()
+        );
+        let guardian = Guardian::start(store.clone(), metrics.clone(), workers.clone());
+        let (retain, topics, registry) = guardian
+            .send(Children)
+            .await
+            .expect("guardian just started");
+        let deps = SessionDeps {
+            topics: topics.clone(),
+            retain: retain.clone(),
+            registry: registry.clone(),
+            store,
+            cfg: cfg.clone(),
+            metrics: metrics.clone(),
+        };
+        let restored = registry.send(Init(deps)).await.unwrap_or(0);
+        if restored > 0 {
+            log::info!("restored {restored} persistent sessions");
+        }
+        if let Some(every) = cfg.sys_interval {
+            let router = Router::new(topics.clone(), retain.clone());
+            let m = metrics.clone();
+            SysPublisher::new(router, m, every).start();
+        }
+        Broker {
+            inner: Arc::new(Inner {
+                cfg,
+                metrics,
+                guardian,
+                registry,
+                retain,
+                topics,
+                workers,
+                next_worker: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.inner.cfg
+    }
+
+    fn connection_deps(&self) -> ConnectionDeps {
+        ConnectionDeps {
+            registry: self.inner.registry.clone(),
+            cfg: self.inner.cfg.clone(),
+            metrics: self.inner.metrics.clone(),
+        }
+    }
+
+    /// Whether another connection may be opened (max_connections).
+    pub fn has_room(&self) -> bool {
+        match self.inner.cfg.max_connections {
+            None => true,
+            Some(max) => (self.inner.metrics.connections_open.load(Relaxed).max(0) as usize) < max,
+        }
+    }
+
+    /// Serve an accepted TCP socket on the next worker arbiter (round robin).
+    pub fn accept_tcp(&self, stream: std::net::TcpStream, peer: SocketAddr) {
+        let deps = self.connection_deps();
+        let n = self.inner.next_worker.fetch_add(1, Relaxed) % self.inner.workers.len();
+        self.inner.workers[n].spawn_fn(move || {
+            if let Err(e) = stream.set_nonblocking(true) {
+                log::warn!("socket from {peer}: {e}");
+                return;
+            }
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(s) => {
+                    let (r, w) = s.into_split();
+                    Connection::start(r, w, peer.to_string(), "tcp", deps);
+                }
+                Err(e) => log::warn!("socket from {peer}: {e}"),
+            }
+        });
+    }
+
+    /// Serve any byte stream (TLS, WebSocket adapters) on the current arbiter.
+    pub fn accept_stream<R, W>(&self, reader: R, writer: W, peer: String, transport: &'static str)
+    where
+        R: AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + 'static,
+    {
+        Connection::start(reader, writer, peer, transport, self.connection_deps());
+    }
+
+    /// Close every client, save sessions, flush the store. The caller applies the deadline.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.guardian.send(Shutdown).await;
+        // Give the writers a moment to flush what the sessions queued (DISCONNECTs, acks).
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        for w in &self.inner.workers {
+            w.stop();
+        }
+    }
+
+    /// Test-only: make a supervised singleton fail so that it restarts.
+    #[cfg(feature = "fault-injection")]
+    pub async fn inject_failure(&self, target: FailureTarget) {
+        use crate::guardian::InjectFailure;
+        use crate::topics::messages::ResolveSubtree;
+        match target {
+            FailureTarget::RetainStore => self.inner.retain.do_send(InjectFailure),
+            FailureTarget::TopicRouter => self.inner.topics.do_send(InjectFailure),
+            FailureTarget::SessionRegistry => self.inner.registry.do_send(InjectFailure),
+            FailureTarget::TopicSubtree(key) => {
+                if let Ok(s) = self
+                    .inner
+                    .topics
+                    .send(ResolveSubtree { key: key.into() })
+                    .await
+                {
+                    s.do_send(InjectFailure);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone)]
+pub enum FailureTarget {
+    RetainStore,
+    TopicRouter,
+    SessionRegistry,
+    /// The subtree of this first topic level ("#" for wildcard-first filters).
+    TopicSubtree(String),
+}
+
+/// Ask the Guardian for the singletons it started.
+#[derive(Message)]
+#[rtype(result = "(Addr<RetainStore>, Addr<TopicRouter>, Addr<SessionRegistry>)")]
+struct Children;
+
+impl Handler<Children> for Guardian {
+    type Result = MessageResult<Children>;
+    fn handle(&mut self, _: Children, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult((
+            self.retain.clone(),
+            self.topics.clone(),
+            self.registry.clone(),
+        ))
+    }
+}

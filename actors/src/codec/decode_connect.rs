@@ -1,0 +1,112 @@
+//! CONNECT decoding. Separate from `decode.rs` because CONNECT is the one packet that decides
+//! the version instead of obeying it, and carries most of the validation rules.
+
+use super::decode::{read_properties, Reader};
+use super::error::DecodeError;
+use super::packet::*;
+use bytes::Bytes;
+
+type Result<T> = std::result::Result<T, DecodeError>;
+
+const USERNAME: u8 = 0b1000_0000;
+const PASSWORD: u8 = 0b0100_0000;
+const WILL_RETAIN: u8 = 0b0010_0000;
+const WILL_QOS_SHIFT: u8 = 3;
+const WILL: u8 = 0b0000_0100;
+const CLEAN: u8 = 0b0000_0010;
+const RESERVED: u8 = 0b0000_0001;
+
+/// Decodes a CONNECT body (everything after the fixed header).
+pub(super) fn connect(body: &[u8]) -> Result<Connect> {
+    let mut r = Reader::new(body, "CONNECT");
+    let protocol = protocol_version(&mut r)?;
+
+    let flags = r.u8()?;
+    check_flags(flags)?;
+    let keep_alive = r.u16()?;
+    let properties = read_properties(&mut r, protocol)?;
+
+    // Payload, in the order the spec fixes [MQTT-3.1.3-1].
+    let client_id = r.string()?;
+    let will = if flags & WILL != 0 {
+        let properties = read_properties(&mut r, protocol)?;
+        let topic = r.string()?;
+        let payload = Bytes::copy_from_slice(r.binary()?);
+        let qos =
+            QoS::from_u8((flags >> WILL_QOS_SHIFT) & 0b11).ok_or(DecodeError::InvalidWillQos)?;
+        Some(LastWill {
+            topic,
+            payload,
+            qos,
+            retain: flags & WILL_RETAIN != 0,
+            properties,
+        })
+    } else {
+        None
+    };
+    let username = if flags & USERNAME != 0 {
+        Some(r.string()?)
+    } else {
+        None
+    };
+    // The password is binary data, not a string: no UTF-8 rules.
+    let password = if flags & PASSWORD != 0 {
+        Some(Bytes::copy_from_slice(r.binary()?))
+    } else {
+        None
+    };
+    r.finish()?;
+
+    Ok(Connect {
+        protocol,
+        clean_start: flags & CLEAN != 0,
+        keep_alive,
+        client_id,
+        will,
+        username,
+        password,
+        properties,
+    })
+}
+
+/// Reads the protocol name and level, and nothing more, before deciding: an unsupported level
+/// must be reported as such [MQTT-3.1.2-2] (the server answers CONNACK 0x01) whatever follows,
+/// e.g. the properties of a 5.0 CONNECT, which this codec cannot parse yet.
+fn protocol_version(r: &mut Reader<'_>) -> Result<ProtocolVersion> {
+    let name = r.binary()?;
+    let is_mqtt = match name {
+        b"MQTT" => true,
+        b"MQIsdp" => false,
+        _ => return Err(DecodeError::InvalidProtocolName),
+    };
+    let level = r.u8()?;
+    match (is_mqtt, level) {
+        (false, 3) => Ok(ProtocolVersion::V31),
+        (true, 4) => Ok(ProtocolVersion::V311),
+        // Level 5 (with name "MQTT") joins here when 5.0 is implemented.
+        _ => Err(DecodeError::UnsupportedProtocolLevel { level }),
+    }
+}
+
+/// Connect Flags rules of 3.1.1 §3.1.2.3 to §3.1.2.9.
+fn check_flags(flags: u8) -> Result<()> {
+    if flags & RESERVED != 0 {
+        return Err(DecodeError::ConnectReservedFlag);
+    }
+    let will_qos = (flags >> WILL_QOS_SHIFT) & 0b11;
+    if flags & WILL == 0 {
+        // [MQTT-3.1.2-11]: without a will, its QoS and retain must be 0.
+        if will_qos != 0 {
+            return Err(DecodeError::WillQosWithoutWill);
+        }
+        if flags & WILL_RETAIN != 0 {
+            return Err(DecodeError::WillRetainWithoutWill);
+        }
+    } else if will_qos == 3 {
+        return Err(DecodeError::InvalidWillQos);
+    }
+    if flags & PASSWORD != 0 && flags & USERNAME == 0 {
+        return Err(DecodeError::PasswordWithoutUsername);
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! CONNECT: validation, authentication, then attaching to the client's session.
+
+use super::{Connection, Outgoing, Phase};
+use crate::close::CloseReason;
+use crate::codec::{connack, ConnAck, Connect, Packet, Properties, ProtocolVersion};
+use crate::message::ClientId;
+use crate::registry::Connect as RegistryConnect;
+use crate::session::messages::{Attach, Attached};
+use crate::session::Session;
+use actix::prelude::*;
+use std::time::Duration;
+
+/// How often a CONNECT retries when its session ended between lookup and attach.
+const ATTACH_ATTEMPTS: usize = 5;
+
+impl Connection {
+    /// Refuse the CONNECT with a CONNACK code, then close [MQTT-3.2.2-5].
+    pub(super) fn refuse(&mut self, code: u8, ctx: &mut Context<Self>) {
+        let _ = self
+            .writer
+            .try_send(Outgoing::Packet(Packet::ConnAck(ConnAck {
+                session_present: false,
+                code,
+                properties: Properties::default(),
+            })));
+        self.close(CloseReason::Refused(code), ctx);
+    }
+
+    pub(super) fn on_connect(&mut self, c: Connect, ctx: &mut Context<Self>) {
+        let _ = self.writer.try_send(Outgoing::Version(c.protocol));
+        let client_id = match self.client_id_for(&c) {
+            Ok(id) => id,
+            Err(code) => {
+                log::info!(
+                    "connection refused: addr={} client_id={:?} reason=identifier rejected",
+                    self.peer,
+                    &*c.client_id
+                );
+                return self.refuse(code, ctx);
+            }
+        };
+        if let Some(will) = &c.will {
+            if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
+                return self.close(CloseReason::InvalidTopic(e), ctx);
+            }
+        }
+        if !self.deps.cfg.allow_anonymous && c.username.is_none() {
+            log::info!(
+                "connection refused: addr={} client_id={:?} reason=anonymous clients not allowed",
+                self.peer,
+                &*client_id
+            );
+            return self.refuse(connack::NOT_AUTHORIZED, ctx);
+        }
+        self.phase = Phase::Connecting;
+        self.keep_alive = Duration::from_secs(c.keep_alive as u64);
+        let attach = Attach {
+            conn_id: self.id,
+            conn: ctx.address(),
+            writer: self.writer.clone(),
+            clean_start: c.clean_start,
+            protocol: c.protocol,
+            will: c.will.clone(),
+        };
+        let registry = self.deps.registry.clone();
+        let cid = client_id.clone();
+        let work = async move { attach_session(registry, cid, attach).await };
+        ctx.wait(work.into_actor(self).map(move |res, act, ctx| {
+            let (session, attached) = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("client {:?}: no session could be attached: {e}", &*client_id);
+                    return act.refuse(connack::SERVER_UNAVAILABLE, ctx);
+                }
+            };
+            if matches!(act.phase, Phase::Closed) {
+                return;
+            }
+            log::info!(
+                "client connected: addr={} transport={} client_id={:?} protocol={} clean_session={} keep_alive={} username={:?} session_present={}",
+                act.peer,
+                act.transport,
+                &*client_id,
+                c.protocol,
+                c.clean_start,
+                c.keep_alive,
+                c.username.as_deref().unwrap_or(""),
+                attached.session_present
+            );
+            act.phase = Phase::Attached { session, client_id };
+            if !act.keep_alive.is_zero() {
+                let every = (act.keep_alive / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
+                ctx.run_interval(every, |act, ctx| act.check_keep_alive(ctx));
+            }
+        }));
+    }
+
+    /// Client identifier rules [MQTT-3.1.3-6..9]: 3.1.1 lets an empty id connect with a clean
+    /// session and the broker assigns one; otherwise CONNACK 0x02. MQTT 3.1 requires an id.
+    fn client_id_for(&self, c: &Connect) -> Result<ClientId, u8> {
+        if !c.client_id.is_empty() {
+            return Ok(c.client_id.clone());
+        }
+        if c.protocol == ProtocolVersion::V31 || !c.clean_start {
+            return Err(connack::IDENTIFIER_REJECTED);
+        }
+        Ok(ClientId::from(format!("auto-{:016x}", rand_u64())))
+    }
+}
+
+/// Find the session and attach to it, retrying if it ended in between.
+async fn attach_session(
+    registry: Addr<crate::registry::SessionRegistry>,
+    client_id: ClientId,
+    attach: Attach,
+) -> Result<(Addr<Session>, Attached), String> {
+    let mut replace = None;
+    for _ in 0..ATTACH_ATTEMPTS {
+        let found = registry
+            .send(RegistryConnect {
+                client_id: client_id.clone(),
+                replace,
+            })
+            .await
+            .map_err(|e| format!("registry: {e}"))?;
+        match found.session.send(attach.clone()).await {
+            Ok(Ok(attached)) => return Ok((found.session, attached)),
+            // Ended (or stopped) before our Attach: ask for a fresh session.
+            Ok(Err(_)) | Err(_) => replace = Some(found.session_id),
+        }
+    }
+    Err("session kept ending while attaching".into())
+}
+
+/// A random 64-bit number for assigned client ids, without a dependency: std's hasher is seeded
+/// randomly per process, and the counter makes each call different.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}

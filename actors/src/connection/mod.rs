@@ -1,0 +1,308 @@
+//! Connection actor: one per network connection (TCP today; TLS and WebSocket use the same
+//! actor over another byte stream). Never restarted: a broken connection closes and its session
+//! lives on.
+//!
+//! It owns the read side (a `FramedRead` stream of decoded packets), the pre-CONNECT state, the
+//! connect timeout and keep-alive. Every packet after CONNECT is handed to the Session and
+//! *awaited* before the next one is read (`ctx.wait`): a publisher that outruns the broker is
+//! slowed by TCP flow control, and no one else is.
+//!
+//! - `connect.rs`: CONNECT validation and attaching to a session
+//! - `writer.rs`: the write half, a task fed by a bounded channel
+
+mod connect;
+mod writer;
+
+use crate::close::CloseReason;
+use crate::codec::{DecodeError, MqttCodec, Packet};
+use crate::config::BrokerConfig;
+use crate::message::ClientId;
+use crate::metrics::Metrics;
+use crate::registry::SessionRegistry;
+use crate::session::messages::{Detach, Inbound, InboundReply};
+use crate::session::Session;
+use actix::prelude::*;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+pub use writer::Outgoing;
+use writer::{WriterTask, WRITER_CAPACITY};
+
+/// What a connection needs from the broker.
+#[derive(Clone)]
+pub struct ConnectionDeps {
+    pub registry: Addr<SessionRegistry>,
+    pub cfg: Arc<BrokerConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Close this connection (take-over, shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseConnection {
+    pub reason: CloseReason,
+}
+
+/// The writer task ended on an error or a stalled peer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WriterStopped {
+    pub reason: CloseReason,
+}
+
+enum Phase {
+    /// Waiting for CONNECT [MQTT-3.1.0-1].
+    AwaitingConnect,
+    /// CONNECT received; attaching to a session.
+    Connecting,
+    Attached {
+        session: Addr<Session>,
+        client_id: ClientId,
+    },
+    Closed,
+}
+
+pub struct Connection {
+    id: u64,
+    peer: String,
+    transport: &'static str,
+    phase: Phase,
+    writer: mpsc::Sender<Outgoing>,
+    cancel: CancellationToken,
+    last_received: Instant,
+    keep_alive: Duration,
+    deps: ConnectionDeps,
+}
+
+static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Connection {
+    /// Start a connection actor on the current arbiter over `reader`/`writer`.
+    pub fn start<R, W>(
+        reader: R,
+        writer: W,
+        peer: String,
+        transport: &'static str,
+        deps: ConnectionDeps,
+    ) -> Addr<Connection>
+    where
+        R: AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + 'static,
+    {
+        deps.metrics.connections_open.fetch_add(1, Relaxed);
+        deps.metrics.connections_total.fetch_add(1, Relaxed);
+        let (tx, rx) = mpsc::channel(WRITER_CAPACITY);
+        let cancel = CancellationToken::new();
+        let metrics = deps.metrics.clone();
+        let max = deps.cfg.max_packet_size;
+        let write_timeout = deps.cfg.write_timeout;
+        let cancel2 = cancel.clone();
+        Connection::create(move |ctx| {
+            let counted = CountingReader {
+                inner: reader,
+                metrics: metrics.clone(),
+            };
+            ctx.add_stream(FramedRead::new(counted, MqttCodec::new(max)));
+            actix_rt::spawn(
+                WriterTask {
+                    io: writer,
+                    rx,
+                    cancel: cancel2,
+                    conn: ctx.address(),
+                    write_timeout,
+                    metrics,
+                }
+                .run(),
+            );
+            Connection {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
+                peer,
+                transport,
+                phase: Phase::AwaitingConnect,
+                writer: tx,
+                cancel,
+                last_received: Instant::now(),
+                keep_alive: Duration::ZERO,
+                deps,
+            }
+        })
+    }
+
+    /// The one way a connection ends: tell the session (which decides about the Will), log,
+    /// let the writer flush what is queued, stop reading.
+    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Closed);
+        match phase {
+            Phase::Closed => return,
+            Phase::Attached { session, client_id } => {
+                log::info!(
+                    "client disconnected: client_id={:?} addr={} transport={} reason={}",
+                    &*client_id,
+                    self.peer,
+                    self.transport,
+                    reason
+                );
+                session.do_send(Detach {
+                    conn_id: self.id,
+                    reason,
+                });
+            }
+            _ => log::info!(
+                "connection closed before CONNECT completed: addr={} reason={}",
+                self.peer,
+                reason
+            ),
+        }
+        if self.writer.try_send(Outgoing::Close).is_err() {
+            // The peer is not reading (channel full): nothing queued can be delivered anyway.
+            self.cancel.cancel();
+        }
+        ctx.stop();
+    }
+
+    fn forward(&mut self, packet: Packet, ctx: &mut Context<Self>) {
+        let Phase::Attached { session, .. } = &self.phase else {
+            return;
+        };
+        let request = session.send(Inbound {
+            conn_id: self.id,
+            packet,
+        });
+        let writer = self.writer.clone();
+        let work = async move {
+            let reply: InboundReply = request.await?;
+            if let Some(p) = reply.reply {
+                // Awaiting room here is the back-pressure on a client that does not read its
+                // acknowledgements.
+                let _ = writer.send(Outgoing::Packet(p)).await;
+            }
+            Ok::<_, MailboxError>(reply.close)
+        };
+        ctx.wait(work.into_actor(self).map(|res, act, ctx| match res {
+            Ok(None) => {}
+            Ok(Some(reason)) => act.close(reason, ctx),
+            Err(_) => act.close(CloseReason::SessionGone, ctx),
+        }));
+    }
+
+    fn check_keep_alive(&mut self, ctx: &mut Context<Self>) {
+        // [MQTT-3.1.2-24]: nothing for one and a half keep-alive periods.
+        if !self.keep_alive.is_zero() && self.last_received.elapsed() > self.keep_alive * 3 / 2 {
+            self.close(CloseReason::KeepAliveTimeout, ctx);
+        }
+    }
+}
+
+impl Actor for Connection {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_later(self.deps.cfg.connect_timeout, |act, ctx| {
+            if matches!(act.phase, Phase::AwaitingConnect | Phase::Connecting) {
+                act.close(CloseReason::ConnectTimeout, ctx);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.deps.metrics.connections_open.fetch_sub(1, Relaxed);
+    }
+}
+
+impl StreamHandler<Result<Packet, DecodeError>> for Connection {
+    fn handle(&mut self, item: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
+        let packet = match item {
+            Ok(p) => p,
+            Err(e) => {
+                if e.is_unsupported_protocol_level() {
+                    // [MQTT-3.1.2-2]: CONNACK 0x01, then close.
+                    return self.refuse(crate::codec::connack::UNACCEPTABLE_PROTOCOL_VERSION, ctx);
+                }
+                return self.close(CloseReason::from_decode(&e), ctx);
+            }
+        };
+        self.last_received = Instant::now();
+        self.deps.metrics.packets_received.fetch_add(1, Relaxed);
+        match (&self.phase, packet) {
+            (Phase::Closed, _) => {}
+            (Phase::AwaitingConnect, Packet::Connect(c)) => self.on_connect(*c, ctx),
+            (Phase::AwaitingConnect, other) => self.close(
+                CloseReason::Protocol(
+                    "MQTT-3.1.0-1",
+                    format!("first packet was {}, not CONNECT", other.kind()),
+                ),
+                ctx,
+            ),
+            (_, Packet::Connect(_)) => self.close(
+                CloseReason::Protocol("MQTT-3.1.0-2", "second CONNECT".into()),
+                ctx,
+            ),
+            (_, Packet::PingReq) => {
+                // [MQTT-3.12.4-1]. If the channel is full the peer is not reading anyway.
+                let _ = self.writer.try_send(Outgoing::Packet(Packet::PingResp));
+            }
+            (_, Packet::Disconnect(_)) => self.close(CloseReason::ClientDisconnect, ctx),
+            (
+                _,
+                p @ (Packet::ConnAck(_)
+                | Packet::SubAck(_)
+                | Packet::UnsubAck(_)
+                | Packet::PingResp
+                | Packet::Auth { .. }),
+            ) => self.close(
+                CloseReason::Protocol(
+                    "MQTT-4.8.0-1",
+                    format!("{} may only be sent by a server", p.kind()),
+                ),
+                ctx,
+            ),
+            (_, p) => self.forward(p, ctx),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.close(CloseReason::PeerClosed, ctx);
+    }
+}
+
+impl Handler<CloseConnection> for Connection {
+    type Result = ();
+    fn handle(&mut self, msg: CloseConnection, ctx: &mut Context<Self>) {
+        self.close(msg.reason, ctx);
+    }
+}
+
+impl Handler<WriterStopped> for Connection {
+    type Result = ();
+    fn handle(&mut self, msg: WriterStopped, ctx: &mut Context<Self>) {
+        self.close(msg.reason, ctx);
+    }
+}
+
+/// Counts received bytes for $SYS and metrics without touching the codec.
+struct CountingReader<R> {
+    inner: R,
+    metrics: Arc<Metrics>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for CountingReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.metrics.bytes_received.fetch_add(n as u64, Relaxed);
+        }
+        res
+    }
+}

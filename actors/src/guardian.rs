@@ -1,0 +1,107 @@
+//! Guardian: the top supervisor. It starts the singletons (RetainStore, TopicRouter,
+//! SessionRegistry) under actix `Supervisor`s, is told about every restart, and owns the
+//! shutdown sequence.
+//!
+//! actix restarts a supervised actor after it stops itself (`ctx.stop()`), calling
+//! `Supervised::restarting` on the same actor value; a panic is not caught. So a failing
+//! singleton logs, stops, restores its state in `restarting()` and reports here. Panics are bugs
+//! that end the process (`panic = "abort"` in release); the container's restart policy and the
+//! store are the outer layer.
+
+use crate::metrics::Metrics;
+use crate::registry::{SessionRegistry, ShutdownSessions};
+use crate::retain::{FlushRetained, RetainStore};
+use crate::topics::TopicRouter;
+use actix::prelude::*;
+use courtier_storage::Store;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// A supervised actor restarted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChildFailed {
+    pub actor: &'static str,
+}
+
+impl ChildFailed {
+    /// Count the restart and tell the Guardian (if there is one).
+    pub fn report(guardian: &Option<Addr<Guardian>>, metrics: &Metrics, actor: &'static str) {
+        metrics.actor_restarts.fetch_add(1, Relaxed);
+        if let Some(g) = guardian {
+            g.do_send(ChildFailed { actor });
+        }
+    }
+}
+
+/// Test-only: make a supervised actor fail (stop itself) so supervision can be exercised.
+#[cfg(feature = "fault-injection")]
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct InjectFailure;
+
+/// Stop the broker's actors in order: sessions (connections closed, persistent sessions
+/// saved), then retained messages flushed, then the store.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+pub struct Guardian {
+    pub(crate) retain: Addr<RetainStore>,
+    pub(crate) topics: Addr<TopicRouter>,
+    pub(crate) registry: Addr<SessionRegistry>,
+    store: Arc<dyn Store>,
+}
+
+impl Guardian {
+    /// Start the Guardian and the singletons it supervises, on the current arbiter.
+    pub fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        arbiters: Vec<ArbiterHandle>,
+    ) -> Addr<Guardian> {
+        Guardian::create(move |ctx| {
+            let me = Some(ctx.address());
+            let (s, m, g) = (store.clone(), metrics.clone(), me.clone());
+            let retain = Supervisor::start(move |_| RetainStore::new(s, m, g));
+            let (m, g, a) = (metrics.clone(), me.clone(), arbiters.clone());
+            let topics = Supervisor::start(move |_| TopicRouter::new(a, m, g));
+            let registry = Supervisor::start(move |_| SessionRegistry::new(arbiters, me));
+            Guardian {
+                retain,
+                topics,
+                registry,
+                store,
+            }
+        })
+    }
+}
+
+impl Actor for Guardian {
+    type Context = Context<Self>;
+}
+
+impl Handler<ChildFailed> for Guardian {
+    type Result = ();
+    fn handle(&mut self, msg: ChildFailed, _ctx: &mut Context<Self>) {
+        log::warn!("guardian: supervised actor {} restarted", msg.actor);
+    }
+}
+
+impl Handler<Shutdown> for Guardian {
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: Shutdown, _ctx: &mut Context<Self>) -> Self::Result {
+        let registry = self.registry.clone();
+        let retain = self.retain.clone();
+        let store = self.store.clone();
+        Box::pin(async move {
+            log::info!("shutdown: closing client connections and saving sessions");
+            let _ = registry.send(ShutdownSessions).await;
+            let _ = retain.send(FlushRetained).await;
+            if let Err(e) = store.flush() {
+                log::error!("shutdown: store flush failed: {e}");
+            }
+            log::info!("shutdown: state flushed");
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! The routing-level message: what travels between actors once a PUBLISH is accepted.
+//!
+//! A `Message` has no packet id (ids belong to one session's window) and is shared with `Arc`
+//! by every subscriber it reaches, so fan-out copies a pointer, not the payload.
+
+use crate::codec::{Properties, QoS};
+use bytes::Bytes;
+use bytestring::ByteString;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Client identifiers are shared between actors; cloning is a refcount.
+pub type ClientId = ByteString;
+
+/// Carried by every message that crosses actors, so message-flow tracing can be added with one
+/// branch per hop (`if trace.traced { record(..) }`) and costs nothing when off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TraceContext {
+    /// Broker-unique message id (monotonic; 0 = none).
+    pub id: u64,
+    /// Whether hops should record (actor, event, time) for this message.
+    pub traced: bool,
+}
+
+static NEXT_MESSAGE_ID: AtomicU64 = AtomicU64::new(1);
+
+impl TraceContext {
+    /// A fresh context for a message entering the broker.
+    pub fn new() -> TraceContext {
+        TraceContext {
+            id: NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed),
+            traced: false,
+        }
+    }
+}
+
+pub struct Message {
+    pub topic: ByteString,
+    pub payload: Bytes,
+    /// QoS the publisher used; a subscriber receives `min(qos, granted)`.
+    pub qos: QoS,
+    /// The RETAIN flag as published.
+    pub retain: bool,
+    /// 5.0 properties to forward (empty for 3.x).
+    pub properties: Properties,
+    /// Client id of the publisher ("" for broker-generated messages such as $SYS).
+    pub origin: ClientId,
+    pub trace: TraceContext,
+}
+
+impl Message {
+    pub fn new(topic: ByteString, payload: Bytes, qos: QoS, retain: bool) -> Message {
+        Message {
+            topic,
+            payload,
+            qos,
+            retain,
+            properties: Properties::default(),
+            origin: ClientId::new(),
+            trace: TraceContext::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print payloads (see the codec's Publish Debug).
+        f.debug_struct("Message")
+            .field("topic", &self.topic)
+            .field("payload_len", &self.payload.len())
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .field("origin", &self.origin)
+            .field("trace", &self.trace)
+            .finish()
+    }
+}

@@ -1,0 +1,208 @@
+//! SessionRegistry: client id -> Session actor. Creates sessions (placed on worker arbiters by
+//! a hash of the client id), restores persisted ones at start-up, forgets ended ones, and shuts
+//! them all down.
+
+use crate::guardian::{ChildFailed, Guardian};
+use crate::message::ClientId;
+use crate::session::messages::ShutdownSession;
+use crate::session::{Session, SessionDeps};
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Find or create the session of `client_id`. `replace` names a session id the caller found
+/// already ended: the registry then starts a new one in its place.
+#[derive(Message)]
+#[rtype(result = "Connected")]
+pub struct Connect {
+    pub client_id: ClientId,
+    pub replace: Option<u64>,
+}
+
+pub struct Connected {
+    pub session: Addr<Session>,
+    pub session_id: u64,
+}
+
+/// A session ended (sent by the session itself).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionGone {
+    pub client_id: ClientId,
+    pub session_id: u64,
+}
+
+/// Close every connection and persist every persistent session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutdownSessions;
+
+/// How many sessions exist (online or offline).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct CountSessions;
+
+pub struct SessionRegistry {
+    sessions: HashMap<ClientId, (Addr<Session>, u64)>,
+    next_id: u64,
+    arbiters: Vec<ArbiterHandle>,
+    deps: Option<SessionDeps>,
+    guardian: Option<Addr<Guardian>>,
+}
+
+impl SessionRegistry {
+    pub fn new(arbiters: Vec<ArbiterHandle>, guardian: Option<Addr<Guardian>>) -> Self {
+        SessionRegistry {
+            sessions: HashMap::new(),
+            next_id: 1,
+            arbiters,
+            deps: None,
+            guardian,
+        }
+    }
+
+    fn arbiter_for(&self, client_id: &str) -> Option<&ArbiterHandle> {
+        if self.arbiters.is_empty() {
+            return None;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        client_id.hash(&mut h);
+        Some(&self.arbiters[h.finish() as usize % self.arbiters.len()])
+    }
+
+    fn spawn(
+        &mut self,
+        make: impl FnOnce(u64, SessionDeps) -> Session + Send + 'static,
+        client_id: &ClientId,
+    ) -> (Addr<Session>, u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let deps = self.deps.clone().expect("deps set before use");
+        let addr = match self.arbiter_for(client_id) {
+            Some(arb) => Session::start_in_arbiter(arb, move |_| make(id, deps)),
+            None => make(id, deps).start(),
+        };
+        (addr, id)
+    }
+
+    fn update_gauge(&self) {
+        if let Some(d) = &self.deps {
+            d.metrics
+                .sessions
+                .store(self.sessions.len() as i64, Relaxed);
+        }
+    }
+}
+
+impl Actor for SessionRegistry {
+    type Context = Context<Self>;
+}
+
+impl Supervised for SessionRegistry {
+    /// The map lives in the actor value, which actix keeps; drop entries whose session actor
+    /// has stopped, then report.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.sessions.retain(|_, (addr, _)| addr.connected());
+        self.update_gauge();
+        log::warn!(
+            "SessionRegistry restarted with {} sessions",
+            self.sessions.len()
+        );
+        if let Some(d) = &self.deps {
+            ChildFailed::report(&self.guardian, &d.metrics, "SessionRegistry");
+        }
+    }
+}
+
+/// Hand the registry its dependencies and restore persisted sessions. Sent once by the broker
+/// at start-up, before any listener opens (so restored sessions queue messages from the start).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Init(pub SessionDeps);
+
+impl Handler<Init> for SessionRegistry {
+    type Result = usize;
+    fn handle(&mut self, msg: Init, _ctx: &mut Context<Self>) -> usize {
+        let records = msg.0.store.load_sessions().unwrap_or_else(|e| {
+            log::error!("persisted sessions could not be loaded: {e}");
+            Vec::new()
+        });
+        self.deps = Some(msg.0);
+        let n = records.len();
+        for rec in records {
+            let client_id = ClientId::from(rec.client_id.clone());
+            let entry = self.spawn(
+                move |id, deps| Session::from_record(id, rec, deps),
+                &client_id,
+            );
+            self.sessions.insert(client_id, entry);
+        }
+        self.update_gauge();
+        n
+    }
+}
+
+impl Handler<Connect> for SessionRegistry {
+    type Result = MessageResult<Connect>;
+    fn handle(&mut self, msg: Connect, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some((addr, id)) = self.sessions.get(&msg.client_id) {
+            if addr.connected() && msg.replace != Some(*id) {
+                return MessageResult(Connected {
+                    session: addr.clone(),
+                    session_id: *id,
+                });
+            }
+        }
+        let cid = msg.client_id.clone();
+        let (addr, id) = self.spawn(move |id, deps| Session::new(id, cid, deps), &msg.client_id);
+        self.sessions.insert(msg.client_id, (addr.clone(), id));
+        self.update_gauge();
+        MessageResult(Connected {
+            session: addr,
+            session_id: id,
+        })
+    }
+}
+
+impl Handler<SessionGone> for SessionRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: SessionGone, _ctx: &mut Context<Self>) {
+        if let Some((_, id)) = self.sessions.get(&msg.client_id) {
+            if *id == msg.session_id {
+                self.sessions.remove(&msg.client_id);
+                self.update_gauge();
+            }
+        }
+    }
+}
+
+impl Handler<CountSessions> for SessionRegistry {
+    type Result = usize;
+    fn handle(&mut self, _: CountSessions, _ctx: &mut Context<Self>) -> usize {
+        self.sessions.len()
+    }
+}
+
+impl Handler<ShutdownSessions> for SessionRegistry {
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: ShutdownSessions, _ctx: &mut Context<Self>) -> Self::Result {
+        let all: Vec<_> = self
+            .sessions
+            .values()
+            .map(|(a, _)| a.send(ShutdownSession))
+            .collect();
+        Box::pin(async move {
+            futures_util::future::join_all(all).await;
+        })
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::guardian::InjectFailure> for SessionRegistry {
+    type Result = ();
+    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+        log::error!("SessionRegistry: injected failure, stopping for restart");
+        ctx.stop();
+    }
+}

@@ -1,0 +1,180 @@
+//! RetainStore: the retained message of every topic, written through to the `Store`.
+//!
+//! The index maps topic -> `Arc<Message>`, so a subscriber's retained delivery shares the payload
+//! with the index instead of copying it. `$SYS` topics are kept in memory only (they are rebuilt
+//! every sys_interval, as Mosquitto does). After a supervised restart the index is reloaded from
+//! the store: the store is the authority, the index a cache.
+
+use crate::codec::QoS;
+use crate::guardian::{ChildFailed, Guardian};
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::topic;
+use actix::prelude::*;
+use bytestring::ByteString;
+use courtier_storage::{RetainedRecord, Store, StoredMessage};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// Store (or, with an empty payload, delete [MQTT-3.3.1-10/11]) the retained message of a topic.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StoreRetained {
+    pub msg: Arc<Message>,
+}
+
+/// Retained messages matching each filter, in the order of `filters`.
+#[derive(Message)]
+#[rtype(result = "Vec<Vec<Arc<Message>>>")]
+pub struct MatchRetained {
+    pub filters: Vec<ByteString>,
+}
+
+/// Make all retained writes durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushRetained;
+
+pub struct RetainStore {
+    index: HashMap<ByteString, Arc<Message>>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    guardian: Option<Addr<Guardian>>,
+}
+
+impl RetainStore {
+    /// Loads the index from the store (start-up happens before any listener opens).
+    pub fn new(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        guardian: Option<Addr<Guardian>>,
+    ) -> Self {
+        let mut rs = RetainStore {
+            index: HashMap::new(),
+            store,
+            metrics,
+            guardian,
+        };
+        rs.reload();
+        rs
+    }
+
+    fn reload(&mut self) {
+        let records = match self.store.load_retained() {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("retained messages could not be loaded from the store: {e}");
+                Vec::new()
+            }
+        };
+        // Keep in-memory-only $SYS entries: they are not in the store.
+        self.index.retain(|t, _| topic::is_sys_topic(t));
+        for rec in records {
+            let m = rec.message;
+            let msg = Message::new(
+                ByteString::from(m.topic),
+                m.payload.into(),
+                QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce),
+                true,
+            );
+            self.index.insert(msg.topic.clone(), Arc::new(msg));
+        }
+        self.metrics
+            .retained_messages
+            .store(self.index.len() as i64, Relaxed);
+    }
+
+    fn persist(&self, msg: &Message) {
+        if topic::is_sys_topic(&msg.topic) {
+            return;
+        }
+        let result = if msg.payload.is_empty() {
+            self.store.delete_retained(&msg.topic)
+        } else {
+            self.store.put_retained(&RetainedRecord {
+                message: StoredMessage {
+                    topic: msg.topic.to_string(),
+                    payload: msg.payload.to_vec(),
+                    qos: msg.qos as u8,
+                    retain: true,
+                },
+            })
+        };
+        if let Err(e) = result {
+            log::error!("retained message for {:?} not persisted: {e}", &*msg.topic);
+        }
+    }
+}
+
+impl Actor for RetainStore {
+    type Context = Context<Self>;
+}
+
+impl Supervised for RetainStore {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.reload();
+        log::warn!(
+            "RetainStore restarted; reloaded {} retained messages",
+            self.index.len()
+        );
+        ChildFailed::report(&self.guardian, &self.metrics, "RetainStore");
+    }
+}
+
+impl Handler<StoreRetained> for RetainStore {
+    type Result = ();
+    fn handle(&mut self, msg: StoreRetained, _ctx: &mut Context<Self>) {
+        self.persist(&msg.msg);
+        if msg.msg.payload.is_empty() {
+            self.index.remove(&msg.msg.topic);
+        } else {
+            self.index.insert(msg.msg.topic.clone(), msg.msg);
+        }
+        self.metrics
+            .retained_messages
+            .store(self.index.len() as i64, Relaxed);
+    }
+}
+
+impl Handler<MatchRetained> for RetainStore {
+    type Result = MessageResult<MatchRetained>;
+    fn handle(&mut self, msg: MatchRetained, _ctx: &mut Context<Self>) -> Self::Result {
+        let out = msg
+            .filters
+            .iter()
+            .map(|filter| {
+                if !filter.contains(['+', '#']) {
+                    // A filter without wildcards names exactly one topic.
+                    return self.index.get(filter).cloned().into_iter().collect();
+                }
+                self.index
+                    .iter()
+                    .filter(|(t, _)| topic::matches(filter, t))
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .collect();
+        MessageResult(out)
+    }
+}
+
+impl Handler<FlushRetained> for RetainStore {
+    type Result = ();
+    fn handle(&mut self, _: FlushRetained, _ctx: &mut Context<Self>) {
+        if let Err(e) = self.store.flush() {
+            log::error!("flushing the store failed: {e}");
+        }
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::guardian::InjectFailure> for RetainStore {
+    type Result = ();
+    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+        log::error!("RetainStore: injected failure, stopping for restart");
+        // Simulate losing the in-memory index: restarting() must rebuild it from the store.
+        self.index.clear();
+        ctx.stop();
+    }
+}

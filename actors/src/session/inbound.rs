@@ -1,0 +1,223 @@
+//! Packets from the client, after CONNECT.
+
+use super::messages::{Inbound, InboundReply};
+use super::Session;
+use crate::close::CloseReason;
+use crate::codec::{
+    Ack, Packet, Publish, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE,
+};
+use crate::message::{Message, TraceContext};
+use crate::metrics::DropReason;
+use crate::retain::MatchRetained;
+use crate::session::queue::Pending;
+use crate::topic;
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+impl Handler<Inbound> for Session {
+    type Result = ResponseActFuture<Self, InboundReply>;
+
+    fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) -> Self::Result {
+        if self.link.as_ref().map(|l| l.conn_id) != Some(msg.conn_id) {
+            return ready(InboundReply::close(CloseReason::TakenOver));
+        }
+        match msg.packet {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(a) => {
+                self.state.on_puback(a.pkid);
+                self.drain(ctx);
+                ready(InboundReply::default())
+            }
+            Packet::PubRec(a) => ready(InboundReply::ack(self.state.on_pubrec(a.pkid))),
+            Packet::PubComp(a) => {
+                self.state.on_pubcomp(a.pkid);
+                self.drain(ctx);
+                ready(InboundReply::default())
+            }
+            Packet::PubRel(a) => ready(InboundReply::ack(self.state.on_pubrel(a.pkid))),
+            Packet::Subscribe(s) => self.on_subscribe(s),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
+            other => ready(InboundReply::close(CloseReason::Protocol(
+                "MQTT-4.8.0-1",
+                format!("unexpected {} from a client", other.kind()),
+            ))),
+        }
+    }
+}
+
+fn ready(r: InboundReply) -> ResponseActFuture<Session, InboundReply> {
+    Box::pin(fut::ready(r))
+}
+
+impl Session {
+    fn on_publish(&mut self, p: Publish) -> ResponseActFuture<Self, InboundReply> {
+        self.deps.metrics.publish_received.fetch_add(1, Relaxed);
+        if let Err(e) = topic::validate_topic_name(&p.topic) {
+            // A PUBLISH topic with wildcards or empty closes the connection [MQTT-3.3.2-2].
+            return ready(InboundReply::close(CloseReason::InvalidTopic(e)));
+        }
+        let ack = match (p.qos, p.pkid) {
+            (QoS::AtMostOnce, _) => None,
+            (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::new(id))),
+            (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(Ack::new(id))),
+            _ => {
+                return ready(InboundReply::close(CloseReason::Protocol(
+                    "MQTT-2.3.1-1",
+                    "PUBLISH with QoS > 0 and no packet id".into(),
+                )))
+            }
+        };
+        if topic::is_sys_topic(&p.topic) {
+            // Clients may not write into $SYS. As Mosquitto does, the publish is acknowledged
+            // (so the client does not retry forever) and not routed; it is logged and counted.
+            log::info!(
+                "client {:?}: denied publish to {:?} ($SYS is read-only)",
+                &*self.client_id,
+                &*p.topic
+            );
+            self.deps.metrics.count_drop(DropReason::SysTopicDenied);
+            return ready(InboundReply {
+                reply: ack,
+                close: None,
+            });
+        }
+        if p.qos == QoS::ExactlyOnce && !self.state.inbound_qos2(p.pkid.unwrap_or(0)) {
+            // Repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
+            return ready(InboundReply {
+                reply: ack,
+                close: None,
+            });
+        }
+        let msg = Arc::new(Message {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            properties: p.properties,
+            origin: self.client_id.clone(),
+            trace: TraceContext::new(),
+        });
+        let router = self.router.clone();
+        Box::pin(
+            async move { router.publish(msg).await }
+                .into_actor(self)
+                .map(move |res, act, _ctx| match res {
+                    Ok(_) => InboundReply {
+                        reply: ack,
+                        close: None,
+                    },
+                    Err(e) => {
+                        // Not acknowledged: the client will resend after reconnecting.
+                        log::error!(
+                            "client {:?}: publish could not be routed: {e}",
+                            &*act.client_id
+                        );
+                        InboundReply::close(CloseReason::SessionGone)
+                    }
+                }),
+        )
+    }
+
+    fn on_subscribe(&mut self, s: Subscribe) -> ResponseActFuture<Self, InboundReply> {
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut accepted = Vec::new();
+        for (filter, opts) in s.filters {
+            match topic::validate_topic_filter(&filter) {
+                Ok(()) => {
+                    codes.push(opts.qos as u8);
+                    self.state.subscriptions.insert(filter.clone(), opts);
+                    accepted.push((filter, opts));
+                }
+                Err(e) => {
+                    log::info!(
+                        "client {:?}: subscription to {:?} refused: {e}",
+                        &*self.client_id,
+                        &*filter
+                    );
+                    codes.push(SUBACK_FAILURE);
+                }
+            }
+        }
+        let router = self.router.clone();
+        let me = self.subscriber();
+        let pkid = s.pkid;
+        let work = async move {
+            for (filter, opts) in &accepted {
+                router.subscribe(filter.clone(), me.clone(), *opts).await?;
+            }
+            let filters = accepted.iter().map(|(f, _)| f.clone()).collect();
+            let retained = router
+                .retain_store()
+                .send(MatchRetained { filters })
+                .await?;
+            Ok::<_, MailboxError>((accepted, retained))
+        };
+        Box::pin(work.into_actor(self).map(move |res, act, ctx| {
+            let (accepted, retained) = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("client {:?}: subscribe failed: {e}", &*act.client_id);
+                    return InboundReply::close(CloseReason::SessionGone);
+                }
+            };
+            act.state.push_control(Packet::SubAck(SubAck {
+                pkid,
+                return_codes: codes,
+                properties: Default::default(),
+            }));
+            // Retained messages [MQTT-3.3.1-6], once per topic at the highest granted QoS when
+            // several filters of this SUBSCRIBE match it.
+            let mut best: HashMap<*const Message, Pending> = HashMap::new();
+            for ((_, opts), msgs) in accepted.iter().zip(retained) {
+                for m in msgs {
+                    let qos = m.qos.min(opts.qos);
+                    best.entry(Arc::as_ptr(&m))
+                        .and_modify(|p| p.qos = p.qos.max(qos))
+                        .or_insert(Pending {
+                            msg: m,
+                            qos,
+                            retain: true,
+                        });
+                }
+            }
+            for p in best.into_values() {
+                act.state.offer_retained(p);
+            }
+            act.drain(ctx);
+            InboundReply::default()
+        }))
+    }
+
+    fn on_unsubscribe(&mut self, u: Unsubscribe) -> ResponseActFuture<Self, InboundReply> {
+        let mut removed = Vec::new();
+        for filter in u.filters {
+            if self.state.subscriptions.remove(&filter).is_some() {
+                removed.push(filter);
+            }
+        }
+        let router = self.router.clone();
+        let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);
+        let work = async move {
+            for filter in removed {
+                router.unsubscribe(filter, client.clone(), id).await?;
+            }
+            Ok::<_, MailboxError>(())
+        };
+        Box::pin(work.into_actor(self).map(move |res, act, ctx| {
+            if let Err(e) = res {
+                log::error!("client {:?}: unsubscribe failed: {e}", &*act.client_id);
+                return InboundReply::close(CloseReason::SessionGone);
+            }
+            // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
+            act.state.push_control(Packet::UnsubAck(UnsubAck {
+                pkid,
+                reason_codes: Vec::new(),
+                properties: Default::default(),
+            }));
+            act.drain(ctx);
+            InboundReply::default()
+        }))
+    }
+}

@@ -1,0 +1,87 @@
+//! Messages handled by the Session actor.
+
+use crate::close::CloseReason;
+use crate::codec::{LastWill, Packet, ProtocolVersion, QoS};
+use crate::connection::{Connection, Outgoing};
+use crate::message::Message;
+use actix::prelude::*;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A routed message for this session's client. Sent with `do_send` by publishers: never awaited,
+/// so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub msg: Arc<Message>,
+    /// min(publish QoS, granted QoS).
+    pub qos: QoS,
+    /// RETAIN flag on the wire: false for live forwarding [MQTT-3.3.1-9].
+    pub retain: bool,
+}
+
+/// A connection whose CONNECT was accepted takes this session over.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Attached, SessionEnded>")]
+pub struct Attach {
+    pub conn_id: u64,
+    pub conn: Addr<Connection>,
+    pub writer: mpsc::Sender<Outgoing>,
+    pub clean_start: bool,
+    pub protocol: ProtocolVersion,
+    pub will: Option<LastWill>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Attached {
+    pub session_present: bool,
+}
+
+/// The session ended before the Attach was handled; ask the registry for a new one.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionEnded;
+
+/// The connection `conn_id` closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Detach {
+    pub conn_id: u64,
+    pub reason: CloseReason,
+}
+
+/// A packet from the client, after CONNECT. The connection awaits the reply before reading on,
+/// which is how a publisher that outruns the broker gets TCP back-pressure.
+#[derive(Message)]
+#[rtype(result = "InboundReply")]
+pub struct Inbound {
+    pub conn_id: u64,
+    pub packet: Packet,
+}
+
+#[derive(Debug, Default)]
+pub struct InboundReply {
+    /// An acknowledgement the connection writes (PUBACK, PUBREC, PUBREL, PUBCOMP).
+    pub reply: Option<Packet>,
+    /// Close the connection for this reason.
+    pub close: Option<CloseReason>,
+}
+
+impl InboundReply {
+    pub fn ack(p: Packet) -> InboundReply {
+        InboundReply {
+            reply: Some(p),
+            close: None,
+        }
+    }
+    pub fn close(reason: CloseReason) -> InboundReply {
+        InboundReply {
+            reply: None,
+            close: Some(reason),
+        }
+    }
+}
+
+/// Broker shutdown: close the connection without a Will and persist.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutdownSession;

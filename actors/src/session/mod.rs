@@ -1,0 +1,295 @@
+//! Session actor: one per client id, outliving its connections.
+//!
+//! Owns the subscriptions, the inflight window, packet ids, QoS 2 states, the bounded queue and
+//! the Will of the attached connection. Handlers are thin: they call the pure `SessionState` and
+//! write the packets it returns into the connection's writer channel.
+//!
+//! - `inbound.rs`: packets from the client (PUBLISH, acks, SUBSCRIBE, UNSUBSCRIBE)
+//! - `outbound.rs`: `Deliver` and draining the state into the writer
+//! - `persist.rs`: conversion to and from the store's `SessionRecord`
+
+mod inbound;
+pub mod messages;
+mod outbound;
+mod persist;
+pub mod queue;
+mod route;
+pub mod state;
+
+use crate::close::CloseReason;
+use crate::codec::{connack, ConnAck, LastWill, Packet, Properties, ProtocolVersion};
+use crate::config::BrokerConfig;
+use crate::connection::{CloseConnection, Connection, Outgoing};
+use crate::message::{ClientId, Message, TraceContext};
+use crate::metrics::Metrics;
+use crate::registry::{SessionGone, SessionRegistry};
+use crate::retain::RetainStore;
+use crate::topics::messages::Subscriber;
+use crate::topics::TopicRouter;
+use actix::prelude::*;
+use courtier_storage::Store;
+use messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
+pub use route::Router;
+use state::SessionState;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// What every session needs from the broker; cheap to clone and `Send`, so a session can be
+/// started on any arbiter.
+#[derive(Clone)]
+pub struct SessionDeps {
+    pub topics: Addr<TopicRouter>,
+    pub retain: Addr<RetainStore>,
+    pub registry: Addr<SessionRegistry>,
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<BrokerConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The connection currently attached.
+struct Link {
+    conn_id: u64,
+    conn: Addr<Connection>,
+    writer: mpsc::Sender<Outgoing>,
+    will: Option<LastWill>,
+}
+
+pub struct Session {
+    /// Unique per session incarnation (see `Subscriber::session_id`).
+    id: u64,
+    client_id: ClientId,
+    state: SessionState,
+    link: Option<Link>,
+    /// Clean session = false: the session outlives the connection and is persisted.
+    persistent: bool,
+    /// Whether a client has used this session before (drives CONNACK session-present).
+    known: bool,
+    protocol: ProtocolVersion,
+    ended: bool,
+    /// A task waiting for room in the writer channel is under way.
+    waiting_for_writer: bool,
+    router: Router,
+    me: Option<Arc<Subscriber>>,
+    deps: SessionDeps,
+}
+
+impl Session {
+    pub fn new(id: u64, client_id: ClientId, deps: SessionDeps) -> Session {
+        Session {
+            id,
+            state: SessionState::new(client_id.clone(), &deps.cfg),
+            client_id,
+            link: None,
+            persistent: false,
+            known: false,
+            protocol: ProtocolVersion::V311,
+            ended: false,
+            waiting_for_writer: false,
+            router: Router::new(deps.topics.clone(), deps.retain.clone()),
+            me: None,
+            deps,
+        }
+    }
+
+    fn subscriber(&self) -> Arc<Subscriber> {
+        self.me.clone().expect("set in started()")
+    }
+
+    /// Publish the Will of the connection that just went away (MQTT-3.1.2-8).
+    fn publish_will(&self, will: LastWill, ctx: &mut Context<Self>) {
+        if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
+            log::warn!("client {:?}: will not published: {e}", &*self.client_id);
+            return;
+        }
+        log::info!(
+            "client {:?}: publishing will to {:?} (qos {}, retain {})",
+            &*self.client_id,
+            &*will.topic,
+            will.qos as u8,
+            will.retain
+        );
+        let msg = Arc::new(Message {
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            properties: will.properties,
+            origin: self.client_id.clone(),
+            trace: TraceContext::new(),
+        });
+        let router = self.router.clone();
+        ctx.spawn(
+            async move {
+                if let Err(e) = router.publish(msg).await {
+                    log::error!("will could not be routed: {e}");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Remove every subscription from the subtrees (fire and forget: the subtree checks the
+    /// session id, so a late removal never hits a newer session's subscription).
+    fn drop_subscriptions(&mut self) {
+        let filters: Vec<_> = self.state.subscriptions.keys().cloned().collect();
+        for filter in filters {
+            let router = self.router.clone();
+            let (client, id) = (self.client_id.clone(), self.id);
+            actix_rt::spawn(async move {
+                let _ = router.unsubscribe(filter, client, id).await;
+            });
+        }
+    }
+
+    /// The session is over (clean session disconnected, or replaced): unsubscribe, forget the
+    /// persisted copy, tell the registry, stop.
+    fn end(&mut self, ctx: &mut Context<Self>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.drop_subscriptions();
+        let queued = self.state.queued() as i64;
+        self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
+        self.state.clear();
+        if self.persistent {
+            if let Err(e) = self.deps.store.delete_session(&self.client_id) {
+                log::error!("session {:?} not deleted from store: {e}", &*self.client_id);
+            }
+        }
+        self.deps.registry.do_send(SessionGone {
+            client_id: self.client_id.clone(),
+            session_id: self.id,
+        });
+        ctx.stop();
+    }
+
+    fn detach_link(&mut self) -> Option<Link> {
+        let link = self.link.take()?;
+        self.deps.metrics.client_disconnected();
+        Some(link)
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(Arc::new(Subscriber {
+            client_id: self.client_id.clone(),
+            session_id: self.id,
+            recipient: ctx.address().recipient(),
+        }));
+        // Restored sessions re-enter their subscriptions before any client can publish, so
+        // messages published before the client returns are queued.
+        if !self.state.subscriptions.is_empty() {
+            let subs: Vec<_> = self
+                .state
+                .subscriptions
+                .iter()
+                .map(|(f, o)| (f.clone(), *o))
+                .collect();
+            let router = self.router.clone();
+            let me = self.subscriber();
+            ctx.wait(
+                async move {
+                    for (filter, opts) in subs {
+                        let _ = router.subscribe(filter, me.clone(), opts).await;
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+    }
+}
+
+impl Handler<Attach> for Session {
+    type Result = Result<Attached, SessionEnded>;
+
+    fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) -> Self::Result {
+        if self.ended {
+            return Err(SessionEnded);
+        }
+        // Take-over [MQTT-3.1.4-2]: close the old connection; its Will is published, as
+        // Mosquitto does, because that network connection ended without DISCONNECT.
+        if let Some(old) = self.detach_link() {
+            log::info!(
+                "client {:?}: taken over by a new connection",
+                &*self.client_id
+            );
+            old.conn.do_send(CloseConnection {
+                reason: CloseReason::TakenOver,
+            });
+            if let Some(will) = old.will {
+                self.publish_will(will, ctx);
+            }
+        }
+        let session_present = !msg.clean_start && self.known;
+        if msg.clean_start && (self.known || !self.state.subscriptions.is_empty()) {
+            // [MQTT-3.1.2-6]: discard any previous session.
+            self.drop_subscriptions();
+            let queued = self.state.queued() as i64;
+            self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
+            self.state.clear();
+            if self.persistent {
+                let _ = self.deps.store.delete_session(&self.client_id);
+            }
+        }
+        self.known = true;
+        self.persistent = !msg.clean_start;
+        self.protocol = msg.protocol;
+        self.link = Some(Link {
+            conn_id: msg.conn_id,
+            conn: msg.conn,
+            writer: msg.writer,
+            will: msg.will,
+        });
+        self.deps.metrics.client_connected();
+        // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].
+        self.state.resume();
+        self.state.push_control(Packet::ConnAck(ConnAck {
+            session_present,
+            code: connack::ACCEPTED,
+            properties: Properties::default(),
+        }));
+        self.drain(ctx);
+        Ok(Attached { session_present })
+    }
+}
+
+impl Handler<Detach> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, ctx: &mut Context<Self>) {
+        if self.link.as_ref().map(|l| l.conn_id) != Some(msg.conn_id) {
+            return; // an old connection, already taken over
+        }
+        let link = self.detach_link().expect("checked above");
+        if msg.reason.publishes_will() {
+            if let Some(will) = link.will {
+                self.publish_will(will, ctx);
+            }
+        }
+        if self.persistent {
+            self.save();
+        } else {
+            self.end(ctx);
+        }
+    }
+}
+
+impl Handler<ShutdownSession> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: ShutdownSession, _ctx: &mut Context<Self>) {
+        if let Some(link) = self.detach_link() {
+            link.conn.do_send(CloseConnection {
+                reason: CloseReason::ServerShutdown,
+            });
+        }
+        if self.persistent {
+            self.save();
+        }
+    }
+}

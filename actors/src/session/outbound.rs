@@ -1,0 +1,125 @@
+//! Messages to the client: `Deliver` from publishers, and draining the state into the
+//! connection's bounded writer channel.
+//!
+//! The writer channel is the socket's high-water mark: when it is full, the session stops
+//! handing over packets and waits (one task) for room, while new messages wait in the bounded
+//! queue. A client that stops reading therefore costs at most its queue limit, and never slows
+//! anyone else: publishers only `do_send` to us.
+
+use super::messages::Deliver;
+use super::queue::Pending;
+use super::state::Offer;
+use super::Session;
+use crate::codec::Packet;
+use crate::connection::Outgoing;
+use crate::metrics::DropReason;
+use actix::prelude::*;
+use std::sync::atomic::Ordering::Relaxed;
+use tokio::sync::mpsc::error::TrySendError;
+
+impl Handler<Deliver> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        if self.ended {
+            return;
+        }
+        let online = self.link.is_some();
+        let offer = self.state.offer(
+            Pending {
+                msg: msg.msg,
+                qos: msg.qos,
+                retain: msg.retain,
+            },
+            online,
+        );
+        match offer {
+            Offer::Accepted => {
+                self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
+            }
+            Offer::Evicted => self.note_drop(DropReason::QueueFull, "dropped the oldest queued"),
+            Offer::Dropped(reason) => self.note_drop(reason, "dropped a new message"),
+        }
+        if online {
+            self.drain(ctx);
+        }
+    }
+}
+
+impl Session {
+    /// Count a drop globally and for this client, and log it: the first drop, then every
+    /// 1,000th, so an overflowing queue is visible without flooding the log.
+    fn note_drop(&mut self, reason: DropReason, what: &str) {
+        self.deps.metrics.count_drop(reason);
+        let n = self.state.dropped;
+        if reason == DropReason::Qos0Offline {
+            // Expected behaviour (queue_qos0_messages = false); debug only.
+            log::debug!(
+                "client {:?}: {what} ({}), {n} dropped so far",
+                &*self.client_id,
+                reason.name()
+            );
+        } else if n == 1 || n.is_multiple_of(1000) {
+            log::warn!(
+                "client {:?}: queue full ({} messages, {} bytes queued), {what} ({}); {n} dropped for this client so far",
+                &*self.client_id,
+                self.state.queued(),
+                self.state.queued_bytes(),
+                reason.name()
+            );
+        }
+    }
+
+    /// Hand packets to the writer while the inflight window and the writer channel allow.
+    pub(super) fn drain(&mut self, ctx: &mut Context<Self>) {
+        if self.waiting_for_writer {
+            return;
+        }
+        let Some(link) = &self.link else { return };
+        let mut full = false;
+        while self.state.has_sendable() {
+            match link.writer.try_reserve() {
+                Ok(permit) => {
+                    let before = self.state.queued();
+                    let packet = self.state.next_packet().expect("has_sendable");
+                    let dequeued = before - self.state.queued();
+                    let metrics = &self.deps.metrics;
+                    metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
+                    if matches!(packet, Packet::Publish(_)) {
+                        metrics.publish_sent.fetch_add(1, Relaxed);
+                    }
+                    permit.send(Outgoing::Packet(packet));
+                }
+                Err(TrySendError::Full(())) => {
+                    full = true;
+                    break;
+                }
+                // The connection is closing; its Detach is on the way.
+                Err(TrySendError::Closed(())) => break,
+            }
+        }
+        if full {
+            self.wait_for_writer(ctx);
+        }
+    }
+
+    fn wait_for_writer(&mut self, ctx: &mut Context<Self>) {
+        let Some(link) = &self.link else { return };
+        self.waiting_for_writer = true;
+        let writer = link.writer.clone();
+        let conn_id = link.conn_id;
+        ctx.spawn(
+            async move { writer.reserve_owned().await.ok() }
+                .into_actor(self)
+                .map(move |permit, act, ctx| {
+                    act.waiting_for_writer = false;
+                    // Room again; the permit itself is released and drain() takes a new one,
+                    // unless the connection changed meanwhile.
+                    drop(permit);
+                    if act.link.as_ref().map(|l| l.conn_id) == Some(conn_id) {
+                        act.drain(ctx);
+                    }
+                }),
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The per-session bounded queue of messages waiting for the client (offline, or online with
+//! a full inflight window or a full socket). Bounded in messages and payload bytes, with a named
+//! overflow policy; the caller counts and logs every drop.
+
+use crate::codec::QoS;
+use crate::config::OverflowPolicy;
+use crate::message::Message;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// One message for one subscriber: the shared message plus this delivery's QoS and RETAIN flag.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub msg: Arc<Message>,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    Queued,
+    /// The new message was refused (drop_new).
+    DroppedNew,
+    /// The new message was queued and the oldest evicted (drop_oldest).
+    DroppedOldest,
+}
+
+#[derive(Debug)]
+pub struct BoundedQueue {
+    items: VecDeque<Pending>,
+    bytes: usize,
+    /// 0 = unlimited.
+    max_messages: usize,
+    /// 0 = unlimited.
+    max_bytes: usize,
+    policy: OverflowPolicy,
+}
+
+impl BoundedQueue {
+    pub fn new(max_messages: usize, max_bytes: usize, policy: OverflowPolicy) -> Self {
+        BoundedQueue {
+            items: VecDeque::new(),
+            bytes: 0,
+            max_messages,
+            max_bytes,
+            policy,
+        }
+    }
+
+    fn fits(&self, extra_bytes: usize) -> bool {
+        (self.max_messages == 0 || self.items.len() < self.max_messages)
+            && (self.max_bytes == 0 || self.bytes + extra_bytes <= self.max_bytes)
+    }
+
+    pub fn push(&mut self, p: Pending) -> PushOutcome {
+        let size = p.msg.payload.len();
+        if self.fits(size) {
+            self.bytes += size;
+            self.items.push_back(p);
+            return PushOutcome::Queued;
+        }
+        match self.policy {
+            OverflowPolicy::DropNew => PushOutcome::DroppedNew,
+            OverflowPolicy::DropOldest => {
+                // Evict from the front until the new message fits (a message larger than
+                // max_bytes on its own is refused rather than emptying the queue).
+                if self.max_bytes != 0 && size > self.max_bytes {
+                    return PushOutcome::DroppedNew;
+                }
+                while !self.fits(size) {
+                    if self.pop_front().is_none() {
+                        break;
+                    }
+                }
+                self.bytes += size;
+                self.items.push_back(p);
+                PushOutcome::DroppedOldest
+            }
+        }
+    }
+
+    pub fn front(&self) -> Option<&Pending> {
+        self.items.front()
+    }
+
+    pub fn pop_front(&mut self) -> Option<Pending> {
+        let p = self.items.pop_front()?;
+        self.bytes -= p.msg.payload.len();
+        Some(p)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Pending> {
+        self.items.iter()
+    }
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn p(payload: &'static [u8]) -> Pending {
+        Pending {
+            msg: Arc::new(Message::new(
+                "t".into(),
+                Bytes::from_static(payload),
+                QoS::AtLeastOnce,
+                false,
+            )),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+        }
+    }
+
+    #[test]
+    fn drop_new_keeps_the_oldest_messages() {
+        let mut q = BoundedQueue::new(2, 0, OverflowPolicy::DropNew);
+        assert_eq!(q.push(p(b"1")), PushOutcome::Queued);
+        assert_eq!(q.push(p(b"2")), PushOutcome::Queued);
+        assert_eq!(q.push(p(b"3")), PushOutcome::DroppedNew);
+        assert_eq!(q.len(), 2);
+        assert_eq!(&q.pop_front().unwrap().msg.payload[..], b"1");
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_newest_messages() {
+        let mut q = BoundedQueue::new(2, 0, OverflowPolicy::DropOldest);
+        q.push(p(b"1"));
+        q.push(p(b"2"));
+        assert_eq!(q.push(p(b"3")), PushOutcome::DroppedOldest);
+        let got: Vec<_> = q.iter().map(|x| x.msg.payload.clone()).collect();
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(b"2"), Bytes::from_static(b"3")]
+        );
+    }
+
+    #[test]
+    fn byte_limit_is_enforced_and_tracked() {
+        let mut q = BoundedQueue::new(0, 5, OverflowPolicy::DropNew);
+        assert_eq!(q.push(p(b"abc")), PushOutcome::Queued);
+        assert_eq!(q.push(p(b"abc")), PushOutcome::DroppedNew);
+        assert_eq!(q.push(p(b"ab")), PushOutcome::Queued);
+        assert_eq!(q.bytes(), 5);
+        q.pop_front();
+        assert_eq!(q.bytes(), 2);
+    }
+
+    #[test]
+    fn drop_oldest_refuses_a_message_larger_than_the_byte_limit() {
+        let mut q = BoundedQueue::new(0, 2, OverflowPolicy::DropOldest);
+        q.push(p(b"a"));
+        assert_eq!(q.push(p(b"abc")), PushOutcome::DroppedNew);
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let mut q = BoundedQueue::new(0, 0, OverflowPolicy::DropNew);
+        for _ in 0..10_000 {
+            assert_eq!(q.push(p(b"x")), PushOutcome::Queued);
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The session's protocol state, as a pure state machine: no actors, no I/O, no clocks.
+//!
+//! The Session actor feeds it events (a message to deliver, an ack from the client, a
+//! reconnect) and writes out the packets it hands back. Everything about packet ids, the
+//! inflight window, QoS 2 states, queue limits and what to resend on reconnect lives here, so it
+//! is unit-tested without a broker.
+
+use super::queue::{BoundedQueue, Pending, PushOutcome};
+use crate::codec::{Ack, Packet, Properties, Publish, QoS, SubscriptionOptions};
+use crate::config::BrokerConfig;
+use crate::message::{ClientId, Message};
+use crate::metrics::DropReason;
+use bytestring::ByteString;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Where an outbound QoS 1/2 message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutState {
+    /// QoS 1 sent, waiting for PUBACK.
+    AwaitPubAck,
+    /// QoS 2 sent, waiting for PUBREC.
+    AwaitPubRec,
+    /// QoS 2: PUBREC received and PUBREL sent, waiting for PUBCOMP.
+    AwaitPubComp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Inflight {
+    pub pending: Pending,
+    pub state: OutState,
+    /// Send order, so a reconnect resends in the original order [MQTT-4.6.0-1].
+    pub seq: u64,
+}
+
+/// What happened to a message offered to the session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    Accepted,
+    /// Not kept; the reason is counted and logged by the caller.
+    Dropped(DropReason),
+    /// Kept, but the oldest queued message was evicted for it.
+    Evicted,
+}
+
+#[derive(Debug)]
+pub struct SessionState {
+    pub client_id: ClientId,
+    pub subscriptions: HashMap<ByteString, SubscriptionOptions>,
+    inflight: HashMap<u16, Inflight>,
+    next_seq: u64,
+    next_pkid: u16,
+    max_inflight: usize,
+    queue_qos0_offline: bool,
+    /// Broker-made packets that must go out before any PUBLISH (CONNACK, SUBACK, UNSUBACK).
+    control: VecDeque<Packet>,
+    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages.
+    resend: VecDeque<Packet>,
+    /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
+    /// limit (a burst of thousands of discovery topics must not overflow the queue).
+    retained: VecDeque<Pending>,
+    queue: BoundedQueue,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
+    inbound_qos2: HashSet<u16>,
+    /// Messages dropped for this client since the session started.
+    pub dropped: u64,
+}
+
+impl SessionState {
+    pub fn new(client_id: ClientId, cfg: &BrokerConfig) -> SessionState {
+        SessionState {
+            client_id,
+            subscriptions: HashMap::new(),
+            inflight: HashMap::new(),
+            next_seq: 0,
+            next_pkid: 1,
+            max_inflight: cfg.max_inflight_messages.max(1) as usize,
+            queue_qos0_offline: cfg.queue_qos0_messages,
+            control: VecDeque::new(),
+            resend: VecDeque::new(),
+            retained: VecDeque::new(),
+            queue: BoundedQueue::new(
+                cfg.max_queued_messages,
+                cfg.max_queued_bytes,
+                cfg.queue_overflow,
+            ),
+            inbound_qos2: HashSet::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Forget everything but the client id (clean session / clean start).
+    pub fn clear(&mut self) {
+        self.subscriptions.clear();
+        self.inflight.clear();
+        self.control.clear();
+        self.resend.clear();
+        self.retained.clear();
+        self.queue.clear();
+        self.inbound_qos2.clear();
+        self.next_pkid = 1;
+    }
+
+    /// A message routed to this session. Offline sessions keep QoS 1/2 only, unless
+    /// queue_qos0_messages is set (Mosquitto's rule).
+    pub fn offer(&mut self, p: Pending, online: bool) -> Offer {
+        if !online && p.qos == QoS::AtMostOnce && !self.queue_qos0_offline {
+            self.dropped += 1;
+            return Offer::Dropped(DropReason::Qos0Offline);
+        }
+        match self.queue.push(p) {
+            PushOutcome::Queued => Offer::Accepted,
+            PushOutcome::DroppedNew => {
+                self.dropped += 1;
+                Offer::Dropped(DropReason::QueueFull)
+            }
+            PushOutcome::DroppedOldest => {
+                self.dropped += 1;
+                Offer::Evicted
+            }
+        }
+    }
+
+    /// Retained messages matched by a new subscription.
+    pub fn offer_retained(&mut self, p: Pending) {
+        self.retained.push_back(p);
+    }
+
+    pub fn push_control(&mut self, p: Packet) {
+        self.control.push_back(p);
+    }
+
+    fn window_open(&self) -> bool {
+        self.inflight.len() < self.max_inflight
+    }
+
+    fn can_send(&self, p: &Pending) -> bool {
+        p.qos == QoS::AtMostOnce || self.window_open()
+    }
+
+    /// Whether `next_packet` would return a packet now.
+    pub fn has_sendable(&self) -> bool {
+        !self.control.is_empty()
+            || !self.resend.is_empty()
+            || self.retained.front().is_some_and(|p| self.can_send(p))
+            || (self.retained.is_empty() && self.queue.front().is_some_and(|p| self.can_send(p)))
+    }
+
+    /// The next packet to write to the client, if the window allows one: control packets, then
+    /// resends, then retained messages of new subscriptions, then the queue (FIFO, so messages
+    /// from one publisher keep their order [MQTT-4.6.0-6]).
+    pub fn next_packet(&mut self) -> Option<Packet> {
+        if let Some(p) = self.control.pop_front() {
+            return Some(p);
+        }
+        if let Some(p) = self.resend.pop_front() {
+            return Some(p);
+        }
+        let pending = if let Some(p) = self.retained.front() {
+            if !self.can_send(p) {
+                return None;
+            }
+            self.retained.pop_front()?
+        } else {
+            let p = self.queue.front()?;
+            if !self.can_send(p) {
+                return None;
+            }
+            self.queue.pop_front()?
+        };
+        Some(self.start_delivery(pending))
+    }
+
+    /// Number of messages waiting in the bounded queue.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Payload bytes waiting in the bounded queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+
+    fn start_delivery(&mut self, p: Pending) -> Packet {
+        let pkid = if p.qos == QoS::AtMostOnce {
+            None
+        } else {
+            let id = self.allocate_pkid();
+            self.next_seq += 1;
+            let state = if p.qos == QoS::AtLeastOnce {
+                OutState::AwaitPubAck
+            } else {
+                OutState::AwaitPubRec
+            };
+            self.inflight.insert(
+                id,
+                Inflight {
+                    pending: p.clone(),
+                    state,
+                    seq: self.next_seq,
+                },
+            );
+            Some(id)
+        };
+        publish_packet(&p, pkid, false)
+    }
+
+    /// Next free packet id, skipping ids still in flight [MQTT-2.3.1-2]. The window is far
+    /// smaller than 65,535, so a free id always exists.
+    fn allocate_pkid(&mut self) -> u16 {
+        loop {
+            let id = self.next_pkid;
+            self.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
+            if !self.inflight.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// PUBACK from the client. False if the id was not awaiting one.
+    pub fn on_puback(&mut self, pkid: u16) -> bool {
+        match self.inflight.get(&pkid) {
+            Some(i) if i.state == OutState::AwaitPubAck => {
+                self.inflight.remove(&pkid);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// PUBREC from the client: answer PUBREL [MQTT-4.3.3-1]. An unknown id is answered too, so a
+    /// client that lost track can finish its flow.
+    pub fn on_pubrec(&mut self, pkid: u16) -> Packet {
+        if let Some(i) = self.inflight.get_mut(&pkid) {
+            if i.state == OutState::AwaitPubRec {
+                i.state = OutState::AwaitPubComp;
+            }
+        }
+        Packet::PubRel(Ack::new(pkid))
+    }
+
+    /// PUBCOMP from the client ends a QoS 2 delivery.
+    pub fn on_pubcomp(&mut self, pkid: u16) -> bool {
+        match self.inflight.get(&pkid) {
+            Some(i) if i.state == OutState::AwaitPubComp => {
+                self.inflight.remove(&pkid);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An inbound QoS 2 PUBLISH: true if it is new and must be routed, false if it repeats an id
+    /// not yet released, so it must not be delivered again [MQTT-4.3.3-2].
+    pub fn inbound_qos2(&mut self, pkid: u16) -> bool {
+        self.inbound_qos2.insert(pkid)
+    }
+
+    /// PUBREL from the client releases the id; always answered with PUBCOMP [MQTT-4.3.3-2].
+    pub fn on_pubrel(&mut self, pkid: u16) -> Packet {
+        self.inbound_qos2.remove(&pkid);
+        Packet::PubComp(Ack::new(pkid))
+    }
+
+    /// The client reconnected to this session: schedule every unfinished outbound flow again,
+    /// in original order: PUBLISH with DUP for unacknowledged messages, PUBREL where PUBREC
+    /// was received [MQTT-4.4.0-1].
+    pub fn resume(&mut self) {
+        self.control.clear();
+        self.resend.clear();
+        let mut flows: Vec<(&u16, &Inflight)> = self.inflight.iter().collect();
+        flows.sort_by_key(|(_, i)| i.seq);
+        for (&pkid, i) in flows {
+            self.resend.push_back(match i.state {
+                OutState::AwaitPubComp => Packet::PubRel(Ack::new(pkid)),
+                _ => publish_packet(&i.pending, Some(pkid), true),
+            });
+        }
+    }
+
+    pub fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Everything the session holds, for persistence.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        let mut inflight: Vec<(u16, &Inflight)> =
+            self.inflight.iter().map(|(k, v)| (*k, v)).collect();
+        inflight.sort_by_key(|(_, i)| i.seq);
+        Snapshot {
+            inflight,
+            queued: self.retained.iter().chain(self.queue.iter()).collect(),
+            inbound_qos2: self.inbound_qos2.iter().copied().collect(),
+        }
+    }
+
+    /// Restore an in-flight delivery (from the store).
+    pub fn restore_inflight(&mut self, pkid: u16, pending: Pending, released: bool) {
+        self.next_seq += 1;
+        let state = match (pending.qos, released) {
+            (QoS::ExactlyOnce, true) => OutState::AwaitPubComp,
+            (QoS::ExactlyOnce, false) => OutState::AwaitPubRec,
+            _ => OutState::AwaitPubAck,
+        };
+        self.inflight.insert(
+            pkid,
+            Inflight {
+                pending,
+                state,
+                seq: self.next_seq,
+            },
+        );
+    }
+
+    pub fn restore_inbound_qos2(&mut self, pkid: u16) {
+        self.inbound_qos2.insert(pkid);
+    }
+}
+
+pub struct Snapshot<'a> {
+    pub inflight: Vec<(u16, &'a Inflight)>,
+    pub queued: Vec<&'a Pending>,
+    pub inbound_qos2: Vec<u16>,
+}
+
+fn publish_packet(p: &Pending, pkid: Option<u16>, dup: bool) -> Packet {
+    let m: &Message = &p.msg;
+    Packet::Publish(Publish {
+        dup,
+        qos: p.qos,
+        retain: p.retain,
+        topic: m.topic.clone(),
+        pkid,
+        payload: m.payload.clone(),
+        properties: Properties::default(),
+    })
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -1,0 +1,197 @@
+use super::*;
+use crate::config::OverflowPolicy;
+use bytes::Bytes;
+use std::sync::Arc;
+
+fn cfg(max_inflight: u16, max_queued: usize) -> BrokerConfig {
+    BrokerConfig {
+        max_inflight_messages: max_inflight,
+        max_queued_messages: max_queued,
+        ..BrokerConfig::default()
+    }
+}
+
+fn pending(n: u32, qos: QoS) -> Pending {
+    Pending {
+        msg: Arc::new(Message::new(
+            "t".into(),
+            Bytes::from(n.to_string()),
+            qos,
+            false,
+        )),
+        qos,
+        retain: false,
+    }
+}
+
+fn publish(p: Packet) -> Publish {
+    match p {
+        Packet::Publish(p) => p,
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+}
+
+#[test]
+fn inflight_window_limits_outstanding_qos1_messages() {
+    let mut s = SessionState::new("c".into(), &cfg(2, 100));
+    for n in 0..5 {
+        assert_eq!(s.offer(pending(n, QoS::AtLeastOnce), true), Offer::Accepted);
+    }
+    let a = publish(s.next_packet().unwrap());
+    let b = publish(s.next_packet().unwrap());
+    assert!(s.next_packet().is_none(), "window of 2 is full");
+    assert!(!s.has_sendable());
+    assert_ne!(a.pkid, b.pkid);
+    assert!(s.on_puback(a.pkid.unwrap()));
+    assert!(s.has_sendable());
+    let c = publish(s.next_packet().unwrap());
+    assert_eq!(&c.payload[..], b"2", "queue is FIFO");
+}
+
+#[test]
+fn qos0_messages_do_not_use_the_window() {
+    let mut s = SessionState::new("c".into(), &cfg(1, 100));
+    s.offer(pending(0, QoS::AtLeastOnce), true);
+    s.offer(pending(1, QoS::AtMostOnce), true);
+    assert!(publish(s.next_packet().unwrap()).pkid.is_some());
+    let q0 = publish(s.next_packet().unwrap());
+    assert_eq!(q0.pkid, None);
+}
+
+#[test]
+fn packet_ids_skip_ids_in_flight_and_wrap() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    s.next_pkid = u16::MAX;
+    s.offer(pending(0, QoS::AtLeastOnce), true);
+    s.offer(pending(1, QoS::AtLeastOnce), true);
+    assert_eq!(publish(s.next_packet().unwrap()).pkid, Some(u16::MAX));
+    assert_eq!(
+        publish(s.next_packet().unwrap()).pkid,
+        Some(1),
+        "0 is never used"
+    );
+    s.next_pkid = u16::MAX;
+    s.offer(pending(2, QoS::AtLeastOnce), true);
+    assert_eq!(publish(s.next_packet().unwrap()).pkid, Some(2));
+}
+
+#[test]
+fn qos2_outbound_flow_pubrec_pubrel_pubcomp() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    s.offer(pending(0, QoS::ExactlyOnce), true);
+    let id = publish(s.next_packet().unwrap()).pkid.unwrap();
+    assert!(!s.on_puback(id), "PUBACK is not the answer to QoS 2");
+    assert_eq!(s.on_pubrec(id), Packet::PubRel(Ack::new(id)));
+    assert!(s.on_pubcomp(id));
+    assert_eq!(s.inflight_len(), 0);
+}
+
+#[test]
+fn resume_resends_publish_with_dup_and_pending_pubrel_in_order() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    s.offer(pending(0, QoS::ExactlyOnce), true);
+    s.offer(pending(1, QoS::AtLeastOnce), true);
+    let a = publish(s.next_packet().unwrap()).pkid.unwrap();
+    let b = publish(s.next_packet().unwrap()).pkid.unwrap();
+    s.on_pubrec(a);
+    s.resume();
+    assert_eq!(s.next_packet().unwrap(), Packet::PubRel(Ack::new(a)));
+    let again = publish(s.next_packet().unwrap());
+    assert!(again.dup, "resent PUBLISH has DUP set [MQTT-3.3.1-1]");
+    assert_eq!(again.pkid, Some(b));
+    assert!(s.next_packet().is_none());
+}
+
+#[test]
+fn inbound_qos2_is_routed_once_until_released() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    assert!(s.inbound_qos2(7));
+    assert!(
+        !s.inbound_qos2(7),
+        "repeat before PUBREL must not be delivered again"
+    );
+    assert_eq!(s.on_pubrel(7), Packet::PubComp(Ack::new(7)));
+    assert!(s.inbound_qos2(7), "after PUBREL the id is free again");
+}
+
+#[test]
+fn offline_session_drops_qos0_and_queues_qos1() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    assert_eq!(
+        s.offer(pending(0, QoS::AtMostOnce), false),
+        Offer::Dropped(DropReason::Qos0Offline)
+    );
+    assert_eq!(
+        s.offer(pending(1, QoS::AtLeastOnce), false),
+        Offer::Accepted
+    );
+    assert_eq!(s.queued(), 1);
+    assert_eq!(s.dropped, 1);
+}
+
+#[test]
+fn queue_limit_drops_and_counts() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 3));
+    for n in 0..3 {
+        assert_eq!(
+            s.offer(pending(n, QoS::AtLeastOnce), false),
+            Offer::Accepted
+        );
+    }
+    assert_eq!(
+        s.offer(pending(3, QoS::AtLeastOnce), false),
+        Offer::Dropped(DropReason::QueueFull)
+    );
+    assert_eq!(s.dropped, 1);
+}
+
+#[test]
+fn drop_oldest_policy_evicts() {
+    let mut c = cfg(20, 2);
+    c.queue_overflow = OverflowPolicy::DropOldest;
+    let mut s = SessionState::new("c".into(), &c);
+    s.offer(pending(0, QoS::AtLeastOnce), false);
+    s.offer(pending(1, QoS::AtLeastOnce), false);
+    assert_eq!(s.offer(pending(2, QoS::AtLeastOnce), false), Offer::Evicted);
+    assert_eq!(&publish(s.next_packet().unwrap()).payload[..], b"1");
+}
+
+#[test]
+fn retained_backlog_is_outside_the_queue_limit_and_paced_by_the_window() {
+    let mut s = SessionState::new("c".into(), &cfg(2, 1));
+    for n in 0..10 {
+        s.offer_retained(pending(n, QoS::AtLeastOnce));
+    }
+    assert_eq!(
+        s.offer(pending(99, QoS::AtLeastOnce), true),
+        Offer::Accepted
+    );
+    let a = publish(s.next_packet().unwrap());
+    publish(s.next_packet().unwrap());
+    assert!(s.next_packet().is_none());
+    s.on_puback(a.pkid.unwrap());
+    assert_eq!(&publish(s.next_packet().unwrap()).payload[..], b"2");
+}
+
+#[test]
+fn control_packets_go_first() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 10));
+    s.offer(pending(0, QoS::AtMostOnce), true);
+    s.push_control(Packet::PingResp);
+    assert_eq!(s.next_packet().unwrap(), Packet::PingResp);
+}
+
+#[test]
+fn clear_forgets_everything() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 10));
+    s.subscriptions
+        .insert("a".into(), SubscriptionOptions::default());
+    s.offer(pending(0, QoS::AtLeastOnce), true);
+    s.next_packet();
+    s.inbound_qos2(3);
+    s.clear();
+    assert!(s.subscriptions.is_empty());
+    assert_eq!(s.inflight_len(), 0);
+    assert!(s.inbound_qos2(3));
+    assert!(!s.has_sendable());
+}

@@ -1,0 +1,63 @@
+//! Messages handled by the TopicRouter and TopicSubtree actors.
+
+use crate::codec::{QoS, SubscriptionOptions};
+use crate::message::{ClientId, TraceContext};
+use crate::session::messages::Deliver;
+use actix::prelude::*;
+use bytestring::ByteString;
+use std::sync::Arc;
+
+/// A subscribing session as the tries see it. Shared by `Arc` between every filter of the
+/// session, so a match hands out a pointer.
+pub struct Subscriber {
+    pub client_id: ClientId,
+    /// Incarnation of the session actor: a late removal from an ended session must not remove
+    /// the subscription of the session that replaced it.
+    pub session_id: u64,
+    pub recipient: Recipient<Deliver>,
+}
+
+#[derive(Clone)]
+pub struct Subscription {
+    pub subscriber: Arc<Subscriber>,
+    pub options: SubscriptionOptions,
+}
+
+/// One matching subscriber of a topic, with the QoS granted to the matching filter.
+#[derive(Clone)]
+pub struct Matched {
+    pub subscriber: Arc<Subscriber>,
+    pub qos: QoS,
+}
+
+/// The subtree actor responsible for a topic or filter (created on demand).
+#[derive(Message)]
+#[rtype(result = "Addr<super::TopicSubtree>")]
+pub struct ResolveSubtree {
+    pub key: ByteString,
+}
+
+/// Who subscribes to `topic`? One entry per matching (filter, client); the caller de-duplicates.
+#[derive(Message)]
+#[rtype(result = "Vec<Matched>")]
+pub struct Match {
+    pub topic: ByteString,
+    pub trace: TraceContext,
+}
+
+/// Add or replace a subscription. Answers true if it is new (not a replacement).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct AddSubscription {
+    pub filter: ByteString,
+    pub subscription: Subscription,
+}
+
+/// Remove a subscription if it still belongs to `session_id`. Answers true if removed.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RemoveSubscription {
+    pub filter: ByteString,
+    pub client_id: ClientId,
+    pub session_id: u64,
+}

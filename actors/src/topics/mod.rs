@@ -1,0 +1,108 @@
+//! Topic routing: the TopicRouter directory actor and the TopicSubtree actors it creates.
+//!
+//! Subscriptions are split by the first level of their filter: one subtree per literal first
+//! level ("homeassistant", "zigbee2mqtt", "$SYS"), plus one subtree (key [`WILDCARD_KEY`]) for
+//! filters that start with `+` or `#`. A PUBLISH to `a/b` therefore asks at most two subtrees:
+//! `a`, and the wildcard one unless the topic starts with `$` [MQTT-4.7.2-1]. Subtrees are spread
+//! over the worker arbiters by a hash of their key, so matching runs in parallel.
+
+pub mod messages;
+mod subtree;
+pub mod trie;
+
+use crate::guardian::{ChildFailed, Guardian};
+use crate::metrics::Metrics;
+use actix::prelude::*;
+use bytestring::ByteString;
+use messages::ResolveSubtree;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+pub use subtree::TopicSubtree;
+
+/// Subtree key of filters whose first level is a wildcard. Not a valid first level of a topic
+/// name ('#' cannot appear in one), so it never collides.
+pub const WILDCARD_KEY: &str = "#";
+
+/// The subtree key a filter is stored under.
+pub fn filter_key(filter: &str) -> &str {
+    if crate::topic::starts_with_wildcard(filter) {
+        WILDCARD_KEY
+    } else {
+        crate::topic::first_level(filter)
+    }
+}
+
+pub struct TopicRouter {
+    subtrees: HashMap<ByteString, Addr<TopicSubtree>>,
+    arbiters: Vec<ArbiterHandle>,
+    metrics: Arc<Metrics>,
+    guardian: Option<Addr<Guardian>>,
+}
+
+impl TopicRouter {
+    pub fn new(
+        arbiters: Vec<ArbiterHandle>,
+        metrics: Arc<Metrics>,
+        guardian: Option<Addr<Guardian>>,
+    ) -> Self {
+        TopicRouter {
+            subtrees: HashMap::new(),
+            arbiters,
+            metrics,
+            guardian,
+        }
+    }
+
+    fn spawn_subtree(&self, key: &ByteString) -> Addr<TopicSubtree> {
+        let metrics = self.metrics.clone();
+        let guardian = self.guardian.clone();
+        let k = key.clone();
+        let make = move |_: &mut Context<TopicSubtree>| TopicSubtree::new(k, metrics, guardian);
+        if self.arbiters.is_empty() {
+            Supervisor::start(make)
+        } else {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut h);
+            let arbiter = &self.arbiters[h.finish() as usize % self.arbiters.len()];
+            Supervisor::start_in_arbiter(arbiter, make)
+        }
+    }
+}
+
+impl Actor for TopicRouter {
+    type Context = Context<Self>;
+}
+
+impl Supervised for TopicRouter {
+    /// The directory survives a restart (actix keeps the actor value); subtrees keep running,
+    /// so nothing is lost. Report the restart.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        log::warn!(
+            "TopicRouter restarted; {} subtrees kept",
+            self.subtrees.len()
+        );
+        ChildFailed::report(&self.guardian, &self.metrics, "TopicRouter");
+    }
+}
+
+impl Handler<ResolveSubtree> for TopicRouter {
+    type Result = MessageResult<ResolveSubtree>;
+    fn handle(&mut self, msg: ResolveSubtree, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(addr) = self.subtrees.get(&msg.key) {
+            return MessageResult(addr.clone());
+        }
+        let addr = self.spawn_subtree(&msg.key);
+        self.subtrees.insert(msg.key, addr.clone());
+        MessageResult(addr)
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::guardian::InjectFailure> for TopicRouter {
+    type Result = ();
+    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+        log::error!("TopicRouter: injected failure, stopping for restart");
+        ctx.stop();
+    }
+}

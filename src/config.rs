@@ -1,0 +1,931 @@
+//! Server settings, loaded from TOML and the environment.
+//!
+//! Sources, later ones winning key by key:
+//!
+//! 1. the compiled-in defaults, [`DEFAULTS_TOML`] (`conf.d/00-defaults.toml`), which also
+//!    document every key;
+//! 2. every `*.toml` file of the config directory, in file-name order (files whose name starts
+//!    with a dot, and files with other extensions, are ignored);
+//! 3. environment variables `COURTIER__SECTION__KEY` (case-insensitive section and key; the
+//!    value is read as a TOML scalar, e.g. `1884`, `true`, `drop_oldest` or `"drop_oldest"`);
+//! 4. command-line options (see [`crate::cli::Cli::apply`]).
+//!
+//! Each file and each variable is checked on its own before merging (unknown keys, types,
+//! ranges), so that an error names the file or variable, the key and the reason. The merge
+//! itself is done by the `config` crate, and the merged result is checked once more.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use courtier_actors::config::{BrokerConfig, OverflowPolicy};
+use serde::{Deserialize, Serialize};
+
+/// The compiled-in defaults; every key appears here, with its documentation.
+pub const DEFAULTS_TOML: &str = include_str!("../conf.d/00-defaults.toml");
+
+/// Prefix of the environment variables read by [`load`]: `COURTIER__SECTION__KEY`.
+pub const ENV_PREFIX: &str = "COURTIER__";
+
+/// Everything the broker reads from its configuration.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listener: ListenerSettings,
+    pub security: SecuritySettings,
+    pub limits: LimitsSettings,
+    pub broker: BrokerSettings,
+    pub persistence: PersistenceSettings,
+    pub log: LogSettings,
+}
+
+/// `[listener]`: MQTT over TCP.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSettings {
+    /// Address to listen on (Mosquitto's `bind_address`).
+    pub bind: String,
+    /// TCP port; 0 lets the operating system choose.
+    pub port: u16,
+}
+
+/// `[security]`.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub allow_anonymous: bool,
+}
+
+/// `[limits]`: Mosquitto's names, see [`BrokerConfig`] for the meaning.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Bytes, whole packet including the fixed header; 2..=268435460.
+    pub max_packet_size: u32,
+    /// -1 = unlimited.
+    pub max_connections: i64,
+    /// 1..=65535.
+    pub max_inflight_messages: u16,
+    /// 0 = unlimited.
+    pub max_queued_messages: usize,
+    /// 0 = unlimited.
+    pub max_queued_bytes: usize,
+    pub queue_overflow: OverflowPolicy,
+    pub queue_qos0_messages: bool,
+}
+
+/// `[broker]`: timers and threads.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSettings {
+    pub connect_timeout_secs: u64,
+    pub write_timeout_secs: u64,
+    /// 0 disables $SYS.
+    pub sys_interval_secs: u64,
+    /// 0 = one per CPU core.
+    pub worker_threads: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+/// `[persistence]`.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PersistenceSettings {
+    /// Relative to the working directory unless absolute.
+    pub data_dir: PathBuf,
+}
+
+/// `[log]`.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Used when `RUST_LOG` is not set: error, warn, info, debug or trace (any case).
+    pub level: String,
+}
+
+impl ListenerSettings {
+    /// `bind:port`, with brackets around an IPv6 address, ready for `TcpListener::bind`.
+    pub fn listen_addr(&self) -> String {
+        if self.bind.contains(':') && !self.bind.starts_with('[') {
+            format!("[{}]:{}", self.bind, self.port)
+        } else {
+            format!("{}:{}", self.bind, self.port)
+        }
+    }
+}
+
+impl BrokerSettings {
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+impl LogSettings {
+    /// The level as a filter; `Info` if the (unvalidated) text is not a level.
+    pub fn level_filter(&self) -> log::LevelFilter {
+        self.level.parse().unwrap_or(log::LevelFilter::Info)
+    }
+}
+
+impl Settings {
+    /// The compiled-in defaults, without reading any file or variable.
+    pub fn defaults() -> Settings {
+        load(&ConfigSources::default()).expect("the compiled-in defaults are valid")
+    }
+
+    /// The broker core's view of these settings.
+    pub fn broker_config(&self) -> BrokerConfig {
+        let limits = &self.limits;
+        let broker = &self.broker;
+        BrokerConfig {
+            max_packet_size: limits.max_packet_size,
+            // -1 (the only valid negative value) means unlimited.
+            max_connections: usize::try_from(limits.max_connections).ok(),
+            max_inflight_messages: limits.max_inflight_messages,
+            max_queued_messages: limits.max_queued_messages,
+            max_queued_bytes: limits.max_queued_bytes,
+            queue_overflow: limits.queue_overflow,
+            queue_qos0_messages: limits.queue_qos0_messages,
+            allow_anonymous: self.security.allow_anonymous,
+            connect_timeout: Duration::from_secs(broker.connect_timeout_secs),
+            write_timeout: Duration::from_secs(broker.write_timeout_secs),
+            sys_interval: (broker.sys_interval_secs > 0)
+                .then(|| Duration::from_secs(broker.sys_interval_secs)),
+            worker_threads: broker.worker_threads,
+        }
+    }
+
+    /// Checks every value against its allowed range; errors name the key and say the value
+    /// comes from the "effective settings" (use [`load`] for errors that name the source).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_tracked(&Provenance::new())
+    }
+
+    /// The settings as a TOML document, sections and keys in the order of the defaults file.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        let mut section = "";
+        for (key, value) in self.leaves() {
+            let (sec, name) = key.split_once('.').expect("leaf keys are section.key");
+            if sec != section {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("[{sec}]\n"));
+                section = sec;
+            }
+            out.push_str(&format!("{name} = {value}\n"));
+        }
+        out
+    }
+
+    /// Every setting as (`section.key`, value), in schema order.
+    fn leaves(&self) -> Vec<(&'static str, toml::Value)> {
+        fn int<T: TryInto<i64>>(v: T) -> toml::Value {
+            toml::Value::Integer(v.try_into().unwrap_or(i64::MAX))
+        }
+        let s = |v: &str| toml::Value::String(v.to_owned());
+        let l = &self.limits;
+        let b = &self.broker;
+        vec![
+            ("listener.bind", s(&self.listener.bind)),
+            ("listener.port", int(self.listener.port)),
+            (
+                "security.allow_anonymous",
+                toml::Value::Boolean(self.security.allow_anonymous),
+            ),
+            ("limits.max_packet_size", int(l.max_packet_size)),
+            ("limits.max_connections", int(l.max_connections)),
+            ("limits.max_inflight_messages", int(l.max_inflight_messages)),
+            ("limits.max_queued_messages", int(l.max_queued_messages)),
+            ("limits.max_queued_bytes", int(l.max_queued_bytes)),
+            ("limits.queue_overflow", s(l.queue_overflow.name())),
+            (
+                "limits.queue_qos0_messages",
+                toml::Value::Boolean(l.queue_qos0_messages),
+            ),
+            ("broker.connect_timeout_secs", int(b.connect_timeout_secs)),
+            ("broker.write_timeout_secs", int(b.write_timeout_secs)),
+            ("broker.sys_interval_secs", int(b.sys_interval_secs)),
+            ("broker.worker_threads", int(b.worker_threads)),
+            ("broker.shutdown_timeout_secs", int(b.shutdown_timeout_secs)),
+            (
+                "persistence.data_dir",
+                s(&self.persistence.data_dir.to_string_lossy()),
+            ),
+            ("log.level", s(&self.log.level)),
+        ]
+    }
+
+    pub(crate) fn validate_tracked(&self, provenance: &Provenance) -> Result<(), ConfigError> {
+        for (key, value) in self.leaves() {
+            let (section, name) = key.split_once('.').expect("leaf keys are section.key");
+            let spec = spec(section, name).expect("every leaf is in the schema");
+            if !spec.kind.accepts(&value) {
+                return Err(ConfigError::InvalidValue {
+                    origin: provenance.get(key).cloned().unwrap_or(Origin::Effective),
+                    key: key.to_owned(),
+                    value: value.to_string(),
+                    expected: spec.kind.expected(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where [`load`] reads from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    /// Directory whose `*.toml` files are read in file-name order; `None` reads no file.
+    /// When given it must exist and be a directory.
+    pub config_dir: Option<PathBuf>,
+    /// Environment variables, usually `std::env::vars().collect()`; only those starting
+    /// with `COURTIER__` (any case) are read.
+    pub env: Vec<(String, String)>,
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The compiled-in `conf.d/00-defaults.toml`.
+    Defaults,
+    File(PathBuf),
+    /// An environment variable, by name.
+    Env(String),
+    /// A command-line option, e.g. `--port`.
+    Cli(String),
+    /// A [`Settings`] value of unknown origin (see [`Settings::validate`]).
+    Effective,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Defaults => f.write_str("built-in defaults (conf.d/00-defaults.toml)"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Env(name) => write!(f, "environment variable {name}"),
+            Origin::Cli(option) => write!(f, "command-line option {option}"),
+            Origin::Effective => f.write_str("effective settings"),
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message says where, which key and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config directory {}: does not exist", .path.display())]
+    DirMissing { path: PathBuf },
+    #[error("config directory {}: not a directory", .path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("{}: cannot read: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TOML syntax error in {} at {}: {message}", .origin, fmt_position(.line, .column))]
+    Syntax {
+        origin: Origin,
+        /// 1-based; `None` if the parser gave no position.
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
+    #[error("{origin}: unknown key \"{key}\"{}", fmt_suggestion(.suggestion))]
+    UnknownKey {
+        origin: Origin,
+        /// `section` or `section.key`.
+        key: String,
+        /// The closest known key, if one is close.
+        suggestion: Option<String>,
+    },
+    #[error("{origin}: key \"{key}\": invalid value {value}: expected {expected}")]
+    InvalidValue {
+        origin: Origin,
+        /// `section` or `section.key`.
+        key: String,
+        /// The value as TOML (strings quoted).
+        value: String,
+        expected: String,
+    },
+    #[error("environment variable {var}: {reason}")]
+    BadEnvName { var: String, reason: String },
+    /// The `config` crate refused the merged, already checked, sources (a bug).
+    #[error("merging configuration sources: {0}")]
+    Merge(#[from] config::ConfigError),
+}
+
+fn fmt_position(line: &Option<usize>, column: &Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!("line {line}, column {column}"),
+        (Some(line), None) => format!("line {line}"),
+        _ => "unknown position".to_owned(),
+    }
+}
+
+fn fmt_suggestion(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean \"{s}\"?)"),
+        None => String::new(),
+    }
+}
+
+impl ConfigError {
+    /// The `section.key` (or `section`) the error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::UnknownKey { key, .. } | ConfigError::InvalidValue { key, .. } => {
+                Some(key)
+            }
+            _ => None,
+        }
+    }
+
+    /// The file or variable the error is about, if any.
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            ConfigError::Syntax { origin, .. }
+            | ConfigError::UnknownKey { origin, .. }
+            | ConfigError::InvalidValue { origin, .. } => Some(origin),
+            _ => None,
+        }
+    }
+}
+
+/// Loads and checks the settings: defaults, then files, then environment.
+pub fn load(sources: &ConfigSources) -> Result<Settings, ConfigError> {
+    load_tracked(sources).map(|(settings, _)| settings)
+}
+
+/// For each `section.key`, the last source that set it.
+pub(crate) type Provenance = BTreeMap<String, Origin>;
+
+pub(crate) fn load_tracked(sources: &ConfigSources) -> Result<(Settings, Provenance), ConfigError> {
+    let mut provenance = Provenance::new();
+
+    let defaults = parse_and_check(DEFAULTS_TOML, &Origin::Defaults)?;
+    record(&mut provenance, &defaults, &Origin::Defaults);
+    let mut builder = config::Config::builder().add_source(config::File::from_str(
+        DEFAULTS_TOML,
+        config::FileFormat::Toml,
+    ));
+
+    if let Some(dir) = &sources.config_dir {
+        for path in toml_files(dir)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let origin = Origin::File(path);
+            let table = parse_and_check(&text, &origin)?;
+            record(&mut provenance, &table, &origin);
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+    }
+
+    for (key, value, var) in env_overrides(&sources.env)? {
+        builder = builder.set_override(key.as_str(), to_config_value(value))?;
+        provenance.insert(key, Origin::Env(var));
+    }
+
+    let settings: Settings = builder.build()?.try_deserialize()?;
+    settings.validate_tracked(&provenance)?;
+    Ok((settings, provenance))
+}
+
+/// The `*.toml` files of `dir` (not starting with a dot), sorted by file name.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let meta = match std::fs::metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::DirMissing {
+                path: dir.to_owned(),
+            })
+        }
+        Err(source) => {
+            return Err(ConfigError::Io {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    if !meta.is_dir() {
+        return Err(ConfigError::NotADirectory {
+            path: dir.to_owned(),
+        });
+    }
+    let io_err = |source| ConfigError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
+        let name = entry.file_name();
+        let path = entry.path();
+        let is_toml = path.extension().is_some_and(|ext| ext == "toml");
+        let hidden = name.to_string_lossy().starts_with('.');
+        // Follows symlinks, so a link to a file counts as a file.
+        if is_toml && !hidden && path.is_file() {
+            files.push((name, path));
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, path)| path).collect())
+}
+
+/// Parses one TOML document and checks its keys, types and ranges.
+fn parse_and_check(text: &str, origin: &Origin) -> Result<toml::Table, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let (line, column) = match e.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                (Some(line), Some(column))
+            }
+            None => (None, None),
+        };
+        ConfigError::Syntax {
+            origin: origin.clone(),
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+        }
+    })?;
+    for (section, value) in &table {
+        if !SCHEMA.iter().any(|s| s.section == section) {
+            return Err(unknown_key(origin, section.clone()));
+        }
+        let Some(keys) = value.as_table() else {
+            return Err(ConfigError::InvalidValue {
+                origin: origin.clone(),
+                key: section.clone(),
+                value: value.to_string(),
+                expected: format!("a table (a [{section}] section)"),
+            });
+        };
+        for (name, value) in keys {
+            let key = format!("{section}.{name}");
+            let Some(spec) = spec(section, name) else {
+                return Err(unknown_key(origin, key));
+            };
+            if !spec.kind.accepts(value) {
+                return Err(ConfigError::InvalidValue {
+                    origin: origin.clone(),
+                    key,
+                    value: value.to_string(),
+                    expected: spec.kind.expected(),
+                });
+            }
+        }
+    }
+    Ok(table)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn record(provenance: &mut Provenance, table: &toml::Table, origin: &Origin) {
+    for (section, keys) in table {
+        for name in keys.as_table().into_iter().flat_map(|t| t.keys()) {
+            provenance.insert(format!("{section}.{name}"), origin.clone());
+        }
+    }
+}
+
+/// Checked `(section.key, value, variable name)` for each `COURTIER__` variable.
+fn env_overrides(
+    env: &[(String, String)],
+) -> Result<Vec<(String, toml::Value, String)>, ConfigError> {
+    let mut out: Vec<(String, toml::Value, String)> = Vec::new();
+    for (var, raw) in env {
+        let Some(prefix) = var.get(..ENV_PREFIX.len()) else {
+            continue;
+        };
+        if !prefix.eq_ignore_ascii_case(ENV_PREFIX) {
+            continue;
+        }
+        let rest = &var[ENV_PREFIX.len()..];
+        let (section, name) = match rest.split_once("__") {
+            Some((s, n)) if !s.is_empty() && !n.is_empty() && !n.contains("__") => {
+                (s.to_ascii_lowercase(), n.to_ascii_lowercase())
+            }
+            _ => {
+                return Err(ConfigError::BadEnvName {
+                    var: var.clone(),
+                    reason: "expected the form COURTIER__SECTION__KEY, \
+                             e.g. COURTIER__LISTENER__PORT"
+                        .to_owned(),
+                })
+            }
+        };
+        let origin = Origin::Env(var.clone());
+        let key = format!("{section}.{name}");
+        let Some(spec) = spec(&section, &name) else {
+            return Err(unknown_key(&origin, key));
+        };
+        if let Some((_, _, other)) = out.iter().find(|(k, _, _)| *k == key) {
+            return Err(ConfigError::BadEnvName {
+                var: var.clone(),
+                reason: format!("sets \"{key}\", already set by environment variable {other}"),
+            });
+        }
+        let value = spec.kind.parse_env(raw);
+        if !spec.kind.accepts(&value) {
+            return Err(ConfigError::InvalidValue {
+                origin,
+                key,
+                value: value.to_string(),
+                expected: spec.kind.expected(),
+            });
+        }
+        out.push((key, value, var.clone()));
+    }
+    Ok(out)
+}
+
+/// A TOML scalar as a `config` value (only checked scalars get here).
+fn to_config_value(value: toml::Value) -> config::Value {
+    match value {
+        toml::Value::Integer(i) => i.into(),
+        toml::Value::Boolean(b) => b.into(),
+        toml::Value::Float(f) => f.into(),
+        toml::Value::String(s) => s.into(),
+        other => other.to_string().into(),
+    }
+}
+
+/// Parses `raw` as one TOML value, if it is one.
+fn parse_toml_value(raw: &str) -> Option<toml::Value> {
+    let mut table: toml::Table = toml::from_str(&format!("v = {raw}")).ok()?;
+    if table.len() != 1 {
+        return None;
+    }
+    table.remove("v")
+}
+
+fn unknown_key(origin: &Origin, key: String) -> ConfigError {
+    let candidates = SCHEMA
+        .iter()
+        .map(|s| {
+            if key.contains('.') {
+                format!("{}.{}", s.section, s.key)
+            } else {
+                s.section.to_owned()
+            }
+        })
+        .collect::<Vec<_>>();
+    let suggestion = candidates
+        .into_iter()
+        .map(|c| (edit_distance(&key, &c), c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c);
+    ConfigError::UnknownKey {
+        origin: origin.clone(),
+        key,
+        suggestion,
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// What a key accepts. This table and the defaults file must list the same keys (tested).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    Str {
+        non_empty: bool,
+    },
+    OneOf {
+        values: &'static [&'static str],
+        ignore_case: bool,
+    },
+}
+
+impl Kind {
+    fn accepts(self, value: &toml::Value) -> bool {
+        match (self, value) {
+            (Kind::Int { min, max }, toml::Value::Integer(i)) => (min..=max).contains(i),
+            (Kind::Bool, toml::Value::Boolean(_)) => true,
+            (Kind::Str { non_empty }, toml::Value::String(s)) => !non_empty || !s.is_empty(),
+            (
+                Kind::OneOf {
+                    values,
+                    ignore_case,
+                },
+                toml::Value::String(s),
+            ) => values
+                .iter()
+                .any(|v| *v == s || (ignore_case && v.eq_ignore_ascii_case(s))),
+            _ => false,
+        }
+    }
+
+    fn expected(self) -> String {
+        match self {
+            Kind::Int { min, max: i64::MAX } => format!("an integer {min} or more"),
+            Kind::Int { min, max } => format!("an integer {min}..{max}"),
+            Kind::Bool => "true or false".to_owned(),
+            Kind::Str { non_empty: true } => "a non-empty string".to_owned(),
+            Kind::Str { non_empty: false } => "a string".to_owned(),
+            Kind::OneOf { values, .. } => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+        }
+    }
+
+    /// An environment value: strings are taken as they are (quotes optional); anything else
+    /// is read as a TOML scalar, falling back to the raw text (which then fails the check).
+    fn parse_env(self, raw: &str) -> toml::Value {
+        let parsed = parse_toml_value(raw);
+        match self {
+            Kind::Str { .. } | Kind::OneOf { .. } => match parsed {
+                Some(toml::Value::String(s)) if raw.trim_start().starts_with(['"', '\'']) => {
+                    toml::Value::String(s)
+                }
+                _ => toml::Value::String(raw.to_owned()),
+            },
+            Kind::Int { .. } | Kind::Bool => {
+                parsed.unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+            }
+        }
+    }
+}
+
+struct KeySpec {
+    section: &'static str,
+    key: &'static str,
+    kind: Kind,
+}
+
+const fn int(min: i64, max: i64) -> Kind {
+    Kind::Int { min, max }
+}
+
+const fn key(section: &'static str, key: &'static str, kind: Kind) -> KeySpec {
+    KeySpec { section, key, kind }
+}
+
+const SCHEMA: &[KeySpec] = &[
+    key("listener", "bind", Kind::Str { non_empty: true }),
+    key("listener", "port", int(0, u16::MAX as i64)),
+    key("security", "allow_anonymous", Kind::Bool),
+    key("limits", "max_packet_size", int(2, 268_435_460)),
+    key("limits", "max_connections", int(-1, i64::MAX)),
+    key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),
+    key("limits", "max_queued_messages", int(0, i64::MAX)),
+    key("limits", "max_queued_bytes", int(0, i64::MAX)),
+    key(
+        "limits",
+        "queue_overflow",
+        Kind::OneOf {
+            values: &["drop_new", "drop_oldest"],
+            ignore_case: false,
+        },
+    ),
+    key("limits", "queue_qos0_messages", Kind::Bool),
+    key("broker", "connect_timeout_secs", int(1, i64::MAX)),
+    key("broker", "write_timeout_secs", int(1, i64::MAX)),
+    key("broker", "sys_interval_secs", int(0, i64::MAX)),
+    key("broker", "worker_threads", int(0, i64::MAX)),
+    key("broker", "shutdown_timeout_secs", int(0, i64::MAX)),
+    key("persistence", "data_dir", Kind::Str { non_empty: true }),
+    key(
+        "log",
+        "level",
+        Kind::OneOf {
+            values: &["error", "warn", "info", "debug", "trace"],
+            ignore_case: true,
+        },
+    ),
+];
+
+fn spec(section: &str, name: &str) -> Option<&'static KeySpec> {
+    SCHEMA
+        .iter()
+        .find(|s| s.section == section && s.key == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults_table() -> toml::Table {
+        toml::from_str(DEFAULTS_TOML).unwrap()
+    }
+
+    #[test]
+    fn schema_and_defaults_file_list_the_same_keys() {
+        let mut from_file: Vec<String> = Vec::new();
+        for (section, keys) in defaults_table() {
+            for name in keys.as_table().unwrap().keys() {
+                from_file.push(format!("{section}.{name}"));
+            }
+        }
+        let mut from_schema: Vec<String> = SCHEMA
+            .iter()
+            .map(|s| format!("{}.{}", s.section, s.key))
+            .collect();
+        let mut from_leaves: Vec<String> = Settings::defaults()
+            .leaves()
+            .into_iter()
+            .map(|(k, _)| k.to_owned())
+            .collect();
+        from_file.sort();
+        from_schema.sort();
+        from_leaves.sort();
+        assert_eq!(from_file, from_schema);
+        assert_eq!(from_leaves, from_schema);
+    }
+
+    #[test]
+    fn defaults_file_deserializes_directly_and_passes_checks() {
+        let direct: Settings = toml::from_str(DEFAULTS_TOML).unwrap();
+        assert_eq!(direct, Settings::defaults());
+        parse_and_check(DEFAULTS_TOML, &Origin::Defaults).unwrap();
+        direct.validate().unwrap();
+    }
+
+    #[test]
+    fn every_documented_key_has_a_comment_giving_its_default() {
+        // Each key line must be preceded by a comment block mentioning "Default".
+        let lines: Vec<&str> = DEFAULTS_TOML.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let is_key = !line.starts_with('#') && !line.starts_with('[') && line.contains('=');
+            if !is_key {
+                continue;
+            }
+            let comments: Vec<&str> = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| l.starts_with('#'))
+                .copied()
+                .collect();
+            assert!(
+                comments.iter().any(|c| c.contains("Default")),
+                "no comment with the default above {line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn broker_config_maps_special_values() {
+        let mut s = Settings::defaults();
+        assert_eq!(s.broker_config().max_connections, None);
+        assert_eq!(
+            s.broker_config().sys_interval,
+            Some(Duration::from_secs(10))
+        );
+        s.limits.max_connections = 5;
+        s.broker.sys_interval_secs = 0;
+        s.limits.queue_overflow = OverflowPolicy::DropOldest;
+        let b = s.broker_config();
+        assert_eq!(b.max_connections, Some(5));
+        assert_eq!(b.sys_interval, None);
+        assert_eq!(b.queue_overflow, OverflowPolicy::DropOldest);
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        let mut s = Settings::defaults();
+        s.listener.bind = "a \"quoted\" host".into();
+        s.limits.queue_overflow = OverflowPolicy::DropOldest;
+        let text = s.to_toml();
+        let back: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        assert!(text.starts_with("[listener]\nbind = "), "{text}");
+    }
+
+    #[test]
+    fn validate_reports_key_and_value() {
+        let mut s = Settings::defaults();
+        s.limits.max_inflight_messages = 0;
+        let err = s.validate().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "effective settings: key \"limits.max_inflight_messages\": \
+             invalid value 0: expected an integer 1..65535"
+        );
+        let mut s = Settings::defaults();
+        s.log.level = "loud".into();
+        assert!(s.validate().unwrap_err().to_string().contains("log.level"));
+        s.log.level = "DEBUG".into();
+        s.validate().unwrap();
+        assert_eq!(s.log.level_filter(), log::LevelFilter::Debug);
+    }
+
+    #[test]
+    fn env_values_are_toml_scalars() {
+        let port = spec("listener", "port").unwrap().kind;
+        assert_eq!(port.parse_env("1884"), toml::Value::Integer(1884));
+        assert_eq!(port.parse_env("1_884"), toml::Value::Integer(1884));
+        assert_eq!(port.parse_env("abc"), toml::Value::String("abc".into()));
+        assert_eq!(
+            port.parse_env("1\nx = 2"),
+            toml::Value::String("1\nx = 2".into())
+        );
+        let b = spec("security", "allow_anonymous").unwrap().kind;
+        assert_eq!(b.parse_env("false"), toml::Value::Boolean(false));
+        let bind = spec("listener", "bind").unwrap().kind;
+        assert_eq!(bind.parse_env("::1"), toml::Value::String("::1".into()));
+        assert_eq!(bind.parse_env("10"), toml::Value::String("10".into()));
+        assert_eq!(
+            bind.parse_env("\"0.0.0.0\""),
+            toml::Value::String("0.0.0.0".into())
+        );
+    }
+
+    #[test]
+    fn syntax_error_position() {
+        let err = parse_and_check("[listener]\nport = = 3\n", &Origin::Defaults).unwrap_err();
+        match err {
+            ConfigError::Syntax { line, .. } => assert_eq!(line, Some(2)),
+            other => panic!("{other}"),
+        }
+        assert_eq!(line_column("ab\ncdé\nx", 7), (2, 4));
+        assert_eq!(line_column("ab\ncdé\nx", 6), (2, 3));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let err = unknown_key(&Origin::Defaults, "limits.max_qeued_messages".into());
+        assert!(err
+            .to_string()
+            .ends_with("(did you mean \"limits.max_queued_messages\"?)"));
+        let err = unknown_key(&Origin::Defaults, "zzzzzzzzzz".into());
+        assert!(matches!(
+            err,
+            ConfigError::UnknownKey {
+                suggestion: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn toml_files_are_sorted_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "9.toml",
+            "10.toml",
+            "a.toml",
+            "B.toml",
+            "00-x.toml",
+            "zz.toml",
+            "m-1.toml",
+            "m_1.toml",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.toml")).unwrap();
+        let found: Vec<String> = toml_files(dir.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let mut expected: Vec<&str> = names.to_vec();
+        expected.sort();
+        assert_eq!(found, expected);
+        assert_eq!(expected[0], "00-x.toml");
+    }
+
+    #[test]
+    fn listen_addr_brackets_ipv6() {
+        let mut l = Settings::defaults().listener;
+        assert_eq!(l.listen_addr(), "127.0.0.1:1883");
+        l.bind = "::".into();
+        assert_eq!(l.listen_addr(), "[::]:1883");
+    }
+}

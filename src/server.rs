@@ -1,0 +1,115 @@
+//! A running Courtier: the broker core plus its listeners, started in the order the
+//! architecture requires (state loaded before any listener opens) and stopped within a deadline.
+
+use crate::config::Settings;
+use crate::listener;
+use courtier_actors::Broker;
+use courtier_storage::Store;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Server {
+    pub broker: Broker,
+    /// The bound MQTT/TCP address (useful with port 0).
+    pub mqtt_addr: SocketAddr,
+    accept: actix_rt::task::JoinHandle<()>,
+    shutdown_timeout: Duration,
+}
+
+impl Server {
+    /// Start on the current actix System. The port is bound first, so a port already in use
+    /// fails before any state is loaded; connections are accepted only once the broker's state
+    /// is loaded (until then they wait in the kernel's backlog).
+    pub async fn start(settings: &Settings, store: Arc<dyn Store>) -> io::Result<Server> {
+        let tcp = listener::bind(&settings.listener.listen_addr()).await?;
+        let mqtt_addr = listener::local_addr(&tcp)?;
+        let broker = Broker::start(settings.broker_config(), store).await;
+        log::info!("listening for MQTT on {mqtt_addr} (tcp)");
+        let accept = actix_rt::spawn(listener::accept_loop(tcp, broker.clone()));
+        Ok(Server {
+            broker,
+            mqtt_addr,
+            accept,
+            shutdown_timeout: settings.broker.shutdown_timeout(),
+        })
+    }
+
+    /// Stop accepting, close clients, save sessions, flush the store; give up waiting after
+    /// the shutdown deadline.
+    pub async fn stop(self) {
+        self.accept.abort();
+        log::info!("shutting down (deadline {:?})", self.shutdown_timeout);
+        if actix_rt::time::timeout(self.shutdown_timeout, self.broker.shutdown())
+            .await
+            .is_err()
+        {
+            log::error!(
+                "shutdown did not finish within {:?}; exiting anyway",
+                self.shutdown_timeout
+            );
+        }
+    }
+}
+
+/// A server on its own thread and actix System: for tests and embedding in another runtime.
+pub struct ServerThread {
+    pub mqtt_addr: SocketAddr,
+    pub broker: Broker,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    pub fn spawn(settings: Settings, store: Arc<dyn Store>) -> io::Result<ServerThread> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("courtier".into())
+            .spawn(move || {
+                let sys = actix_rt::System::new();
+                sys.block_on(async move {
+                    match Server::start(&settings, store).await {
+                        Ok(server) => {
+                            let _ = ready_tx.send(Ok((server.mqtt_addr, server.broker.clone())));
+                            let _ = stop_rx.await;
+                            server.stop().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let (mqtt_addr, broker) = ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("broker thread died during start-up"))??;
+        Ok(ServerThread {
+            mqtt_addr,
+            broker,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Shut down and wait for the thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
