@@ -1,0 +1,165 @@
+//! The key schema: every known key, its kind and range, and unknown-key suggestions.
+
+use super::*;
+
+pub(super) fn unknown_key(origin: &Origin, key: String) -> ConfigError {
+    let candidates = SCHEMA
+        .iter()
+        .map(|s| {
+            if key.contains('.') {
+                format!("{}.{}", s.section, s.key)
+            } else {
+                s.section.to_owned()
+            }
+        })
+        .collect::<Vec<_>>();
+    let suggestion = candidates
+        .into_iter()
+        .map(|c| (edit_distance(&key, &c), c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, c)| c);
+    ConfigError::UnknownKey {
+        origin: origin.clone(),
+        key,
+        suggestion,
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// What a key accepts. This table and the defaults file must list the same keys (tested).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    Str {
+        non_empty: bool,
+    },
+    OneOf {
+        values: &'static [&'static str],
+        ignore_case: bool,
+    },
+}
+
+impl Kind {
+    pub(super) fn accepts(self, value: &toml::Value) -> bool {
+        match (self, value) {
+            (Kind::Int { min, max }, toml::Value::Integer(i)) => (min..=max).contains(i),
+            (Kind::Bool, toml::Value::Boolean(_)) => true,
+            (Kind::Str { non_empty }, toml::Value::String(s)) => !non_empty || !s.is_empty(),
+            (
+                Kind::OneOf {
+                    values,
+                    ignore_case,
+                },
+                toml::Value::String(s),
+            ) => values
+                .iter()
+                .any(|v| *v == s || (ignore_case && v.eq_ignore_ascii_case(s))),
+            _ => false,
+        }
+    }
+
+    pub(super) fn expected(self) -> String {
+        match self {
+            Kind::Int { min, max: i64::MAX } => format!("an integer {min} or more"),
+            Kind::Int { min, max } => format!("an integer {min}..{max}"),
+            Kind::Bool => "true or false".to_owned(),
+            Kind::Str { non_empty: true } => "a non-empty string".to_owned(),
+            Kind::Str { non_empty: false } => "a string".to_owned(),
+            Kind::OneOf { values, .. } => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+        }
+    }
+
+    /// An environment value: strings are taken as they are (quotes optional); anything else
+    /// is read as a TOML scalar, falling back to the raw text (which then fails the check).
+    pub(super) fn parse_env(self, raw: &str) -> toml::Value {
+        let parsed = parse_toml_value(raw);
+        match self {
+            Kind::Str { .. } | Kind::OneOf { .. } => match parsed {
+                Some(toml::Value::String(s)) if raw.trim_start().starts_with(['"', '\'']) => {
+                    toml::Value::String(s)
+                }
+                _ => toml::Value::String(raw.to_owned()),
+            },
+            Kind::Int { .. } | Kind::Bool => {
+                parsed.unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+            }
+        }
+    }
+}
+
+pub(super) struct KeySpec {
+    pub(super) section: &'static str,
+    pub(super) key: &'static str,
+    pub(super) kind: Kind,
+}
+
+pub(super) const fn int(min: i64, max: i64) -> Kind {
+    Kind::Int { min, max }
+}
+
+pub(super) const fn key(section: &'static str, key: &'static str, kind: Kind) -> KeySpec {
+    KeySpec { section, key, kind }
+}
+
+pub(super) const SCHEMA: &[KeySpec] = &[
+    key("listener", "bind", Kind::Str { non_empty: true }),
+    key("listener", "port", int(0, u16::MAX as i64)),
+    key("security", "allow_anonymous", Kind::Bool),
+    key("limits", "max_packet_size", int(2, 268_435_460)),
+    key("limits", "max_connections", int(-1, i64::MAX)),
+    key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),
+    key("limits", "max_queued_messages", int(0, i64::MAX)),
+    key("limits", "max_queued_bytes", int(0, i64::MAX)),
+    key(
+        "limits",
+        "queue_overflow",
+        Kind::OneOf {
+            values: &["drop_new", "drop_oldest"],
+            ignore_case: false,
+        },
+    ),
+    key("limits", "queue_qos0_messages", Kind::Bool),
+    key("broker", "connect_timeout_secs", int(1, i64::MAX)),
+    key("broker", "write_timeout_secs", int(1, i64::MAX)),
+    key("broker", "sys_interval_secs", int(0, i64::MAX)),
+    key("broker", "worker_threads", int(0, i64::MAX)),
+    key("broker", "shutdown_timeout_secs", int(0, i64::MAX)),
+    key("persistence", "data_dir", Kind::Str { non_empty: true }),
+    key(
+        "log",
+        "level",
+        Kind::OneOf {
+            values: &["error", "warn", "info", "debug", "trace"],
+            ignore_case: true,
+        },
+    ),
+];
+
+pub(super) fn spec(section: &str, name: &str) -> Option<&'static KeySpec> {
+    SCHEMA
+        .iter()
+        .find(|s| s.section == section && s.key == name)
+}
