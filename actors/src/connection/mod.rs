@@ -243,10 +243,6 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
                 CloseReason::Protocol("MQTT-3.1.0-2", "second CONNECT".into()),
                 ctx,
             ),
-            (_, Packet::PingReq) => {
-                // [MQTT-3.12.4-1]. If the channel is full the peer is not reading anyway.
-                let _ = self.writer.try_send(Outgoing::Packet(Packet::PingResp));
-            }
             (_, Packet::Disconnect(_)) => self.close(CloseReason::ClientDisconnect, ctx),
             (
                 _,

@@ -37,6 +37,13 @@ impl Handler<Inbound> for Session {
                 ready(InboundReply::default())
             }
             Packet::PubRel(a) => ready(InboundReply::ack(self.state.on_pubrel(a.pkid))),
+            Packet::PingReq => {
+                // Answered through the session so that PINGRESP keeps its place behind
+                // messages already routed to this client [MQTT-3.12.4-1].
+                self.state.push_control(Packet::PingResp);
+                self.drain(ctx);
+                ready(InboundReply::default())
+            }
             Packet::Subscribe(s) => self.on_subscribe(s),
             Packet::Unsubscribe(u) => self.on_unsubscribe(u),
             other => ready(InboundReply::close(CloseReason::Protocol(

@@ -97,7 +97,7 @@ impl Session {
     }
 
     /// Publish the Will of the connection that just went away (MQTT-3.1.2-8).
-    fn publish_will(&self, will: LastWill, ctx: &mut Context<Self>) {
+    fn publish_will(&self, will: LastWill) {
         if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
             log::warn!("client {:?}: will not published: {e}", &*self.client_id);
             return;
@@ -118,15 +118,14 @@ impl Session {
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
         });
+        // A detached task, not `ctx.spawn`: a clean session stops right after its Will is
+        // handed over, and stopping would cancel the actor's own futures.
         let router = self.router.clone();
-        ctx.spawn(
-            async move {
-                if let Err(e) = router.publish(msg).await {
-                    log::error!("will could not be routed: {e}");
-                }
+        actix_rt::spawn(async move {
+            if let Err(e) = router.publish(msg).await {
+                log::error!("will could not be routed: {e}");
             }
-            .into_actor(self),
-        );
+        });
     }
 
     /// Remove every subscription from the subtrees (fire and forget: the subtree checks the
@@ -222,7 +221,7 @@ impl Handler<Attach> for Session {
                 reason: CloseReason::TakenOver,
             });
             if let Some(will) = old.will {
-                self.publish_will(will, ctx);
+                self.publish_will(will);
             }
         }
         let session_present = !msg.clean_start && self.known;
@@ -268,7 +267,7 @@ impl Handler<Detach> for Session {
         let link = self.detach_link().expect("checked above");
         if msg.reason.publishes_will() {
             if let Some(will) = link.will {
-                self.publish_will(will, ctx);
+                self.publish_will(will);
             }
         }
         if self.persistent {

@@ -1,0 +1,28 @@
+# Courtier developer and CI entry points. `.ci/run` runs `make lint` then `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
+COURTIER_BIN ?= $(TARGET_DIR)/release/courtier
+
+.PHONY: prereqs run test test-rust test-interop lint
+
+# Idempotent: a no-op when everything is installed.
+prereqs:
+	@bash scripts/install-prereqs.sh
+
+run: prereqs
+	$(CARGO) run --release --bin courtier
+
+test: prereqs test-rust test-interop
+
+test-rust:
+	$(CARGO) test --workspace --all-targets
+
+test-interop:
+	$(CARGO) build --release --bin courtier
+	COURTIER_BIN=$(COURTIER_BIN) $(PYTHON) -m pytest -q tests/interop
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine with only the Rust toolchain lacks for building and testing
+# Courtier. Idempotent: does nothing (and no apt-get update) when everything is present.
+# Non-interactive; run as root (or with passwordless sudo).
+#   mosquitto-clients   mosquitto_pub/mosquitto_sub for tests/interop
+#   mosquitto           reference broker: today's test target, later benchmarks/reference only
+#   clang, libclang-dev RocksDB bindings (next milestone)
+#   paho-mqtt 2.x, pytest  for tests/interop
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+PYTHON=${PYTHON:-python3}
+
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+apt_missing=()
+for pkg in mosquitto-clients mosquitto clang libclang-dev; do
+    have_pkg "$pkg" || apt_missing+=("$pkg")
+done
+
+if ((${#apt_missing[@]})); then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
+    echo "install-prereqs: apt-get install ${apt_missing[*]}"
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}" </dev/null
+    # Debian starts a system mosquitto on port 1883 where systemd runs; the tests never use it.
+fi
+
+if ! "$PYTHON" - <<'PY' 2>/dev/null
+import sys
+import paho.mqtt, pytest
+sys.exit(0 if int(paho.mqtt.__version__.split(".")[0]) == 2 else 1)
+PY
+then
+    echo "install-prereqs: pip install paho-mqtt 2.x and pytest"
+    if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+        have_pkg python3-pip || { apt-get update -q && apt-get install -y -q python3-pip </dev/null; }
+    fi
+    pip_args=(-q --disable-pip-version-check install "paho-mqtt>=2,<3" pytest)
+    # Debian's system Python is "externally managed" (PEP 668); only then is the override needed.
+    if ! "$PYTHON" -m pip "${pip_args[@]}" 2>/tmp/install-prereqs-pip.err; then
+        if grep -q externally-managed /tmp/install-prereqs-pip.err; then
+            "$PYTHON" -m pip "${pip_args[@]}" --break-system-packages
+        else
+            cat /tmp/install-prereqs-pip.err >&2
+            exit 1
+        fi
+    fi
+fi

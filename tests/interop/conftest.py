@@ -1,0 +1,76 @@
+"""Interop fixtures: where the broker under test is, and starting one if none is given.
+
+Set MQTT_HOST/MQTT_PORT to test a running broker. Without MQTT_PORT a broker process is started
+for the session by `start_broker_process`.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def courtier_command(port):
+    """The broker under test: Courtier's release binary (`make test` sets COURTIER_BIN)."""
+    binary = os.environ.get("COURTIER_BIN") or os.path.join(REPO, "target", "release", "courtier")
+    if not os.path.exists(binary):
+        pytest.fail(f"courtier binary not found at {binary} (cargo build --release)")
+    return [binary, "-p", str(port)]
+
+
+# ================================================================================================
+# THE BROKER UNDER TEST: Courtier. (Validated first against the reference broker Mosquitto:
+# `MQTT_PORT` lets the suite run against any broker already listening.)
+# ================================================================================================
+def start_broker_process(port):
+    env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+    return subprocess.Popen(courtier_command(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+# ================================================================================================
+
+
+def wait_for_listener(host, port, proc=None, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"no broker listening on {host}:{port}")
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """(host, port) of the broker under test."""
+    if os.environ.get("MQTT_PORT"):
+        host = os.environ.get("MQTT_HOST", "127.0.0.1")
+        port = int(os.environ["MQTT_PORT"])
+        wait_for_listener(host, port)
+        yield host, port
+        return
+    host, port = "127.0.0.1", free_port()
+    proc = start_broker_process(port)
+    try:
+        wait_for_listener(host, port, proc)
+        yield host, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
