@@ -5,13 +5,17 @@ PYTHON ?= python3
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 COURTIER_BIN ?= $(TARGET_DIR)/release/courtier
 
-.PHONY: prereqs run test test-rust test-interop lint
+.PHONY: prereqs prereqs-build run test test-rust test-interop lint
 
 # Idempotent: a no-op when everything is installed.
 prereqs:
-	@bash scripts/install-prereqs.sh
+	@bash scripts/install-prereqs.sh test
 
-run: prereqs
+prereqs-build:
+	@bash scripts/install-prereqs.sh build
+
+# Builds and starts the broker on the embedded defaults (127.0.0.1:1883, anonymous allowed).
+run: prereqs-build
 	$(CARGO) run --release --bin courtier
 
 test: prereqs test-rust test-interop

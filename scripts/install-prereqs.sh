@@ -2,19 +2,28 @@
 # Installs what a fresh Debian machine with only the Rust toolchain lacks for building and testing
 # Courtier. Idempotent: does nothing (and no apt-get update) when everything is present.
 # Non-interactive; run as root (or with passwordless sudo).
-#   mosquitto-clients   mosquitto_pub/mosquitto_sub for tests/interop
-#   mosquitto           reference broker: today's test target, later benchmarks/reference only
-#   clang, libclang-dev RocksDB bindings (next milestone)
-#   paho-mqtt 2.x, pytest  for tests/interop
+#   scripts/install-prereqs.sh build   what building the broker needs (nothing beyond Rust today;
+#                                      clang/libclang-dev arrive with the RocksDB store)
+#   scripts/install-prereqs.sh test    also what the test suite needs:
+#     mosquitto-clients      mosquitto_pub/mosquitto_sub for tests/interop
+#     paho-mqtt 2.x, pytest  for tests/interop
+# The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
+# service on port 1883, which would stop Courtier from starting there.
 set -euo pipefail
+MODE=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
 
 PYTHON=${PYTHON:-python3}
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
+build_pkgs=()
+test_pkgs=(mosquitto-clients)
+wanted=("${build_pkgs[@]}")
+[ "$MODE" = test ] && wanted+=("${test_pkgs[@]}")
+
 apt_missing=()
-for pkg in mosquitto-clients mosquitto clang libclang-dev; do
+for pkg in "${wanted[@]}"; do
     have_pkg "$pkg" || apt_missing+=("$pkg")
 done
 
@@ -24,8 +33,9 @@ if ((${#apt_missing[@]})); then
     echo "install-prereqs: apt-get install ${apt_missing[*]}"
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}" </dev/null
-    # Debian starts a system mosquitto on port 1883 where systemd runs; the tests never use it.
 fi
+
+[ "$MODE" = test ] || exit 0
 
 if ! "$PYTHON" - <<'PY' 2>/dev/null
 import sys
