@@ -3,7 +3,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
-COURTIER_BIN ?= $(TARGET_DIR)/release/courtier
+# The interop suite runs the debug binary that `cargo test` builds anyway: one build, not two.
+COURTIER_BIN ?= $(TARGET_DIR)/debug/courtier
 
 .PHONY: prereqs prereqs-build run test test-rust test-interop lint
 
@@ -24,7 +25,7 @@ test-rust:
 	$(CARGO) test --workspace --all-targets
 
 test-interop:
-	$(CARGO) build --release --bin courtier
+	$(CARGO) build --bin courtier
 	COURTIER_BIN=$(COURTIER_BIN) $(PYTHON) -m pytest -q tests/interop
 
 lint:

@@ -23,9 +23,9 @@ def free_port():
 
 def courtier_command(port):
     """The broker under test: Courtier's release binary (`make test` sets COURTIER_BIN)."""
-    binary = os.environ.get("COURTIER_BIN") or os.path.join(REPO, "target", "release", "courtier")
+    binary = os.environ.get("COURTIER_BIN") or os.path.join(REPO, "target", "debug", "courtier")
     if not os.path.exists(binary):
-        pytest.fail(f"courtier binary not found at {binary} (cargo build --release)")
+        pytest.fail(f"courtier binary not found at {binary} (cargo build)")
     return [binary, "-p", str(port)]
 
 
