@@ -7,6 +7,8 @@
 #   scripts/install-prereqs.sh test    also what the test suite needs:
 #     mosquitto-clients      mosquitto_pub/mosquitto_sub for tests/interop
 #     paho-mqtt 2.x, pytest  for tests/interop
+#     chromium               Debian's browser, driven headless by tests/interop (no browser download)
+#     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core), from its lock file
 # The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
 # service on port 1883, which would stop Courtier from starting there.
 set -euo pipefail
@@ -18,7 +20,7 @@ PYTHON=${PYTHON:-python3}
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 build_pkgs=()
-test_pkgs=(mosquitto-clients)
+test_pkgs=(mosquitto-clients chromium)
 wanted=("${build_pkgs[@]}")
 [ "$MODE" = test ] && wanted+=("${test_pkgs[@]}")
 
@@ -57,4 +59,14 @@ then
             exit 1
         fi
     fi
+fi
+
+# JavaScript clients: `npm ci` from the lock file, only when node_modules does not match it.
+# playwright-core is the library alone: it never downloads a browser (we use /usr/bin/chromium).
+JS_DIR="$(dirname "${BASH_SOURCE[0]}")/../tests/interop/js"
+if ! cmp -s "$JS_DIR/package-lock.json" "$JS_DIR/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    command -v npm >/dev/null || { echo "install-prereqs: npm (Node 20) is required" >&2; exit 1; }
+    echo "install-prereqs: npm ci in tests/interop/js"
+    (cd "$JS_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    cp "$JS_DIR/package-lock.json" "$JS_DIR/node_modules/.package-lock.json.installed"
 fi

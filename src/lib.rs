@@ -3,10 +3,12 @@
 //! - [`config`]: settings from the embedded defaults, `conf.d/*.toml` and the environment.
 //! - [`cli`]: command-line options.
 //! - [`listener`]: the MQTT/TCP accept loop.
+//! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod listener;
 pub mod server;
 

@@ -2,7 +2,9 @@
 //! architecture requires (state loaded before any listener opens) and stopped within a deadline.
 
 use crate::config::Settings;
+use crate::http::{self, HttpState, Routes};
 use crate::listener;
+use actix_web::dev::ServerHandle;
 use courtier_actors::Broker;
 use courtier_storage::Store;
 use std::io;
@@ -14,7 +16,13 @@ pub struct Server {
     pub broker: Broker,
     /// The bound MQTT/TCP address (useful with port 0).
     pub mqtt_addr: SocketAddr,
+    /// The bound `[http]` address (WebSocket, health, metrics), if enabled.
+    pub http_addr: Option<SocketAddr>,
+    /// The bound `[metrics]` address, if enabled.
+    pub metrics_addr: Option<SocketAddr>,
     accept: actix_rt::task::JoinHandle<()>,
+    http_state: Arc<HttpState>,
+    http_servers: Vec<ServerHandle>,
     shutdown_timeout: Duration,
 }
 
@@ -22,24 +30,68 @@ impl Server {
     /// Start on the current actix System. The port is bound first, so a port already in use
     /// fails before any state is loaded; connections are accepted only once the broker's state
     /// is loaded (until then they wait in the kernel's backlog).
+    ///
+    /// The HTTP listeners are bound with the MQTT one and serve at once: /healthz answers while
+    /// state loads, and /readyz says 503 until the broker is ready and the listeners accept.
     pub async fn start(settings: &Settings, store: Arc<dyn Store>) -> io::Result<Server> {
         let tcp = listener::bind(&settings.listener.listen_addr()).await?;
         let mqtt_addr = listener::local_addr(&tcp)?;
+        let http_listener = match settings.http.enabled {
+            true => Some(http::bind(&settings.http.listen_addr(), "HTTP")?),
+            false => None,
+        };
+        let metrics_listener = match settings.metrics.enabled {
+            true => Some(http::bind(&settings.metrics.listen_addr(), "metrics")?),
+            false => None,
+        };
+        let http_state = HttpState::new(store.backend_name());
+        let mut http_servers = Vec::new();
+        let mut serve = |l, routes, workers| -> io::Result<SocketAddr> {
+            let (addr, handle) = http::serve(l, http_state.clone(), routes, workers)?;
+            http_servers.push(handle);
+            Ok(addr)
+        };
+        let workers = match settings.broker.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let websocket = Routes {
+            websocket: true,
+            metrics: settings.http.metrics,
+        };
+        let metrics_only = Routes {
+            websocket: false,
+            metrics: true,
+        };
+        let http_addr = http_listener
+            .map(|l| serve(l, websocket, workers))
+            .transpose()?;
+        let metrics_addr = metrics_listener
+            .map(|l| serve(l, metrics_only, 1))
+            .transpose()?;
         let broker = Broker::start(settings.broker_config(), store).await;
         log::info!("listening for MQTT on {mqtt_addr} (tcp)");
         let accept = actix_rt::spawn(listener::accept_loop(tcp, broker.clone()));
+        http_state.set_ready(broker.clone());
         Ok(Server {
             broker,
             mqtt_addr,
+            http_addr,
+            metrics_addr,
             accept,
+            http_state,
+            http_servers,
             shutdown_timeout: settings.broker.shutdown_timeout(),
         })
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after
     /// the shutdown deadline.
+    /// WebSocket clients are Connection actors too, so the broker's shutdown closes them like
+    /// TCP clients; the HTTP servers stop after that.
     pub async fn stop(self) {
         self.accept.abort();
+        self.http_state.set_stopping();
         log::info!("shutting down (deadline {:?})", self.shutdown_timeout);
         if actix_rt::time::timeout(self.shutdown_timeout, self.broker.shutdown())
             .await
@@ -50,12 +102,17 @@ impl Server {
                 self.shutdown_timeout
             );
         }
+        for handle in &self.http_servers {
+            handle.stop(true).await;
+        }
     }
 }
 
 /// A server on its own thread and actix System: for tests and embedding in another runtime.
 pub struct ServerThread {
     pub mqtt_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub metrics_addr: Option<SocketAddr>,
     pub broker: Broker,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -72,7 +129,8 @@ impl ServerThread {
                 sys.block_on(async move {
                     match Server::start(&settings, store).await {
                         Ok(server) => {
-                            let _ = ready_tx.send(Ok((server.mqtt_addr, server.broker.clone())));
+                            let addrs = (server.mqtt_addr, server.http_addr, server.metrics_addr);
+                            let _ = ready_tx.send(Ok((addrs, server.broker.clone())));
                             let _ = stop_rx.await;
                             server.stop().await;
                         }
@@ -82,11 +140,13 @@ impl ServerThread {
                     }
                 });
             })?;
-        let (mqtt_addr, broker) = ready_rx
+        let ((mqtt_addr, http_addr, metrics_addr), broker) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("broker thread died during start-up"))??;
         Ok(ServerThread {
             mqtt_addr,
+            http_addr,
+            metrics_addr,
             broker,
             stop: Some(stop_tx),
             thread: Some(thread),

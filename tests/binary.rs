@@ -14,6 +14,7 @@ fn spawn(args: &[&str]) -> (Child, std::net::SocketAddr) {
         .args(["-p", "0"])
         .args(args)
         .env("RUST_LOG", "info")
+        .env("COURTIER__HTTP__PORT", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -71,7 +71,7 @@ impl Broker {
         if let Some(every) = cfg.sys_interval {
             let router = Router::new(topics.clone(), retain.clone());
             let m = metrics.clone();
-            SysPublisher::new(router, m, every).start();
+            SysPublisher::new(router, retain.clone(), m, every).start();
         }
         Broker {
             inner: Arc::new(Inner {
@@ -89,6 +89,11 @@ impl Broker {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// Retained messages and their payload bytes, for /metrics.
+    pub async fn retained_stats(&self) -> crate::sys::RetainedStats {
+        crate::sys::retained_stats(&self.inner.retain).await
     }
 
     pub fn config(&self) -> &BrokerConfig {

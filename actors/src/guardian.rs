@@ -14,7 +14,6 @@ use crate::retain::{FlushRetained, RetainStore};
 use crate::topics::TopicRouter;
 use actix::prelude::*;
 use courtier_storage::Store;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// A supervised actor restarted.
@@ -27,7 +26,7 @@ pub struct ChildFailed {
 impl ChildFailed {
     /// Count the restart and tell the Guardian (if there is one).
     pub fn report(guardian: &Option<Addr<Guardian>>, metrics: &Metrics, actor: &'static str) {
-        metrics.actor_restarts.fetch_add(1, Relaxed);
+        metrics.count_restart(actor);
         if let Some(g) = guardian {
             g.do_send(ChildFailed { actor });
         }

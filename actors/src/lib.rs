@@ -13,6 +13,7 @@
 //! - [`guardian`]: the supervisor and the shutdown sequence.
 //! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters. [`close`]: why a connection
 //!   ends, the one place errors become reasons.
+//! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
 
 pub mod broker;
@@ -23,10 +24,12 @@ pub mod connection;
 pub mod guardian;
 pub mod message;
 pub mod metrics;
+pub mod process;
 pub mod registry;
 pub mod retain;
 pub mod session;
 pub mod sys;
+pub mod sys_load;
 pub mod topic;
 pub mod topics;
 

@@ -4,7 +4,9 @@
 //! later /metrics) reads them. Relaxed ordering is enough: these are statistics, not
 //! synchronisation.
 
+use crate::codec::QoS;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Why a message was dropped; each reason is counted separately.
@@ -42,6 +44,8 @@ pub struct Metrics {
     /// Clients with an accepted CONNECT and an open connection.
     pub clients_connected: AtomicI64,
     pub clients_maximum: AtomicI64,
+    /// Accepted CONNECTs since start (Mosquitto's load/connections rate).
+    pub clients_connected_total: AtomicU64,
     /// Sessions known to the broker, online or offline (Mosquitto's clients/total).
     pub sessions: AtomicI64,
     pub subscriptions: AtomicI64,
@@ -58,6 +62,32 @@ pub struct Metrics {
     pub actor_restarts: AtomicU64,
     /// Messages waiting in session queues (not yet sent), all sessions.
     pub queued_messages: AtomicI64,
+    /// WebSocket connections (a subset of `connections_open`/`_total`), counted by the HTTP
+    /// layer, which owns their lifetime; TCP = all - WebSocket.
+    pub ws_connections_open: AtomicI64,
+    pub ws_connections_total: AtomicU64,
+    /// PUBLISH packets and payload bytes by QoS, received from clients and sent to them.
+    pub publish_in: ByQos,
+    pub publish_out: ByQos,
+    /// Restarts per supervised actor type, in first-restart order (restarts are rare, so a
+    /// lock is fine and keeps the set of actor names open).
+    restarts_by_actor: Mutex<Vec<(&'static str, u64)>>,
+    /// Persistent sessions discarded because they expired (Mosquitto's clients/expired).
+    pub sessions_expired: AtomicU64,
+}
+
+/// Message and payload-byte counters per QoS level (index = QoS as u8).
+#[derive(Debug, Default)]
+pub struct ByQos {
+    pub messages: [AtomicU64; 3],
+    pub bytes: [AtomicU64; 3],
+}
+
+impl ByQos {
+    pub fn count(&self, qos: QoS, payload_len: usize) {
+        self.messages[qos as usize].fetch_add(1, Relaxed);
+        self.bytes[qos as usize].fetch_add(payload_len as u64, Relaxed);
+    }
 }
 
 impl Default for Metrics {
@@ -68,6 +98,7 @@ impl Default for Metrics {
             connections_total: AtomicU64::new(0),
             clients_connected: AtomicI64::new(0),
             clients_maximum: AtomicI64::new(0),
+            clients_connected_total: AtomicU64::new(0),
             sessions: AtomicI64::new(0),
             subscriptions: AtomicI64::new(0),
             retained_messages: AtomicI64::new(0),
@@ -80,6 +111,12 @@ impl Default for Metrics {
             dropped: Default::default(),
             actor_restarts: AtomicU64::new(0),
             queued_messages: AtomicI64::new(0),
+            ws_connections_open: AtomicI64::new(0),
+            ws_connections_total: AtomicU64::new(0),
+            publish_in: ByQos::default(),
+            publish_out: ByQos::default(),
+            restarts_by_actor: Mutex::new(Vec::new()),
+            sessions_expired: AtomicU64::new(0),
         }
     }
 }
@@ -95,11 +132,31 @@ impl Metrics {
         self.dropped.iter().map(|d| d.load(Relaxed)).sum()
     }
     pub fn client_connected(&self) {
+        self.clients_connected_total.fetch_add(1, Relaxed);
         let now = self.clients_connected.fetch_add(1, Relaxed) + 1;
         self.clients_maximum.fetch_max(now, Relaxed);
     }
     pub fn client_disconnected(&self) {
         self.clients_connected.fetch_sub(1, Relaxed);
+    }
+    /// Count one restart of a supervised actor (also in the `actor_restarts` total).
+    pub fn count_restart(&self, actor: &'static str) {
+        self.actor_restarts.fetch_add(1, Relaxed);
+        let mut by = self
+            .restarts_by_actor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match by.iter_mut().find(|(a, _)| *a == actor) {
+            Some((_, n)) => *n += 1,
+            None => by.push((actor, 1)),
+        }
+    }
+    /// (actor type, restarts) for every actor type that restarted at least once.
+    pub fn restarts_by_actor(&self) -> Vec<(&'static str, u64)> {
+        self.restarts_by_actor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()

@@ -1,96 +1,155 @@
 //! $SYS publisher: broker statistics as retained messages under `$SYS/broker/`, with Mosquitto's
 //! topic names and meanings, every sys_interval. Clients cannot publish into `$SYS` (see the
 //! session's PUBLISH handling).
+//!
+//! Values that live in other actors (the retained index) are fetched once per tick; load
+//! averages are computed here, so every tick publishes one consistent snapshot.
 
 use crate::codec::QoS;
 use crate::message::Message;
 use crate::metrics::Metrics;
+use crate::process;
+use crate::retain::{MatchRetained, RetainStore};
 use crate::session::Router;
+use crate::sys_load::{LoadAverage, LOAD_TOPICS, WINDOWS};
 use actix::prelude::*;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Retained messages (including `$SYS`) and the bytes of their payloads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetainedStats {
+    pub count: u64,
+    pub payload_bytes: u64,
+}
+
+/// Count the retained messages by asking the RetainStore for all of them: the index shares each
+/// message by `Arc`, so this clones pointers, not payloads, and keeps the RetainStore free of
+/// extra bookkeeping on its hot path.
+pub async fn retained_stats(retain: &Addr<RetainStore>) -> RetainedStats {
+    let filters = vec!["#".into(), "$SYS/#".into()];
+    let lists = retain
+        .send(MatchRetained { filters })
+        .await
+        .unwrap_or_default();
+    let mut stats = RetainedStats::default();
+    for m in lists.iter().flatten() {
+        stats.count += 1;
+        stats.payload_bytes += m.payload.len() as u64;
+    }
+    stats
+}
+
+/// What a tick knows besides the shared counters.
+#[derive(Debug, Clone, Default)]
+pub struct SysExtra {
+    pub retained: RetainedStats,
+    pub heap_current: Option<u64>,
+    pub heap_maximum: Option<u64>,
+    /// `$SYS/broker/load/<name>/<window>` -> value per minute.
+    pub loads: Vec<(String, f64)>,
+}
 
 pub struct SysPublisher {
     router: Router,
+    retain: Addr<RetainStore>,
     metrics: Arc<Metrics>,
     interval: Duration,
+    loads: [LoadAverage; LOAD_TOPICS.len()],
+    last_tick: Instant,
+    heap_maximum: u64,
+}
+
+/// The counters behind `LOAD_TOPICS`, in the same order.
+fn load_counters(m: &Metrics) -> [u64; LOAD_TOPICS.len()] {
+    [
+        m.packets_received.load(Relaxed),
+        m.packets_sent.load(Relaxed),
+        m.publish_received.load(Relaxed),
+        m.publish_sent.load(Relaxed),
+        m.dropped_total(),
+        m.bytes_received.load(Relaxed),
+        m.bytes_sent.load(Relaxed),
+        m.clients_connected_total.load(Relaxed),
+        m.connections_total.load(Relaxed),
+    ]
 }
 
 impl SysPublisher {
-    pub fn new(router: Router, metrics: Arc<Metrics>, interval: Duration) -> Self {
+    pub fn new(
+        router: Router,
+        retain: Addr<RetainStore>,
+        metrics: Arc<Metrics>,
+        interval: Duration,
+    ) -> Self {
         SysPublisher {
             router,
+            retain,
             metrics,
             interval,
+            loads: Default::default(),
+            last_tick: Instant::now(),
+            heap_maximum: 0,
         }
     }
 
-    /// The current values, as (topic, payload).
-    pub fn values(m: &Metrics) -> Vec<(&'static str, String)> {
+    /// The current values, as (topic, payload), in Mosquitto's formats.
+    pub fn values(m: &Metrics, x: &SysExtra) -> Vec<(String, String)> {
         let connected = m.clients_connected.load(Relaxed).max(0);
         let total = m.sessions.load(Relaxed).max(connected);
-        vec![
-            ("$SYS/broker/uptime", format!("{} seconds", m.uptime_secs())),
-            ("$SYS/broker/clients/connected", connected.to_string()),
-            ("$SYS/broker/clients/active", connected.to_string()),
+        let queued = m.queued_messages.load(Relaxed).max(0) as u64;
+        let stored = x.retained.count + queued;
+        let n = |v: &std::sync::atomic::AtomicU64| v.load(Relaxed).to_string();
+        let mut out: Vec<(&str, String)> = vec![
+            ("uptime", format!("{} seconds", m.uptime_secs())),
+            ("clients/connected", connected.to_string()),
+            ("clients/active", connected.to_string()),
+            ("clients/disconnected", (total - connected).to_string()),
+            ("clients/inactive", (total - connected).to_string()),
+            ("clients/total", total.to_string()),
             (
-                "$SYS/broker/clients/disconnected",
-                (total - connected).to_string(),
-            ),
-            (
-                "$SYS/broker/clients/inactive",
-                (total - connected).to_string(),
-            ),
-            ("$SYS/broker/clients/total", total.to_string()),
-            (
-                "$SYS/broker/clients/maximum",
+                "clients/maximum",
                 m.clients_maximum.load(Relaxed).to_string(),
             ),
+            ("clients/expired", n(&m.sessions_expired)),
+            ("messages/received", n(&m.packets_received)),
+            ("messages/sent", n(&m.packets_sent)),
+            ("messages/stored", stored.to_string()),
+            ("publish/messages/received", n(&m.publish_received)),
+            ("publish/messages/sent", n(&m.publish_sent)),
+            ("publish/messages/dropped", m.dropped_total().to_string()),
             (
-                "$SYS/broker/messages/received",
-                m.packets_received.load(Relaxed).to_string(),
+                "publish/bytes/received",
+                sum(&m.publish_in.bytes).to_string(),
             ),
+            ("publish/bytes/sent", sum(&m.publish_out.bytes).to_string()),
+            ("bytes/received", n(&m.bytes_received)),
+            ("bytes/sent", n(&m.bytes_sent)),
             (
-                "$SYS/broker/messages/sent",
-                m.packets_sent.load(Relaxed).to_string(),
-            ),
-            (
-                "$SYS/broker/publish/messages/received",
-                m.publish_received.load(Relaxed).to_string(),
-            ),
-            (
-                "$SYS/broker/publish/messages/sent",
-                m.publish_sent.load(Relaxed).to_string(),
-            ),
-            (
-                "$SYS/broker/publish/messages/dropped",
-                m.dropped_total().to_string(),
-            ),
-            (
-                "$SYS/broker/bytes/received",
-                m.bytes_received.load(Relaxed).to_string(),
-            ),
-            (
-                "$SYS/broker/bytes/sent",
-                m.bytes_sent.load(Relaxed).to_string(),
-            ),
-            (
-                "$SYS/broker/subscriptions/count",
+                "subscriptions/count",
                 m.subscriptions.load(Relaxed).to_string(),
             ),
-            (
-                "$SYS/broker/retained messages/count",
-                m.retained_messages.load(Relaxed).to_string(),
-            ),
-            (
-                "$SYS/broker/store/messages/count",
-                m.queued_messages.load(Relaxed).max(0).to_string(),
-            ),
-        ]
+            ("retained messages/count", x.retained.count.to_string()),
+            ("store/messages/count", stored.to_string()),
+            // Queued messages' payload bytes are not tracked yet: retained payloads only.
+            ("store/messages/bytes", x.retained.payload_bytes.to_string()),
+        ];
+        if let (Some(cur), Some(max)) = (x.heap_current, x.heap_maximum) {
+            out.push(("heap/current", cur.to_string()));
+            out.push(("heap/maximum", max.to_string()));
+        }
+        let mut out: Vec<(String, String)> = out
+            .into_iter()
+            .map(|(t, v)| (format!("$SYS/broker/{t}"), v))
+            .collect();
+        for (topic, value) in &x.loads {
+            out.push((format!("$SYS/broker/load/{topic}"), format!("{value:.2}")));
+        }
+        out
     }
 
-    fn publish(&self, ctx: &mut Context<Self>, topic: &'static str, value: String) {
+    fn publish(&self, ctx: &mut Context<Self>, topic: String, value: String) {
         let msg = Arc::new(Message::new(
             topic.into(),
             value.into(),
@@ -108,11 +167,49 @@ impl SysPublisher {
         );
     }
 
-    fn tick(&mut self, ctx: &mut Context<Self>) {
-        for (topic, value) in Self::values(&self.metrics) {
-            self.publish(ctx, topic, value);
+    fn update_loads(&mut self) -> Vec<(String, f64)> {
+        let dt = self.last_tick.elapsed().as_secs_f64();
+        self.last_tick = Instant::now();
+        let mut out = Vec::new();
+        for ((load, value), name) in self
+            .loads
+            .iter_mut()
+            .zip(load_counters(&self.metrics))
+            .zip(LOAD_TOPICS)
+        {
+            load.update(value, dt);
+            for (avg, (_, window)) in load.averages().into_iter().zip(WINDOWS) {
+                out.push((format!("{name}/{window}"), avg));
+            }
         }
+        out
     }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let loads = self.update_loads();
+        let heap_current = process::heap_bytes();
+        if let Some(h) = heap_current {
+            self.heap_maximum = self.heap_maximum.max(h);
+        }
+        let heap_maximum = heap_current.map(|_| self.heap_maximum);
+        let retain = self.retain.clone();
+        let fut = async move { retained_stats(&retain).await }.into_actor(self);
+        ctx.wait(fut.map(move |retained, act, ctx| {
+            let extra = SysExtra {
+                retained,
+                heap_current,
+                heap_maximum,
+                loads,
+            };
+            for (topic, value) in Self::values(&act.metrics, &extra) {
+                act.publish(ctx, topic, value);
+            }
+        }));
+    }
+}
+
+fn sum(values: &[std::sync::atomic::AtomicU64]) -> u64 {
+    values.iter().map(|v| v.load(Relaxed)).sum()
 }
 
 impl Actor for SysPublisher {
@@ -121,7 +218,7 @@ impl Actor for SysPublisher {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Static values once, as Mosquitto does.
         let version = format!("courtier version {}", env!("CARGO_PKG_VERSION"));
-        self.publish(ctx, "$SYS/broker/version", version);
+        self.publish(ctx, "$SYS/broker/version".into(), version);
         self.tick(ctx);
         ctx.run_interval(self.interval, |act, ctx| act.tick(ctx));
     }

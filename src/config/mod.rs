@@ -37,6 +37,8 @@ pub struct Settings {
     pub broker: BrokerSettings,
     pub persistence: PersistenceSettings,
     pub log: LogSettings,
+    pub http: HttpSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// `[listener]`: MQTT over TCP.
@@ -214,6 +216,16 @@ impl Settings {
                 s(&self.persistence.data_dir.to_string_lossy()),
             ),
             ("log.level", s(&self.log.level)),
+            ("http.enabled", toml::Value::Boolean(self.http.enabled)),
+            ("http.bind", s(&self.http.bind)),
+            ("http.port", int(self.http.port)),
+            ("http.metrics", toml::Value::Boolean(self.http.metrics)),
+            (
+                "metrics.enabled",
+                toml::Value::Boolean(self.metrics.enabled),
+            ),
+            ("metrics.bind", s(&self.metrics.bind)),
+            ("metrics.port", int(self.metrics.port)),
         ]
     }
 
@@ -466,8 +478,10 @@ fn parse_toml_value(raw: &str) -> Option<toml::Value> {
 }
 
 mod error;
+mod http;
 mod schema;
 pub use error::{ConfigError, Origin};
+pub use http::{HttpSettings, MetricsSettings};
 use schema::*;
 
 #[cfg(test)]

@@ -156,6 +156,13 @@ pub(super) const SCHEMA: &[KeySpec] = &[
             ignore_case: true,
         },
     ),
+    key("http", "enabled", Kind::Bool),
+    key("http", "bind", Kind::Str { non_empty: true }),
+    key("http", "port", int(0, u16::MAX as i64)),
+    key("http", "metrics", Kind::Bool),
+    key("metrics", "enabled", Kind::Bool),
+    key("metrics", "bind", Kind::Str { non_empty: true }),
+    key("metrics", "port", int(0, u16::MAX as i64)),
 ];
 
 pub(super) fn spec(section: &str, name: &str) -> Option<&'static KeySpec> {

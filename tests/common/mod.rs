@@ -6,9 +6,11 @@
 //! Courtier start.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod packets;
 pub mod raw;
 pub mod script;
+pub mod ws;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -56,6 +58,19 @@ impl TestBroker {
     }
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+    /// The HTTP listener (MQTT over WebSocket, /metrics, /healthz, /readyz), on a port the
+    /// operating system chose.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.handle
+            .server
+            .as_ref()
+            .and_then(|s| s.http_addr)
+            .expect("the test broker serves HTTP")
+    }
+    /// The in-process broker, for reading its counters directly.
+    pub fn broker(&self) -> &courtier_actors::Broker {
+        &self.handle.server.as_ref().expect("running").broker
     }
 }
 
@@ -155,6 +170,7 @@ impl BrokerHandle {
 fn launch_broker_process(cfg: &TestConfig, port: u16) -> Result<BrokerHandle, String> {
     let mut s = courtier::config::Settings::defaults();
     s.listener.port = port;
+    s.http.port = 0;
     s.security.allow_anonymous = cfg.allow_anonymous;
     s.limits.max_queued_messages = cfg.max_queued_messages;
     s.limits.max_inflight_messages = cfg.max_inflight_messages;

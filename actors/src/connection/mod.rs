@@ -229,6 +229,9 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
         };
         self.last_received = Instant::now();
         self.deps.metrics.packets_received.fetch_add(1, Relaxed);
+        if let Packet::Publish(p) = &packet {
+            self.deps.metrics.publish_in.count(p.qos, p.payload.len());
+        }
         match (&self.phase, packet) {
             (Phase::Closed, _) => {}
             (Phase::AwaitingConnect, Packet::Connect(c)) => self.on_connect(*c, ctx),

@@ -85,8 +85,9 @@ impl Session {
                     let dequeued = before - self.state.queued();
                     let metrics = &self.deps.metrics;
                     metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
-                    if matches!(packet, Packet::Publish(_)) {
+                    if let Packet::Publish(p) = &packet {
                         metrics.publish_sent.fetch_add(1, Relaxed);
+                        metrics.publish_out.count(p.qos, p.payload.len());
                     }
                     permit.send(Outgoing::Packet(packet));
                 }

@@ -1,0 +1,85 @@
+//! Process statistics for $SYS and /metrics, read from the kernel and the allocator so that no
+//! counting allocator slows the hot path.
+
+/// Resident set size in bytes (`VmRSS` of /proc/self/status); `None` off Linux.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_kib(&status, "VmRSS:").map(|kib| kib * 1024)
+}
+
+/// Bytes of heap in use (Mosquitto's `$SYS/broker/heap/current`): glibc's `mallinfo2`, summed
+/// over all arenas (allocated chunks plus mmapped blocks). Elsewhere the resident set size, the
+/// closest figure available.
+pub fn heap_bytes() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 takes no arguments and returns a plain struct; it only locks the
+        // allocator's arenas while it sums them.
+        let info = unsafe { libc::mallinfo2() };
+        Some((info.uordblks + info.hblkhd) as u64)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        rss_bytes()
+    }
+}
+
+/// Seconds since this process started: its start time (field 22 of /proc/self/stat, in clock
+/// ticks since boot) against /proc/uptime. `None` off Linux.
+pub fn uptime_secs() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let boot_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let start_ticks = stat_field(&stat, 22)?;
+    (ticks > 0).then(|| (boot_uptime - start_ticks as f64 / ticks as f64).max(0.0) as u64)
+}
+
+/// Field `n` (1-based, as in proc(5)) of /proc/<pid>/stat. The command name (field 2) may hold
+/// spaces and parentheses, so counting starts after its closing parenthesis.
+fn stat_field(stat: &str, n: usize) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(n - 3)?.parse().ok()
+}
+
+/// The value in KiB of a `Name:   1234 kB` line.
+fn status_kib(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(name))?;
+    line[name.len()..].split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_status_line() {
+        let status = "Name:\tcourtier\nVmHWM:\t  9000 kB\nVmRSS:\t    8124 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), Some(8124));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn stat_fields_count_after_the_command_name() {
+        let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 \
+                    987654 12345 678";
+        assert_eq!(stat_field(stat, 22), Some(987654));
+        assert_eq!(stat_field(stat, 3), None); // "S" is not a number
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_a_resident_set_and_a_heap() {
+        assert!(rss_bytes().unwrap() > 0);
+        assert!(uptime_secs().unwrap() < 24 * 3600);
+        let before = heap_bytes().unwrap();
+        let big = vec![1u8; 8 << 20];
+        assert!(heap_bytes().unwrap() >= before + (8 << 20) - 4096);
+        drop(big);
+    }
+}

@@ -1,0 +1,238 @@
+//! `GET /metrics`: the broker's counters in the Prometheus text format.
+//!
+//! The counters live in `courtier_actors::Metrics` (plain atomics the actors bump without a
+//! message hop). At each scrape they are copied into a fresh `prometheus_client` registry and
+//! encoded: a scrape costs one small allocation per series and nothing between scrapes, and
+//! the encoder (not hand-written text) guarantees the exposition format.
+
+use super::HttpState;
+use actix_web::{web, HttpResponse};
+use courtier_actors::metrics::{ByQos, DropReason, Metrics};
+use courtier_actors::{process, Broker};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The supervised actor types, listed with 0 restarts until they restart, so that a dashboard
+/// sees every series from the first scrape.
+const SUPERVISED: [&str; 4] = [
+    "RetainStore",
+    "TopicRouter",
+    "SessionRegistry",
+    "TopicSubtree",
+];
+
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Labels = Vec<(String, String)>;
+
+fn label(key: &str, value: &str) -> Labels {
+    vec![(key.to_owned(), value.to_owned())]
+}
+
+fn counter(reg: &mut Registry, name: &str, help: &str, value: u64) {
+    let c: Counter = Counter::default();
+    c.inc_by(value);
+    reg.register(name, help, c);
+}
+
+fn gauge(reg: &mut Registry, name: &str, help: &str, value: i64) {
+    let g: Gauge = Gauge::default();
+    g.set(value);
+    reg.register(name, help, g);
+}
+
+fn counter_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels, u64)]) {
+    let f = Family::<Labels, Counter>::default();
+    for (labels, v) in series {
+        f.get_or_create(labels).inc_by(*v);
+    }
+    reg.register(name, help, f);
+}
+
+fn gauge_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels, i64)]) {
+    let f = Family::<Labels, Gauge>::default();
+    for (labels, v) in series {
+        f.get_or_create(labels).set(*v);
+    }
+    reg.register(name, help, f);
+}
+
+fn by_qos(values: &[AtomicU64; 3]) -> Vec<(Labels, u64)> {
+    (0..3)
+        .map(|q| (label("qos", &q.to_string()), values[q].load(Relaxed)))
+        .collect()
+}
+
+fn publish_series(reg: &mut Registry, dir: &str, c: &ByQos) {
+    counter_family(
+        reg,
+        &format!("courtier_publish_messages_{dir}"),
+        &format!("PUBLISH packets {dir}, by QoS"),
+        &by_qos(&c.messages),
+    );
+    counter_family(
+        reg,
+        &format!("courtier_publish_payload_bytes_{dir}"),
+        &format!("Payload bytes of the PUBLISH packets {dir}, by QoS"),
+        &by_qos(&c.bytes),
+    );
+}
+
+/// Render every metric. Async because the retained totals are asked of the RetainStore.
+pub async fn render(broker: &Broker) -> String {
+    let m: &Metrics = broker.metrics();
+    let retained = broker.retained_stats().await;
+    let mut reg = Registry::default();
+
+    let open = m.connections_open.load(Relaxed).max(0);
+    let ws_open = m.ws_connections_open.load(Relaxed).max(0);
+    let total = m.connections_total.load(Relaxed);
+    let ws_total = m.ws_connections_total.load(Relaxed);
+    gauge_family(
+        &mut reg,
+        "courtier_connections_open",
+        "Open client connections, by transport",
+        &[
+            (label("transport", "tcp"), (open - ws_open).max(0)),
+            (label("transport", "websocket"), ws_open),
+        ],
+    );
+    counter_family(
+        &mut reg,
+        "courtier_connections",
+        "Client connections accepted since start, by transport",
+        &[
+            (label("transport", "tcp"), total.saturating_sub(ws_total)),
+            (label("transport", "websocket"), ws_total),
+        ],
+    );
+    let online = m.clients_connected.load(Relaxed).max(0);
+    let sessions = m.sessions.load(Relaxed).max(online);
+    gauge_family(
+        &mut reg,
+        "courtier_sessions",
+        "Sessions, online (client connected) or offline (persistent, client away)",
+        &[
+            (label("state", "online"), online),
+            (label("state", "offline"), sessions - online),
+        ],
+    );
+    gauge(
+        &mut reg,
+        "courtier_clients_maximum",
+        "Most clients connected at once since start",
+        m.clients_maximum.load(Relaxed),
+    );
+    gauge(
+        &mut reg,
+        "courtier_subscriptions",
+        "Subscriptions, all sessions",
+        m.subscriptions.load(Relaxed),
+    );
+    gauge(
+        &mut reg,
+        "courtier_retained_messages",
+        "Retained messages, $SYS included",
+        retained.count as i64,
+    );
+    gauge(
+        &mut reg,
+        "courtier_retained_payload_bytes",
+        "Payload bytes of the retained messages",
+        retained.payload_bytes as i64,
+    );
+    publish_series(&mut reg, "received", &m.publish_in);
+    publish_series(&mut reg, "sent", &m.publish_out);
+    let n = |a: &AtomicU64| a.load(Relaxed);
+    counter(
+        &mut reg,
+        "courtier_packets_received",
+        "MQTT packets received",
+        n(&m.packets_received),
+    );
+    counter(
+        &mut reg,
+        "courtier_packets_sent",
+        "MQTT packets sent",
+        n(&m.packets_sent),
+    );
+    counter(
+        &mut reg,
+        "courtier_bytes_received",
+        "Bytes received, all transports",
+        n(&m.bytes_received),
+    );
+    counter(
+        &mut reg,
+        "courtier_bytes_sent",
+        "Bytes sent, all transports",
+        n(&m.bytes_sent),
+    );
+    let drops: Vec<_> = DropReason::ALL
+        .iter()
+        .map(|r| (label("reason", r.name()), m.dropped(*r)))
+        .collect();
+    counter_family(
+        &mut reg,
+        "courtier_messages_dropped",
+        "Messages dropped, by reason",
+        &drops,
+    );
+    gauge(
+        &mut reg,
+        "courtier_queued_messages",
+        "Messages waiting in session queues, all sessions",
+        m.queued_messages.load(Relaxed).max(0),
+    );
+    let mut restarts: Vec<(Labels, u64)> =
+        SUPERVISED.iter().map(|a| (label("actor", a), 0)).collect();
+    for (actor, count) in m.restarts_by_actor() {
+        match restarts.iter_mut().find(|(l, _)| l[0].1 == actor) {
+            Some((_, v)) => *v = count,
+            None => restarts.push((label("actor", actor), count)),
+        }
+    }
+    counter_family(
+        &mut reg,
+        "courtier_actor_restarts",
+        "Restarts of supervised actors, by actor type",
+        &restarts,
+    );
+    gauge(
+        &mut reg,
+        "process_resident_memory_bytes",
+        "Resident set size (/proc/self/status VmRSS)",
+        process::rss_bytes().unwrap_or(0) as i64,
+    );
+    gauge(
+        &mut reg,
+        "process_uptime_seconds",
+        "Seconds since the process started (/proc/self/stat)",
+        process::uptime_secs().unwrap_or_else(|| m.uptime_secs()) as i64,
+    );
+    gauge_family(
+        &mut reg,
+        "courtier_build_info",
+        "Always 1; the version is in the label",
+        &[(label("version", env!("CARGO_PKG_VERSION")), 1)],
+    );
+
+    let mut out = String::new();
+    encode(&mut out, &reg).expect("writing to a String cannot fail");
+    out
+}
+
+pub async fn handler(state: web::Data<HttpState>) -> HttpResponse {
+    let Some(broker) = state.broker() else {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("the broker is starting\n");
+    };
+    HttpResponse::Ok()
+        .content_type(CONTENT_TYPE)
+        .body(render(broker).await)
+}
