@@ -136,3 +136,6 @@ pub fn serve(
     log::info!("listening for HTTP on {addr} ({})", served.join(", "));
     Ok((addr, handle))
 }
+
+#[cfg(test)]
+mod tests;
