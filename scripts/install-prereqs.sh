@@ -6,7 +6,7 @@
 #                                      clang/libclang-dev arrive with the RocksDB store)
 #   scripts/install-prereqs.sh test    also what the test suite needs:
 #     mosquitto-clients      mosquitto_pub/mosquitto_sub for tests/interop
-#     paho-mqtt 2.x, pytest  for tests/interop
+#     paho-mqtt 2.x, pytest, prometheus-client (its /metrics parsers)  for tests/interop
 #     chromium               Debian's browser, driven headless by tests/interop (no browser download)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core), from its lock file
 # The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
@@ -41,15 +41,15 @@ fi
 
 if ! "$PYTHON" - <<'PY' 2>/dev/null
 import sys
-import paho.mqtt, pytest
+import paho.mqtt, pytest, prometheus_client
 sys.exit(0 if int(paho.mqtt.__version__.split(".")[0]) == 2 else 1)
 PY
 then
-    echo "install-prereqs: pip install paho-mqtt 2.x and pytest"
+    echo "install-prereqs: pip install paho-mqtt 2.x, pytest and prometheus-client"
     if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
         have_pkg python3-pip || { apt-get update -q && apt-get install -y -q python3-pip </dev/null; }
     fi
-    pip_args=(-q --disable-pip-version-check install "paho-mqtt>=2,<3" pytest)
+    pip_args=(-q --disable-pip-version-check install "paho-mqtt>=2,<3" pytest prometheus-client)
     # Debian's system Python is "externally managed" (PEP 668); only then is the override needed.
     if ! "$PYTHON" -m pip "${pip_args[@]}" 2>/tmp/install-prereqs-pip.err; then
         if grep -q externally-managed /tmp/install-prereqs-pip.err; then

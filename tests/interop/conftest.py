@@ -1,7 +1,8 @@
 """Interop fixtures: where the broker under test is, and starting one if none is given.
 
-Set MQTT_HOST/MQTT_PORT to test a running broker. Without MQTT_PORT a broker process is started
-for the session by `start_broker_process`.
+Set MQTT_HOST/MQTT_PORT to test a running broker (and MQTT_WS_PORT for its MQTT-over-WebSocket
+port, default 9001). Without MQTT_PORT a broker process is started for the session by
+`start_broker_process`, with its HTTP listener on another free port.
 """
 
 import os
@@ -33,8 +34,8 @@ def courtier_command(port):
 # THE BROKER UNDER TEST: Courtier. (Validated first against the reference broker Mosquitto:
 # `MQTT_PORT` lets the suite run against any broker already listening.)
 # ================================================================================================
-def start_broker_process(port):
-    env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+def start_broker_process(port, http_port):
+    env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"), COURTIER__HTTP__PORT=str(http_port))
     return subprocess.Popen(courtier_command(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)
 # ================================================================================================
@@ -53,19 +54,25 @@ def wait_for_listener(host, port, proc=None, timeout=10.0):
     raise RuntimeError(f"no broker listening on {host}:{port}")
 
 
+_http_port = {}
+
+
 @pytest.fixture(scope="session")
 def broker():
     """(host, port) of the broker under test."""
     if os.environ.get("MQTT_PORT"):
         host = os.environ.get("MQTT_HOST", "127.0.0.1")
         port = int(os.environ["MQTT_PORT"])
+        _http_port["port"] = int(os.environ.get("MQTT_WS_PORT", "9001"))
         wait_for_listener(host, port)
         yield host, port
         return
     host, port = "127.0.0.1", free_port()
-    proc = start_broker_process(port)
+    _http_port["port"] = free_port()
+    proc = start_broker_process(port, _http_port["port"])
     try:
         wait_for_listener(host, port, proc)
+        wait_for_listener(host, _http_port["port"], proc)
         yield host, port
     finally:
         proc.terminate()
@@ -74,3 +81,9 @@ def broker():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def http_broker(broker):
+    """(host, port) of the broker's HTTP listener: MQTT over WebSocket on /mqtt, /metrics."""
+    return broker[0], _http_port["port"]

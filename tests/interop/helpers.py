@@ -20,14 +20,19 @@ def uid(prefix):
 class Paho:
     """A paho client running its network loop in a thread; received messages go to a queue."""
 
-    def __init__(self, broker, client_id=None, clean_session=True, will=None, keepalive=60, protocol=mqtt.MQTTv311):
+    def __init__(self, broker, client_id=None, clean_session=True, will=None, keepalive=60, protocol=mqtt.MQTTv311,
+                 websocket_path=None):
+        """With `websocket_path`, `broker` is the HTTP listener and paho speaks MQTT over WebSocket."""
         self.host, self.port = broker
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or uid("paho"),
             clean_session=clean_session,
             protocol=protocol,
+            transport="websockets" if websocket_path else "tcp",
         )
+        if websocket_path:
+            self.client.ws_set_options(path=websocket_path)
         self.messages = queue.Queue()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
