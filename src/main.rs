@@ -37,6 +37,9 @@ fn main() -> ExitCode {
 
     let system = actix_rt::System::new();
     system.block_on(async move {
+        // Handlers first: a signal that arrives while the listeners start must stop the broker
+        // cleanly, not kill it with the default action.
+        let signals = Signals::install();
         let server = match Server::start(&settings, Arc::new(MemoryStore::new())).await {
             Ok(s) => s,
             Err(e) => {
@@ -46,18 +49,31 @@ fn main() -> ExitCode {
                 std::process::exit(1);
             }
         };
-        wait_for_signal().await;
+        signals.wait().await;
         server.stop().await;
     });
     log::info!("courtier stopped");
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => log::info!("SIGINT received"),
-        _ = term.recv() => log::info!("SIGTERM received"),
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+            int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+        }
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => log::info!("SIGINT received"),
+            _ = self.term.recv() => log::info!("SIGTERM received"),
+        }
     }
 }

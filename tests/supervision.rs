@@ -14,6 +14,7 @@ use std::time::Duration;
 fn settings() -> Settings {
     let mut s = Settings::defaults();
     s.listener.port = 0;
+    s.http.port = 0;
     s.broker.sys_interval_secs = 0;
     s
 }

@@ -27,7 +27,7 @@ fn websocket_client_speaks_mqtt_through_slash_mqtt() {
     c.expect(&suback(1, &[1]));
     c.send_frame(&publish("ws/basic", b"hello", 1, false, false, 7));
     // PUBACK and the delivery may come in either order.
-    let mut got = vec![c.read_packet(), c.read_packet()];
+    let mut got = [c.read_packet(), c.read_packet()];
     got.sort_by_key(|p| p.0);
     assert_eq!(got[0].0 >> 4, 3, "a PUBLISH");
     assert_eq!(
