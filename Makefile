@@ -28,6 +28,6 @@ test-interop:
 	$(CARGO) build --bin courtier
 	COURTIER_BIN=$(COURTIER_BIN) $(PYTHON) -m pytest -q tests/interop
 
-lint:
+lint: prereqs-build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

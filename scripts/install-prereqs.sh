@@ -2,8 +2,9 @@
 # Installs what a fresh Debian machine with only the Rust toolchain lacks for building and testing
 # Courtier. Idempotent: does nothing (and no apt-get update) when everything is present.
 # Non-interactive; run as root (or with passwordless sudo).
-#   scripts/install-prereqs.sh build   what building the broker needs (nothing beyond Rust today;
-#                                      clang/libclang-dev arrive with the RocksDB store)
+#   scripts/install-prereqs.sh build   what building the broker needs: librocksdb-dev (the
+#                                      RocksDB library we link) and libclang-dev + clang (the
+#                                      bindings are generated with bindgen at build time)
 #   scripts/install-prereqs.sh test    also what the test suite needs:
 #     mosquitto-clients      mosquitto_pub/mosquitto_sub for tests/interop
 #     paho-mqtt 2.x, pytest, prometheus-client (its /metrics parsers)  for tests/interop
@@ -19,7 +20,7 @@ PYTHON=${PYTHON:-python3}
 
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-build_pkgs=()
+build_pkgs=(librocksdb-dev clang libclang-dev)
 test_pkgs=(mosquitto-clients chromium)
 wanted=("${build_pkgs[@]}")
 [ "$MODE" = test ] && wanted+=("${test_pkgs[@]}")

@@ -3,9 +3,7 @@
 use clap::Parser;
 use courtier::cli::Cli;
 use courtier::Server;
-use courtier_storage::MemoryStore;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,17 +28,13 @@ fn main() -> ExitCode {
     .format_timestamp_millis()
     .init();
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
-    log::info!(
-        "persistence: in-memory store (data_dir {:?} is reserved for the RocksDB store)",
-        settings.persistence.data_dir
-    );
 
     let system = actix_rt::System::new();
     system.block_on(async move {
         // Handlers first: a signal that arrives while the listeners start must stop the broker
         // cleanly, not kill it with the default action.
         let signals = Signals::install();
-        let server = match Server::start(&settings, Arc::new(MemoryStore::new())).await {
+        let server = match Server::start_configured(&settings).await {
             Ok(s) => s,
             Err(e) => {
                 log::error!("{e}");

@@ -1,14 +1,15 @@
 //! A running Courtier: the broker core plus its listeners, started in the order the
 //! architecture requires (state loaded before any listener opens) and stopped within a deadline.
 
-use crate::config::Settings;
+use crate::config::{OnCorruption, Settings};
 use crate::http::{self, HttpState, Routes};
 use crate::listener;
 use actix_web::dev::ServerHandle;
 use courtier_actors::Broker;
-use courtier_storage::Store;
+use courtier_storage::{Loaded, MemoryStore, Store};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,15 +27,77 @@ pub struct Server {
     shutdown_timeout: Duration,
 }
 
+/// The store the settings ask for, opened and read: RocksDB in `persistence.data_dir`, or
+/// memory when persistence is disabled. Returns the store, its contents, and whether a corrupt
+/// store was moved aside.
+pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bool)> {
+    let p = &settings.persistence;
+    if !p.enabled {
+        log::info!("persistence disabled: sessions and retained messages live in memory only");
+        return Ok((Arc::new(MemoryStore::new()), Loaded::default(), false));
+    }
+    std::fs::create_dir_all(&p.data_dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot create data_dir {}: {e}", p.data_dir.display()),
+        )
+    })?;
+    let path = p.data_dir.join("store");
+    let policy = match p.on_corruption {
+        OnCorruption::MoveAside => courtier_storage::OnCorruption::MoveAside,
+        OnCorruption::Fail => courtier_storage::OnCorruption::Fail,
+    };
+    let started = std::time::Instant::now();
+    let opened = courtier_storage::open_rocks(&path, policy)
+        .map_err(|e| io::Error::other(format!("store {}: {e}", path.display())))?;
+    log::info!(
+        "store {} opened in {:?}: {} persistent sessions, {} retained messages (sync = {:?})",
+        path.display(),
+        started.elapsed(),
+        opened.loaded.sessions.len(),
+        opened.loaded.retained.len(),
+        p.sync
+    );
+    Ok((opened.store, opened.loaded, opened.moved_aside.is_some()))
+}
+
 impl Server {
-    /// Start on the current actix System. The port is bound first, so a port already in use
-    /// fails before any state is loaded; connections are accepted only once the broker's state
-    /// is loaded (until then they wait in the kernel's backlog).
+    /// Start on the current actix System with the store the settings ask for.
+    pub async fn start_configured(settings: &Settings) -> io::Result<Server> {
+        let tcp = listener::bind(&settings.listener.listen_addr()).await?;
+        let (store, loaded, corrupted) = open_store(settings)?;
+        let server = Server::start_with(settings, tcp, store, loaded).await?;
+        if corrupted {
+            server
+                .broker
+                .metrics()
+                .store_corruptions
+                .fetch_add(1, Relaxed);
+        }
+        Ok(server)
+    }
+
+    /// Start on the current actix System with the given store (read here).
     ///
     /// The HTTP listeners are bound with the MQTT one and serve at once: /healthz answers while
-    /// state loads, and /readyz says 503 until the broker is ready and the listeners accept.
+    /// state is restored, and /readyz says 503 until the broker is ready and the listeners accept.
     pub async fn start(settings: &Settings, store: Arc<dyn Store>) -> io::Result<Server> {
         let tcp = listener::bind(&settings.listener.listen_addr()).await?;
+        let loaded = store
+            .load()
+            .map_err(|e| io::Error::other(format!("store: {e}")))?;
+        Server::start_with(settings, tcp, store, loaded).await
+    }
+
+    /// The port is bound first (by the callers), so a port already in use fails before any
+    /// state is read; connections are accepted only once the broker's state is restored (until
+    /// then they wait in the kernel's backlog).
+    async fn start_with(
+        settings: &Settings,
+        tcp: tokio::net::TcpListener,
+        store: Arc<dyn Store>,
+        loaded: Loaded,
+    ) -> io::Result<Server> {
         let mqtt_addr = listener::local_addr(&tcp)?;
         let http_listener = match settings.http.enabled {
             true => Some(http::bind(&settings.http.listen_addr(), "HTTP")?),
@@ -69,7 +132,7 @@ impl Server {
         let metrics_addr = metrics_listener
             .map(|l| serve(l, metrics_only, 1))
             .transpose()?;
-        let broker = Broker::start(settings.broker_config(), store).await;
+        let broker = Broker::start(settings.broker_config(), store, loaded).await;
         log::info!("listening for MQTT on {mqtt_addr} (tcp)");
         let accept = actix_rt::spawn(listener::accept_loop(tcp, broker.clone()));
         http_state.set_ready(broker.clone());
@@ -119,7 +182,16 @@ pub struct ServerThread {
 }
 
 impl ServerThread {
+    /// With the store the settings ask for (RocksDB in data_dir, unless disabled).
+    pub fn spawn_configured(settings: Settings) -> io::Result<ServerThread> {
+        ServerThread::spawn_inner(settings, None)
+    }
+
     pub fn spawn(settings: Settings, store: Arc<dyn Store>) -> io::Result<ServerThread> {
+        ServerThread::spawn_inner(settings, Some(store))
+    }
+
+    fn spawn_inner(settings: Settings, store: Option<Arc<dyn Store>>) -> io::Result<ServerThread> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -127,7 +199,11 @@ impl ServerThread {
             .spawn(move || {
                 let sys = actix_rt::System::new();
                 sys.block_on(async move {
-                    match Server::start(&settings, store).await {
+                    let started = match store {
+                        Some(store) => Server::start(&settings, store).await,
+                        None => Server::start_configured(&settings).await,
+                    };
+                    match started {
                         Ok(server) => {
                             let addrs = (server.mqtt_addr, server.http_addr, server.metrics_addr);
                             let _ = ready_tx.send(Ok((addrs, server.broker.clone())));

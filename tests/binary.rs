@@ -15,6 +15,8 @@ fn spawn(args: &[&str]) -> (Child, std::net::SocketAddr) {
         .args(args)
         .env("RUST_LOG", "info")
         .env("COURTIER__HTTP__PORT", "0")
+        // These tests are about the process, not the store (see crash.rs for that).
+        .env("COURTIER__PERSISTENCE__ENABLED", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -81,7 +81,7 @@ async fn persistent_session_and_retained_messages_survive_a_restart_on_the_same_
     .await;
     first.stop();
     assert_eq!(
-        store.load_sessions().unwrap().len(),
+        store.load().unwrap().sessions.len(),
         1,
         "only the persistent session is saved"
     );

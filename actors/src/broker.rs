@@ -12,7 +12,7 @@ use crate::session::{Router, SessionDeps};
 use crate::sys::SysPublisher;
 use crate::topics::TopicRouter;
 use actix::prelude::*;
-use courtier_storage::Store;
+use courtier_storage::{CommitWriter, Loaded, Store};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -33,14 +33,26 @@ struct Inner {
     topics: Addr<TopicRouter>,
     workers: Vec<ArbiterHandle>,
     next_worker: AtomicUsize,
+    persist: Arc<CommitWriter>,
 }
 
 impl Broker {
-    /// Start the broker's actors. Must run inside an actix `System`. Returns once persisted
-    /// state is loaded, so listeners opened afterwards see a complete broker.
-    pub async fn start(cfg: BrokerConfig, store: Arc<dyn Store>) -> Broker {
+    /// Start the broker's actors on `store`, whose contents were read into `loaded`. Must run
+    /// inside an actix `System`. Returns once the persisted state is restored, so listeners
+    /// opened afterwards see a complete broker.
+    pub async fn start(cfg: BrokerConfig, store: Arc<dyn Store>, loaded: Loaded) -> Broker {
         let cfg = Arc::new(cfg);
         let metrics = Arc::new(Metrics::default());
+        // Message ids double as store sequences: start above every sequence already stored
+        // (and above the clock, in case the store is older than this process's counter).
+        let max_seq = loaded
+            .sessions
+            .iter()
+            .flat_map(|s| s.messages.iter().map(|(seq, _)| *seq))
+            .max()
+            .unwrap_or(0);
+        crate::message::TraceContext::ensure_ids_above(max_seq);
+        let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -51,7 +63,13 @@ impl Broker {
             threads,
             store.backend_name()
         );
-        let guardian = Guardian::start(store.clone(), metrics.clone(), workers.clone());
+        let guardian = Guardian::start(
+            store,
+            persist.clone(),
+            metrics.clone(),
+            workers.clone(),
+            loaded.retained,
+        );
         let (retain, topics, registry) = guardian
             .send(Children)
             .await
@@ -60,16 +78,19 @@ impl Broker {
             topics: topics.clone(),
             retain: retain.clone(),
             registry: registry.clone(),
-            store,
+            persist: persist.clone(),
             cfg: cfg.clone(),
             metrics: metrics.clone(),
         };
-        let restored = registry.send(Init(deps)).await.unwrap_or(0);
+        let restored = registry
+            .send(Init(deps, loaded.sessions))
+            .await
+            .unwrap_or(0);
         if restored > 0 {
             log::info!("restored {restored} persistent sessions");
         }
         if let Some(every) = cfg.sys_interval {
-            let router = Router::new(topics.clone(), retain.clone());
+            let router = Router::new(topics.clone(), retain.clone(), None);
             let m = metrics.clone();
             SysPublisher::new(router, retain.clone(), m, every).start();
         }
@@ -83,6 +104,7 @@ impl Broker {
                 topics,
                 workers,
                 next_worker: AtomicUsize::new(0),
+                persist,
             }),
         }
     }
@@ -152,6 +174,9 @@ impl Broker {
         for w in &self.inner.workers {
             w.stop();
         }
+        // Everything submitted is written and flushed; the store closes when dropped.
+        let persist = self.inner.persist.clone();
+        let _ = actix_rt::task::spawn_blocking(move || persist.stop()).await;
     }
 
     /// Test-only: make a supervised singleton fail so that it restarts.

@@ -4,6 +4,7 @@
 //! crate only consumes them, so the core never reads files. Defaults here must equal the ones
 //! documented in `conf.d/00-defaults.toml` (a test in the root crate checks that).
 
+pub use courtier_storage::SyncPolicy;
 use std::time::Duration;
 
 /// What a full session queue does with one more message.
@@ -51,6 +52,12 @@ pub struct BrokerConfig {
     pub sys_interval: Option<Duration>,
     /// Worker arbiters (threads) for connections and sessions; 0 = one per CPU core.
     pub worker_threads: usize,
+    /// What "written" means before a QoS 1/2 message or a retained message is acknowledged.
+    pub sync: SyncPolicy,
+    /// Period of the WAL fsync with `SyncPolicy::Periodic`.
+    pub sync_interval: Duration,
+    /// Persistent sessions of clients that stay away this long are deleted; `None` = never.
+    pub session_expiry: Option<Duration>,
 }
 
 impl Default for BrokerConfig {
@@ -68,6 +75,9 @@ impl Default for BrokerConfig {
             write_timeout: Duration::from_secs(30),
             sys_interval: Some(Duration::from_secs(10)),
             worker_threads: 0,
+            sync: SyncPolicy::Periodic,
+            sync_interval: Duration::from_millis(1000),
+            session_expiry: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }

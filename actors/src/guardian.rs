@@ -13,7 +13,7 @@ use crate::registry::{SessionRegistry, ShutdownSessions};
 use crate::retain::{FlushRetained, RetainStore};
 use crate::topics::TopicRouter;
 use actix::prelude::*;
-use courtier_storage::Store;
+use courtier_storage::{CommitWriter, RetainedRecord, Store};
 use std::sync::Arc;
 
 /// A supervised actor restarted.
@@ -49,20 +49,22 @@ pub struct Guardian {
     pub(crate) retain: Addr<RetainStore>,
     pub(crate) topics: Addr<TopicRouter>,
     pub(crate) registry: Addr<SessionRegistry>,
-    store: Arc<dyn Store>,
+    persist: Arc<CommitWriter>,
 }
 
 impl Guardian {
     /// Start the Guardian and the singletons it supervises, on the current arbiter.
     pub fn start(
         store: Arc<dyn Store>,
+        persist: Arc<CommitWriter>,
         metrics: Arc<Metrics>,
         arbiters: Vec<ArbiterHandle>,
+        retained: Vec<RetainedRecord>,
     ) -> Addr<Guardian> {
         Guardian::create(move |ctx| {
             let me = Some(ctx.address());
-            let (s, m, g) = (store.clone(), metrics.clone(), me.clone());
-            let retain = Supervisor::start(move |_| RetainStore::new(s, m, g));
+            let (s, w, m, g) = (store, persist.clone(), metrics.clone(), me.clone());
+            let retain = Supervisor::start(move |_| RetainStore::new(s, w, m, g, retained));
             let (m, g, a) = (metrics.clone(), me.clone(), arbiters.clone());
             let topics = Supervisor::start(move |_| TopicRouter::new(a, m, g));
             let registry = Supervisor::start(move |_| SessionRegistry::new(arbiters, me));
@@ -70,7 +72,7 @@ impl Guardian {
                 retain,
                 topics,
                 registry,
-                store,
+                persist,
             }
         })
     }
@@ -92,12 +94,12 @@ impl Handler<Shutdown> for Guardian {
     fn handle(&mut self, _: Shutdown, _ctx: &mut Context<Self>) -> Self::Result {
         let registry = self.registry.clone();
         let retain = self.retain.clone();
-        let store = self.store.clone();
+        let persist = self.persist.clone();
         Box::pin(async move {
             log::info!("shutdown: closing client connections and saving sessions");
             let _ = registry.send(ShutdownSessions).await;
             let _ = retain.send(FlushRetained).await;
-            if let Err(e) = store.flush() {
+            if let Err(e) = persist.flush().await {
                 log::error!("shutdown: store flush failed: {e}");
             }
             log::info!("shutdown: state flushed");

@@ -25,6 +25,16 @@ pub struct TraceContext {
 static NEXT_MESSAGE_ID: AtomicU64 = AtomicU64::new(1);
 
 impl TraceContext {
+    /// Make every later id greater than `n` and than the current time in ms shifted left by 20
+    /// bits, so ids stay unique across restarts even if the store lost its highest sequence.
+    pub fn ensure_ids_above(n: u64) {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| (d.as_millis() as u64) << 20)
+            .unwrap_or(0);
+        NEXT_MESSAGE_ID.fetch_max(n.max(clock) + 1, Ordering::Relaxed);
+    }
+
     /// A fresh context for a message entering the broker.
     pub fn new() -> TraceContext {
         TraceContext {

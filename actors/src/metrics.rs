@@ -74,6 +74,8 @@ pub struct Metrics {
     restarts_by_actor: Mutex<Vec<(&'static str, u64)>>,
     /// Persistent sessions discarded because they expired (Mosquitto's clients/expired).
     pub sessions_expired: AtomicU64,
+    /// Corrupt stores moved aside at start-up.
+    pub store_corruptions: AtomicU64,
 }
 
 /// Message and payload-byte counters per QoS level (index = QoS as u8).
@@ -117,6 +119,7 @@ impl Default for Metrics {
             publish_out: ByQos::default(),
             restarts_by_actor: Mutex::new(Vec::new()),
             sessions_expired: AtomicU64::new(0),
+            store_corruptions: AtomicU64::new(0),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::message::ClientId;
 use crate::session::messages::ShutdownSession;
 use crate::session::{Session, SessionDeps};
 use actix::prelude::*;
+use courtier_storage::SessionRecord;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering::Relaxed;
@@ -115,23 +116,21 @@ impl Supervised for SessionRegistry {
     }
 }
 
-/// Hand the registry its dependencies and restore persisted sessions. Sent once by the broker
-/// at start-up, before any listener opens (so restored sessions queue messages from the start).
+/// Hand the registry its dependencies and the persisted sessions to restore. Sent once by the
+/// broker at start-up, before any listener opens (so restored sessions queue messages from the
+/// start).
 #[derive(Message)]
 #[rtype(result = "usize")]
-pub struct Init(pub SessionDeps);
+pub struct Init(pub SessionDeps, pub Vec<SessionRecord>);
 
 impl Handler<Init> for SessionRegistry {
     type Result = usize;
     fn handle(&mut self, msg: Init, _ctx: &mut Context<Self>) -> usize {
-        let records = msg.0.store.load_sessions().unwrap_or_else(|e| {
-            log::error!("persisted sessions could not be loaded: {e}");
-            Vec::new()
-        });
+        let records = msg.1;
         self.deps = Some(msg.0);
         let n = records.len();
         for rec in records {
-            let client_id = ClientId::from(rec.client_id.clone());
+            let client_id = ClientId::from(rec.meta.client_id.clone());
             let entry = self.spawn(
                 move |id, deps| Session::from_record(id, rec, deps),
                 &client_id,

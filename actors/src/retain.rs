@@ -12,14 +12,16 @@ use crate::metrics::Metrics;
 use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
-use courtier_storage::{RetainedRecord, Store, StoredMessage};
+use courtier_storage::writer::Commit;
+use courtier_storage::{CommitWriter, Op, RetainedRecord, Store, StoreError, StoredMessage};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// Store (or, with an empty payload, delete [MQTT-3.3.1-10/11]) the retained message of a topic.
+/// Answers once the store write is durable as the sync setting requires.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), StoreError>")]
 pub struct StoreRetained {
     pub msg: Arc<Message>,
 }
@@ -39,35 +41,39 @@ pub struct FlushRetained;
 pub struct RetainStore {
     index: HashMap<ByteString, Arc<Message>>,
     store: Arc<dyn Store>,
+    persist: Arc<CommitWriter>,
     metrics: Arc<Metrics>,
     guardian: Option<Addr<Guardian>>,
 }
 
 impl RetainStore {
-    /// Loads the index from the store (start-up happens before any listener opens).
+    /// Starts from the records loaded at start-up (before any listener opens).
     pub fn new(
         store: Arc<dyn Store>,
+        persist: Arc<CommitWriter>,
         metrics: Arc<Metrics>,
         guardian: Option<Addr<Guardian>>,
+        loaded: Vec<RetainedRecord>,
     ) -> Self {
         let mut rs = RetainStore {
             index: HashMap::new(),
             store,
+            persist,
             metrics,
             guardian,
         };
-        rs.reload();
+        rs.fill(loaded);
         rs
     }
 
     fn reload(&mut self) {
-        let records = match self.store.load_retained() {
-            Ok(r) => r,
-            Err(e) => {
-                log::error!("retained messages could not be loaded from the store: {e}");
-                Vec::new()
-            }
-        };
+        match self.store.load_retained() {
+            Ok(records) => self.fill(records),
+            Err(e) => log::error!("retained messages could not be reloaded from the store: {e}"),
+        }
+    }
+
+    fn fill(&mut self, records: Vec<RetainedRecord>) {
         // Keep in-memory-only $SYS entries: they are not in the store.
         self.index.retain(|t, _| topic::is_sys_topic(t));
         for rec in records {
@@ -85,14 +91,14 @@ impl RetainStore {
             .store(self.index.len() as i64, Relaxed);
     }
 
-    fn persist(&self, msg: &Message) {
+    fn persist(&self, msg: &Message) -> Commit {
         if topic::is_sys_topic(&msg.topic) {
-            return;
+            return Commit::ready();
         }
-        let result = if msg.payload.is_empty() {
-            self.store.delete_retained(&msg.topic)
+        self.persist.commit(vec![if msg.payload.is_empty() {
+            Op::DeleteRetained(msg.topic.to_string())
         } else {
-            self.store.put_retained(&RetainedRecord {
+            Op::PutRetained(RetainedRecord {
                 message: StoredMessage {
                     topic: msg.topic.to_string(),
                     payload: msg.payload.to_vec(),
@@ -100,10 +106,7 @@ impl RetainStore {
                     retain: true,
                 },
             })
-        };
-        if let Err(e) = result {
-            log::error!("retained message for {:?} not persisted: {e}", &*msg.topic);
-        }
+        }])
     }
 }
 
@@ -123,9 +126,9 @@ impl Supervised for RetainStore {
 }
 
 impl Handler<StoreRetained> for RetainStore {
-    type Result = ();
-    fn handle(&mut self, msg: StoreRetained, _ctx: &mut Context<Self>) {
-        self.persist(&msg.msg);
+    type Result = ResponseFuture<Result<(), StoreError>>;
+    fn handle(&mut self, msg: StoreRetained, _ctx: &mut Context<Self>) -> Self::Result {
+        let commit = self.persist(&msg.msg);
         if msg.msg.payload.is_empty() {
             self.index.remove(&msg.msg.topic);
         } else {
@@ -134,6 +137,7 @@ impl Handler<StoreRetained> for RetainStore {
         self.metrics
             .retained_messages
             .store(self.index.len() as i64, Relaxed);
+        Box::pin(commit.wait())
     }
 }
 
@@ -160,11 +164,14 @@ impl Handler<MatchRetained> for RetainStore {
 }
 
 impl Handler<FlushRetained> for RetainStore {
-    type Result = ();
-    fn handle(&mut self, _: FlushRetained, _ctx: &mut Context<Self>) {
-        if let Err(e) = self.store.flush() {
-            log::error!("flushing the store failed: {e}");
-        }
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: FlushRetained, _ctx: &mut Context<Self>) -> Self::Result {
+        let persist = self.persist.clone();
+        Box::pin(async move {
+            if let Err(e) = persist.flush().await {
+                log::error!("flushing the store failed: {e}");
+            }
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use courtier_actors::config::{BrokerConfig, OverflowPolicy};
+use courtier_actors::config::{BrokerConfig, OverflowPolicy, SyncPolicy};
 use serde::{Deserialize, Serialize};
 
 /// The compiled-in defaults; every key appears here, with its documentation.
@@ -93,8 +93,43 @@ pub struct BrokerSettings {
 #[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PersistenceSettings {
+    /// Keep sessions, queued and retained messages on disk (RocksDB) across restarts.
+    pub enabled: bool,
     /// Relative to the working directory unless absolute.
     pub data_dir: PathBuf,
+    /// When a message counts as stored before it is acknowledged.
+    pub sync: SyncPolicy,
+    /// WAL fsync period with sync = "periodic", in milliseconds.
+    pub sync_interval_ms: u64,
+    /// What to do with a store that cannot be read.
+    pub on_corruption: OnCorruption,
+    /// Delete persistent sessions of clients away this long; 0 = never.
+    pub session_expiry_secs: u64,
+}
+
+/// `persistence.on_corruption`.
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnCorruption {
+    MoveAside,
+    Fail,
+}
+
+impl OnCorruption {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnCorruption::MoveAside => "move_aside",
+            OnCorruption::Fail => "fail",
+        }
+    }
+}
+
+fn sync_name(p: SyncPolicy) -> &'static str {
+    match p {
+        SyncPolicy::Always => "always",
+        SyncPolicy::Periodic => "periodic",
+        SyncPolicy::Never => "never",
+    }
 }
 
 /// `[log]`.
@@ -154,6 +189,10 @@ impl Settings {
             sys_interval: (broker.sys_interval_secs > 0)
                 .then(|| Duration::from_secs(broker.sys_interval_secs)),
             worker_threads: broker.worker_threads,
+            sync: self.persistence.sync,
+            sync_interval: Duration::from_millis(self.persistence.sync_interval_ms.max(1)),
+            session_expiry: (self.persistence.session_expiry_secs > 0)
+                .then(|| Duration::from_secs(self.persistence.session_expiry_secs)),
         }
     }
 
@@ -212,8 +251,25 @@ impl Settings {
             ("broker.worker_threads", int(b.worker_threads)),
             ("broker.shutdown_timeout_secs", int(b.shutdown_timeout_secs)),
             (
+                "persistence.enabled",
+                toml::Value::Boolean(self.persistence.enabled),
+            ),
+            (
                 "persistence.data_dir",
                 s(&self.persistence.data_dir.to_string_lossy()),
+            ),
+            ("persistence.sync", s(sync_name(self.persistence.sync))),
+            (
+                "persistence.sync_interval_ms",
+                int(self.persistence.sync_interval_ms),
+            ),
+            (
+                "persistence.on_corruption",
+                s(self.persistence.on_corruption.name()),
+            ),
+            (
+                "persistence.session_expiry_secs",
+                int(self.persistence.session_expiry_secs),
             ),
             ("log.level", s(&self.log.level)),
             ("http.enabled", toml::Value::Boolean(self.http.enabled)),

@@ -147,7 +147,26 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("broker", "sys_interval_secs", int(0, i64::MAX)),
     key("broker", "worker_threads", int(0, i64::MAX)),
     key("broker", "shutdown_timeout_secs", int(0, i64::MAX)),
+    key("persistence", "enabled", Kind::Bool),
     key("persistence", "data_dir", Kind::Str { non_empty: true }),
+    key(
+        "persistence",
+        "sync",
+        Kind::OneOf {
+            values: &["always", "periodic", "never"],
+            ignore_case: false,
+        },
+    ),
+    key("persistence", "sync_interval_ms", int(1, i64::MAX)),
+    key(
+        "persistence",
+        "on_corruption",
+        Kind::OneOf {
+            values: &["move_aside", "fail"],
+            ignore_case: false,
+        },
+    ),
+    key("persistence", "session_expiry_secs", int(0, i64::MAX)),
     key(
         "log",
         "level",

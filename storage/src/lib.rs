@@ -1,19 +1,28 @@
 //! Courtier's persistence layer: no actix, no MQTT packets, just records and a `Store` trait.
 //!
-//! - `records`: the serde structs that are persisted (sessions, retained messages).
-//! - `memory`: `MemoryStore`, the in-process backend (tests, and brokers run without
-//!   persistence). It behaves like a real store across an in-process broker restart.
-//!
-//! The broker calls the store from its actors; a backend must be cheap to call for the in-memory
-//! case and is expected to batch for disk backends.
+//! - `records`: the persisted serde structs and the `Op`s that change them.
+//! - `encoding`: bincode behind a schema-version header; keys.
+//! - `memory`: `MemoryStore`, the in-process backend (tests, persistence disabled). It behaves
+//!   like a real store across an in-process broker restart.
+//! - `rocks`: `RocksStore` (feature `rocksdb`, on by default) with column families `sessions`,
+//!   `messages`, `inbound`, `retained` and `meta`; corruption handling at open.
+//! - `writer`: `CommitWriter`, the group-commit thread every write goes through.
 
+pub mod encoding;
 pub mod memory;
 pub mod records;
+#[cfg(feature = "rocksdb")]
+pub mod rocks;
+pub mod writer;
 
 pub use memory::MemoryStore;
 pub use records::{
-    RetainedRecord, SessionRecord, StoredMessage, StoredOutbound, SubscriptionRecord,
+    DeliveryState, Loaded, Op, QueuedRecord, RetainedRecord, SessionMeta, SessionRecord,
+    StoredMessage, SubscriptionRecord,
 };
+#[cfg(feature = "rocksdb")]
+pub use rocks::{open_rocks, OnCorruption, Opened, RocksStore};
+pub use writer::{CommitWriter, SyncPolicy};
 
 /// Errors a backend can report. Corruption is distinct so the broker can set a store aside.
 #[derive(Debug, thiserror::Error)]
@@ -22,30 +31,34 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("store is corrupt: {0}")]
     Corrupt(String),
-    #[error("store schema version {found} is newer than this broker understands ({supported})")]
+    #[error("store schema version {found} is newer than this broker understands ({supported}); refusing to touch it")]
     NewerSchema { found: u32, supported: u32 },
     #[error("store backend error: {0}")]
     Backend(String),
+    #[error("store writer has stopped")]
+    Stopped,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// What the broker persists. Methods take records by reference; implementations copy what they
-/// keep. All methods may be called from any thread.
+/// What the broker persists. All methods may be called from any thread; writes come from the
+/// single `CommitWriter` thread, which batches them (group commit).
 pub trait Store: Send + Sync + 'static {
-    /// Every persisted session (clean-session clients are never stored).
-    fn load_sessions(&self) -> StoreResult<Vec<SessionRecord>>;
-    /// Insert or replace the record of `record.client_id`.
-    fn save_session(&self, record: &SessionRecord) -> StoreResult<()>;
-    fn delete_session(&self, client_id: &str) -> StoreResult<()>;
-
+    /// Every persisted session with its messages, and every retained message.
+    fn load(&self) -> StoreResult<Loaded>;
+    /// Only the retained messages (the RetainStore reloads these after a restart).
     fn load_retained(&self) -> StoreResult<Vec<RetainedRecord>>;
-    /// Insert or replace the retained message of `record.topic`.
-    fn put_retained(&self, record: &RetainedRecord) -> StoreResult<()>;
-    fn delete_retained(&self, topic: &str) -> StoreResult<()>;
-
-    /// Make everything written so far durable (a no-op for memory).
+    /// Apply `ops` atomically, in order. `sync`: make them durable against a power cut (fsync)
+    /// before returning; otherwise they are in the write-ahead log (safe against a process
+    /// crash) when this returns.
+    fn write(&self, ops: &[Op], sync: bool) -> StoreResult<()>;
+    /// Fsync the write-ahead log (the "periodic" durability setting calls this on a timer).
+    fn sync_wal(&self) -> StoreResult<()>;
+    /// Flush everything and make it durable (shutdown).
     fn flush(&self) -> StoreResult<()>;
     /// Short name for logs ("memory", "rocksdb").
     fn backend_name(&self) -> &'static str;
 }
+
+#[cfg(test)]
+mod contract;

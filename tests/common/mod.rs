@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod packets;
+pub mod process;
 pub mod raw;
 pub mod script;
 pub mod ws;

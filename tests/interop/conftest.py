@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -27,7 +28,8 @@ def courtier_command(port):
     binary = os.environ.get("COURTIER_BIN") or os.path.join(REPO, "target", "debug", "courtier")
     if not os.path.exists(binary):
         pytest.fail(f"courtier binary not found at {binary} (cargo build)")
-    return [binary, "-p", str(port)]
+    data_dir = tempfile.mkdtemp(prefix="courtier-interop-")
+    return [binary, "-p", str(port), "--data-dir", data_dir]
 
 
 # ================================================================================================

@@ -10,8 +10,10 @@ use crate::message::{Message, TraceContext};
 use crate::metrics::DropReason;
 use crate::retain::MatchRetained;
 use crate::session::queue::Pending;
+use crate::session::route::RouteError;
 use crate::topic;
 use actix::prelude::*;
+use courtier_storage::{DeliveryState, Op};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -26,17 +28,42 @@ impl Handler<Inbound> for Session {
         match msg.packet {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => {
-                self.state.on_puback(a.pkid);
+                if let Some(done) = self.state.on_puback(a.pkid) {
+                    self.persist_delete([done.pending.seq]);
+                }
                 self.drain(ctx);
                 ready(InboundReply::default())
             }
-            Packet::PubRec(a) => ready(InboundReply::ack(self.state.on_pubrec(a.pkid))),
+            Packet::PubRec(a) => {
+                let (pubrel, released) = self.state.on_pubrec(a.pkid);
+                if let Some(pending) = released.map(|i| i.pending.clone()) {
+                    let pkid = a.pkid;
+                    self.persist_state(&pending, DeliveryState::Released { pkid });
+                }
+                ready(InboundReply::ack(pubrel))
+            }
             Packet::PubComp(a) => {
-                self.state.on_pubcomp(a.pkid);
+                if let Some(done) = self.state.on_pubcomp(a.pkid) {
+                    self.persist_delete([done.pending.seq]);
+                }
                 self.drain(ctx);
                 ready(InboundReply::default())
             }
-            Packet::PubRel(a) => ready(InboundReply::ack(self.state.on_pubrel(a.pkid))),
+            Packet::PubRel(a) => {
+                let pubcomp = self.state.on_pubrel(a.pkid);
+                // The id is forgotten durably before PUBCOMP: after it the client may reuse it
+                // for a new message, which must not be mistaken for a repeat.
+                let commit = self.persist_commit(vec![Op::DeleteInbound {
+                    client_id: self.client_id.to_string(),
+                    pkid: a.pkid,
+                }]);
+                Box::pin(async move { commit.wait().await }.into_actor(self).map(
+                    move |res, act, _| match res {
+                        Ok(()) => InboundReply::ack(pubcomp),
+                        Err(e) => act.store_failed(e),
+                    },
+                ))
+            }
             Packet::PingReq => {
                 // Answered through the session so that PINGRESP keeps its place behind
                 // messages already routed to this client [MQTT-3.12.4-1].
@@ -56,6 +83,14 @@ impl Handler<Inbound> for Session {
 
 fn ready(r: InboundReply) -> ResponseActFuture<Session, InboundReply> {
     Box::pin(fut::ready(r))
+}
+
+impl Session {
+    /// The store refused a write we must not acknowledge without: close, the client retries.
+    fn store_failed(&self, e: courtier_storage::StoreError) -> InboundReply {
+        log::error!("client {:?}: store write failed: {e}", &*self.client_id);
+        InboundReply::close(CloseReason::SessionGone)
+    }
 }
 
 impl Session {
@@ -150,6 +185,8 @@ impl Session {
         let router = self.router.clone();
         let me = self.subscriber();
         let pkid = s.pkid;
+        // SUBACK promises the subscription: a persistent session stores it first.
+        let stored = self.persist_meta();
         let work = async move {
             for (filter, opts) in &accepted {
                 router.subscribe(filter.clone(), me.clone(), *opts).await?;
@@ -159,7 +196,8 @@ impl Session {
                 .retain_store()
                 .send(MatchRetained { filters })
                 .await?;
-            Ok::<_, MailboxError>((accepted, retained))
+            stored.wait().await.map_err(RouteError::Store)?;
+            Ok::<_, RouteError>((accepted, retained))
         };
         Box::pin(work.into_actor(self).map(move |res, act, ctx| {
             let (accepted, retained) = match res {
@@ -186,6 +224,7 @@ impl Session {
                             msg: m,
                             qos,
                             retain: true,
+                            seq: None,
                         });
                 }
             }
@@ -206,11 +245,12 @@ impl Session {
         }
         let router = self.router.clone();
         let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);
+        let stored = self.persist_meta();
         let work = async move {
             for filter in removed {
                 router.unsubscribe(filter, client.clone(), id).await?;
             }
-            Ok::<_, MailboxError>(())
+            stored.wait().await.map_err(RouteError::Store)
         };
         Box::pin(work.into_actor(self).map(move |res, act, ctx| {
             if let Err(e) = res {

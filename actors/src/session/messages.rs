@@ -18,6 +18,9 @@ pub struct Deliver {
     pub qos: QoS,
     /// RETAIN flag on the wire: false for live forwarding [MQTT-3.3.1-9].
     pub retain: bool,
+    /// Set when the publisher stored this delivery for the (persistent) session: the sequence
+    /// it is stored under.
+    pub seq: Option<u64>,
 }
 
 /// A connection whose CONNECT was accepted takes this session over.

@@ -6,14 +6,14 @@
 //!
 //! - `inbound.rs`: packets from the client (PUBLISH, acks, SUBSCRIBE, UNSUBSCRIBE)
 //! - `outbound.rs`: `Deliver` and draining the state into the writer
-//! - `persist.rs`: conversion to and from the store's `SessionRecord`
+//! - `persist.rs`: what a persistent session writes to the store, and restoring one
 
 mod inbound;
 pub mod messages;
 mod outbound;
-mod persist;
+pub(crate) mod persist;
 pub mod queue;
-mod route;
+pub(crate) mod route;
 pub mod state;
 
 use crate::close::CloseReason;
@@ -27,7 +27,7 @@ use crate::retain::RetainStore;
 use crate::topics::messages::Subscriber;
 use crate::topics::TopicRouter;
 use actix::prelude::*;
-use courtier_storage::Store;
+use courtier_storage::{CommitWriter, Op};
 use messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
 pub use route::Router;
 use state::SessionState;
@@ -42,7 +42,8 @@ pub struct SessionDeps {
     pub topics: Addr<TopicRouter>,
     pub retain: Addr<RetainStore>,
     pub registry: Addr<SessionRegistry>,
-    pub store: Arc<dyn Store>,
+    /// Every store write goes through the group-commit writer.
+    pub persist: Arc<CommitWriter>,
     pub cfg: Arc<BrokerConfig>,
     pub metrics: Arc<Metrics>,
 }
@@ -69,6 +70,10 @@ pub struct Session {
     ended: bool,
     /// A task waiting for room in the writer channel is under way.
     waiting_for_writer: bool,
+    /// Bumped at every attach, so an expiry timer set while offline knows it is stale.
+    expiry_generation: u64,
+    /// Time left before expiry, for a session restored from the store.
+    restored_expiry: Option<std::time::Duration>,
     router: Router,
     me: Option<Arc<Subscriber>>,
     deps: SessionDeps,
@@ -86,7 +91,13 @@ impl Session {
             protocol: ProtocolVersion::V311,
             ended: false,
             waiting_for_writer: false,
-            router: Router::new(deps.topics.clone(), deps.retain.clone()),
+            expiry_generation: 0,
+            restored_expiry: None,
+            router: Router::new(
+                deps.topics.clone(),
+                deps.retain.clone(),
+                Some(deps.persist.clone()),
+            ),
             me: None,
             deps,
         }
@@ -152,11 +163,7 @@ impl Session {
         let queued = self.state.queued() as i64;
         self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
         self.state.clear();
-        if self.persistent {
-            if let Err(e) = self.deps.store.delete_session(&self.client_id) {
-                log::error!("session {:?} not deleted from store: {e}", &*self.client_id);
-            }
-        }
+        self.persist(vec![Op::DeleteSession(self.client_id.to_string())]);
         self.deps.registry.do_send(SessionGone {
             client_id: self.client_id.clone(),
             session_id: self.id,
@@ -169,6 +176,34 @@ impl Session {
         self.deps.metrics.client_disconnected();
         Some(link)
     }
+
+    /// A persistent session whose client stays away for `left` is deleted, with its data
+    /// (Mosquitto's persistent_client_expiration).
+    fn schedule_expiry(&mut self, left: std::time::Duration, ctx: &mut Context<Self>) {
+        if left == std::time::Duration::MAX {
+            return;
+        }
+        let generation = self.expiry_generation;
+        ctx.run_later(left, move |act, ctx| {
+            if act.link.is_none() && act.expiry_generation == generation {
+                log::info!(
+                    "client {:?}: persistent session expired after {:?} offline; deleted",
+                    &*act.client_id,
+                    act.deps.cfg.session_expiry.unwrap_or_default()
+                );
+                act.deps.metrics.sessions_expired.fetch_add(1, Relaxed);
+                act.end(ctx);
+            }
+        });
+    }
+
+    /// Mark this session persistent or not, for routers deciding what to write for it.
+    fn set_persistent(&mut self, persistent: bool) {
+        self.persistent = persistent;
+        if let Some(me) = &self.me {
+            me.persistent.store(persistent, Relaxed);
+        }
+    }
 }
 
 impl Actor for Session {
@@ -179,7 +214,15 @@ impl Actor for Session {
             client_id: self.client_id.clone(),
             session_id: self.id,
             recipient: ctx.address().recipient(),
+            persistent: std::sync::atomic::AtomicBool::new(self.persistent),
         }));
+        if self.link.is_none() && self.persistent {
+            let left = self
+                .restored_expiry
+                .take()
+                .unwrap_or(std::time::Duration::MAX);
+            self.schedule_expiry(left, ctx);
+        }
         // Restored sessions re-enter their subscriptions before any client can publish, so
         // messages published before the client returns are queued.
         if !self.state.subscriptions.is_empty() {
@@ -231,13 +274,13 @@ impl Handler<Attach> for Session {
             let queued = self.state.queued() as i64;
             self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
             self.state.clear();
-            if self.persistent {
-                let _ = self.deps.store.delete_session(&self.client_id);
-            }
+            self.persist(vec![Op::DeleteSession(self.client_id.to_string())]);
         }
         self.known = true;
-        self.persistent = !msg.clean_start;
+        self.expiry_generation += 1;
         self.protocol = msg.protocol;
+        self.set_persistent(!msg.clean_start);
+        self.persist(vec![Op::PutSession(self.meta())]);
         self.link = Some(Link {
             conn_id: msg.conn_id,
             conn: msg.conn,
@@ -271,7 +314,10 @@ impl Handler<Detach> for Session {
             }
         }
         if self.persistent {
-            self.save();
+            self.persist(vec![Op::PutSession(self.meta())]);
+            if let Some(expiry) = self.deps.cfg.session_expiry {
+                self.schedule_expiry(expiry, ctx);
+            }
         } else {
             self.end(ctx);
         }
@@ -287,8 +333,6 @@ impl Handler<ShutdownSession> for Session {
                 reason: CloseReason::ServerShutdown,
             });
         }
-        if self.persistent {
-            self.save();
-        }
+        self.persist(vec![Op::PutSession(self.meta())]);
     }
 }

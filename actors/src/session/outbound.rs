@@ -10,10 +10,11 @@ use super::messages::Deliver;
 use super::queue::Pending;
 use super::state::Offer;
 use super::Session;
-use crate::codec::Packet;
+use crate::codec::{Packet, QoS};
 use crate::connection::Outgoing;
 use crate::metrics::DropReason;
 use actix::prelude::*;
+use courtier_storage::DeliveryState;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -30,6 +31,7 @@ impl Handler<Deliver> for Session {
                 msg: msg.msg,
                 qos: msg.qos,
                 retain: msg.retain,
+                seq: msg.seq,
             },
             online,
         );
@@ -37,8 +39,14 @@ impl Handler<Deliver> for Session {
             Offer::Accepted => {
                 self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
             }
-            Offer::Evicted => self.note_drop(DropReason::QueueFull, "dropped the oldest queued"),
-            Offer::Dropped(reason) => self.note_drop(reason, "dropped a new message"),
+            Offer::Evicted(seqs) => {
+                self.note_drop(DropReason::QueueFull, "dropped the oldest queued");
+                self.persist_delete(seqs);
+            }
+            Offer::Dropped(reason, seq) => {
+                self.note_drop(reason, "dropped a new message");
+                self.persist_delete([seq]);
+            }
         }
         if online {
             self.drain(ctx);
@@ -88,6 +96,13 @@ impl Session {
                     if let Packet::Publish(p) = &packet {
                         metrics.publish_sent.fetch_add(1, Relaxed);
                         metrics.publish_out.count(p.qos, p.payload.len());
+                        if let (QoS::ExactlyOnce, Some(pkid), false) = (p.qos, p.pkid, p.dup) {
+                            // Persist the packet id, so a restart resends PUBLISH or PUBREL
+                            // under the id the client knows.
+                            if let Some(i) = self.state.inflight(pkid) {
+                                self.persist_state(&i.pending, DeliveryState::Sent { pkid });
+                            }
+                        }
                     }
                     permit.send(Outgoing::Packet(packet));
                 }

@@ -1,38 +1,39 @@
-//! Conversion between the live session and the store's `SessionRecord`.
+//! Persistence of one session: which `Op`s a persistent session writes, and rebuilding a
+//! session from the store.
+//!
+//! What is written, and when (clean sessions write nothing, ever):
+//! - the session's meta (subscriptions, protocol, last seen): on connect, on (un)subscribe
+//!   (awaited before SUBACK/UNSUBACK), on disconnect and shutdown;
+//! - each queued QoS 1/2 message: by the *publisher's* router before the publisher is
+//!   acknowledged (see `route.rs`), under the message's id as sequence;
+//! - QoS 2 progress (sent with packet id, released): as it happens, not awaited (losing it in a
+//!   crash means a resend with DUP, which the protocol absorbs);
+//! - completion (PUBACK/PUBCOMP) or a drop: the entry is deleted, not awaited;
+//! - inbound QoS 2 packet ids: stored before PUBREC, removed before PUBCOMP (both awaited), so a
+//!   repeated PUBLISH is never delivered twice, even across a crash.
 
 use super::queue::Pending;
-use super::state::OutState;
 use super::{Session, SessionDeps};
 use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use crate::message::{ClientId, Message};
-use courtier_storage::{SessionRecord, StoredMessage, StoredOutbound, SubscriptionRecord};
+use courtier_storage::writer::Commit;
+use courtier_storage::{
+    DeliveryState, Op, QueuedRecord, SessionMeta, SessionRecord, StoredMessage, SubscriptionRecord,
+};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn stored(p: &Pending) -> StoredMessage {
+/// The stored form of a message for one delivery.
+pub(crate) fn stored_message(msg: &Message, qos: QoS, retain: bool) -> StoredMessage {
     StoredMessage {
-        topic: p.msg.topic.to_string(),
-        payload: p.msg.payload.to_vec(),
-        qos: p.qos as u8,
-        retain: p.retain,
+        topic: msg.topic.to_string(),
+        payload: msg.payload.to_vec(),
+        qos: qos as u8,
+        retain,
     }
 }
 
-fn pending(m: StoredMessage) -> Pending {
-    let qos = QoS::from_u8(m.qos).unwrap_or_default();
-    Pending {
-        msg: Arc::new(Message::new(
-            m.topic.into(),
-            m.payload.into(),
-            qos,
-            m.retain,
-        )),
-        qos,
-        retain: m.retain,
-    }
-}
-
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -40,9 +41,8 @@ fn now_ms() -> u64 {
 }
 
 impl Session {
-    pub(super) fn to_record(&self) -> SessionRecord {
-        let snap = self.state.snapshot();
-        SessionRecord {
+    pub(super) fn meta(&self) -> SessionMeta {
+        SessionMeta {
             client_id: self.client_id.to_string(),
             protocol_level: self.protocol.level(),
             subscriptions: self
@@ -54,56 +54,111 @@ impl Session {
                     qos: o.qos as u8,
                 })
                 .collect(),
-            inflight: snap
-                .inflight
-                .iter()
-                .map(|(pkid, i)| StoredOutbound {
-                    pkid: *pkid,
-                    qos: i.pending.qos as u8,
-                    released: i.state == OutState::AwaitPubComp,
-                    message: stored(&i.pending),
-                })
-                .collect(),
-            queued: snap.queued.into_iter().map(stored).collect(),
-            inbound_qos2: snap.inbound_qos2,
             last_seen_ms: now_ms(),
         }
     }
 
-    /// Persist this (persistent) session's state.
-    pub(super) fn save(&self) {
-        if let Err(e) = self.deps.store.save_session(&self.to_record()) {
-            log::error!("session {:?} not persisted: {e}", &*self.client_id);
+    /// Write ops without waiting, if this session is persistent.
+    pub(super) fn persist(&self, ops: Vec<Op>) {
+        if self.persistent {
+            self.deps.persist.submit(ops);
         }
     }
 
-    /// Rebuild an offline persistent session from the store.
+    /// Write ops and get a handle to await their durability (done at once for clean sessions).
+    pub(super) fn persist_commit(&self, ops: Vec<Op>) -> Commit {
+        if self.persistent {
+            self.deps.persist.commit(ops)
+        } else {
+            Commit::ready()
+        }
+    }
+
+    pub(super) fn persist_meta(&self) -> Commit {
+        self.persist_commit(vec![Op::PutSession(self.meta())])
+    }
+
+    /// Forget persisted deliveries (completed or dropped).
+    pub(super) fn persist_delete(&self, seqs: impl IntoIterator<Item = Option<u64>>) {
+        let ops: Vec<Op> = seqs
+            .into_iter()
+            .flatten()
+            .map(|seq| Op::DeleteMessage {
+                client_id: self.client_id.to_string(),
+                seq,
+            })
+            .collect();
+        self.persist(ops);
+    }
+
+    pub(super) fn persist_state(&self, p: &Pending, state: DeliveryState) {
+        if let Some(seq) = p.seq {
+            self.persist(vec![Op::PutMessage {
+                client_id: self.client_id.to_string(),
+                seq,
+                record: QueuedRecord {
+                    message: stored_message(&p.msg, p.qos, p.retain),
+                    state,
+                },
+            }]);
+        }
+    }
+
+    /// Rebuild an offline persistent session from the store; its expiry timer counts from the
+    /// time it was last seen.
     pub fn from_record(id: u64, rec: SessionRecord, deps: SessionDeps) -> Session {
-        let mut s = Session::new(id, ClientId::from(rec.client_id), deps);
+        let offline_for = Duration::from_millis(now_ms().saturating_sub(rec.meta.last_seen_ms));
+        let mut s = Session::new(id, ClientId::from(rec.meta.client_id), deps);
         s.persistent = true;
         s.known = true;
-        s.protocol = match rec.protocol_level {
+        s.protocol = match rec.meta.protocol_level {
             3 => ProtocolVersion::V31,
             5 => ProtocolVersion::V5,
             _ => ProtocolVersion::V311,
         };
-        for sub in rec.subscriptions {
+        for sub in rec.meta.subscriptions {
             let opts = SubscriptionOptions {
                 qos: QoS::from_u8(sub.qos).unwrap_or_default(),
                 ..Default::default()
             };
             s.state.subscriptions.insert(sub.filter.into(), opts);
         }
-        for o in rec.inflight {
-            s.state
-                .restore_inflight(o.pkid, pending(o.message), o.released);
+        let mut dropped = Vec::new();
+        for (seq, r) in rec.messages {
+            let qos = QoS::from_u8(r.message.qos).unwrap_or_default();
+            let retain = r.message.retain;
+            let msg = Message::new(
+                r.message.topic.into(),
+                r.message.payload.into(),
+                qos,
+                retain,
+            );
+            let pending = Pending {
+                msg: Arc::new(msg),
+                qos,
+                retain,
+                seq: Some(seq),
+            };
+            match r.state {
+                DeliveryState::Queued => {
+                    if let super::state::Offer::Dropped(_, seq) = s.state.offer(pending, true) {
+                        dropped.push(seq);
+                    }
+                }
+                DeliveryState::Sent { pkid } => s.state.restore_inflight(pkid, pending, false),
+                DeliveryState::Released { pkid } => s.state.restore_inflight(pkid, pending, true),
+            }
         }
-        for m in rec.queued {
-            s.state.offer(pending(m), true);
+        for pkid in rec.inbound_qos2 {
+            s.state.restore_inbound_qos2(pkid);
         }
-        for id in rec.inbound_qos2 {
-            s.state.restore_inbound_qos2(id);
-        }
+        s.persist_delete(dropped);
+        s.restored_expiry = Some(
+            s.deps
+                .cfg
+                .session_expiry
+                .map_or(Duration::MAX, |e| e.saturating_sub(offline_for)),
+        );
         s
     }
 }

@@ -14,15 +14,17 @@ pub struct Pending {
     pub msg: Arc<Message>,
     pub qos: QoS,
     pub retain: bool,
+    /// Sequence under which this delivery is persisted for its (persistent) session, if it is.
+    pub seq: Option<u64>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum PushOutcome {
     Queued,
-    /// The new message was refused (drop_new).
-    DroppedNew,
-    /// The new message was queued and the oldest evicted (drop_oldest).
-    DroppedOldest,
+    /// The new message was refused (drop_new); here it is.
+    DroppedNew(Pending),
+    /// The new message was queued and these oldest ones evicted (drop_oldest).
+    DroppedOldest(Vec<Pending>),
 }
 
 #[derive(Debug)]
@@ -60,21 +62,23 @@ impl BoundedQueue {
             return PushOutcome::Queued;
         }
         match self.policy {
-            OverflowPolicy::DropNew => PushOutcome::DroppedNew,
+            OverflowPolicy::DropNew => PushOutcome::DroppedNew(p),
             OverflowPolicy::DropOldest => {
                 // Evict from the front until the new message fits (a message larger than
                 // max_bytes on its own is refused rather than emptying the queue).
                 if self.max_bytes != 0 && size > self.max_bytes {
-                    return PushOutcome::DroppedNew;
+                    return PushOutcome::DroppedNew(p);
                 }
+                let mut evicted = Vec::new();
                 while !self.fits(size) {
-                    if self.pop_front().is_none() {
-                        break;
+                    match self.pop_front() {
+                        Some(old) => evicted.push(old),
+                        None => break,
                     }
                 }
                 self.bytes += size;
                 self.items.push_back(p);
-                PushOutcome::DroppedOldest
+                PushOutcome::DroppedOldest(evicted)
             }
         }
     }
@@ -122,15 +126,18 @@ mod tests {
             )),
             qos: QoS::AtLeastOnce,
             retain: false,
+            seq: None,
         }
     }
 
     #[test]
     fn drop_new_keeps_the_oldest_messages() {
         let mut q = BoundedQueue::new(2, 0, OverflowPolicy::DropNew);
-        assert_eq!(q.push(p(b"1")), PushOutcome::Queued);
-        assert_eq!(q.push(p(b"2")), PushOutcome::Queued);
-        assert_eq!(q.push(p(b"3")), PushOutcome::DroppedNew);
+        assert!(matches!(q.push(p(b"1")), PushOutcome::Queued));
+        assert!(matches!(q.push(p(b"2")), PushOutcome::Queued));
+        assert!(
+            matches!(q.push(p(b"3")), PushOutcome::DroppedNew(r) if &r.msg.payload[..] == b"3")
+        );
         assert_eq!(q.len(), 2);
         assert_eq!(&q.pop_front().unwrap().msg.payload[..], b"1");
     }
@@ -140,7 +147,7 @@ mod tests {
         let mut q = BoundedQueue::new(2, 0, OverflowPolicy::DropOldest);
         q.push(p(b"1"));
         q.push(p(b"2"));
-        assert_eq!(q.push(p(b"3")), PushOutcome::DroppedOldest);
+        assert!(matches!(q.push(p(b"3")), PushOutcome::DroppedOldest(e) if e.len() == 1));
         let got: Vec<_> = q.iter().map(|x| x.msg.payload.clone()).collect();
         assert_eq!(
             got,
@@ -151,9 +158,9 @@ mod tests {
     #[test]
     fn byte_limit_is_enforced_and_tracked() {
         let mut q = BoundedQueue::new(0, 5, OverflowPolicy::DropNew);
-        assert_eq!(q.push(p(b"abc")), PushOutcome::Queued);
-        assert_eq!(q.push(p(b"abc")), PushOutcome::DroppedNew);
-        assert_eq!(q.push(p(b"ab")), PushOutcome::Queued);
+        assert!(matches!(q.push(p(b"abc")), PushOutcome::Queued));
+        assert!(matches!(q.push(p(b"abc")), PushOutcome::DroppedNew(_)));
+        assert!(matches!(q.push(p(b"ab")), PushOutcome::Queued));
         assert_eq!(q.bytes(), 5);
         q.pop_front();
         assert_eq!(q.bytes(), 2);
@@ -163,7 +170,7 @@ mod tests {
     fn drop_oldest_refuses_a_message_larger_than_the_byte_limit() {
         let mut q = BoundedQueue::new(0, 2, OverflowPolicy::DropOldest);
         q.push(p(b"a"));
-        assert_eq!(q.push(p(b"abc")), PushOutcome::DroppedNew);
+        assert!(matches!(q.push(p(b"abc")), PushOutcome::DroppedNew(_)));
         assert_eq!(q.len(), 1);
     }
 
@@ -171,7 +178,7 @@ mod tests {
     fn zero_means_unlimited() {
         let mut q = BoundedQueue::new(0, 0, OverflowPolicy::DropNew);
         for _ in 0..10_000 {
-            assert_eq!(q.push(p(b"x")), PushOutcome::Queued);
+            assert!(matches!(q.push(p(b"x")), PushOutcome::Queued));
         }
     }
 }

@@ -4,10 +4,11 @@
 //! topic tree a PUBLISH costs: one awaited `Match` per subtree (at most two, run concurrently),
 //! then one non-awaited `Deliver` per subscriber. Not `Send`: each actor owns its own.
 
-use crate::codec::SubscriptionOptions;
+use crate::codec::{QoS, SubscriptionOptions};
 use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
 use crate::session::messages::Deliver;
+use crate::session::persist::stored_message;
 use crate::topic;
 use crate::topics::messages::{
     AddSubscription, Match, Matched, RemoveSubscription, ResolveSubtree, Subscriber, Subscription,
@@ -15,9 +16,12 @@ use crate::topics::messages::{
 use crate::topics::{filter_key, TopicRouter, TopicSubtree, WILDCARD_KEY};
 use actix::prelude::*;
 use bytestring::ByteString;
+use courtier_storage::writer::Commit;
+use courtier_storage::{CommitWriter, DeliveryState, Op, QueuedRecord, StoreError};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -25,14 +29,30 @@ pub struct Router {
     router: Addr<TopicRouter>,
     retain: Addr<RetainStore>,
     cache: Rc<RefCell<HashMap<ByteString, Addr<TopicSubtree>>>>,
+    /// Where QoS 1/2 messages for persistent sessions are stored before the ack.
+    persist: Option<Arc<CommitWriter>>,
+}
+
+/// Why a message could not be routed (it is then not acknowledged).
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("actor unavailable: {0}")]
+    Mailbox(#[from] MailboxError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
 }
 
 impl Router {
-    pub fn new(router: Addr<TopicRouter>, retain: Addr<RetainStore>) -> Router {
+    pub fn new(
+        router: Addr<TopicRouter>,
+        retain: Addr<RetainStore>,
+        persist: Option<Arc<CommitWriter>>,
+    ) -> Router {
         Router {
             router,
             retain,
             cache: Rc::default(),
+            persist,
         }
     }
 
@@ -54,10 +74,14 @@ impl Router {
     }
 
     /// Store (if retained) and deliver `msg` to every matching subscriber once, at the highest
-    /// QoS of its matching subscriptions. Returns the number of subscribers reached.
-    pub async fn publish(&self, msg: Arc<Message>) -> Result<usize, MailboxError> {
+    /// QoS of its matching subscriptions. For persistent subscribers receiving QoS 1/2, the
+    /// message is written to the store first, as the durability setting requires, so returning
+    /// `Ok` means the message may be acknowledged. Returns the number of subscribers reached.
+    pub async fn publish(&self, msg: Arc<Message>) -> Result<usize, RouteError> {
         if msg.retain {
-            self.retain.send(StoreRetained { msg: msg.clone() }).await?;
+            self.retain
+                .send(StoreRetained { msg: msg.clone() })
+                .await??;
         }
         let exact = self.subtree(topic::first_level(&msg.topic)).await?;
         let ask = |s: &Addr<TopicSubtree>| {
@@ -77,13 +101,42 @@ impl Router {
             a
         };
         let matched = dedupe(matched);
-        for m in &matched {
+        // Submit the store writes, then deliver, then wait: the writer is FIFO, so whatever a
+        // subscriber writes about this message later (sent, acknowledged) lands after it.
+        let mut ops = Vec::new();
+        let stored: Vec<bool> = matched
+            .iter()
+            .map(|m| {
+                let qos = msg.qos.min(m.qos);
+                let store = self.persist.is_some()
+                    && qos != QoS::AtMostOnce
+                    && m.subscriber.persistent.load(Relaxed);
+                if store {
+                    ops.push(Op::PutMessage {
+                        client_id: m.subscriber.client_id.to_string(),
+                        seq: msg.trace.id,
+                        record: QueuedRecord {
+                            message: stored_message(&msg, qos, false),
+                            state: DeliveryState::Queued,
+                        },
+                    });
+                }
+                store
+            })
+            .collect();
+        let commit = match &self.persist {
+            Some(w) => w.commit(ops),
+            None => Commit::ready(),
+        };
+        for (m, stored) in matched.iter().zip(stored) {
             m.subscriber.recipient.do_send(Deliver {
                 msg: msg.clone(),
                 qos: msg.qos.min(m.qos),
                 retain: false,
+                seq: stored.then_some(msg.trace.id),
             });
         }
+        commit.wait().await?;
         Ok(matched.len())
     }
 

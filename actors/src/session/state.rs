@@ -32,14 +32,15 @@ pub struct Inflight {
     pub seq: u64,
 }
 
-/// What happened to a message offered to the session.
+/// What happened to a message offered to the session. Dropped deliveries name their store
+/// sequence (if persisted) so the caller can delete them from the store.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
     Accepted,
     /// Not kept; the reason is counted and logged by the caller.
-    Dropped(DropReason),
-    /// Kept, but the oldest queued message was evicted for it.
-    Evicted,
+    Dropped(DropReason, Option<u64>),
+    /// Kept, but the oldest queued messages were evicted for it.
+    Evicted(Vec<Option<u64>>),
 }
 
 #[derive(Debug)]
@@ -105,17 +106,17 @@ impl SessionState {
     pub fn offer(&mut self, p: Pending, online: bool) -> Offer {
         if !online && p.qos == QoS::AtMostOnce && !self.queue_qos0_offline {
             self.dropped += 1;
-            return Offer::Dropped(DropReason::Qos0Offline);
+            return Offer::Dropped(DropReason::Qos0Offline, p.seq);
         }
         match self.queue.push(p) {
             PushOutcome::Queued => Offer::Accepted,
-            PushOutcome::DroppedNew => {
+            PushOutcome::DroppedNew(p) => {
                 self.dropped += 1;
-                Offer::Dropped(DropReason::QueueFull)
+                Offer::Dropped(DropReason::QueueFull, p.seq)
             }
-            PushOutcome::DroppedOldest => {
-                self.dropped += 1;
-                Offer::Evicted
+            PushOutcome::DroppedOldest(evicted) => {
+                self.dropped += evicted.len() as u64;
+                Offer::Evicted(evicted.into_iter().map(|p| p.seq).collect())
             }
         }
     }
@@ -216,37 +217,39 @@ impl SessionState {
         }
     }
 
-    /// PUBACK from the client. False if the id was not awaiting one.
-    pub fn on_puback(&mut self, pkid: u16) -> bool {
+    /// PUBACK from the client: the finished delivery, or None if the id awaited no PUBACK.
+    pub fn on_puback(&mut self, pkid: u16) -> Option<Inflight> {
         match self.inflight.get(&pkid) {
-            Some(i) if i.state == OutState::AwaitPubAck => {
-                self.inflight.remove(&pkid);
-                true
-            }
-            _ => false,
+            Some(i) if i.state == OutState::AwaitPubAck => self.inflight.remove(&pkid),
+            _ => None,
         }
     }
 
     /// PUBREC from the client: answer PUBREL [MQTT-4.3.3-1]. An unknown id is answered too, so a
-    /// client that lost track can finish its flow.
-    pub fn on_pubrec(&mut self, pkid: u16) -> Packet {
-        if let Some(i) = self.inflight.get_mut(&pkid) {
-            if i.state == OutState::AwaitPubRec {
+    /// client that lost track can finish its flow. Also returns the delivery if it just moved to
+    /// "released" (so its persisted state can follow).
+    pub fn on_pubrec(&mut self, pkid: u16) -> (Packet, Option<&Inflight>) {
+        let released = match self.inflight.get_mut(&pkid) {
+            Some(i) if i.state == OutState::AwaitPubRec => {
                 i.state = OutState::AwaitPubComp;
+                Some(&*i)
             }
-        }
-        Packet::PubRel(Ack::new(pkid))
+            _ => None,
+        };
+        (Packet::PubRel(Ack::new(pkid)), released)
     }
 
-    /// PUBCOMP from the client ends a QoS 2 delivery.
-    pub fn on_pubcomp(&mut self, pkid: u16) -> bool {
+    /// PUBCOMP from the client ends a QoS 2 delivery: the finished delivery, if any.
+    pub fn on_pubcomp(&mut self, pkid: u16) -> Option<Inflight> {
         match self.inflight.get(&pkid) {
-            Some(i) if i.state == OutState::AwaitPubComp => {
-                self.inflight.remove(&pkid);
-                true
-            }
-            _ => false,
+            Some(i) if i.state == OutState::AwaitPubComp => self.inflight.remove(&pkid),
+            _ => None,
         }
+    }
+
+    /// The in-flight delivery with this packet id.
+    pub fn inflight(&self, pkid: u16) -> Option<&Inflight> {
+        self.inflight.get(&pkid)
     }
 
     /// An inbound QoS 2 PUBLISH: true if it is new and must be routed, false if it repeats an id
@@ -281,18 +284,6 @@ impl SessionState {
         self.inflight.len()
     }
 
-    /// Everything the session holds, for persistence.
-    pub fn snapshot(&self) -> Snapshot<'_> {
-        let mut inflight: Vec<(u16, &Inflight)> =
-            self.inflight.iter().map(|(k, v)| (*k, v)).collect();
-        inflight.sort_by_key(|(_, i)| i.seq);
-        Snapshot {
-            inflight,
-            queued: self.retained.iter().chain(self.queue.iter()).collect(),
-            inbound_qos2: self.inbound_qos2.iter().copied().collect(),
-        }
-    }
-
     /// Restore an in-flight delivery (from the store).
     pub fn restore_inflight(&mut self, pkid: u16, pending: Pending, released: bool) {
         self.next_seq += 1;
@@ -314,12 +305,6 @@ impl SessionState {
     pub fn restore_inbound_qos2(&mut self, pkid: u16) {
         self.inbound_qos2.insert(pkid);
     }
-}
-
-pub struct Snapshot<'a> {
-    pub inflight: Vec<(u16, &'a Inflight)>,
-    pub queued: Vec<&'a Pending>,
-    pub inbound_qos2: Vec<u16>,
 }
 
 fn publish_packet(p: &Pending, pkid: Option<u16>, dup: bool) -> Packet {

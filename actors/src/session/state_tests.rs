@@ -21,6 +21,7 @@ fn pending(n: u32, qos: QoS) -> Pending {
         )),
         qos,
         retain: false,
+        seq: None,
     }
 }
 
@@ -42,7 +43,7 @@ fn inflight_window_limits_outstanding_qos1_messages() {
     assert!(s.next_packet().is_none(), "window of 2 is full");
     assert!(!s.has_sendable());
     assert_ne!(a.pkid, b.pkid);
-    assert!(s.on_puback(a.pkid.unwrap()));
+    assert!(s.on_puback(a.pkid.unwrap()).is_some());
     assert!(s.has_sendable());
     let c = publish(s.next_packet().unwrap());
     assert_eq!(&c.payload[..], b"2", "queue is FIFO");
@@ -80,9 +81,12 @@ fn qos2_outbound_flow_pubrec_pubrel_pubcomp() {
     let mut s = SessionState::new("c".into(), &cfg(20, 100));
     s.offer(pending(0, QoS::ExactlyOnce), true);
     let id = publish(s.next_packet().unwrap()).pkid.unwrap();
-    assert!(!s.on_puback(id), "PUBACK is not the answer to QoS 2");
-    assert_eq!(s.on_pubrec(id), Packet::PubRel(Ack::new(id)));
-    assert!(s.on_pubcomp(id));
+    assert!(
+        s.on_puback(id).is_none(),
+        "PUBACK is not the answer to QoS 2"
+    );
+    assert_eq!(s.on_pubrec(id).0, Packet::PubRel(Ack::new(id)));
+    assert!(s.on_pubcomp(id).is_some());
     assert_eq!(s.inflight_len(), 0);
 }
 
@@ -119,7 +123,7 @@ fn offline_session_drops_qos0_and_queues_qos1() {
     let mut s = SessionState::new("c".into(), &cfg(20, 100));
     assert_eq!(
         s.offer(pending(0, QoS::AtMostOnce), false),
-        Offer::Dropped(DropReason::Qos0Offline)
+        Offer::Dropped(DropReason::Qos0Offline, None)
     );
     assert_eq!(
         s.offer(pending(1, QoS::AtLeastOnce), false),
@@ -140,7 +144,7 @@ fn queue_limit_drops_and_counts() {
     }
     assert_eq!(
         s.offer(pending(3, QoS::AtLeastOnce), false),
-        Offer::Dropped(DropReason::QueueFull)
+        Offer::Dropped(DropReason::QueueFull, None)
     );
     assert_eq!(s.dropped, 1);
 }
@@ -152,7 +156,10 @@ fn drop_oldest_policy_evicts() {
     let mut s = SessionState::new("c".into(), &c);
     s.offer(pending(0, QoS::AtLeastOnce), false);
     s.offer(pending(1, QoS::AtLeastOnce), false);
-    assert_eq!(s.offer(pending(2, QoS::AtLeastOnce), false), Offer::Evicted);
+    assert_eq!(
+        s.offer(pending(2, QoS::AtLeastOnce), false),
+        Offer::Evicted(vec![None])
+    );
     assert_eq!(&publish(s.next_packet().unwrap()).payload[..], b"1");
 }
 

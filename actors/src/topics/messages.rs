@@ -5,6 +5,7 @@ use crate::message::{ClientId, TraceContext};
 use crate::session::messages::Deliver;
 use actix::prelude::*;
 use bytestring::ByteString;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// A subscribing session as the tries see it. Shared by `Arc` between every filter of the
@@ -15,6 +16,9 @@ pub struct Subscriber {
     /// the subscription of the session that replaced it.
     pub session_id: u64,
     pub recipient: Recipient<Deliver>,
+    /// Whether the session is persistent (clean session = false): publishers then store the
+    /// message for it before acknowledging. Changes when a client reconnects.
+    pub persistent: AtomicBool,
 }
 
 #[derive(Clone)]

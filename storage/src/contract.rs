@@ -1,0 +1,186 @@
+//! One contract, every backend: the same assertions run against `MemoryStore` and (with the
+//! `rocksdb` feature) `RocksStore`.
+
+use crate::records::*;
+use crate::{MemoryStore, Store};
+
+fn msg(topic: &str, payload: &[u8], qos: u8) -> StoredMessage {
+    StoredMessage {
+        topic: topic.into(),
+        payload: payload.to_vec(),
+        qos,
+        retain: false,
+    }
+}
+
+fn meta(id: &str) -> SessionMeta {
+    SessionMeta {
+        client_id: id.into(),
+        protocol_level: 4,
+        subscriptions: vec![SubscriptionRecord {
+            filter: "a/#".into(),
+            qos: 1,
+        }],
+        last_seen_ms: 42,
+    }
+}
+
+fn queued(topic: &str, state: DeliveryState) -> QueuedRecord {
+    QueuedRecord {
+        message: msg(topic, b"p", 1),
+        state,
+    }
+}
+
+fn put(client: &str, seq: u64, r: QueuedRecord) -> Op {
+    Op::PutMessage {
+        client_id: client.into(),
+        seq,
+        record: r,
+    }
+}
+
+/// Run every contract check against a fresh store.
+pub fn check_all(store: &dyn Store) {
+    sessions_keep_messages_in_sequence_order(store);
+    deleting_a_session_removes_its_messages_and_inbound_ids(store);
+    message_updates_and_deletes(store);
+    retained_put_replace_delete(store);
+    client_ids_that_prefix_each_other_stay_apart(store);
+}
+
+fn sessions_keep_messages_in_sequence_order(s: &dyn Store) {
+    s.write(
+        &[
+            Op::PutSession(meta("c1")),
+            put("c1", 300, queued("t/3", DeliveryState::Queued)),
+            put("c1", 2, queued("t/1", DeliveryState::Queued)),
+            put("c1", 256, queued("t/2", DeliveryState::Sent { pkid: 9 })),
+            Op::PutInbound {
+                client_id: "c1".into(),
+                pkid: 7,
+            },
+        ],
+        false,
+    )
+    .unwrap();
+    let loaded = s.load().unwrap();
+    let c1 = loaded
+        .sessions
+        .iter()
+        .find(|x| x.meta.client_id == "c1")
+        .unwrap();
+    assert_eq!(c1.meta, meta("c1"));
+    let seqs: Vec<u64> = c1.messages.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, vec![2, 256, 300]);
+    assert_eq!(c1.messages[1].1.state, DeliveryState::Sent { pkid: 9 });
+    assert_eq!(c1.inbound_qos2, vec![7]);
+}
+
+fn deleting_a_session_removes_its_messages_and_inbound_ids(s: &dyn Store) {
+    s.write(&[Op::DeleteSession("c1".into())], true).unwrap();
+    let loaded = s.load().unwrap();
+    assert!(loaded.sessions.iter().all(|x| x.meta.client_id != "c1"));
+    // Re-creating the session finds nothing left over.
+    s.write(&[Op::PutSession(meta("c1"))], false).unwrap();
+    let loaded = s.load().unwrap();
+    let c1 = loaded
+        .sessions
+        .iter()
+        .find(|x| x.meta.client_id == "c1")
+        .unwrap();
+    assert!(c1.messages.is_empty() && c1.inbound_qos2.is_empty());
+    s.write(&[Op::DeleteSession("c1".into())], false).unwrap();
+}
+
+fn message_updates_and_deletes(s: &dyn Store) {
+    s.write(
+        &[
+            Op::PutSession(meta("c2")),
+            put("c2", 1, queued("x", DeliveryState::Queued)),
+            put("c2", 2, queued("y", DeliveryState::Queued)),
+        ],
+        false,
+    )
+    .unwrap();
+    s.write(
+        &[
+            put("c2", 1, queued("x", DeliveryState::Released { pkid: 3 })),
+            Op::DeleteMessage {
+                client_id: "c2".into(),
+                seq: 2,
+            },
+        ],
+        false,
+    )
+    .unwrap();
+    let loaded = s.load().unwrap();
+    let c2 = loaded
+        .sessions
+        .iter()
+        .find(|x| x.meta.client_id == "c2")
+        .unwrap();
+    assert_eq!(
+        c2.messages,
+        vec![(1, queued("x", DeliveryState::Released { pkid: 3 }))]
+    );
+    s.write(&[Op::DeleteSession("c2".into())], false).unwrap();
+}
+
+fn retained_put_replace_delete(s: &dyn Store) {
+    let mut m = msg("home/a", b"1", 1);
+    m.retain = true;
+    s.write(
+        &[Op::PutRetained(RetainedRecord { message: m.clone() })],
+        false,
+    )
+    .unwrap();
+    m.payload = b"2".to_vec();
+    s.write(
+        &[Op::PutRetained(RetainedRecord { message: m.clone() })],
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        s.load_retained().unwrap(),
+        vec![RetainedRecord { message: m }]
+    );
+    s.write(&[Op::DeleteRetained("home/a".into())], false)
+        .unwrap();
+    assert!(s.load_retained().unwrap().is_empty());
+}
+
+fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
+    s.write(
+        &[
+            Op::PutSession(meta("ab")),
+            Op::PutSession(meta("a")),
+            put("ab", 1, queued("ab", DeliveryState::Queued)),
+            put("a", 1, queued("a", DeliveryState::Queued)),
+        ],
+        false,
+    )
+    .unwrap();
+    s.write(&[Op::DeleteSession("a".into())], false).unwrap();
+    let loaded = s.load().unwrap();
+    let ab = loaded
+        .sessions
+        .iter()
+        .find(|x| x.meta.client_id == "ab")
+        .unwrap();
+    assert_eq!(ab.messages.len(), 1, "deleting \"a\" must not touch \"ab\"");
+    s.write(&[Op::DeleteSession("ab".into())], false).unwrap();
+}
+
+#[test]
+fn memory_store_meets_the_contract() {
+    check_all(&MemoryStore::new());
+}
+
+#[cfg(feature = "rocksdb")]
+#[test]
+fn rocks_store_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let opened = crate::open_rocks(&dir.path().join("db"), crate::OnCorruption::Fail).unwrap();
+    check_all(&*opened.store);
+}

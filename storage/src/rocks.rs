@@ -1,0 +1,347 @@
+//! `RocksStore`: the persistent backend.
+//!
+//! Column families: `sessions` (client id -> SessionMeta), `messages` (client id 0x00 seq ->
+//! QueuedRecord), `inbound` (client id 0x00 pkid -> empty), `retained` (topic ->
+//! RetainedRecord), `meta` (schema version). Every value carries the schema-version header of
+//! `encoding.rs`.
+//!
+//! Opening reads everything once (the broker restores it all anyway), which also checks every
+//! block's checksum. A store that fails to open or read as *corrupt* is, by default, moved
+//! aside to `<path>.corrupt-<timestamp>` and a fresh store is created; with
+//! `OnCorruption::Fail` the error is returned. A store written by a newer schema is never
+//! touched: that is always an error. A store locked by another process is an error too, not
+//! corruption.
+
+use crate::encoding::{client_range, decode, encode, inbound_key, message_key, split_key};
+use crate::records::*;
+use crate::{Store, StoreError, StoreResult};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, ErrorKind, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const CF_SESSIONS: &str = "sessions";
+const CF_MESSAGES: &str = "messages";
+const CF_INBOUND: &str = "inbound";
+const CF_RETAINED: &str = "retained";
+const CF_META: &str = "meta";
+const CFS: [&str; 5] = [CF_SESSIONS, CF_MESSAGES, CF_INBOUND, CF_RETAINED, CF_META];
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+type KeyValue = (Box<[u8]>, Box<[u8]>);
+
+/// What to do with a store that cannot be read (`persistence.on_corruption`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnCorruption {
+    /// Move it aside, start empty, report it.
+    MoveAside,
+    /// Refuse to start.
+    Fail,
+}
+
+pub struct RocksStore {
+    db: DB,
+    path: PathBuf,
+}
+
+/// An opened store with its contents.
+pub struct Opened {
+    pub store: Arc<RocksStore>,
+    pub loaded: Loaded,
+    /// Where a corrupt store was moved, if it was.
+    pub moved_aside: Option<PathBuf>,
+}
+
+fn options() -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_paranoid_checks(true);
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // A small broker on a NAS: modest memtables, few log files.
+    o.set_write_buffer_size(16 * 1024 * 1024);
+    o.set_max_write_buffer_number(3);
+    o.set_keep_log_file_num(3);
+    o.set_max_total_wal_size(64 * 1024 * 1024);
+    o
+}
+
+fn is_corruption(e: &rocksdb::Error) -> bool {
+    match e.kind() {
+        ErrorKind::Corruption => true,
+        // A missing SST/MANIFEST file surfaces as an I/O error naming the file.
+        ErrorKind::IOError => e.to_string().contains("No such file"),
+        _ => false,
+    }
+}
+
+fn backend(e: rocksdb::Error) -> StoreError {
+    if is_corruption(&e) {
+        StoreError::Corrupt(e.to_string())
+    } else {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Open (or create) the store at `path` and load it, handling corruption as `policy` says.
+pub fn open_rocks(path: &Path, policy: OnCorruption) -> StoreResult<Opened> {
+    match RocksStore::open_and_load(path) {
+        Ok((store, loaded)) => Ok(Opened {
+            store: Arc::new(store),
+            loaded,
+            moved_aside: None,
+        }),
+        Err(StoreError::Corrupt(why)) if policy == OnCorruption::MoveAside => {
+            let aside = aside_path(path);
+            std::fs::rename(path, &aside).map_err(|e| {
+                StoreError::Backend(format!(
+                    "store at {} is corrupt ({why}) and could not be moved aside: {e}",
+                    path.display()
+                ))
+            })?;
+            log::error!(
+                "store at {} is corrupt ({why}); moved it to {} and starting with an empty store",
+                path.display(),
+                aside.display()
+            );
+            let (store, loaded) = RocksStore::open_and_load(path)?;
+            Ok(Opened {
+                store: Arc::new(store),
+                loaded,
+                moved_aside: Some(aside),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn aside_path(path: &Path) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".corrupt-{stamp}"));
+    let mut aside = path.with_file_name(&name);
+    let mut n = 1;
+    while aside.exists() {
+        aside = path.with_file_name(format!("{}-{n}", name.to_string_lossy()));
+        n += 1;
+    }
+    aside
+}
+
+impl RocksStore {
+    fn open_and_load(path: &Path) -> StoreResult<(RocksStore, Loaded)> {
+        // A non-empty directory without CURRENT has lost files: RocksDB would create a new
+        // database over the remains.
+        if path.is_dir()
+            && std::fs::read_dir(path)?.next().is_some()
+            && !path.join("CURRENT").exists()
+        {
+            return Err(StoreError::Corrupt(format!(
+                "{} has no CURRENT file",
+                path.display()
+            )));
+        }
+        let cfs = CFS
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, options()));
+        let db = DB::open_cf_descriptors(&options(), path, cfs).map_err(backend)?;
+        let store = RocksStore {
+            db,
+            path: path.to_path_buf(),
+        };
+        store.check_schema()?;
+        let loaded = store.load()?;
+        Ok((store, loaded))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families created at open")
+    }
+
+    fn check_schema(&self) -> StoreResult<()> {
+        match self
+            .db
+            .get_cf(self.cf(CF_META), SCHEMA_KEY)
+            .map_err(backend)?
+        {
+            Some(v) => {
+                let found = u16::from_le_bytes(v.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt("schema version record is malformed".into())
+                })?);
+                if found > crate::encoding::SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        found: found as u32,
+                        supported: crate::encoding::SCHEMA_VERSION as u32,
+                    });
+                }
+                Ok(())
+            }
+            None => {
+                let empty = CFS.iter().all(|cf| {
+                    self.db
+                        .iterator_cf(self.cf(cf), IteratorMode::Start)
+                        .next()
+                        .is_none()
+                });
+                if !empty {
+                    return Err(StoreError::Corrupt(
+                        "schema version record is missing".into(),
+                    ));
+                }
+                self.db
+                    .put_cf(
+                        self.cf(CF_META),
+                        SCHEMA_KEY,
+                        crate::encoding::SCHEMA_VERSION.to_le_bytes(),
+                    )
+                    .map_err(backend)
+            }
+        }
+    }
+
+    /// Every (key, value) of a column family, failing on the first unreadable entry.
+    fn scan(&self, cf: &str) -> StoreResult<Vec<KeyValue>> {
+        self.db
+            .iterator_cf(self.cf(cf), IteratorMode::Start)
+            .map(|r| r.map_err(backend))
+            .collect()
+    }
+}
+
+impl Store for RocksStore {
+    fn load(&self) -> StoreResult<Loaded> {
+        let mut sessions: Vec<SessionRecord> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (_, v) in self.scan(CF_SESSIONS)? {
+            let meta: SessionMeta = decode(&v, "session")?;
+            index.insert(meta.client_id.clone(), sessions.len());
+            sessions.push(SessionRecord {
+                meta,
+                messages: Vec::new(),
+                inbound_qos2: Vec::new(),
+            });
+        }
+        for (k, v) in self.scan(CF_MESSAGES)? {
+            let (client, suffix) = split_key(&k)?;
+            let seq = u64::from_be_bytes(
+                suffix
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("message key".into()))?,
+            );
+            let record: QueuedRecord = decode(&v, "queued message")?;
+            match index.get(&client) {
+                Some(&i) => sessions[i].messages.push((seq, record)),
+                None => log::warn!("store: message of unknown session {client:?} ignored"),
+            }
+        }
+        for (k, _) in self.scan(CF_INBOUND)? {
+            let (client, suffix) = split_key(&k)?;
+            let pkid = u16::from_be_bytes(
+                suffix
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("inbound key".into()))?,
+            );
+            if let Some(&i) = index.get(&client) {
+                sessions[i].inbound_qos2.push(pkid);
+            }
+        }
+        Ok(Loaded {
+            sessions,
+            retained: self.load_retained()?,
+        })
+    }
+
+    fn load_retained(&self) -> StoreResult<Vec<RetainedRecord>> {
+        self.scan(CF_RETAINED)?
+            .iter()
+            .map(|(_, v)| decode(v, "retained message"))
+            .collect()
+    }
+
+    fn write(&self, ops: &[Op], sync: bool) -> StoreResult<()> {
+        let mut batch = WriteBatch::default();
+        for op in ops {
+            match op {
+                Op::PutSession(meta) => batch.put_cf(
+                    self.cf(CF_SESSIONS),
+                    meta.client_id.as_bytes(),
+                    encode(meta),
+                ),
+                Op::DeleteSession(id) => {
+                    batch.delete_cf(self.cf(CF_SESSIONS), id.as_bytes());
+                    let (from, to) = client_range(id);
+                    batch.delete_range_cf(self.cf(CF_MESSAGES), &from, &to);
+                    batch.delete_range_cf(self.cf(CF_INBOUND), &from, &to);
+                }
+                Op::PutMessage {
+                    client_id,
+                    seq,
+                    record,
+                } => batch.put_cf(
+                    self.cf(CF_MESSAGES),
+                    message_key(client_id, *seq),
+                    encode(record),
+                ),
+                Op::DeleteMessage { client_id, seq } => {
+                    batch.delete_cf(self.cf(CF_MESSAGES), message_key(client_id, *seq))
+                }
+                Op::PutInbound { client_id, pkid } => {
+                    batch.put_cf(self.cf(CF_INBOUND), inbound_key(client_id, *pkid), [])
+                }
+                Op::DeleteInbound { client_id, pkid } => {
+                    batch.delete_cf(self.cf(CF_INBOUND), inbound_key(client_id, *pkid))
+                }
+                Op::PutRetained(r) => {
+                    batch.put_cf(self.cf(CF_RETAINED), r.message.topic.as_bytes(), encode(r))
+                }
+                Op::DeleteRetained(topic) => {
+                    batch.delete_cf(self.cf(CF_RETAINED), topic.as_bytes())
+                }
+            }
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(backend)
+    }
+
+    fn sync_wal(&self) -> StoreResult<()> {
+        self.db.flush_wal(true).map_err(backend)
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        self.db.flush_wal(true).map_err(backend)?;
+        for cf in CFS {
+            self.db.flush_cf(self.cf(cf)).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "rocksdb"
+    }
+}
+
+#[cfg(test)]
+impl RocksStore {
+    pub(crate) fn write_schema_for_test(&self, version: u16) {
+        self.db
+            .put_cf(self.cf(CF_META), SCHEMA_KEY, version.to_le_bytes())
+            .unwrap();
+    }
+}
+
+#[cfg(test)]
+#[path = "rocks_tests.rs"]
+mod tests;

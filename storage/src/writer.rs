@@ -1,0 +1,210 @@
+//! `CommitWriter`: the one thread that writes to the store, with group commit.
+//!
+//! Callers hand it batches of `Op`s. The thread takes everything waiting, applies it as one
+//! atomic write (one WAL append, and with `SyncPolicy::Always` one fsync), then wakes every
+//! caller whose ops were in it. Under load a single disk round-trip therefore acknowledges many
+//! messages, and ordering is FIFO: a batch submitted later is never applied before an earlier
+//! one (so a caller may submit, then act, then await).
+
+use crate::{Op, Store, StoreError, StoreResult};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// What "written" means before the broker acknowledges a message (`persistence.sync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPolicy {
+    /// Written to the WAL and fsynced before the acknowledgement: a power cut loses nothing
+    /// acknowledged.
+    Always,
+    /// Written to the WAL before the acknowledgement (a process crash loses nothing
+    /// acknowledged); the WAL is fsynced every `sync_interval`, bounding what a power cut loses.
+    Periodic,
+    /// Acknowledged without waiting for the store; written shortly after. A crash may lose the
+    /// last moments.
+    Never,
+}
+
+/// Largest number of ops applied in one write.
+const MAX_BATCH_OPS: usize = 4096;
+
+enum Job {
+    Write(Vec<Op>, Option<oneshot::Sender<StoreResult<()>>>),
+    Flush(oneshot::Sender<StoreResult<()>>),
+}
+
+pub struct CommitWriter {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    policy: SyncPolicy,
+}
+
+/// Completion of a submitted batch.
+pub struct Commit(Option<oneshot::Receiver<StoreResult<()>>>);
+
+impl Commit {
+    /// A commit with nothing to wait for.
+    pub fn ready() -> Commit {
+        Commit(None)
+    }
+
+    /// Resolves once the batch is written as the policy requires.
+    pub async fn wait(self) -> StoreResult<()> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => rx.await.unwrap_or(Err(StoreError::Stopped)),
+        }
+    }
+}
+
+impl CommitWriter {
+    pub fn start(store: Arc<dyn Store>, policy: SyncPolicy, sync_interval: Duration) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("courtier-store".into())
+            .spawn(move || run(store, rx, policy, sync_interval))
+            .expect("spawn the store writer thread");
+        Arc::new(CommitWriter {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            policy,
+        })
+    }
+
+    pub fn policy(&self) -> SyncPolicy {
+        self.policy
+    }
+
+    fn send(&self, job: Job) -> bool {
+        match &*self.tx.lock().unwrap() {
+            Some(tx) => tx.send(job).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Submit ops; the returned `Commit` resolves when they are durable per the policy
+    /// (immediately with `SyncPolicy::Never`).
+    pub fn commit(&self, ops: Vec<Op>) -> Commit {
+        if ops.is_empty() {
+            return Commit(None);
+        }
+        if self.policy == SyncPolicy::Never {
+            self.submit(ops);
+            return Commit(None);
+        }
+        let (done, rx) = oneshot::channel();
+        if !self.send(Job::Write(ops, Some(done))) {
+            let (tx, rx) = oneshot::channel();
+            let _ = tx.send(Err(StoreError::Stopped));
+            return Commit(Some(rx));
+        }
+        Commit(Some(rx))
+    }
+
+    /// Submit ops without waiting for them (state whose loss in a crash is harmless or
+    /// repaired by the protocol, e.g. deleting an acknowledged message).
+    pub fn submit(&self, ops: Vec<Op>) {
+        let n = ops.len();
+        if n > 0 && !self.send(Job::Write(ops, None)) {
+            log::warn!("store writer stopped; {n} ops not persisted");
+        }
+    }
+
+    /// Wait until everything submitted so far is written and flushed.
+    pub async fn flush(&self) -> StoreResult<()> {
+        let (done, rx) = oneshot::channel();
+        if !self.send(Job::Flush(done)) {
+            return Err(StoreError::Stopped);
+        }
+        rx.await.unwrap_or(Err(StoreError::Stopped))
+    }
+
+    /// Write what is queued, flush, and stop the thread (shutdown).
+    pub fn stop(&self) {
+        self.tx.lock().unwrap().take();
+        if let Some(t) = self.thread.lock().unwrap().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CommitWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Job>, policy: SyncPolicy, interval: Duration) {
+    let sync = policy == SyncPolicy::Always;
+    let mut last_sync = Instant::now();
+    let mut dirty = false;
+    loop {
+        let first = match rx.recv_timeout(interval) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                if dirty && policy == SyncPolicy::Periodic {
+                    report(store.sync_wal(), "periodic WAL sync");
+                    dirty = false;
+                    last_sync = Instant::now();
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut ops = Vec::new();
+        let mut waiters = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Write(mut batch, done) => {
+                    ops.append(&mut batch);
+                    waiters.extend(done);
+                }
+                Job::Flush(done) => flushes.push(done),
+            }
+            if ops.len() < MAX_BATCH_OPS {
+                next = rx.try_recv().ok();
+            }
+        }
+        let result = if ops.is_empty() {
+            Ok(())
+        } else {
+            store.write(&ops, sync)
+        };
+        dirty |= !ops.is_empty() && !sync;
+        if let Err(e) = &result {
+            log::error!("store write of {} ops failed: {e}", ops.len());
+        }
+        for w in waiters {
+            let _ = w.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Backend(e.to_string())),
+            });
+        }
+        if !flushes.is_empty() {
+            let r = store.flush();
+            for f in flushes {
+                let _ = f.send(match &r {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(StoreError::Backend(e.to_string())),
+                });
+            }
+        }
+        if policy == SyncPolicy::Periodic && dirty && last_sync.elapsed() >= interval {
+            report(store.sync_wal(), "periodic WAL sync");
+            dirty = false;
+            last_sync = Instant::now();
+        }
+    }
+    report(store.flush(), "final flush");
+}
+
+fn report(r: StoreResult<()>, what: &str) {
+    if let Err(e) = r {
+        log::error!("{what} failed: {e}");
+    }
+}
