@@ -106,9 +106,11 @@ impl Session {
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
         });
-        let router = self.router.clone();
+        // Called now, not when first polled: the delivery order is the order of receipt even
+        // when the connection has several publishes in flight.
+        let routed = self.router.publish(msg);
         Box::pin(
-            async move { router.publish(msg).await }
+            routed
                 .into_actor(self)
                 .map(move |res, act, _ctx| match res {
                     Ok(_) => InboundReply {

@@ -19,12 +19,17 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 #[derive(Clone)]
 pub struct Router {
     router: Addr<TopicRouter>,
     retain: Addr<RetainStore>,
     cache: Rc<RefCell<HashMap<ByteString, Addr<TopicSubtree>>>>,
+    /// Completion signal of the latest publish: the next one delivers only after it, so
+    /// publishes routed concurrently (a pipelining connection) still reach every subscriber in
+    /// the order they were published [MQTT-4.6.0-6].
+    last: Rc<RefCell<Option<oneshot::Receiver<()>>>>,
 }
 
 impl Router {
@@ -33,6 +38,7 @@ impl Router {
             router,
             retain,
             cache: Rc::default(),
+            last: Rc::default(),
         }
     }
 
@@ -55,10 +61,43 @@ impl Router {
 
     /// Store (if retained) and deliver `msg` to every matching subscriber once, at the highest
     /// QoS of its matching subscriptions. Returns the number of subscribers reached.
-    pub async fn publish(&self, msg: Arc<Message>) -> Result<usize, MailboxError> {
-        if msg.retain {
-            self.retain.send(StoreRetained { msg: msg.clone() }).await?;
+    ///
+    /// The retained store is written and the place in the delivery order is taken when this is
+    /// called, not when the future is first polled: call order is publish order.
+    pub fn publish(
+        &self,
+        msg: Arc<Message>,
+    ) -> impl std::future::Future<Output = Result<usize, MailboxError>> + 'static {
+        let stored = msg
+            .retain
+            .then(|| self.retain.send(StoreRetained { msg: msg.clone() }));
+        let (done, next) = oneshot::channel();
+        let prev = self.last.borrow_mut().replace(next);
+        let this = self.clone();
+        async move {
+            if let Some(stored) = stored {
+                stored.await?;
+            }
+            let matched = this.matches(&msg).await;
+            if let Some(prev) = prev {
+                // Whether the previous publish succeeded or not, it is over.
+                let _ = prev.await;
+            }
+            let matched = matched?;
+            for m in &matched {
+                m.subscriber.recipient.do_send(Deliver {
+                    msg: msg.clone(),
+                    qos: msg.qos.min(m.qos),
+                    retain: false,
+                });
+            }
+            let _ = done.send(());
+            Ok(matched.len())
         }
+    }
+
+    /// Every subscriber matching `msg.topic`, once each, at its highest QoS.
+    async fn matches(&self, msg: &Message) -> Result<Vec<Matched>, MailboxError> {
         let exact = self.subtree(topic::first_level(&msg.topic)).await?;
         let ask = |s: &Addr<TopicSubtree>| {
             s.send(Match {
@@ -76,15 +115,7 @@ impl Router {
             a.extend(b?);
             a
         };
-        let matched = dedupe(matched);
-        for m in &matched {
-            m.subscriber.recipient.do_send(Deliver {
-                msg: msg.clone(),
-                qos: msg.qos.min(m.qos),
-                retain: false,
-            });
-        }
-        Ok(matched.len())
+        Ok(dedupe(matched))
     }
 
     /// Add (or replace) a subscription in its subtree.
