@@ -11,6 +11,7 @@
 #   ROUNDS=1 DURATION=2 CONNS=2000 scripts/bench-compare.sh      # quick check
 #   ONLY="fanin-q1 latency-q1" scripts/bench-compare.sh          # a subset of scenarios
 #   BROKERS="courtier mosquitto" scripts/bench-compare.sh         # skip rumqttd
+#   BASELINE=/path/to/older/courtier scripts/bench-compare.sh     # adds "courtier-base": before/after
 #
 # Mosquitto: the Debian package (installed with apt-get if missing), run directly with its own
 # config on its own port, never the system service. rumqttd: $RUMQTTD, or `rumqttd` on PATH, or
@@ -73,6 +74,7 @@ if [[ " $BROKERS " == *" rumqttd "* && ! -x $RUMQTTD ]]; then
   log "rumqttd not found ($RUMQTTD): skipped (INSTALL_RUMQTTD=1 to build it)"
   BROKERS=${BROKERS/rumqttd/}
 fi
+if [[ -n ${BASELINE:-} ]]; then BROKERS="$BROKERS courtier-base"; fi
 read -r -a BROKER_LIST <<<"$BROKERS"
 
 # Idle-connection runs need many descriptors, for the brokers and the generator alike.
@@ -121,12 +123,19 @@ next_connection_delay_ms = 1
     dynamic_filters = true
 EOF
 
-declare -A PID PORT=([courtier]=$PORT_COURTIER [mosquitto]=$PORT_MOSQUITTO [rumqttd]=$PORT_RUMQTTD)
+declare -A PID PORT=([courtier]=$PORT_COURTIER [mosquitto]=$PORT_MOSQUITTO [rumqttd]=$PORT_RUMQTTD
+  [courtier-base]=18833)
 
 start_broker() {
   local b=$1
+  if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$b]}") 2>/dev/null; then
+    log "port ${PORT[$b]} ($b) is already in use: stop whatever listens there first"
+    exit 1
+  fi
   case $b in
     courtier) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier.d" 2>>"$OUT/courtier.log" & ;;
+    courtier-base) taskset -c "$BROKER_CPU" "$BASELINE" --config-dir "$OUT/courtier.d" -p 18833 \
+      --data-dir "$OUT/courtier-base-data" 2>>"$OUT/courtier-base.log" & ;;
     mosquitto) taskset -c "$BROKER_CPU" mosquitto -c "$OUT/mosquitto.conf" 2>>"$OUT/mosquitto.log" & ;;
     rumqttd) RUST_LOG=warn taskset -c "$BROKER_CPU" "$RUMQTTD" -c "$OUT/rumqttd.toml" >>"$OUT/rumqttd.log" 2>&1 & ;;
   esac

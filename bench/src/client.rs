@@ -42,7 +42,8 @@ impl Client {
             inbuf: BytesMut::with_capacity(4096),
             out: BytesMut::with_capacity(4096),
         };
-        wire::connect(&mut c.out, client_id, clean, 0);
+        // 60 s: some brokers (rumqttd) refuse 0; every run is shorter than 1.5 keep-alives.
+        wire::connect(&mut c.out, client_id, clean, 60);
         c.flush().await?;
         let (kind, body) = c.expect_one(Duration::from_secs(30)).await?;
         if kind != wire::CONNACK || body.get(1) != Some(&0) {
