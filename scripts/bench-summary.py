@@ -71,7 +71,12 @@ def main():
     # Loss at QoS 1/2 is a failure whatever the speed.
     lossy = [(k, r["round"]) for k, rs in runs.items() for r in rs if r.get("zero_loss") == "FAILED"]
     reordered = [(k, r["round"]) for k, rs in runs.items() for r in rs if r.get("out_of_order")]
+    incomplete = sorted({k[1] for k, rs in runs.items() for r in rs
+                         if r.get("subscribers_complete", 0) < r.get("subscribers", 0)
+                         and r["id"] == "retained-burst"})
     print()
+    if incomplete:
+        print("retained-burst incomplete (not every subscriber got every message):", incomplete)
     print("zero loss at QoS 1/2:", "ok" if not lossy else f"FAILED in {lossy}")
     print("per-publisher order:", "ok" if not reordered else f"violated in {reordered}")
 
