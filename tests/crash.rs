@@ -227,3 +227,41 @@ fn corrupt_store_with_fail_policy_stops_start_up() {
     assert!(err.contains("corrupt"), "{err}");
     assert!(store.join("000001.sst").exists(), "left as it was");
 }
+
+#[test]
+fn inbound_qos2_repeated_after_kill_9_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path(), &[], &[]);
+    let (mut c, _) = RawClient::handshake(b.addr, "q2-sub", false);
+    c.send(&subscribe(1, &[("q2/#", 2)]));
+    assert_eq!(
+        c.read_packet(),
+        (0x90, vec![0, 1, 2]),
+        "SUBACK granting QoS 2"
+    );
+    c.send(&[0xe0, 0]);
+    // Publisher with a persistent session: PUBLISH QoS 2, PUBREC arrives, no PUBREL yet.
+    let (mut p, _) = RawClient::handshake(b.addr, "q2-pub", false);
+    p.send(&publish("q2/x", b"once", 2, false, false, 7));
+    assert_eq!(p.read_packet(), (0x50, vec![0, 7]), "PUBREC");
+    b.kill9();
+
+    let b = BrokerProcess::start(dir.path(), &[], &[]);
+    // MQTT-4.4.0-1: the client resends the unreleased PUBLISH with DUP, then releases it.
+    let (mut p, present) = RawClient::handshake(b.addr, "q2-pub", false);
+    assert!(present);
+    p.send(&publish("q2/x", b"once", 2, false, true, 7));
+    assert_eq!(p.read_packet(), (0x50, vec![0, 7]), "PUBREC again");
+    p.send(&pubrel(7));
+    assert_eq!(p.read_packet(), (0x70, vec![0, 7]), "PUBCOMP");
+
+    let (mut s, present) = RawClient::handshake(b.addr, "q2-sub", false);
+    assert!(present);
+    let (first, body) = s.read_packet();
+    let m = Publish::parse(first, &body).unwrap();
+    assert_eq!((m.payload.as_slice(), m.qos), (&b"once"[..], 2));
+    s.send(&pubrec(m.packet_id.unwrap()));
+    assert_eq!(s.read_packet().0, 0x62, "PUBREL");
+    s.send(&pubcomp(m.packet_id.unwrap()));
+    s.expect_silence(Duration::from_millis(500));
+}

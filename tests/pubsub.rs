@@ -273,3 +273,24 @@ async fn mqtt_4_6_qos1_order_per_publisher_is_preserved_for_1000_messages() {
         }
     }
 }
+
+/// Regression: mosquitto_pub writes CONNECT, PUBLISH and DISCONNECT back to back. With several
+/// packets in flight per connection, the DISCONNECT must not end the (clean) session before the
+/// PUBLISH is routed.
+#[test]
+fn publish_followed_at_once_by_disconnect_is_still_delivered() {
+    let b = start_broker();
+    let mut sub = RawClient::connected(b.addr(), &unique("quick-sub"));
+    sub.send(&subscribe(1, &[("quick/#", 0)]));
+    assert_eq!(sub.read_packet().0, 0x90);
+    for i in 0..20u8 {
+        let mut bytes = connect(&unique("quick-pub"), true);
+        bytes.extend(publish("quick/t", &[i], 0, false, false, 0));
+        bytes.extend([0xe0, 0x00]);
+        let mut p = RawClient::connect(b.addr());
+        p.send(&bytes);
+        let (first, body) = sub.read_packet();
+        let m = Publish::parse(first, &body).expect("PUBLISH");
+        assert_eq!(m.payload, vec![i]);
+    }
+}

@@ -47,7 +47,8 @@ pub struct WriterTask<W> {
 impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
     pub async fn run(mut self) {
         let mut codec = MqttCodec::new(u32::MAX);
-        let mut buf = BytesMut::with_capacity(4096);
+        // Allocated per burst and released when idle: an idle connection holds no buffer.
+        let mut buf = BytesMut::new();
         loop {
             let first = tokio::select! {
                 biased;
@@ -57,6 +58,7 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                     None => break,
                 },
             };
+            buf.reserve(4096);
             let mut closing = false;
             let mut packets = 0u64;
             let mut next = Some(first);
@@ -101,9 +103,9 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                     Ok(Err(e)) => return self.stop(CloseReason::Io(e.to_string())),
                     Err(_) => return self.stop(CloseReason::WriteTimeout),
                 }
-                if buf.capacity() > 4 * BATCH_BYTES {
-                    // Do not keep a large buffer around after a burst.
-                    buf = BytesMut::with_capacity(4096);
+                if buf.capacity() > 4 * BATCH_BYTES || self.rx.is_empty() {
+                    // Nothing waiting (or a burst grew it): do not keep the buffer around.
+                    buf = BytesMut::new();
                 }
             }
             if closing {

@@ -13,6 +13,7 @@ use crate::session::queue::Pending;
 use crate::session::route::RouteError;
 use crate::topic;
 use actix::prelude::*;
+use courtier_storage::writer::Commit;
 use courtier_storage::{DeliveryState, Op};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -125,12 +126,20 @@ impl Session {
                 close: None,
             });
         }
-        if p.qos == QoS::ExactlyOnce && !self.state.inbound_qos2(p.pkid.unwrap_or(0)) {
-            // Repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
-            return ready(InboundReply {
-                reply: ack,
-                close: None,
-            });
+        let mut inbound = Commit::ready();
+        if let (QoS::ExactlyOnce, Some(pkid)) = (p.qos, p.pkid) {
+            if !self.state.inbound_qos2(pkid) {
+                // Repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
+                return ready(InboundReply {
+                    reply: ack,
+                    close: None,
+                });
+            }
+            // Stored before PUBREC, so a repeat after a crash is still recognised.
+            inbound = self.persist_commit(vec![Op::PutInbound {
+                client_id: self.client_id.to_string(),
+                pkid,
+            }]);
         }
         let msg = Arc::new(Message {
             topic: p.topic,
@@ -141,24 +150,30 @@ impl Session {
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
         });
-        let router = self.router.clone();
+        // Called now, not when first polled: the delivery order is the order of receipt even
+        // when the connection has several publishes in flight.
+        let routed = self.router.publish(msg);
         Box::pin(
-            async move { router.publish(msg).await }
-                .into_actor(self)
-                .map(move |res, act, _ctx| match res {
-                    Ok(_) => InboundReply {
-                        reply: ack,
-                        close: None,
-                    },
-                    Err(e) => {
-                        // Not acknowledged: the client will resend after reconnecting.
-                        log::error!(
-                            "client {:?}: publish could not be routed: {e}",
-                            &*act.client_id
-                        );
-                        InboundReply::close(CloseReason::SessionGone)
-                    }
-                }),
+            async move {
+                let n = routed.await?;
+                inbound.wait().await?;
+                Ok::<_, RouteError>(n)
+            }
+            .into_actor(self)
+            .map(move |res, act, _ctx| match res {
+                Ok(_) => InboundReply {
+                    reply: ack,
+                    close: None,
+                },
+                Err(e) => {
+                    // Not acknowledged: the client will resend after reconnecting.
+                    log::error!(
+                        "client {:?}: publish could not be routed: {e}",
+                        &*act.client_id
+                    );
+                    InboundReply::close(CloseReason::SessionGone)
+                }
+            }),
         )
     }
 

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 #[derive(Clone)]
 pub struct Router {
@@ -31,6 +32,10 @@ pub struct Router {
     cache: Rc<RefCell<HashMap<ByteString, Addr<TopicSubtree>>>>,
     /// Where QoS 1/2 messages for persistent sessions are stored before the ack.
     persist: Option<Arc<CommitWriter>>,
+    /// Completion signal of the latest publish: the next one delivers only after it, so
+    /// publishes routed concurrently (a pipelining connection) still reach every subscriber in
+    /// the order they were published [MQTT-4.6.0-6].
+    last: Rc<RefCell<Option<oneshot::Receiver<()>>>>,
 }
 
 /// Why a message could not be routed (it is then not acknowledged).
@@ -53,6 +58,7 @@ impl Router {
             retain,
             cache: Rc::default(),
             persist,
+            last: Rc::default(),
         }
     }
 
@@ -75,14 +81,78 @@ impl Router {
 
     /// Store (if retained) and deliver `msg` to every matching subscriber once, at the highest
     /// QoS of its matching subscriptions. For persistent subscribers receiving QoS 1/2, the
-    /// message is written to the store first, as the durability setting requires, so returning
-    /// `Ok` means the message may be acknowledged. Returns the number of subscribers reached.
-    pub async fn publish(&self, msg: Arc<Message>) -> Result<usize, RouteError> {
-        if msg.retain {
-            self.retain
-                .send(StoreRetained { msg: msg.clone() })
-                .await??;
+    /// message is written to the store first, as the durability setting requires, so success
+    /// means the message may be acknowledged. Returns the number of subscribers reached.
+    ///
+    /// The retained store is written and the place in the delivery order is taken when this is
+    /// called, not when the future is first polled: call order is publish order.
+    pub fn publish(
+        &self,
+        msg: Arc<Message>,
+    ) -> impl std::future::Future<Output = Result<usize, RouteError>> + 'static {
+        let stored = msg
+            .retain
+            .then(|| self.retain.send(StoreRetained { msg: msg.clone() }));
+        let (done, next) = oneshot::channel();
+        let prev = self.last.borrow_mut().replace(next);
+        let this = self.clone();
+        async move {
+            if let Some(stored) = stored {
+                stored.await??;
+            }
+            let matched = this.matches(&msg).await;
+            if let Some(prev) = prev {
+                // Whether the previous publish succeeded or not, it is over.
+                let _ = prev.await;
+            }
+            let matched = matched?;
+            // Submit the store writes, then deliver, then wait: the writer is FIFO, so whatever
+            // a subscriber writes about this message later (sent, acknowledged) lands after it.
+            let (commit, stored) = this.store_for_persistent(&msg, &matched);
+            for (m, stored) in matched.iter().zip(stored) {
+                m.subscriber.recipient.do_send(Deliver {
+                    msg: msg.clone(),
+                    qos: msg.qos.min(m.qos),
+                    retain: false,
+                    seq: stored.then_some(msg.trace.id),
+                });
+            }
+            let _ = done.send(());
+            commit.wait().await?;
+            Ok(matched.len())
         }
+    }
+
+    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2;
+    /// returns the commit to await before acknowledging, and which matches were stored.
+    fn store_for_persistent(&self, msg: &Message, matched: &[Matched]) -> (Commit, Vec<bool>) {
+        let Some(writer) = &self.persist else {
+            return (Commit::ready(), vec![false; matched.len()]);
+        };
+        let mut ops = Vec::new();
+        let stored = matched
+            .iter()
+            .map(|m| {
+                let qos = msg.qos.min(m.qos);
+                let store = qos != QoS::AtMostOnce && m.subscriber.persistent.load(Relaxed);
+                if store {
+                    ops.push(Op::PutMessage {
+                        client_id: m.subscriber.client_id.to_string(),
+                        seq: msg.trace.id,
+                        record: QueuedRecord {
+                            message: stored_message(msg, qos, false),
+                            state: DeliveryState::Queued,
+                        },
+                    });
+                }
+                store
+            })
+            .collect();
+        (writer.commit(ops), stored)
+    }
+
+    /// Every subscriber matching `msg.topic`, once each, at its highest QoS.
+    async fn matches(&self, msg: &Message) -> Result<Vec<Matched>, MailboxError> {
         let exact = self.subtree(topic::first_level(&msg.topic)).await?;
         let ask = |s: &Addr<TopicSubtree>| {
             s.send(Match {
@@ -100,44 +170,7 @@ impl Router {
             a.extend(b?);
             a
         };
-        let matched = dedupe(matched);
-        // Submit the store writes, then deliver, then wait: the writer is FIFO, so whatever a
-        // subscriber writes about this message later (sent, acknowledged) lands after it.
-        let mut ops = Vec::new();
-        let stored: Vec<bool> = matched
-            .iter()
-            .map(|m| {
-                let qos = msg.qos.min(m.qos);
-                let store = self.persist.is_some()
-                    && qos != QoS::AtMostOnce
-                    && m.subscriber.persistent.load(Relaxed);
-                if store {
-                    ops.push(Op::PutMessage {
-                        client_id: m.subscriber.client_id.to_string(),
-                        seq: msg.trace.id,
-                        record: QueuedRecord {
-                            message: stored_message(&msg, qos, false),
-                            state: DeliveryState::Queued,
-                        },
-                    });
-                }
-                store
-            })
-            .collect();
-        let commit = match &self.persist {
-            Some(w) => w.commit(ops),
-            None => Commit::ready(),
-        };
-        for (m, stored) in matched.iter().zip(stored) {
-            m.subscriber.recipient.do_send(Deliver {
-                msg: msg.clone(),
-                qos: msg.qos.min(m.qos),
-                retain: false,
-                seq: stored.then_some(msg.trace.id),
-            });
-        }
-        commit.wait().await?;
-        Ok(matched.len())
+        Ok(dedupe(matched))
     }
 
     /// Add (or replace) a subscription in its subtree.

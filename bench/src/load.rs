@@ -1,0 +1,328 @@
+//! Throughput and latency runs: P publishers and S subscribers over a fixed duration
+//! (fan-in, fan-out, pairs, fixed-rate latency).
+//!
+//! Every payload carries (publisher, sequence, send time), so subscribers count deliveries per
+//! publisher, detect reordering and duplicates, and measure latency. Publishers keep at most
+//! `inflight` QoS 1/2 messages unacknowledged and, with `closed_loop = N`, never get more than N
+//! messages ahead of what their subscribers have received, so a broker that only buffers cannot
+//! look fast. Throughput counts deliveries received inside the measured window.
+
+use crate::client::Client;
+use crate::stats::{percentile, CpuMeter, Report};
+use crate::wire::{self, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
+use crate::Opts;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Who publishes where and who subscribes to what.
+pub struct Plan {
+    pub scenario: &'static str,
+    pub topics: Vec<String>,
+    pub filters: Vec<String>,
+    /// Deliveries expected per publish (S for fan-out, 1 otherwise).
+    pub per_msg: u64,
+    /// Messages per second per publisher (latency runs); None = as fast as allowed.
+    pub rate: Option<f64>,
+}
+
+struct Shared {
+    base: Instant,
+    window_end_ns: AtomicU64,
+    received: AtomicU64,
+    in_window: AtomicU64,
+    out_of_order: AtomicU64,
+    delivered: Vec<AtomicU64>,
+    wake: Vec<Notify>,
+    latencies: Option<Mutex<Vec<u64>>>,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+}
+
+pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
+    let pubs = plan.topics.len();
+    let sh = Arc::new(Shared {
+        base: Instant::now(),
+        window_end_ns: AtomicU64::new(u64::MAX),
+        received: AtomicU64::new(0),
+        in_window: AtomicU64::new(0),
+        out_of_order: AtomicU64::new(0),
+        delivered: (0..pubs).map(|_| AtomicU64::new(0)).collect(),
+        wake: (0..pubs).map(|_| Notify::new()).collect(),
+        latencies: plan.rate.map(|_| Mutex::new(Vec::new())),
+    });
+    let tag = std::process::id();
+    let mut subs = Vec::new();
+    for (i, filter) in plan.filters.iter().enumerate() {
+        let mut c = Client::connect(o.addr(), &format!("b{tag}-s{i}"), true, None).await?;
+        c.subscribe(&[(filter, o.qos)]).await?;
+        subs.push(tokio::spawn(subscriber(c, sh.clone())));
+    }
+    let mut conns = Vec::new();
+    for i in 0..pubs {
+        conns.push(Client::connect(o.addr(), &format!("b{tag}-p{i}"), true, None).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let meter = CpuMeter::start(o.broker_pid);
+    let duration = Duration::from_secs_f64(o.duration);
+    let deadline = tokio::time::Instant::now() + duration;
+    sh.window_end_ns
+        .store(sh.now_ns() + duration.as_nanos() as u64, Relaxed);
+    let mut tasks = Vec::new();
+    for (i, (c, topic)) in conns.into_iter().zip(plan.topics.iter()).enumerate() {
+        let cfg = PubCfg {
+            idx: i,
+            topic: topic.clone(),
+            qos: o.qos,
+            payload: o.payload.max(wire::HEADER_LEN),
+            window: o.inflight.max(1),
+            closed_loop: o.closed_loop,
+            per_msg: plan.per_msg,
+            rate: plan.rate,
+            deadline,
+        };
+        tasks.push(tokio::spawn(publisher(c, sh.clone(), cfg)));
+    }
+    let (mut sent, mut acked, mut errors) = (0u64, 0u64, 0u64);
+    for t in tasks {
+        match t.await {
+            Ok(Ok((s, a))) => (sent, acked) = (sent + s, acked + a),
+            Ok(Err(e)) => {
+                eprintln!("publisher: {e}");
+                errors += 1;
+            }
+            Err(e) => eprintln!("publisher task: {e}"),
+        }
+    }
+    let expected = if o.qos > 0 { acked } else { sent } * plan.per_msg;
+    wait_for(&sh.received, expected).await;
+    let cpu = meter.stop();
+    for s in &subs {
+        s.abort();
+    }
+    let received = sh.received.load(Relaxed);
+    let in_window = sh.in_window.load(Relaxed);
+
+    let mut r = Report::default();
+    r.str("scenario", plan.scenario)
+        .str("broker", o.label.clone())
+        .int("qos", o.qos.into())
+        .int("payload", o.payload.max(wire::HEADER_LEN) as u64)
+        .int("publishers", pubs as u64)
+        .int("subscribers", plan.filters.len() as u64)
+        .num("duration_s", o.duration)
+        .int("inflight", o.inflight as u64)
+        .int("closed_loop", o.closed_loop.unwrap_or(0))
+        .int("sent", sent)
+        .int("acked", acked)
+        .int("expected", expected)
+        .int("received", received)
+        .int("lost", expected.saturating_sub(received))
+        .int("out_of_order", sh.out_of_order.load(Relaxed))
+        .int("errors", errors)
+        .num("msgs_per_s", in_window as f64 / o.duration)
+        .num("publish_per_s", sent as f64 / o.duration);
+    if o.qos > 0 {
+        r.str(
+            "zero_loss",
+            if received >= expected && errors == 0 {
+                "ok"
+            } else {
+                "FAILED"
+            },
+        );
+    }
+    if let Some(l) = &sh.latencies {
+        let mut l = std::mem::take(&mut *l.lock().unwrap());
+        l.sort_unstable();
+        let us = |p: f64| percentile(&l, p) as f64 / 1000.0;
+        r.num("rate_per_s", plan.rate.unwrap_or(0.0))
+            .num("p50_us", us(50.0))
+            .num("p90_us", us(90.0))
+            .num("p99_us", us(99.0))
+            .num("max_us", us(100.0));
+    }
+    r.cpu(&cpu, received);
+    Ok(r)
+}
+
+/// Wait until `counter` reaches `target`, giving up after 2 s without progress.
+pub async fn wait_for(counter: &AtomicU64, target: u64) {
+    let (mut last, mut since) = (0, Instant::now());
+    loop {
+        let now = counter.load(Relaxed);
+        if now >= target || since.elapsed() > Duration::from_secs(2) {
+            return;
+        }
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn subscriber(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
+    let pubs = sh.delivered.len();
+    let mut last_seq = vec![0u64; pubs];
+    let mut count = vec![0u64; pubs];
+    let mut lat = Vec::new();
+    loop {
+        c.read_more().await?;
+        let now = sh.now_ns();
+        let (mut n, mut ooo) = (0u64, 0u64);
+        c.drain_frames(|f, out| match f.kind {
+            PUBLISH => {
+                let (pkid, payload) = f.publish();
+                match f.qos() {
+                    1 => wire::ack(out, PUBACK, pkid),
+                    2 => wire::ack(out, PUBREC, pkid),
+                    _ => {}
+                }
+                n += 1;
+                if let Some((p, seq, t)) = wire::read_stamp(payload) {
+                    let p = p as usize;
+                    if p < pubs {
+                        if seq <= last_seq[p] {
+                            ooo += 1;
+                        } else {
+                            last_seq[p] = seq;
+                        }
+                        count[p] += 1;
+                    }
+                    lat.push(now.saturating_sub(t));
+                }
+            }
+            PUBREL => wire::ack(out, PUBCOMP, f.pkid()),
+            _ => {}
+        });
+        c.flush().await?;
+        sh.received.fetch_add(n, Relaxed);
+        if now < sh.window_end_ns.load(Relaxed) {
+            sh.in_window.fetch_add(n, Relaxed);
+        }
+        if ooo > 0 {
+            sh.out_of_order.fetch_add(ooo, Relaxed);
+        }
+        for (p, k) in count.iter_mut().enumerate() {
+            if *k > 0 {
+                sh.delivered[p].fetch_add(*k, Relaxed);
+                sh.wake[p].notify_one();
+                *k = 0;
+            }
+        }
+        match &sh.latencies {
+            Some(all) => all.lock().unwrap().append(&mut lat),
+            None => lat.clear(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Acks {
+    inflight: usize,
+    acked: u64,
+}
+
+impl Acks {
+    fn on_frame(&mut self, f: &wire::Frame<'_>, out: &mut bytes::BytesMut) {
+        match f.kind {
+            PUBACK | PUBCOMP => {
+                self.inflight = self.inflight.saturating_sub(1);
+                self.acked += 1;
+            }
+            PUBREC => wire::ack(out, PUBREL, f.pkid()),
+            _ => {}
+        }
+    }
+}
+
+struct PubCfg {
+    idx: usize,
+    topic: String,
+    qos: u8,
+    payload: usize,
+    window: usize,
+    closed_loop: Option<u64>,
+    per_msg: u64,
+    rate: Option<f64>,
+    deadline: tokio::time::Instant,
+}
+
+/// Publish until the deadline; then wait (up to 5 s) for the outstanding acknowledgements.
+/// Returns (sent, acknowledged).
+async fn publisher(mut c: Client, sh: Arc<Shared>, cfg: PubCfg) -> io::Result<(u64, u64)> {
+    let mut payload = vec![0u8; cfg.payload];
+    let (mut seq, mut pkid) = (0u64, 0u16);
+    let mut acks = Acks::default();
+    let mut ticker = cfg.rate.map(|r| {
+        let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / r));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut tokens = 0u64;
+    while tokio::time::Instant::now() < cfg.deadline {
+        let inflight = acks.inflight;
+        let mut can = if cfg.qos == 0 {
+            256
+        } else {
+            cfg.window - inflight.min(cfg.window)
+        };
+        if let Some(n) = cfg.closed_loop {
+            let ahead = (seq * cfg.per_msg).saturating_sub(sh.delivered[cfg.idx].load(Relaxed));
+            can = can.min(((n * cfg.per_msg).saturating_sub(ahead) / cfg.per_msg) as usize);
+        }
+        if ticker.is_some() {
+            can = can.min(tokens as usize);
+        }
+        if can > 0 {
+            let now = sh.now_ns();
+            for _ in 0..can {
+                seq += 1;
+                pkid = pkid.checked_add(1).unwrap_or(1);
+                wire::stamp(&mut payload, cfg.idx as u32, seq, now);
+                wire::publish(&mut c.out, &cfg.topic, cfg.qos, false, pkid, &payload);
+            }
+            if cfg.qos > 0 {
+                acks.inflight = inflight + can;
+            }
+            tokens = tokens.saturating_sub(can as u64);
+        }
+        c.flush().await?;
+        if cfg.qos > 0 && c.try_read_more()? {
+            c.drain_frames(|f, out| acks.on_frame(f, out));
+            continue;
+        }
+        if can == 0 {
+            let wake = &sh.wake[cfg.idx];
+            tokio::select! {
+                r = c.read_more(), if cfg.qos > 0 => {
+                    r?;
+                    c.drain_frames(|f, out| acks.on_frame(f, out));
+                }
+                _ = wake.notified(), if cfg.closed_loop.is_some() => {}
+                _ = async { ticker.as_mut().unwrap().tick().await }, if ticker.is_some() => {
+                    tokens += 1;
+                }
+                _ = tokio::time::sleep_until(cfg.deadline) => {}
+            }
+        }
+    }
+    let drain = tokio::time::Instant::now() + Duration::from_secs(5);
+    while acks.inflight > 0 {
+        c.flush().await?;
+        match tokio::time::timeout_at(drain, c.read_more()).await {
+            Ok(r) => r?,
+            Err(_) => break,
+        }
+        c.drain_frames(|f, out| acks.on_frame(f, out));
+    }
+    c.disconnect().await;
+    Ok((seq, acks.acked))
+}

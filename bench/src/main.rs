@@ -1,0 +1,179 @@
+//! `courtier-bench`: an MQTT 3.1.1 load generator usable against any broker.
+//!
+//! One scenario per run; prints one JSON line on stdout and a readable table on stderr. Runs on
+//! a single-threaded tokio runtime with a raw client (`wire.rs`, parsing in place), so the
+//! generator stays much cheaper than the broker; its own CPU time is reported (getrusage), and
+//! with `--broker-pid` so is the broker's (CPU µs per delivered message, RSS per connection).
+//!
+//! - `client.rs`: one raw connection (connect, subscribe, batched writes, in-place frames)
+//! - `load.rs`: fan-in, fan-out, pairs and latency (publishers and subscribers over a duration)
+//! - `scenarios.rs`: idle connections, the retained burst, persistent sessions
+//! - `stats.rs`: CPU, memory, percentiles and the report
+
+mod client;
+mod load;
+mod scenarios;
+mod stats;
+mod wire;
+
+use clap::{Parser, ValueEnum};
+use std::net::{SocketAddr, ToSocketAddrs};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Scenario {
+    /// P publishers -> 1 wildcard subscriber
+    Fanin,
+    /// 1 publisher -> S subscribers of the same topic
+    Fanout,
+    /// N publisher/subscriber pairs, one topic each
+    Pairs,
+    /// 1 publisher at a fixed rate -> 1 subscriber; latency percentiles
+    Latency,
+    /// K idle connections: connect time, broker memory per connection
+    Conns,
+    /// retained topics under homeassistant/, then S subscribers to homeassistant/# at once
+    RetainedBurst,
+    /// QoS 1 into offline persistent sessions, then reconnect and drain
+    Persistent,
+}
+
+/// MQTT load generator: one scenario per run, JSON line on stdout, table on stderr.
+#[derive(Parser, Debug)]
+#[command(name = "courtier-bench", version)]
+pub struct Opts {
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// Broker host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Broker port.
+    #[arg(short, long, default_value_t = 1883)]
+    port: u16,
+    /// Broker process id: reports its CPU (µs per delivered message) and RSS.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// Name of the broker in the report.
+    #[arg(long, default_value = "broker")]
+    label: String,
+    /// QoS of publishes and subscriptions (0, 1 or 2).
+    #[arg(short, long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    qos: u8,
+    /// Payload bytes (at least 20: publisher, sequence and timestamp).
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// Measured duration in seconds (fanin, fanout, pairs, latency).
+    #[arg(short, long, default_value_t = 5.0)]
+    duration: f64,
+    /// Unacknowledged QoS 1/2 publishes allowed per publisher.
+    #[arg(long, default_value_t = 64)]
+    inflight: usize,
+    /// Closed loop: a publisher is never more than N messages ahead of delivery.
+    #[arg(long)]
+    closed_loop: Option<u64>,
+    /// Publishers (fanin; default 10).
+    #[arg(long, default_value_t = 10)]
+    publishers: usize,
+    /// Subscribers (fanout: 100; retained-burst: 20; persistent: sessions, 10).
+    #[arg(long)]
+    subscribers: Option<usize>,
+    /// Publisher/subscriber pairs (pairs).
+    #[arg(long, default_value_t = 10)]
+    pairs: usize,
+    /// Messages per second (latency).
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Connections (conns).
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Connections being established at once (conns).
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// Seconds to hold idle connections before measuring the broker's memory (conns).
+    #[arg(long, default_value_t = 1.0)]
+    hold: f64,
+    /// Retained topics (retained-burst).
+    #[arg(long, default_value_t = 2000)]
+    topics: usize,
+    /// Messages published into the offline sessions (persistent).
+    #[arg(long, default_value_t = 5000)]
+    messages: usize,
+}
+
+impl Opts {
+    pub fn addr(&self) -> SocketAddr {
+        (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .unwrap_or_else(|| panic!("cannot resolve {}:{}", self.host, self.port))
+    }
+}
+
+fn plan(o: &Opts) -> load::Plan {
+    let tag = std::process::id();
+    match o.scenario {
+        Scenario::Fanin => load::Plan {
+            scenario: "fanin",
+            topics: (0..o.publishers)
+                .map(|i| format!("bench/{tag}/fanin/{i}"))
+                .collect(),
+            filters: vec![format!("bench/{tag}/fanin/#")],
+            per_msg: 1,
+            rate: None,
+        },
+        Scenario::Fanout => {
+            let s = o.subscribers.unwrap_or(100);
+            load::Plan {
+                scenario: "fanout",
+                topics: vec![format!("bench/{tag}/fanout")],
+                filters: vec![format!("bench/{tag}/fanout"); s],
+                per_msg: s as u64,
+                rate: None,
+            }
+        }
+        Scenario::Pairs => load::Plan {
+            scenario: "pairs",
+            topics: (0..o.pairs)
+                .map(|i| format!("bench/{tag}/pair/{i}"))
+                .collect(),
+            filters: (0..o.pairs)
+                .map(|i| format!("bench/{tag}/pair/{i}"))
+                .collect(),
+            per_msg: 1,
+            rate: None,
+        },
+        _ => load::Plan {
+            scenario: "latency",
+            topics: vec![format!("bench/{tag}/latency")],
+            filters: vec![format!("bench/{tag}/latency")],
+            per_msg: 1,
+            rate: Some(o.rate),
+        },
+    }
+}
+
+fn main() {
+    let o = Opts::parse();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async {
+        match o.scenario {
+            Scenario::Conns => scenarios::conns(&o).await,
+            Scenario::RetainedBurst => scenarios::retained_burst(&o).await,
+            Scenario::Persistent => scenarios::persistent(&o).await,
+            _ => load::run(&o, plan(&o)).await,
+        }
+    });
+    match result {
+        Ok(report) => {
+            println!("{}", report.json());
+            eprint!("{}", report.table());
+        }
+        Err(e) => {
+            eprintln!("courtier-bench: {e}");
+            std::process::exit(1);
+        }
+    }
+}
