@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod process;
 pub mod registry;
 pub mod retain;
+pub mod retain_index;
 pub mod session;
 pub mod sys;
 pub mod sys_load;

@@ -9,12 +9,12 @@ use crate::codec::QoS;
 use crate::guardian::{ChildFailed, Guardian};
 use crate::message::Message;
 use crate::metrics::Metrics;
+use crate::retain_index::RetainedIndex;
 use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
 use courtier_storage::writer::Commit;
 use courtier_storage::{CommitWriter, Op, RetainedRecord, Store, StoreError, StoredMessage};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ pub struct MatchRetained {
 pub struct FlushRetained;
 
 pub struct RetainStore {
-    index: HashMap<ByteString, Arc<Message>>,
+    index: RetainedIndex,
     store: Arc<dyn Store>,
     persist: Arc<CommitWriter>,
     metrics: Arc<Metrics>,
@@ -56,7 +56,7 @@ impl RetainStore {
         loaded: Vec<RetainedRecord>,
     ) -> Self {
         let mut rs = RetainStore {
-            index: HashMap::new(),
+            index: RetainedIndex::default(),
             store,
             persist,
             metrics,
@@ -75,7 +75,7 @@ impl RetainStore {
 
     fn fill(&mut self, records: Vec<RetainedRecord>) {
         // Keep in-memory-only $SYS entries: they are not in the store.
-        self.index.retain(|t, _| topic::is_sys_topic(t));
+        self.index.retain(topic::is_sys_topic);
         for rec in records {
             let m = rec.message;
             let msg = Message::new(
@@ -84,7 +84,7 @@ impl RetainStore {
                 QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce),
                 true,
             );
-            self.index.insert(msg.topic.clone(), Arc::new(msg));
+            self.index.insert(Arc::new(msg));
         }
         self.metrics
             .retained_messages
@@ -132,7 +132,7 @@ impl Handler<StoreRetained> for RetainStore {
         if msg.msg.payload.is_empty() {
             self.index.remove(&msg.msg.topic);
         } else {
-            self.index.insert(msg.msg.topic.clone(), msg.msg);
+            self.index.insert(msg.msg);
         }
         self.metrics
             .retained_messages
@@ -144,21 +144,7 @@ impl Handler<StoreRetained> for RetainStore {
 impl Handler<MatchRetained> for RetainStore {
     type Result = MessageResult<MatchRetained>;
     fn handle(&mut self, msg: MatchRetained, _ctx: &mut Context<Self>) -> Self::Result {
-        let out = msg
-            .filters
-            .iter()
-            .map(|filter| {
-                if !filter.contains(['+', '#']) {
-                    // A filter without wildcards names exactly one topic.
-                    return self.index.get(filter).cloned().into_iter().collect();
-                }
-                self.index
-                    .iter()
-                    .filter(|(t, _)| topic::matches(filter, t))
-                    .map(|(_, m)| m.clone())
-                    .collect()
-            })
-            .collect();
+        let out = msg.filters.iter().map(|f| self.index.matching(f)).collect();
         MessageResult(out)
     }
 }
@@ -181,7 +167,7 @@ impl Handler<crate::guardian::InjectFailure> for RetainStore {
     fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
         log::error!("RetainStore: injected failure, stopping for restart");
         // Simulate losing the in-memory index: restarting() must rebuild it from the store.
-        self.index.clear();
+        self.index = RetainedIndex::default();
         ctx.stop();
     }
 }
