@@ -103,3 +103,33 @@ async fn persistent_session_and_retained_messages_survive_a_restart_on_the_same_
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_session_of_a_client_that_stays_away_expires_with_its_data() {
+    let store = Arc::new(MemoryStore::new());
+    let mut s = settings();
+    s.persistence.session_expiry_secs = 1;
+    let server = ServerThread::spawn(s, store.clone()).unwrap();
+    let (c, mut ev) = client(&server, "expiring", false);
+    assert!(!connack(&mut ev).await);
+    c.subscribe("exp/#", QoS::AtLeastOnce).await.unwrap();
+    until(&mut ev, |p| matches!(p, Packet::SubAck(_))).await;
+    c.disconnect().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+        while ev.poll().await.is_ok() {}
+    })
+    .await;
+    assert_eq!(
+        store.load().unwrap().sessions.len(),
+        1,
+        "saved while offline"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert!(
+        store.load().unwrap().sessions.is_empty(),
+        "expired: deleted from the store"
+    );
+    let (_c, mut ev) = client(&server, "expiring", false);
+    assert!(!connack(&mut ev).await, "no session present after expiry");
+}
