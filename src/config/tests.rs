@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::load::{line_column, parse_and_check, toml_files};
 
 fn defaults_table() -> toml::Table {
     toml::from_str(DEFAULTS_TOML).unwrap()
