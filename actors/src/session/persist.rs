@@ -153,6 +153,11 @@ impl Session {
             s.state.restore_inbound_qos2(pkid);
         }
         s.persist_delete(dropped);
+        let queued = s.state.queued() as i64;
+        s.deps
+            .metrics
+            .queued_messages
+            .fetch_add(queued, std::sync::atomic::Ordering::Relaxed);
         s.restored_expiry = Some(
             s.deps
                 .cfg
