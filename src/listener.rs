@@ -3,7 +3,6 @@
 use courtier_actors::Broker;
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -50,8 +49,4 @@ fn tune(stream: &tokio::net::TcpStream) -> io::Result<()> {
         .with_time(TCP_KEEPALIVE_IDLE)
         .with_interval(TCP_KEEPALIVE_INTERVAL);
     SockRef::from(stream).set_tcp_keepalive(&keepalive)
-}
-
-pub fn local_addr(l: &TcpListener) -> io::Result<SocketAddr> {
-    l.local_addr()
 }

@@ -98,7 +98,7 @@ impl Server {
         store: Arc<dyn Store>,
         loaded: Loaded,
     ) -> io::Result<Server> {
-        let mqtt_addr = listener::local_addr(&tcp)?;
+        let mqtt_addr = tcp.local_addr()?;
         let http_listener = match settings.http.enabled {
             true => Some(http::bind(&settings.http.listen_addr(), "HTTP")?),
             false => None,

@@ -39,11 +39,6 @@ pub struct SessionGone {
 #[rtype(result = "()")]
 pub struct ShutdownSessions;
 
-/// How many sessions exist (online or offline).
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub struct CountSessions;
-
 pub struct SessionRegistry {
     sessions: HashMap<ClientId, (Addr<Session>, u64)>,
     next_id: u64,
@@ -173,13 +168,6 @@ impl Handler<SessionGone> for SessionRegistry {
                 self.update_gauge();
             }
         }
-    }
-}
-
-impl Handler<CountSessions> for SessionRegistry {
-    type Result = usize;
-    fn handle(&mut self, _: CountSessions, _ctx: &mut Context<Self>) -> usize {
-        self.sessions.len()
     }
 }
 

@@ -40,6 +40,15 @@ fn put(client: &str, seq: u64, r: QueuedRecord) -> Op {
     }
 }
 
+/// The loaded record of one session, if the store has it.
+fn session(s: &dyn Store, client_id: &str) -> Option<SessionRecord> {
+    s.load()
+        .unwrap()
+        .sessions
+        .into_iter()
+        .find(|x| x.meta.client_id == client_id)
+}
+
 /// Run every contract check against a fresh store.
 pub fn check_all(store: &dyn Store) {
     sessions_keep_messages_in_sequence_order(store);
@@ -64,12 +73,7 @@ fn sessions_keep_messages_in_sequence_order(s: &dyn Store) {
         false,
     )
     .unwrap();
-    let loaded = s.load().unwrap();
-    let c1 = loaded
-        .sessions
-        .iter()
-        .find(|x| x.meta.client_id == "c1")
-        .unwrap();
+    let c1 = session(s, "c1").expect("session c1");
     assert_eq!(c1.meta, meta("c1"));
     let seqs: Vec<u64> = c1.messages.iter().map(|(seq, _)| *seq).collect();
     assert_eq!(seqs, vec![2, 256, 300]);
@@ -79,16 +83,10 @@ fn sessions_keep_messages_in_sequence_order(s: &dyn Store) {
 
 fn deleting_a_session_removes_its_messages_and_inbound_ids(s: &dyn Store) {
     s.write(&[Op::DeleteSession("c1".into())], true).unwrap();
-    let loaded = s.load().unwrap();
-    assert!(loaded.sessions.iter().all(|x| x.meta.client_id != "c1"));
+    assert!(session(s, "c1").is_none());
     // Re-creating the session finds nothing left over.
     s.write(&[Op::PutSession(meta("c1"))], false).unwrap();
-    let loaded = s.load().unwrap();
-    let c1 = loaded
-        .sessions
-        .iter()
-        .find(|x| x.meta.client_id == "c1")
-        .unwrap();
+    let c1 = session(s, "c1").expect("session c1");
     assert!(c1.messages.is_empty() && c1.inbound_qos2.is_empty());
     s.write(&[Op::DeleteSession("c1".into())], false).unwrap();
 }
@@ -114,12 +112,7 @@ fn message_updates_and_deletes(s: &dyn Store) {
         false,
     )
     .unwrap();
-    let loaded = s.load().unwrap();
-    let c2 = loaded
-        .sessions
-        .iter()
-        .find(|x| x.meta.client_id == "c2")
-        .unwrap();
+    let c2 = session(s, "c2").expect("session c2");
     assert_eq!(
         c2.messages,
         vec![(1, queued("x", DeliveryState::Released { pkid: 3 }))]
@@ -162,12 +155,7 @@ fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
     )
     .unwrap();
     s.write(&[Op::DeleteSession("a".into())], false).unwrap();
-    let loaded = s.load().unwrap();
-    let ab = loaded
-        .sessions
-        .iter()
-        .find(|x| x.meta.client_id == "ab")
-        .unwrap();
+    let ab = session(s, "ab").expect("session ab");
     assert_eq!(ab.messages.len(), 1, "deleting \"a\" must not touch \"ab\"");
     s.write(&[Op::DeleteSession("ab".into())], false).unwrap();
 }

@@ -74,10 +74,6 @@ impl CommitWriter {
         })
     }
 
-    pub fn policy(&self) -> SyncPolicy {
-        self.policy
-    }
-
     fn send(&self, job: Job) -> bool {
         match &*self.tx.lock().unwrap() {
             Some(tx) => tx.send(job).is_ok(),

@@ -268,3 +268,29 @@ impl Publish {
         })
     }
 }
+
+/// Frame one whole packet off the front of `buf` (fixed header + remaining length), leaving the
+/// rest; None while the packet is incomplete. Shared by the TCP and WebSocket test clients.
+pub fn split_packet(buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
+    let (mut len, mut mult, mut i) = (0usize, 1usize, 1usize);
+    loop {
+        let byte = *buf.get(i)?;
+        len += (byte & 0x7f) as usize * mult;
+        i += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        mult *= 128;
+        assert!(
+            i <= 4,
+            "malformed remaining length from broker: {}",
+            hex(&buf[..i])
+        );
+    }
+    if buf.len() < i + len {
+        return None;
+    }
+    let packet = (buf[0], buf[i..i + len].to_vec());
+    buf.drain(..i + len);
+    Some(packet)
+}

@@ -89,36 +89,8 @@ impl RawClient {
         }
     }
 
-    /// Try to frame one packet from the buffer.
     fn take_packet(&mut self) -> Option<RawPacket> {
-        let b = &self.buf;
-        if b.len() < 2 {
-            return None;
-        }
-        let mut len = 0usize;
-        let mut mult = 1usize;
-        let mut i = 1;
-        loop {
-            let byte = *b.get(i)?;
-            len += (byte & 0x7f) as usize * mult;
-            i += 1;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            mult *= 128;
-            assert!(
-                i <= 4,
-                "malformed remaining length from broker: {}",
-                hex(&b[..i])
-            );
-        }
-        if b.len() < i + len {
-            return None;
-        }
-        let first = b[0];
-        let body = b[i..i + len].to_vec();
-        self.buf.drain(..i + len);
-        Some((first, body))
+        super::packets::split_packet(&mut self.buf)
     }
 
     /// Read one packet, waiting at most `timeout`.

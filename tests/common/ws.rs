@@ -73,23 +73,7 @@ impl WsClient {
     }
 
     fn take_packet(&mut self) -> Option<RawPacket> {
-        let b = &self.buf;
-        let (mut len, mut mult, mut i) = (0usize, 1usize, 1usize);
-        loop {
-            let byte = *b.get(i)?;
-            len += (byte & 0x7f) as usize * mult;
-            i += 1;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            mult *= 128;
-        }
-        if b.len() < i + len {
-            return None;
-        }
-        let p = (b[0], b[i..i + len].to_vec());
-        self.buf.drain(..i + len);
-        Some(p)
+        super::packets::split_packet(&mut self.buf)
     }
 
     /// Next frame-level event within `timeout`: Ok(bytes of a binary frame) or how it ended.

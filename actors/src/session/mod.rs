@@ -152,6 +152,16 @@ impl Session {
         }
     }
 
+    /// Forget subscriptions, queued and in-flight messages, here and in the store (clean
+    /// start, or the session's end).
+    fn discard_state(&mut self) {
+        self.drop_subscriptions();
+        let queued = self.state.queued() as i64;
+        self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
+        self.state.clear();
+        self.persist(vec![Op::DeleteSession(self.client_id.to_string())]);
+    }
+
     /// The session is over (clean session disconnected, or replaced): unsubscribe, forget the
     /// persisted copy, tell the registry, stop.
     fn end(&mut self, ctx: &mut Context<Self>) {
@@ -159,11 +169,7 @@ impl Session {
             return;
         }
         self.ended = true;
-        self.drop_subscriptions();
-        let queued = self.state.queued() as i64;
-        self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
-        self.state.clear();
-        self.persist(vec![Op::DeleteSession(self.client_id.to_string())]);
+        self.discard_state();
         self.deps.registry.do_send(SessionGone {
             client_id: self.client_id.clone(),
             session_id: self.id,
@@ -270,11 +276,7 @@ impl Handler<Attach> for Session {
         let session_present = !msg.clean_start && self.known;
         if msg.clean_start && (self.known || !self.state.subscriptions.is_empty()) {
             // [MQTT-3.1.2-6]: discard any previous session.
-            self.drop_subscriptions();
-            let queued = self.state.queued() as i64;
-            self.deps.metrics.queued_messages.fetch_sub(queued, Relaxed);
-            self.state.clear();
-            self.persist(vec![Op::DeleteSession(self.client_id.to_string())]);
+            self.discard_state();
         }
         self.known = true;
         self.expiry_generation += 1;
