@@ -90,6 +90,9 @@ max_inflight_messages = 20
 max_queued_messages = 8192
 [log]
 level = "warn"
+[http]
+# Not measured here, and port 9001 may be taken by another broker on this machine.
+enabled = false
 [persistence]
 data_dir = "$OUT/courtier-data"
 EOF

@@ -6,6 +6,8 @@ mod common;
 use common::process::BrokerProcess;
 use common::*;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Messages queued per session in these tests: above the 10,000 published, so the queue limit
@@ -27,6 +29,17 @@ fn publish_qos1(
     topic: impl Fn(usize) -> String,
     range: std::ops::Range<usize>,
     retain: bool,
+) -> Vec<usize> {
+    publish_qos1_counted(c, topic, range, retain, &AtomicUsize::new(0))
+}
+
+/// As `publish_qos1`, storing the number acknowledged so far in `progress`.
+fn publish_qos1_counted(
+    c: &mut RawClient,
+    topic: impl Fn(usize) -> String,
+    range: std::ops::Range<usize>,
+    retain: bool,
+    progress: &AtomicUsize,
 ) -> Vec<usize> {
     let mut acked = Vec::new();
     let window = 200;
@@ -55,6 +68,7 @@ fn publish_qos1(
                         (i % 60000 + 1) as u16
                     );
                     acked.push(i);
+                    progress.store(acked.len(), Ordering::Relaxed);
                 }
                 Ok(other) => panic!("expected PUBACK, got {other:?}"),
                 Err(_) => return acked,
@@ -131,12 +145,18 @@ fn kill_9_while_publishing_keeps_everything_acknowledged_before_it() {
     let b = BrokerProcess::start(dir.path(), &[], &[QUEUE]);
     subscribe_persistent(&b, "mid-sub", "mid/#");
     let addr = b.addr;
+    let progress = Arc::new(AtomicUsize::new(0));
+    let seen = progress.clone();
     let publisher = std::thread::spawn(move || {
         let mut p = RawClient::connected(addr, "mid-pub");
-        publish_qos1(&mut p, |_| "mid/x".into(), 0..15_000, false)
+        publish_qos1_counted(&mut p, |_| "mid/x".into(), 0..15_000, false, &seen)
     });
-    // Let a few thousand through, then crash mid-stream.
-    std::thread::sleep(Duration::from_millis(700));
+    // Let a few thousand through (not a fixed time: that depends on the build and the
+    // machine), then crash mid-stream.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while progress.load(Ordering::Relaxed) < 3_000 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     b.kill9();
     let acked = publisher.join().unwrap();
     assert!(

@@ -10,7 +10,7 @@ use crate::registry::{Init, SessionRegistry};
 use crate::retain::RetainStore;
 use crate::session::{Router, SessionDeps};
 use crate::sys::SysPublisher;
-use crate::topics::TopicRouter;
+use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
 use courtier_storage::{CommitWriter, Loaded, Store};
 use std::net::SocketAddr;
@@ -70,12 +70,13 @@ impl Broker {
             workers.clone(),
             loaded.retained,
         );
-        let (retain, topics, registry) = guardian
+        let (retain, topics, index, registry) = guardian
             .send(Children)
             .await
             .expect("guardian just started");
         let deps = SessionDeps {
             topics: topics.clone(),
+            index: index.clone(),
             retain: retain.clone(),
             registry: registry.clone(),
             persist: persist.clone(),
@@ -90,7 +91,7 @@ impl Broker {
             log::info!("restored {restored} persistent sessions");
         }
         if let Some(every) = cfg.sys_interval {
-            let router = Router::new(topics.clone(), retain.clone(), None);
+            let router = Router::new(topics.clone(), index.clone(), retain.clone(), None);
             let m = metrics.clone();
             SysPublisher::new(router, retain.clone(), m, every).start();
         }
@@ -195,7 +196,7 @@ impl Broker {
                     .send(ResolveSubtree { key: key.into() })
                     .await
                 {
-                    s.do_send(InjectFailure);
+                    s.addr.do_send(InjectFailure);
                 }
             }
         }
@@ -214,7 +215,7 @@ pub enum FailureTarget {
 
 /// Ask the Guardian for the singletons it started.
 #[derive(Message)]
-#[rtype(result = "(Addr<RetainStore>, Addr<TopicRouter>, Addr<SessionRegistry>)")]
+#[rtype(result = "(Addr<RetainStore>, Addr<TopicRouter>, Arc<TopicIndex>, Addr<SessionRegistry>)")]
 struct Children;
 
 impl Handler<Children> for Guardian {
@@ -223,6 +224,7 @@ impl Handler<Children> for Guardian {
         MessageResult((
             self.retain.clone(),
             self.topics.clone(),
+            self.index.clone(),
             self.registry.clone(),
         ))
     }

@@ -11,7 +11,7 @@
 use crate::metrics::Metrics;
 use crate::registry::{SessionRegistry, ShutdownSessions};
 use crate::retain::{FlushRetained, RetainStore};
-use crate::topics::TopicRouter;
+use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
 use courtier_storage::{CommitWriter, RetainedRecord, Store};
 use std::sync::Arc;
@@ -48,6 +48,7 @@ pub struct Shutdown;
 pub struct Guardian {
     pub(crate) retain: Addr<RetainStore>,
     pub(crate) topics: Addr<TopicRouter>,
+    pub(crate) index: Arc<TopicIndex>,
     pub(crate) registry: Addr<SessionRegistry>,
     persist: Arc<CommitWriter>,
 }
@@ -65,12 +66,14 @@ impl Guardian {
             let me = Some(ctx.address());
             let (s, w, m, g) = (store, persist.clone(), metrics.clone(), me.clone());
             let retain = Supervisor::start(move |_| RetainStore::new(s, w, m, g, retained));
-            let (m, g, a) = (metrics.clone(), me.clone(), arbiters.clone());
-            let topics = Supervisor::start(move |_| TopicRouter::new(a, m, g));
+            let index = Arc::new(TopicIndex::default());
+            let (m, g, a, i) = (metrics.clone(), me.clone(), arbiters.clone(), index.clone());
+            let topics = Supervisor::start(move |_| TopicRouter::new(i, a, m, g));
             let registry = Supervisor::start(move |_| SessionRegistry::new(arbiters, me));
             Guardian {
                 retain,
                 topics,
+                index,
                 registry,
                 persist,
             }

@@ -156,11 +156,11 @@ impl SysPublisher {
             QoS::AtMostOnce,
             true,
         ));
-        let router = self.router.clone();
+        let routed = self.router.publish(&msg, None);
         ctx.spawn(
             async move {
-                if let Err(e) = router.publish(msg).await {
-                    log::warn!("$SYS publish failed: {e}");
+                if let Err(e) = routed.completion().await {
+                    log::warn!("$SYS retained store failed: {e}");
                 }
             }
             .into_actor(self),

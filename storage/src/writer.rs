@@ -51,6 +51,11 @@ impl Commit {
         Commit(None)
     }
 
+    /// Nothing to wait for (no write was submitted), so the caller may go on synchronously.
+    pub fn is_ready(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Resolves once the batch is written as the policy requires.
     pub async fn wait(self) -> StoreResult<()> {
         match self.0 {

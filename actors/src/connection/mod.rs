@@ -3,16 +3,18 @@
 //! lives on.
 //!
 //! It owns the read side (a `FramedRead` stream of decoded packets), the pre-CONNECT state, the
-//! connect timeout and keep-alive. Every packet after CONNECT is handed to the Session; up to
-//! `PIPELINE` may be in flight (SUBSCRIBE and UNSUBSCRIBE are *awaited* before the next packet
-//! is read, `ctx.wait`), and a full window stops reading: a publisher that outruns the broker
-//! is slowed by TCP flow control, and no one else is. Replies are written in order of receipt.
+//! connect timeout and keep-alive. Every packet after CONNECT is handed to the Session with
+//! `do_send`, in order, each with a credit; once `PIPELINE` credits are out reading stops until
+//! the session returns one, so a publisher that outruns the broker is slowed by TCP flow
+//! control, and no one else is. The session answers in order of receipt (session/answer.rs).
 //!
 //! - `connect.rs`: CONNECT validation and attaching to a session
+//! - `credit.rs`: the in-flight bound between connection and session
 //! - `writer.rs`: the write half, a task fed by a bounded channel
 
 mod connect;
 mod counting;
+mod credit;
 mod writer;
 
 use crate::close::CloseReason;
@@ -24,13 +26,12 @@ use crate::registry::SessionRegistry;
 use crate::session::messages::{Detach, Inbound};
 use crate::session::Session;
 use actix::prelude::*;
-use std::cell::Cell;
-use std::rc::Rc;
+pub use credit::{Credit, Credits, PIPELINE};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 pub use writer::Outgoing;
@@ -87,20 +88,7 @@ pub struct Connection {
     last_received: Instant,
     keep_alive: Duration,
     deps: ConnectionDeps,
-    /// Completion of the latest packet handed to the session (replies are written in order).
-    last_reply: Option<oneshot::Receiver<()>>,
-    pipe: Rc<Pipeline>,
-}
-
-/// Packets a connection may have in flight to its session.
-const PIPELINE: usize = 16;
-
-/// Shared by a connection and its in-flight reply tasks (same thread).
-#[derive(Default)]
-struct Pipeline {
-    outstanding: Cell<usize>,
-    /// A reply closed the connection: later replies are not written.
-    closing: Cell<bool>,
+    credits: Credits,
 }
 
 static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -157,8 +145,7 @@ impl Connection {
                 last_received: Instant::now(),
                 keep_alive: Duration::ZERO,
                 deps,
-                last_reply: None,
-                pipe: Rc::default(),
+                credits: Credits::default(),
             }
         })
     }
@@ -195,99 +182,34 @@ impl Connection {
         ctx.stop();
     }
 
-    /// Close once every packet already received is handled: a client that publishes and then
-    /// disconnects (mosquitto_pub does) must have its messages routed before its session
-    /// learns the connection is gone, since a clean session then ends at once.
-    fn close_after_pipeline(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
-        match self.last_reply.take() {
-            Some(last) => ctx.wait(
-                async move {
-                    let _ = last.await;
-                }
-                .into_actor(self)
-                .map(move |_, act, ctx| act.close(reason, ctx)),
-            ),
-            None => self.close(reason, ctx),
-        }
-    }
-
-    /// Hand a packet to the session. Up to `PIPELINE` packets (publishes, acknowledgements,
-    /// pings) are in flight at once, each in its own task; their replies are written strictly in order of receipt (each task waits for
-    /// the previous one). Once the window is full, and for every other packet, reading stops
-    /// (`ctx.wait`) until the reply is written, so a publisher that outruns the broker is still
-    /// slowed by TCP flow control, with at most `PIPELINE` publishes buffered per connection.
+    /// Hand a packet to the session, in order. The session handles packets in the order they
+    /// were sent, so everything received before a DISCONNECT or EOF is routed before the
+    /// session learns the connection is gone (a clean session then ends at once). With no
+    /// credit free, reading stops (`ctx.wait`) until the session returns one.
     fn forward(&mut self, packet: Packet, ctx: &mut Context<Self>) {
         let Phase::Attached { session, .. } = &self.phase else {
             return;
         };
-        // SUBSCRIBE, UNSUBSCRIBE and PINGREQ reach the session only once everything before them
-        // is routed (a PINGRESP stays behind the messages already routed to this client
-        // [MQTT-3.12.4-1]; a subscription does not see earlier publishes), and reading waits.
-        let pipelined = !matches!(
-            packet,
-            Packet::Subscribe(_) | Packet::Unsubscribe(_) | Packet::PingReq
-        );
-        let inbound = Inbound {
-            conn_id: self.id,
-            packet,
-        };
-        let (session, early) = match pipelined {
-            true => (None, Some(session.send(inbound))),
-            false => (Some((session.clone(), inbound)), None),
-        };
-        let (done, next) = oneshot::channel();
-        let prev = self.last_reply.replace(next);
-        let writer = self.writer.clone();
-        let pipe = self.pipe.clone();
-        let me = ctx.address();
-        pipe.outstanding.set(pipe.outstanding.get() + 1);
-        let (signal, finished) = oneshot::channel();
-        actix_rt::spawn(async move {
-            let reply = match early {
-                Some(request) => {
-                    let reply = request.await;
-                    if let Some(prev) = prev {
-                        let _ = prev.await;
-                    }
-                    reply
-                }
-                None => {
-                    if let Some(prev) = prev {
-                        let _ = prev.await;
-                    }
-                    let (session, inbound) = session.expect("a late packet keeps its session");
-                    session.send(inbound).await
-                }
-            };
-            let close = match reply {
-                _ if pipe.closing.get() => None,
-                Ok(reply) => {
-                    if let Some(p) = reply.reply {
-                        // Awaiting room here is the back-pressure on a client that does not
-                        // read its acknowledgements.
-                        let _ = writer.send(Outgoing::Packet(p)).await;
-                    }
-                    reply.close
-                }
-                Err(_) => Some(CloseReason::SessionGone),
-            };
-            if let Some(reason) = close {
-                // Replies to packets received after this one are not written.
-                pipe.closing.set(true);
-                me.do_send(CloseConnection { reason });
-            }
-            pipe.outstanding.set(pipe.outstanding.get() - 1);
-            let _ = done.send(());
-            let _ = signal.send(());
-        });
-        if !pipelined || self.pipe.outstanding.get() >= PIPELINE {
-            ctx.wait(
-                async move {
-                    let _ = finished.await;
-                }
-                .into_actor(self),
-            );
+        let conn_id = self.id;
+        if let Some(credit) = self.credits.try_take() {
+            session.do_send(Inbound {
+                conn_id,
+                packet,
+                credit,
+            });
+            return;
         }
+        let session = session.clone();
+        let wait = self.credits.clone().take();
+        ctx.wait(wait.into_actor(self).map(move |credit, act, _ctx| {
+            if let (Some(credit), Phase::Attached { .. }) = (credit, &act.phase) {
+                session.do_send(Inbound {
+                    conn_id,
+                    packet,
+                    credit,
+                });
+            }
+        }));
     }
 
     fn check_keep_alive(&mut self, ctx: &mut Context<Self>) {
@@ -345,9 +267,7 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
                 CloseReason::Protocol("MQTT-3.1.0-2", "second CONNECT".into()),
                 ctx,
             ),
-            (_, Packet::Disconnect(_)) => {
-                self.close_after_pipeline(CloseReason::ClientDisconnect, ctx)
-            }
+            (_, Packet::Disconnect(_)) => self.close(CloseReason::ClientDisconnect, ctx),
             (
                 _,
                 p @ (Packet::ConnAck(_)
@@ -367,7 +287,7 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.close_after_pipeline(CloseReason::PeerClosed, ctx);
+        self.close(CloseReason::PeerClosed, ctx);
     }
 }
 

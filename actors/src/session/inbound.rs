@@ -1,11 +1,14 @@
-//! Packets from the client, after CONNECT.
+//! Packets from the client, after CONNECT. Each is handled in order of receipt and answered
+//! through answer.rs, which keeps the replies in that order.
 
-use super::messages::{Inbound, InboundReply};
+use super::answer::Reply;
+use super::messages::Inbound;
 use super::Session;
 use crate::close::CloseReason;
 use crate::codec::{
     Ack, Packet, Publish, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE,
 };
+use crate::connection::Credit;
 use crate::message::{Message, TraceContext};
 use crate::metrics::DropReason;
 use crate::retain::MatchRetained;
@@ -13,27 +16,28 @@ use crate::session::queue::Pending;
 use crate::session::route::RouteError;
 use crate::topic;
 use actix::prelude::*;
-use courtier_storage::writer::Commit;
 use courtier_storage::{DeliveryState, Op};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 impl Handler<Inbound> for Session {
-    type Result = ResponseActFuture<Self, InboundReply>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) -> Self::Result {
-        if self.link.as_ref().map(|l| l.conn_id) != Some(msg.conn_id) {
-            return ready(InboundReply::close(CloseReason::TakenOver));
+    fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) {
+        match &self.link {
+            // From a connection already taken over or closing: its credit is simply returned.
+            Some(l) if l.conn_id == msg.conn_id && !l.closing => {}
+            _ => return,
         }
+        let credit = Some(msg.credit);
         match msg.packet {
-            Packet::Publish(p) => self.on_publish(p),
+            Packet::Publish(p) => self.on_publish(p, credit, ctx),
             Packet::PubAck(a) => {
                 if let Some(done) = self.state.on_puback(a.pkid) {
                     self.persist_delete([done.pending.seq]);
                 }
-                self.drain(ctx);
-                ready(InboundReply::default())
+                self.answer(Reply::packet(None, credit));
             }
             Packet::PubRec(a) => {
                 let (pubrel, released) = self.state.on_pubrec(a.pkid);
@@ -41,14 +45,13 @@ impl Handler<Inbound> for Session {
                     let pkid = a.pkid;
                     self.persist_state(&pending, DeliveryState::Released { pkid });
                 }
-                ready(InboundReply::ack(pubrel))
+                self.answer(Reply::packet(Some(pubrel), credit));
             }
             Packet::PubComp(a) => {
                 if let Some(done) = self.state.on_pubcomp(a.pkid) {
                     self.persist_delete([done.pending.seq]);
                 }
-                self.drain(ctx);
-                ready(InboundReply::default())
+                self.answer(Reply::packet(None, credit));
             }
             Packet::PubRel(a) => {
                 let pubcomp = self.state.on_pubrel(a.pkid);
@@ -58,55 +61,53 @@ impl Handler<Inbound> for Session {
                     client_id: self.client_id.to_string(),
                     pkid: a.pkid,
                 }]);
-                Box::pin(async move { commit.wait().await }.into_actor(self).map(
-                    move |res, act, _| match res {
-                        Ok(()) => InboundReply::ack(pubcomp),
-                        Err(e) => act.store_failed(e),
-                    },
-                ))
+                if commit.is_ready() {
+                    self.answer(Reply::packet(Some(pubcomp), credit));
+                } else {
+                    let work = async move { commit.wait().await }.into_actor(self).map(
+                        move |res, act, _| match res {
+                            Ok(()) => Reply::packet(Some(pubcomp), credit),
+                            Err(e) => act.store_failed(e),
+                        },
+                    );
+                    self.answer_later(work, false, ctx);
+                }
             }
-            Packet::PingReq => {
-                // Answered through the session so that PINGRESP keeps its place behind
-                // messages already routed to this client [MQTT-3.12.4-1].
-                self.state.push_control(Packet::PingResp);
-                self.drain(ctx);
-                ready(InboundReply::default())
-            }
-            Packet::Subscribe(s) => self.on_subscribe(s),
-            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
-            other => ready(InboundReply::close(CloseReason::Protocol(
+            // Answered in order, so a PINGRESP also stays behind the messages this client's
+            // earlier publishes routed to itself [MQTT-3.12.4-1].
+            Packet::PingReq => self.answer(Reply::packet(Some(Packet::PingResp), credit)),
+            Packet::Subscribe(s) => self.on_subscribe(s, credit, ctx),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u, credit, ctx),
+            other => self.answer(Reply::close(CloseReason::Protocol(
                 "MQTT-4.8.0-1",
                 format!("unexpected {} from a client", other.kind()),
             ))),
         }
+        self.drain(ctx);
     }
-}
-
-fn ready(r: InboundReply) -> ResponseActFuture<Session, InboundReply> {
-    Box::pin(fut::ready(r))
 }
 
 impl Session {
     /// The store refused a write we must not acknowledge without: close, the client retries.
-    fn store_failed(&self, e: courtier_storage::StoreError) -> InboundReply {
+    fn store_failed(&self, e: courtier_storage::StoreError) -> Reply {
         log::error!("client {:?}: store write failed: {e}", &*self.client_id);
-        InboundReply::close(CloseReason::SessionGone)
+        Reply::close(CloseReason::SessionGone)
     }
-}
 
-impl Session {
-    fn on_publish(&mut self, p: Publish) -> ResponseActFuture<Self, InboundReply> {
+    /// Route a PUBLISH now (so delivery order is the order of receipt), and acknowledge it
+    /// once whatever the acknowledgement promises is stored.
+    fn on_publish(&mut self, p: Publish, credit: Option<Credit>, ctx: &mut Context<Self>) {
         self.deps.metrics.publish_received.fetch_add(1, Relaxed);
         if let Err(e) = topic::validate_topic_name(&p.topic) {
             // A PUBLISH topic with wildcards or empty closes the connection [MQTT-3.3.2-2].
-            return ready(InboundReply::close(CloseReason::InvalidTopic(e)));
+            return self.answer(Reply::close(CloseReason::InvalidTopic(e)));
         }
         let ack = match (p.qos, p.pkid) {
             (QoS::AtMostOnce, _) => None,
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::new(id))),
             (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(Ack::new(id))),
             _ => {
-                return ready(InboundReply::close(CloseReason::Protocol(
+                return self.answer(Reply::close(CloseReason::Protocol(
                     "MQTT-2.3.1-1",
                     "PUBLISH with QoS > 0 and no packet id".into(),
                 )))
@@ -121,25 +122,19 @@ impl Session {
                 &*p.topic
             );
             self.deps.metrics.count_drop(DropReason::SysTopicDenied);
-            return ready(InboundReply {
-                reply: ack,
-                close: None,
-            });
+            return self.answer(Reply::packet(ack, credit));
         }
-        let mut inbound = Commit::ready();
+        let mut inbound = None;
         if let (QoS::ExactlyOnce, Some(pkid)) = (p.qos, p.pkid) {
             if !self.state.inbound_qos2(pkid) {
                 // Repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
-                return ready(InboundReply {
-                    reply: ack,
-                    close: None,
-                });
+                return self.answer(Reply::packet(ack, credit));
             }
             // Stored before PUBREC, so a repeat after a crash is still recognised.
-            inbound = self.persist_commit(vec![Op::PutInbound {
+            inbound = Some(self.persist_commit(vec![Op::PutInbound {
                 client_id: self.client_id.to_string(),
                 pkid,
-            }]);
+            }]));
         }
         let msg = Arc::new(Message {
             topic: p.topic,
@@ -150,34 +145,36 @@ impl Session {
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
         });
-        // Called now, not when first polled: the delivery order is the order of receipt even
-        // when the connection has several publishes in flight.
-        let routed = self.router.publish(msg);
-        Box::pin(
-            async move {
-                let n = routed.await?;
+        let mut routed = self.router.publish(&msg, self.me.as_ref());
+        if let Some(own) = routed.local.take() {
+            self.offer(own);
+        }
+        let inbound_ready = inbound.as_ref().is_none_or(|c| c.is_ready());
+        if routed.is_ready() && inbound_ready {
+            return self.answer(Reply::packet(ack, credit));
+        }
+        let work = async move {
+            routed.completion().await?;
+            if let Some(inbound) = inbound {
                 inbound.wait().await?;
-                Ok::<_, RouteError>(n)
             }
-            .into_actor(self)
-            .map(move |res, act, _ctx| match res {
-                Ok(_) => InboundReply {
-                    reply: ack,
-                    close: None,
-                },
-                Err(e) => {
-                    // Not acknowledged: the client will resend after reconnecting.
-                    log::error!(
-                        "client {:?}: publish could not be routed: {e}",
-                        &*act.client_id
-                    );
-                    InboundReply::close(CloseReason::SessionGone)
-                }
-            }),
-        )
+            Ok::<_, RouteError>(())
+        };
+        let work = work.into_actor(self).map(move |res, act, _ctx| match res {
+            Ok(()) => Reply::packet(ack, credit),
+            Err(e) => {
+                // Not acknowledged: the client will resend after reconnecting.
+                log::error!(
+                    "client {:?}: publish could not be stored: {e}",
+                    &*act.client_id
+                );
+                Reply::close(CloseReason::SessionGone)
+            }
+        });
+        self.answer_later(work, false, ctx);
     }
 
-    fn on_subscribe(&mut self, s: Subscribe) -> ResponseActFuture<Self, InboundReply> {
+    fn on_subscribe(&mut self, s: Subscribe, credit: Option<Credit>, ctx: &mut Context<Self>) {
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut accepted = Vec::new();
         for (filter, opts) in s.filters {
@@ -214,19 +211,19 @@ impl Session {
             stored.wait().await.map_err(RouteError::Store)?;
             Ok::<_, RouteError>((accepted, retained))
         };
-        Box::pin(work.into_actor(self).map(move |res, act, ctx| {
+        let work = work.into_actor(self).map(move |res, act, _ctx| {
             let (accepted, retained) = match res {
                 Ok(r) => r,
                 Err(e) => {
                     log::error!("client {:?}: subscribe failed: {e}", &*act.client_id);
-                    return InboundReply::close(CloseReason::SessionGone);
+                    return Reply::close(CloseReason::SessionGone);
                 }
             };
-            act.state.push_control(Packet::SubAck(SubAck {
+            let suback = Packet::SubAck(SubAck {
                 pkid,
                 return_codes: codes,
                 properties: Default::default(),
-            }));
+            });
             // Retained messages [MQTT-3.3.1-6], once per topic at the highest granted QoS when
             // several filters of this SUBSCRIBE match it.
             let mut best: HashMap<*const Message, Pending> = HashMap::new();
@@ -243,15 +240,15 @@ impl Session {
                         });
                 }
             }
-            for p in best.into_values() {
-                act.state.offer_retained(p);
+            Reply {
+                retained: best.into_values().collect(),
+                ..Reply::packet(Some(suback), credit)
             }
-            act.drain(ctx);
-            InboundReply::default()
-        }))
+        });
+        self.answer_later(work, true, ctx);
     }
 
-    fn on_unsubscribe(&mut self, u: Unsubscribe) -> ResponseActFuture<Self, InboundReply> {
+    fn on_unsubscribe(&mut self, u: Unsubscribe, credit: Option<Credit>, ctx: &mut Context<Self>) {
         let mut removed = Vec::new();
         for filter in u.filters {
             if self.state.subscriptions.remove(&filter).is_some() {
@@ -267,19 +264,19 @@ impl Session {
             }
             stored.wait().await.map_err(RouteError::Store)
         };
-        Box::pin(work.into_actor(self).map(move |res, act, ctx| {
+        let work = work.into_actor(self).map(move |res, act, _ctx| {
             if let Err(e) = res {
                 log::error!("client {:?}: unsubscribe failed: {e}", &*act.client_id);
-                return InboundReply::close(CloseReason::SessionGone);
+                return Reply::close(CloseReason::SessionGone);
             }
             // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
-            act.state.push_control(Packet::UnsubAck(UnsubAck {
+            let unsuback = Packet::UnsubAck(UnsubAck {
                 pkid,
                 reason_codes: Vec::new(),
                 properties: Default::default(),
-            }));
-            act.drain(ctx);
-            InboundReply::default()
-        }))
+            });
+            Reply::packet(Some(unsuback), credit)
+        });
+        self.answer_later(work, true, ctx);
     }
 }

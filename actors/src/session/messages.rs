@@ -2,6 +2,7 @@
 
 use crate::close::CloseReason;
 use crate::codec::{LastWill, Packet, ProtocolVersion, QoS};
+use crate::connection::Credit;
 use crate::connection::{Connection, Outgoing};
 use crate::message::Message;
 use actix::prelude::*;
@@ -52,36 +53,15 @@ pub struct Detach {
     pub reason: CloseReason,
 }
 
-/// A packet from the client, after CONNECT. The connection awaits the reply before reading on,
-/// which is how a publisher that outruns the broker gets TCP back-pressure.
+/// A packet from the client, after CONNECT. Sent with `do_send`, in order of receipt; the
+/// credit goes back to the connection once the packet is handled and its reply is handed to the
+/// writer, which bounds what a connection has in flight (connection/credit.rs).
 #[derive(Message)]
-#[rtype(result = "InboundReply")]
+#[rtype(result = "()")]
 pub struct Inbound {
     pub conn_id: u64,
     pub packet: Packet,
-}
-
-#[derive(Debug, Default)]
-pub struct InboundReply {
-    /// An acknowledgement the connection writes (PUBACK, PUBREC, PUBREL, PUBCOMP).
-    pub reply: Option<Packet>,
-    /// Close the connection for this reason.
-    pub close: Option<CloseReason>,
-}
-
-impl InboundReply {
-    pub fn ack(p: Packet) -> InboundReply {
-        InboundReply {
-            reply: Some(p),
-            close: None,
-        }
-    }
-    pub fn close(reason: CloseReason) -> InboundReply {
-        InboundReply {
-            reply: None,
-            close: Some(reason),
-        }
-    }
+    pub credit: Credit,
 }
 
 /// Broker shutdown: close the connection without a Will and persist.

@@ -5,32 +5,38 @@
 //! write the packets it returns into the connection's writer channel.
 //!
 //! - `inbound.rs`: packets from the client (PUBLISH, acks, SUBSCRIBE, UNSUBSCRIBE)
+//! - `answer.rs` + `replies.rs`: their replies, in order of receipt
 //! - `outbound.rs`: `Deliver` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
 
+mod answer;
 mod inbound;
 pub mod messages;
 mod outbound;
 pub(crate) mod persist;
 pub mod queue;
+pub mod replies;
 pub(crate) mod route;
 pub mod state;
 
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet, Properties, ProtocolVersion};
 use crate::config::BrokerConfig;
-use crate::connection::{CloseConnection, Connection, Outgoing};
+use crate::connection::{CloseConnection, Connection, Credit, Outgoing};
 use crate::message::{ClientId, Message, TraceContext};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
 use crate::retain::RetainStore;
 use crate::topics::messages::Subscriber;
-use crate::topics::TopicRouter;
+use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
+use answer::Reply;
 use courtier_storage::{CommitWriter, Op};
 use messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
+use replies::ReplyOrder;
 pub use route::Router;
 use state::SessionState;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -40,6 +46,8 @@ use tokio::sync::mpsc;
 #[derive(Clone)]
 pub struct SessionDeps {
     pub topics: Addr<TopicRouter>,
+    /// The tries publishers match in (read-only here).
+    pub index: Arc<TopicIndex>,
     pub retain: Addr<RetainStore>,
     pub registry: Addr<SessionRegistry>,
     /// Every store write goes through the group-commit writer.
@@ -54,6 +62,13 @@ struct Link {
     conn: Addr<Connection>,
     writer: mpsc::Sender<Outgoing>,
     will: Option<LastWill>,
+    /// Replies to this connection's packets, in order of receipt.
+    replies: ReplyOrder<Reply>,
+    /// Credits of replies queued and not yet in the writer channel (at most one per queued
+    /// control packet; see answer.rs).
+    held: VecDeque<Credit>,
+    /// A reply closed the connection: later packets of it are ignored.
+    closing: bool,
 }
 
 pub struct Session {
@@ -95,6 +110,7 @@ impl Session {
             restored_expiry: None,
             router: Router::new(
                 deps.topics.clone(),
+                deps.index.clone(),
                 deps.retain.clone(),
                 Some(deps.persist.clone()),
             ),
@@ -129,14 +145,18 @@ impl Session {
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
         });
-        // A detached task, not `ctx.spawn`: a clean session stops right after its Will is
-        // handed over, and stopping would cancel the actor's own futures.
-        let router = self.router.clone();
-        actix_rt::spawn(async move {
-            if let Err(e) = router.publish(msg).await {
-                log::error!("will could not be routed: {e}");
-            }
-        });
+        // Delivered now; the retained store write (if any) completes in a detached task, not
+        // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
+        // would cancel the actor's own futures. The Will goes to the session's own
+        // subscriptions too, through its mailbox like any other delivery.
+        let routed = self.router.publish(&msg, None);
+        if !routed.is_ready() {
+            actix_rt::spawn(async move {
+                if let Err(e) = routed.completion().await {
+                    log::error!("will could not be stored: {e}");
+                }
+            });
+        }
     }
 
     /// Remove every subscription from the subtrees (fire and forget: the subtree checks the
@@ -288,6 +308,9 @@ impl Handler<Attach> for Session {
             conn: msg.conn,
             writer: msg.writer,
             will: msg.will,
+            replies: ReplyOrder::default(),
+            held: VecDeque::new(),
+            closing: false,
         });
         self.deps.metrics.client_connected();
         // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].

@@ -22,6 +22,15 @@ impl Handler<Deliver> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        self.offer(msg);
+        self.drain(ctx);
+    }
+}
+
+impl Session {
+    /// Queue a routed message (from another session's publish, or our own client's when it
+    /// subscribes to what it publishes); `drain` sends it.
+    pub(super) fn offer(&mut self, msg: Deliver) {
         if self.ended {
             return;
         }
@@ -48,13 +57,8 @@ impl Handler<Deliver> for Session {
                 self.persist_delete([seq]);
             }
         }
-        if online {
-            self.drain(ctx);
-        }
     }
-}
 
-impl Session {
     /// Count a drop globally and for this client, and log it: the first drop, then every
     /// 1,000th, so an overflowing queue is visible without flooding the log.
     fn note_drop(&mut self, reason: DropReason, what: &str) {
@@ -84,7 +88,7 @@ impl Session {
             return;
         }
         let Some(link) = &self.link else { return };
-        let mut full = false;
+        let (mut full, mut closed) = (false, false);
         while self.state.has_sendable() {
             match link.writer.try_reserve() {
                 Ok(permit) => {
@@ -110,8 +114,19 @@ impl Session {
                     full = true;
                     break;
                 }
-                // The connection is closing; its Detach is on the way.
-                Err(TrySendError::Closed(())) => break,
+                // The connection is closing; its Detach is on the way. Its credits go back so
+                // that it is not left waiting for them and can finish closing.
+                Err(TrySendError::Closed(())) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        // Credits of replies now in the writer channel go back to the connection.
+        let control = if closed { 0 } else { self.state.control_len() };
+        if let Some(link) = &mut self.link {
+            while link.held.len() > control {
+                link.held.pop_front();
             }
         }
         if full {

@@ -130,6 +130,11 @@ impl SessionState {
         self.control.push_back(p);
     }
 
+    /// Control packets not yet handed to the writer.
+    pub fn control_len(&self) -> usize {
+        self.control.len()
+    }
+
     fn window_open(&self) -> bool {
         self.inflight.len() < self.max_inflight
     }

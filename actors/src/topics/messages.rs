@@ -1,7 +1,7 @@
 //! Messages handled by the TopicRouter and TopicSubtree actors.
 
 use crate::codec::{QoS, SubscriptionOptions};
-use crate::message::{ClientId, TraceContext};
+use crate::message::ClientId;
 use crate::session::messages::Deliver;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -34,19 +34,11 @@ pub struct Matched {
     pub qos: QoS,
 }
 
-/// The subtree actor responsible for a topic or filter (created on demand).
+/// The subtree responsible for a filter (created on demand).
 #[derive(Message)]
-#[rtype(result = "Addr<super::TopicSubtree>")]
+#[rtype(result = "super::SubtreeHandle")]
 pub struct ResolveSubtree {
     pub key: ByteString,
-}
-
-/// Who subscribes to `topic`? One entry per matching (filter, client); the caller de-duplicates.
-#[derive(Message)]
-#[rtype(result = "Vec<Matched>")]
-pub struct Match {
-    pub topic: ByteString,
-    pub trace: TraceContext,
 }
 
 /// Add or replace a subscription. Answers true if it is new (not a replacement).

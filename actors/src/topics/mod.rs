@@ -3,9 +3,12 @@
 //! Subscriptions are split by the first level of their filter: one subtree per literal first
 //! level ("homeassistant", "zigbee2mqtt", "$SYS"), plus one subtree (key [`WILDCARD_KEY`]) for
 //! filters that start with `+` or `#`. A PUBLISH to `a/b` therefore asks at most two subtrees:
-//! `a`, and the wildcard one unless the topic starts with `$` [MQTT-4.7.2-1]. Subtrees are spread
-//! over the worker arbiters by a hash of their key, so matching runs in parallel.
+//! `a`, and the wildcard one unless the topic starts with `$` [MQTT-4.7.2-1]. Subtree actors are
+//! spread over the worker arbiters by a hash of their key. Each actor is the only writer of its
+//! trie; publishers read the tries in place through the shared [`TopicIndex`] (see index.rs for
+//! why matching is not a message).
 
+pub mod index;
 pub mod messages;
 mod subtree;
 pub mod trie;
@@ -14,8 +17,8 @@ use crate::guardian::{ChildFailed, Guardian};
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use bytestring::ByteString;
+pub use index::{SharedTrie, SubtreeHandle, TopicIndex};
 use messages::ResolveSubtree;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 pub use subtree::TopicSubtree;
@@ -34,7 +37,9 @@ pub fn filter_key(filter: &str) -> &str {
 }
 
 pub struct TopicRouter {
-    subtrees: HashMap<ByteString, Addr<TopicSubtree>>,
+    /// Shared with every publisher; only this actor adds to it.
+    index: Arc<TopicIndex>,
+    subtrees: usize,
     arbiters: Vec<ArbiterHandle>,
     metrics: Arc<Metrics>,
     guardian: Option<Addr<Guardian>>,
@@ -42,23 +47,26 @@ pub struct TopicRouter {
 
 impl TopicRouter {
     pub fn new(
+        index: Arc<TopicIndex>,
         arbiters: Vec<ArbiterHandle>,
         metrics: Arc<Metrics>,
         guardian: Option<Addr<Guardian>>,
     ) -> Self {
         TopicRouter {
-            subtrees: HashMap::new(),
+            index,
+            subtrees: 0,
             arbiters,
             metrics,
             guardian,
         }
     }
 
-    fn spawn_subtree(&self, key: &ByteString) -> Addr<TopicSubtree> {
+    fn spawn_subtree(&self, key: &ByteString, trie: Arc<SharedTrie>) -> Addr<TopicSubtree> {
         let metrics = self.metrics.clone();
         let guardian = self.guardian.clone();
         let k = key.clone();
-        let make = move |_: &mut Context<TopicSubtree>| TopicSubtree::new(k, metrics, guardian);
+        let make =
+            move |_: &mut Context<TopicSubtree>| TopicSubtree::new(k, trie, metrics, guardian);
         if self.arbiters.is_empty() {
             Supervisor::start(make)
         } else {
@@ -78,10 +86,7 @@ impl Supervised for TopicRouter {
     /// The directory survives a restart (actix keeps the actor value); subtrees keep running,
     /// so nothing is lost. Report the restart.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        log::warn!(
-            "TopicRouter restarted; {} subtrees kept",
-            self.subtrees.len()
-        );
+        log::warn!("TopicRouter restarted; {} subtrees kept", self.subtrees);
         ChildFailed::report(&self.guardian, &self.metrics, "TopicRouter");
     }
 }
@@ -89,12 +94,15 @@ impl Supervised for TopicRouter {
 impl Handler<ResolveSubtree> for TopicRouter {
     type Result = MessageResult<ResolveSubtree>;
     fn handle(&mut self, msg: ResolveSubtree, _ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(addr) = self.subtrees.get(&msg.key) {
-            return MessageResult(addr.clone());
+        if let Some(handle) = self.index.get(&msg.key) {
+            return MessageResult(handle);
         }
-        let addr = self.spawn_subtree(&msg.key);
-        self.subtrees.insert(msg.key, addr.clone());
-        MessageResult(addr)
+        let trie = Arc::new(SharedTrie::default());
+        let addr = self.spawn_subtree(&msg.key, trie.clone());
+        let handle = SubtreeHandle { addr, trie };
+        self.index.insert(msg.key, handle.clone());
+        self.subtrees += 1;
+        MessageResult(handle)
     }
 }
 
