@@ -58,6 +58,11 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                     None => break,
                 },
             };
+            // Let the tasks already scheduled on this thread run first: they are typically
+            // the sessions and connections whose work adds more packets for this socket, so
+            // one write then carries many packets (fewer syscalls and fewer wake-ups of the
+            // peer). Costs one trip round the run queue; an idle thread returns at once.
+            tokio::task::yield_now().await;
             buf.reserve(4096);
             let mut closing = false;
             let mut packets = 0u64;
