@@ -80,13 +80,15 @@ read -r -a BROKER_LIST <<<"$BROKERS"
 # Idle-connection runs need many descriptors, for the brokers and the generator alike.
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# --- broker configs (comparable limits: inflight 20, queue 8192, no persistence) -------------
+# --- broker configs (comparable limits: the same outgoing inflight window for all three,
+# rumqttd's sample value 100 unless INFLIGHT says otherwise; queue 8192; no persistence) ------
+INFLIGHT=${INFLIGHT:-100}
 mkdir -p "$OUT/courtier.d"
 cat >"$OUT/courtier.d/10-bench.toml" <<EOF
 [listener]
 port = $PORT_COURTIER
 [limits]
-max_inflight_messages = 20
+max_inflight_messages = $INFLIGHT
 max_queued_messages = 8192
 [log]
 level = "warn"
@@ -100,7 +102,7 @@ cat >"$OUT/mosquitto.conf" <<EOF
 listener $PORT_MOSQUITTO 127.0.0.1
 allow_anonymous true
 persistence false
-max_inflight_messages 20
+max_inflight_messages $INFLIGHT
 max_queued_messages 8192
 max_connections -1
 log_dest stderr
@@ -122,7 +124,7 @@ next_connection_delay_ms = 1
     [v4.1.connections]
     connection_timeout_ms = 60000
     max_payload_size = 20480
-    max_inflight_count = 100
+    max_inflight_count = $INFLIGHT
     dynamic_filters = true
 EOF
 

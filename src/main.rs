@@ -5,6 +5,11 @@ use courtier::cli::Cli;
 use courtier::Server;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: the broker allocates and frees small objects on every
+/// message (envelopes, `Arc<Message>`) from several threads; measured in docs/PERFORMANCE.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).

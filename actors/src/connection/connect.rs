@@ -89,7 +89,9 @@ impl Connection {
             );
             act.phase = Phase::Attached { session, client_id };
             if !act.keep_alive.is_zero() {
-                let every = (act.keep_alive / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
+                // Fine enough that 1.5 x keep-alive is kept to within a quarter of a keep-alive
+                // (two intervals, see check_keep_alive); at most once a second per connection.
+                let every = (act.keep_alive / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
                 ctx.run_interval(every, |act, ctx| act.check_keep_alive(ctx));
             }
         }));

@@ -57,10 +57,12 @@ impl Handler<Inbound> for Session {
                 let pubcomp = self.state.on_pubrel(a.pkid);
                 // The id is forgotten durably before PUBCOMP: after it the client may reuse it
                 // for a new message, which must not be mistaken for a repeat.
-                let commit = self.persist_commit(vec![Op::DeleteInbound {
-                    client_id: self.client_id.to_string(),
-                    pkid: a.pkid,
-                }]);
+                let commit = self.persist_commit(|| {
+                    vec![Op::DeleteInbound {
+                        client_id: self.client_id.to_string(),
+                        pkid: a.pkid,
+                    }]
+                });
                 if commit.is_ready() {
                     self.answer(Reply::packet(Some(pubcomp), credit));
                 } else {
@@ -131,10 +133,12 @@ impl Session {
                 return self.answer(Reply::packet(ack, credit));
             }
             // Stored before PUBREC, so a repeat after a crash is still recognised.
-            inbound = Some(self.persist_commit(vec![Op::PutInbound {
-                client_id: self.client_id.to_string(),
-                pkid,
-            }]));
+            inbound = Some(self.persist_commit(|| {
+                vec![Op::PutInbound {
+                    client_id: self.client_id.to_string(),
+                    pkid,
+                }]
+            }));
         }
         let msg = Arc::new(Message {
             topic: p.topic,

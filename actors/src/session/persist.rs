@@ -65,17 +65,18 @@ impl Session {
         }
     }
 
-    /// Write ops and get a handle to await their durability (done at once for clean sessions).
-    pub(super) fn persist_commit(&self, ops: Vec<Op>) -> Commit {
+    /// Write ops and get a handle to await their durability (done at once for clean sessions,
+    /// which do not even build the ops: this is on the QoS 2 path of every message).
+    pub(super) fn persist_commit(&self, ops: impl FnOnce() -> Vec<Op>) -> Commit {
         if self.persistent {
-            self.deps.persist.commit(ops)
+            self.deps.persist.commit(ops())
         } else {
             Commit::ready()
         }
     }
 
     pub(super) fn persist_meta(&self) -> Commit {
-        self.persist_commit(vec![Op::PutSession(self.meta())])
+        self.persist_commit(|| vec![Op::PutSession(self.meta())])
     }
 
     /// Forget persisted deliveries (completed or dropped).

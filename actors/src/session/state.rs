@@ -11,7 +11,8 @@ use crate::config::BrokerConfig;
 use crate::message::{ClientId, Message};
 use crate::metrics::DropReason;
 use bytestring::ByteString;
-use std::collections::{HashMap, HashSet, VecDeque};
+use foldhash::{HashMap, HashSet};
+use std::collections::VecDeque;
 
 /// Where an outbound QoS 1/2 message stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +71,8 @@ impl SessionState {
     pub fn new(client_id: ClientId, cfg: &BrokerConfig) -> SessionState {
         SessionState {
             client_id,
-            subscriptions: HashMap::new(),
-            inflight: HashMap::new(),
+            subscriptions: HashMap::default(),
+            inflight: HashMap::default(),
             next_seq: 0,
             next_pkid: 1,
             max_inflight: cfg.max_inflight_messages.max(1) as usize,
@@ -84,7 +85,7 @@ impl SessionState {
                 cfg.max_queued_bytes,
                 cfg.queue_overflow,
             ),
-            inbound_qos2: HashSet::new(),
+            inbound_qos2: HashSet::default(),
             dropped: 0,
         }
     }

@@ -18,7 +18,7 @@
 //! Filters are assumed valid ([`crate::topic::validate_topic_filter`]); an invalid filter is
 //! stored and removed consistently but matches unspecified topics.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::hash::Hash;
 
 /// How many pending branches `for_each_match` keeps on the stack before spilling to the heap.
@@ -38,10 +38,10 @@ struct Node<K, V> {
 impl<K, V> Node<K, V> {
     fn new() -> Self {
         Node {
-            children: HashMap::new(),
+            children: HashMap::default(),
             plus: None,
-            exact: HashMap::new(),
-            hash: HashMap::new(),
+            exact: HashMap::default(),
+            hash: HashMap::default(),
         }
     }
 
