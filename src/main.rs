@@ -10,7 +10,20 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Heap for $SYS/broker/heap/current: the memory mimalloc has committed (what it holds from
+/// the system, in use or cached for reuse).
+fn mimalloc_heap_bytes() -> Option<u64> {
+    let mut commit = 0usize;
+    let null = std::ptr::null_mut();
+    // SAFETY: every out-parameter is either null (not wanted) or a valid pointer to a usize.
+    unsafe {
+        libmimalloc_sys::mi_process_info(null, null, null, null, null, &mut commit, null, null)
+    };
+    Some(commit as u64)
+}
+
 fn main() -> ExitCode {
+    courtier_actors::process::set_heap_probe(mimalloc_heap_bytes);
     let cli = Cli::parse();
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
     let env: Vec<(String, String)> = std::env::vars_os()
