@@ -22,6 +22,7 @@ mod tests_malformed;
 #[cfg(test)]
 mod tests_stream;
 
+pub use encode::PublishRef;
 pub use error::DecodeError;
 pub use packet::*;
 
@@ -114,6 +115,13 @@ impl Encoder<&Packet> for MqttCodec {
             self.version = Some(c.protocol);
         }
         Ok(())
+    }
+}
+
+impl MqttCodec {
+    /// Encodes a PUBLISH from borrowed parts (see [`PublishRef`]) with the codec's version.
+    pub fn encode_publish(&self, p: &PublishRef<'_>, dst: &mut BytesMut) -> std::io::Result<()> {
+        encode::publish(p, self.version, dst)
     }
 }
 

@@ -9,6 +9,7 @@
 use super::{Connection, WriterStopped};
 use crate::close::CloseReason;
 use crate::codec::{MqttCodec, Packet, ProtocolVersion};
+use crate::message::Delivery;
 use crate::metrics::Metrics;
 use actix::Addr;
 use bytes::BytesMut;
@@ -29,6 +30,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub enum Outgoing {
     Packet(Packet),
+    /// A delivery, encoded from the shared message.
+    Publish(Delivery),
     /// From now on encode for this protocol version (set after CONNECT).
     Version(ProtocolVersion),
     /// Write what came before, then shut the socket down.
@@ -74,6 +77,14 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                             // A packet the encoder refuses is a broker bug; drop the connection
                             // rather than send bytes the peer cannot parse.
                             log::error!("cannot encode {}: {e}", p.kind());
+                            self.stop(CloseReason::Io(format!("encode error: {e}")));
+                            return;
+                        }
+                        packets += 1;
+                    }
+                    Outgoing::Publish(d) => {
+                        if let Err(e) = codec.encode_publish(&d.as_publish(), &mut buf) {
+                            log::error!("cannot encode PUBLISH: {e}");
                             self.stop(CloseReason::Io(format!("encode error: {e}")));
                             return;
                         }

@@ -8,7 +8,7 @@
 
 use super::messages::Deliver;
 use super::queue::Pending;
-use super::state::Offer;
+use super::state::{Offer, Outbound};
 use super::Session;
 use crate::codec::{Packet, QoS};
 use crate::connection::Outgoing;
@@ -93,22 +93,33 @@ impl Session {
             match link.writer.try_reserve() {
                 Ok(permit) => {
                     let before = self.state.queued();
-                    let packet = self.state.next_packet().expect("has_sendable");
+                    let next = self.state.next_outbound().expect("has_sendable");
                     let dequeued = before - self.state.queued();
                     let metrics = &self.deps.metrics;
                     metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
-                    if let Packet::Publish(p) = &packet {
-                        metrics.publish_sent.fetch_add(1, Relaxed);
-                        metrics.publish_out.count(p.qos, p.payload.len());
-                        if let (QoS::ExactlyOnce, Some(pkid), false) = (p.qos, p.pkid, p.dup) {
-                            // Persist the packet id, so a restart resends PUBLISH or PUBREL
-                            // under the id the client knows.
-                            if let Some(i) = self.state.inflight(pkid) {
-                                self.persist_state(&i.pending, DeliveryState::Sent { pkid });
+                    let out = match next {
+                        Outbound::Publish(d) => {
+                            metrics.publish_sent.fetch_add(1, Relaxed);
+                            metrics.publish_out.count(d.qos, d.msg.payload.len());
+                            if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {
+                                // Persist the packet id, so a restart resends PUBLISH or PUBREL
+                                // under the id the client knows.
+                                if let Some(i) = self.state.inflight(pkid) {
+                                    self.persist_state(&i.pending, DeliveryState::Sent { pkid });
+                                }
                             }
+                            Outgoing::Publish(d)
                         }
-                    }
-                    permit.send(Outgoing::Packet(packet));
+                        Outbound::Packet(packet) => {
+                            if let Packet::Publish(p) = &packet {
+                                // A resent (DUP) delivery after a reconnect.
+                                metrics.publish_sent.fetch_add(1, Relaxed);
+                                metrics.publish_out.count(p.qos, p.payload.len());
+                            }
+                            Outgoing::Packet(packet)
+                        }
+                    };
+                    permit.send(out);
                 }
                 Err(TrySendError::Full(())) => {
                     full = true;

@@ -8,7 +8,7 @@
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 use crate::codec::{Ack, Packet, Properties, Publish, QoS, SubscriptionOptions};
 use crate::config::BrokerConfig;
-use crate::message::{ClientId, Message};
+use crate::message::{ClientId, Delivery, Message};
 use crate::metrics::DropReason;
 use bytestring::ByteString;
 use foldhash::{HashMap, HashSet};
@@ -156,11 +156,17 @@ impl SessionState {
     /// resends, then retained messages of new subscriptions, then the queue (FIFO, so messages
     /// from one publisher keep their order [MQTT-4.6.0-6]).
     pub fn next_packet(&mut self) -> Option<Packet> {
+        self.next_outbound().map(Outbound::into_packet)
+    }
+
+    /// As [`next_packet`](Self::next_packet), with new deliveries as [`Delivery`] (what the
+    /// writer encodes without copying; see message.rs).
+    pub fn next_outbound(&mut self) -> Option<Outbound> {
         if let Some(p) = self.control.pop_front() {
-            return Some(p);
+            return Some(Outbound::Packet(p));
         }
         if let Some(p) = self.resend.pop_front() {
-            return Some(p);
+            return Some(Outbound::Packet(p));
         }
         let pending = if let Some(p) = self.retained.front() {
             if !self.can_send(p) {
@@ -174,7 +180,7 @@ impl SessionState {
             }
             self.queue.pop_front()?
         };
-        Some(self.start_delivery(pending))
+        Some(Outbound::Publish(self.start_delivery(pending)))
     }
 
     /// Number of messages waiting in the bounded queue.
@@ -187,7 +193,7 @@ impl SessionState {
         self.queue.bytes()
     }
 
-    fn start_delivery(&mut self, p: Pending) -> Packet {
+    fn start_delivery(&mut self, p: Pending) -> Delivery {
         let pkid = if p.qos == QoS::AtMostOnce {
             None
         } else {
@@ -208,7 +214,13 @@ impl SessionState {
             );
             Some(id)
         };
-        publish_packet(&p, pkid, false)
+        Delivery {
+            msg: p.msg,
+            pkid,
+            qos: p.qos,
+            dup: false,
+            retain: p.retain,
+        }
     }
 
     /// Next free packet id, skipping ids still in flight [MQTT-2.3.1-2]. The window is far
@@ -310,6 +322,30 @@ impl SessionState {
 
     pub fn restore_inbound_qos2(&mut self, pkid: u16) {
         self.inbound_qos2.insert(pkid);
+    }
+}
+
+/// What `drain` hands to the writer next.
+#[derive(Debug)]
+pub enum Outbound {
+    Packet(Packet),
+    Publish(Delivery),
+}
+
+impl Outbound {
+    pub fn into_packet(self) -> Packet {
+        match self {
+            Outbound::Packet(p) => p,
+            Outbound::Publish(d) => Packet::Publish(Publish {
+                dup: d.dup,
+                qos: d.qos,
+                retain: d.retain,
+                topic: d.msg.topic.clone(),
+                pkid: d.pkid,
+                payload: d.msg.payload.clone(),
+                properties: Properties::default(),
+            }),
+        }
     }
 }
 
