@@ -179,3 +179,73 @@ fn connections_closed_before_connect_do_not_change_the_connection_count() {
         "4th connection accepted: {got:?}"
     );
 }
+
+/// A publisher that never reads its PUBACKs runs out of credits once its acknowledgements fill
+/// the socket: the broker stops reading from it (TCP flow control then stops the publisher)
+/// instead of queueing acknowledgements in memory; other clients are unaffected; and when it
+/// finally reads, every PUBLISH the broker took is acknowledged once, in order
+/// [MQTT-4.6.0-2]. Tiny publishes and a small receive buffer make the acks fill the socket fast.
+#[test]
+fn mqtt_4_6_0_2_a_publisher_that_does_not_read_its_acks_is_slowed_not_buffered() {
+    let b = start_broker();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&b.addr().into()).unwrap();
+    let stream: std::net::TcpStream = sock.into();
+    let mut p = RawClient::from_stream(stream);
+    p.send(&connect("noread-pub", true));
+    p.expect(&connack(false, 0));
+    p.stream().set_nonblocking(true).unwrap();
+    let mut written = 0usize; // bytes the kernel accepted
+    let mut sent = 0usize; // whole packets among them
+    let mut pending: Vec<u8> = Vec::new();
+    let mut stalled_since: Option<Instant> = None;
+    // Write until the socket stays full for a second (the broker stopped reading).
+    loop {
+        if pending.is_empty() {
+            for _ in 0..256 {
+                let pkid = ((sent + pending.len() / 8) % 65_535 + 1) as u16;
+                pending.extend(publish("t", b"x", 1, false, false, pkid));
+            }
+        }
+        match std::io::Write::write(&mut &*p.stream(), &pending) {
+            Ok(n) => {
+                written += n;
+                pending.drain(..n);
+                sent = written / 8; // every packet is 8 bytes
+                stalled_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let since = *stalled_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(1) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write failed: {e}"),
+        }
+        assert!(
+            written < 64 << 20,
+            "the broker kept reading: {written} bytes accepted without a PUBACK read"
+        );
+    }
+    // Someone else is served meanwhile.
+    let mut s = RawClient::connected(b.addr(), "noread-sub");
+    s.subscribe(1, &[("other/t", 0)]);
+    let mut q = RawClient::connected(b.addr(), "noread-other");
+    q.send(&publish("other/t", b"hi", 0, false, false, 0));
+    assert_eq!(s.recv_publish().payload, b"hi".to_vec());
+
+    // Now read: one PUBACK per PUBLISH written, in order (the broker reads on as acks drain).
+    p.stream().set_nonblocking(false).unwrap();
+    for i in 0..sent {
+        let (first, body) = p.try_read_packet(Duration::from_secs(10)).unwrap();
+        assert_eq!(first, 0x40, "only PUBACKs expected");
+        let want = (i % 65_535 + 1) as u16;
+        assert_eq!(
+            u16::from_be_bytes([body[0], body[1]]),
+            want,
+            "PUBACK {i} in order"
+        );
+    }
+}

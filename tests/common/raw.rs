@@ -30,6 +30,11 @@ impl RawClient {
     pub fn connect(addr: SocketAddr) -> RawClient {
         let stream = TcpStream::connect_timeout(&addr, DEFAULT_TIMEOUT)
             .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        RawClient::from_stream(stream)
+    }
+
+    /// Wrap a connected socket (for tests that set socket options before connecting).
+    pub fn from_stream(stream: TcpStream) -> RawClient {
         stream.set_nodelay(true).unwrap();
         RawClient {
             stream,
