@@ -208,7 +208,7 @@ fn mqtt_4_6_0_2_a_publisher_that_does_not_read_its_acks_is_slowed_not_buffered()
                 pending.extend(publish("t", b"x", 1, false, false, pkid));
             }
         }
-        match std::io::Write::write(&mut &*p.stream(), &pending) {
+        match std::io::Write::write(&mut p.stream(), &pending) {
             Ok(n) => {
                 written += n;
                 pending.drain(..n);
