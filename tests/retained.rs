@@ -126,3 +126,25 @@ fn resubscribing_sends_the_retained_message_again() {
     s.subscribe(2, &[("retre/t", 0)]);
     assert_eq!(s.recv_publish().payload, b"again");
 }
+
+/// A retained PUBLISH is acknowledged only once stored; PUBLISH packets after it must still be
+/// acknowledged after it, in the order received [MQTT-4.6.0-2], and their PINGRESP after both.
+#[test]
+fn mqtt_4_6_0_2_acks_keep_publish_order_when_a_retained_store_write_is_pending() {
+    let b = start_broker();
+    let mut p = RawClient::connected(b.addr(), "ret-order");
+    for round in 0..20u16 {
+        let base = round * 4;
+        let mut bytes = Vec::new();
+        bytes.extend(publish("ro/a", b"1", 1, true, false, base + 1));
+        bytes.extend(publish("ro/b", b"2", 1, false, false, base + 2));
+        bytes.extend(publish("ro/c", b"3", 1, true, false, base + 3));
+        bytes.extend(publish("ro/d", b"4", 1, false, false, base + 4));
+        bytes.extend(pingreq());
+        p.send(&bytes);
+        for id in base + 1..=base + 4 {
+            p.expect(&puback(id));
+        }
+        p.expect_hex("d0 00");
+    }
+}
