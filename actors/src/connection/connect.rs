@@ -18,11 +18,11 @@ impl Connection {
     pub(super) fn refuse(&mut self, code: u8, ctx: &mut Context<Self>) {
         let _ = self
             .writer
-            .try_send(Outgoing::Packet(Packet::ConnAck(ConnAck {
+            .try_send(Outgoing::Packet(Box::new(Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
                 properties: Properties::default(),
-            })));
+            }))));
         self.close(CloseReason::Refused(code), ctx);
     }
 
@@ -89,8 +89,7 @@ impl Connection {
             );
             act.phase = Phase::Attached { session, client_id };
             if !act.keep_alive.is_zero() {
-                let every = (act.keep_alive / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
-                ctx.run_interval(every, |act, ctx| act.check_keep_alive(ctx));
+                act.schedule_keep_alive(ctx);
             }
         }));
     }

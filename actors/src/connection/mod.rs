@@ -2,17 +2,18 @@
 //! actor over another byte stream). Never restarted: a broken connection closes and its session
 //! lives on.
 //!
-//! It owns the read side (a `FramedRead` stream of decoded packets), the pre-CONNECT state, the
+//! It owns the read side (a stream of decoded packets, `reader.rs`), the pre-CONNECT state, the
 //! connect timeout and keep-alive. Every packet after CONNECT is handed to the Session; up to
 //! `PIPELINE` may be in flight (SUBSCRIBE and UNSUBSCRIBE are *awaited* before the next packet
 //! is read, `ctx.wait`), and a full window stops reading: a publisher that outruns the broker
 //! is slowed by TCP flow control, and no one else is. Replies are written in order of receipt.
 //!
 //! - `connect.rs`: CONNECT validation and attaching to a session
+//! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
 //! - `writer.rs`: the write half, a task fed by a bounded channel
 
 mod connect;
-mod counting;
+mod reader;
 mod writer;
 
 use crate::close::CloseReason;
@@ -24,6 +25,7 @@ use crate::registry::SessionRegistry;
 use crate::session::messages::{Detach, Inbound};
 use crate::session::Session;
 use actix::prelude::*;
+use reader::PacketReader;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -31,16 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
 pub use writer::Outgoing;
-
-/// Initial read buffer per connection. Most packets of an idle or IoT client are tiny and the
-/// buffer grows on demand for a large packet (the codec reserves what a packet needs). Measured
-/// (docs/PERFORMANCE.md): 2 KB saves ~3 KB per idle connection against tokio-util's 8 KB
-/// default at no cost in fan-in throughput; 512 B saved ~4.5 KB but cost ~5% of QoS 0 fan-in.
-const READ_BUFFER: usize = 2048;
-use counting::CountingReader;
 use writer::{WriterTask, WRITER_CAPACITY};
 
 /// What a connection needs from the broker.
@@ -83,7 +76,7 @@ pub struct Connection {
     transport: &'static str,
     phase: Phase,
     writer: mpsc::Sender<Outgoing>,
-    cancel: CancellationToken,
+    cancel: writer::Cancel,
     last_received: Instant,
     keep_alive: Duration,
     deps: ConnectionDeps,
@@ -121,27 +114,22 @@ impl Connection {
         deps.metrics.connections_open.fetch_add(1, Relaxed);
         deps.metrics.connections_total.fetch_add(1, Relaxed);
         let (tx, rx) = mpsc::channel(WRITER_CAPACITY);
-        let cancel = CancellationToken::new();
+        let (cancel, cancelled) = writer::Cancel::new();
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let write_timeout = deps.cfg.write_timeout;
-        let cancel2 = cancel.clone();
         Connection::create(move |ctx| {
-            let counted = CountingReader {
-                inner: reader,
-                metrics: metrics.clone(),
-            };
-            ctx.add_stream(FramedRead::with_capacity(
-                counted,
+            ctx.add_stream(PacketReader::new(
+                reader,
                 MqttCodec::new(max),
-                READ_BUFFER,
+                metrics.clone(),
             ));
             actix_rt::spawn(
                 WriterTask {
                     io: writer,
                     rx,
-                    cancel: cancel2,
-                    conn: ctx.address(),
+                    cancel: cancelled,
+                    conn: ctx.address().downgrade(),
                     write_timeout,
                     metrics,
                 }
@@ -265,7 +253,7 @@ impl Connection {
                     if let Some(p) = reply.reply {
                         // Awaiting room here is the back-pressure on a client that does not
                         // read its acknowledgements.
-                        let _ = writer.send(Outgoing::Packet(p)).await;
+                        let _ = writer.send(Outgoing::Packet(Box::new(p))).await;
                     }
                     reply.close
                 }
@@ -290,11 +278,23 @@ impl Connection {
         }
     }
 
-    fn check_keep_alive(&mut self, ctx: &mut Context<Self>) {
-        // [MQTT-3.1.2-24]: nothing for one and a half keep-alive periods.
-        if !self.keep_alive.is_zero() && self.last_received.elapsed() > self.keep_alive * 3 / 2 {
-            self.close(CloseReason::KeepAliveTimeout, ctx);
-        }
+    /// [MQTT-3.1.2-24]: close after one and a half keep-alive periods without a packet. One
+    /// timer, set for the moment that could first happen and set again from the latest packet
+    /// when it fires, so an idle connection wakes once per 1.5 keep-alives instead of polling
+    /// every second (100,000 idle connections were 100,000 wake-ups a second).
+    fn schedule_keep_alive(&mut self, ctx: &mut Context<Self>) {
+        let limit = self.keep_alive * 3 / 2;
+        let due = (self.last_received + limit).saturating_duration_since(Instant::now());
+        ctx.run_later(due, move |act, ctx| {
+            if matches!(act.phase, Phase::Closed) {
+                return;
+            }
+            if act.last_received.elapsed() >= limit {
+                act.close(CloseReason::KeepAliveTimeout, ctx);
+            } else {
+                act.schedule_keep_alive(ctx);
+            }
+        });
     }
 }
 

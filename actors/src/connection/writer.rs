@@ -10,15 +10,17 @@ use super::{Connection, WriterStopped};
 use crate::close::CloseReason;
 use crate::codec::{MqttCodec, Packet, ProtocolVersion};
 use crate::metrics::Metrics;
-use actix::Addr;
+use actix::WeakAddr;
 use bytes::BytesMut;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Encoder;
-use tokio_util::sync::CancellationToken;
 
 /// Packets a writer channel holds before senders must wait.
 pub const WRITER_CAPACITY: usize = 128;
@@ -26,96 +28,187 @@ pub const WRITER_CAPACITY: usize = 128;
 /// Bytes encoded into one write at most (more waits for the next round).
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// One item of a writer channel. Kept to 16 bytes: tokio's bounded channel allocates its slots
+/// in blocks of 32 when it is created, so an inline `Packet` (~100 bytes) cost every connection
+/// ~3.3 KB before it sent anything; boxed, the first block is ~0.5 KB, for one small
+/// allocation per packet written (measured, docs/PERFORMANCE.md "Memory per idle connection").
 #[derive(Debug)]
 pub enum Outgoing {
-    Packet(Packet),
+    Packet(Box<Packet>),
     /// From now on encode for this protocol version (set after CONNECT).
     Version(ProtocolVersion),
     /// Write what came before, then shut the socket down.
     Close,
 }
 
+/// Stops a writer at once, dropping what is queued: for a peer that is not reading. A oneshot
+/// rather than a `CancellationToken`: its receiver is polled in place, where waiting for a
+/// token's `cancelled()` kept an 88-byte future in every idle writer.
+pub struct Cancel(Option<oneshot::Sender<()>>);
+
+impl Cancel {
+    pub fn new() -> (Cancel, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        (Cancel(Some(tx)), rx)
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 pub struct WriterTask<W> {
     pub io: W,
     pub rx: mpsc::Receiver<Outgoing>,
-    pub cancel: CancellationToken,
-    pub conn: Addr<Connection>,
+    /// Fires on `Cancel::cancel`; a dropped `Cancel` (the connection stopped normally) is not a
+    /// cancellation: what is queued is still written.
+    pub cancel: oneshot::Receiver<()>,
+    /// Weak: a strong `Addr` costs an allocation of its own, and it is needed only to report
+    /// an error.
+    pub conn: WeakAddr<Connection>,
     pub write_timeout: Duration,
     pub metrics: Arc<Metrics>,
 }
 
+/// What `WriterTask::next` produced.
+enum Step {
+    Item(Outgoing),
+    Cancelled,
+    Ended,
+}
+
 impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
-    pub async fn run(mut self) {
+    /// The task keeps only the channel, the socket and the codec across its idle wait
+    /// (~150 bytes of future, measured with `size_of`); the buffer and the write-timeout timer
+    /// exist only while a burst is being written.
+    // Not an `async fn run(self)`: that keeps two copies of `self` in the future (192 bytes
+    // instead of 152).
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(mut self) -> impl Future<Output = ()> {
+        async move { self.serve().await }
+    }
+
+    async fn serve(&mut self) {
         let mut codec = MqttCodec::new(u32::MAX);
-        // Allocated per burst and released when idle: an idle connection holds no buffer.
-        let mut buf = BytesMut::new();
+        let mut cancellable = true;
         loop {
-            let first = tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return,
-                item = self.rx.recv() => match item {
-                    Some(item) => item,
-                    None => break,
-                },
+            let first = match self.next(&mut cancellable).await {
+                Step::Item(item) => item,
+                Step::Cancelled => return,
+                Step::Ended => break,
             };
-            buf.reserve(4096);
-            let mut closing = false;
-            let mut packets = 0u64;
-            let mut next = Some(first);
-            while let Some(item) = next.take() {
-                match item {
-                    Outgoing::Packet(p) => {
-                        if let Err(e) = codec.encode(&p, &mut buf) {
-                            // A packet the encoder refuses is a broker bug; drop the connection
-                            // rather than send bytes the peer cannot parse.
-                            log::error!("cannot encode {}: {e}", p.kind());
-                            self.stop(CloseReason::Io(format!("encode error: {e}")));
-                            return;
-                        }
-                        packets += 1;
-                    }
-                    Outgoing::Version(v) => codec.set_version(v),
-                    Outgoing::Close => {
-                        closing = true;
-                        break;
-                    }
-                }
-                if buf.len() < BATCH_BYTES {
-                    next = self.rx.try_recv().ok();
-                }
-            }
+            let (buf, packets, closing) = match self.encode_batch(first, &mut codec) {
+                Ok(batch) => batch,
+                Err(reason) => return self.stop(reason),
+            };
             if !buf.is_empty() {
-                let write = async {
-                    self.io.write_all(&buf).await?;
-                    self.io.flush().await
-                };
-                let result = tokio::select! {
-                    biased;
-                    _ = self.cancel.cancelled() => return,
-                    r = tokio::time::timeout(self.write_timeout, write) => r,
-                };
-                match result {
-                    Ok(Ok(())) => {
-                        self.metrics.bytes_sent.fetch_add(buf.len() as u64, Relaxed);
-                        self.metrics.packets_sent.fetch_add(packets, Relaxed);
-                        buf.clear();
-                    }
-                    Ok(Err(e)) => return self.stop(CloseReason::Io(e.to_string())),
-                    Err(_) => return self.stop(CloseReason::WriteTimeout),
-                }
-                if buf.capacity() > 4 * BATCH_BYTES || self.rx.is_empty() {
-                    // Nothing waiting (or a burst grew it): do not keep the buffer around.
-                    buf = BytesMut::new();
+                // Boxed: its timer and write state would otherwise be part of every idle task.
+                match Box::pin(self.write(buf, packets, cancellable)).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(reason) => return self.stop(reason),
                 }
             }
             if closing {
                 break;
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.io.shutdown()).await;
+        let shutdown = tokio::time::timeout(Duration::from_secs(1), self.io.shutdown());
+        let _ = Box::pin(shutdown).await;
+    }
+
+    /// The next item, or a cancellation. `cancellable` turns false once the `Cancel` is dropped.
+    /// A hand-written poll: it keeps nothing but two references while the connection is idle.
+    fn next<'a>(&'a mut self, cancellable: &'a mut bool) -> impl Future<Output = Step> + 'a {
+        std::future::poll_fn(move |cx| {
+            if *cancellable {
+                match Pin::new(&mut self.cancel).poll(cx) {
+                    Poll::Ready(Ok(())) => return Poll::Ready(Step::Cancelled),
+                    Poll::Ready(Err(_)) => *cancellable = false,
+                    Poll::Pending => {}
+                }
+            }
+            self.rx
+                .poll_recv(cx)
+                .map(|item| item.map_or(Step::Ended, Step::Item))
+        })
+    }
+
+    /// Encode `first` and every packet already waiting (up to `BATCH_BYTES`) into one buffer.
+    /// Returns the buffer, the packets in it, and whether a `Close` ended the batch.
+    fn encode_batch(
+        &mut self,
+        first: Outgoing,
+        codec: &mut MqttCodec,
+    ) -> Result<(BytesMut, u64, bool), CloseReason> {
+        // Allocated per burst and released after it: an idle connection holds no buffer.
+        let mut buf = BytesMut::with_capacity(4096);
+        let mut packets = 0u64;
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Outgoing::Packet(p) => {
+                    if let Err(e) = codec.encode(&*p, &mut buf) {
+                        // A packet the encoder refuses is a broker bug; drop the connection
+                        // rather than send bytes the peer cannot parse.
+                        log::error!("cannot encode {}: {e}", p.kind());
+                        return Err(CloseReason::Io(format!("encode error: {e}")));
+                    }
+                    packets += 1;
+                }
+                Outgoing::Version(v) => codec.set_version(v),
+                Outgoing::Close => return Ok((buf, packets, true)),
+            }
+            if buf.len() < BATCH_BYTES {
+                next = self.rx.try_recv().ok();
+            }
+        }
+        Ok((buf, packets, false))
+    }
+
+    /// Write `buf` (`packets` packets) within `write_timeout`. `Ok(false)`: cancelled.
+    async fn write(
+        &mut self,
+        buf: BytesMut,
+        packets: u64,
+        cancellable: bool,
+    ) -> Result<bool, CloseReason> {
+        let io = &mut self.io;
+        let write = async {
+            io.write_all(&buf).await?;
+            io.flush().await
+        };
+        let result = tokio::select! {
+            biased;
+            Ok(()) = &mut self.cancel, if cancellable => return Ok(false),
+            r = tokio::time::timeout(self.write_timeout, write) => r,
+        };
+        match result {
+            Ok(Ok(())) => {
+                self.metrics.bytes_sent.fetch_add(buf.len() as u64, Relaxed);
+                self.metrics.packets_sent.fetch_add(packets, Relaxed);
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(CloseReason::Io(e.to_string())),
+            Err(_) => Err(CloseReason::WriteTimeout),
+        }
     }
 
     fn stop(&self, reason: CloseReason) {
-        self.conn.do_send(WriterStopped { reason });
+        if let Some(conn) = self.conn.upgrade() {
+            conn.do_send(WriterStopped { reason });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every writer channel allocates 32 slots when it is created: a larger `Outgoing` is paid
+    /// by every idle connection (docs/PERFORMANCE.md, "Memory per idle connection").
+    #[test]
+    fn outgoing_stays_two_words() {
+        assert_eq!(std::mem::size_of::<super::Outgoing>(), 16);
     }
 }

@@ -104,7 +104,7 @@ impl Session {
                             }
                         }
                     }
-                    permit.send(Outgoing::Packet(packet));
+                    permit.send(Outgoing::Packet(Box::new(packet)));
                 }
                 Err(TrySendError::Full(())) => {
                     full = true;
