@@ -18,16 +18,16 @@ impl Connection {
     pub(super) fn refuse(&mut self, code: u8, ctx: &mut Context<Self>) {
         let _ = self
             .writer
-            .try_send(Outgoing::Packet(Box::new(Packet::ConnAck(ConnAck {
+            .try_send(Outgoing::packet(Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
                 properties: Properties::default(),
-            }))));
+            })));
         self.close(CloseReason::Refused(code), ctx);
     }
 
     pub(super) fn on_connect(&mut self, c: Connect, ctx: &mut Context<Self>) {
-        let _ = self.writer.try_send(Outgoing::Version(c.protocol));
+        let _ = self.writer.try_send(Outgoing::version(c.protocol));
         let client_id = match self.client_id_for(&c) {
             Ok(id) => id,
             Err(code) => {
@@ -88,6 +88,7 @@ impl Connection {
                 attached.session_present
             );
             act.phase = Phase::Attached { session, client_id };
+            ctx.cancel_future(act.connect_timer);
             if !act.keep_alive.is_zero() {
                 act.schedule_keep_alive(ctx);
             }

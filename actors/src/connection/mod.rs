@@ -36,8 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use writer::Outgoing;
 use writer::{WriterTask, WRITER_CAPACITY};
 
-/// What a connection needs from the broker.
-#[derive(Clone)]
+/// What a connection needs from the broker; one copy shared by every connection.
 pub struct ConnectionDeps {
     pub registry: Addr<SessionRegistry>,
     pub cfg: Arc<BrokerConfig>,
@@ -79,7 +78,9 @@ pub struct Connection {
     cancel: writer::Cancel,
     last_received: Instant,
     keep_alive: Duration,
-    deps: ConnectionDeps,
+    /// Cancelled once attached: it would otherwise hold its timer (~110 bytes) until it fires.
+    connect_timer: SpawnHandle,
+    deps: Arc<ConnectionDeps>,
     /// Completion of the latest packet handed to the session (replies are written in order).
     last_reply: Option<oneshot::Receiver<()>>,
     pipe: Rc<Pipeline>,
@@ -105,7 +106,7 @@ impl Connection {
         writer: W,
         peer: String,
         transport: &'static str,
-        deps: ConnectionDeps,
+        deps: Arc<ConnectionDeps>,
     ) -> Addr<Connection>
     where
         R: AsyncRead + Unpin + 'static,
@@ -144,6 +145,7 @@ impl Connection {
                 cancel,
                 last_received: Instant::now(),
                 keep_alive: Duration::ZERO,
+                connect_timer: SpawnHandle::default(),
                 deps,
                 last_reply: None,
                 pipe: Rc::default(),
@@ -176,7 +178,7 @@ impl Connection {
                 reason
             ),
         }
-        if self.writer.try_send(Outgoing::Close).is_err() {
+        if self.writer.try_send(Outgoing::close()).is_err() {
             // The peer is not reading (channel full): nothing queued can be delivered anyway.
             self.cancel.cancel();
         }
@@ -253,7 +255,7 @@ impl Connection {
                     if let Some(p) = reply.reply {
                         // Awaiting room here is the back-pressure on a client that does not
                         // read its acknowledgements.
-                        let _ = writer.send(Outgoing::Packet(Box::new(p))).await;
+                        let _ = writer.send(Outgoing::packet(p)).await;
                     }
                     reply.close
                 }
@@ -302,7 +304,7 @@ impl Actor for Connection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_later(self.deps.cfg.connect_timeout, |act, ctx| {
+        self.connect_timer = ctx.run_later(self.deps.cfg.connect_timeout, |act, ctx| {
             if matches!(act.phase, Phase::AwaitingConnect | Phase::Connecting) {
                 act.close(CloseReason::ConnectTimeout, ctx);
             }

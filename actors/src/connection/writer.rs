@@ -28,17 +28,36 @@ pub const WRITER_CAPACITY: usize = 128;
 /// Bytes encoded into one write at most (more waits for the next round).
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// One item of a writer channel. Kept to 16 bytes: tokio's bounded channel allocates its slots
-/// in blocks of 32 when it is created, so an inline `Packet` (~100 bytes) cost every connection
-/// ~3.3 KB before it sent anything; boxed, the first block is ~0.5 KB, for one small
+/// One item of a writer channel: a pointer. tokio's bounded channel allocates its slots in
+/// blocks of 32 when it is created, so an inline `Packet` (104 bytes) cost every connection
+/// ~3.3 KB before it sent anything; boxed, the first block is 288 bytes, for one small
 /// allocation per packet written (measured, docs/PERFORMANCE.md "Memory per idle connection").
 #[derive(Debug)]
-pub enum Outgoing {
-    Packet(Box<Packet>),
+pub struct Outgoing(Box<Item>);
+
+#[derive(Debug)]
+enum Item {
+    Packet(Packet),
     /// From now on encode for this protocol version (set after CONNECT).
     Version(ProtocolVersion),
     /// Write what came before, then shut the socket down.
     Close,
+}
+
+impl Outgoing {
+    pub fn packet(p: Packet) -> Outgoing {
+        Outgoing(Box::new(Item::Packet(p)))
+    }
+
+    /// From now on encode for this protocol version (sent after CONNECT).
+    pub fn version(v: ProtocolVersion) -> Outgoing {
+        Outgoing(Box::new(Item::Version(v)))
+    }
+
+    /// Write what came before, then shut the socket down.
+    pub fn close() -> Outgoing {
+        Outgoing(Box::new(Item::Close))
+    }
 }
 
 /// Stops a writer at once, dropping what is queued: for a peer that is not reading. A oneshot
@@ -147,10 +166,10 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
         let mut buf = BytesMut::with_capacity(4096);
         let mut packets = 0u64;
         let mut next = Some(first);
-        while let Some(item) = next.take() {
-            match item {
-                Outgoing::Packet(p) => {
-                    if let Err(e) = codec.encode(&*p, &mut buf) {
+        while let Some(Outgoing(item)) = next.take() {
+            match *item {
+                Item::Packet(p) => {
+                    if let Err(e) = codec.encode(&p, &mut buf) {
                         // A packet the encoder refuses is a broker bug; drop the connection
                         // rather than send bytes the peer cannot parse.
                         log::error!("cannot encode {}: {e}", p.kind());
@@ -158,8 +177,8 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                     }
                     packets += 1;
                 }
-                Outgoing::Version(v) => codec.set_version(v),
-                Outgoing::Close => return Ok((buf, packets, true)),
+                Item::Version(v) => codec.set_version(v),
+                Item::Close => return Ok((buf, packets, true)),
             }
             if buf.len() < BATCH_BYTES {
                 next = self.rx.try_recv().ok();
@@ -208,7 +227,7 @@ mod tests {
     /// Every writer channel allocates 32 slots when it is created: a larger `Outgoing` is paid
     /// by every idle connection (docs/PERFORMANCE.md, "Memory per idle connection").
     #[test]
-    fn outgoing_stays_two_words() {
-        assert_eq!(std::mem::size_of::<super::Outgoing>(), 16);
+    fn outgoing_stays_one_word() {
+        assert_eq!(std::mem::size_of::<super::Outgoing>(), 8);
     }
 }

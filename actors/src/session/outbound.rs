@@ -104,7 +104,7 @@ impl Session {
                             }
                         }
                     }
-                    permit.send(Outgoing::Packet(Box::new(packet)));
+                    permit.send(Outgoing::packet(packet));
                 }
                 Err(TrySendError::Full(())) => {
                     full = true;
