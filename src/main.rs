@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(n) = courtier_actors::process::raise_open_files_limit() {
         // One descriptor per connection, plus a few for listeners and the store.
-        log::info!("open files limit: {n} (connections beyond it are refused by the kernel)");
+        log::info!("open files limit: {n} (one per connection)");
     }
 
     let system = actix_rt::System::new();
