@@ -10,8 +10,10 @@
 //!
 //! - `connect.rs`: CONNECT validation and attaching to a session
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
+//! - `buffers.rs`: spare read and write buffers, a few per worker thread
 //! - `writer.rs`: the write half, a task fed by a bounded channel
 
+mod buffers;
 mod connect;
 mod reader;
 mod writer;

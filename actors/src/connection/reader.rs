@@ -2,39 +2,33 @@
 //!
 //! `FramedRead` keeps its read buffer for the life of the connection (2 KB here before, 8 KB by
 //! default), although an idle MQTT client has nothing buffered between packets. This reader
-//! reads into one scratch buffer per thread and copies only what it received into the
-//! connection's own buffer, which is dropped again as soon as every byte is decoded. An idle
-//! connection therefore holds no read buffer at all; one that stops in the middle of a packet
-//! holds that partial packet only. The extra copy is one `memcpy` per read; the decoder copies
-//! topics and payloads out of the buffer anyway (codec/packet.rs), so nothing a packet keeps
-//! points into it.
+//! takes a buffer from its thread's pool (`buffers.rs`) when it reads, and hands it back as
+//! soon as every byte in it is decoded or the socket has nothing more. An idle connection
+//! therefore holds no read buffer at all; one that stops in the middle of a packet holds that
+//! partial packet only. The decoder copies topics and payloads out of the buffer
+//! (codec/packet.rs), so nothing a packet keeps points into it.
 //!
 //! It also counts received bytes for $SYS and metrics.
 
+use super::buffers;
 use crate::codec::{DecodeError, MqttCodec, Packet};
 use crate::metrics::Metrics;
 use bytes::BytesMut;
 use futures_util::Stream;
-use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::AsyncRead;
 use tokio_util::codec::Decoder;
 
-/// Bytes read per syscall at most through the scratch buffer. Larger reads mean fewer syscalls
-/// for a busy publisher; the scratch buffer exists once per worker thread, not per connection.
-const SCRATCH_LEN: usize = 16 * 1024;
-
 /// A partial packet left in a buffer this size or smaller is moved to a buffer of its own size
-/// when the socket has nothing more, so an idle connection never pins a whole read.
+/// when the socket has nothing more, so an idle connection never holds a whole read buffer.
 const COMPACT_BELOW: usize = 512;
 
-thread_local! {
-    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
-}
+/// Read when at least this much room is left; otherwise make room first.
+const MIN_ROOM: usize = 1024;
 
 pub(super) struct PacketReader<R> {
     io: R,
@@ -59,35 +53,33 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
 
     /// Read once from the socket into `buf`: 0 bytes means end of stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let io = Pin::new(&mut self.io);
-        let n = if self.buf.capacity() - self.buf.len() >= SCRATCH_LEN {
-            // The decoder reserved room for a large packet: read straight into it.
-            match tokio_util::io::poll_read_buf(io, cx, &mut self.buf) {
-                Poll::Ready(Ok(n)) => n,
-                other => return other,
-            }
-        } else {
-            let buf = &mut self.buf;
-            let read = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                let mut rb = ReadBuf::new(&mut scratch[..]);
-                io.poll_read(cx, &mut rb).map_ok(|()| {
-                    buf.extend_from_slice(rb.filled());
-                    rb.filled().len()
-                })
-            });
-            match read {
-                Poll::Ready(Ok(n)) => n,
-                other => return other,
-            }
+        if self.buf.capacity() == 0 {
+            self.buf = buffers::take();
+        } else if self.buf.capacity() - self.buf.len() < MIN_ROOM {
+            self.buf.reserve(buffers::BUF_LEN);
+        }
+        let n = match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf) {
+            Poll::Ready(Ok(n)) => n,
+            other => return other,
         };
         self.metrics.bytes_received.fetch_add(n as u64, Relaxed);
         Poll::Ready(Ok(n))
     }
 
+    /// Hand the buffer back to the pool if it holds nothing; keep only a small partial packet
+    /// in a buffer of its own size. For when the socket has nothing more for now.
+    fn release(&mut self) {
+        if self.buf.is_empty() {
+            buffers::give(std::mem::take(&mut self.buf));
+        } else if self.buf.len() <= COMPACT_BELOW {
+            let partial = BytesMut::from(&self.buf[..]);
+            buffers::give(std::mem::replace(&mut self.buf, partial));
+        }
+    }
+
     fn fail(&mut self, e: DecodeError) -> Poll<Option<Result<Packet, DecodeError>>> {
         self.done = true;
-        self.buf = BytesMut::new();
+        buffers::give(std::mem::take(&mut self.buf));
         Poll::Ready(Some(Err(e)))
     }
 }
@@ -105,7 +97,7 @@ impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
                 match this.codec.decode(&mut this.buf) {
                     Ok(Some(packet)) => {
                         if this.buf.is_empty() {
-                            this.buf = BytesMut::new();
+                            buffers::give(std::mem::take(&mut this.buf));
                         }
                         return Poll::Ready(Some(Ok(packet)));
                     }
@@ -126,9 +118,7 @@ impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) => return this.fail(e.into()),
                 Poll::Pending => {
-                    if !this.buf.is_empty() && this.buf.len() <= COMPACT_BELOW {
-                        this.buf = BytesMut::from(&this.buf[..]);
-                    }
+                    this.release();
                     return Poll::Pending;
                 }
             }

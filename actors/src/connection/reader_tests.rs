@@ -2,6 +2,7 @@ use super::*;
 use crate::codec::{Ack, ProtocolVersion, Publish, QoS};
 use futures_util::StreamExt;
 use std::collections::VecDeque;
+use tokio::io::ReadBuf;
 use tokio_util::codec::Encoder;
 
 /// A socket that returns the given chunks one read each (a `None` chunk is one `Pending`),
@@ -97,10 +98,23 @@ async fn no_buffer_is_kept_between_packets() {
     let mut r = reader(vec![Some(bytes), None]);
     assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
     assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
+    assert_eq!(r.buf.capacity(), 0, "no read buffer between packets");
+    // The next poll finds the socket empty; the buffer it took went back to the pool.
+    let spares = buffers::spares();
+    assert!(spares >= 1);
+    let waker = futures_util::task::noop_waker();
+    assert!(Pin::new(&mut r)
+        .poll_next(&mut Context::from_waker(&waker))
+        .is_pending());
     assert_eq!(
         r.buf.capacity(),
         0,
         "an idle connection holds no read buffer"
+    );
+    assert_eq!(
+        buffers::spares(),
+        spares,
+        "the read took a spare and gave it back"
     );
 }
 

@@ -6,7 +6,7 @@
 //! channel bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a peer that
 //! accepts no bytes for `write_timeout` is disconnected.
 
-use super::{Connection, WriterStopped};
+use super::{buffers, Connection, WriterStopped};
 use crate::close::CloseReason;
 use crate::codec::{MqttCodec, Packet, ProtocolVersion};
 use crate::metrics::Metrics;
@@ -129,6 +129,8 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                     Ok(false) => return,
                     Err(reason) => return self.stop(reason),
                 }
+            } else {
+                buffers::give(buf);
             }
             if closing {
                 break;
@@ -162,8 +164,8 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
         first: Outgoing,
         codec: &mut MqttCodec,
     ) -> Result<(BytesMut, u64, bool), CloseReason> {
-        // Allocated per burst and released after it: an idle connection holds no buffer.
-        let mut buf = BytesMut::with_capacity(4096);
+        // Taken per burst and handed back after it: an idle connection holds no buffer.
+        let mut buf = buffers::take();
         let mut packets = 0u64;
         let mut next = Some(first);
         while let Some(Outgoing(item)) = next.take() {
@@ -208,6 +210,7 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
             Ok(Ok(())) => {
                 self.metrics.bytes_sent.fetch_add(buf.len() as u64, Relaxed);
                 self.metrics.packets_sent.fetch_add(packets, Relaxed);
+                buffers::give(buf);
                 Ok(true)
             }
             Ok(Err(e)) => Err(CloseReason::Io(e.to_string())),
