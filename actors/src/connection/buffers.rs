@@ -9,8 +9,10 @@
 use bytes::BytesMut;
 use std::cell::RefCell;
 
-/// Size of a fresh buffer: also the most one read asks the socket for.
-pub(super) const BUF_LEN: usize = 16 * 1024;
+/// Size of a fresh buffer: also the most one read asks the socket for. A connection whose
+/// packets wait for its session (pipeline full) keeps its buffer meanwhile: 4 KB keeps that
+/// small, and fan-in throughput was the same as with 16 KB (4 interleaved rounds each).
+pub(super) const BUF_LEN: usize = 4 * 1024;
 
 /// Spare buffers kept per thread.
 const SPARES: usize = 8;
