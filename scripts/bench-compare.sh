@@ -12,6 +12,8 @@
 #   ONLY="fanin-q1 latency-q1" scripts/bench-compare.sh          # a subset of scenarios
 #   BROKERS="courtier mosquitto" scripts/bench-compare.sh         # skip rumqttd
 #   BASELINE=/path/to/older/courtier scripts/bench-compare.sh     # adds "courtier-base": before/after
+#   ONLY=conns CONNS=100000 ROUNDS=1 scripts/bench-compare.sh     # 100,000 idle connections
+#     (needs an open-files hard limit above 100,000: run as root, or raise it first)
 #
 # Mosquitto: the Debian package (installed with apt-get if missing), run directly with its own
 # config on its own port, never the system service. rumqttd: $RUMQTTD, or `rumqttd` on PATH, or
@@ -77,8 +79,26 @@ fi
 if [[ -n ${BASELINE:-} ]]; then BROKERS="$BROKERS courtier-base"; fi
 read -r -a BROKER_LIST <<<"$BROKERS"
 
-# Idle-connection runs need many descriptors, for the brokers and the generator alike.
-ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# Idle-connection runs need many descriptors, for the brokers and the generator alike (each
+# process holds one per connection). Raising the hard limit needs root with CAP_SYS_RESOURCE;
+# without it the hard limit caps every process, and CONNS above it cannot be established.
+if [[ $(ulimit -Hn) != unlimited ]] && (($(ulimit -Hn) < 1048576)); then
+  ulimit -Hn 1048576 2>/dev/null || true
+fi
+ulimit -n "$(ulimit -Hn)"
+if [[ " $ONLY " == *" conns "* || -z $ONLY ]]; then
+  if (($(ulimit -n) < CONNS + 100)); then
+    log "open-files limit $(ulimit -n) < CONNS=$CONNS + 100: conns will fail past the limit" \
+      "(raise the hard limit: root with CAP_SYS_RESOURCE, or LimitNOFILE= for a service)"
+  fi
+  # More than 20,000 connections use several loopback source addresses (courtier-bench), so the
+  # ephemeral port range only has to hold 20,000 per address.
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  if ((hi - lo < 20000 && CONNS > hi - lo)); then
+    log "ephemeral ports $lo-$hi hold fewer than 20,000 connections per source address:" \
+      "sysctl -w net.ipv4.ip_local_port_range='1024 65000'"
+  fi
+fi
 
 # --- broker configs (comparable limits: the same outgoing inflight window for all three,
 # rumqttd's sample value 100 unless INFLIGHT says otherwise; queue 8192; no persistence) ------

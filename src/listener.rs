@@ -18,16 +18,19 @@ pub async fn bind(addr: &str) -> io::Result<TcpListener> {
 
 /// Accept until the task is dropped.
 pub async fn accept_loop(listener: TcpListener, broker: Broker) {
+    let mut failing = AcceptFailures::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                log::warn!("accept failed: {e}");
+                // EMFILE and friends: back off instead of spinning; the connection waits in
+                // the kernel's backlog meanwhile.
+                failing.failed(&e);
                 actix_rt::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
+        failing.recovered();
         if !broker.has_room() {
             log::warn!("connection from {peer} refused: max_connections reached");
             drop(stream);
@@ -49,4 +52,39 @@ fn tune(stream: &tokio::net::TcpStream) -> io::Result<()> {
         .with_time(TCP_KEEPALIVE_IDLE)
         .with_interval(TCP_KEEPALIVE_INTERVAL);
     SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}
+
+/// Logs accept errors without flooding the log: at the open-files limit accept fails every
+/// 100 ms for as long as the limit is reached.
+#[derive(Default)]
+struct AcceptFailures {
+    /// Failures since the last message, and when that was.
+    since_log: u64,
+    logged: Option<std::time::Instant>,
+}
+
+impl AcceptFailures {
+    fn failed(&mut self, e: &io::Error) {
+        self.since_log += 1;
+        if self
+            .logged
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+        {
+            // EMFILE / ENFILE on Linux.
+            let hint = match e.raw_os_error() {
+                Some(23 | 24) => " (open-files limit reached: raise `ulimit -n` or LimitNOFILE)",
+                _ => "",
+            };
+            log::warn!("accept failed {} time(s): {e}{hint}", self.since_log);
+            self.since_log = 0;
+            self.logged = Some(std::time::Instant::now());
+        }
+    }
+
+    fn recovered(&mut self) {
+        if self.logged.take().is_some() {
+            log::warn!("accepting again ({} more failure(s))", self.since_log);
+        }
+        self.since_log = 0;
+    }
 }

@@ -46,6 +46,10 @@ fn main() -> ExitCode {
     .format_timestamp_millis()
     .init();
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
+    if let Some(n) = courtier_actors::process::raise_open_files_limit() {
+        // One descriptor per connection, plus a few for listeners and the store.
+        log::info!("open files limit: {n} (one per connection)");
+    }
 
     let system = actix_rt::System::new();
     system.block_on(async move {

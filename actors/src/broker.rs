@@ -34,6 +34,8 @@ struct Inner {
     workers: Vec<ArbiterHandle>,
     next_worker: AtomicUsize,
     persist: Arc<CommitWriter>,
+    /// Shared by every connection: an `Addr` clone per connection is an allocation of its own.
+    connection_deps: Arc<ConnectionDeps>,
 }
 
 impl Broker {
@@ -95,6 +97,11 @@ impl Broker {
             let m = metrics.clone();
             SysPublisher::new(router, retain.clone(), m, every).start();
         }
+        let connection_deps = Arc::new(ConnectionDeps {
+            registry: registry.clone(),
+            cfg: cfg.clone(),
+            metrics: metrics.clone(),
+        });
         Broker {
             inner: Arc::new(Inner {
                 cfg,
@@ -106,6 +113,7 @@ impl Broker {
                 workers,
                 next_worker: AtomicUsize::new(0),
                 persist,
+                connection_deps,
             }),
         }
     }
@@ -123,12 +131,8 @@ impl Broker {
         &self.inner.cfg
     }
 
-    fn connection_deps(&self) -> ConnectionDeps {
-        ConnectionDeps {
-            registry: self.inner.registry.clone(),
-            cfg: self.inner.cfg.clone(),
-            metrics: self.inner.metrics.clone(),
-        }
+    fn connection_deps(&self) -> Arc<ConnectionDeps> {
+        self.inner.connection_deps.clone()
     }
 
     /// Whether another connection may be opened (max_connections).

@@ -18,7 +18,7 @@ impl Connection {
     pub(super) fn refuse(&mut self, code: u8, ctx: &mut Context<Self>) {
         let _ = self
             .writer
-            .try_send(Outgoing::Packet(Packet::ConnAck(ConnAck {
+            .try_send(Outgoing::packet(Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
                 properties: Properties::default(),
@@ -27,7 +27,7 @@ impl Connection {
     }
 
     pub(super) fn on_connect(&mut self, c: Connect, ctx: &mut Context<Self>) {
-        let _ = self.writer.try_send(Outgoing::Version(c.protocol));
+        let _ = self.writer.try_send(Outgoing::version(c.protocol));
         let client_id = match self.client_id_for(&c) {
             Ok(id) => id,
             Err(code) => {
@@ -88,11 +88,9 @@ impl Connection {
                 attached.session_present
             );
             act.phase = Phase::Attached { session, client_id };
+            ctx.cancel_future(act.connect_timer);
             if !act.keep_alive.is_zero() {
-                // Fine enough that 1.5 x keep-alive is kept to within a quarter of a keep-alive
-                // (two intervals, see check_keep_alive); at most once a second per connection.
-                let every = (act.keep_alive / 8).clamp(Duration::from_millis(100), Duration::from_secs(1));
-                ctx.run_interval(every, |act, ctx| act.check_keep_alive(ctx));
+                act.schedule_keep_alive(ctx);
             }
         }));
     }

@@ -2,7 +2,7 @@
 //! actor over another byte stream). Never restarted: a broken connection closes and its session
 //! lives on.
 //!
-//! It owns the read side (a `FramedRead` stream of decoded packets), the pre-CONNECT state, the
+//! It owns the read side (a stream of decoded packets, `reader.rs`), the pre-CONNECT state, the
 //! connect timeout and keep-alive. Every packet after CONNECT is handed to the Session with
 //! `do_send`, in order, each with a credit; once `PIPELINE` credits are out reading stops until
 //! the session returns one, so a publisher that outruns the broker is slowed by TCP flow
@@ -10,11 +10,14 @@
 //!
 //! - `connect.rs`: CONNECT validation and attaching to a session
 //! - `credit.rs`: the in-flight bound between connection and session
+//! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
+//! - `buffers.rs`: spare read and write buffers, a few per worker thread
 //! - `writer.rs`: the write half, a task fed by a bounded channel
 
+mod buffers;
 mod connect;
-mod counting;
 mod credit;
+mod reader;
 mod writer;
 
 use crate::close::CloseReason;
@@ -27,25 +30,18 @@ use crate::session::messages::{Detach, Inbound};
 use crate::session::Session;
 use actix::prelude::*;
 pub use credit::{Credit, Credits, PIPELINE};
+use reader::PacketReader;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_util::codec::FramedRead;
-use tokio_util::sync::CancellationToken;
 pub use writer::Outgoing;
-
-/// Initial read buffer per connection. Most packets of an idle or IoT client are tiny and the
-/// buffer grows on demand for a large packet (the codec reserves what a packet needs). Measured
-/// (docs/PERFORMANCE.md): 2 KB saves ~3 KB per idle connection against tokio-util's 8 KB
-/// default at no cost in fan-in throughput; 512 B saved ~4.5 KB but cost ~5% of QoS 0 fan-in.
-const READ_BUFFER: usize = 2048;
-use counting::CountingReader;
 use writer::{WriterTask, WRITER_CAPACITY};
 
-/// What a connection needs from the broker.
-#[derive(Clone)]
+/// What a connection needs from the broker; one copy shared by every connection.
 pub struct ConnectionDeps {
     pub registry: Addr<SessionRegistry>,
     pub cfg: Arc<BrokerConfig>,
@@ -84,14 +80,14 @@ pub struct Connection {
     transport: &'static str,
     phase: Phase,
     writer: mpsc::Sender<Outgoing>,
-    cancel: CancellationToken,
-    /// When the keep-alive check last saw traffic (an upper bound of the last packet's time).
-    last_received: Instant,
-    /// A packet arrived since the last keep-alive check. A flag, not a clock read per packet:
-    /// the clock cost ~2 % of the broker's CPU at high packet rates.
-    received: bool,
+    cancel: writer::Cancel,
+    /// When bytes last arrived, stamped by the reader once per socket read (a clock read per
+    /// packet cost ~2 % of the broker's CPU at high packet rates). Keep-alive counts from it.
+    last_read: Rc<Cell<Instant>>,
     keep_alive: Duration,
-    deps: ConnectionDeps,
+    /// Cancelled once attached: it would otherwise hold its timer (~110 bytes) until it fires.
+    connect_timer: SpawnHandle,
+    deps: Arc<ConnectionDeps>,
     credits: Credits,
 }
 
@@ -104,7 +100,7 @@ impl Connection {
         writer: W,
         peer: String,
         transport: &'static str,
-        deps: ConnectionDeps,
+        deps: Arc<ConnectionDeps>,
     ) -> Addr<Connection>
     where
         R: AsyncRead + Unpin + 'static,
@@ -113,27 +109,24 @@ impl Connection {
         deps.metrics.connections_open.fetch_add(1, Relaxed);
         deps.metrics.connections_total.fetch_add(1, Relaxed);
         let (tx, rx) = mpsc::channel(WRITER_CAPACITY);
-        let cancel = CancellationToken::new();
+        let (cancel, cancelled) = writer::Cancel::new();
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let write_timeout = deps.cfg.write_timeout;
-        let cancel2 = cancel.clone();
         Connection::create(move |ctx| {
-            let counted = CountingReader {
-                inner: reader,
-                metrics: metrics.clone(),
-            };
-            ctx.add_stream(FramedRead::with_capacity(
-                counted,
+            let last_read = Rc::new(Cell::new(Instant::now()));
+            ctx.add_stream(PacketReader::new(
+                reader,
                 MqttCodec::new(max),
-                READ_BUFFER,
+                metrics.clone(),
+                last_read.clone(),
             ));
             actix_rt::spawn(
                 WriterTask {
                     io: writer,
                     rx,
-                    cancel: cancel2,
-                    conn: ctx.address(),
+                    cancel: cancelled,
+                    conn: ctx.address().downgrade(),
                     write_timeout,
                     metrics,
                 }
@@ -146,9 +139,9 @@ impl Connection {
                 phase: Phase::AwaitingConnect,
                 writer: tx,
                 cancel,
-                last_received: Instant::now(),
-                received: false,
+                last_read,
                 keep_alive: Duration::ZERO,
+                connect_timer: SpawnHandle::default(),
                 deps,
                 credits: Credits::default(),
             }
@@ -180,7 +173,7 @@ impl Connection {
                 reason
             ),
         }
-        if self.writer.try_send(Outgoing::Close).is_err() {
+        if self.writer.try_send(Outgoing::close()).is_err() {
             // The peer is not reading (channel full): nothing queued can be delivered anyway.
             self.cancel.cancel();
         }
@@ -217,16 +210,23 @@ impl Connection {
         }));
     }
 
-    fn check_keep_alive(&mut self, ctx: &mut Context<Self>) {
-        if std::mem::take(&mut self.received) {
-            self.last_received = Instant::now();
-            return;
-        }
-        // [MQTT-3.1.2-24]: nothing for one and a half keep-alive periods. Packets are noted at
-        // the check after them, so this closes at most two check intervals late, never early.
-        if !self.keep_alive.is_zero() && self.last_received.elapsed() > self.keep_alive * 3 / 2 {
-            self.close(CloseReason::KeepAliveTimeout, ctx);
-        }
+    /// [MQTT-3.1.2-24]: close after one and a half keep-alive periods without a packet. One
+    /// timer, set for the moment that could first happen and set again from the latest packet
+    /// when it fires, so an idle connection wakes once per 1.5 keep-alives instead of polling
+    /// every second (100,000 idle connections were 100,000 wake-ups a second).
+    fn schedule_keep_alive(&mut self, ctx: &mut Context<Self>) {
+        let limit = self.keep_alive * 3 / 2;
+        let due = (self.last_read.get() + limit).saturating_duration_since(Instant::now());
+        ctx.run_later(due, move |act, ctx| {
+            if matches!(act.phase, Phase::Closed) {
+                return;
+            }
+            if act.last_read.get().elapsed() >= limit {
+                act.close(CloseReason::KeepAliveTimeout, ctx);
+            } else {
+                act.schedule_keep_alive(ctx);
+            }
+        });
     }
 }
 
@@ -234,7 +234,7 @@ impl Actor for Connection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_later(self.deps.cfg.connect_timeout, |act, ctx| {
+        self.connect_timer = ctx.run_later(self.deps.cfg.connect_timeout, |act, ctx| {
             if matches!(act.phase, Phase::AwaitingConnect | Phase::Connecting) {
                 act.close(CloseReason::ConnectTimeout, ctx);
             }
@@ -258,7 +258,6 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
                 return self.close(CloseReason::from_decode(&e), ctx);
             }
         };
-        self.received = true;
         self.deps.metrics.packets_received.fetch_add(1, Relaxed);
         if let Packet::Publish(p) = &packet {
             self.deps.metrics.publish_in.count(p.qos, p.payload.len());

@@ -91,11 +91,12 @@ pub struct Session {
     restored_expiry: Option<std::time::Duration>,
     router: Router,
     me: Option<Arc<Subscriber>>,
-    deps: SessionDeps,
+    /// Shared by every session: each `Addr` clone is an allocation of its own (~72 bytes).
+    deps: Arc<SessionDeps>,
 }
 
 impl Session {
-    pub fn new(id: u64, client_id: ClientId, deps: SessionDeps) -> Session {
+    pub fn new(id: u64, client_id: ClientId, deps: Arc<SessionDeps>) -> Session {
         Session {
             id,
             state: SessionState::new(client_id.clone(), &deps.cfg),

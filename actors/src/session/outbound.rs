@@ -108,7 +108,7 @@ impl Session {
                                     self.persist_state(&i.pending, DeliveryState::Sent { pkid });
                                 }
                             }
-                            Outgoing::Publish(d)
+                            Outgoing::publish(d)
                         }
                         Outbound::Packet(packet) => {
                             if let Packet::Publish(p) = &packet {
@@ -116,7 +116,7 @@ impl Session {
                                 metrics.publish_sent.fetch_add(1, Relaxed);
                                 metrics.publish_out.count(p.qos, p.payload.len());
                             }
-                            Outgoing::Packet(packet)
+                            Outgoing::packet(packet)
                         }
                     };
                     permit.send(out);

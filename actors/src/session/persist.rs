@@ -107,7 +107,7 @@ impl Session {
 
     /// Rebuild an offline persistent session from the store; its expiry timer counts from the
     /// time it was last seen.
-    pub fn from_record(id: u64, rec: SessionRecord, deps: SessionDeps) -> Session {
+    pub fn from_record(id: u64, rec: SessionRecord, deps: Arc<SessionDeps>) -> Session {
         let offline_for = Duration::from_millis(now_ms().saturating_sub(rec.meta.last_seen_ms));
         let mut s = Session::new(id, ClientId::from(rec.meta.client_id), deps);
         s.persistent = true;

@@ -128,6 +128,11 @@ impl SessionState {
     }
 
     pub fn push_control(&mut self, p: Packet) {
+        if self.control.capacity() == 0 {
+            // Room for one: a VecDeque otherwise starts at 4 x 104 bytes, and every session
+            // keeps what its CONNACK made it allocate (memory per idle connection).
+            self.control.reserve_exact(1);
+        }
         self.control.push_back(p);
     }
 

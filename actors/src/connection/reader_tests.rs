@@ -1,0 +1,155 @@
+use super::*;
+use crate::codec::{Ack, ProtocolVersion, Publish, QoS};
+use futures_util::StreamExt;
+use std::collections::VecDeque;
+use tokio::io::ReadBuf;
+use tokio_util::codec::Encoder;
+
+/// A socket that returns the given chunks one read each (a `None` chunk is one `Pending`),
+/// then end of stream.
+struct Chunks(VecDeque<Option<Vec<u8>>>);
+
+impl AsyncRead for Chunks {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.0.pop_front() {
+            None => Poll::Ready(Ok(())),
+            Some(None) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Some(Some(mut chunk)) => {
+                let n = chunk.len().min(buf.remaining());
+                buf.put_slice(&chunk[..n]);
+                if n < chunk.len() {
+                    self.0.push_front(Some(chunk.split_off(n)));
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+fn encode(packets: &[Packet]) -> Vec<u8> {
+    let mut codec = MqttCodec::with_version(ProtocolVersion::V311, u32::MAX);
+    let mut out = BytesMut::new();
+    for p in packets {
+        codec.encode(p, &mut out).unwrap();
+    }
+    out.to_vec()
+}
+
+fn publish(payload_len: usize) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: "a/b".into(),
+        pkid: Some(7),
+        payload: vec![0x5a; payload_len].into(),
+        properties: Default::default(),
+    })
+}
+
+fn reader(chunks: Vec<Option<Vec<u8>>>) -> PacketReader<Chunks> {
+    let codec = MqttCodec::with_version(ProtocolVersion::V311, u32::MAX);
+    let last_read = std::rc::Rc::new(std::cell::Cell::new(std::time::Instant::now()));
+    PacketReader::new(Chunks(chunks.into()), codec, Arc::default(), last_read)
+}
+
+async fn collect(r: &mut PacketReader<Chunks>) -> Vec<Result<Packet, DecodeError>> {
+    let mut out = Vec::new();
+    while let Some(item) = r.next().await {
+        out.push(item);
+    }
+    out
+}
+
+#[tokio::test]
+async fn several_packets_in_one_read_and_one_packet_over_many_reads() {
+    let packets = vec![
+        Packet::PingReq,
+        publish(10),
+        Packet::PubAck(Ack::new(3)),
+        publish(100_000),
+        Packet::PingReq,
+    ];
+    let bytes = encode(&packets);
+    // Odd chunk sizes split headers and bodies alike; `None` is a socket with nothing yet.
+    let chunks = bytes
+        .chunks(1000)
+        .flat_map(|c| [Some(c[..1].to_vec()), None, Some(c[1..].to_vec())])
+        .collect();
+    let mut r = reader(chunks);
+    let got: Vec<Packet> = collect(&mut r)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, packets);
+    assert_eq!(r.metrics.bytes_received.load(Relaxed), bytes.len() as u64);
+}
+
+#[tokio::test]
+async fn no_buffer_is_kept_between_packets() {
+    let bytes = encode(&[Packet::PingReq, Packet::PingReq]);
+    let mut r = reader(vec![Some(bytes), None]);
+    assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
+    assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
+    assert_eq!(r.buf.capacity(), 0, "no read buffer between packets");
+    // The next poll finds the socket empty; the buffer it took went back to the pool.
+    let spares = buffers::spares();
+    assert!(spares >= 1);
+    let waker = futures_util::task::noop_waker();
+    assert!(Pin::new(&mut r)
+        .poll_next(&mut Context::from_waker(&waker))
+        .is_pending());
+    assert_eq!(
+        r.buf.capacity(),
+        0,
+        "an idle connection holds no read buffer"
+    );
+    assert_eq!(
+        buffers::spares(),
+        spares,
+        "the read took a spare and gave it back"
+    );
+}
+
+#[tokio::test]
+async fn a_partial_packet_keeps_only_its_own_bytes() {
+    let mut bytes = encode(&[Packet::PingReq, publish(10)]);
+    bytes.truncate(bytes.len() - 4);
+    let partial = bytes.len() - 2;
+    let mut r = reader(vec![Some(bytes), None, None]);
+    assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
+    // The next poll decodes nothing, reads `Pending` and compacts what is left.
+    let waker = futures_util::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut r).poll_next(&mut cx).is_pending());
+    assert_eq!(r.buf.len(), partial);
+    assert!(r.buf.capacity() < 64, "capacity {}", r.buf.capacity());
+}
+
+#[tokio::test]
+async fn a_truncated_last_packet_is_an_error_then_the_end() {
+    let mut bytes = encode(&[publish(10)]);
+    bytes.pop();
+    let mut r = reader(vec![Some(bytes)]);
+    let got = collect(&mut r).await;
+    assert_eq!(got.len(), 1);
+    assert!(matches!(&got[0], Err(DecodeError::Io(_))), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_packet_ends_the_stream() {
+    let mut bytes = encode(&[Packet::PingReq]);
+    bytes.extend_from_slice(&[0x00, 0x00]); // packet type 0 is reserved
+    bytes.extend_from_slice(&encode(&[Packet::PingReq]));
+    let got = collect(&mut reader(vec![Some(bytes)])).await;
+    assert_eq!(got.len(), 2);
+    assert!(got[1].is_err());
+}
