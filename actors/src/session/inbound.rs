@@ -15,6 +15,7 @@ use crate::retain::MatchRetained;
 use crate::session::queue::Pending;
 use crate::session::route::RouteError;
 use crate::topic;
+use crate::trace;
 use actix::prelude::*;
 use courtier_storage::{DeliveryState, Op};
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ impl Handler<Inbound> for Session {
             Packet::Publish(p) => self.on_publish(p, credit, ctx),
             Packet::PubAck(a) => {
                 if let Some(done) = self.state.on_puback(a.pkid) {
+                    trace::on_acked(&self.deps.cfg, &self.client_id, &done, a.pkid);
                     self.persist_delete([done.pending.seq]);
                 }
                 self.answer(Reply::packet(None, credit));
@@ -49,6 +51,7 @@ impl Handler<Inbound> for Session {
             }
             Packet::PubComp(a) => {
                 if let Some(done) = self.state.on_pubcomp(a.pkid) {
+                    trace::on_acked(&self.deps.cfg, &self.client_id, &done, a.pkid);
                     self.persist_delete([done.pending.seq]);
                 }
                 self.answer(Reply::packet(None, credit));
@@ -122,6 +125,12 @@ impl Session {
                 &*p.topic
             );
             self.deps.metrics.count_drop(DropReason::SysTopicDenied);
+            trace::on_denied(
+                &self.deps.cfg,
+                &self.client_id,
+                &p,
+                DropReason::SysTopicDenied,
+            );
             return self.answer(Reply::packet(ack, credit));
         }
         let mut inbound = None;
@@ -136,7 +145,7 @@ impl Session {
                 pkid,
             }]));
         }
-        let msg = Arc::new(Message {
+        let mut msg = Message {
             topic: p.topic,
             payload: p.payload,
             qos: p.qos,
@@ -144,7 +153,9 @@ impl Session {
             properties: p.properties,
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
-        });
+        };
+        trace::on_entry(&self.deps.cfg, &mut msg, "publish");
+        let msg = Arc::new(msg);
         let mut routed = self.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);

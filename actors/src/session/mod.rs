@@ -136,7 +136,7 @@ impl Session {
             will.qos as u8,
             will.retain
         );
-        let msg = Arc::new(Message {
+        let mut msg = Message {
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
@@ -144,7 +144,9 @@ impl Session {
             properties: will.properties,
             origin: self.client_id.clone(),
             trace: TraceContext::new(),
-        });
+        };
+        crate::trace::on_entry(&self.deps.cfg, &mut msg, "will");
+        let msg = Arc::new(msg);
         // Delivered now; the retained store write (if any) completes in a detached task, not
         // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
         // would cancel the actor's own futures. The Will goes to the session's own

@@ -13,6 +13,7 @@ use super::Session;
 use crate::codec::{Packet, QoS};
 use crate::connection::Outgoing;
 use crate::metrics::DropReason;
+use crate::trace;
 use actix::prelude::*;
 use courtier_storage::DeliveryState;
 use std::sync::atomic::Ordering::Relaxed;
@@ -35,6 +36,8 @@ impl Session {
             return;
         }
         let online = self.link.is_some();
+        let traced = trace::wants(&self.deps.cfg, &self.client_id, &msg.msg)
+            .then_some((msg.msg.trace.id, msg.qos));
         let offer = self.state.offer(
             Pending {
                 msg: msg.msg,
@@ -44,6 +47,9 @@ impl Session {
             },
             online,
         );
+        if let Some((id, qos)) = traced {
+            trace::offered(&self.client_id, id, qos, &offer);
+        }
         match offer {
             Offer::Accepted => {
                 self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
@@ -93,11 +99,15 @@ impl Session {
             match link.writer.try_reserve() {
                 Ok(permit) => {
                     let before = self.state.queued();
+                    let traced = trace::next_sent(&self.deps.cfg, &self.client_id, &self.state);
                     let packet = self.state.next_packet().expect("has_sendable");
                     let dequeued = before - self.state.queued();
                     let metrics = &self.deps.metrics;
                     metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
                     if let Packet::Publish(p) = &packet {
+                        if let Some(id) = traced {
+                            trace::sent(&self.client_id, id, p);
+                        }
                         metrics.publish_sent.fetch_add(1, Relaxed);
                         metrics.publish_out.count(p.qos, p.payload.len());
                         if let (QoS::ExactlyOnce, Some(pkid), false) = (p.qos, p.pkid, p.dup) {

@@ -176,6 +176,15 @@ impl SessionState {
         Some(self.start_delivery(pending))
     }
 
+    /// The message `next_packet` would send next, if it is a message rather than a control
+    /// packet or a resend (for traces; see trace.rs).
+    pub fn next_message(&self) -> Option<&Pending> {
+        if !self.control.is_empty() || !self.resend.is_empty() {
+            return None;
+        }
+        self.retained.front().or_else(|| self.queue.front())
+    }
+
     /// Number of messages waiting in the bounded queue.
     pub fn queued(&self) -> usize {
         self.queue.len()

@@ -1,0 +1,275 @@
+//! Message-path traces: which messages are traced, and one INFO log line per hop.
+//!
+//! A message is traced when its topic matches one of `[trace] topics` or its publisher is one
+//! of `[trace] clients`; that is decided once, when it enters the broker ([`on_entry`]), and
+//! carried in its [`TraceContext`]. Deliveries *to* a client of `[trace] clients` are traced
+//! too, from the subscriber's side ([`wants`]). Every line goes to the log target [`TARGET`]
+//! at INFO and starts with `msg=<id>`, so `grep -w msg=<id>` shows one message's whole path:
+//!
+//! ```text
+//! msg=7 received client="sensor" topic="home/door" qos=1 retain=false bytes=4 via=publish
+//! msg=7 matched subscribers=1 clients=["lamp"]
+//! msg=7 client="lamp" queued qos=1
+//! msg=7 client="lamp" sent pkid=1 qos=1 dup=false
+//! msg=7 client="lamp" acked pkid=1 by=PUBACK
+//! ```
+//!
+//! With tracing off, `BrokerConfig::trace` is `None` and every hop is one branch on it (or on
+//! the message's `traced` flag, which only a configured filter sets); the formatting functions
+//! are out of line and cold, so the hot path carries no formatting code.
+
+use crate::codec::{Publish, QoS};
+use crate::config::BrokerConfig;
+use crate::message::{Message, TraceContext};
+use crate::metrics::DropReason;
+use crate::session::state::{Inflight, Offer, OutState, SessionState};
+use crate::topic;
+use crate::topics::messages::Matched;
+use std::collections::HashSet;
+
+/// The log target of every trace line; `[trace]` being set turns it on at INFO.
+pub const TARGET: &str = "courtier::trace";
+
+/// Subscriber client ids listed in a `matched` line up to this many subscribers (beyond it,
+/// only the count: a traced topic with 10,000 subscribers must not log a 300 KB line).
+const MAX_LISTED: usize = 10;
+
+/// Which messages are traced: `[trace] topics` (MQTT topic filters, wildcards allowed) and
+/// `[trace] clients` (client ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceFilter {
+    topics: Vec<String>,
+    clients: HashSet<String>,
+}
+
+impl TraceFilter {
+    /// `None` when both lists are empty: tracing is off. The filters are expected to be valid
+    /// (the configuration loader checks them with [`topic::validate_topic_filter`]); an invalid
+    /// one simply matches nothing useful, it never panics.
+    pub fn new(topics: Vec<String>, clients: Vec<String>) -> Option<TraceFilter> {
+        if topics.is_empty() && clients.is_empty() {
+            return None;
+        }
+        Some(TraceFilter {
+            topics,
+            clients: clients.into_iter().collect(),
+        })
+    }
+
+    /// Is this client's traffic (its publishes, deliveries to it) traced?
+    pub fn traces_client(&self, client: &str) -> bool {
+        self.clients.contains(client)
+    }
+
+    /// Is a message published by `client` to `topic` traced? Topic filters follow the
+    /// subscription rules, [MQTT-4.7.2-1] included: `#` does not trace `$SYS/...`.
+    pub fn traces(&self, client: &str, topic: &str) -> bool {
+        self.traces_client(client) || self.topics.iter().any(|f| topic::matches(f, topic))
+    }
+}
+
+/// A message enters the broker (a PUBLISH, a Will): decide once whether it is traced, and if
+/// so log its `received` hop. `via` says how it entered ("publish", "will").
+#[inline]
+pub fn on_entry(cfg: &BrokerConfig, msg: &mut Message, via: &str) {
+    if let Some(filter) = &cfg.trace {
+        if filter.traces(&msg.origin, &msg.topic) {
+            msg.trace.traced = true;
+            received(msg, via);
+        }
+    }
+}
+
+/// A PUBLISH refused before it became a message (a client writing into `$SYS`): if it would
+/// have been traced, it gets an id and its `received` and `dropped` hops, so a traced client's
+/// denials show in its trace.
+#[inline]
+pub fn on_denied(cfg: &BrokerConfig, client: &str, p: &Publish, reason: DropReason) {
+    if let Some(filter) = &cfg.trace {
+        if filter.traces(client, &p.topic) {
+            denied(client, p, reason.name());
+        }
+    }
+}
+
+/// Should this session record hops of `msg`? The message is traced, or this session's client
+/// is.
+#[inline]
+pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
+    match &cfg.trace {
+        None => false,
+        Some(filter) => msg.trace.traced || filter.traces_client(client),
+    }
+}
+
+/// The trace id of the message `drain` is about to send to `client`, if it is traced.
+#[inline]
+pub fn next_sent(cfg: &BrokerConfig, client: &str, state: &SessionState) -> Option<u64> {
+    cfg.trace.as_ref()?;
+    let next = state.next_message()?;
+    wants(cfg, client, &next.msg).then_some(next.msg.trace.id)
+}
+
+#[cold]
+#[inline(never)]
+fn received(msg: &Message, via: &str) {
+    log::info!(
+        target: TARGET,
+        "msg={} received client={:?} topic={:?} qos={} retain={} bytes={} via={via}",
+        msg.trace.id,
+        &*msg.origin,
+        &*msg.topic,
+        msg.qos as u8,
+        msg.retain,
+        msg.payload.len()
+    );
+}
+
+#[cold]
+#[inline(never)]
+fn denied(client: &str, p: &Publish, reason: &str) {
+    let id = TraceContext::new().id;
+    log::info!(
+        target: TARGET,
+        "msg={id} received client={client:?} topic={:?} qos={} retain={} bytes={} via=publish",
+        &*p.topic,
+        p.qos as u8,
+        p.retain,
+        p.payload.len()
+    );
+    log::info!(target: TARGET, "msg={id} dropped reason={reason}");
+}
+
+/// The publisher's router matched a traced message: how many subscribers (with their client
+/// ids when few), and which of them got a stored copy (persistent sessions, QoS 1/2).
+#[cold]
+#[inline(never)]
+pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
+    let id = msg.trace.id;
+    if matched.len() <= MAX_LISTED {
+        let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
+        log::info!(target: TARGET, "msg={id} matched subscribers={} clients={clients:?}", matched.len());
+    } else {
+        log::info!(target: TARGET, "msg={id} matched subscribers={}", matched.len());
+    }
+    for (m, _) in matched.iter().zip(stored).filter(|(_, s)| **s) {
+        log::info!(
+            target: TARGET,
+            "msg={id} client={:?} stored qos={}",
+            &*m.subscriber.client_id,
+            msg.qos.min(m.qos) as u8
+        );
+    }
+}
+
+/// What the session did with a delivery it was offered (see `SessionState::offer`).
+#[cold]
+#[inline(never)]
+pub fn offered(client: &str, id: u64, qos: QoS, offer: &Offer) {
+    let qos = qos as u8;
+    match offer {
+        Offer::Accepted => {
+            log::info!(target: TARGET, "msg={id} client={client:?} queued qos={qos}")
+        }
+        Offer::Evicted(evicted) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} queued qos={qos} evicted={} reason=queue_full",
+            evicted.len()
+        ),
+        Offer::Dropped(reason, _) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} dropped reason={} qos={qos}",
+            reason.name()
+        ),
+    }
+}
+
+/// `drain` handed the PUBLISH of a traced message to the connection's writer.
+#[cold]
+#[inline(never)]
+pub fn sent(client: &str, id: u64, p: &Publish) {
+    match p.pkid {
+        Some(pkid) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={}",
+            p.qos as u8,
+            p.dup
+        ),
+        None => log::info!(target: TARGET, "msg={id} client={client:?} sent qos=0"),
+    }
+}
+
+/// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
+/// the in-flight entry it completed, in the state it was in.
+#[inline]
+pub fn on_acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
+    if wants(cfg, client, &done.pending.msg) {
+        let by = match done.state {
+            OutState::AwaitPubComp => "PUBCOMP",
+            _ => "PUBACK",
+        };
+        acked(client, done.pending.msg.trace.id, pkid, by);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn acked(client: &str, id: u64, pkid: u16, by: &str) {
+    log::info!(target: TARGET, "msg={id} client={client:?} acked pkid={pkid} by={by}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(topics: &[&str], clients: &[&str]) -> Option<TraceFilter> {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        TraceFilter::new(owned(topics), owned(clients))
+    }
+
+    #[test]
+    fn empty_lists_turn_tracing_off() {
+        assert_eq!(filter(&[], &[]), None);
+        assert!(filter(&["a"], &[]).is_some());
+        assert!(filter(&[], &["c"]).is_some());
+    }
+
+    #[test]
+    fn topics_match_like_subscriptions() {
+        let f = filter(&["home/+/light", "alarm/#"], &[]).unwrap();
+        assert!(f.traces("x", "home/kitchen/light"));
+        assert!(f.traces("x", "alarm"));
+        assert!(f.traces("x", "alarm/door/open"));
+        assert!(!f.traces("x", "home/kitchen/heat"));
+        // [MQTT-4.7.2-1]: a leading wildcard does not reach $SYS.
+        let all = filter(&["#"], &[]).unwrap();
+        assert!(!all.traces("x", "$SYS/broker/uptime"));
+        assert!(filter(&["$SYS/#"], &[])
+            .unwrap()
+            .traces("", "$SYS/broker/uptime"));
+    }
+
+    #[test]
+    fn clients_trace_everything_they_publish() {
+        let f = filter(&[], &["sensor"]).unwrap();
+        assert!(f.traces("sensor", "any/topic"));
+        assert!(!f.traces("other", "any/topic"));
+        assert!(f.traces_client("sensor"));
+    }
+
+    #[test]
+    fn entry_marks_only_matching_messages() {
+        let mut cfg = BrokerConfig::default();
+        let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
+        on_entry(&cfg, &mut m, "publish");
+        assert!(!m.trace.traced);
+        cfg.trace = filter(&["a/#"], &[]).map(std::sync::Arc::new);
+        on_entry(&cfg, &mut m, "publish");
+        assert!(m.trace.traced);
+        let mut other = Message::new("b".into(), "x".into(), QoS::AtMostOnce, false);
+        on_entry(&cfg, &mut other, "publish");
+        assert!(!other.trace.traced);
+        assert!(wants(&cfg, "anyone", &m));
+        assert!(!wants(&cfg, "anyone", &other));
+    }
+}
