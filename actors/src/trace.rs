@@ -38,8 +38,23 @@ const MAX_LISTED: usize = 10;
 /// `[trace] clients` (client ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceFilter {
-    topics: Vec<String>,
+    /// (filter, literal prefix): every topic the filter matches starts with the prefix, so
+    /// most topics are rejected by one short comparison before [`topic::matches`] runs.
+    topics: Vec<(String, String)>,
     clients: HashSet<String>,
+}
+
+/// The part of `filter` that every matching topic starts with: up to the first wildcard, and
+/// for a `#` not the `/` before it (`"a/#"` matches `"a"`). Without wildcards, the filter.
+fn literal_prefix(filter: &str) -> String {
+    match filter.find(['+', '#']) {
+        None => filter.to_owned(),
+        Some(i) if filter[i..].starts_with('#') => filter[..i]
+            .strip_suffix('/')
+            .unwrap_or(&filter[..i])
+            .to_owned(),
+        Some(i) => filter[..i].to_owned(),
+    }
 }
 
 impl TraceFilter {
@@ -51,7 +66,13 @@ impl TraceFilter {
             return None;
         }
         Some(TraceFilter {
-            topics,
+            topics: topics
+                .into_iter()
+                .map(|f| {
+                    let prefix = literal_prefix(&f);
+                    (f, prefix)
+                })
+                .collect(),
             clients: clients.into_iter().collect(),
         })
     }
@@ -64,26 +85,39 @@ impl TraceFilter {
     /// Is a message published by `client` to `topic` traced? Topic filters follow the
     /// subscription rules, [MQTT-4.7.2-1] included: `#` does not trace `$SYS/...`.
     pub fn traces(&self, client: &str, topic: &str) -> bool {
-        self.traces_client(client) || self.topics.iter().any(|f| topic::matches(f, topic))
+        self.traces_client(client)
+            || self
+                .topics
+                .iter()
+                .any(|(f, prefix)| topic.starts_with(prefix.as_str()) && topic::matches(f, topic))
     }
 }
 
-/// A message enters the broker (a PUBLISH, a Will): decide once whether it is traced, and if
-/// so log its `received` hop. `via` says how it entered ("publish", "will").
-#[inline]
-pub fn on_entry(cfg: &BrokerConfig, msg: &mut Message, via: &str) {
+/// The trace context of a message entering the broker (a PUBLISH, a Will) from `client`:
+/// whether it is traced is decided here, once. Log its `received` hop with [`received`] once
+/// the message is built.
+#[inline(always)]
+pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
+    let mut trace = TraceContext::new();
     if let Some(filter) = &cfg.trace {
-        if filter.traces(&msg.origin, &msg.topic) {
-            msg.trace.traced = true;
-            received(msg, via);
-        }
+        trace.traced = filter.traces(client, topic);
+    }
+    trace
+}
+
+/// The `received` hop of a message from [`on_entry`], if traced; `via` says how it entered
+/// ("publish", "will").
+#[inline(always)]
+pub fn received(msg: &Message, via: &str) {
+    if msg.trace.traced {
+        log_received(msg, via);
     }
 }
 
 /// A PUBLISH refused before it became a message (a client writing into `$SYS`): if it would
 /// have been traced, it gets an id and its `received` and `dropped` hops, so a traced client's
 /// denials show in its trace.
-#[inline]
+#[inline(always)]
 pub fn on_denied(cfg: &BrokerConfig, client: &str, p: &Publish, reason: DropReason) {
     if let Some(filter) = &cfg.trace {
         if filter.traces(client, &p.topic) {
@@ -94,7 +128,7 @@ pub fn on_denied(cfg: &BrokerConfig, client: &str, p: &Publish, reason: DropReas
 
 /// Should this session record hops of `msg`? The message is traced, or this session's client
 /// is.
-#[inline]
+#[inline(always)]
 pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
     match &cfg.trace {
         None => false,
@@ -103,16 +137,22 @@ pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
 }
 
 /// The trace id of the message `drain` is about to send to `client`, if it is traced.
-#[inline]
+#[inline(always)]
 pub fn next_sent(cfg: &BrokerConfig, client: &str, state: &SessionState) -> Option<u64> {
     cfg.trace.as_ref()?;
+    next_traced(cfg, client, state)
+}
+
+#[cold]
+#[inline(never)]
+fn next_traced(cfg: &BrokerConfig, client: &str, state: &SessionState) -> Option<u64> {
     let next = state.next_message()?;
     wants(cfg, client, &next.msg).then_some(next.msg.trace.id)
 }
 
 #[cold]
 #[inline(never)]
-fn received(msg: &Message, via: &str) {
+fn log_received(msg: &Message, via: &str) {
     log::info!(
         target: TARGET,
         "msg={} received client={:?} topic={:?} qos={} retain={} bytes={} via={via}",
@@ -201,20 +241,24 @@ pub fn sent(client: &str, id: u64, p: &Publish) {
 
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
-#[inline]
+#[inline(always)]
 pub fn on_acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
-    if wants(cfg, client, &done.pending.msg) {
-        let by = match done.state {
-            OutState::AwaitPubComp => "PUBCOMP",
-            _ => "PUBACK",
-        };
-        acked(client, done.pending.msg.trace.id, pkid, by);
+    if cfg.trace.is_some() {
+        acked(cfg, client, done, pkid);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn acked(client: &str, id: u64, pkid: u16, by: &str) {
+fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
+    if !wants(cfg, client, &done.pending.msg) {
+        return;
+    }
+    let by = match done.state {
+        OutState::AwaitPubComp => "PUBCOMP",
+        _ => "PUBACK",
+    };
+    let id = done.pending.msg.trace.id;
     log::info!(target: TARGET, "msg={id} client={client:?} acked pkid={pkid} by={by}");
 }
 
@@ -260,16 +304,36 @@ mod tests {
     #[test]
     fn entry_marks_only_matching_messages() {
         let mut cfg = BrokerConfig::default();
-        let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
-        on_entry(&cfg, &mut m, "publish");
-        assert!(!m.trace.traced);
+        assert!(!on_entry(&cfg, "c", "a/b").traced);
         cfg.trace = filter(&["a/#"], &[]).map(std::sync::Arc::new);
-        on_entry(&cfg, &mut m, "publish");
+        let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
+        m.trace = on_entry(&cfg, "c", "a/b");
         assert!(m.trace.traced);
         let mut other = Message::new("b".into(), "x".into(), QoS::AtMostOnce, false);
-        on_entry(&cfg, &mut other, "publish");
+        other.trace = on_entry(&cfg, "c", "b");
         assert!(!other.trace.traced);
         assert!(wants(&cfg, "anyone", &m));
         assert!(!wants(&cfg, "anyone", &other));
+    }
+
+    #[test]
+    fn literal_prefixes_never_reject_a_match() {
+        assert_eq!(literal_prefix("a/#"), "a");
+        assert_eq!(literal_prefix("#"), "");
+        assert_eq!(literal_prefix("home/+/light"), "home/");
+        assert_eq!(literal_prefix("+/x"), "");
+        assert_eq!(literal_prefix("a/b"), "a/b");
+        let filters = [
+            "a/#", "#", "+", "a/+", "a/+/c", "+/b/#", "a/b", "/#", "/+", "a//#",
+        ];
+        let topics = [
+            "a", "a/b", "a/b/c", "a/x/c", "b", "x/b/y", "/", "/a", "a//", "$SYS/a", "ab",
+        ];
+        for f in filters {
+            let tf = filter(&[f], &[]).unwrap();
+            for t in topics {
+                assert_eq!(tf.traces("c", t), topic::matches(f, t), "{f} {t}");
+            }
+        }
     }
 }

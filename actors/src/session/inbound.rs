@@ -9,7 +9,7 @@ use crate::codec::{
     Ack, Packet, Publish, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE,
 };
 use crate::connection::Credit;
-use crate::message::{Message, TraceContext};
+use crate::message::Message;
 use crate::metrics::DropReason;
 use crate::retain::MatchRetained;
 use crate::session::queue::Pending;
@@ -145,17 +145,17 @@ impl Session {
                 pkid,
             }]));
         }
-        let mut msg = Message {
+        let msg = Arc::new(Message {
+            // First, while `p.topic` is still here.
+            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
             topic: p.topic,
             payload: p.payload,
             qos: p.qos,
             retain: p.retain,
             properties: p.properties,
             origin: self.client_id.clone(),
-            trace: TraceContext::new(),
-        };
-        trace::on_entry(&self.deps.cfg, &mut msg, "publish");
-        let msg = Arc::new(msg);
+        });
+        trace::received(&msg, "publish");
         let mut routed = self.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);
