@@ -160,3 +160,34 @@ fn without_a_trace_config_nothing_is_traced() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_message_evicted_by_drop_oldest_says_by_which() {
+    let (_dir, b) = broker(
+        "[trace]\ntopics = [\"alarm/#\"]\n\
+         [limits]\nmax_queued_messages = 1\nqueue_overflow = \"drop_oldest\"\n",
+        &[],
+    );
+    let (mut siren, _) = RawClient::handshake(b.addr, "siren", false);
+    siren.subscribe(1, &[("alarm/#", 1)]);
+    siren.send(&disconnect());
+    siren.expect_closed(Duration::from_secs(5));
+    let mut door = RawClient::connected(b.addr, "door");
+    door.send(&publish("alarm/door", b"open", 1, false, false, 1));
+    door.expect(&puback(1));
+    door.send(&publish("alarm/window", b"open", 1, false, false, 2));
+    door.expect(&puback(2));
+
+    let mut seen = Vec::new();
+    let lines = trace_lines_until(&b, &mut seen, "evicted=1");
+    let hops: Vec<&str> = lines.iter().map(|l| hop(l)).collect();
+    let (old, new) = (
+        msg_id(&lines, "topic=\"alarm/door\""),
+        msg_id(&lines, "topic=\"alarm/window\""),
+    );
+    let new_id = new.trim_start_matches("msg=");
+    let evicted = format!("{old} client=\"siren\" dropped reason=queue_full evicted_by={new_id}");
+    assert!(hops.contains(&evicted.as_str()), "{hops:#?}");
+    let queued = format!("{new} client=\"siren\" queued qos=1 evicted=1");
+    assert!(hops.contains(&queued.as_str()), "{hops:#?}");
+}

@@ -202,18 +202,41 @@ pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
     }
 }
 
-/// What the session did with a delivery it was offered (see `SessionState::offer`).
+/// What the session did with a delivery (its message's trace context and QoS) it was offered
+/// (see `SessionState::offer`), including the traced messages `drop_oldest` evicted for it.
+#[inline(always)]
+pub fn on_offered(cfg: &BrokerConfig, client: &str, hop: (TraceContext, QoS), offer: &Offer) {
+    if let Some(filter) = &cfg.trace {
+        offered(filter, client, hop, offer);
+    }
+}
+
 #[cold]
 #[inline(never)]
-pub fn offered(client: &str, id: u64, qos: QoS, offer: &Offer) {
-    let qos = qos as u8;
+fn offered(filter: &TraceFilter, client: &str, hop: (TraceContext, QoS), offer: &Offer) {
+    let (trace, qos) = hop;
+    let client_traced = filter.traces_client(client);
+    if let Offer::Evicted(evicted) = offer {
+        for (_, old) in evicted.iter().filter(|(_, t)| t.traced || client_traced) {
+            log::info!(
+                target: TARGET,
+                "msg={} client={client:?} dropped reason=queue_full evicted_by={}",
+                old.id,
+                trace.id
+            );
+        }
+    }
+    if !trace.traced && !client_traced {
+        return;
+    }
+    let (id, qos) = (trace.id, qos as u8);
     match offer {
         Offer::Accepted => {
             log::info!(target: TARGET, "msg={id} client={client:?} queued qos={qos}")
         }
         Offer::Evicted(evicted) => log::info!(
             target: TARGET,
-            "msg={id} client={client:?} queued qos={qos} evicted={} reason=queue_full",
+            "msg={id} client={client:?} queued qos={qos} evicted={}",
             evicted.len()
         ),
         Offer::Dropped(reason, _) => log::info!(

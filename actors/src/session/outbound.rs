@@ -36,8 +36,7 @@ impl Session {
             return;
         }
         let online = self.link.is_some();
-        let traced = trace::wants(&self.deps.cfg, &self.client_id, &msg.msg)
-            .then_some((msg.msg.trace.id, msg.qos));
+        let hop = (msg.msg.trace, msg.qos);
         let offer = self.state.offer(
             Pending {
                 msg: msg.msg,
@@ -47,16 +46,14 @@ impl Session {
             },
             online,
         );
-        if let Some((id, qos)) = traced {
-            trace::offered(&self.client_id, id, qos, &offer);
-        }
+        trace::on_offered(&self.deps.cfg, &self.client_id, hop, &offer);
         match offer {
             Offer::Accepted => {
                 self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
             }
-            Offer::Evicted(seqs) => {
+            Offer::Evicted(evicted) => {
                 self.note_drop(DropReason::QueueFull, "dropped the oldest queued");
-                self.persist_delete(seqs);
+                self.persist_delete(evicted.into_iter().map(|(seq, _)| seq));
             }
             Offer::Dropped(reason, seq) => {
                 self.note_drop(reason, "dropped a new message");
