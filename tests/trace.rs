@@ -191,3 +191,26 @@ fn a_message_evicted_by_drop_oldest_says_by_which() {
     let queued = format!("{new} client=\"siren\" queued qos=1 evicted=1");
     assert!(hops.contains(&queued.as_str()), "{hops:#?}");
 }
+
+#[test]
+fn sys_publications_are_traced_only_when_a_filter_names_them() {
+    let sys = ("COURTIER__BROKER__SYS_INTERVAL_SECS", "1");
+    let (_dir, b) = broker("[trace]\ntopics = [\"$SYS/broker/uptime\"]\n", &[sys]);
+    let mut seen = Vec::new();
+    let lines = trace_lines_until(&b, &mut seen, "via=sys");
+    let line = lines.iter().find(|l| l.contains("via=sys")).unwrap();
+    assert!(
+        hop(line).contains(" received client=\"\" topic=\"$SYS/broker/uptime\" qos=0 retain=true")
+    );
+    // Only the named topic: the other $SYS topics, of this period and the next, are not.
+    std::thread::sleep(Duration::from_millis(1200));
+    let more: Vec<String> = b
+        .log
+        .try_iter()
+        .filter(|l| l.contains("received"))
+        .collect();
+    let all: Vec<&String> = lines.iter().chain(&more).collect();
+    assert!(all
+        .iter()
+        .all(|l| !l.contains("received") || l.contains("$SYS/broker/uptime")));
+}

@@ -93,7 +93,9 @@ impl Broker {
         if let Some(every) = cfg.sys_interval {
             let router = Router::new(topics.clone(), index.clone(), retain.clone(), None);
             let m = metrics.clone();
-            SysPublisher::new(router, retain.clone(), m, every).start();
+            SysPublisher::new(router, retain.clone(), m, every)
+                .with_trace(cfg.trace.clone())
+                .start();
         }
         Broker {
             inner: Arc::new(Inner {
