@@ -40,11 +40,17 @@ fn main() -> ExitCode {
         print!("{}", settings.to_toml());
         return ExitCode::SUCCESS;
     }
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(settings.log.level.to_lowercase()),
-    )
-    .format_timestamp_millis()
-    .init();
+    // RUST_LOG, else [log] level; [trace] adds courtier::trace at INFO (config/trace.rs).
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filters = settings
+        .trace
+        .log_filters(&settings.log.level, rust_log.as_deref());
+    let mut logger = env_logger::Builder::new();
+    logger.parse_filters(&filters);
+    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
+        logger.parse_write_style(&style);
+    }
+    logger.format_timestamp_millis().init();
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(n) = courtier_actors::process::raise_open_files_limit() {
         // One descriptor per connection, plus a few for listeners and the store.

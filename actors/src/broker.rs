@@ -95,7 +95,9 @@ impl Broker {
         if let Some(every) = cfg.sys_interval {
             let router = Router::new(topics.clone(), index.clone(), retain.clone(), None);
             let m = metrics.clone();
-            SysPublisher::new(router, retain.clone(), m, every).start();
+            SysPublisher::new(router, retain.clone(), m, every)
+                .with_trace(cfg.trace.clone())
+                .start();
         }
         let connection_deps = Arc::new(ConnectionDeps {
             registry: registry.clone(),

@@ -5,7 +5,10 @@
 //! documented in `conf.d/00-defaults.toml` (a test in the root crate checks that).
 
 pub use courtier_storage::SyncPolicy;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use crate::trace::TraceFilter;
 
 /// What a full session queue does with one more message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -58,6 +61,9 @@ pub struct BrokerConfig {
     pub sync_interval: Duration,
     /// Persistent sessions of clients that stay away this long are deleted; `None` = never.
     pub session_expiry: Option<Duration>,
+    /// Which messages get message-path traces (`[trace]`); `None` = tracing off, so the hot
+    /// path tests one `Option` (see trace.rs).
+    pub trace: Option<Arc<TraceFilter>>,
 }
 
 impl Default for BrokerConfig {
@@ -78,6 +84,7 @@ impl Default for BrokerConfig {
             sync: SyncPolicy::Periodic,
             sync_interval: Duration::from_millis(1000),
             session_expiry: Some(Duration::from_secs(30 * 24 * 3600)),
+            trace: None,
         }
     }
 }

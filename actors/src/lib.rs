@@ -33,6 +33,7 @@ pub mod sys;
 pub mod sys_load;
 pub mod topic;
 pub mod topics;
+pub mod trace;
 
 pub use broker::Broker;
 #[cfg(feature = "fault-injection")]

@@ -12,6 +12,7 @@ use crate::process;
 use crate::retain::{MatchRetained, RetainStore};
 use crate::session::Router;
 use crate::sys_load::{LoadAverage, LOAD_TOPICS, WINDOWS};
+use crate::trace::{self, TraceFilter};
 use actix::prelude::*;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub struct SysPublisher {
     loads: [LoadAverage; LOAD_TOPICS.len()],
     last_tick: Instant,
     heap_maximum: u64,
+    /// `[trace]`: $SYS messages are traced only when a filter names them (`"#"` does not
+    /// match `$SYS/...` [MQTT-4.7.2-1]).
+    trace: Option<Arc<TraceFilter>>,
 }
 
 /// The counters behind `LOAD_TOPICS`, in the same order.
@@ -91,7 +95,14 @@ impl SysPublisher {
             loads: Default::default(),
             last_tick: Instant::now(),
             heap_maximum: 0,
+            trace: None,
         }
+    }
+
+    /// Trace the publications that `filter` matches (see trace.rs).
+    pub fn with_trace(mut self, filter: Option<Arc<TraceFilter>>) -> Self {
+        self.trace = filter;
+        self
     }
 
     /// The current values, as (topic, payload), in Mosquitto's formats.
@@ -150,12 +161,12 @@ impl SysPublisher {
     }
 
     fn publish(&self, ctx: &mut Context<Self>, topic: String, value: String) {
-        let msg = Arc::new(Message::new(
-            topic.into(),
-            value.into(),
-            QoS::AtMostOnce,
-            true,
-        ));
+        let mut msg = Message::new(topic.into(), value.into(), QoS::AtMostOnce, true);
+        if let Some(filter) = &self.trace {
+            msg.trace.traced = filter.traces("", &msg.topic);
+        }
+        let msg = Arc::new(msg);
+        trace::received(&msg, "sys");
         let routed = self.router.publish(&msg, None);
         ctx.spawn(
             async move {

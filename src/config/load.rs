@@ -127,7 +127,7 @@ pub(super) fn parse_and_check(text: &str, origin: &Origin) -> Result<toml::Table
                     origin: origin.clone(),
                     key,
                     value: value.to_string(),
-                    expected: spec.kind.expected(),
+                    expected: spec.kind.expected_for(value),
                 });
             }
         }
@@ -198,7 +198,7 @@ fn env_overrides(
                 origin,
                 key,
                 value: value.to_string(),
-                expected: spec.kind.expected(),
+                expected: spec.kind.expected_for(&value),
             });
         }
         out.push((key, value, var.clone()));
@@ -213,6 +213,11 @@ fn to_config_value(value: toml::Value) -> config::Value {
         toml::Value::Boolean(b) => b.into(),
         toml::Value::Float(f) => f.into(),
         toml::Value::String(s) => s.into(),
+        toml::Value::Array(items) => items
+            .into_iter()
+            .map(to_config_value)
+            .collect::<Vec<_>>()
+            .into(),
         other => other.to_string().into(),
     }
 }

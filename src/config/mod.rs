@@ -17,8 +17,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use courtier_actors::config::{BrokerConfig, OverflowPolicy, SyncPolicy};
+use courtier_actors::config::{BrokerConfig, OverflowPolicy, SyncPolicy, TraceFilter};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The compiled-in defaults; every key appears here, with its documentation.
 pub const DEFAULTS_TOML: &str = include_str!("../../conf.d/00-defaults.toml");
@@ -38,6 +39,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub http: HttpSettings,
     pub metrics: MetricsSettings,
+    pub trace: TraceSettings,
 }
 
 /// `[listener]`: MQTT over TCP.
@@ -192,6 +194,8 @@ impl Settings {
             sync_interval: Duration::from_millis(self.persistence.sync_interval_ms.max(1)),
             session_expiry: (self.persistence.session_expiry_secs > 0)
                 .then(|| Duration::from_secs(self.persistence.session_expiry_secs)),
+            trace: TraceFilter::new(self.trace.topics.clone(), self.trace.clients.clone())
+                .map(Arc::new),
         }
     }
 
@@ -225,6 +229,7 @@ impl Settings {
             toml::Value::Integer(v.try_into().unwrap_or(i64::MAX))
         }
         let s = |v: &str| toml::Value::String(v.to_owned());
+        let strings = |v: &[String]| toml::Value::Array(v.iter().map(|x| s(x)).collect());
         let l = &self.limits;
         let b = &self.broker;
         vec![
@@ -281,6 +286,8 @@ impl Settings {
             ),
             ("metrics.bind", s(&self.metrics.bind)),
             ("metrics.port", int(self.metrics.port)),
+            ("trace.topics", strings(&self.trace.topics)),
+            ("trace.clients", strings(&self.trace.clients)),
         ]
     }
 
@@ -293,7 +300,7 @@ impl Settings {
                     origin: provenance.get(key).cloned().unwrap_or(Origin::Effective),
                     key: key.to_owned(),
                     value: value.to_string(),
-                    expected: spec.kind.expected(),
+                    expected: spec.kind.expected_for(&value),
                 });
             }
         }
@@ -321,7 +328,9 @@ mod http;
 mod schema;
 pub use error::{ConfigError, Origin};
 pub use http::{HttpSettings, MetricsSettings};
+mod trace;
 use schema::*;
+pub use trace::TraceSettings;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The key schema: every known key, its kind and range, and unknown-key suggestions.
 
 use super::*;
+use courtier_actors::topic;
 
 pub(super) fn unknown_key(origin: &Origin, key: String) -> ConfigError {
     let candidates = SCHEMA
@@ -57,6 +58,10 @@ pub(super) enum Kind {
         values: &'static [&'static str],
         ignore_case: bool,
     },
+    /// An array of MQTT topic filters, each valid as in a SUBSCRIBE (wildcards allowed).
+    TopicFilters,
+    /// An array of non-empty strings (client ids).
+    Strings,
 }
 
 impl Kind {
@@ -74,6 +79,13 @@ impl Kind {
             ) => values
                 .iter()
                 .any(|v| *v == s || (ignore_case && v.eq_ignore_ascii_case(s))),
+            (Kind::TopicFilters, toml::Value::Array(items)) => items.iter().all(|v| {
+                v.as_str()
+                    .is_some_and(|f| topic::validate_topic_filter(f).is_ok())
+            }),
+            (Kind::Strings, toml::Value::Array(items)) => items
+                .iter()
+                .all(|v| v.as_str().is_some_and(|s| !s.is_empty())),
             _ => false,
         }
     }
@@ -89,7 +101,25 @@ impl Kind {
                 let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
                 format!("one of {}", quoted.join(", "))
             }
+            Kind::TopicFilters => {
+                "an array of MQTT topic filters, e.g. [\"home/+/light\", \"alarm/#\"]".to_owned()
+            }
+            Kind::Strings => "an array of non-empty strings".to_owned(),
         }
+    }
+
+    /// [`Kind::expected`], plus why `value` is not that when the kind can say more: the first
+    /// invalid topic filter and the rule it breaks.
+    pub(super) fn expected_for(self, value: &toml::Value) -> String {
+        let expected = self.expected();
+        if let (Kind::TopicFilters, toml::Value::Array(items)) = (self, value) {
+            for item in items.iter().filter_map(|v| v.as_str()) {
+                if let Err(e) = topic::validate_topic_filter(item) {
+                    return format!("{expected}; {item:?} is not one: {e}");
+                }
+            }
+        }
+        expected
     }
 
     /// An environment value: strings are taken as they are (quotes optional); anything else
@@ -106,6 +136,12 @@ impl Kind {
             Kind::Int { .. } | Kind::Bool => {
                 parsed.unwrap_or_else(|| toml::Value::String(raw.to_owned()))
             }
+            // A TOML array (`["a/#", "b"]`), or else the whole value as the only element:
+            // topic filters and client ids may contain commas, so no comma splitting.
+            Kind::TopicFilters | Kind::Strings => match parsed {
+                Some(array @ toml::Value::Array(_)) => array,
+                _ => toml::Value::Array(vec![toml::Value::String(raw.to_owned())]),
+            },
         }
     }
 }
@@ -182,6 +218,8 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("metrics", "enabled", Kind::Bool),
     key("metrics", "bind", Kind::Str { non_empty: true }),
     key("metrics", "port", int(0, u16::MAX as i64)),
+    key("trace", "topics", Kind::TopicFilters),
+    key("trace", "clients", Kind::Strings),
 ];
 
 pub(super) fn spec(section: &str, name: &str) -> Option<&'static KeySpec> {

@@ -189,3 +189,99 @@ fn listen_addr_brackets_ipv6() {
     l.bind = "::".into();
     assert_eq!(l.listen_addr(), "[::]:1883");
 }
+
+fn load_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Settings, ConfigError>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let sources = ConfigSources {
+        config_dir: Some(dir.path().to_owned()),
+        env: Vec::new(),
+    };
+    let result = load(&sources);
+    (dir, result)
+}
+
+#[test]
+fn trace_is_off_by_default_and_on_with_either_list() {
+    let s = Settings::defaults();
+    assert!(!s.trace.enabled());
+    assert_eq!(s.broker_config().trace, None);
+    let (_dir, s) = load_files(&[(
+        "10-trace.toml",
+        "[trace]\ntopics = [\"home/+/light\", \"alarm/#\"]\nclients = [\"lamp\"]\n",
+    )]);
+    let s = s.unwrap();
+    assert_eq!(s.trace.topics, ["home/+/light", "alarm/#"]);
+    assert_eq!(s.trace.clients, ["lamp"]);
+    let filter = s.broker_config().trace.expect("tracing on");
+    assert!(filter.traces("anyone", "home/hall/light"));
+    assert!(filter.traces("lamp", "elsewhere"));
+    assert!(!filter.traces("anyone", "home/hall/heat"));
+    let back: Settings = toml::from_str(&s.to_toml()).unwrap();
+    assert_eq!(back, s);
+}
+
+#[test]
+fn a_bad_trace_filter_names_file_key_and_rule() {
+    let (dir, err) = load_files(&[("10-trace.toml", "[trace]\ntopics = [\"home/#/x\"]\n")]);
+    let err = err.unwrap_err();
+    assert_eq!(err.key(), Some("trace.topics"));
+    let file = dir.path().join("10-trace.toml");
+    assert_eq!(err.origin(), Some(&Origin::File(file.clone())));
+    let text = err.to_string();
+    assert!(text.starts_with(&format!("{}: key \"trace.topics\"", file.display())));
+    assert!(text.contains("\"home/#/x\" is not one"), "{text}");
+    assert!(text.contains("MQTT-4.7.1-2"), "{text}");
+
+    for bad in ["topics = \"home/#\"", "topics = [1]", "clients = [\"\"]"] {
+        let (_dir, err) = load_files(&[("10-trace.toml", &format!("[trace]\n{bad}\n"))]);
+        assert!(
+            err.unwrap_err().key().unwrap().starts_with("trace."),
+            "{bad}"
+        );
+    }
+    let (_dir, err) = load_files(&[("10-trace.toml", "[trace]\ntopic = [\"a\"]\n")]);
+    let text = err.unwrap_err().to_string();
+    assert!(text.ends_with("(did you mean \"trace.topics\"?)"), "{text}");
+}
+
+#[test]
+fn trace_lists_from_the_environment() {
+    let env = |k: &str, v: &str| ConfigSources {
+        config_dir: None,
+        env: vec![(k.to_owned(), v.to_owned())],
+    };
+    let s = load(&env("COURTIER__TRACE__TOPICS", "[\"a/#\", \"b/+\"]")).unwrap();
+    assert_eq!(s.trace.topics, ["a/#", "b/+"]);
+    // Without brackets, the whole value is one entry (ids and topics may contain commas).
+    let s = load(&env("COURTIER__TRACE__CLIENTS", "lamp,1")).unwrap();
+    assert_eq!(s.trace.clients, ["lamp,1"]);
+    let s = load(&env("COURTIER__TRACE__TOPICS", "[]")).unwrap();
+    assert!(!s.trace.enabled());
+    let err = load(&env("COURTIER__TRACE__TOPICS", "a/+b")).unwrap_err();
+    assert_eq!(
+        err.origin(),
+        Some(&Origin::Env("COURTIER__TRACE__TOPICS".into()))
+    );
+    assert!(err.to_string().contains("MQTT-4.7.1-3"), "{err}");
+}
+
+#[test]
+fn tracing_keeps_its_log_target_at_info() {
+    let mut t = TraceSettings::default();
+    assert_eq!(t.log_filters("WARN", None), "warn");
+    assert_eq!(t.log_filters("warn", Some("debug")), "debug");
+    t.topics.push("a/#".into());
+    assert_eq!(t.log_filters("warn", None), "warn,courtier::trace=info");
+    assert_eq!(
+        t.log_filters("warn", Some("error")),
+        "error,courtier::trace=info"
+    );
+    // An explicit choice in RUST_LOG wins.
+    assert_eq!(
+        t.log_filters("warn", Some("info,courtier::trace=off")),
+        "info,courtier::trace=off"
+    );
+}

@@ -9,12 +9,13 @@ use crate::codec::{
     Ack, Packet, Publish, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE,
 };
 use crate::connection::Credit;
-use crate::message::{Message, TraceContext};
+use crate::message::Message;
 use crate::metrics::DropReason;
 use crate::retain::MatchRetained;
 use crate::session::queue::Pending;
 use crate::session::route::RouteError;
 use crate::topic;
+use crate::trace;
 use actix::prelude::*;
 use courtier_storage::{DeliveryState, Op};
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ impl Handler<Inbound> for Session {
             Packet::Publish(p) => self.on_publish(p, credit, ctx),
             Packet::PubAck(a) => {
                 if let Some(done) = self.state.on_puback(a.pkid) {
+                    trace::on_acked(&self.deps.cfg, &self.client_id, &done, a.pkid);
                     self.persist_delete([done.pending.seq]);
                 }
                 self.answer(Reply::packet(None, credit));
@@ -49,6 +51,7 @@ impl Handler<Inbound> for Session {
             }
             Packet::PubComp(a) => {
                 if let Some(done) = self.state.on_pubcomp(a.pkid) {
+                    trace::on_acked(&self.deps.cfg, &self.client_id, &done, a.pkid);
                     self.persist_delete([done.pending.seq]);
                 }
                 self.answer(Reply::packet(None, credit));
@@ -124,6 +127,12 @@ impl Session {
                 &*p.topic
             );
             self.deps.metrics.count_drop(DropReason::SysTopicDenied);
+            trace::on_denied(
+                &self.deps.cfg,
+                &self.client_id,
+                &p,
+                DropReason::SysTopicDenied,
+            );
             return self.answer(Reply::packet(ack, credit));
         }
         let mut inbound = None;
@@ -141,14 +150,16 @@ impl Session {
             }));
         }
         let msg = Arc::new(Message {
+            // First, while `p.topic` is still here.
+            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
             topic: p.topic,
             payload: p.payload,
             qos: p.qos,
             retain: p.retain,
             properties: p.properties,
             origin: self.client_id.clone(),
-            trace: TraceContext::new(),
         });
+        trace::received(&msg, "publish");
         let mut routed = self.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);

@@ -23,7 +23,7 @@ use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet, Properties, ProtocolVersion};
 use crate::config::BrokerConfig;
 use crate::connection::{CloseConnection, Connection, Credit, Outgoing};
-use crate::message::{ClientId, Message, TraceContext};
+use crate::message::{ClientId, Message};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
 use crate::retain::RetainStore;
@@ -138,14 +138,15 @@ impl Session {
             will.retain
         );
         let msg = Arc::new(Message {
+            trace: crate::trace::on_entry(&self.deps.cfg, &self.client_id, &will.topic),
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
             properties: will.properties,
             origin: self.client_id.clone(),
-            trace: TraceContext::new(),
         });
+        crate::trace::received(&msg, "will");
         // Delivered now; the retained store write (if any) completes in a detached task, not
         // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
         // would cancel the actor's own futures. The Will goes to the session's own

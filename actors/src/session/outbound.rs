@@ -13,6 +13,7 @@ use super::Session;
 use crate::codec::{Packet, QoS};
 use crate::connection::Outgoing;
 use crate::metrics::DropReason;
+use crate::trace;
 use actix::prelude::*;
 use courtier_storage::DeliveryState;
 use std::sync::atomic::Ordering::Relaxed;
@@ -35,6 +36,7 @@ impl Session {
             return;
         }
         let online = self.link.is_some();
+        let hop = (msg.msg.trace, msg.qos);
         let offer = self.state.offer(
             Pending {
                 msg: msg.msg,
@@ -44,13 +46,14 @@ impl Session {
             },
             online,
         );
+        trace::on_offered(&self.deps.cfg, &self.client_id, hop, &offer);
         match offer {
             Offer::Accepted => {
                 self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
             }
-            Offer::Evicted(seqs) => {
+            Offer::Evicted(evicted) => {
                 self.note_drop(DropReason::QueueFull, "dropped the oldest queued");
-                self.persist_delete(seqs);
+                self.persist_delete(evicted.into_iter().map(|(seq, _)| seq));
             }
             Offer::Dropped(reason, seq) => {
                 self.note_drop(reason, "dropped a new message");
@@ -99,6 +102,7 @@ impl Session {
                     metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
                     let out = match next {
                         Outbound::Publish(d) => {
+                            trace::on_sent(&self.deps.cfg, &self.client_id, &d);
                             metrics.publish_sent.fetch_add(1, Relaxed);
                             metrics.publish_out.count(d.qos, d.msg.payload.len());
                             if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {

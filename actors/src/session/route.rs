@@ -117,16 +117,10 @@ impl Router {
             .then(|| self.retain.send(StoreRetained { msg: msg.clone() }));
         let mut matched = self.scratch.borrow_mut();
         self.index.matches(&msg.topic, &mut matched);
-        if msg.trace.traced {
-            log::debug!(
-                target: "courtier::trace",
-                "msg={} topic={:?} matched={}",
-                msg.trace.id,
-                &*msg.topic,
-                matched.len()
-            );
-        }
         let (commit, stored) = self.store_for_persistent(msg, &matched);
+        if msg.trace.traced {
+            crate::trace::matched(msg, &matched, &stored);
+        }
         let mut local = None;
         for (i, m) in matched.iter().enumerate() {
             let deliver = Deliver {

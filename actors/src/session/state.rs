@@ -8,7 +8,7 @@
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 use crate::codec::{Ack, Packet, Properties, Publish, QoS, SubscriptionOptions};
 use crate::config::BrokerConfig;
-use crate::message::{ClientId, Delivery, Message};
+use crate::message::{ClientId, Delivery, Message, TraceContext};
 use crate::metrics::DropReason;
 use bytestring::ByteString;
 use foldhash::{HashMap, HashSet};
@@ -40,8 +40,9 @@ pub enum Offer {
     Accepted,
     /// Not kept; the reason is counted and logged by the caller.
     Dropped(DropReason, Option<u64>),
-    /// Kept, but the oldest queued messages were evicted for it.
-    Evicted(Vec<Option<u64>>),
+    /// Kept, but the oldest queued messages were evicted for it: their store sequences and
+    /// trace contexts (so a traced one's drop shows in its trace).
+    Evicted(Vec<(Option<u64>, TraceContext)>),
 }
 
 #[derive(Debug)]
@@ -117,7 +118,7 @@ impl SessionState {
             }
             PushOutcome::DroppedOldest(evicted) => {
                 self.dropped += evicted.len() as u64;
-                Offer::Evicted(evicted.into_iter().map(|p| p.seq).collect())
+                Offer::Evicted(evicted.into_iter().map(|p| (p.seq, p.msg.trace)).collect())
             }
         }
     }

@@ -154,11 +154,13 @@ fn drop_oldest_policy_evicts() {
     let mut c = cfg(20, 2);
     c.queue_overflow = OverflowPolicy::DropOldest;
     let mut s = SessionState::new("c".into(), &c);
-    s.offer(pending(0, QoS::AtLeastOnce), false);
+    let oldest = pending(0, QoS::AtLeastOnce);
+    let trace = oldest.msg.trace;
+    s.offer(oldest, false);
     s.offer(pending(1, QoS::AtLeastOnce), false);
     assert_eq!(
         s.offer(pending(2, QoS::AtLeastOnce), false),
-        Offer::Evicted(vec![None])
+        Offer::Evicted(vec![(None, trace)])
     );
     assert_eq!(&publish(s.next_packet().unwrap()).payload[..], b"1");
 }

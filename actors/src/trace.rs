@@ -1,0 +1,359 @@
+//! Message-path traces: which messages are traced, and one INFO log line per hop.
+//!
+//! A message is traced when its topic matches one of `[trace] topics` or its publisher is one
+//! of `[trace] clients`; that is decided once, when it enters the broker ([`on_entry`]), and
+//! carried in its [`TraceContext`]. Deliveries *to* a client of `[trace] clients` are traced
+//! too, from the subscriber's side ([`wants`]). Every line goes to the log target [`TARGET`]
+//! at INFO and starts with `msg=<id>`, so `grep -w msg=<id>` shows one message's whole path:
+//!
+//! ```text
+//! msg=7 received client="sensor" topic="home/door" qos=1 retain=false bytes=4 via=publish
+//! msg=7 matched subscribers=1 clients=["lamp"]
+//! msg=7 client="lamp" queued qos=1
+//! msg=7 client="lamp" sent pkid=1 qos=1 dup=false
+//! msg=7 client="lamp" acked pkid=1 by=PUBACK
+//! ```
+//!
+//! With tracing off, `BrokerConfig::trace` is `None` and every hop is one branch on it (or on
+//! the message's `traced` flag, which only a configured filter sets); the formatting functions
+//! are out of line and cold, so the hot path carries no formatting code.
+
+use crate::codec::{Publish, QoS};
+use crate::config::BrokerConfig;
+use crate::message::{Delivery, Message, TraceContext};
+use crate::metrics::DropReason;
+use crate::session::state::{Inflight, Offer, OutState};
+use crate::topic;
+use crate::topics::messages::Matched;
+use std::collections::HashSet;
+
+/// The log target of every trace line; `[trace]` being set turns it on at INFO.
+pub const TARGET: &str = "courtier::trace";
+
+/// Subscriber client ids listed in a `matched` line up to this many subscribers (beyond it,
+/// only the count: a traced topic with 10,000 subscribers must not log a 300 KB line).
+const MAX_LISTED: usize = 10;
+
+/// Which messages are traced: `[trace] topics` (MQTT topic filters, wildcards allowed) and
+/// `[trace] clients` (client ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceFilter {
+    /// (filter, literal prefix): every topic the filter matches starts with the prefix, so
+    /// most topics are rejected by one short comparison before [`topic::matches`] runs.
+    topics: Vec<(String, String)>,
+    clients: HashSet<String>,
+}
+
+/// The part of `filter` that every matching topic starts with: up to the first wildcard, and
+/// for a `#` not the `/` before it (`"a/#"` matches `"a"`). Without wildcards, the filter.
+fn literal_prefix(filter: &str) -> String {
+    match filter.find(['+', '#']) {
+        None => filter.to_owned(),
+        Some(i) if filter[i..].starts_with('#') => filter[..i]
+            .strip_suffix('/')
+            .unwrap_or(&filter[..i])
+            .to_owned(),
+        Some(i) => filter[..i].to_owned(),
+    }
+}
+
+impl TraceFilter {
+    /// `None` when both lists are empty: tracing is off. The filters are expected to be valid
+    /// (the configuration loader checks them with [`topic::validate_topic_filter`]); an invalid
+    /// one simply matches nothing useful, it never panics.
+    pub fn new(topics: Vec<String>, clients: Vec<String>) -> Option<TraceFilter> {
+        if topics.is_empty() && clients.is_empty() {
+            return None;
+        }
+        Some(TraceFilter {
+            topics: topics
+                .into_iter()
+                .map(|f| {
+                    let prefix = literal_prefix(&f);
+                    (f, prefix)
+                })
+                .collect(),
+            clients: clients.into_iter().collect(),
+        })
+    }
+
+    /// Is this client's traffic (its publishes, deliveries to it) traced?
+    pub fn traces_client(&self, client: &str) -> bool {
+        self.clients.contains(client)
+    }
+
+    /// Is a message published by `client` to `topic` traced? Topic filters follow the
+    /// subscription rules, [MQTT-4.7.2-1] included: `#` does not trace `$SYS/...`.
+    pub fn traces(&self, client: &str, topic: &str) -> bool {
+        self.traces_client(client)
+            || self
+                .topics
+                .iter()
+                .any(|(f, prefix)| topic.starts_with(prefix.as_str()) && topic::matches(f, topic))
+    }
+}
+
+/// The trace context of a message entering the broker (a PUBLISH, a Will) from `client`:
+/// whether it is traced is decided here, once. Log its `received` hop with [`received`] once
+/// the message is built.
+#[inline(always)]
+pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
+    let mut trace = TraceContext::new();
+    if let Some(filter) = &cfg.trace {
+        trace.traced = filter.traces(client, topic);
+    }
+    trace
+}
+
+/// The `received` hop of a message from [`on_entry`], if traced; `via` says how it entered
+/// ("publish", "will").
+#[inline(always)]
+pub fn received(msg: &Message, via: &str) {
+    if msg.trace.traced {
+        log_received(msg, via);
+    }
+}
+
+/// A PUBLISH refused before it became a message (a client writing into `$SYS`): if it would
+/// have been traced, it gets an id and its `received` and `dropped` hops, so a traced client's
+/// denials show in its trace.
+#[inline(always)]
+pub fn on_denied(cfg: &BrokerConfig, client: &str, p: &Publish, reason: DropReason) {
+    if let Some(filter) = &cfg.trace {
+        if filter.traces(client, &p.topic) {
+            denied(client, p, reason.name());
+        }
+    }
+}
+
+/// Should this session record hops of `msg`? The message is traced, or this session's client
+/// is.
+#[inline(always)]
+pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
+    match &cfg.trace {
+        None => false,
+        Some(filter) => msg.trace.traced || filter.traces_client(client),
+    }
+}
+
+/// A delivery is handed to the writer.
+#[inline(always)]
+pub fn on_sent(cfg: &BrokerConfig, client: &str, d: &Delivery) {
+    if cfg.trace.is_some() {
+        sent(cfg, client, d);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn sent(cfg: &BrokerConfig, client: &str, d: &Delivery) {
+    if !wants(cfg, client, &d.msg) {
+        return;
+    }
+    let id = d.msg.trace.id;
+    match d.pkid {
+        Some(pkid) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={}",
+            d.qos as u8,
+            d.dup
+        ),
+        None => log::info!(target: TARGET, "msg={id} client={client:?} sent qos=0"),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn log_received(msg: &Message, via: &str) {
+    log::info!(
+        target: TARGET,
+        "msg={} received client={:?} topic={:?} qos={} retain={} bytes={} via={via}",
+        msg.trace.id,
+        &*msg.origin,
+        &*msg.topic,
+        msg.qos as u8,
+        msg.retain,
+        msg.payload.len()
+    );
+}
+
+#[cold]
+#[inline(never)]
+fn denied(client: &str, p: &Publish, reason: &str) {
+    let id = TraceContext::new().id;
+    log::info!(
+        target: TARGET,
+        "msg={id} received client={client:?} topic={:?} qos={} retain={} bytes={} via=publish",
+        &*p.topic,
+        p.qos as u8,
+        p.retain,
+        p.payload.len()
+    );
+    log::info!(target: TARGET, "msg={id} dropped reason={reason}");
+}
+
+/// The publisher's router matched a traced message: how many subscribers (with their client
+/// ids when few), and which of them got a stored copy (persistent sessions, QoS 1/2).
+#[cold]
+#[inline(never)]
+pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
+    let id = msg.trace.id;
+    if matched.len() <= MAX_LISTED {
+        let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
+        log::info!(target: TARGET, "msg={id} matched subscribers={} clients={clients:?}", matched.len());
+    } else {
+        log::info!(target: TARGET, "msg={id} matched subscribers={}", matched.len());
+    }
+    for (m, _) in matched.iter().zip(stored).filter(|(_, s)| **s) {
+        log::info!(
+            target: TARGET,
+            "msg={id} client={:?} stored qos={}",
+            &*m.subscriber.client_id,
+            msg.qos.min(m.qos) as u8
+        );
+    }
+}
+
+/// What the session did with a delivery (its message's trace context and QoS) it was offered
+/// (see `SessionState::offer`), including the traced messages `drop_oldest` evicted for it.
+#[inline(always)]
+pub fn on_offered(cfg: &BrokerConfig, client: &str, hop: (TraceContext, QoS), offer: &Offer) {
+    if let Some(filter) = &cfg.trace {
+        offered(filter, client, hop, offer);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn offered(filter: &TraceFilter, client: &str, hop: (TraceContext, QoS), offer: &Offer) {
+    let (trace, qos) = hop;
+    let client_traced = filter.traces_client(client);
+    if let Offer::Evicted(evicted) = offer {
+        for (_, old) in evicted.iter().filter(|(_, t)| t.traced || client_traced) {
+            log::info!(
+                target: TARGET,
+                "msg={} client={client:?} dropped reason=queue_full evicted_by={}",
+                old.id,
+                trace.id
+            );
+        }
+    }
+    if !trace.traced && !client_traced {
+        return;
+    }
+    let (id, qos) = (trace.id, qos as u8);
+    match offer {
+        Offer::Accepted => {
+            log::info!(target: TARGET, "msg={id} client={client:?} queued qos={qos}")
+        }
+        Offer::Evicted(evicted) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} queued qos={qos} evicted={}",
+            evicted.len()
+        ),
+        Offer::Dropped(reason, _) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} dropped reason={} qos={qos}",
+            reason.name()
+        ),
+    }
+}
+
+/// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
+/// the in-flight entry it completed, in the state it was in.
+#[inline(always)]
+pub fn on_acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
+    if cfg.trace.is_some() {
+        acked(cfg, client, done, pkid);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
+    if !wants(cfg, client, &done.pending.msg) {
+        return;
+    }
+    let by = match done.state {
+        OutState::AwaitPubComp => "PUBCOMP",
+        _ => "PUBACK",
+    };
+    let id = done.pending.msg.trace.id;
+    log::info!(target: TARGET, "msg={id} client={client:?} acked pkid={pkid} by={by}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(topics: &[&str], clients: &[&str]) -> Option<TraceFilter> {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        TraceFilter::new(owned(topics), owned(clients))
+    }
+
+    #[test]
+    fn empty_lists_turn_tracing_off() {
+        assert_eq!(filter(&[], &[]), None);
+        assert!(filter(&["a"], &[]).is_some());
+        assert!(filter(&[], &["c"]).is_some());
+    }
+
+    #[test]
+    fn topics_match_like_subscriptions() {
+        let f = filter(&["home/+/light", "alarm/#"], &[]).unwrap();
+        assert!(f.traces("x", "home/kitchen/light"));
+        assert!(f.traces("x", "alarm"));
+        assert!(f.traces("x", "alarm/door/open"));
+        assert!(!f.traces("x", "home/kitchen/heat"));
+        // [MQTT-4.7.2-1]: a leading wildcard does not reach $SYS.
+        let all = filter(&["#"], &[]).unwrap();
+        assert!(!all.traces("x", "$SYS/broker/uptime"));
+        assert!(filter(&["$SYS/#"], &[])
+            .unwrap()
+            .traces("", "$SYS/broker/uptime"));
+    }
+
+    #[test]
+    fn clients_trace_everything_they_publish() {
+        let f = filter(&[], &["sensor"]).unwrap();
+        assert!(f.traces("sensor", "any/topic"));
+        assert!(!f.traces("other", "any/topic"));
+        assert!(f.traces_client("sensor"));
+    }
+
+    #[test]
+    fn entry_marks_only_matching_messages() {
+        let mut cfg = BrokerConfig::default();
+        assert!(!on_entry(&cfg, "c", "a/b").traced);
+        cfg.trace = filter(&["a/#"], &[]).map(std::sync::Arc::new);
+        let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
+        m.trace = on_entry(&cfg, "c", "a/b");
+        assert!(m.trace.traced);
+        let mut other = Message::new("b".into(), "x".into(), QoS::AtMostOnce, false);
+        other.trace = on_entry(&cfg, "c", "b");
+        assert!(!other.trace.traced);
+        assert!(wants(&cfg, "anyone", &m));
+        assert!(!wants(&cfg, "anyone", &other));
+    }
+
+    #[test]
+    fn literal_prefixes_never_reject_a_match() {
+        assert_eq!(literal_prefix("a/#"), "a");
+        assert_eq!(literal_prefix("#"), "");
+        assert_eq!(literal_prefix("home/+/light"), "home/");
+        assert_eq!(literal_prefix("+/x"), "");
+        assert_eq!(literal_prefix("a/b"), "a/b");
+        let filters = [
+            "a/#", "#", "+", "a/+", "a/+/c", "+/b/#", "a/b", "/#", "/+", "a//#",
+        ];
+        let topics = [
+            "a", "a/b", "a/b/c", "a/x/c", "b", "x/b/y", "/", "/a", "a//", "$SYS/a", "ab",
+        ];
+        for f in filters {
+            let tf = filter(&[f], &[]).unwrap();
+            for t in topics {
+                assert_eq!(tf.traces("c", t), topic::matches(f, t), "{f} {t}");
+            }
+        }
+    }
+}

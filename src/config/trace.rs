@@ -1,0 +1,36 @@
+//! `[trace]`: message-path traces (see `courtier_actors::trace`). Courtier's own section:
+//! Mosquitto has no equivalent.
+
+use serde::{Deserialize, Serialize};
+
+/// `[trace]`: which messages get one INFO line per hop under the log target
+/// `courtier::trace`. Both lists empty (the default) turns tracing off.
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSettings {
+    /// MQTT topic filters (wildcards allowed): messages published to a matching topic.
+    pub topics: Vec<String>,
+    /// Client ids: messages they publish, and every delivery to them.
+    pub clients: Vec<String>,
+}
+
+impl TraceSettings {
+    pub fn enabled(&self) -> bool {
+        !self.topics.is_empty() || !self.clients.is_empty()
+    }
+
+    /// The `env_logger` filter spec: `RUST_LOG` if set, else `[log] level`; with tracing on,
+    /// the target `courtier::trace` is added at INFO (unless the spec already names it), so
+    /// traces show even with `level = "warn"`.
+    pub fn log_filters(&self, level: &str, rust_log: Option<&str>) -> String {
+        let base = match rust_log {
+            Some(spec) if !spec.trim().is_empty() => spec.to_owned(),
+            _ => level.to_lowercase(),
+        };
+        if self.enabled() && !base.contains(courtier_actors::trace::TARGET) {
+            format!("{base},{}=info", courtier_actors::trace::TARGET)
+        } else {
+            base
+        }
+    }
+}
