@@ -148,3 +148,43 @@ fn mqtt_4_6_0_2_acks_keep_publish_order_when_a_retained_store_write_is_pending()
         p.expect_hex("d0 00");
     }
 }
+
+/// Rapid updates of one retained topic (a device's state) keep the last one: the store must
+/// apply them in publish order even when its mailbox is full [MQTT-3.3.1-5].
+#[test]
+fn mqtt_3_3_1_5_the_last_of_many_rapid_retained_updates_is_kept() {
+    let b = start_broker();
+    let mut publishers: Vec<RawClient> = (0..4)
+        .map(|i| RawClient::connected(b.addr(), &format!("ret-rapid-{i}")))
+        .collect();
+    for (i, p) in publishers.iter_mut().enumerate() {
+        let topic = format!("rapid/{i}");
+        let mut bytes = Vec::new();
+        for n in 0..500 {
+            bytes.extend(publish(
+                &topic,
+                format!("{n}").as_bytes(),
+                0,
+                true,
+                false,
+                0,
+            ));
+        }
+        p.send(&bytes);
+    }
+    for p in publishers.iter_mut() {
+        p.send(&pingreq());
+        p.expect_hex("d0 00");
+    }
+    let mut s = RawClient::connected(b.addr(), "ret-rapid-sub");
+    s.subscribe(1, &[("rapid/+", 0)]);
+    for _ in 0..4 {
+        let m = s.recv_publish();
+        assert_eq!(
+            m.payload,
+            b"499".to_vec(),
+            "{} kept an older update",
+            m.topic
+        );
+    }
+}
