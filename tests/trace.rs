@@ -79,25 +79,34 @@ fn a_qos1_message_to_an_online_subscriber_is_traced_hop_by_hop() {
     assert!(lines.iter().all(|l| !l.contains("heat")), "{lines:#?}");
 }
 
+/// Leave "siren" as an offline persistent session subscribed to `alarm/#` at QoS 1.
+fn offline_siren(b: &BrokerProcess) {
+    let (mut siren, _) = RawClient::handshake(b.addr, "siren", false);
+    siren.subscribe(1, &[("alarm/#", 1)]);
+    siren.send(&disconnect());
+    siren.expect_closed(Duration::from_secs(5));
+}
+
+/// Two acknowledged QoS 1 alarms from "door": `alarm/door`, then `alarm/window`.
+fn two_alarms(door: &mut RawClient) {
+    door.send(&publish("alarm/door", b"open", 1, false, false, 1));
+    door.expect(&puback(1));
+    door.send(&publish("alarm/window", b"open", 1, false, false, 2));
+    door.expect(&puback(2));
+}
+
 #[test]
 fn drops_to_an_offline_persistent_session_say_why() {
     let (_dir, b) = broker(
         "[trace]\ntopics = [\"alarm/#\"]\n[limits]\nmax_queued_messages = 1\n",
         &[],
     );
-    let (mut siren, _) = RawClient::handshake(b.addr, "siren", false);
-    siren.subscribe(1, &[("alarm/#", 1)]);
-    siren.send(&disconnect());
-    siren.expect_closed(Duration::from_secs(5));
-
+    offline_siren(&b);
     let mut door = RawClient::connected(b.addr, "door");
     // QoS 0 to an offline session is not queued (queue_qos0_messages = false).
     door.send(&publish("alarm/door", b"open", 0, false, false, 0));
     // QoS 1: the first is stored and queued, the second finds the queue full.
-    door.send(&publish("alarm/door", b"open", 1, false, false, 1));
-    door.expect(&puback(1));
-    door.send(&publish("alarm/window", b"open", 1, false, false, 2));
-    door.expect(&puback(2));
+    two_alarms(&mut door);
 
     let mut seen = Vec::new();
     let lines = trace_lines_until(&b, &mut seen, "reason=queue_full");
@@ -168,15 +177,8 @@ fn a_message_evicted_by_drop_oldest_says_by_which() {
          [limits]\nmax_queued_messages = 1\nqueue_overflow = \"drop_oldest\"\n",
         &[],
     );
-    let (mut siren, _) = RawClient::handshake(b.addr, "siren", false);
-    siren.subscribe(1, &[("alarm/#", 1)]);
-    siren.send(&disconnect());
-    siren.expect_closed(Duration::from_secs(5));
-    let mut door = RawClient::connected(b.addr, "door");
-    door.send(&publish("alarm/door", b"open", 1, false, false, 1));
-    door.expect(&puback(1));
-    door.send(&publish("alarm/window", b"open", 1, false, false, 2));
-    door.expect(&puback(2));
+    offline_siren(&b);
+    two_alarms(&mut RawClient::connected(b.addr, "door"));
 
     let mut seen = Vec::new();
     let lines = trace_lines_until(&b, &mut seen, "evicted=1");

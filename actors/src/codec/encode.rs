@@ -53,13 +53,29 @@ pub(super) fn publish(
     version: Option<ProtocolVersion>,
     dst: &mut BytesMut,
 ) -> Result<()> {
-    if version == Some(ProtocolVersion::V5) {
+    supported(version.unwrap_or_default())?;
+    let (first, remaining) = publish_header(p)?;
+    framed(dst, first, remaining, |dst| put_publish_body(dst, p))
+}
+
+/// Refuses to encode for a version this encoder does not write.
+fn supported(v: ProtocolVersion) -> Result<()> {
+    if v == ProtocolVersion::V5 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "MQTT 5.0 encoding is not implemented",
         ));
     }
-    let (first, remaining) = publish_header(p)?;
+    Ok(())
+}
+
+/// Writes the fixed header (`first`, Remaining Length) and then the body, with one `reserve`.
+fn framed(
+    dst: &mut BytesMut,
+    first: u8,
+    remaining: usize,
+    body: impl FnOnce(&mut BytesMut),
+) -> Result<()> {
     if remaining > MAX_REMAINING_LENGTH as usize {
         return Err(invalid(
             "packet exceeds the maximum remaining length of 268,435,455",
@@ -68,7 +84,9 @@ pub(super) fn publish(
     dst.reserve(1 + remaining_length_len(remaining) + remaining);
     dst.put_u8(first);
     put_remaining_length(dst, remaining);
-    put_publish_body(dst, p);
+    let start = dst.len();
+    body(dst);
+    debug_assert_eq!(dst.len() - start, remaining, "size mismatch");
     Ok(())
 }
 
@@ -112,25 +130,9 @@ pub(super) fn packet(
         Packet::Connect(c) => c.protocol,
         _ => version.unwrap_or_default(),
     };
-    if v == ProtocolVersion::V5 {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "MQTT 5.0 encoding is not implemented",
-        ));
-    }
+    supported(v)?;
     let (first, remaining) = header(p)?;
-    if remaining > MAX_REMAINING_LENGTH as usize {
-        return Err(invalid(
-            "packet exceeds the maximum remaining length of 268,435,455",
-        ));
-    }
-    dst.reserve(1 + remaining_length_len(remaining) + remaining);
-    dst.put_u8(first);
-    put_remaining_length(dst, remaining);
-    let start = dst.len();
-    body(p, v, dst);
-    debug_assert_eq!(dst.len() - start, remaining, "{} size mismatch", p.kind());
-    Ok(())
+    framed(dst, first, remaining, |dst| body(p, v, dst))
 }
 
 /// Number of bytes of the Remaining Length encoding of `len`.

@@ -49,8 +49,6 @@ pub enum RouteError {
 /// A routed message: delivered (handed to every subscriber but the publisher itself), and what
 /// must still complete before it may be acknowledged.
 pub struct Routed {
-    /// Subscribers reached.
-    pub reached: usize,
     /// The delivery to the publishing session itself, if it subscribes to the topic: the
     /// caller offers it in place, so it keeps its order against the caller's own replies.
     pub local: Option<Deliver>,
@@ -138,10 +136,8 @@ impl Router {
                 _ => m.subscriber.recipient.do_send(deliver),
             }
         }
-        let reached = matched.len();
         matched.clear();
         Routed {
-            reached,
             local,
             retained,
             commit,

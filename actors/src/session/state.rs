@@ -150,7 +150,7 @@ impl SessionState {
         p.qos == QoS::AtMostOnce || self.window_open()
     }
 
-    /// Whether `next_packet` would return a packet now.
+    /// Whether `next_outbound` would return a packet now.
     pub fn has_sendable(&self) -> bool {
         !self.control.is_empty()
             || !self.resend.is_empty()
@@ -158,15 +158,16 @@ impl SessionState {
             || (self.retained.is_empty() && self.queue.front().is_some_and(|p| self.can_send(p)))
     }
 
-    /// The next packet to write to the client, if the window allows one: control packets, then
-    /// resends, then retained messages of new subscriptions, then the queue (FIFO, so messages
-    /// from one publisher keep their order [MQTT-4.6.0-6]).
+    /// `next_outbound` as a plain packet, which is what the tests compare.
+    #[cfg(test)]
     pub fn next_packet(&mut self) -> Option<Packet> {
         self.next_outbound().map(Outbound::into_packet)
     }
 
-    /// As [`next_packet`](Self::next_packet), with new deliveries as [`Delivery`] (what the
-    /// writer encodes without copying; see message.rs).
+    /// The next packet to write to the client, if the window allows one: control packets, then
+    /// resends, then retained messages of new subscriptions, then the queue (FIFO, so messages
+    /// from one publisher keep their order [MQTT-4.6.0-6]). New deliveries come as [`Delivery`]
+    /// (what the writer encodes without copying; see message.rs).
     pub fn next_outbound(&mut self) -> Option<Outbound> {
         if let Some(p) = self.control.pop_front() {
             return Some(Outbound::Packet(p));
@@ -339,6 +340,7 @@ pub enum Outbound {
 }
 
 impl Outbound {
+    #[cfg(test)]
     pub fn into_packet(self) -> Packet {
         match self {
             Outbound::Packet(p) => p,

@@ -55,6 +55,12 @@ impl TopicIndex {
         map.get(key).cloned()
     }
 
+    /// Subtrees created so far.
+    pub(super) fn len(&self) -> usize {
+        let map = self.subtrees.read().unwrap_or_else(PoisonError::into_inner);
+        map.len()
+    }
+
     pub(super) fn insert(&self, key: ByteString, handle: SubtreeHandle) {
         let mut map = self
             .subtrees

@@ -39,7 +39,6 @@ pub fn filter_key(filter: &str) -> &str {
 pub struct TopicRouter {
     /// Shared with every publisher; only this actor adds to it.
     index: Arc<TopicIndex>,
-    subtrees: usize,
     arbiters: Vec<ArbiterHandle>,
     metrics: Arc<Metrics>,
     guardian: Option<Addr<Guardian>>,
@@ -54,7 +53,6 @@ impl TopicRouter {
     ) -> Self {
         TopicRouter {
             index,
-            subtrees: 0,
             arbiters,
             metrics,
             guardian,
@@ -86,7 +84,7 @@ impl Supervised for TopicRouter {
     /// The directory survives a restart (actix keeps the actor value); subtrees keep running,
     /// so nothing is lost. Report the restart.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        log::warn!("TopicRouter restarted; {} subtrees kept", self.subtrees);
+        log::warn!("TopicRouter restarted; {} subtrees kept", self.index.len());
         ChildFailed::report(&self.guardian, &self.metrics, "TopicRouter");
     }
 }
@@ -101,7 +99,6 @@ impl Handler<ResolveSubtree> for TopicRouter {
         let addr = self.spawn_subtree(&msg.key, trie.clone());
         let handle = SubtreeHandle { addr, trie };
         self.index.insert(msg.key, handle.clone());
-        self.subtrees += 1;
         MessageResult(handle)
     }
 }
