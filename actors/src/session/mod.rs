@@ -11,6 +11,7 @@
 
 mod answer;
 mod inbound;
+pub mod inflight;
 pub mod messages;
 mod outbound;
 pub(crate) mod persist;

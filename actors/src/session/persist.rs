@@ -81,6 +81,10 @@ impl Session {
 
     /// Forget persisted deliveries (completed or dropped).
     pub(super) fn persist_delete(&self, seqs: impl IntoIterator<Item = Option<u64>>) {
+        // Called on every PUBACK/PUBCOMP: a clean session (nothing persisted) builds nothing.
+        if !self.persistent {
+            return;
+        }
         let ops: Vec<Op> = seqs
             .into_iter()
             .flatten()

@@ -5,6 +5,7 @@
 //! inflight window, QoS 2 states, queue limits and what to resend on reconnect lives here, so it
 //! is unit-tested without a broker.
 
+use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 use crate::codec::{Ack, Packet, Properties, Publish, QoS, SubscriptionOptions};
 use crate::config::BrokerConfig;
@@ -49,7 +50,7 @@ pub enum Offer {
 pub struct SessionState {
     pub client_id: ClientId,
     pub subscriptions: HashMap<ByteString, SubscriptionOptions>,
-    inflight: HashMap<u16, Inflight>,
+    inflight: InflightWindow,
     next_seq: u64,
     next_pkid: u16,
     max_inflight: usize,
@@ -73,7 +74,7 @@ impl SessionState {
         SessionState {
             client_id,
             subscriptions: HashMap::default(),
-            inflight: HashMap::default(),
+            inflight: InflightWindow::default(),
             next_seq: 0,
             next_pkid: 1,
             max_inflight: cfg.max_inflight_messages.max(1) as usize,
@@ -204,7 +205,7 @@ impl SessionState {
         let pkid = if p.qos == QoS::AtMostOnce {
             None
         } else {
-            let id = self.allocate_pkid();
+            let id = self.inflight.allocate(&mut self.next_pkid);
             self.next_seq += 1;
             let state = if p.qos == QoS::AtLeastOnce {
                 OutState::AwaitPubAck
@@ -230,22 +231,10 @@ impl SessionState {
         }
     }
 
-    /// Next free packet id, skipping ids still in flight [MQTT-2.3.1-2]. The window is far
-    /// smaller than 65,535, so a free id always exists.
-    fn allocate_pkid(&mut self) -> u16 {
-        loop {
-            let id = self.next_pkid;
-            self.next_pkid = if id == u16::MAX { 1 } else { id + 1 };
-            if !self.inflight.contains_key(&id) {
-                return id;
-            }
-        }
-    }
-
     /// PUBACK from the client: the finished delivery, or None if the id awaited no PUBACK.
     pub fn on_puback(&mut self, pkid: u16) -> Option<Inflight> {
-        match self.inflight.get(&pkid) {
-            Some(i) if i.state == OutState::AwaitPubAck => self.inflight.remove(&pkid),
+        match self.inflight.get(pkid) {
+            Some(i) if i.state == OutState::AwaitPubAck => self.inflight.remove(pkid),
             _ => None,
         }
     }
@@ -254,7 +243,7 @@ impl SessionState {
     /// client that lost track can finish its flow. Also returns the delivery if it just moved to
     /// "released" (so its persisted state can follow).
     pub fn on_pubrec(&mut self, pkid: u16) -> (Packet, Option<&Inflight>) {
-        let released = match self.inflight.get_mut(&pkid) {
+        let released = match self.inflight.get_mut(pkid) {
             Some(i) if i.state == OutState::AwaitPubRec => {
                 i.state = OutState::AwaitPubComp;
                 Some(&*i)
@@ -266,15 +255,15 @@ impl SessionState {
 
     /// PUBCOMP from the client ends a QoS 2 delivery: the finished delivery, if any.
     pub fn on_pubcomp(&mut self, pkid: u16) -> Option<Inflight> {
-        match self.inflight.get(&pkid) {
-            Some(i) if i.state == OutState::AwaitPubComp => self.inflight.remove(&pkid),
+        match self.inflight.get(pkid) {
+            Some(i) if i.state == OutState::AwaitPubComp => self.inflight.remove(pkid),
             _ => None,
         }
     }
 
     /// The in-flight delivery with this packet id.
     pub fn inflight(&self, pkid: u16) -> Option<&Inflight> {
-        self.inflight.get(&pkid)
+        self.inflight.get(pkid)
     }
 
     /// An inbound QoS 2 PUBLISH: true if it is new and must be routed, false if it repeats an id
@@ -295,9 +284,9 @@ impl SessionState {
     pub fn resume(&mut self) {
         self.control.clear();
         self.resend.clear();
-        let mut flows: Vec<(&u16, &Inflight)> = self.inflight.iter().collect();
+        let mut flows: Vec<(u16, &Inflight)> = self.inflight.iter().collect();
         flows.sort_by_key(|(_, i)| i.seq);
-        for (&pkid, i) in flows {
+        for (pkid, i) in flows {
             self.resend.push_back(match i.state {
                 OutState::AwaitPubComp => Packet::PubRel(Ack::new(pkid)),
                 _ => publish_packet(&i.pending, Some(pkid), true),
