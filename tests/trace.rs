@@ -216,3 +216,129 @@ fn sys_publications_are_traced_only_when_a_filter_names_them() {
         .iter()
         .all(|l| !l.contains("received") || l.contains("$SYS/broker/uptime")));
 }
+
+/// "lamp" as a persistent session subscribed to `home/#` at `qos`, and "switch" publishing
+/// `home/hall/light` "on" at `qos` (its own flow completed); returns lamp and the delivery.
+fn light_to_persistent_lamp(b: &BrokerProcess, qos: u8) -> (RawClient, Publish) {
+    let (mut lamp, _) = RawClient::handshake(b.addr, "lamp", false);
+    lamp.subscribe(1, &[("home/#", qos)]);
+    let mut switch = RawClient::connected(b.addr, "switch");
+    switch.send(&publish("home/hall/light", b"on", qos, false, false, 1));
+    if qos == 2 {
+        switch.expect(&pubrec(1));
+        switch.send(&pubrel(1));
+        switch.expect(&pubcomp(1));
+    } else {
+        switch.expect(&puback(1));
+    }
+    let p = lamp.recv_publish();
+    assert!(!p.dup, "a first delivery has no DUP");
+    (lamp, p)
+}
+
+/// Disconnect "lamp" cleanly and connect it again to its persistent session.
+fn reconnect_lamp(b: &BrokerProcess, mut lamp: RawClient) -> RawClient {
+    lamp.send(&disconnect());
+    lamp.expect_closed(Duration::from_secs(5));
+    let (lamp, present) = RawClient::handshake(b.addr, "lamp", false);
+    assert!(present, "the persistent session is still there");
+    lamp
+}
+
+/// The hops of one traced `home/hall/light` message from "switch", collected until `until`.
+fn light_path(b: &BrokerProcess, until: &str) -> (String, Vec<String>) {
+    let mut seen = Vec::new();
+    let lines = trace_lines_until(b, &mut seen, until);
+    let id = msg_id(&lines, "received");
+    let hops = lines.iter().map(|l| hop(l).to_owned()).collect();
+    (id, hops)
+}
+
+#[test]
+fn mqtt_4_4_0_1_a_publish_resent_with_dup_after_a_reconnect_is_traced() {
+    let (_dir, b) = broker("[trace]\ntopics = [\"home/+/light\"]\n", &[]);
+    let (lamp, first) = light_to_persistent_lamp(&b, 1);
+    let pkid = first.packet_id.unwrap();
+    // No PUBACK: the delivery stays in flight across the reconnect.
+    let mut lamp = reconnect_lamp(&b, lamp);
+    let again = lamp.recv_publish();
+    assert!(again.dup, "[MQTT-4.4.0-1] resent with DUP");
+    assert_eq!(
+        again.packet_id,
+        Some(pkid),
+        "[MQTT-4.4.0-1] under its original id"
+    );
+    lamp.send(&puback(pkid));
+
+    let (id, hops) = light_path(&b, "acked");
+    assert_eq!(
+        hops,
+        [
+            format!("{id} received client=\"switch\" topic=\"home/hall/light\" qos=1 retain=false bytes=2 via=publish"),
+            format!("{id} matched subscribers=1 clients=[\"lamp\"]"),
+            format!("{id} client=\"lamp\" stored qos=1"),
+            format!("{id} client=\"lamp\" queued qos=1"),
+            format!("{id} client=\"lamp\" sent pkid={pkid} qos=1 dup=false"),
+            format!("{id} client=\"lamp\" sent pkid={pkid} qos=1 dup=true"),
+            format!("{id} client=\"lamp\" acked pkid={pkid} by=PUBACK"),
+        ]
+    );
+}
+
+#[test]
+fn a_qos2_delivery_traces_pubrec_and_release_before_pubcomp() {
+    let (_dir, b) = broker("[trace]\ntopics = [\"home/+/light\"]\n", &[]);
+    let mut lamp = RawClient::connected(b.addr, "lamp");
+    lamp.subscribe(1, &[("home/#", 2)]);
+    let mut switch = RawClient::connected(b.addr, "switch");
+    switch.send(&publish("home/hall/light", b"on", 2, false, false, 1));
+    switch.expect(&pubrec(1));
+    let p = lamp.recv_publish();
+    let pkid = p.packet_id.unwrap();
+    lamp.send(&pubrec(pkid));
+    lamp.expect(&pubrel(pkid));
+    lamp.send(&pubcomp(pkid));
+
+    let (id, hops) = light_path(&b, "acked");
+    let lamp_hops: Vec<&String> = hops
+        .iter()
+        .filter(|h| h.contains("client=\"lamp\""))
+        .collect();
+    assert_eq!(
+        lamp_hops,
+        [
+            &format!("{id} client=\"lamp\" queued qos=2"),
+            &format!("{id} client=\"lamp\" sent pkid={pkid} qos=2 dup=false"),
+            &format!("{id} client=\"lamp\" received PUBREC pkid={pkid}"),
+            &format!("{id} client=\"lamp\" released pkid={pkid}"),
+            &format!("{id} client=\"lamp\" acked pkid={pkid} by=PUBCOMP"),
+        ],
+        "{hops:#?}"
+    );
+}
+
+#[test]
+fn mqtt_4_4_0_1_a_pubrel_resent_after_a_reconnect_is_traced() {
+    let (_dir, b) = broker("[trace]\ntopics = [\"home/+/light\"]\n", &[]);
+    let (mut lamp, first) = light_to_persistent_lamp(&b, 2);
+    let pkid = first.packet_id.unwrap();
+    lamp.send(&pubrec(pkid));
+    lamp.expect(&pubrel(pkid));
+    // No PUBCOMP: the PUBREL is resent on reconnect, the PUBLISH is not.
+    let mut lamp = reconnect_lamp(&b, lamp);
+    lamp.expect(&pubrel(pkid));
+    lamp.send(&pubcomp(pkid));
+
+    let (id, hops) = light_path(&b, "acked");
+    let tail = &hops[hops.len() - 4..];
+    assert_eq!(
+        tail,
+        [
+            format!("{id} client=\"lamp\" received PUBREC pkid={pkid}"),
+            format!("{id} client=\"lamp\" released pkid={pkid}"),
+            format!("{id} client=\"lamp\" released pkid={pkid} resent=true"),
+            format!("{id} client=\"lamp\" acked pkid={pkid} by=PUBCOMP"),
+        ],
+        "{hops:#?}"
+    );
+}

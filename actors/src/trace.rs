@@ -14,11 +14,17 @@
 //! msg=7 client="lamp" acked pkid=1 by=PUBACK
 //! ```
 //!
+//! A QoS 2 delivery has two more hops between `sent` and `acked ... by=PUBCOMP`: the client's
+//! `received PUBREC pkid=1` and the broker's `released pkid=1` (its PUBREL). Resends after a
+//! reconnect are hops too: `sent pkid=1 qos=1 dup=true` for an unacknowledged PUBLISH
+//! [MQTT-4.4.0-1], `released pkid=1 resent=true` for a PUBREL; the resend queue carries each
+//! one's [`TraceContext`] for that.
+//!
 //! With tracing off, `BrokerConfig::trace` is `None` and every hop is one branch on it (or on
 //! the message's `traced` flag, which only a configured filter sets); the formatting functions
 //! are out of line and cold, so the hot path carries no formatting code.
 
-use crate::codec::{Publish, QoS};
+use crate::codec::{Packet, Publish, QoS};
 use crate::config::BrokerConfig;
 use crate::message::{Delivery, Message, TraceContext};
 use crate::metrics::DropReason;
@@ -282,78 +288,68 @@ fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
     log::info!(target: TARGET, "msg={id} client={client:?} acked pkid={pkid} by={by}");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn filter(topics: &[&str], clients: &[&str]) -> Option<TraceFilter> {
-        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        TraceFilter::new(owned(topics), owned(clients))
-    }
-
-    #[test]
-    fn empty_lists_turn_tracing_off() {
-        assert_eq!(filter(&[], &[]), None);
-        assert!(filter(&["a"], &[]).is_some());
-        assert!(filter(&[], &["c"]).is_some());
-    }
-
-    #[test]
-    fn topics_match_like_subscriptions() {
-        let f = filter(&["home/+/light", "alarm/#"], &[]).unwrap();
-        assert!(f.traces("x", "home/kitchen/light"));
-        assert!(f.traces("x", "alarm"));
-        assert!(f.traces("x", "alarm/door/open"));
-        assert!(!f.traces("x", "home/kitchen/heat"));
-        // [MQTT-4.7.2-1]: a leading wildcard does not reach $SYS.
-        let all = filter(&["#"], &[]).unwrap();
-        assert!(!all.traces("x", "$SYS/broker/uptime"));
-        assert!(filter(&["$SYS/#"], &[])
-            .unwrap()
-            .traces("", "$SYS/broker/uptime"));
-    }
-
-    #[test]
-    fn clients_trace_everything_they_publish() {
-        let f = filter(&[], &["sensor"]).unwrap();
-        assert!(f.traces("sensor", "any/topic"));
-        assert!(!f.traces("other", "any/topic"));
-        assert!(f.traces_client("sensor"));
-    }
-
-    #[test]
-    fn entry_marks_only_matching_messages() {
-        let mut cfg = BrokerConfig::default();
-        assert!(!on_entry(&cfg, "c", "a/b").traced);
-        cfg.trace = filter(&["a/#"], &[]).map(std::sync::Arc::new);
-        let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
-        m.trace = on_entry(&cfg, "c", "a/b");
-        assert!(m.trace.traced);
-        let mut other = Message::new("b".into(), "x".into(), QoS::AtMostOnce, false);
-        other.trace = on_entry(&cfg, "c", "b");
-        assert!(!other.trace.traced);
-        assert!(wants(&cfg, "anyone", &m));
-        assert!(!wants(&cfg, "anyone", &other));
-    }
-
-    #[test]
-    fn literal_prefixes_never_reject_a_match() {
-        assert_eq!(literal_prefix("a/#"), "a");
-        assert_eq!(literal_prefix("#"), "");
-        assert_eq!(literal_prefix("home/+/light"), "home/");
-        assert_eq!(literal_prefix("+/x"), "");
-        assert_eq!(literal_prefix("a/b"), "a/b");
-        let filters = [
-            "a/#", "#", "+", "a/+", "a/+/c", "+/b/#", "a/b", "/#", "/+", "a//#",
-        ];
-        let topics = [
-            "a", "a/b", "a/b/c", "a/x/c", "b", "x/b/y", "/", "/a", "a//", "$SYS/a", "ab",
-        ];
-        for f in filters {
-            let tf = filter(&[f], &[]).unwrap();
-            for t in topics {
-                assert_eq!(tf.traces("c", t), topic::matches(f, t), "{f} {t}");
-            }
-        }
+/// The subscriber's PUBREC for a QoS 2 delivery (`released`: its in-flight entry, now waiting
+/// for PUBCOMP): the `PUBREC` hop, and the `released` hop of the PUBREL answering it. Both are
+/// logged here, where the message is known (the PUBREL goes out as a plain reply, behind the
+/// answers to the client's earlier packets, see answer.rs). A repeated PUBREC, or one for an
+/// unknown id, is answered but not traced: `SessionState::on_pubrec` returns no entry for it.
+#[inline(always)]
+pub fn on_pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
+    if cfg.trace.is_some() {
+        pubrec(cfg, client, released, pkid);
     }
 }
+
+#[cold]
+#[inline(never)]
+fn pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
+    if !wants(cfg, client, &released.pending.msg) {
+        return;
+    }
+    let id = released.pending.msg.trace.id;
+    log::info!(target: TARGET, "msg={id} client={client:?} received PUBREC pkid={pkid}");
+    log::info!(target: TARGET, "msg={id} client={client:?} released pkid={pkid}");
+}
+
+/// A resend after a reconnect is handed to the writer (see `SessionState::resume`): a PUBLISH
+/// with DUP, logged like a first `sent`, or a PUBREL, logged as `released ... resent=true`
+/// (3.1.1 and 5.0 give PUBREL no DUP flag, and the encoder sets none). `trace` travels with the resend, so there is no
+/// lookup of the in-flight entry, and an untraced resend costs the one branch on `cfg.trace`.
+#[inline(always)]
+pub fn on_resent(cfg: &BrokerConfig, client: &str, trace: TraceContext, packet: &Packet) {
+    if let Some(filter) = &cfg.trace {
+        resent(filter, client, trace, packet);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn resent(filter: &TraceFilter, client: &str, trace: TraceContext, packet: &Packet) {
+    if !trace.traced && !filter.traces_client(client) {
+        return;
+    }
+    let id = trace.id;
+    match packet {
+        Packet::Publish(Publish {
+            pkid: Some(pkid),
+            qos,
+            dup,
+            ..
+        }) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={dup}",
+            *qos as u8
+        ),
+        Packet::PubRel(a) => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} released pkid={} resent=true",
+            a.pkid
+        ),
+        // `resume` schedules nothing else.
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "trace_tests.rs"]
+mod tests;

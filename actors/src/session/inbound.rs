@@ -43,8 +43,9 @@ impl Handler<Inbound> for Session {
             }
             Packet::PubRec(a) => {
                 let (pubrel, released) = self.state.on_pubrec(a.pkid);
-                if let Some(pending) = released.map(|i| i.pending.clone()) {
-                    let pkid = a.pkid;
+                if let Some(i) = released {
+                    trace::on_pubrec(&self.deps.cfg, &self.client_id, i, a.pkid);
+                    let (pending, pkid) = (i.pending.clone(), a.pkid);
                     self.persist_state(&pending, DeliveryState::Released { pkid });
                 }
                 self.answer(Reply::packet(Some(pubrel), credit));

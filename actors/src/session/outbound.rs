@@ -114,7 +114,9 @@ impl Session {
                             }
                             Outgoing::publish(d)
                         }
-                        Outbound::Packet(packet) => {
+                        Outbound::Packet(packet) => Outgoing::packet(packet),
+                        Outbound::Resend(packet, hop) => {
+                            trace::on_resent(&self.deps.cfg, &self.client_id, hop, &packet);
                             if let Packet::Publish(p) = &packet {
                                 // A resent (DUP) delivery after a reconnect.
                                 metrics.publish_sent.fetch_add(1, Relaxed);

@@ -57,8 +57,9 @@ pub struct SessionState {
     queue_qos0_offline: bool,
     /// Broker-made packets that must go out before any PUBLISH (CONNACK, SUBACK, UNSUBACK).
     control: VecDeque<Packet>,
-    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages.
-    resend: VecDeque<Packet>,
+    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
+    /// each with its message's trace context: the resend is a hop of that message's trace.
+    resend: VecDeque<(Packet, TraceContext)>,
     /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
     /// limit (a burst of thousands of discovery topics must not overflow the queue).
     retained: VecDeque<Pending>,
@@ -173,8 +174,8 @@ impl SessionState {
         if let Some(p) = self.control.pop_front() {
             return Some(Outbound::Packet(p));
         }
-        if let Some(p) = self.resend.pop_front() {
-            return Some(Outbound::Packet(p));
+        if let Some((p, trace)) = self.resend.pop_front() {
+            return Some(Outbound::Resend(p, trace));
         }
         let pending = if let Some(p) = self.retained.front() {
             if !self.can_send(p) {
@@ -287,10 +288,11 @@ impl SessionState {
         let mut flows: Vec<(u16, &Inflight)> = self.inflight.iter().collect();
         flows.sort_by_key(|(_, i)| i.seq);
         for (pkid, i) in flows {
-            self.resend.push_back(match i.state {
+            let packet = match i.state {
                 OutState::AwaitPubComp => Packet::PubRel(Ack::new(pkid)),
                 _ => publish_packet(&i.pending, Some(pkid), true),
-            });
+            };
+            self.resend.push_back((packet, i.pending.msg.trace));
         }
     }
 
@@ -324,15 +326,20 @@ impl SessionState {
 /// What `drain` hands to the writer next.
 #[derive(Debug)]
 pub enum Outbound {
+    /// A control packet (CONNACK, PUBACK, PUBREL, SUBACK, ...): no message of its own.
     Packet(Packet),
     Publish(Delivery),
+    /// A resend after a reconnect (PUBLISH with DUP, or PUBREL), with the trace context of the
+    /// message it belongs to: a `Copy` taken in `resume`, so the `sent`/`released` hop needs no
+    /// lookup of the in-flight entry (and untraced resends cost nothing more).
+    Resend(Packet, TraceContext),
 }
 
 impl Outbound {
     #[cfg(test)]
     pub fn into_packet(self) -> Packet {
         match self {
-            Outbound::Packet(p) => p,
+            Outbound::Packet(p) | Outbound::Resend(p, _) => p,
             Outbound::Publish(d) => Packet::Publish(Publish {
                 dup: d.dup,
                 qos: d.qos,

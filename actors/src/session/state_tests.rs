@@ -106,6 +106,26 @@ fn resume_resends_publish_with_dup_and_pending_pubrel_in_order() {
     assert!(s.next_packet().is_none());
 }
 
+/// The resend queue keeps each message's trace context, for the resend's trace hop.
+#[test]
+fn resends_carry_the_trace_context_of_their_message() {
+    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let (released, unacked) = (pending(0, QoS::ExactlyOnce), pending(1, QoS::AtLeastOnce));
+    let ids = [released.msg.trace.id, unacked.msg.trace.id];
+    s.offer(released, true);
+    s.offer(unacked, true);
+    let a = publish(s.next_packet().unwrap()).pkid.unwrap();
+    s.next_packet();
+    s.on_pubrec(a);
+    s.resume();
+    for id in ids {
+        match s.next_outbound() {
+            Some(Outbound::Resend(_, trace)) => assert_eq!(trace.id, id),
+            other => panic!("expected a resend, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn inbound_qos2_is_routed_once_until_released() {
     let mut s = SessionState::new("c".into(), &cfg(20, 100));
