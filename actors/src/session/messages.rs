@@ -9,10 +9,9 @@ use actix::prelude::*;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// A routed message for this session's client. Sent with `do_send` by publishers: never awaited,
-/// so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
+/// A routed message for this session's client. Pushed into its inbox by publishers (inbox.rs):
+/// never awaited, so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
+#[derive(Clone)]
 pub struct Deliver {
     pub msg: Arc<Message>,
     /// min(publish QoS, granted QoS).

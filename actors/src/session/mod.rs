@@ -11,6 +11,7 @@
 
 mod answer;
 mod inbound;
+pub mod inbox;
 pub mod inflight;
 pub mod messages;
 mod outbound;
@@ -92,6 +93,8 @@ pub struct Session {
     restored_expiry: Option<std::time::Duration>,
     router: Router,
     me: Option<Arc<Subscriber>>,
+    /// The inbox's previous batch, kept for its capacity (see inbox.rs).
+    inbox_spare: Vec<messages::Deliver>,
     /// Shared by every session: each `Addr` clone is an allocation of its own (~72 bytes).
     deps: Arc<SessionDeps>,
 }
@@ -117,6 +120,7 @@ impl Session {
                 Some(deps.persist.clone()),
             ),
             me: None,
+            inbox_spare: Vec::new(),
             deps,
         }
     }
@@ -242,7 +246,8 @@ impl Actor for Session {
         self.me = Some(Arc::new(Subscriber {
             client_id: self.client_id.clone(),
             session_id: self.id,
-            recipient: ctx.address().recipient(),
+            inbox: Default::default(),
+            wake: ctx.address().recipient(),
             persistent: std::sync::atomic::AtomicBool::new(self.persistent),
         }));
         if self.link.is_none() && self.persistent {

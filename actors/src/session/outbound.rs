@@ -6,6 +6,7 @@
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
 //! anyone else: publishers only `do_send` to us.
 
+use super::inbox::DrainInbox;
 use super::messages::Deliver;
 use super::queue::Pending;
 use super::state::{Offer, Outbound};
@@ -19,11 +20,19 @@ use courtier_storage::DeliveryState;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc::error::TrySendError;
 
-impl Handler<Deliver> for Session {
+impl Handler<DrainInbox> for Session {
     type Result = ();
 
-    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        self.offer(msg);
+    /// Everything publishers pushed since the last turn: queued in order, then one drain.
+    fn handle(&mut self, _: DrainInbox, ctx: &mut Context<Self>) {
+        let mut batch = std::mem::take(&mut self.inbox_spare);
+        if let Some(me) = &self.me {
+            me.inbox.take(&mut batch);
+        }
+        for d in batch.drain(..) {
+            self.offer(d);
+        }
+        self.inbox_spare = batch;
         self.drain(ctx);
     }
 }

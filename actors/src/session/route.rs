@@ -10,6 +10,7 @@
 use crate::codec::{QoS, SubscriptionOptions};
 use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
+use crate::session::inbox::DrainInbox;
 use crate::session::messages::Deliver;
 use crate::session::persist::stored_message;
 use crate::topics::messages::{
@@ -133,7 +134,11 @@ impl Router {
             };
             match me {
                 Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
-                _ => m.subscriber.recipient.do_send(deliver),
+                _ => {
+                    if m.subscriber.inbox.push(deliver) {
+                        m.subscriber.wake.do_send(DrainInbox);
+                    }
+                }
             }
         }
         matched.clear();

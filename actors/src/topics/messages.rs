@@ -2,7 +2,7 @@
 
 use crate::codec::{QoS, SubscriptionOptions};
 use crate::message::ClientId;
-use crate::session::messages::Deliver;
+use crate::session::inbox::{DrainInbox, Inbox};
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::sync::atomic::AtomicBool;
@@ -15,7 +15,9 @@ pub struct Subscriber {
     /// Incarnation of the session actor: a late removal from an ended session must not remove
     /// the subscription of the session that replaced it.
     pub session_id: u64,
-    pub recipient: Recipient<Deliver>,
+    /// Deliveries from publishers wait here; `wake` is sent when it was empty (inbox.rs).
+    pub inbox: Inbox,
+    pub wake: Recipient<DrainInbox>,
     /// Whether the session is persistent (clean session = false): publishers then store the
     /// message for it before acknowledging. Changes when a client reconnects.
     pub persistent: AtomicBool,

@@ -47,7 +47,7 @@ impl Supervised for TopicSubtree {
         let mut trie = self.trie.write();
         let stale: Vec<(String, ClientId)> = trie
             .iter()
-            .filter(|(_, _, s)| !s.subscriber.recipient.connected())
+            .filter(|(_, _, s)| !s.subscriber.wake.connected())
             .map(|(f, k, _)| (f, k.clone()))
             .collect();
         for (filter, key) in &stale {

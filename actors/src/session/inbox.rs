@@ -1,0 +1,86 @@
+//! Deliveries to a session, gathered between two turns of its actor.
+//!
+//! A publisher used to `do_send` one `Deliver` per matching subscriber: one envelope and one
+//! mailbox node allocated, and the subscriber's task woken, per delivery. Now it pushes the
+//! delivery into the subscriber's inbox and sends a [`DrainInbox`] only when the inbox was
+//! empty, so a subscriber that receives 16 messages before it next runs gets one message, not
+//! 16, and handles them in one turn, with one `drain` into its writer. Order is kept: one
+//! publisher's deliveries enter the inbox in the order it routed them [MQTT-4.6.0-6].
+//!
+//! Invariant: whenever the inbox holds deliveries, a `DrainInbox` sent after the first of
+//! them is still to be handled (the push that found it empty sent one; handling takes
+//! everything). So nothing waits in an inbox for a wake-up that never comes.
+
+use super::messages::Deliver;
+use actix::prelude::*;
+use std::sync::Mutex;
+
+/// Take the inbox's deliveries and send them on.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DrainInbox;
+
+#[derive(Default)]
+pub struct Inbox {
+    /// A mutex, not a lock-free queue: publishers and the session run on the same thread in
+    /// most setups, and an uncontended lock is two atomic operations.
+    queue: Mutex<Vec<Deliver>>,
+}
+
+impl Inbox {
+    /// Add a delivery; true if the inbox was empty, so the caller must send a [`DrainInbox`].
+    pub fn push(&self, d: Deliver) -> bool {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.push(d);
+        q.len() == 1
+    }
+
+    /// Swap everything waiting into `into` (empty; its capacity is reused by the next pushes).
+    pub fn take(&self, into: &mut Vec<Deliver>) {
+        debug_assert!(into.is_empty());
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *q, into);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::QoS;
+    use crate::message::Message;
+    use std::sync::Arc;
+
+    fn deliver(n: u64) -> Deliver {
+        Deliver {
+            msg: Arc::new(Message::new(
+                "t".into(),
+                bytes::Bytes::new(),
+                QoS::AtMostOnce,
+                false,
+            )),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            seq: Some(n),
+        }
+    }
+
+    #[test]
+    fn only_the_first_push_after_a_take_asks_for_a_wake_up() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(deliver(1)));
+        assert!(!inbox.push(deliver(2)));
+        let mut got = Vec::new();
+        inbox.take(&mut got);
+        assert_eq!(
+            got.iter().map(|d| d.seq).collect::<Vec<_>>(),
+            [Some(1), Some(2)]
+        );
+        got.clear();
+        assert!(
+            inbox.push(deliver(3)),
+            "empty again: the next push needs a wake-up"
+        );
+        inbox.take(&mut got);
+        assert_eq!(got.len(), 1);
+    }
+}
