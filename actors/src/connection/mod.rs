@@ -17,6 +17,7 @@
 mod buffers;
 mod connect;
 mod credit;
+pub mod outbox;
 mod reader;
 mod writer;
 
@@ -31,6 +32,7 @@ use crate::session::Session;
 use actix::prelude::*;
 pub use credit::Credit;
 use credit::Credits;
+pub use outbox::Outbox;
 use reader::PacketReader;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -38,7 +40,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 pub use writer::Outgoing;
 use writer::{WriterTask, WRITER_CAPACITY};
 
@@ -80,8 +81,7 @@ pub struct Connection {
     peer: String,
     transport: &'static str,
     phase: Phase,
-    writer: mpsc::Sender<Outgoing>,
-    cancel: writer::Cancel,
+    writer: Outbox,
     /// When bytes last arrived, stamped by the reader once per socket read (a clock read per
     /// packet cost ~2 % of the broker's CPU at high packet rates). Keep-alive counts from it.
     last_read: Rc<Cell<Instant>>,
@@ -109,8 +109,7 @@ impl Connection {
     {
         deps.metrics.connections_open.fetch_add(1, Relaxed);
         deps.metrics.connections_total.fetch_add(1, Relaxed);
-        let (tx, rx) = mpsc::channel(WRITER_CAPACITY);
-        let (cancel, cancelled) = writer::Cancel::new();
+        let (tx, rx) = outbox::channel(WRITER_CAPACITY);
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let write_timeout = deps.cfg.write_timeout;
@@ -126,7 +125,6 @@ impl Connection {
                 WriterTask {
                     io: writer,
                     rx,
-                    cancel: cancelled,
                     conn: ctx.address().downgrade(),
                     write_timeout,
                     metrics,
@@ -139,7 +137,6 @@ impl Connection {
                 transport,
                 phase: Phase::AwaitingConnect,
                 writer: tx,
-                cancel,
                 last_read,
                 keep_alive: Duration::ZERO,
                 connect_timer: SpawnHandle::default(),
@@ -176,7 +173,7 @@ impl Connection {
         }
         if self.writer.try_send(Outgoing::close()).is_err() {
             // The peer is not reading (channel full): nothing queued can be delivered anyway.
-            self.cancel.cancel();
+            self.writer.cancel();
         }
         ctx.stop();
     }

@@ -1,11 +1,12 @@
 //! The transport writer: a task that owns the write half of a socket.
 //!
-//! The Connection (for its own replies) and the Session (for deliveries) send `Outgoing` items
-//! into one bounded channel. The task encodes every packet already waiting into one buffer and
-//! writes it with a single `write_all`, so a burst costs one syscall, not one per packet. The
-//! channel bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a peer that
-//! accepts no bytes for `write_timeout` is disconnected.
+//! The Connection (for its own replies) and the Session (for deliveries) queue `Outgoing` items
+//! in one bounded [`Outbox`](super::outbox). The task encodes every packet already waiting into
+//! one buffer and writes it with a single `write_all`, so a burst costs one syscall, not one per
+//! packet. The outbox bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a
+//! peer that accepts no bytes for `write_timeout` is disconnected.
 
+use super::outbox::{OutboxReceiver, Take};
 use super::{buffers, Connection, WriterStopped};
 use crate::close::CloseReason;
 use crate::codec::{Ack, MqttCodec, Packet, ProtocolVersion, PublishRef, QoS};
@@ -13,28 +14,29 @@ use crate::message::{Delivery, Message};
 use crate::metrics::Metrics;
 use actix::WeakAddr;
 use bytes::BytesMut;
-use std::future::Future;
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Encoder;
 
-/// Packets a writer channel holds before senders must wait.
+/// Packets an outbox holds before producers must wait.
 pub const WRITER_CAPACITY: usize = 128;
+
+/// A writer's buffer of taken items larger than this (slots) is given back once it empties,
+/// so a connection idle after a burst does not keep the burst's memory.
+const KEEP_SLOTS: usize = 64;
 
 /// Bytes encoded into one write at most (more waits for the next round).
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// One item of a writer channel: 16 bytes. tokio's bounded channel allocates its slots in
-/// blocks of 32 when it is created, so an inline `Packet` (104 bytes) cost every connection
-/// ~3.3 KB before it sent anything (docs/PERFORMANCE.md "Memory per idle connection"). The
-/// packets written all the time, deliveries and acknowledgements, are stored inline, so they cost
-/// no allocation; anything else (CONNACK, SUBACK, ...) is boxed.
+/// One item of an outbox: 16 bytes, so a queue of them stays small (an inline `Packet`, 104
+/// bytes, once cost every connection ~3.3 KB: docs/PERFORMANCE.md "Memory per idle
+/// connection"). The packets written all the time, deliveries and acknowledgements, are stored
+/// inline, so they cost no allocation; anything else (CONNACK, SUBACK, ...) is boxed.
 #[derive(Debug)]
 pub struct Outgoing(Repr);
 
@@ -161,42 +163,16 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
     Ok(Encoded::Packet)
 }
 
-/// Stops a writer at once, dropping what is queued: for a peer that is not reading. A oneshot
-/// rather than a `CancellationToken`: its receiver is polled in place, where waiting for a
-/// token's `cancelled()` kept an 88-byte future in every idle writer.
-pub struct Cancel(Option<oneshot::Sender<()>>);
-
-impl Cancel {
-    pub fn new() -> (Cancel, oneshot::Receiver<()>) {
-        let (tx, rx) = oneshot::channel();
-        (Cancel(Some(tx)), rx)
-    }
-
-    pub fn cancel(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
 pub struct WriterTask<W> {
     pub io: W,
-    pub rx: mpsc::Receiver<Outgoing>,
-    /// Fires on `Cancel::cancel`; a dropped `Cancel` (the connection stopped normally) is not a
-    /// cancellation: what is queued is still written.
-    pub cancel: oneshot::Receiver<()>,
+    /// Ends when every `Outbox` is dropped (what is queued is still written) or at once when
+    /// one of them cancels.
+    pub rx: OutboxReceiver,
     /// Weak: a strong `Addr` costs an allocation of its own, and it is needed only to report
     /// an error.
     pub conn: WeakAddr<Connection>,
     pub write_timeout: Duration,
     pub metrics: Arc<Metrics>,
-}
-
-/// What `WriterTask::next` produced.
-enum Step {
-    Item(Outgoing),
-    Cancelled,
-    Ended,
 }
 
 impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
@@ -212,25 +188,31 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
 
     async fn serve(&mut self) {
         let mut codec = MqttCodec::new(u32::MAX);
-        let mut cancellable = true;
+        // Items taken from the outbox and not yet encoded (a burst beyond `BATCH_BYTES`).
+        let mut pending = VecDeque::new();
         loop {
-            let first = match self.next(&mut cancellable).await {
-                Step::Item(item) => item,
-                Step::Cancelled => return,
-                Step::Ended => break,
-            };
-            // Let the tasks already scheduled on this thread run first: they are typically
-            // the sessions and connections whose work adds more packets for this socket, so
-            // one write then carries many packets (fewer syscalls and fewer wake-ups of the
-            // peer). Costs one trip round the run queue; an idle thread returns at once.
-            tokio::task::yield_now().await;
-            let (buf, packets, closing) = match self.encode_batch(first, &mut codec) {
+            if pending.is_empty() {
+                match poll_fn(|cx| self.rx.poll_take(cx, &mut pending)).await {
+                    Take::Items => {}
+                    Take::Cancelled => return,
+                    Take::Ended => break,
+                }
+                // Let the tasks already scheduled on this thread run first: they are typically
+                // the sessions and connections whose work adds more packets for this socket, so
+                // one write then carries many packets (fewer syscalls and fewer wake-ups of the
+                // peer). Costs one trip round the run queue; an idle thread returns at once.
+                tokio::task::yield_now().await;
+            }
+            if !self.rx.take_now(&mut pending) {
+                return; // cancelled
+            }
+            let (buf, packets, closing) = match Self::encode_batch(&mut pending, &mut codec) {
                 Ok(batch) => batch,
                 Err(reason) => return self.stop(reason),
             };
             if !buf.is_empty() {
                 // Boxed: its timer and write state would otherwise be part of every idle task.
-                match Box::pin(self.write(buf, packets, cancellable)).await {
+                match Box::pin(self.write(buf, packets)).await {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(reason) => return self.stop(reason),
@@ -241,44 +223,34 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
             if closing {
                 break;
             }
+            if pending.is_empty() && pending.capacity() > KEEP_SLOTS {
+                pending = VecDeque::new();
+            }
         }
         let shutdown = tokio::time::timeout(Duration::from_secs(1), self.io.shutdown());
         let _ = Box::pin(shutdown).await;
     }
 
-    /// The next item, or a cancellation. `cancellable` turns false once the `Cancel` is dropped.
-    /// A hand-written poll: it keeps nothing but two references while the connection is idle.
-    fn next<'a>(&'a mut self, cancellable: &'a mut bool) -> impl Future<Output = Step> + 'a {
-        std::future::poll_fn(move |cx| {
-            if *cancellable {
-                match Pin::new(&mut self.cancel).poll(cx) {
-                    Poll::Ready(Ok(())) => return Poll::Ready(Step::Cancelled),
-                    Poll::Ready(Err(_)) => *cancellable = false,
-                    Poll::Pending => {}
-                }
-            }
-            self.rx
-                .poll_recv(cx)
-                .map(|item| item.map_or(Step::Ended, Step::Item))
-        })
-    }
-
-    /// Encode `first` and every packet already waiting (up to `BATCH_BYTES`) into one buffer.
-    /// Returns the buffer, the packets in it, and whether a `Close` ended the batch.
+    /// Encode items from `pending` (up to `BATCH_BYTES`) into one buffer. Returns the buffer,
+    /// the packets in it, and whether a `Close` ended the batch.
     fn encode_batch(
-        &mut self,
-        first: Outgoing,
+        pending: &mut VecDeque<Outgoing>,
         codec: &mut MqttCodec,
     ) -> Result<(BytesMut, u64, bool), CloseReason> {
         // Taken per burst and handed back after it: an idle connection holds no buffer.
         let mut buf = buffers::take();
         let mut packets = 0u64;
-        let mut next = Some(first);
-        while let Some(item) = next.take() {
+        while buf.len() < BATCH_BYTES {
+            let Some(item) = pending.pop_front() else {
+                break;
+            };
             match encode_item(item, codec, &mut buf) {
                 Ok(Encoded::Packet) => packets += 1,
                 Ok(Encoded::Nothing) => {}
-                Ok(Encoded::Close) => return Ok((buf, packets, true)),
+                Ok(Encoded::Close) => {
+                    pending.clear();
+                    return Ok((buf, packets, true));
+                }
                 Err(e) => {
                     // A packet the encoder refuses is a broker bug; drop the connection rather
                     // than send bytes the peer cannot parse.
@@ -286,28 +258,21 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
                     return Err(CloseReason::Io(format!("encode error: {e}")));
                 }
             }
-            if buf.len() < BATCH_BYTES {
-                next = self.rx.try_recv().ok();
-            }
         }
         Ok((buf, packets, false))
     }
 
     /// Write `buf` (`packets` packets) within `write_timeout`. `Ok(false)`: cancelled.
-    async fn write(
-        &mut self,
-        buf: BytesMut,
-        packets: u64,
-        cancellable: bool,
-    ) -> Result<bool, CloseReason> {
+    async fn write(&mut self, buf: BytesMut, packets: u64) -> Result<bool, CloseReason> {
         let io = &mut self.io;
+        let rx = &self.rx;
         let write = async {
             io.write_all(&buf).await?;
             io.flush().await
         };
         let result = tokio::select! {
             biased;
-            Ok(()) = &mut self.cancel, if cancellable => return Ok(false),
+            () = poll_fn(|cx| rx.poll_cancelled(cx)) => return Ok(false),
             r = tokio::time::timeout(self.write_timeout, write) => r,
         };
         match result {

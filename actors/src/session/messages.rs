@@ -3,11 +3,10 @@
 use crate::close::CloseReason;
 use crate::codec::{LastWill, Packet, ProtocolVersion, QoS};
 use crate::connection::Credit;
-use crate::connection::{Connection, Outgoing};
+use crate::connection::{Connection, Outbox};
 use crate::message::Message;
 use actix::prelude::*;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// A routed message for this session's client. Pushed into its inbox by publishers (inbox.rs):
 /// never awaited, so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
@@ -29,7 +28,7 @@ pub struct Deliver {
 pub struct Attach {
     pub conn_id: u64,
     pub conn: Addr<Connection>,
-    pub writer: mpsc::Sender<Outgoing>,
+    pub writer: Outbox,
     pub clean_start: bool,
     pub protocol: ProtocolVersion,
     pub will: Option<LastWill>,

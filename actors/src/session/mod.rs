@@ -24,7 +24,7 @@ pub mod state;
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet, Properties, ProtocolVersion};
 use crate::config::BrokerConfig;
-use crate::connection::{CloseConnection, Connection, Credit, Outgoing};
+use crate::connection::{CloseConnection, Connection, Credit, Outbox};
 use crate::message::{ClientId, Message};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
@@ -41,7 +41,6 @@ use state::SessionState;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// What every session needs from the broker; cheap to clone and `Send`, so a session can be
 /// started on any arbiter.
@@ -62,7 +61,7 @@ pub struct SessionDeps {
 struct Link {
     conn_id: u64,
     conn: Addr<Connection>,
-    writer: mpsc::Sender<Outgoing>,
+    writer: Outbox,
     will: Option<LastWill>,
     /// Replies to this connection's packets, in order of receipt.
     replies: ReplyOrder<Reply>,

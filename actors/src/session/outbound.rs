@@ -12,13 +12,13 @@ use super::queue::Pending;
 use super::state::{Offer, Outbound};
 use super::Session;
 use crate::codec::{Packet, QoS};
+use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
 use crate::metrics::DropReason;
 use crate::trace;
 use actix::prelude::*;
 use courtier_storage::DeliveryState;
 use std::sync::atomic::Ordering::Relaxed;
-use tokio::sync::mpsc::error::TrySendError;
 
 impl Handler<DrainInbox> for Session {
     type Result = ();
@@ -94,61 +94,68 @@ impl Session {
         }
     }
 
-    /// Hand packets to the writer while the inflight window and the writer channel allow.
+    /// Hand packets to the writer while the inflight window and the outbox's room allow, in
+    /// one batch (one lock on the outbox per drain, not one per packet).
     pub(super) fn drain(&mut self, ctx: &mut Context<Self>) {
         if self.waiting_for_writer {
             return;
         }
         let Some(link) = &self.link else { return };
         let (mut full, mut closed) = (false, false);
-        while self.state.has_sendable() {
-            match link.writer.try_reserve() {
-                Ok(permit) => {
-                    let before = self.state.queued();
-                    let next = self.state.next_outbound().expect("has_sendable");
-                    let dequeued = before - self.state.queued();
-                    let metrics = &self.deps.metrics;
-                    metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
-                    let out = match next {
-                        Outbound::Publish(d) => {
-                            trace::on_sent(&self.deps.cfg, &self.client_id, &d);
-                            metrics.publish_sent.fetch_add(1, Relaxed);
-                            metrics.publish_out.count(d.qos, d.msg.payload.len());
-                            if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {
-                                // Persist the packet id, so a restart resends PUBLISH or PUBREL
-                                // under the id the client knows.
-                                if let Some(i) = self.state.inflight(pkid) {
-                                    self.persist_state(&i.pending, DeliveryState::Sent { pkid });
-                                }
-                            }
-                            Outgoing::publish(d)
+        let mut room = match link.writer.room() {
+            Ok(room) => room,
+            // The connection is closing; its Detach is on the way. Its credits go back so
+            // that it is not left waiting for them and can finish closing.
+            Err(Closed) => {
+                closed = true;
+                0
+            }
+        };
+        let mut batch = BATCH.take();
+        while !closed && self.state.has_sendable() {
+            if room == 0 {
+                full = true;
+                break;
+            }
+            room -= 1;
+            let before = self.state.queued();
+            let next = self.state.next_outbound().expect("has_sendable");
+            let dequeued = before - self.state.queued();
+            let metrics = &self.deps.metrics;
+            metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
+            batch.push(match next {
+                Outbound::Publish(d) => {
+                    trace::on_sent(&self.deps.cfg, &self.client_id, &d);
+                    metrics.publish_sent.fetch_add(1, Relaxed);
+                    metrics.publish_out.count(d.qos, d.msg.payload.len());
+                    if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {
+                        // Persist the packet id, so a restart resends PUBLISH or PUBREL
+                        // under the id the client knows.
+                        if let Some(i) = self.state.inflight(pkid) {
+                            self.persist_state(&i.pending, DeliveryState::Sent { pkid });
                         }
-                        Outbound::Packet(packet) => Outgoing::packet(packet),
-                        Outbound::Resend(packet, hop) => {
-                            trace::on_resent(&self.deps.cfg, &self.client_id, hop, &packet);
-                            if let Packet::Publish(p) = &packet {
-                                // A resent (DUP) delivery after a reconnect.
-                                metrics.publish_sent.fetch_add(1, Relaxed);
-                                metrics.publish_out.count(p.qos, p.payload.len());
-                            }
-                            Outgoing::packet(packet)
-                        }
-                    };
-                    permit.send(out);
+                    }
+                    Outgoing::publish(d)
                 }
-                Err(TrySendError::Full(())) => {
-                    full = true;
-                    break;
+                Outbound::Packet(packet) => Outgoing::packet(packet),
+                Outbound::Resend(packet, hop) => {
+                    trace::on_resent(&self.deps.cfg, &self.client_id, hop, &packet);
+                    if let Packet::Publish(p) = &packet {
+                        // A resent (DUP) delivery after a reconnect.
+                        metrics.publish_sent.fetch_add(1, Relaxed);
+                        metrics.publish_out.count(p.qos, p.payload.len());
+                    }
+                    Outgoing::packet(packet)
                 }
-                // The connection is closing; its Detach is on the way. Its credits go back so
-                // that it is not left waiting for them and can finish closing.
-                Err(TrySendError::Closed(())) => {
-                    closed = true;
-                    break;
-                }
+            });
+        }
+        if !batch.is_empty() {
+            if let Some(link) = &self.link {
+                closed |= link.writer.send_all(&mut batch).is_err();
             }
         }
-        // Credits of replies now in the writer channel go back to the connection.
+        BATCH.set(batch);
+        // Credits of replies now in the outbox go back to the connection.
         let control = if closed { 0 } else { self.state.control_len() };
         if let Some(link) = &mut self.link {
             while link.held.len() > control {
@@ -163,20 +170,21 @@ impl Session {
     fn wait_for_writer(&mut self, ctx: &mut Context<Self>) {
         let Some(link) = &self.link else { return };
         self.waiting_for_writer = true;
-        let writer = link.writer.clone();
+        let room = link.writer.wait_for_room();
         let conn_id = link.conn_id;
-        ctx.spawn(
-            async move { writer.reserve_owned().await.ok() }
-                .into_actor(self)
-                .map(move |permit, act, ctx| {
-                    act.waiting_for_writer = false;
-                    // Room again; the permit itself is released and drain() takes a new one,
-                    // unless the connection changed meanwhile.
-                    drop(permit);
-                    if act.link.as_ref().map(|l| l.conn_id) == Some(conn_id) {
-                        act.drain(ctx);
-                    }
-                }),
-        );
+        ctx.spawn(room.into_actor(self).map(move |_, act, ctx| {
+            act.waiting_for_writer = false;
+            // Room again (or the writer is gone, which drain() finds out), unless the
+            // connection changed meanwhile.
+            if act.link.as_ref().map(|l| l.conn_id) == Some(conn_id) {
+                act.drain(ctx);
+            }
+        }));
     }
+}
+
+thread_local! {
+    /// The batch `drain` fills, kept per thread for its capacity: one per session would keep
+    /// up to `WRITER_CAPACITY` slots in every session that once had a burst.
+    static BATCH: std::cell::Cell<Vec<Outgoing>> = const { std::cell::Cell::new(Vec::new()) };
 }

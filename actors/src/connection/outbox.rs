@@ -1,0 +1,253 @@
+//! The bounded queue between a connection's producers (its Connection actor and its Session)
+//! and its writer task.
+//!
+//! It replaced a tokio `mpsc` channel, for two reasons measured in docs/PERFORMANCE.md: that
+//! channel cost every connection ~860 bytes before it carried anything (a cache-padded channel
+//! block, a first block of 32 slots, and a oneshot to cancel the writer), and its receiving side
+//! took a mutex per item to hand the permit back. Here one mutex guards a `VecDeque`: a session
+//! hands over everything it drains in one lock ([`Outbox::send_all`]), and the writer takes
+//! everything queued in one lock ([`OutboxReceiver::poll_take`]).
+//!
+//! The bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7): producers see
+//! how much room is left and wait ([`Outbox::wait_for_room`]) when there is none. Items the
+//! writer has taken but not yet written no longer count, so a connection holds at most about
+//! twice the bound.
+
+use super::writer::Outgoing;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// The writer is gone (closed, cancelled, or failed): nothing sent now would be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError {
+    Full,
+    Closed,
+}
+
+struct State {
+    items: VecDeque<Outgoing>,
+    capacity: usize,
+    /// Live `Outbox` handles: at zero, the writer finishes what is queued and ends.
+    senders: usize,
+    /// Drop what is queued and stop at once (a peer that does not read).
+    cancelled: bool,
+    /// The writer task ended.
+    receiver_gone: bool,
+    /// The writer task, waiting for items (or for a cancellation while it writes).
+    reader: Option<Waker>,
+    /// Producers waiting for room.
+    room: Vec<Waker>,
+}
+
+struct Shared(Mutex<State>);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code under this lock can panic half-way through an update; a poisoned lock
+        // still holds a consistent queue.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A producer's handle. Cloning it counts as one more sender.
+pub struct Outbox(Arc<Shared>);
+
+/// The writer task's handle.
+pub struct OutboxReceiver(Arc<Shared>);
+
+pub fn channel(capacity: usize) -> (Outbox, OutboxReceiver) {
+    let shared = Arc::new(Shared(Mutex::new(State {
+        items: VecDeque::new(),
+        capacity,
+        senders: 1,
+        cancelled: false,
+        receiver_gone: false,
+        reader: None,
+        room: Vec::new(),
+    })));
+    (Outbox(shared.clone()), OutboxReceiver(shared))
+}
+
+impl Outbox {
+    /// Queue one item if there is room.
+    pub fn try_send(&self, item: Outgoing) -> Result<(), TrySendError> {
+        let mut s = self.0.lock();
+        if s.receiver_gone || s.cancelled {
+            return Err(TrySendError::Closed);
+        }
+        if s.items.len() >= s.capacity {
+            return Err(TrySendError::Full);
+        }
+        s.items.push_back(item);
+        let reader = s.reader.take();
+        drop(s);
+        if let Some(w) = reader {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// How many items fit now.
+    pub fn room(&self) -> Result<usize, Closed> {
+        let s = self.0.lock();
+        if s.receiver_gone || s.cancelled {
+            return Err(Closed);
+        }
+        Ok(s.capacity.saturating_sub(s.items.len()))
+    }
+
+    /// Queue every item of `items` (which is left empty), after the caller checked the
+    /// [`room`](Self::room). Another producer may have used some of it meanwhile; the bound
+    /// is then exceeded by what that producer queued, which stays small (the Connection only
+    /// queues its CONNACK and its closing).
+    pub fn send_all(&self, items: &mut Vec<Outgoing>) -> Result<(), Closed> {
+        let mut s = self.0.lock();
+        if s.receiver_gone || s.cancelled {
+            drop(s);
+            items.clear();
+            return Err(Closed);
+        }
+        s.items.extend(items.drain(..));
+        let reader = s.reader.take();
+        drop(s);
+        if let Some(w) = reader {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Resolves once there is room for at least one item, or the writer is gone.
+    pub fn wait_for_room(&self) -> impl Future<Output = Result<(), Closed>> + 'static {
+        let shared = self.0.clone();
+        std::future::poll_fn(move |cx| {
+            let mut s = shared.lock();
+            if s.receiver_gone || s.cancelled {
+                return Poll::Ready(Err(Closed));
+            }
+            if s.items.len() < s.capacity {
+                return Poll::Ready(Ok(()));
+            }
+            if !s.room.iter().any(|w| w.will_wake(cx.waker())) {
+                s.room.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+    }
+
+    /// Stop the writer at once, dropping what is queued: for a peer that is not reading.
+    pub fn cancel(&self) {
+        let mut s = self.0.lock();
+        s.cancelled = true;
+        s.items = VecDeque::new();
+        let reader = s.reader.take();
+        let room = std::mem::take(&mut s.room);
+        drop(s);
+        reader.into_iter().chain(room).for_each(Waker::wake);
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Outbox {
+        self.0.lock().senders += 1;
+        Outbox(self.0.clone())
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.senders -= 1;
+        let reader = if s.senders == 0 {
+            s.reader.take()
+        } else {
+            None
+        };
+        drop(s);
+        if let Some(w) = reader {
+            w.wake();
+        }
+    }
+}
+
+/// What the writer gets from [`OutboxReceiver::poll_take`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    /// Items were appended.
+    Items,
+    /// [`Outbox::cancel`] was called: stop without writing.
+    Cancelled,
+    /// Every sender is gone and nothing is left: finish.
+    Ended,
+}
+
+impl OutboxReceiver {
+    /// Append everything queued to `into` (one lock for the whole burst), or wait.
+    pub fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<Outgoing>) -> Poll<Take> {
+        let mut s = self.0.lock();
+        if s.cancelled {
+            return Poll::Ready(Take::Cancelled);
+        }
+        if s.items.is_empty() {
+            if s.senders == 0 {
+                return Poll::Ready(Take::Ended);
+            }
+            s.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if into.is_empty() {
+            // Swap: the writer's emptied buffer becomes the queue's, so neither allocates.
+            std::mem::swap(&mut s.items, into);
+        } else {
+            into.append(&mut s.items);
+        }
+        let room = std::mem::take(&mut s.room);
+        drop(s);
+        room.into_iter().for_each(Waker::wake);
+        Poll::Ready(Take::Items)
+    }
+
+    /// Take whatever is queued without waiting; false if the outbox was cancelled.
+    pub fn take_now(&self, into: &mut VecDeque<Outgoing>) -> bool {
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match self.poll_take(&mut cx, into) {
+            Poll::Ready(Take::Cancelled) => false,
+            Poll::Pending => {
+                // Do not keep the no-op waker registered.
+                self.0.lock().reader = None;
+                true
+            }
+            Poll::Ready(_) => true,
+        }
+    }
+
+    /// Ready once [`Outbox::cancel`] is called (polled while a write is under way).
+    pub fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.0.lock();
+        if s.cancelled {
+            return Poll::Ready(());
+        }
+        s.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.receiver_gone = true;
+        s.items = VecDeque::new();
+        let room = std::mem::take(&mut s.room);
+        drop(s);
+        room.into_iter().for_each(Waker::wake);
+    }
+}
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;
