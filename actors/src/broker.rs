@@ -60,6 +60,9 @@ impl Broker {
             n => n,
         };
         let workers: Vec<ArbiterHandle> = (0..threads).map(|_| Arbiter::new().handle()).collect();
+        for (n, w) in workers.iter().enumerate() {
+            w.spawn_fn(move || crate::registry::set_current_worker(n));
+        }
         log::info!(
             "starting broker: {} worker threads, {} store",
             threads,

@@ -1,6 +1,7 @@
-//! SessionRegistry: client id -> Session actor. Creates sessions (placed on worker arbiters by
-//! a hash of the client id), restores persisted ones at start-up, forgets ended ones, and shuts
-//! them all down.
+//! SessionRegistry: client id -> Session actor. Creates sessions (on the worker arbiter of the
+//! connection that asks, so that a client's packets do not cross threads between its
+//! connection and its session; restored sessions by a hash of the client id), restores
+//! persisted ones at start-up, forgets ended ones, and shuts them all down.
 
 use crate::guardian::{ChildFailed, Guardian};
 use crate::message::ClientId;
@@ -20,6 +21,24 @@ use std::sync::Arc;
 pub struct Connect {
     pub client_id: ClientId,
     pub replace: Option<u64>,
+    /// The broker worker the connection runs on ([`current_worker`]); a new session is started
+    /// there.
+    pub worker: Option<usize>,
+}
+
+thread_local! {
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Mark the current thread as broker worker `n` (done once per worker arbiter at start-up).
+pub fn set_current_worker(n: usize) {
+    WORKER.set(Some(n));
+}
+
+/// The broker worker this thread is, if it is one (WebSocket connections run on actix-web's
+/// threads, which are not: their sessions are placed by client id).
+pub fn current_worker() -> Option<usize> {
+    WORKER.get()
 }
 
 pub struct Connected {
@@ -61,9 +80,12 @@ impl SessionRegistry {
         }
     }
 
-    fn arbiter_for(&self, client_id: &str) -> Option<&ArbiterHandle> {
+    fn arbiter_for(&self, client_id: &str, worker: Option<usize>) -> Option<&ArbiterHandle> {
         if self.arbiters.is_empty() {
             return None;
+        }
+        if let Some(arbiter) = worker.and_then(|n| self.arbiters.get(n)) {
+            return Some(arbiter);
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         client_id.hash(&mut h);
@@ -74,11 +96,12 @@ impl SessionRegistry {
         &mut self,
         make: impl FnOnce(u64, Arc<SessionDeps>) -> Session + Send + 'static,
         client_id: &ClientId,
+        worker: Option<usize>,
     ) -> (Addr<Session>, u64) {
         let id = self.next_id;
         self.next_id += 1;
         let deps = self.deps.clone().expect("deps set before use");
-        let addr = match self.arbiter_for(client_id) {
+        let addr = match self.arbiter_for(client_id, worker) {
             Some(arb) => Session::start_in_arbiter(arb, move |_| make(id, deps)),
             None => make(id, deps).start(),
         };
@@ -132,6 +155,7 @@ impl Handler<Init> for SessionRegistry {
             let entry = self.spawn(
                 move |id, deps| Session::from_record(id, rec, deps),
                 &client_id,
+                None,
             );
             self.sessions.insert(client_id, entry);
         }
@@ -152,7 +176,8 @@ impl Handler<Connect> for SessionRegistry {
             }
         }
         let cid = msg.client_id.clone();
-        let (addr, id) = self.spawn(move |id, deps| Session::new(id, cid, deps), &msg.client_id);
+        let make = move |id, deps| Session::new(id, cid, deps);
+        let (addr, id) = self.spawn(make, &msg.client_id, msg.worker);
         self.sessions.insert(msg.client_id, (addr.clone(), id));
         self.update_gauge();
         MessageResult(Connected {

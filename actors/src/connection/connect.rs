@@ -120,6 +120,7 @@ async fn attach_session(
             .send(RegistryConnect {
                 client_id: client_id.clone(),
                 replace,
+                worker: crate::registry::current_worker(),
             })
             .await
             .map_err(|e| format!("registry: {e}"))?;

@@ -1,6 +1,6 @@
 //! Credits: how many packets a connection may have handed to its session and not yet seen
 //! answered. The connection takes one per packet; the session gives it back (by dropping it)
-//! once the packet is handled and its reply is in the writer channel. With no credit left the
+//! once the packet is handled and its reply is in the outbox. With no credit left the
 //! connection stops reading, so a client that outruns the broker, or does not read its
 //! acknowledgements, is slowed by TCP flow control and holds at most `PIPELINE` packets here.
 //!

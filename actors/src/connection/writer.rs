@@ -296,9 +296,9 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
 
 #[cfg(test)]
 mod tests {
-    /// Every writer channel allocates 32 slots when it is created: a larger `Outgoing` is paid
-    /// by every idle connection (docs/PERFORMANCE.md, "Memory per idle connection"). 16 bytes
-    /// keep deliveries and acks unboxed.
+    /// Outbox slots are paid by every connection that queued anything (docs/PERFORMANCE.md,
+    /// "Memory per idle connection"). 16 bytes keep deliveries and acks unboxed and the queues
+    /// small.
     #[test]
     fn outgoing_stays_two_words() {
         assert_eq!(std::mem::size_of::<super::Outgoing>(), 16);

@@ -3,7 +3,7 @@
 //! that `drain` writes ahead of deliveries.
 //!
 //! The packet's credit travels with its reply. A reply with a packet keeps its credit until
-//! that packet is in the writer channel (`Link::held`), so a client that does not read its
+//! that packet is in the outbox (`Link::held`), so a client that does not read its
 //! acknowledgements runs out of credits and its connection stops reading.
 
 use super::queue::Pending;

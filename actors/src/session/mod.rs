@@ -2,7 +2,7 @@
 //!
 //! Owns the subscriptions, the inflight window, packet ids, QoS 2 states, the bounded queue and
 //! the Will of the attached connection. Handlers are thin: they call the pure `SessionState` and
-//! write the packets it returns into the connection's writer channel.
+//! write the packets it returns into the connection's outbox.
 //!
 //! - `inbound.rs`: packets from the client (PUBLISH, acks, SUBSCRIBE, UNSUBSCRIBE)
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
@@ -65,7 +65,7 @@ struct Link {
     will: Option<LastWill>,
     /// Replies to this connection's packets, in order of receipt.
     replies: ReplyOrder<Reply>,
-    /// Credits of replies queued and not yet in the writer channel (at most one per queued
+    /// Credits of replies queued and not yet in the outbox (at most one per queued
     /// control packet; see answer.rs).
     held: VecDeque<Credit>,
     /// A reply closed the connection: later packets of it are ignored.
@@ -84,7 +84,7 @@ pub struct Session {
     known: bool,
     protocol: ProtocolVersion,
     ended: bool,
-    /// A task waiting for room in the writer channel is under way.
+    /// A task waiting for room in the outbox is under way.
     waiting_for_writer: bool,
     /// Bumped at every attach, so an expiry timer set while offline knows it is stale.
     expiry_generation: u64,

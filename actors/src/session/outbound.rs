@@ -1,10 +1,10 @@
-//! Messages to the client: `Deliver` from publishers, and draining the state into the
-//! connection's bounded writer channel.
+//! Messages to the client: the inbox of deliveries from publishers, and draining the state into the
+//! connection's bounded outbox.
 //!
-//! The writer channel is the socket's high-water mark: when it is full, the session stops
+//! The outbox is the socket's high-water mark: when it is full, the session stops
 //! handing over packets and waits (one task) for room, while new messages wait in the bounded
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
-//! anyone else: publishers only `do_send` to us.
+//! anyone else: publishers only push into our inbox.
 
 use super::inbox::DrainInbox;
 use super::messages::Deliver;
