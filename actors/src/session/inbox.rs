@@ -9,7 +9,10 @@
 //!
 //! Invariant: whenever the inbox holds deliveries, a `DrainInbox` sent after the first of
 //! them is still to be handled (the push that found it empty sent one; handling takes
-//! everything). So nothing waits in an inbox for a wake-up that never comes.
+//! everything). So nothing waits in an inbox for a wake-up that never comes. A session that
+//! has stopped closes its inbox (its subscriptions may outlive it in the tries for a moment):
+//! pushes then drop the delivery, as a message to a stopped actor is dropped, instead of
+//! piling up where nobody takes them.
 
 use super::messages::Deliver;
 use actix::prelude::*;
@@ -24,22 +27,38 @@ pub struct DrainInbox;
 pub struct Inbox {
     /// A mutex, not a lock-free queue: publishers and the session run on the same thread in
     /// most setups, and an uncontended lock is two atomic operations.
-    queue: Mutex<Vec<Deliver>>,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: Vec<Deliver>,
+    closed: bool,
 }
 
 impl Inbox {
     /// Add a delivery; true if the inbox was empty, so the caller must send a [`DrainInbox`].
     pub fn push(&self, d: Deliver) -> bool {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.push(d);
-        q.len() == 1
+        if q.closed {
+            return false;
+        }
+        q.items.push(d);
+        q.items.len() == 1
     }
 
     /// Swap everything waiting into `into` (empty; its capacity is reused by the next pushes).
     pub fn take(&self, into: &mut Vec<Deliver>) {
         debug_assert!(into.is_empty());
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::swap(&mut *q, into);
+        std::mem::swap(&mut q.items, into);
+    }
+
+    /// The session stopped: drop what waits and every later push.
+    pub fn close(&self) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.closed = true;
+        q.items = Vec::new();
     }
 }
 
@@ -82,5 +101,19 @@ mod tests {
         );
         inbox.take(&mut got);
         assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn a_closed_inbox_keeps_nothing() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(deliver(1)));
+        inbox.close();
+        assert!(!inbox.push(deliver(2)), "no wake-up for a stopped session");
+        let mut got = Vec::new();
+        inbox.take(&mut got);
+        assert!(
+            got.is_empty(),
+            "deliveries to a stopped session are dropped, not kept"
+        );
     }
 }

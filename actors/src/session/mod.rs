@@ -238,6 +238,16 @@ impl Session {
     }
 }
 
+/// Runs when the actor value goes, however it stopped: subscriptions may still name this
+/// session for a moment, and deliveries pushed meanwhile must not pile up in its inbox.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(me) = &self.me {
+            me.inbox.close();
+        }
+    }
+}
+
 impl Actor for Session {
     type Context = Context<Self>;
 
