@@ -1,4 +1,7 @@
-//! The MQTT-over-TCP listener: accepts sockets and hands them to the broker.
+//! The MQTT-over-TCP listener: accepts on the broker's first worker thread and hands each
+//! socket to a worker, round robin. (On the main thread, every socket crossed threads and paid
+//! two `epoll_ctl` calls; now, with one worker, none does. One accept loop per worker on a
+//! shared socket was tried: whichever worker was awake took every connection.)
 
 use courtier_actors::Broker;
 use socket2::{SockRef, TcpKeepalive};
@@ -40,8 +43,42 @@ fn listen_on(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Accept until the task is dropped.
-pub async fn accept_loop(listener: TcpListener, broker: Broker) {
+/// Stops the accept loops when dropped or stopped.
+pub struct Accepting(tokio::sync::watch::Sender<bool>);
+
+impl Accepting {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Drop for Accepting {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Accept on the broker's first worker until [`Accepting::stop`].
+pub fn serve(listener: TcpListener, broker: &Broker) -> io::Result<Accepting> {
+    // Registered again with the worker's reactor.
+    let listener = listener.into_std()?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let b = broker.clone();
+    broker.spawn_on_first_worker(move || async move {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => return log::error!("cannot accept MQTT connections: {e}"),
+        };
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => {}
+            _ = accept_loop(listener, b) => {}
+        }
+    });
+    Ok(Accepting(stop))
+}
+
+/// Accept until the future is dropped.
+async fn accept_loop(listener: TcpListener, broker: Broker) {
     let mut failing = AcceptFailures::default();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -63,10 +100,7 @@ pub async fn accept_loop(listener: TcpListener, broker: Broker) {
         if let Err(e) = tune(&stream) {
             log::debug!("socket options for {peer}: {e}");
         }
-        match stream.into_std() {
-            Ok(std) => broker.accept_tcp(std, peer),
-            Err(e) => log::warn!("connection from {peer}: {e}"),
-        }
+        broker.accept_tcp(stream, peer);
     }
 }
 

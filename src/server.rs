@@ -21,7 +21,7 @@ pub struct Server {
     pub http_addr: Option<SocketAddr>,
     /// The bound `[metrics]` address, if enabled.
     pub metrics_addr: Option<SocketAddr>,
-    accept: actix_rt::task::JoinHandle<()>,
+    accept: listener::Accepting,
     http_state: Arc<HttpState>,
     http_servers: Vec<ServerHandle>,
     shutdown_timeout: Duration,
@@ -134,7 +134,7 @@ impl Server {
             .transpose()?;
         let broker = Broker::start(settings.broker_config(), store, loaded).await;
         log::info!("listening for MQTT on {mqtt_addr} (tcp)");
-        let accept = actix_rt::spawn(listener::accept_loop(tcp, broker.clone()));
+        let accept = listener::serve(tcp, &broker)?;
         http_state.set_ready(broker.clone());
         Ok(Server {
             broker,
@@ -153,7 +153,7 @@ impl Server {
     /// WebSocket clients are Connection actors too, so the broker's shutdown closes them like
     /// TCP clients; the HTTP servers stop after that.
     pub async fn stop(self) {
-        self.accept.abort();
+        self.accept.stop();
         self.http_state.set_stopping();
         log::info!("shutting down (deadline {:?})", self.shutdown_timeout);
         if actix_rt::time::timeout(self.shutdown_timeout, self.broker.shutdown())

@@ -148,22 +148,38 @@ impl Broker {
         }
     }
 
-    /// Serve an accepted TCP socket on the next worker arbiter (round robin).
-    pub fn accept_tcp(&self, stream: std::net::TcpStream, peer: SocketAddr) {
+    /// Run `task` on the first worker arbiter (the TCP accept loop: with one worker, every
+    /// socket is then served on the thread that accepted it).
+    pub fn spawn_on_first_worker<F, Fut>(&self, task: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        self.inner.workers[0].spawn_fn(move || {
+            actix_rt::spawn(task());
+        });
+    }
+
+    /// Serve an accepted TCP socket on the next worker arbiter (round robin): on this thread
+    /// when that is the one, else handed over to it.
+    pub fn accept_tcp(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
         let deps = self.connection_deps();
         let n = self.inner.next_worker.fetch_add(1, Relaxed) % self.inner.workers.len();
-        self.inner.workers[n].spawn_fn(move || {
-            if let Err(e) = stream.set_nonblocking(true) {
-                log::warn!("socket from {peer}: {e}");
-                return;
+        if crate::registry::current_worker() == Some(n) {
+            let (r, w) = stream.into_split();
+            Connection::start(r, w, peer.to_string(), "tcp", deps);
+            return;
+        }
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => return log::warn!("socket from {peer}: {e}"),
+        };
+        self.inner.workers[n].spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
+            Ok(s) => {
+                let (r, w) = s.into_split();
+                Connection::start(r, w, peer.to_string(), "tcp", deps);
             }
-            match tokio::net::TcpStream::from_std(stream) {
-                Ok(s) => {
-                    let (r, w) = s.into_split();
-                    Connection::start(r, w, peer.to_string(), "tcp", deps);
-                }
-                Err(e) => log::warn!("socket from {peer}: {e}"),
-            }
+            Err(e) => log::warn!("socket from {peer}: {e}"),
         });
     }
 

@@ -69,7 +69,14 @@ impl Guardian {
             let index = Arc::new(TopicIndex::default());
             let (m, g, a, i) = (metrics.clone(), me.clone(), arbiters.clone(), index.clone());
             let topics = Supervisor::start(move |_| TopicRouter::new(i, a, m, g));
-            let registry = Supervisor::start(move |_| SessionRegistry::new(arbiters, me));
+            // On the first worker, where the accept loop starts connections: with one worker a
+            // CONNECT's registry round trip then stays on one thread.
+            let first = arbiters.first().cloned();
+            let make = move |_: &mut Context<SessionRegistry>| SessionRegistry::new(arbiters, me);
+            let registry = match first {
+                Some(arbiter) => Supervisor::start_in_arbiter(&arbiter, make),
+                None => Supervisor::start(make),
+            };
             Guardian {
                 retain,
                 topics,
