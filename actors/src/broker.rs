@@ -87,6 +87,12 @@ impl Broker {
             persist: persist.clone(),
             cfg: cfg.clone(),
             metrics: metrics.clone(),
+            router: Router::new(
+                topics.clone(),
+                index.clone(),
+                retain.clone(),
+                Some(persist.clone()),
+            ),
         };
         let restored = registry
             .send(Init(deps, loaded.sessions))

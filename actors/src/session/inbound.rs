@@ -161,7 +161,7 @@ impl Session {
             origin: self.client_id.clone(),
         });
         trace::received(&msg, "publish");
-        let mut routed = self.router.publish(&msg, self.me.as_ref());
+        let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);
         }
@@ -210,7 +210,7 @@ impl Session {
                 }
             }
         }
-        let router = self.router.clone();
+        let router = self.deps.router.clone();
         let me = self.subscriber();
         let pkid = s.pkid;
         // SUBACK promises the subscription: a persistent session stores it first.
@@ -271,7 +271,7 @@ impl Session {
                 removed.push(filter);
             }
         }
-        let router = self.router.clone();
+        let router = self.deps.router.clone();
         let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);
         let stored = self.persist_meta();
         let work = async move {

@@ -55,6 +55,8 @@ pub struct SessionDeps {
     pub persist: Arc<CommitWriter>,
     pub cfg: Arc<BrokerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Publish and subscribe routing, shared by every session.
+    pub router: Router,
 }
 
 /// The connection currently attached.
@@ -62,7 +64,8 @@ struct Link {
     conn_id: u64,
     conn: Addr<Connection>,
     writer: Outbox,
-    will: Option<LastWill>,
+    /// Boxed: most clients have none, and inline it was ~100 bytes of every session.
+    will: Option<Box<LastWill>>,
     /// Replies to this connection's packets, in order of receipt.
     replies: ReplyOrder<Reply>,
     /// Credits of replies queued and not yet in the outbox (at most one per queued
@@ -90,7 +93,6 @@ pub struct Session {
     expiry_generation: u64,
     /// Time left before expiry, for a session restored from the store.
     restored_expiry: Option<std::time::Duration>,
-    router: Router,
     me: Option<Arc<Subscriber>>,
     /// The inbox's previous batch, kept for its capacity (see inbox.rs).
     inbox_spare: Vec<messages::Deliver>,
@@ -112,12 +114,6 @@ impl Session {
             waiting_for_writer: false,
             expiry_generation: 0,
             restored_expiry: None,
-            router: Router::new(
-                deps.topics.clone(),
-                deps.index.clone(),
-                deps.retain.clone(),
-                Some(deps.persist.clone()),
-            ),
             me: None,
             inbox_spare: Vec::new(),
             deps,
@@ -155,7 +151,7 @@ impl Session {
         // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
         // would cancel the actor's own futures. The Will goes to the session's own
         // subscriptions too, through its mailbox like any other delivery.
-        let routed = self.router.publish(&msg, None);
+        let routed = self.deps.router.publish(&msg, None);
         if !routed.is_ready() {
             actix_rt::spawn(async move {
                 if let Err(e) = routed.completion().await {
@@ -170,7 +166,7 @@ impl Session {
     fn drop_subscriptions(&mut self) {
         let filters: Vec<_> = self.state.subscriptions.keys().cloned().collect();
         for filter in filters {
-            let router = self.router.clone();
+            let router = self.deps.router.clone();
             let (client, id) = (self.client_id.clone(), self.id);
             actix_rt::spawn(async move {
                 let _ = router.unsubscribe(filter, client, id).await;
@@ -275,7 +271,7 @@ impl Actor for Session {
                 .iter()
                 .map(|(f, o)| (f.clone(), *o))
                 .collect();
-            let router = self.router.clone();
+            let router = self.deps.router.clone();
             let me = self.subscriber();
             ctx.wait(
                 async move {
@@ -307,7 +303,7 @@ impl Handler<Attach> for Session {
                 reason: CloseReason::TakenOver,
             });
             if let Some(will) = old.will {
-                self.publish_will(will);
+                self.publish_will(*will);
             }
         }
         let session_present = !msg.clean_start && self.known;
@@ -324,7 +320,7 @@ impl Handler<Attach> for Session {
             conn_id: msg.conn_id,
             conn: msg.conn,
             writer: msg.writer,
-            will: msg.will,
+            will: msg.will.map(Box::new),
             replies: ReplyOrder::default(),
             held: VecDeque::new(),
             closing: false,
@@ -352,7 +348,7 @@ impl Handler<Detach> for Session {
         let link = self.detach_link().expect("checked above");
         if msg.reason.publishes_will() {
             if let Some(will) = link.will {
-                self.publish_will(will);
+                self.publish_will(*will);
             }
         }
         if self.persistent {

@@ -22,8 +22,6 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use courtier_storage::writer::Commit;
 use courtier_storage::{CommitWriter, DeliveryState, Op, QueuedRecord, StoreError};
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -34,8 +32,13 @@ pub struct Router {
     retain: Addr<RetainStore>,
     /// Where QoS 1/2 messages for persistent sessions are stored before the ack.
     persist: Option<Arc<CommitWriter>>,
-    /// Reused for every publish: matching allocates nothing once it has grown.
-    scratch: Rc<RefCell<Vec<Matched>>>,
+}
+
+thread_local! {
+    /// Matches of the publish being routed, reused: matching allocates nothing once it has
+    /// grown. Per thread rather than per session, so the Router is shared by every session
+    /// (`SessionDeps`) instead of being ~70 bytes of each.
+    static SCRATCH: std::cell::Cell<Vec<Matched>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Why a message could not be routed (it is then not acknowledged).
@@ -88,7 +91,6 @@ impl Router {
             index,
             retain,
             persist,
-            scratch: Rc::default(),
         }
     }
 
@@ -114,7 +116,7 @@ impl Router {
         let retained = msg
             .retain
             .then(|| self.retain.send(StoreRetained { msg: msg.clone() }));
-        let mut matched = self.scratch.borrow_mut();
+        let mut matched = SCRATCH.take();
         self.index.matches(&msg.topic, &mut matched);
         let (commit, stored) = self.store_for_persistent(msg, &matched);
         if msg.trace.traced {
@@ -142,6 +144,7 @@ impl Router {
             }
         }
         matched.clear();
+        SCRATCH.set(matched);
         Routed {
             local,
             retained,
