@@ -190,3 +190,30 @@ fn qos0_is_not_queued_for_offline_sessions_by_default() {
     assert_eq!(got.payload, b"one");
     s.expect_silence(Duration::from_millis(300));
 }
+
+/// PUBACKs that arrive together are handed to the session as one batch (connection/acks.rs);
+/// a DISCONNECT in the same write must not overtake them, or the session would resend every
+/// message on reconnect as unacknowledged [MQTT-4.4.0-1].
+#[test]
+fn pubacks_sent_with_the_disconnect_in_one_write_are_all_counted() {
+    let b = start_broker();
+    let (mut s, _) = RawClient::handshake(b.addr(), "batch-acks", false);
+    s.subscribe(1, &[("batch/t", 1)]);
+    let mut p = RawClient::connected(b.addr(), "batch-pub");
+    for i in 1..=20u16 {
+        p.send(&publish("batch/t", &i.to_be_bytes(), 1, false, false, i));
+        p.expect(&puback(i));
+    }
+    let mut acks = Vec::new();
+    for _ in 0..20 {
+        let m = s.recv_publish();
+        acks.extend(puback(m.packet_id.unwrap()));
+    }
+    acks.extend(disconnect());
+    s.send(&acks);
+    s.expect_closed(CLOSE);
+
+    let (mut s, present) = RawClient::handshake(b.addr(), "batch-acks", false);
+    assert!(present);
+    s.expect_silence(Duration::from_millis(500));
+}

@@ -14,6 +14,7 @@
 //! - `buffers.rs`: spare read and write buffers, a few per worker thread
 //! - `writer.rs`: the write half, a task fed by a bounded channel
 
+mod acks;
 mod buffers;
 mod connect;
 mod credit;
@@ -90,6 +91,9 @@ pub struct Connection {
     connect_timer: SpawnHandle,
     deps: Arc<ConnectionDeps>,
     credits: Credits,
+    /// PUBACK ids read and not yet handed to the session (acks.rs).
+    acks: Vec<u16>,
+    acks_flush_pending: bool,
 }
 
 static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -142,6 +146,8 @@ impl Connection {
                 connect_timer: SpawnHandle::default(),
                 deps,
                 credits: Credits::default(),
+                acks: Vec::new(),
+                acks_flush_pending: false,
             }
         })
     }
@@ -149,6 +155,11 @@ impl Connection {
     /// The one way a connection ends: tell the session (which decides about the Will), log,
     /// let the writer flush what is queued, stop reading.
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        // PUBACKs read before the end reach the session before its Detach, when a credit is
+        // free; otherwise they are dropped like unread ones (a persistent session resends).
+        if !self.acks.is_empty() && !matches!(self.phase, Phase::Closed) {
+            self.flush_acks_now();
+        }
         let phase = std::mem::replace(&mut self.phase, Phase::Closed);
         match phase {
             Phase::Closed => return,
@@ -183,6 +194,17 @@ impl Connection {
     /// session learns the connection is gone (a clean session then ends at once). With no
     /// credit free, reading stops (`ctx.wait`) until the session returns one.
     fn forward(&mut self, packet: Packet, ctx: &mut Context<Self>) {
+        if let Packet::PubAck(a) = &packet {
+            if a.reason == 0 && a.properties.raw.is_empty() {
+                return self.hold_ack(a.pkid, ctx);
+            }
+        }
+        // Held PUBACKs go first: the session sees packets in the order they were sent.
+        self.flush_acks(Some(packet), ctx);
+    }
+
+    /// Hand one packet to the session with a credit, waiting for one if none is free.
+    fn send_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
         let Phase::Attached { session, .. } = &self.phase else {
             return;
         };

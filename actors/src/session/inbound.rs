@@ -2,7 +2,7 @@
 //! through answer.rs, which keeps the replies in that order.
 
 use super::answer::Reply;
-use super::messages::Inbound;
+use super::messages::{Inbound, InboundAcks};
 use super::Session;
 use crate::close::CloseReason;
 use crate::codec::{
@@ -89,6 +89,27 @@ impl Handler<Inbound> for Session {
                 format!("unexpected {} from a client", other.kind()),
             ))),
         }
+        self.drain(ctx);
+    }
+}
+
+impl Handler<InboundAcks> for Session {
+    type Result = ();
+
+    /// A batch of PUBACKs: each finishes its delivery as a single PUBACK would; one credit, one
+    /// drain for the window they opened.
+    fn handle(&mut self, msg: InboundAcks, ctx: &mut Context<Self>) {
+        match &self.link {
+            Some(l) if l.conn_id == msg.conn_id && !l.closing => {}
+            _ => return,
+        }
+        for pkid in msg.pkids {
+            if let Some(done) = self.state.on_puback(pkid) {
+                trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+                self.persist_delete([done.pending.seq]);
+            }
+        }
+        self.answer(Reply::packet(None, Some(msg.credit)));
         self.drain(ctx);
     }
 }

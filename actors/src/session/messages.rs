@@ -62,6 +62,16 @@ pub struct Inbound {
     pub credit: Credit,
 }
 
+/// PUBACKs the client sent one after another, in order, with one credit for all
+/// (connection/acks.rs).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InboundAcks {
+    pub conn_id: u64,
+    pub pkids: Vec<u16>,
+    pub credit: Credit,
+}
+
 /// Broker shutdown: close the connection without a Will and persist.
 #[derive(Message)]
 #[rtype(result = "()")]

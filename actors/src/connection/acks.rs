@@ -1,0 +1,104 @@
+//! PUBACKs from the client, handed to the session in batches.
+//!
+//! In fan-out every delivery comes back as a PUBACK, and a client acknowledges a burst of
+//! deliveries in one write: forwarded one by one, each PUBACK cost an actix message, a credit and
+//! a turn of the session (~8 % of fan-out QoS 1 in perf). The connection keeps the ids of the
+//! PUBACKs it reads and hands them over as one `InboundAcks` (one credit) once the packets
+//! read together are handled, or before any other packet, so the session still sees every
+//! packet in the order the client sent it.
+
+use super::{Connection, Phase};
+use crate::codec::Packet;
+use crate::session::messages::InboundAcks;
+use actix::prelude::*;
+
+/// A batch is handed over at this size even if more PUBACKs are waiting.
+const MAX_BATCH: usize = 64;
+
+/// Hand over the PUBACKs held so far (sent to itself after the first one of a batch).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct FlushAcks;
+
+impl Connection {
+    /// Hold a PUBACK's packet id; it reaches the session with the next flush.
+    pub(super) fn hold_ack(&mut self, pkid: u16, ctx: &mut Context<Self>) {
+        self.acks.push(pkid);
+        if self.acks.len() >= MAX_BATCH {
+            self.flush_acks(None, ctx);
+        } else if !self.acks_flush_pending {
+            // Handled after the packets already read in this turn of the actor.
+            self.acks_flush_pending = true;
+            ctx.notify(FlushAcks);
+        }
+    }
+
+    /// Hand the held PUBACKs to the session, with one credit (waiting for it like any packet),
+    /// then `then`, the packet that made them go.
+    pub(super) fn flush_acks(&mut self, then: Option<Packet>, ctx: &mut Context<Self>) {
+        let Phase::Attached { session, .. } = &self.phase else {
+            self.acks.clear();
+            return;
+        };
+        if self.acks.is_empty() {
+            if let Some(p) = then {
+                self.send_packet(p, ctx);
+            }
+            return;
+        }
+        // Taken, not drained: an idle connection keeps no buffer.
+        let pkids = std::mem::take(&mut self.acks);
+        let conn_id = self.id;
+        if let Some(credit) = self.credits.try_take() {
+            session.do_send(InboundAcks {
+                conn_id,
+                pkids,
+                credit,
+            });
+            if let Some(p) = then {
+                self.send_packet(p, ctx);
+            }
+            return;
+        }
+        // One wait for both, in order: actix runs waits started inside a wait's callback
+        // first, so `then` cannot overtake the acks.
+        let session = session.clone();
+        let wait = self.credits.clone().take();
+        ctx.wait(wait.into_actor(self).map(move |credit, act, ctx| {
+            if let (Some(credit), Phase::Attached { .. }) = (credit, &act.phase) {
+                session.do_send(InboundAcks {
+                    conn_id,
+                    pkids,
+                    credit,
+                });
+                if let Some(p) = then {
+                    act.send_packet(p, ctx);
+                }
+            }
+        }));
+    }
+
+    /// At close: hand over the held PUBACKs if a credit is free, else drop them (as unread
+    /// ones would be; a persistent session resends those messages).
+    pub(super) fn flush_acks_now(&mut self) {
+        let pkids = std::mem::take(&mut self.acks);
+        if let (Phase::Attached { session, .. }, Some(credit)) =
+            (&self.phase, self.credits.try_take())
+        {
+            session.do_send(InboundAcks {
+                conn_id: self.id,
+                pkids,
+                credit,
+            });
+        }
+    }
+}
+
+impl Handler<FlushAcks> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushAcks, ctx: &mut Context<Self>) {
+        self.acks_flush_pending = false;
+        self.flush_acks(None, ctx);
+    }
+}
