@@ -36,10 +36,6 @@ impl Connection {
     /// Hand the held PUBACKs to the session, with one credit (waiting for it like any packet),
     /// then `then`, the packet that made them go.
     pub(super) fn flush_acks(&mut self, then: Option<Packet>, ctx: &mut Context<Self>) {
-        let Phase::Attached { session, .. } = &self.phase else {
-            self.acks.clear();
-            return;
-        };
         if self.acks.is_empty() {
             if let Some(p) = then {
                 self.send_packet(p, ctx);
@@ -49,33 +45,16 @@ impl Connection {
         // Taken, not drained: an idle connection keeps no buffer.
         let pkids = std::mem::take(&mut self.acks);
         let conn_id = self.id;
-        if let Some(credit) = self.credits.try_take() {
+        self.with_credit(ctx, move |act, session, credit, ctx| {
             session.do_send(InboundAcks {
                 conn_id,
                 pkids,
                 credit,
             });
             if let Some(p) = then {
-                self.send_packet(p, ctx);
+                act.send_packet(p, ctx);
             }
-            return;
-        }
-        // One wait for both, in order: actix runs waits started inside a wait's callback
-        // first, so `then` cannot overtake the acks.
-        let session = session.clone();
-        let wait = self.credits.clone().take();
-        ctx.wait(wait.into_actor(self).map(move |credit, act, ctx| {
-            if let (Some(credit), Phase::Attached { .. }) = (credit, &act.phase) {
-                session.do_send(InboundAcks {
-                    conn_id,
-                    pkids,
-                    credit,
-                });
-                if let Some(p) = then {
-                    act.send_packet(p, ctx);
-                }
-            }
-        }));
+        });
     }
 
     /// At close: hand over the held PUBACKs if a credit is free, else drop them (as unread

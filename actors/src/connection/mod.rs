@@ -205,27 +205,35 @@ impl Connection {
 
     /// Hand one packet to the session with a credit, waiting for one if none is free.
     fn send_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let Phase::Attached { session, .. } = &self.phase else {
-            return;
-        };
         let conn_id = self.id;
-        if let Some(credit) = self.credits.try_take() {
+        self.with_credit(ctx, move |_, session, credit, _| {
             session.do_send(Inbound {
                 conn_id,
                 packet,
                 credit,
-            });
+            })
+        });
+    }
+
+    /// Run `send` with a credit and the attached session: now if a credit is free, else once
+    /// the session returns one (reading stops meanwhile, `ctx.wait`). Nothing runs if the
+    /// connection is no longer attached by then. Sends started inside `send` while waiting run
+    /// before anything else, so what it sends after its own message keeps its order.
+    fn with_credit<F>(&mut self, ctx: &mut Context<Self>, send: F)
+    where
+        F: FnOnce(&mut Self, &Addr<Session>, Credit, &mut Context<Self>) + 'static,
+    {
+        let Phase::Attached { session, .. } = &self.phase else {
             return;
-        }
+        };
         let session = session.clone();
+        if let Some(credit) = self.credits.try_take() {
+            return send(self, &session, credit, ctx);
+        }
         let wait = self.credits.clone().take();
-        ctx.wait(wait.into_actor(self).map(move |credit, act, _ctx| {
+        ctx.wait(wait.into_actor(self).map(move |credit, act, ctx| {
             if let (Some(credit), Phase::Attached { .. }) = (credit, &act.phase) {
-                session.do_send(Inbound {
-                    conn_id,
-                    packet,
-                    credit,
-                });
+                send(act, &session, credit, ctx);
             }
         }));
     }

@@ -26,19 +26,14 @@ impl Handler<Inbound> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) {
-        match &self.link {
-            // From a connection already taken over or closing: its credit is simply returned.
-            Some(l) if l.conn_id == msg.conn_id && !l.closing => {}
-            _ => return,
+        if !self.accepts_from(msg.conn_id) {
+            return;
         }
         let credit = Some(msg.credit);
         match msg.packet {
             Packet::Publish(p) => self.on_publish(p, credit, ctx),
             Packet::PubAck(a) => {
-                if let Some(done) = self.state.on_puback(a.pkid) {
-                    trace::on_acked(&self.deps.cfg, &self.client_id, &done, a.pkid);
-                    self.persist_delete([done.pending.seq]);
-                }
+                self.on_puback(a.pkid);
                 self.answer(Reply::packet(None, credit));
             }
             Packet::PubRec(a) => {
@@ -99,15 +94,11 @@ impl Handler<InboundAcks> for Session {
     /// A batch of PUBACKs: each finishes its delivery as a single PUBACK would; one credit, one
     /// drain for the window they opened.
     fn handle(&mut self, msg: InboundAcks, ctx: &mut Context<Self>) {
-        match &self.link {
-            Some(l) if l.conn_id == msg.conn_id && !l.closing => {}
-            _ => return,
+        if !self.accepts_from(msg.conn_id) {
+            return;
         }
         for pkid in msg.pkids {
-            if let Some(done) = self.state.on_puback(pkid) {
-                trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
-                self.persist_delete([done.pending.seq]);
-            }
+            self.on_puback(pkid);
         }
         self.answer(Reply::packet(None, Some(msg.credit)));
         self.drain(ctx);
@@ -115,6 +106,22 @@ impl Handler<InboundAcks> for Session {
 }
 
 impl Session {
+    /// Whether packets of connection `conn_id` are still handled: not from a connection
+    /// already taken over or closing (their credits are simply returned, when dropped).
+    fn accepts_from(&self, conn_id: u64) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.conn_id == conn_id && !l.closing)
+    }
+
+    /// A PUBACK finishes its QoS 1 delivery (an unknown id is ignored).
+    fn on_puback(&mut self, pkid: u16) {
+        if let Some(done) = self.state.on_puback(pkid) {
+            trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+            self.persist_delete([done.pending.seq]);
+        }
+    }
+
     /// The store refused a write we must not acknowledge without: close, the client retries.
     fn store_failed(&self, e: courtier_storage::StoreError) -> Reply {
         log::error!("client {:?}: store write failed: {e}", &*self.client_id);
