@@ -199,13 +199,7 @@ impl OutboxReceiver {
             s.reader = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        if into.is_empty() {
-            // Swap: the writer's emptied buffer becomes the queue's, so neither allocates.
-            std::mem::swap(&mut s.items, into);
-        } else {
-            into.append(&mut s.items);
-        }
-        let room = std::mem::take(&mut s.room);
+        let room = take_into(&mut s, into);
         drop(s);
         room.into_iter().for_each(Waker::wake);
         Poll::Ready(Take::Items)
@@ -213,17 +207,14 @@ impl OutboxReceiver {
 
     /// Take whatever is queued without waiting; false if the outbox was cancelled.
     pub fn take_now(&self, into: &mut VecDeque<Outgoing>) -> bool {
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        match self.poll_take(&mut cx, into) {
-            Poll::Ready(Take::Cancelled) => false,
-            Poll::Pending => {
-                // Do not keep the no-op waker registered.
-                self.0.lock().reader = None;
-                true
-            }
-            Poll::Ready(_) => true,
+        let mut s = self.0.lock();
+        if s.cancelled {
+            return false;
         }
+        let room = take_into(&mut s, into);
+        drop(s);
+        room.into_iter().for_each(Waker::wake);
+        true
     }
 
     /// Ready once [`Outbox::cancel`] is called (polled while a write is under way).
@@ -235,6 +226,21 @@ impl OutboxReceiver {
         s.reader = Some(cx.waker().clone());
         Poll::Pending
     }
+}
+
+/// Move what is queued to the end of `into`; returns the producers waiting for room, to be
+/// woken once the lock is released.
+fn take_into(s: &mut State, into: &mut VecDeque<Outgoing>) -> Vec<Waker> {
+    if s.items.is_empty() {
+        return Vec::new();
+    }
+    if into.is_empty() {
+        // Swap: the writer's emptied buffer becomes the queue's, so neither allocates.
+        std::mem::swap(&mut s.items, into);
+    } else {
+        into.append(&mut s.items);
+    }
+    std::mem::take(&mut s.room)
 }
 
 impl Drop for OutboxReceiver {
