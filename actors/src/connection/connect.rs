@@ -56,7 +56,7 @@ impl Connection {
         self.keep_alive = Duration::from_secs(c.keep_alive as u64);
         let attach = Attach {
             conn_id: self.id,
-            conn: ctx.address(),
+            conn: ctx.address().downgrade(),
             writer: self.writer.clone(),
             clean_start: c.clean_start,
             protocol: c.protocol,

@@ -196,6 +196,11 @@ impl OutboxReceiver {
             if s.senders == 0 {
                 return Poll::Ready(Take::Ended);
             }
+            // Going idle: an idle connection keeps no queue capacity (memory per idle
+            // connection). The next burst allocates once; a busy writer rarely gets here.
+            if s.items.capacity() > 0 {
+                s.items = VecDeque::new();
+            }
             s.reader = Some(cx.waker().clone());
             return Poll::Pending;
         }

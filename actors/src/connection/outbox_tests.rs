@@ -135,3 +135,21 @@ fn producers_see_closed_once_the_writer_is_gone() {
     assert_eq!(tx.send_all(&mut batch), Err(Closed));
     assert!(batch.is_empty());
 }
+
+/// Memory per idle connection: once the writer has taken everything and waits, the outbox
+/// holds no queue capacity (an idle connection used to keep the slots its CONNACK needed).
+#[test]
+fn an_idle_outbox_frees_its_queue_capacity() {
+    let (tx, rx) = channel(8);
+    let mut items = vec![ping(), ping(), ping()];
+    tx.send_all(&mut items).unwrap();
+    let (_count, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    let mut got = VecDeque::with_capacity(4);
+    assert_eq!(rx.poll_take(&mut cx, &mut got), Poll::Ready(Take::Items));
+    // The swap left the writer's (empty, allocated) buffer in the outbox.
+    assert!(rx.0.lock().items.capacity() > 0);
+    got.clear();
+    assert_eq!(rx.poll_take(&mut cx, &mut got), Poll::Pending);
+    assert_eq!(rx.0.lock().items.capacity(), 0);
+}

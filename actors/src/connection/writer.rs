@@ -192,7 +192,16 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
         let mut pending = VecDeque::new();
         loop {
             if pending.is_empty() {
-                match poll_fn(|cx| self.rx.poll_take(cx, &mut pending)).await {
+                let rx = &self.rx;
+                let take = poll_fn(|cx| {
+                    let taken = rx.poll_take(cx, &mut pending);
+                    if taken.is_pending() && pending.capacity() > 0 {
+                        // Idle: hold no slots until the next burst (the outbox frees its own).
+                        pending = VecDeque::new();
+                    }
+                    taken
+                });
+                match take.await {
                     Take::Items => {}
                     Take::Cancelled => return,
                     Take::Ended => break,

@@ -10,7 +10,7 @@ use super::queue::Pending;
 use super::Session;
 use crate::close::CloseReason;
 use crate::codec::Packet;
-use crate::connection::{CloseConnection, Credit};
+use crate::connection::Credit;
 use actix::prelude::*;
 
 /// What answering one inbound packet produces.
@@ -88,7 +88,7 @@ impl Session {
         if let Some(reason) = r.close {
             // Replies to packets received after this one are not written.
             link.closing = true;
-            link.conn.do_send(CloseConnection { reason });
+            super::close_connection(&link.conn, reason);
             return;
         }
         if let Some(p) = r.packet {

@@ -239,7 +239,7 @@ impl Session {
             }
         }
         let router = self.deps.router.clone();
-        let me = self.subscriber();
+        let me = self.subscriber(ctx);
         let pkid = s.pkid;
         // SUBACK promises the subscription: a persistent session stores it first.
         let stored = self.persist_meta();

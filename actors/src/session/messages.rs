@@ -6,6 +6,7 @@ use crate::connection::Credit;
 use crate::connection::{Connection, Outbox};
 use crate::message::Message;
 use actix::prelude::*;
+use actix::WeakAddr;
 use std::sync::Arc;
 
 /// A routed message for this session's client. Pushed into its inbox by publishers (inbox.rs):
@@ -27,7 +28,9 @@ pub struct Deliver {
 #[rtype(result = "Result<Attached, SessionEnded>")]
 pub struct Attach {
     pub conn_id: u64,
-    pub conn: Addr<Connection>,
+    /// Weak: the connection lives as long as its socket, not as long as its session holds
+    /// it, and a strong `Addr` clone is two allocations of its own (~70 bytes per client).
+    pub conn: WeakAddr<Connection>,
     pub writer: Outbox,
     pub clean_start: bool,
     pub protocol: ProtocolVersion,

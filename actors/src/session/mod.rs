@@ -32,6 +32,7 @@ use crate::retain::RetainStore;
 use crate::topics::messages::Subscriber;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
+use actix::WeakAddr;
 use answer::Reply;
 use courtier_storage::{CommitWriter, Op};
 use messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
@@ -62,7 +63,7 @@ pub struct SessionDeps {
 /// The connection currently attached.
 struct Link {
     conn_id: u64,
-    conn: Addr<Connection>,
+    conn: WeakAddr<Connection>,
     writer: Outbox,
     /// Boxed: most clients have none, and inline it was ~100 bytes of every session.
     will: Option<Box<LastWill>>,
@@ -73,6 +74,13 @@ struct Link {
     held: VecDeque<Credit>,
     /// A reply closed the connection: later packets of it are ignored.
     closing: bool,
+}
+
+/// Ask a connection to close, if it still runs (a gone one has nothing left to close).
+fn close_connection(conn: &WeakAddr<Connection>, reason: CloseReason) {
+    if let Some(conn) = conn.upgrade() {
+        conn.do_send(CloseConnection { reason });
+    }
 }
 
 pub struct Session {
@@ -120,8 +128,21 @@ impl Session {
         }
     }
 
-    fn subscriber(&self) -> Arc<Subscriber> {
-        self.me.clone().expect("set in started()")
+    /// This session as the topic tries see it, made at its first subscription: a session
+    /// that never subscribes (a sensor that only publishes) does not pay for the entry, its
+    /// inbox and the wake-up `Recipient` (~210 bytes, an `Addr` clone among them).
+    fn subscriber(&mut self, ctx: &mut Context<Self>) -> Arc<Subscriber> {
+        self.me
+            .get_or_insert_with(|| {
+                Arc::new(Subscriber {
+                    client_id: self.client_id.clone(),
+                    session_id: self.id,
+                    inbox: Default::default(),
+                    wake: ctx.address().recipient(),
+                    persistent: std::sync::atomic::AtomicBool::new(self.persistent),
+                })
+            })
+            .clone()
     }
 
     /// Publish the Will of the connection that just went away (MQTT-3.1.2-8).
@@ -248,13 +269,6 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.me = Some(Arc::new(Subscriber {
-            client_id: self.client_id.clone(),
-            session_id: self.id,
-            inbox: Default::default(),
-            wake: ctx.address().recipient(),
-            persistent: std::sync::atomic::AtomicBool::new(self.persistent),
-        }));
         if self.link.is_none() && self.persistent {
             let left = self
                 .restored_expiry
@@ -272,7 +286,7 @@ impl Actor for Session {
                 .map(|(f, o)| (f.clone(), *o))
                 .collect();
             let router = self.deps.router.clone();
-            let me = self.subscriber();
+            let me = self.subscriber(ctx);
             ctx.wait(
                 async move {
                     for (filter, opts) in subs {
@@ -299,9 +313,7 @@ impl Handler<Attach> for Session {
                 "client {:?}: taken over by a new connection",
                 &*self.client_id
             );
-            old.conn.do_send(CloseConnection {
-                reason: CloseReason::TakenOver,
-            });
+            close_connection(&old.conn, CloseReason::TakenOver);
             if let Some(will) = old.will {
                 self.publish_will(*will);
             }
@@ -367,9 +379,7 @@ impl Handler<ShutdownSession> for Session {
 
     fn handle(&mut self, _: ShutdownSession, _ctx: &mut Context<Self>) {
         if let Some(link) = self.detach_link() {
-            link.conn.do_send(CloseConnection {
-                reason: CloseReason::ServerShutdown,
-            });
+            close_connection(&link.conn, CloseReason::ServerShutdown);
         }
         self.persist(vec![Op::PutSession(self.meta())]);
     }
