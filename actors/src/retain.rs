@@ -14,16 +14,24 @@ use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
 use courtier_storage::writer::Commit;
-use courtier_storage::{CommitWriter, Op, RetainedRecord, Store, StoreError, StoredMessage};
+use courtier_storage::{CommitWriter, Op, RetainedRecord, Store, StoredMessage};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// Store (or, with an empty payload, delete [MQTT-3.3.1-10/11]) the retained message of a topic.
-/// Answers once the store write is durable as the sync setting requires.
+/// `stored` gets the store write, which completes once it is durable as the sync setting
+/// requires.
+///
+/// Sent with `do_send`, never `send`: `Addr::send` to a full mailbox keeps the message in the
+/// returned request and enqueues it only when that request is polled, and a session polls
+/// its pending requests in no fixed order (actix removes finished ones by swapping). Rapid
+/// updates of one topic then reached this store out of order and an older payload stayed
+/// retained [MQTT-3.3.1-5] (tests/retained.rs caught it under load).
 #[derive(Message)]
-#[rtype(result = "Result<(), StoreError>")]
+#[rtype(result = "()")]
 pub struct StoreRetained {
     pub msg: Arc<Message>,
+    pub stored: tokio::sync::oneshot::Sender<Commit>,
 }
 
 /// Retained messages matching each filter, in the order of `filters`.
@@ -126,8 +134,8 @@ impl Supervised for RetainStore {
 }
 
 impl Handler<StoreRetained> for RetainStore {
-    type Result = ResponseFuture<Result<(), StoreError>>;
-    fn handle(&mut self, msg: StoreRetained, _ctx: &mut Context<Self>) -> Self::Result {
+    type Result = ();
+    fn handle(&mut self, msg: StoreRetained, _ctx: &mut Context<Self>) {
         let commit = self.persist(&msg.msg);
         if msg.msg.payload.is_empty() {
             self.index.remove(&msg.msg.topic);
@@ -137,7 +145,8 @@ impl Handler<StoreRetained> for RetainStore {
         self.metrics
             .retained_messages
             .store(self.index.len() as i64, Relaxed);
-        Box::pin(commit.wait())
+        // The publisher may be gone; the message is stored all the same.
+        let _ = msg.stored.send(commit);
     }
 }
 

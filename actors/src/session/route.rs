@@ -17,7 +17,6 @@ use crate::topics::messages::{
     AddSubscription, Matched, RemoveSubscription, ResolveSubtree, Subscriber, Subscription,
 };
 use crate::topics::{filter_key, SubtreeHandle, TopicIndex, TopicRouter};
-use actix::dev::Request;
 use actix::prelude::*;
 use bytestring::ByteString;
 use courtier_storage::writer::Commit;
@@ -48,6 +47,8 @@ pub enum RouteError {
     Mailbox(#[from] MailboxError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("the retained store stopped before taking the message")]
+    RetainStoreGone,
 }
 
 /// A routed message: delivered (handed to every subscriber but the publisher itself), and what
@@ -56,7 +57,7 @@ pub struct Routed {
     /// The delivery to the publishing session itself, if it subscribes to the topic: the
     /// caller offers it in place, so it keeps its order against the caller's own replies.
     pub local: Option<Deliver>,
-    retained: Option<Request<RetainStore, StoreRetained>>,
+    retained: Option<tokio::sync::oneshot::Receiver<Commit>>,
     commit: Commit,
 }
 
@@ -71,7 +72,8 @@ impl Routed {
         let (retained, commit) = (self.retained, self.commit);
         async move {
             if let Some(stored) = retained {
-                stored.await??;
+                let commit = stored.await.map_err(|_| RouteError::RetainStoreGone)?;
+                commit.wait().await?;
             }
             commit.wait().await?;
             Ok(())
@@ -113,9 +115,14 @@ impl Router {
     /// FIFO, so whatever a subscriber writes about it later lands after it); the returned
     /// [`Routed`] completes when the store has it, as the durability setting requires.
     pub fn publish(&self, msg: &Arc<Message>, me: Option<&Arc<Subscriber>>) -> Routed {
-        let retained = msg
-            .retain
-            .then(|| self.retain.send(StoreRetained { msg: msg.clone() }));
+        let retained = msg.retain.then(|| {
+            let (stored, commit) = tokio::sync::oneshot::channel();
+            self.retain.do_send(StoreRetained {
+                msg: msg.clone(),
+                stored,
+            });
+            commit
+        });
         let mut matched = SCRATCH.take();
         self.index.matches(&msg.topic, &mut matched);
         let (commit, stored) = self.store_for_persistent(msg, &matched);
@@ -225,3 +232,7 @@ impl Router {
             .await
     }
 }
+
+#[cfg(test)]
+#[path = "route_tests.rs"]
+mod tests;
