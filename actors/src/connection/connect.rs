@@ -1,6 +1,6 @@
 //! CONNECT: validation, authentication, then attaching to the client's session.
 
-use super::{Connection, Outgoing, Phase};
+use super::{Connection, Due, Outgoing, Phase};
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, Connect, Packet, Properties, ProtocolVersion};
 use crate::message::ClientId;
@@ -53,7 +53,6 @@ impl Connection {
             return self.refuse(connack::NOT_AUTHORIZED, ctx);
         }
         self.phase = Phase::Connecting;
-        self.keep_alive = Duration::from_secs(c.keep_alive as u64);
         let attach = Attach {
             conn_id: self.id,
             conn: ctx.address().downgrade(),
@@ -88,10 +87,11 @@ impl Connection {
                 attached.session_present
             );
             act.phase = Phase::Attached { session, client_id };
-            ctx.cancel_future(act.connect_timer);
-            if !act.keep_alive.is_zero() {
-                act.schedule_keep_alive(ctx);
-            }
+            // [MQTT-3.1.2-24]: 1.5 x the keep-alive without a packet closes; 0 means never.
+            act.watch.set_due(match c.keep_alive {
+                0 => Due::Nothing,
+                secs => Due::KeepAlive(Duration::from_secs(secs as u64) * 3 / 2),
+            });
         }));
     }
 

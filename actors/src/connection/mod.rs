@@ -18,6 +18,7 @@ mod acks;
 mod buffers;
 mod connect;
 mod credit;
+mod deadlines;
 pub mod outbox;
 mod reader;
 mod writer;
@@ -33,13 +34,12 @@ use crate::session::Session;
 use actix::prelude::*;
 pub use credit::Credit;
 use credit::Credits;
+use deadlines::{DeadlinePassed, Due, Watch};
 pub use outbox::Outbox;
 use reader::PacketReader;
-use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 pub use writer::Outgoing;
 use writer::{WriterTask, WRITER_CAPACITY};
@@ -83,12 +83,10 @@ pub struct Connection {
     transport: &'static str,
     phase: Phase,
     writer: Outbox,
-    /// When bytes last arrived, stamped by the reader once per socket read (a clock read per
-    /// packet cost ~2 % of the broker's CPU at high packet rates). Keep-alive counts from it.
-    last_read: Rc<Cell<Instant>>,
-    keep_alive: Duration,
-    /// Cancelled once attached: it would otherwise hold its timer (~110 bytes) until it fires.
-    connect_timer: SpawnHandle,
+    /// The connect or keep-alive deadline, checked by this thread's sweep (deadlines.rs), and
+    /// when bytes last arrived: stamped by the reader once per socket read (a clock read per
+    /// packet cost ~2 % of the broker's CPU at high packet rates).
+    watch: Rc<Watch>,
     deps: Arc<ConnectionDeps>,
     credits: Credits,
     /// PUBACK ids read and not yet handed to the session (acks.rs).
@@ -117,13 +115,14 @@ impl Connection {
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let write_timeout = deps.cfg.write_timeout;
+        let connect_timeout = deps.cfg.connect_timeout;
         Connection::create(move |ctx| {
-            let last_read = Rc::new(Cell::new(Instant::now()));
+            let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
             ctx.add_stream(PacketReader::new(
                 reader,
                 MqttCodec::new(max),
                 metrics.clone(),
-                last_read.clone(),
+                watch.clone(),
             ));
             actix_rt::spawn(
                 WriterTask {
@@ -141,9 +140,7 @@ impl Connection {
                 transport,
                 phase: Phase::AwaitingConnect,
                 writer: tx,
-                last_read,
-                keep_alive: Duration::ZERO,
-                connect_timer: SpawnHandle::default(),
+                watch,
                 deps,
                 credits: Credits::default(),
                 acks: Vec::new(),
@@ -237,37 +234,10 @@ impl Connection {
             }
         }));
     }
-
-    /// [MQTT-3.1.2-24]: close after one and a half keep-alive periods without a packet. One
-    /// timer, set for the moment that could first happen and set again from the latest packet
-    /// when it fires, so an idle connection wakes once per 1.5 keep-alives instead of polling
-    /// every second (100,000 idle connections were 100,000 wake-ups a second).
-    fn schedule_keep_alive(&mut self, ctx: &mut Context<Self>) {
-        let limit = self.keep_alive * 3 / 2;
-        let due = (self.last_read.get() + limit).saturating_duration_since(Instant::now());
-        ctx.run_later(due, move |act, ctx| {
-            if matches!(act.phase, Phase::Closed) {
-                return;
-            }
-            if act.last_read.get().elapsed() >= limit {
-                act.close(CloseReason::KeepAliveTimeout, ctx);
-            } else {
-                act.schedule_keep_alive(ctx);
-            }
-        });
-    }
 }
 
 impl Actor for Connection {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.connect_timer = ctx.run_later(self.deps.cfg.connect_timeout, |act, ctx| {
-            if matches!(act.phase, Phase::AwaitingConnect | Phase::Connecting) {
-                act.close(CloseReason::ConnectTimeout, ctx);
-            }
-        });
-    }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         self.deps.metrics.connections_open.fetch_sub(1, Relaxed);
@@ -332,6 +302,21 @@ impl Handler<CloseConnection> for Connection {
     type Result = ();
     fn handle(&mut self, msg: CloseConnection, ctx: &mut Context<Self>) {
         self.close(msg.reason, ctx);
+    }
+}
+
+/// The sweep found this connection's deadline passed: no CONNECT in time, or silent for
+/// 1.5 x its keep-alive [MQTT-3.1.2-24].
+impl Handler<DeadlinePassed> for Connection {
+    type Result = ();
+    fn handle(&mut self, _: DeadlinePassed, ctx: &mut Context<Self>) {
+        match self.phase {
+            Phase::AwaitingConnect | Phase::Connecting => {
+                self.close(CloseReason::ConnectTimeout, ctx)
+            }
+            Phase::Attached { .. } => self.close(CloseReason::KeepAliveTimeout, ctx),
+            Phase::Closed => {}
+        }
     }
 }
 

@@ -11,18 +11,17 @@
 //! It also counts received bytes for $SYS and metrics.
 
 use super::buffers;
+use super::deadlines::Watch;
 use crate::codec::{DecodeError, MqttCodec, Packet};
 use crate::metrics::Metrics;
 use bytes::BytesMut;
 use futures_util::Stream;
-use std::cell::Cell;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 use tokio::io::AsyncRead;
 use tokio_util::codec::Decoder;
 
@@ -40,24 +39,19 @@ pub(super) struct PacketReader<R> {
     buf: BytesMut,
     metrics: Arc<Metrics>,
     /// Stamped at every read that returns bytes (the connection's keep-alive counts from it).
-    last_read: Rc<Cell<Instant>>,
+    watch: Rc<Watch>,
     /// End of stream or an error was returned: the stream is over.
     done: bool,
 }
 
 impl<R: AsyncRead + Unpin> PacketReader<R> {
-    pub(super) fn new(
-        io: R,
-        codec: MqttCodec,
-        metrics: Arc<Metrics>,
-        last_read: Rc<Cell<Instant>>,
-    ) -> Self {
+    pub(super) fn new(io: R, codec: MqttCodec, metrics: Arc<Metrics>, watch: Rc<Watch>) -> Self {
         PacketReader {
             io,
             codec,
             buf: BytesMut::new(),
             metrics,
-            last_read,
+            watch,
             done: false,
         }
     }
@@ -75,7 +69,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         };
         self.metrics.bytes_received.fetch_add(n as u64, Relaxed);
         if n > 0 {
-            self.last_read.set(Instant::now());
+            self.watch.touch();
         }
         Poll::Ready(Ok(n))
     }

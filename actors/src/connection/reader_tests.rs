@@ -56,8 +56,8 @@ fn publish(payload_len: usize) -> Packet {
 
 fn reader(chunks: Vec<Option<Vec<u8>>>) -> PacketReader<Chunks> {
     let codec = MqttCodec::with_version(ProtocolVersion::V311, u32::MAX);
-    let last_read = std::rc::Rc::new(std::cell::Cell::new(std::time::Instant::now()));
-    PacketReader::new(Chunks(chunks.into()), codec, Arc::default(), last_read)
+    let watch = super::super::deadlines::Watch::unwatched();
+    PacketReader::new(Chunks(chunks.into()), codec, Arc::default(), watch)
 }
 
 async fn collect(r: &mut PacketReader<Chunks>) -> Vec<Result<Packet, DecodeError>> {
