@@ -112,7 +112,7 @@ impl Session {
     pub fn new(id: u64, client_id: ClientId, deps: Arc<SessionDeps>) -> Session {
         Session {
             id,
-            state: SessionState::new(client_id.clone(), &deps.cfg),
+            state: SessionState::new(&deps.cfg),
             client_id,
             link: None,
             persistent: false,
@@ -384,3 +384,7 @@ impl Handler<ShutdownSession> for Session {
         self.persist(vec![Op::PutSession(self.meta())]);
     }
 }
+
+#[cfg(test)]
+#[path = "size_tests.rs"]
+mod size_tests;

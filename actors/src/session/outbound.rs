@@ -161,7 +161,11 @@ impl Session {
             while link.held.len() > control {
                 link.held.pop_front();
             }
+            if link.held.is_empty() && link.held.capacity() > 0 {
+                link.held = std::collections::VecDeque::new();
+            }
         }
+        self.state.release_idle_capacity();
         if full {
             self.wait_for_writer(ctx);
         }

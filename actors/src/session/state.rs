@@ -9,7 +9,7 @@ use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 use crate::codec::{Ack, Packet, Properties, Publish, QoS, SubscriptionOptions};
 use crate::config::BrokerConfig;
-use crate::message::{ClientId, Delivery, Message, TraceContext};
+use crate::message::{Delivery, Message, TraceContext};
 use crate::metrics::DropReason;
 use bytestring::ByteString;
 use foldhash::{HashMap, HashSet};
@@ -48,7 +48,6 @@ pub enum Offer {
 
 #[derive(Debug)]
 pub struct SessionState {
-    pub client_id: ClientId,
     pub subscriptions: HashMap<ByteString, SubscriptionOptions>,
     inflight: InflightWindow,
     next_seq: u64,
@@ -57,23 +56,16 @@ pub struct SessionState {
     queue_qos0_offline: bool,
     /// Broker-made packets that must go out before any PUBLISH (CONNACK, SUBACK, UNSUBACK).
     control: VecDeque<Packet>,
-    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
-    /// each with its message's trace context: the resend is a hop of that message's trace.
-    resend: VecDeque<(Packet, TraceContext)>,
-    /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
-    /// limit (a burst of thousands of discovery topics must not overflow the queue).
-    retained: VecDeque<Pending>,
     queue: BoundedQueue,
-    /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
-    inbound_qos2: HashSet<u16>,
+    /// What most sessions have none of at a given moment, boxed on first use (see [`Rare`]).
+    rare: Option<Box<Rare>>,
     /// Messages dropped for this client since the session started.
     pub dropped: u64,
 }
 
 impl SessionState {
-    pub fn new(client_id: ClientId, cfg: &BrokerConfig) -> SessionState {
+    pub fn new(cfg: &BrokerConfig) -> SessionState {
         SessionState {
-            client_id,
             subscriptions: HashMap::default(),
             inflight: InflightWindow::default(),
             next_seq: 0,
@@ -81,14 +73,12 @@ impl SessionState {
             max_inflight: cfg.max_inflight_messages.max(1) as usize,
             queue_qos0_offline: cfg.queue_qos0_messages,
             control: VecDeque::new(),
-            resend: VecDeque::new(),
-            retained: VecDeque::new(),
             queue: BoundedQueue::new(
                 cfg.max_queued_messages,
                 cfg.max_queued_bytes,
                 cfg.queue_overflow,
             ),
-            inbound_qos2: HashSet::default(),
+            rare: None,
             dropped: 0,
         }
     }
@@ -98,10 +88,8 @@ impl SessionState {
         self.subscriptions.clear();
         self.inflight.clear();
         self.control.clear();
-        self.resend.clear();
-        self.retained.clear();
+        self.rare = None;
         self.queue.clear();
-        self.inbound_qos2.clear();
         self.next_pkid = 1;
     }
 
@@ -127,16 +115,25 @@ impl SessionState {
 
     /// Retained messages matched by a new subscription.
     pub fn offer_retained(&mut self, p: Pending) {
-        self.retained.push_back(p);
+        self.rare().retained.push_back(p);
     }
 
     pub fn push_control(&mut self, p: Packet) {
         if self.control.capacity() == 0 {
-            // Room for one: a VecDeque otherwise starts at 4 x 104 bytes, and every session
-            // keeps what its CONNACK made it allocate (memory per idle connection).
+            // Room for one: a VecDeque otherwise starts at 4 x 104 bytes.
             self.control.reserve_exact(1);
         }
         self.control.push_back(p);
+    }
+
+    /// Free the control queue's room once it is empty (called after each drain): an idle
+    /// session would otherwise keep what its CONNACK made it allocate, ~104 bytes. Replies
+    /// read together are queued together before a drain, so a busy session allocates it
+    /// about once per batch.
+    pub fn release_idle_capacity(&mut self) {
+        if self.control.is_empty() && self.control.capacity() > 0 {
+            self.control = VecDeque::new();
+        }
     }
 
     /// Control packets not yet handed to the writer.
@@ -155,9 +152,10 @@ impl SessionState {
     /// Whether `next_outbound` would return a packet now.
     pub fn has_sendable(&self) -> bool {
         !self.control.is_empty()
-            || !self.resend.is_empty()
-            || self.retained.front().is_some_and(|p| self.can_send(p))
-            || (self.retained.is_empty() && self.queue.front().is_some_and(|p| self.can_send(p)))
+            || self.rare.as_ref().is_some_and(|r| {
+                !r.resend.is_empty() || r.retained.front().is_some_and(|p| self.can_send(p))
+            })
+            || (self.no_retained() && self.queue.front().is_some_and(|p| self.can_send(p)))
     }
 
     /// `next_outbound` as a plain packet, which is what the tests compare.
@@ -174,14 +172,20 @@ impl SessionState {
         if let Some(p) = self.control.pop_front() {
             return Some(Outbound::Packet(p));
         }
-        if let Some((p, trace)) = self.resend.pop_front() {
-            return Some(Outbound::Resend(p, trace));
+        if let Some(rare) = &mut self.rare {
+            if let Some((p, trace)) = rare.resend.pop_front() {
+                self.free_rare_if_empty();
+                return Some(Outbound::Resend(p, trace));
+            }
         }
-        let pending = if let Some(p) = self.retained.front() {
+        let retained = self.rare.as_ref().and_then(|r| r.retained.front());
+        let pending = if let Some(p) = retained {
             if !self.can_send(p) {
                 return None;
             }
-            self.retained.pop_front()?
+            let p = self.rare.as_mut()?.retained.pop_front()?;
+            self.free_rare_if_empty();
+            p
         } else {
             let p = self.queue.front()?;
             if !self.can_send(p) {
@@ -270,12 +274,15 @@ impl SessionState {
     /// An inbound QoS 2 PUBLISH: true if it is new and must be routed, false if it repeats an id
     /// not yet released, so it must not be delivered again [MQTT-4.3.3-2].
     pub fn inbound_qos2(&mut self, pkid: u16) -> bool {
-        self.inbound_qos2.insert(pkid)
+        self.rare().inbound_qos2.insert(pkid)
     }
 
     /// PUBREL from the client releases the id; always answered with PUBCOMP [MQTT-4.3.3-2].
     pub fn on_pubrel(&mut self, pkid: u16) -> Packet {
-        self.inbound_qos2.remove(&pkid);
+        // The box stays: a client publishing at QoS 2 would otherwise allocate it per message.
+        if let Some(r) = &mut self.rare {
+            r.inbound_qos2.remove(&pkid);
+        }
         Packet::PubComp(Ack::new(pkid))
     }
 
@@ -284,15 +291,21 @@ impl SessionState {
     /// was received [MQTT-4.4.0-1].
     pub fn resume(&mut self) {
         self.control.clear();
-        self.resend.clear();
+        if let Some(r) = &mut self.rare {
+            r.resend.clear();
+        }
         let mut flows: Vec<(u16, &Inflight)> = self.inflight.iter().collect();
         flows.sort_by_key(|(_, i)| i.seq);
+        let mut resend = VecDeque::new();
         for (pkid, i) in flows {
             let packet = match i.state {
                 OutState::AwaitPubComp => Packet::PubRel(Ack::new(pkid)),
                 _ => publish_packet(&i.pending, Some(pkid), true),
             };
-            self.resend.push_back((packet, i.pending.msg.trace));
+            resend.push_back((packet, i.pending.msg.trace));
+        }
+        if !resend.is_empty() {
+            self.rare().resend = resend;
         }
     }
 
@@ -319,7 +332,43 @@ impl SessionState {
     }
 
     pub fn restore_inbound_qos2(&mut self, pkid: u16) {
-        self.inbound_qos2.insert(pkid);
+        self.rare().inbound_qos2.insert(pkid);
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Free the box once nothing in it is left, so a session that caught up holds none.
+    fn free_rare_if_empty(&mut self) {
+        if self.rare.as_ref().is_some_and(|r| r.is_empty()) {
+            self.rare = None;
+        }
+    }
+
+    fn no_retained(&self) -> bool {
+        self.rare.as_ref().is_none_or(|r| r.retained.is_empty())
+    }
+}
+
+/// Parts of the session state that are empty nearly all the time, out of line: inline they
+/// were ~100 bytes of every Session actor, which put its task one allocator size class higher
+/// (docs/PERFORMANCE.md, "Memory per idle connection").
+#[derive(Debug, Default)]
+struct Rare {
+    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
+    /// each with its message's trace context: the resend is a hop of that message's trace.
+    resend: VecDeque<(Packet, TraceContext)>,
+    /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
+    /// limit (a burst of thousands of discovery topics must not overflow the queue).
+    retained: VecDeque<Pending>,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
+    inbound_qos2: HashSet<u16>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        self.resend.is_empty() && self.retained.is_empty() && self.inbound_qos2.is_empty()
     }
 }
 

@@ -34,7 +34,7 @@ fn publish(p: Packet) -> Publish {
 
 #[test]
 fn inflight_window_limits_outstanding_qos1_messages() {
-    let mut s = SessionState::new("c".into(), &cfg(2, 100));
+    let mut s = SessionState::new(&cfg(2, 100));
     for n in 0..5 {
         assert_eq!(s.offer(pending(n, QoS::AtLeastOnce), true), Offer::Accepted);
     }
@@ -51,7 +51,7 @@ fn inflight_window_limits_outstanding_qos1_messages() {
 
 #[test]
 fn qos0_messages_do_not_use_the_window() {
-    let mut s = SessionState::new("c".into(), &cfg(1, 100));
+    let mut s = SessionState::new(&cfg(1, 100));
     s.offer(pending(0, QoS::AtLeastOnce), true);
     s.offer(pending(1, QoS::AtMostOnce), true);
     assert!(publish(s.next_packet().unwrap()).pkid.is_some());
@@ -61,7 +61,7 @@ fn qos0_messages_do_not_use_the_window() {
 
 #[test]
 fn packet_ids_skip_ids_in_flight_and_wrap() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let mut s = SessionState::new(&cfg(20, 100));
     s.next_pkid = u16::MAX;
     s.offer(pending(0, QoS::AtLeastOnce), true);
     s.offer(pending(1, QoS::AtLeastOnce), true);
@@ -78,7 +78,7 @@ fn packet_ids_skip_ids_in_flight_and_wrap() {
 
 #[test]
 fn qos2_outbound_flow_pubrec_pubrel_pubcomp() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let mut s = SessionState::new(&cfg(20, 100));
     s.offer(pending(0, QoS::ExactlyOnce), true);
     let id = publish(s.next_packet().unwrap()).pkid.unwrap();
     assert!(
@@ -92,7 +92,7 @@ fn qos2_outbound_flow_pubrec_pubrel_pubcomp() {
 
 #[test]
 fn resume_resends_publish_with_dup_and_pending_pubrel_in_order() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let mut s = SessionState::new(&cfg(20, 100));
     s.offer(pending(0, QoS::ExactlyOnce), true);
     s.offer(pending(1, QoS::AtLeastOnce), true);
     let a = publish(s.next_packet().unwrap()).pkid.unwrap();
@@ -109,7 +109,7 @@ fn resume_resends_publish_with_dup_and_pending_pubrel_in_order() {
 /// The resend queue keeps each message's trace context, for the resend's trace hop.
 #[test]
 fn resends_carry_the_trace_context_of_their_message() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let mut s = SessionState::new(&cfg(20, 100));
     let (released, unacked) = (pending(0, QoS::ExactlyOnce), pending(1, QoS::AtLeastOnce));
     let ids = [released.msg.trace.id, unacked.msg.trace.id];
     s.offer(released, true);
@@ -128,7 +128,7 @@ fn resends_carry_the_trace_context_of_their_message() {
 
 #[test]
 fn inbound_qos2_is_routed_once_until_released() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let mut s = SessionState::new(&cfg(20, 100));
     assert!(s.inbound_qos2(7));
     assert!(
         !s.inbound_qos2(7),
@@ -140,7 +140,7 @@ fn inbound_qos2_is_routed_once_until_released() {
 
 #[test]
 fn offline_session_drops_qos0_and_queues_qos1() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 100));
+    let mut s = SessionState::new(&cfg(20, 100));
     assert_eq!(
         s.offer(pending(0, QoS::AtMostOnce), false),
         Offer::Dropped(DropReason::Qos0Offline, None)
@@ -155,7 +155,7 @@ fn offline_session_drops_qos0_and_queues_qos1() {
 
 #[test]
 fn queue_limit_drops_and_counts() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 3));
+    let mut s = SessionState::new(&cfg(20, 3));
     for n in 0..3 {
         assert_eq!(
             s.offer(pending(n, QoS::AtLeastOnce), false),
@@ -173,7 +173,7 @@ fn queue_limit_drops_and_counts() {
 fn drop_oldest_policy_evicts() {
     let mut c = cfg(20, 2);
     c.queue_overflow = OverflowPolicy::DropOldest;
-    let mut s = SessionState::new("c".into(), &c);
+    let mut s = SessionState::new(&c);
     let oldest = pending(0, QoS::AtLeastOnce);
     let trace = oldest.msg.trace;
     s.offer(oldest, false);
@@ -187,7 +187,7 @@ fn drop_oldest_policy_evicts() {
 
 #[test]
 fn retained_backlog_is_outside_the_queue_limit_and_paced_by_the_window() {
-    let mut s = SessionState::new("c".into(), &cfg(2, 1));
+    let mut s = SessionState::new(&cfg(2, 1));
     for n in 0..10 {
         s.offer_retained(pending(n, QoS::AtLeastOnce));
     }
@@ -204,7 +204,7 @@ fn retained_backlog_is_outside_the_queue_limit_and_paced_by_the_window() {
 
 #[test]
 fn control_packets_go_first() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 10));
+    let mut s = SessionState::new(&cfg(20, 10));
     s.offer(pending(0, QoS::AtMostOnce), true);
     s.push_control(Packet::PingResp);
     assert_eq!(s.next_packet().unwrap(), Packet::PingResp);
@@ -212,7 +212,7 @@ fn control_packets_go_first() {
 
 #[test]
 fn clear_forgets_everything() {
-    let mut s = SessionState::new("c".into(), &cfg(20, 10));
+    let mut s = SessionState::new(&cfg(20, 10));
     s.subscriptions
         .insert("a".into(), SubscriptionOptions::default());
     s.offer(pending(0, QoS::AtLeastOnce), true);
@@ -223,4 +223,38 @@ fn clear_forgets_everything() {
     assert_eq!(s.inflight_len(), 0);
     assert!(s.inbound_qos2(3));
     assert!(!s.has_sendable());
+}
+
+/// Memory per idle connection: resends and retained catch-up live out of line only while there
+/// are any, and the control queue gives its room back once drained (see `Rare`).
+#[test]
+fn a_session_that_caught_up_holds_no_out_of_line_state() {
+    let mut s = SessionState::new(&cfg(20, 100));
+    s.offer(pending(0, QoS::AtLeastOnce), true);
+    s.offer(pending(1, QoS::AtLeastOnce), true);
+    let first = publish(s.next_packet().unwrap());
+    publish(s.next_packet().unwrap());
+    assert!(s.rare.is_none(), "nothing rare yet");
+    // Reconnect: both are resent with DUP, in order [MQTT-4.4.0-1].
+    s.resume();
+    assert!(s.rare.is_some());
+    let again = publish(s.next_packet().unwrap());
+    assert!(again.dup && again.pkid == first.pkid);
+    assert!(s.rare.is_some(), "one resend left");
+    publish(s.next_packet().unwrap());
+    assert!(s.rare.is_none(), "freed once the last resend went out");
+    s.offer_retained(pending(2, QoS::AtMostOnce));
+    assert_eq!(&publish(s.next_packet().unwrap()).payload[..], b"2");
+    assert!(
+        s.rare.is_none(),
+        "freed once the retained catch-up went out"
+    );
+
+    s.push_control(Packet::PingResp);
+    assert!(s.control.capacity() > 0);
+    s.release_idle_capacity();
+    assert!(s.control.capacity() > 0, "a queued reply keeps its room");
+    assert_eq!(s.next_packet(), Some(Packet::PingResp));
+    s.release_idle_capacity();
+    assert_eq!(s.control.capacity(), 0);
 }
