@@ -23,6 +23,8 @@ fn mimalloc_heap_bytes() -> Option<u64> {
 }
 
 fn main() -> ExitCode {
+    // First, before the heap grows: see the function's doc for why and what it measured.
+    courtier_actors::process::disable_transparent_huge_pages();
     courtier_actors::process::set_heap_probe(mimalloc_heap_bytes);
     let cli = Cli::parse();
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).

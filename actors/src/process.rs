@@ -65,6 +65,24 @@ fn status_kib(status: &str, name: &str) -> Option<u64> {
     line[name.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Keep transparent huge pages out of this process (Linux). mimalloc asks for huge pages on its
+/// arenas (`madvise(MADV_HUGEPAGE)`), so the kernel backs the heap with 2 MiB pages that are
+/// resident as a whole however little of them is used: an idle broker held ~26 MB instead of
+/// ~19 MB, and memory per connection grew in 2 MiB steps. Measured without them: throughput
+/// the same within noise in fan-in, fan-out and pairs (docs/PERFORMANCE.md), memory per idle
+/// connection ~200-300 bytes lower. Returns whether the setting took (false off Linux).
+pub fn disable_transparent_huge_pages() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
 /// Raise this process's soft limit on open files to its hard limit and return the new soft
 /// limit (`None` off Unix or if the limits cannot be read). Every connection is a descriptor,
 /// and shells and service managers often start programs with a soft limit of 1,024 while
@@ -100,6 +118,17 @@ pub fn raise_open_files_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn transparent_huge_pages_end_up_disabled_for_the_process() {
+        assert!(disable_transparent_huge_pages());
+        // SAFETY: a plain query of a process flag.
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) },
+            1
+        );
+    }
 
     #[test]
     fn parses_a_status_line() {
