@@ -133,3 +133,35 @@ async fn persistent_session_of_a_client_that_stays_away_expires_with_its_data() 
     let (_c, mut ev) = client(&server, "expiring", false);
     assert!(!connack(&mut ev).await, "no session present after expiry");
 }
+
+/// A restored persistent session with no subscriptions, and sessions set never to expire:
+/// after the restart nothing sends to it until its client returns, so it must keep itself
+/// running (the registry holds sessions weakly) [MQTT-3.1.2-4].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_session_without_subscriptions_waits_for_its_client() {
+    let store = Arc::new(MemoryStore::new());
+    let mut s = settings();
+    s.persistence.session_expiry_secs = 0;
+    let first = ServerThread::spawn(s.clone(), store.clone()).unwrap();
+    let (c, mut ev) = client(&first, "restore-nosubs", false);
+    assert!(!connack(&mut ev).await);
+    c.disconnect().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+        while ev.poll().await.is_ok() {}
+    })
+    .await;
+    first.stop();
+    assert_eq!(store.load().unwrap().sessions.len(), 1);
+
+    let second = ServerThread::spawn(s, store.clone()).unwrap();
+    // Traffic of another client first, so the restored session has had its turn to run.
+    let (other, mut oev) = client(&second, "restore-other", true);
+    connack(&mut oev).await;
+    other
+        .publish("x/y", QoS::AtLeastOnce, false, "z")
+        .await
+        .unwrap();
+    until(&mut oev, |p| matches!(p, Packet::PubAck(_))).await;
+    let (_c, mut ev) = client(&second, "restore-nosubs", false);
+    assert!(connack(&mut ev).await, "session present after the restart");
+}

@@ -45,6 +45,24 @@ fn mqtt_3_1_2_4_persistent_session_keeps_subscriptions_and_queues_qos1_while_off
     assert_eq!(s.recv_publish().payload, b"online again");
 }
 
+// A persistent session that subscribed to nothing, with sessions set never to expire (no
+// expiry timer either): nothing in the broker sends to it while its client is away, and the
+// registry holds sessions weakly, so it must keep itself running [MQTT-3.1.2-4].
+#[test]
+fn mqtt_3_1_2_4_persistent_session_without_subscriptions_survives_while_offline() {
+    let b = start_broker_with(TestConfig {
+        session_expiry_secs: 0,
+        ..TestConfig::default()
+    });
+    let (s, present) = RawClient::handshake(b.addr(), "nosubs", false);
+    assert!(!present);
+    disconnect_cleanly(s);
+    // Another client's traffic, so the broker surely handled the Detach meanwhile.
+    publish_qos1(b.addr(), "nosubs-pub", "nosubs/t", b"x");
+    let (_s, present) = RawClient::handshake(b.addr(), "nosubs", false);
+    assert!(present, "MQTT-3.2.2-2: session present must be 1");
+}
+
 #[test]
 fn mqtt_3_1_2_6_clean_session_discards_the_old_session() {
     let b = start_broker();

@@ -8,6 +8,7 @@ use crate::message::ClientId;
 use crate::session::messages::ShutdownSession;
 use crate::session::{Session, SessionDeps};
 use actix::prelude::*;
+use actix::WeakAddr;
 use courtier_storage::SessionRecord;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -60,7 +61,12 @@ pub struct SessionGone {
 pub struct ShutdownSessions;
 
 pub struct SessionRegistry {
-    sessions: HashMap<ClientId, (Addr<Session>, u64)>,
+    /// Weak: a strong `Addr` is two allocations of its own (~70 bytes per client), and the
+    /// registry does not decide how long a session lives. A connected session is held by its
+    /// connection, an offline persistent one by its own subscriber entry (session/mod.rs,
+    /// `hold_while_offline`); a session that nobody holds (its connection died before
+    /// attaching) stops, and its entry no longer upgrades.
+    sessions: HashMap<ClientId, (WeakAddr<Session>, u64)>,
     next_id: u64,
     arbiters: Vec<ArbiterHandle>,
     /// One copy shared by every session: cloning `SessionDeps` cloned three `Addr`s, ~216 bytes
@@ -117,6 +123,11 @@ impl SessionRegistry {
     }
 }
 
+/// The session behind `addr`, if it still runs.
+fn live(addr: &WeakAddr<Session>) -> Option<Addr<Session>> {
+    addr.upgrade().filter(|a| a.connected())
+}
+
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
 }
@@ -125,7 +136,7 @@ impl Supervised for SessionRegistry {
     /// The map lives in the actor value, which actix keeps; drop entries whose session actor
     /// has stopped, then report.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.sessions.retain(|_, (addr, _)| addr.connected());
+        self.sessions.retain(|_, (addr, _)| live(addr).is_some());
         self.update_gauge();
         log::warn!(
             "SessionRegistry restarted with {} sessions",
@@ -152,12 +163,12 @@ impl Handler<Init> for SessionRegistry {
         let n = records.len();
         for rec in records {
             let client_id = ClientId::from(rec.meta.client_id.clone());
-            let entry = self.spawn(
+            let (addr, id) = self.spawn(
                 move |id, deps| Session::from_record(id, rec, deps),
                 &client_id,
                 None,
             );
-            self.sessions.insert(client_id, entry);
+            self.sessions.insert(client_id, (addr.downgrade(), id));
         }
         self.update_gauge();
         n
@@ -168,9 +179,9 @@ impl Handler<Connect> for SessionRegistry {
     type Result = MessageResult<Connect>;
     fn handle(&mut self, msg: Connect, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some((addr, id)) = self.sessions.get(&msg.client_id) {
-            if addr.connected() && msg.replace != Some(*id) {
+            if let Some(addr) = live(addr).filter(|_| msg.replace != Some(*id)) {
                 return MessageResult(Connected {
-                    session: addr.clone(),
+                    session: addr,
                     session_id: *id,
                 });
             }
@@ -178,7 +189,7 @@ impl Handler<Connect> for SessionRegistry {
         let cid = msg.client_id.clone();
         let make = move |id, deps| Session::new(id, cid, deps);
         let (addr, id) = self.spawn(make, &msg.client_id, msg.worker);
-        self.sessions.insert(msg.client_id, (addr.clone(), id));
+        self.sessions.insert(msg.client_id, (addr.downgrade(), id));
         self.update_gauge();
         MessageResult(Connected {
             session: addr,
@@ -205,7 +216,8 @@ impl Handler<ShutdownSessions> for SessionRegistry {
         let all: Vec<_> = self
             .sessions
             .values()
-            .map(|(a, _)| a.send(ShutdownSession))
+            .filter_map(|(a, _)| live(a))
+            .map(|a| a.send(ShutdownSession))
             .collect();
         Box::pin(async move {
             futures_util::future::join_all(all).await;

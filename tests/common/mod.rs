@@ -31,6 +31,8 @@ pub struct TestConfig {
     pub allow_anonymous: bool,
     pub sys_interval_secs: u64,
     pub connect_timeout_secs: u64,
+    /// `persistence.session_expiry_secs`; 0 = persistent sessions never expire.
+    pub session_expiry_secs: u64,
 }
 
 impl Default for TestConfig {
@@ -43,6 +45,7 @@ impl Default for TestConfig {
             allow_anonymous: true,
             sys_interval_secs: 10,
             connect_timeout_secs: 10,
+            session_expiry_secs: 30 * 24 * 3600,
         }
     }
 }
@@ -179,6 +182,7 @@ fn launch_broker_process(cfg: &TestConfig, port: u16) -> Result<BrokerHandle, St
     s.limits.max_connections = cfg.max_connections.map_or(-1, |n| n as i64);
     s.broker.sys_interval_secs = cfg.sys_interval_secs;
     s.broker.connect_timeout_secs = cfg.connect_timeout_secs;
+    s.persistence.session_expiry_secs = cfg.session_expiry_secs;
     let store = std::sync::Arc::new(courtier_storage::MemoryStore::new());
     let server = courtier::ServerThread::spawn(s, store).map_err(|e| e.to_string())?;
     Ok(BrokerHandle {

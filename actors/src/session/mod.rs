@@ -226,6 +226,13 @@ impl Session {
         Some(link)
     }
 
+    /// Keep this offline persistent session running: the registry holds sessions weakly, the
+    /// connection is gone, and actix stops an actor no one can send to. Its subscriber entry
+    /// (made here if it has none) holds a `Recipient` of it until `end` stops it.
+    fn hold_while_offline(&mut self, ctx: &mut Context<Self>) {
+        self.subscriber(ctx);
+    }
+
     /// A persistent session whose client stays away for `left` is deleted, with its data
     /// (Mosquitto's persistent_client_expiration).
     fn schedule_expiry(&mut self, left: std::time::Duration, ctx: &mut Context<Self>) {
@@ -270,6 +277,7 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.link.is_none() && self.persistent {
+            self.hold_while_offline(ctx);
             let left = self
                 .restored_expiry
                 .take()
@@ -364,6 +372,7 @@ impl Handler<Detach> for Session {
             }
         }
         if self.persistent {
+            self.hold_while_offline(ctx);
             self.persist(vec![Op::PutSession(self.meta())]);
             if let Some(expiry) = self.deps.cfg.session_expiry {
                 self.schedule_expiry(expiry, ctx);
