@@ -25,19 +25,50 @@ fn meta(id: &str) -> SessionMeta {
     }
 }
 
-fn queued(topic: &str, state: DeliveryState) -> QueuedRecord {
-    QueuedRecord {
-        message: msg(topic, b"p", 1),
-        state,
+fn body(topic: &str) -> MessageBody {
+    MessageBody {
+        topic: topic.into(),
+        payload: b"p".to_vec(),
+        retain: false,
     }
 }
 
-fn put(client: &str, seq: u64, r: QueuedRecord) -> Op {
+fn entry(state: DeliveryState) -> QueuedRef {
+    QueuedRef { qos: 1, state }
+}
+
+/// A message queued for one session: its body and the entry referencing it.
+fn put(client: &str, seq: u64, topic: &str, state: DeliveryState) -> [Op; 2] {
+    [
+        Op::PutBody {
+            id: seq,
+            body: body(topic),
+        },
+        put_ref(client, seq, state),
+    ]
+}
+
+fn put_ref(client: &str, seq: u64, state: DeliveryState) -> Op {
     Op::PutMessage {
         client_id: client.into(),
         seq,
-        record: r,
+        entry: entry(state),
     }
+}
+
+fn delete(client: &str, seq: u64) -> Op {
+    Op::DeleteMessage {
+        client_id: client.into(),
+        seq,
+    }
+}
+
+/// (topic, state) of a loaded session's messages, in order.
+fn topics_and_states(rec: &SessionRecord) -> Vec<(u64, String, DeliveryState)> {
+    rec.messages
+        .iter()
+        .map(|(seq, m)| (*seq, m.body.topic.clone(), m.state))
+        .collect()
 }
 
 /// The loaded record of one session, if the store has it.
@@ -59,31 +90,32 @@ pub fn check_all(store: &dyn Store) {
 }
 
 fn sessions_keep_messages_in_sequence_order(s: &dyn Store) {
-    s.write(
-        &[
-            Op::PutSession(meta("c1")),
-            put("c1", 300, queued("t/3", DeliveryState::Queued)),
-            put("c1", 2, queued("t/1", DeliveryState::Queued)),
-            put("c1", 256, queued("t/2", DeliveryState::Sent { pkid: 9 })),
-            Op::PutInbound {
-                client_id: "c1".into(),
-                pkid: 7,
-            },
-        ],
-        false,
-    )
-    .unwrap();
+    let mut ops = vec![Op::PutSession(meta("c1"))];
+    ops.extend(put("c1", 300, "t/3", DeliveryState::Queued));
+    ops.extend(put("c1", 2, "t/1", DeliveryState::Queued));
+    ops.extend(put("c1", 256, "t/2", DeliveryState::Sent { pkid: 9 }));
+    ops.push(Op::PutInbound {
+        client_id: "c1".into(),
+        pkid: 7,
+    });
+    s.write(&ops, false).unwrap();
     let c1 = session(s, "c1").expect("session c1");
     assert_eq!(c1.meta, meta("c1"));
     let seqs: Vec<u64> = c1.messages.iter().map(|(seq, _)| *seq).collect();
     assert_eq!(seqs, vec![2, 256, 300]);
     assert_eq!(c1.messages[1].1.state, DeliveryState::Sent { pkid: 9 });
+    assert_eq!(c1.messages[1].1.body.topic, "t/2");
     assert_eq!(c1.inbound_qos2, vec![7]);
 }
 
 fn deleting_a_session_removes_its_messages_and_inbound_ids(s: &dyn Store) {
     s.write(&[Op::DeleteSession("c1".into())], true).unwrap();
     assert!(session(s, "c1").is_none());
+    assert_eq!(
+        s.stats().unwrap().bodies,
+        0,
+        "the session's bodies go with it"
+    );
     // Re-creating the session finds nothing left over.
     s.write(&[Op::PutSession(meta("c1"))], false).unwrap();
     let c1 = session(s, "c1").expect("session c1");
@@ -92,21 +124,23 @@ fn deleting_a_session_removes_its_messages_and_inbound_ids(s: &dyn Store) {
 }
 
 fn message_updates_and_deletes(s: &dyn Store) {
+    let mut ops = vec![Op::PutSession(meta("c2"))];
+    ops.extend(put("c2", 1, "x", DeliveryState::Queued));
+    ops.extend(put("c2", 2, "y", DeliveryState::Queued));
+    s.write(&ops, false).unwrap();
     s.write(
         &[
-            Op::PutSession(meta("c2")),
-            put("c2", 1, queued("x", DeliveryState::Queued)),
-            put("c2", 2, queued("y", DeliveryState::Queued)),
-        ],
-        false,
-    )
-    .unwrap();
-    s.write(
-        &[
-            put("c2", 1, queued("x", DeliveryState::Released { pkid: 3 })),
-            Op::DeleteMessage {
+            Op::UpdateMessage {
+                client_id: "c2".into(),
+                seq: 1,
+                entry: entry(DeliveryState::Released { pkid: 3 }),
+            },
+            delete("c2", 2),
+            // An update of an entry that is gone does not bring it back.
+            Op::UpdateMessage {
                 client_id: "c2".into(),
                 seq: 2,
+                entry: entry(DeliveryState::Sent { pkid: 4 }),
             },
         ],
         false,
@@ -114,9 +148,10 @@ fn message_updates_and_deletes(s: &dyn Store) {
     .unwrap();
     let c2 = session(s, "c2").expect("session c2");
     assert_eq!(
-        c2.messages,
-        vec![(1, queued("x", DeliveryState::Released { pkid: 3 }))]
+        topics_and_states(&c2),
+        vec![(1, "x".into(), DeliveryState::Released { pkid: 3 })]
     );
+    assert_eq!(s.stats().unwrap().bodies, 1);
     s.write(&[Op::DeleteSession("c2".into())], false).unwrap();
 }
 
@@ -148,8 +183,12 @@ fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
         &[
             Op::PutSession(meta("ab")),
             Op::PutSession(meta("a")),
-            put("ab", 1, queued("ab", DeliveryState::Queued)),
-            put("a", 1, queued("a", DeliveryState::Queued)),
+            Op::PutBody {
+                id: 1,
+                body: body("ab"),
+            },
+            put_ref("ab", 1, DeliveryState::Queued),
+            put_ref("a", 1, DeliveryState::Queued),
         ],
         false,
     )
@@ -157,6 +196,7 @@ fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
     s.write(&[Op::DeleteSession("a".into())], false).unwrap();
     let ab = session(s, "ab").expect("session ab");
     assert_eq!(ab.messages.len(), 1, "deleting \"a\" must not touch \"ab\"");
+    assert_eq!(s.stats().unwrap().bodies, 1, "\"ab\" still references it");
     s.write(&[Op::DeleteSession("ab".into())], false).unwrap();
 }
 
@@ -172,3 +212,6 @@ fn rocks_store_meets_the_contract() {
     let opened = crate::open_rocks(&dir.path().join("db"), crate::OnCorruption::Fail).unwrap();
     check_all(&*opened.store);
 }
+
+#[path = "contract_bodies.rs"]
+mod bodies;

@@ -12,7 +12,7 @@ use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
 use crate::session::inbox::DrainInbox;
 use crate::session::messages::Deliver;
-use crate::session::persist::stored_message;
+use crate::session::persist::message_body;
 use crate::topics::messages::{
     AddSubscription, Matched, RemoveSubscription, ResolveSubtree, Subscriber, Subscription,
 };
@@ -21,7 +21,7 @@ use actix::dev::Request;
 use actix::prelude::*;
 use bytestring::ByteString;
 use courtier_storage::writer::Commit;
-use courtier_storage::{CommitWriter, DeliveryState, Op, QueuedRecord, StoreError};
+use courtier_storage::{CommitWriter, DeliveryState, Op, QueuedRef, StoreError};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -152,9 +152,11 @@ impl Router {
         }
     }
 
-    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2;
-    /// returns the commit to await before acknowledging, and which matches were stored (empty
-    /// when none was: the common case allocates nothing).
+    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2:
+    /// the body once, under the message id, and one small entry per subscriber referencing it,
+    /// all in one commit (so one atomic batch: a crash keeps the body with all its entries or
+    /// neither). Returns the commit to await before acknowledging, and which matches were
+    /// stored (empty when none was: the common case allocates nothing).
     fn store_for_persistent(&self, msg: &Message, matched: &[Matched]) -> (Commit, Vec<bool>) {
         let Some(writer) = &self.persist else {
             return (Commit::ready(), Vec::new());
@@ -167,7 +169,11 @@ impl Router {
         if !matched.iter().any(stores) {
             return (Commit::ready(), Vec::new());
         }
-        let mut ops = Vec::new();
+        let id = msg.trace.id;
+        let mut ops = vec![Op::PutBody {
+            id,
+            body: message_body(msg, false),
+        }];
         let stored = matched
             .iter()
             .map(|m| {
@@ -175,9 +181,9 @@ impl Router {
                 if store {
                     ops.push(Op::PutMessage {
                         client_id: m.subscriber.client_id.to_string(),
-                        seq: msg.trace.id,
-                        record: QueuedRecord {
-                            message: stored_message(msg, msg.qos.min(m.qos), false),
+                        seq: id,
+                        entry: QueuedRef {
+                            qos: msg.qos.min(m.qos) as u8,
                             state: DeliveryState::Queued,
                         },
                     });

@@ -1,0 +1,300 @@
+//! Reference counting of message bodies, shared by both backends so they agree on when a body
+//! goes.
+//!
+//! The counts live in memory only: they are rebuilt at every load by counting the entries that
+//! reference each body ([`BodyRefs::rebuild`]), and the load repairs what a crash or an older
+//! broker could have left behind (a body nothing references, an entry whose body or session is
+//! gone) in the same pass. While the broker runs, every write goes through [`BodyRefs::plan`]
+//! on the single writer thread, which turns the batch's ops into the steps a backend applies
+//! atomically, adding a body's delete to the batch that removes its last reference. A body is
+//! therefore never deleted while an entry references it (both changes are in one atomic
+//! batch), and never outlives its last entry by more than the time to the next load.
+//!
+//! Besides the counts, the set of body ids each client references is kept (8 bytes per entry):
+//! it makes `DeleteMessage` idempotent (a second delete of the same entry, e.g. after its
+//! session was deleted, must not release the body twice), lets `DeleteSession` release its
+//! bodies without reading the store, and lets `UpdateMessage` skip an entry that is gone.
+
+use crate::records::Op;
+use crate::{StoreError, StoreResult};
+use std::collections::{HashMap, HashSet};
+
+/// What a backend writes for a batch, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step<'a> {
+    /// Apply the op as it is.
+    Apply(&'a Op),
+    /// Delete a body no entry references any more.
+    DeleteBody(u64),
+    /// Record the highest body id stored so far (never lowered, so ids are not reused).
+    HighWater(u64),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct BodyRefs {
+    /// Every stored body and how many entries reference it.
+    counts: HashMap<u64, u32>,
+    /// The body ids each client's entries reference (an entry's sequence is its body's id).
+    by_client: HashMap<String, HashSet<u64>>,
+    high_water: u64,
+}
+
+/// What a load found wrong, for the backend to delete.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Repairs {
+    /// Bodies no entry references (left by a crash between batches of an older broker, or by
+    /// the entries below).
+    pub orphan_bodies: Vec<u64>,
+    /// Entries that cannot be delivered: their session or their body is missing.
+    pub dead_entries: Vec<(String, u64)>,
+}
+
+impl Repairs {
+    pub fn is_empty(&self) -> bool {
+        self.orphan_bodies.is_empty() && self.dead_entries.is_empty()
+    }
+}
+
+impl BodyRefs {
+    /// Count references from what a load read: the stored body ids, every entry as
+    /// (client id, sequence, whether its session exists), and the recorded high-water mark.
+    pub fn rebuild<'a>(
+        bodies: impl IntoIterator<Item = u64>,
+        entries: impl IntoIterator<Item = (&'a str, u64, bool)>,
+        high_water: u64,
+    ) -> (BodyRefs, Repairs) {
+        let mut refs = BodyRefs {
+            high_water,
+            ..BodyRefs::default()
+        };
+        for id in bodies {
+            refs.counts.insert(id, 0);
+            refs.high_water = refs.high_water.max(id);
+        }
+        let mut repairs = Repairs::default();
+        for (client, seq, session_exists) in entries {
+            match refs.counts.get_mut(&seq) {
+                Some(count) if session_exists => {
+                    *count += 1;
+                    refs.by_client
+                        .entry(client.to_owned())
+                        .or_default()
+                        .insert(seq);
+                }
+                _ => repairs.dead_entries.push((client.to_owned(), seq)),
+            }
+        }
+        refs.counts.retain(|id, count| {
+            if *count == 0 {
+                repairs.orphan_bodies.push(*id);
+            }
+            *count > 0
+        });
+        repairs.orphan_bodies.sort_unstable();
+        (refs, repairs)
+    }
+
+    pub fn high_water(&self) -> u64 {
+        self.high_water
+    }
+
+    /// The steps that apply `ops`, updating the counts as if they were applied. On an error
+    /// nothing may be written and the counts are stale: the backend rebuilds them from what it
+    /// holds (it does the same when its write fails).
+    pub fn plan<'a>(&mut self, ops: &'a [Op]) -> StoreResult<Vec<Step<'a>>> {
+        let mut steps = Vec::with_capacity(ops.len() + 1);
+        let mut fresh = Vec::new();
+        let mut high_water = self.high_water;
+        for op in ops {
+            match op {
+                Op::PutBody { id, .. } => {
+                    self.counts.entry(*id).or_insert(0);
+                    fresh.push(*id);
+                    high_water = high_water.max(*id);
+                    steps.push(Step::Apply(op));
+                }
+                Op::PutMessage { client_id, seq, .. } => {
+                    let Some(count) = self.counts.get_mut(seq) else {
+                        return Err(StoreError::Invalid(format!(
+                            "entry {seq} of {client_id:?} references a body that is not stored"
+                        )));
+                    };
+                    // Looked up before inserting: the common case (a session with entries
+                    // already) clones no client id.
+                    if !self.by_client.contains_key(client_id) {
+                        self.by_client.insert(client_id.clone(), HashSet::new());
+                    }
+                    let set = self.by_client.get_mut(client_id);
+                    if set.is_some_and(|set| set.insert(*seq)) {
+                        *count += 1;
+                    }
+                    steps.push(Step::Apply(op));
+                }
+                Op::UpdateMessage { client_id, seq, .. } => {
+                    if self
+                        .by_client
+                        .get(client_id)
+                        .is_some_and(|s| s.contains(seq))
+                    {
+                        steps.push(Step::Apply(op));
+                    }
+                }
+                Op::DeleteMessage { client_id, seq } => {
+                    steps.push(Step::Apply(op));
+                    // An emptied set stays (an online persistent session empties and refills
+                    // its queue all the time), but gives back the room of a drained backlog.
+                    let removed = match self.by_client.get_mut(client_id) {
+                        Some(set) => {
+                            let removed = set.remove(seq);
+                            if set.is_empty() && set.capacity() > 1024 {
+                                *set = HashSet::new();
+                            }
+                            removed
+                        }
+                        None => false,
+                    };
+                    if removed {
+                        self.release(*seq, &mut steps);
+                    }
+                }
+                Op::DeleteSession(client_id) => {
+                    steps.push(Step::Apply(op));
+                    if let Some(set) = self.by_client.remove(client_id) {
+                        let mut seqs: Vec<u64> = set.into_iter().collect();
+                        seqs.sort_unstable();
+                        for seq in seqs {
+                            self.release(seq, &mut steps);
+                        }
+                    }
+                }
+                _ => steps.push(Step::Apply(op)),
+            }
+        }
+        // A body put in this batch that nothing references (any more) is not kept.
+        for id in fresh {
+            if self.counts.get(&id) == Some(&0) {
+                self.counts.remove(&id);
+                steps.push(Step::DeleteBody(id));
+            }
+        }
+        if high_water > self.high_water {
+            self.high_water = high_water;
+            steps.push(Step::HighWater(high_water));
+        }
+        Ok(steps)
+    }
+
+    fn release(&mut self, seq: u64, steps: &mut Vec<Step<'_>>) {
+        if let Some(count) = self.counts.get_mut(&seq) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.counts.remove(&seq);
+                steps.push(Step::DeleteBody(seq));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{DeliveryState, MessageBody, QueuedRef};
+
+    fn body(id: u64) -> Op {
+        Op::PutBody {
+            id,
+            body: MessageBody {
+                topic: "t".into(),
+                payload: vec![1],
+                retain: false,
+            },
+        }
+    }
+
+    fn entry(client: &str, seq: u64) -> Op {
+        Op::PutMessage {
+            client_id: client.into(),
+            seq,
+            entry: QueuedRef {
+                qos: 1,
+                state: DeliveryState::Queued,
+            },
+        }
+    }
+
+    fn delete(client: &str, seq: u64) -> Op {
+        Op::DeleteMessage {
+            client_id: client.into(),
+            seq,
+        }
+    }
+
+    fn deleted_bodies(steps: &[Step]) -> Vec<u64> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::DeleteBody(id) => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_last_reference_takes_the_body_with_it_and_deletes_are_idempotent() {
+        let mut r = BodyRefs::default();
+        let ops = [body(5), entry("a", 5), entry("b", 5)];
+        let steps = r.plan(&ops).unwrap();
+        assert_eq!(steps.last(), Some(&Step::HighWater(5)));
+        let twice = [delete("a", 5), delete("a", 5)];
+        assert!(deleted_bodies(&r.plan(&twice).unwrap()).is_empty());
+        assert_eq!(
+            deleted_bodies(&r.plan(&[Op::DeleteSession("b".into())]).unwrap()),
+            vec![5]
+        );
+        // Gone: a late update does not revive the entry, a new one is refused.
+        assert!(r
+            .plan(&[Op::UpdateMessage {
+                client_id: "a".into(),
+                seq: 5,
+                entry: QueuedRef {
+                    qos: 1,
+                    state: DeliveryState::Sent { pkid: 1 }
+                },
+            }])
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            r.plan(&[entry("c", 5)]),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_body_without_references_at_the_end_of_its_batch_is_not_kept() {
+        let mut r = BodyRefs::default();
+        let ops = [body(1), entry("a", 1), delete("a", 1), body(2)];
+        let mut deleted = deleted_bodies(&r.plan(&ops).unwrap());
+        deleted.sort_unstable();
+        assert_eq!(deleted, vec![1, 2]);
+        assert_eq!(r.high_water(), 2);
+    }
+
+    #[test]
+    fn rebuild_counts_references_and_finds_what_to_repair() {
+        let entries = [
+            ("a", 1, true),
+            ("b", 1, true),
+            ("gone", 2, false),
+            ("a", 9, true),
+        ];
+        let (mut r, repairs) = BodyRefs::rebuild([1, 2, 3], entries, 7);
+        assert_eq!(repairs.orphan_bodies, vec![2, 3]);
+        assert_eq!(
+            repairs.dead_entries,
+            vec![("gone".to_string(), 2), ("a".to_string(), 9)]
+        );
+        assert_eq!(r.high_water(), 7);
+        assert!(deleted_bodies(&r.plan(&[delete("a", 1)]).unwrap()).is_empty());
+        assert_eq!(deleted_bodies(&r.plan(&[delete("b", 1)]).unwrap()), vec![1]);
+    }
+}
