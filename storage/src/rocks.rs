@@ -53,7 +53,7 @@ const CFS: [&str; 6] = [
     CF_META,
 ];
 const SCHEMA_KEY: &[u8] = b"schema_version";
-/// The highest body id ever stored (u64 LE): kept so that ids of deleted bodies are known too.
+/// A ceiling of the body ids ever stored (u64 LE): kept so that ids of deleted bodies stay taken.
 const HIGH_WATER_KEY: &[u8] = b"body_high_water";
 
 type KeyValue = (Box<[u8]>, Box<[u8]>);
