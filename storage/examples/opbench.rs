@@ -1,6 +1,7 @@
 //! Store-only cost of the persistent fan-out pattern: N messages for S sessions written as the
 //! router writes them, then deleted one entry at a time as PUBACKs would, in batches of B.
-//! `cargo run --release -p courtier-storage --example opbench -- DIR N S PAYLOAD B`
+//! `ROUNDS=5 cargo run --release -p courtier-storage --example opbench -- DIR N S PAYLOAD B`
+//! (ROUNDS, default 1: repeat, with new ids, so memtables fill and flush as in a long run).
 use courtier_storage::*;
 use std::time::Instant;
 
@@ -37,14 +38,18 @@ fn main() {
         let t = Instant::now();
         for id in round * n + 1..=round * n + n {
             ops.clear();
-            ops.push(Op::PutBody {
-                id,
-                body: MessageBody {
-                    topic: "bench/1234/persist/x".into(),
-                    payload: vec![b'x'; payload],
-                    retain: false,
-                },
-            });
+            let body = MessageBody {
+                topic: "bench/1234/persist/x".into(),
+                payload: vec![b'x'; payload],
+                retain: false,
+            };
+            // As the router writes it: inline for one session, shared for several.
+            let mut inline = None;
+            if s == 1 {
+                inline = Some(body);
+            } else {
+                ops.push(Op::PutBody { id, body });
+            }
             for c in &clients {
                 ops.push(Op::PutMessage {
                     client_id: c.clone(),
@@ -52,6 +57,7 @@ fn main() {
                     entry: QueuedRef {
                         qos: 1,
                         state: DeliveryState::Queued,
+                        inline: inline.take(),
                     },
                 });
             }

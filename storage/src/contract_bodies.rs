@@ -32,6 +32,7 @@ fn put_ref(client: &str, seq: u64) -> Op {
         entry: QueuedRef {
             qos: 1,
             state: DeliveryState::Queued,
+            inline: None,
         },
     }
 }
@@ -51,6 +52,7 @@ fn check_bodies(b: &mut dyn Backend) {
     one_body_for_three_references(b);
     reference_counts_survive_a_restart(b);
     orphans_are_removed_at_load(b);
+    an_inline_entry_is_one_record(b);
     an_entry_without_its_body_is_refused_and_nothing_is_written(b);
 }
 
@@ -169,6 +171,51 @@ fn orphans_are_removed_at_load(b: &mut dyn Backend) {
     let stats = b.store().stats().unwrap();
     assert_eq!((stats.bodies, stats.references), (0, 0));
     assert!(b.store().load().unwrap().body_high_water >= 31);
+}
+
+fn an_inline_entry_is_one_record(b: &mut dyn Backend) {
+    let inline = |state| Op::PutMessage {
+        client_id: "i1".into(),
+        seq: 50,
+        entry: QueuedRef {
+            qos: 2,
+            state,
+            inline: Some(body(7)),
+        },
+    };
+    b.store()
+        .write(
+            &[Op::PutSession(meta("i1")), inline(DeliveryState::Queued)],
+            true,
+        )
+        .unwrap();
+    let stats = b.store().stats().unwrap();
+    assert_eq!((stats.bodies, stats.references), (0, 1));
+    let Op::PutMessage { entry, .. } = inline(DeliveryState::Released { pkid: 5 }) else {
+        unreachable!()
+    };
+    let update = Op::UpdateMessage {
+        client_id: "i1".into(),
+        seq: 50,
+        entry,
+    };
+    b.store().write(&[update], true).unwrap();
+    b.restart();
+    let i1 = session(b.store(), "i1").expect("session i1");
+    assert_eq!(i1.messages.len(), 1);
+    let (seq, m) = &i1.messages[0];
+    assert_eq!(
+        (*seq, m.qos, m.state),
+        (50, 2, DeliveryState::Released { pkid: 5 })
+    );
+    assert_eq!(*m.body, body(7));
+    b.store().write(&[delete("i1", 50)], true).unwrap();
+    b.restart();
+    let stats = b.store().stats().unwrap();
+    assert_eq!((stats.bodies, stats.references), (0, 0));
+    b.store()
+        .write(&[Op::DeleteSession("i1".into())], true)
+        .unwrap();
 }
 
 fn an_entry_without_its_body_is_refused_and_nothing_is_written(b: &mut dyn Backend) {

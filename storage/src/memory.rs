@@ -60,14 +60,14 @@ impl Maps {
     fn rebuild_refs(&mut self) -> StoreResult<()> {
         let entries = self
             .messages
-            .keys()
-            .map(|k| parse_message_key(k))
+            .iter()
+            .map(|(k, e)| Ok((parse_message_key(k)?, e.inline.is_some())))
             .collect::<StoreResult<Vec<_>>>()?;
         let (refs, repairs) = BodyRefs::rebuild(
             self.bodies.keys().copied(),
-            entries
-                .iter()
-                .map(|(c, seq)| (c.as_str(), *seq, self.sessions.contains_key(c))),
+            entries.iter().map(|((c, seq), inline)| {
+                (c.as_str(), *seq, self.sessions.contains_key(c), *inline)
+            }),
             self.high_water,
         );
         for id in repairs.orphan_bodies {
@@ -92,6 +92,21 @@ impl Maps {
                 self.high_water = id;
                 return;
             }
+            Step::Update { op, .. } => {
+                // In place: the entry keeps its inline body, if it has one.
+                if let Op::UpdateMessage {
+                    client_id,
+                    seq,
+                    entry,
+                } = op
+                {
+                    if let Some(e) = self.messages.get_mut(&message_key(client_id, *seq)) {
+                        e.qos = entry.qos;
+                        e.state = entry.state;
+                    }
+                }
+                return;
+            }
         };
         match op {
             Op::PutSession(meta) => {
@@ -109,14 +124,12 @@ impl Maps {
                 client_id,
                 seq,
                 entry,
-            }
-            | Op::UpdateMessage {
-                client_id,
-                seq,
-                entry,
             } => {
-                self.messages.insert(message_key(client_id, *seq), *entry);
+                self.messages
+                    .insert(message_key(client_id, *seq), entry.clone());
             }
+            // Only ever planned as `Step::Update`.
+            Op::UpdateMessage { .. } => {}
             Op::DeleteMessage { client_id, seq } => {
                 self.messages.remove(&message_key(client_id, *seq));
             }
@@ -147,8 +160,12 @@ impl Store for MemoryStore {
             for (k, r) in m.messages.range(from.clone()..to.clone()) {
                 let (_, seq) = parse_message_key(k)?;
                 // rebuild_refs removed every entry without a body.
-                if let Some(body) = m.bodies.get(&seq) {
-                    let (body, qos, state) = (body.clone(), r.qos, r.state);
+                let body = match &r.inline {
+                    Some(inline) => Some(Arc::new(inline.clone())),
+                    None => m.bodies.get(&seq).cloned(),
+                };
+                if let Some(body) = body {
+                    let (qos, state) = (r.qos, r.state);
                     messages.push((seq, QueuedMessage { body, qos, state }));
                 }
             }

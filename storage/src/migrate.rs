@@ -3,8 +3,9 @@
 //! per entry.
 //!
 //! Version 1 already keyed every entry by the message id (the router used it as the sequence
-//! for every subscriber of one publish), so the entries of one message share their sequence and
-//! the migration turns each distinct sequence into one body with that id, rewriting the
+//! for every subscriber of one publish), so the entries of one message share their sequence:
+//! the migration turns each sequence with several entries into one shared body with that id,
+//! and keeps the body inline in an entry whose sequence no other entry has, rewriting the
 //! entries in place. Sessions, inbound ids and retained messages kept their layout and are
 //! left as they are (`encoding::Versioned`). Everything (bodies, entries, the high-water mark
 //! and the new schema version) is one atomic, synced batch: a crash during the migration leaves
@@ -26,11 +27,16 @@ impl RocksStore {
     pub(super) fn migrate_from_v1(&self) -> StoreResult<()> {
         let started = std::time::Instant::now();
         let mut batch = WriteBatch::default();
-        // The body of each sequence seen so far, to check the entries agree on it.
+        let records = self.scan(CF_MESSAGES)?;
+        let mut per_seq: HashMap<u64, usize> = HashMap::new();
+        for (k, _) in &records {
+            *per_seq.entry(parse_message_key(k)?.1).or_default() += 1;
+        }
+        // The shared body of each sequence seen so far, to check the entries agree on it.
         let mut bodies: HashMap<u64, MessageBody> = HashMap::new();
         let mut entries = 0usize;
         let mut high_water = 0;
-        for (k, v) in self.scan(CF_MESSAGES)? {
+        for (k, v) in records {
             let (client, seq) = parse_message_key(&k)?;
             let old: QueuedRecordV1 = decode_version(&v, 1..=1, "queued message (version 1)")?;
             let body = MessageBody {
@@ -38,23 +44,29 @@ impl RocksStore {
                 payload: old.message.payload,
                 retain: old.message.retain,
             };
-            match bodies.get(&seq) {
-                Some(known) if *known != body => {
-                    // Version 1 never wrote this: one message id, two different messages.
-                    return Err(StoreError::Corrupt(format!(
-                        "version-1 entry {seq} of {client:?} differs from another entry \
-                         with the same message id"
-                    )));
+            let inline = if per_seq.get(&seq) == Some(&1) {
+                Some(body)
+            } else {
+                match bodies.get(&seq) {
+                    Some(known) if *known != body => {
+                        // Version 1 never wrote this: one message id, two different messages.
+                        return Err(StoreError::Corrupt(format!(
+                            "version-1 entry {seq} of {client:?} differs from another entry \
+                             with the same message id"
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        batch.put_cf(self.cf(CF_BODIES), body_key(seq), encode(&body));
+                        bodies.insert(seq, body);
+                    }
                 }
-                Some(_) => {}
-                None => {
-                    batch.put_cf(self.cf(CF_BODIES), body_key(seq), encode(&body));
-                    bodies.insert(seq, body);
-                }
-            }
+                None
+            };
             let entry = QueuedRef {
                 qos: old.message.qos,
                 state: old.state,
+                inline,
             };
             batch.put_cf(self.cf(CF_MESSAGES), &k, encode(&entry));
             high_water = seq.max(high_water);
@@ -67,7 +79,7 @@ impl RocksStore {
         self.db.write_opt(batch, &wo).map_err(backend)?;
         log::info!(
             "store {} migrated from schema version 1 to {SCHEMA_VERSION} in {:?}: {entries} \
-             queued messages now share {} stored bodies",
+             queued messages, {} shared bodies",
             self.path.display(),
             started.elapsed(),
             bodies.len()

@@ -49,7 +49,8 @@ pub enum DeliveryState {
 }
 
 /// The body of a queued message, stored once however many sessions queue it (column family
-/// `bodies`, keyed by its id). Its id is the broker-wide message id (`TraceContext::id`), which
+/// `bodies`, keyed by its id), or inside the entry of the one session that queues it
+/// ([`QueuedRef::inline`]). Its id is the broker-wide message id (`TraceContext::id`), which
 /// is also each referencing entry's sequence: see [`QueuedRef`].
 ///
 /// There are no publish properties to keep: the broker speaks MQTT 3.1/3.1.1 only.
@@ -65,11 +66,16 @@ pub struct MessageBody {
 /// Stored under (client id, sequence) in `messages`, where the sequence *is* the body's id:
 /// message ids are broker-unique and increasing, so one number orders the queue and names the
 /// body, and deleting an entry needs no read to find which body it released.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedRef {
     /// The delivery QoS (min of published and granted).
     pub qos: u8,
     pub state: DeliveryState,
+    /// The body itself, when the message was queued for this session alone: then there is no
+    /// shared body to write and to delete, and a message for a single persistent session costs
+    /// one record, as before bodies were shared (splitting it doubles the store's writes and
+    /// deletes for the most common case). `None`: the body is the shared one in `bodies`.
+    pub inline: Option<MessageBody>,
 }
 
 /// A queue entry as loaded: its reference joined with the body (shared by every session that
@@ -109,16 +115,19 @@ pub enum Op {
         id: u64,
         body: MessageBody,
     },
-    /// Add an entry to `client_id`'s queue referencing body `seq`, which must be stored (in
-    /// this batch or an earlier one). Adding an entry that exists changes nothing but its
-    /// value.
+    /// Add an entry to `client_id`'s queue: with its body inline, or referencing the shared
+    /// body `seq`, which must then be stored (in this batch or an earlier one). Adding an entry
+    /// that exists changes nothing.
     PutMessage {
         client_id: String,
         seq: u64,
         entry: QueuedRef,
     },
-    /// Change an existing entry's QoS 2 progress. Ignored if the entry is gone (it was
-    /// delivered or its session deleted meanwhile), so a late update never revives it.
+    /// Change an existing entry's QoS 2 progress. `inline` carries the message's body (the
+    /// session has it at hand): it is written back for an entry that holds its body inline
+    /// (the store rewrites the whole value, it does not read it first) and dropped for one
+    /// that references a shared body. Ignored if the entry is gone (it was delivered or its
+    /// session deleted meanwhile), so a late update never revives it.
     UpdateMessage {
         client_id: String,
         seq: u64,
@@ -147,7 +156,7 @@ pub struct StoreStats {
     pub sessions: usize,
     /// Stored message bodies.
     pub bodies: usize,
-    /// Queue entries (references to bodies) over all sessions.
+    /// Queue entries over all sessions (references to shared bodies and inline ones).
     pub references: usize,
     pub retained: usize,
 }

@@ -17,13 +17,16 @@
 
 use crate::records::Op;
 use crate::{StoreError, StoreResult};
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 
 /// What a backend writes for a batch, in order.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Step<'a> {
     /// Apply the op as it is.
     Apply(&'a Op),
+    /// Apply an `UpdateMessage` to an entry that exists; `inline`: the entry holds its body
+    /// (write the op's body back with it), otherwise it references a shared one.
+    Update { op: &'a Op, inline: bool },
     /// Delete a body no entry references any more.
     DeleteBody(u64),
     /// Record a new ceiling of the body ids stored (never lowered, so ids are not reused).
@@ -40,8 +43,9 @@ const HIGH_WATER_STEP: u64 = 1 << 20;
 pub(crate) struct BodyRefs {
     /// Every stored body and how many entries reference it.
     counts: HashMap<u64, u32>,
-    /// The body ids each client's entries reference (an entry's sequence is its body's id).
-    by_client: HashMap<String, HashSet<u64>>,
+    /// Each client's entries: sequence (= body id) -> whether the body is shared (in
+    /// `counts`) rather than inline.
+    by_client: HashMap<String, HashMap<u64, bool>>,
     /// No body id stored so far is above this (the recorded ceiling, or the highest id found).
     high_water: u64,
 }
@@ -64,10 +68,11 @@ impl Repairs {
 
 impl BodyRefs {
     /// Count references from what a load read: the stored body ids, every entry as
-    /// (client id, sequence, whether its session exists), and the recorded high-water mark.
+    /// (client id, sequence, whether its session exists, whether its body is inline), and the
+    /// recorded ceiling of body ids.
     pub fn rebuild<'a>(
         bodies: impl IntoIterator<Item = u64>,
-        entries: impl IntoIterator<Item = (&'a str, u64, bool)>,
+        entries: impl IntoIterator<Item = (&'a str, u64, bool, bool)>,
         high_water: u64,
     ) -> (BodyRefs, Repairs) {
         let mut refs = BodyRefs {
@@ -79,17 +84,20 @@ impl BodyRefs {
             refs.high_water = refs.high_water.max(id);
         }
         let mut repairs = Repairs::default();
-        for (client, seq, session_exists) in entries {
-            match refs.counts.get_mut(&seq) {
-                Some(count) if session_exists => {
-                    *count += 1;
-                    refs.by_client
-                        .entry(client.to_owned())
-                        .or_default()
-                        .insert(seq);
-                }
-                _ => repairs.dead_entries.push((client.to_owned(), seq)),
+        for (client, seq, session_exists, inline) in entries {
+            refs.high_water = refs.high_water.max(seq);
+            let shared = refs.counts.get_mut(&seq).filter(|_| !inline);
+            if !session_exists || (!inline && shared.is_none()) {
+                repairs.dead_entries.push((client.to_owned(), seq));
+                continue;
             }
+            if let Some(count) = shared {
+                *count += 1;
+            }
+            refs.by_client
+                .entry(client.to_owned())
+                .or_default()
+                .insert(seq, !inline);
         }
         refs.counts.retain(|id, count| {
             if *count == 0 {
@@ -120,54 +128,72 @@ impl BodyRefs {
                     high_water = high_water.max(*id);
                     steps.push(Step::Apply(op));
                 }
-                Op::PutMessage { client_id, seq, .. } => {
-                    let Some(count) = self.counts.get_mut(seq) else {
+                Op::PutMessage {
+                    client_id,
+                    seq,
+                    entry,
+                } => {
+                    let shared = entry.inline.is_none();
+                    if shared && !self.counts.contains_key(seq) {
                         return Err(StoreError::Invalid(format!(
                             "entry {seq} of {client_id:?} references a body that is not stored"
                         )));
-                    };
+                    }
                     // Looked up before inserting: the common case (a session with entries
                     // already) clones no client id.
                     if !self.by_client.contains_key(client_id) {
-                        self.by_client.insert(client_id.clone(), HashSet::default());
+                        self.by_client.insert(client_id.clone(), HashMap::default());
                     }
-                    let set = self.by_client.get_mut(client_id);
-                    if set.is_some_and(|set| set.insert(*seq)) {
+                    let entries = self.by_client.get_mut(client_id);
+                    let Some(entries) = entries.filter(|e| !e.contains_key(seq)) else {
+                        continue; // exists: nothing changes
+                    };
+                    entries.insert(*seq, shared);
+                    if let Some(count) = self.counts.get_mut(seq).filter(|_| shared) {
                         *count += 1;
                     }
+                    high_water = high_water.max(*seq);
                     steps.push(Step::Apply(op));
                 }
-                Op::UpdateMessage { client_id, seq, .. } => {
-                    if self
-                        .by_client
-                        .get(client_id)
-                        .is_some_and(|s| s.contains(seq))
-                    {
-                        steps.push(Step::Apply(op));
+                Op::UpdateMessage {
+                    client_id,
+                    seq,
+                    entry,
+                } => match self.by_client.get(client_id).and_then(|e| e.get(seq)) {
+                    // Without its body an inline entry cannot be rewritten (the store does not
+                    // read it back); losing QoS 2 progress only costs a resend with DUP.
+                    Some(false) if entry.inline.is_none() => {
+                        log::warn!("store: update of entry {seq} of {client_id:?} without its body ignored");
                     }
-                }
+                    Some(shared) => steps.push(Step::Update {
+                        op,
+                        inline: !*shared,
+                    }),
+                    None => {}
+                },
                 Op::DeleteMessage { client_id, seq } => {
                     steps.push(Step::Apply(op));
-                    // An emptied set stays (an online persistent session empties and refills
+                    // An emptied map stays (an online persistent session empties and refills
                     // its queue all the time), but gives back the room of a drained backlog.
                     let removed = match self.by_client.get_mut(client_id) {
-                        Some(set) => {
-                            let removed = set.remove(seq);
-                            if set.is_empty() && set.capacity() > 1024 {
-                                *set = HashSet::default();
+                        Some(entries) => {
+                            let removed = entries.remove(seq);
+                            if entries.is_empty() && entries.capacity() > 1024 {
+                                *entries = HashMap::default();
                             }
                             removed
                         }
-                        None => false,
+                        None => None,
                     };
-                    if removed {
+                    if removed == Some(true) {
                         self.release(*seq, &mut steps);
                     }
                 }
                 Op::DeleteSession(client_id) => {
                     steps.push(Step::Apply(op));
-                    if let Some(set) = self.by_client.remove(client_id) {
-                        let mut seqs: Vec<u64> = set.into_iter().collect();
+                    if let Some(entries) = self.by_client.remove(client_id) {
+                        let shared = entries.into_iter().filter(|(_, shared)| *shared);
+                        let mut seqs: Vec<u64> = shared.map(|(seq, _)| seq).collect();
                         seqs.sort_unstable();
                         for seq in seqs {
                             self.release(seq, &mut steps);
@@ -225,6 +251,7 @@ mod tests {
             entry: QueuedRef {
                 qos: 1,
                 state: DeliveryState::Queued,
+                inline: None,
             },
         }
     }
@@ -272,7 +299,8 @@ mod tests {
                 seq: 5,
                 entry: QueuedRef {
                     qos: 1,
-                    state: DeliveryState::Sent { pkid: 1 }
+                    state: DeliveryState::Sent { pkid: 1 },
+                    inline: None,
                 },
             }])
             .unwrap()
@@ -296,10 +324,11 @@ mod tests {
     #[test]
     fn rebuild_counts_references_and_finds_what_to_repair() {
         let entries = [
-            ("a", 1, true),
-            ("b", 1, true),
-            ("gone", 2, false),
-            ("a", 9, true),
+            ("a", 1, true, false),
+            ("b", 1, true, false),
+            ("gone", 2, false, false),
+            ("a", 9, true, false),
+            ("b", 8, true, true),
         ];
         let (mut r, repairs) = BodyRefs::rebuild([1, 2, 3], entries, 7);
         assert_eq!(repairs.orphan_bodies, vec![2, 3]);
@@ -307,8 +336,52 @@ mod tests {
             repairs.dead_entries,
             vec![("gone".to_string(), 2), ("a".to_string(), 9)]
         );
-        assert_eq!(r.high_water(), 7);
+        assert_eq!(r.high_water(), 9, "entry ids count too");
         assert!(deleted_bodies(&r.plan(&[delete("a", 1)]).unwrap()).is_empty());
         assert_eq!(deleted_bodies(&r.plan(&[delete("b", 1)]).unwrap()), vec![1]);
+        // b's inline entry 8 is known: updated in place, deleted without a body.
+        let update = Op::UpdateMessage {
+            client_id: "b".into(),
+            seq: 8,
+            entry: QueuedRef {
+                qos: 2,
+                state: DeliveryState::Sent { pkid: 1 },
+                inline: Some(MessageBody {
+                    topic: "t".into(),
+                    payload: vec![],
+                    retain: false,
+                }),
+            },
+        };
+        let steps = r.plan(std::slice::from_ref(&update)).unwrap();
+        assert_eq!(
+            steps,
+            vec![Step::Update {
+                op: &update,
+                inline: true
+            }]
+        );
+        assert!(deleted_bodies(&r.plan(&[delete("b", 8)]).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn an_inline_entry_needs_no_stored_body_and_releases_none() {
+        let mut r = BodyRefs::default();
+        let mut put = entry("a", 4);
+        if let Op::PutMessage { entry, .. } = &mut put {
+            entry.inline = Some(MessageBody {
+                topic: "t".into(),
+                payload: vec![],
+                retain: false,
+            });
+        }
+        let twice = [put.clone(), put];
+        let steps = r.plan(&twice).unwrap();
+        assert_eq!(
+            steps.len(),
+            2,
+            "put once (the second is a no-op), then the ceiling"
+        );
+        assert!(deleted_bodies(&r.plan(&[delete("a", 4)]).unwrap()).is_empty());
     }
 }

@@ -37,6 +37,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 mod migrate;
 #[path = "rocks_load.rs"]
 mod rocks_load;
+#[path = "rocks_write.rs"]
+mod rocks_write;
 
 const CF_SESSIONS: &str = "sessions";
 const CF_BODIES: &str = "bodies";
@@ -94,6 +96,21 @@ fn options() -> Options {
     o.set_max_write_buffer_number(3);
     o.set_keep_log_file_num(3);
     o.set_max_total_wal_size(64 * 1024 * 1024);
+    o
+}
+
+/// Queue entries are small (a reference, or one message for one session) and short-lived (put
+/// at publish, deleted at PUBACK): a smaller memtable keeps the skiplist that every delete
+/// inserts its tombstone into short. With 16 MB, 200,000 small entries fit before a flush and
+/// each delete cost ~1.7 µs instead of ~1.2 µs (storage/examples/opbench.rs, 10 sessions, 64-byte
+/// payloads, 5 rounds); one session with 4 KB payloads flushes more often: ~3% more per entry.
+const MESSAGES_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+
+fn cf_options(name: &str) -> Options {
+    let mut o = options();
+    if name == CF_MESSAGES {
+        o.set_write_buffer_size(MESSAGES_WRITE_BUFFER);
+    }
     o
 }
 
@@ -177,7 +194,7 @@ impl RocksStore {
         }
         let cfs = CFS
             .iter()
-            .map(|n| ColumnFamilyDescriptor::new(*n, options()));
+            .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
         let db = DB::open_cf_descriptors(&options(), path, cfs).map_err(backend)?;
         let store = RocksStore {
             db,
@@ -263,59 +280,6 @@ impl RocksStore {
         // The counts are replaced wholesale by every load; a panic elsewhere cannot leave them
         // in a state worse than the panic.
         self.refs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn add_to_batch(&self, batch: &mut WriteBatch, step: Step<'_>) {
-        let op = match step {
-            Step::Apply(op) => op,
-            Step::DeleteBody(id) => return batch.delete_cf(self.cf(CF_BODIES), body_key(id)),
-            Step::HighWater(id) => {
-                return batch.put_cf(self.cf(CF_META), HIGH_WATER_KEY, id.to_le_bytes())
-            }
-        };
-        match op {
-            Op::PutSession(meta) => batch.put_cf(
-                self.cf(CF_SESSIONS),
-                meta.client_id.as_bytes(),
-                encode(meta),
-            ),
-            Op::DeleteSession(id) => {
-                batch.delete_cf(self.cf(CF_SESSIONS), id.as_bytes());
-                let (from, to) = client_range(id);
-                batch.delete_range_cf(self.cf(CF_MESSAGES), &from, &to);
-                batch.delete_range_cf(self.cf(CF_INBOUND), &from, &to);
-            }
-            Op::PutBody { id, body } => {
-                batch.put_cf(self.cf(CF_BODIES), body_key(*id), encode(body))
-            }
-            Op::PutMessage {
-                client_id,
-                seq,
-                entry,
-            }
-            | Op::UpdateMessage {
-                client_id,
-                seq,
-                entry,
-            } => batch.put_cf(
-                self.cf(CF_MESSAGES),
-                message_key(client_id, *seq),
-                encode(entry),
-            ),
-            Op::DeleteMessage { client_id, seq } => {
-                batch.delete_cf(self.cf(CF_MESSAGES), message_key(client_id, *seq))
-            }
-            Op::PutInbound { client_id, pkid } => {
-                batch.put_cf(self.cf(CF_INBOUND), inbound_key(client_id, *pkid), [])
-            }
-            Op::DeleteInbound { client_id, pkid } => {
-                batch.delete_cf(self.cf(CF_INBOUND), inbound_key(client_id, *pkid))
-            }
-            Op::PutRetained(r) => {
-                batch.put_cf(self.cf(CF_RETAINED), r.message.topic.as_bytes(), encode(r))
-            }
-            Op::DeleteRetained(topic) => batch.delete_cf(self.cf(CF_RETAINED), topic.as_bytes()),
-        }
     }
 }
 

@@ -74,21 +74,27 @@ impl RocksStore {
             bodies.keys().copied(),
             entries
                 .iter()
-                .map(|(c, seq, _)| (c.as_str(), *seq, index.contains_key(c))),
+                .map(|(c, seq, e): &(String, u64, QueuedRef)| {
+                    (c.as_str(), *seq, index.contains_key(c), e.inline.is_some())
+                }),
             self.high_water()?,
         );
         // The entries `rebuild` counted: those with both a session and a body.
-        for (client, seq, entry) in entries.iter() {
-            if let (Some(&i), Some(body)) = (index.get(client), bodies.get(seq)) {
-                sessions[i].messages.push((
-                    *seq,
-                    QueuedMessage {
-                        body: body.clone(),
-                        qos: entry.qos,
-                        state: entry.state,
-                    },
-                ));
-            }
+        for (client, seq, entry) in entries {
+            let Some(&i) = index.get(&client) else {
+                continue;
+            };
+            let body = match entry.inline {
+                Some(inline) => Arc::new(inline),
+                None => match bodies.get(&seq) {
+                    Some(body) => body.clone(),
+                    None => continue,
+                },
+            };
+            let (qos, state) = (entry.qos, entry.state);
+            sessions[i]
+                .messages
+                .push((seq, QueuedMessage { body, qos, state }));
         }
         for (k, _) in self.scan(CF_INBOUND)? {
             let (client, pkid) = parse_inbound_key(&k)?;

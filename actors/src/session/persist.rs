@@ -5,12 +5,13 @@
 //! - the session's meta (subscriptions, protocol, last seen): on connect, on (un)subscribe
 //!   (awaited before SUBACK/UNSUBACK), on disconnect and shutdown;
 //! - each queued QoS 1/2 message: by the *publisher's* router before the publisher is
-//!   acknowledged (see `route.rs`), as one body per message (under the message's id) and one
-//!   small entry per persistent subscriber referencing it, under the same id as sequence; the
-//!   store deletes the body with its last entry;
+//!   acknowledged (see `route.rs`), under the message's id as sequence: for a single
+//!   persistent subscriber one entry holding the message, for several one shared body (under
+//!   the same id) and one small entry per subscriber referencing it; the store deletes a shared
+//!   body with its last entry;
 //! - QoS 2 progress (sent with packet id, released): as it happens, not awaited (losing it in a
-//!   crash means a resend with DUP, which the protocol absorbs); only the entry is rewritten,
-//!   never the body;
+//!   crash means a resend with DUP, which the protocol absorbs); a shared body is not
+//!   rewritten;
 //! - completion (PUBACK/PUBCOMP) or a drop: the entry is deleted, not awaited;
 //! - inbound QoS 2 packet ids: stored before PUBREC, removed before PUBCOMP (both awaited), so a
 //!   repeated PUBLISH is never delivered twice, even across a crash.
@@ -106,6 +107,8 @@ impl Session {
                 entry: QueuedRef {
                     qos: p.qos as u8,
                     state,
+                    // Written back only if the entry holds its body inline (the store knows).
+                    inline: Some(message_body(&p.msg, p.retain)),
                 },
             }]);
         }

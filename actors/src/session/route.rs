@@ -152,11 +152,13 @@ impl Router {
         }
     }
 
-    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2:
-    /// the body once, under the message id, and one small entry per subscriber referencing it,
-    /// all in one commit (so one atomic batch: a crash keeps the body with all its entries or
-    /// neither). Returns the commit to await before acknowledging, and which matches were
-    /// stored (empty when none was: the common case allocates nothing).
+    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2,
+    /// in one commit (so one atomic batch: a crash keeps the body with all its entries or
+    /// neither): for one such subscriber, one entry holding the body inline (one record to
+    /// write and later delete, the common case); for several, the body once, under the message
+    /// id, and one small entry per subscriber referencing it. Returns the commit to await
+    /// before acknowledging, and which matches were stored (empty when none was: the common
+    /// case allocates nothing).
     fn store_for_persistent(&self, msg: &Message, matched: &[Matched]) -> (Commit, Vec<bool>) {
         let Some(writer) = &self.persist else {
             return (Commit::ready(), Vec::new());
@@ -166,14 +168,20 @@ impl Router {
         }
         let stores =
             |m: &Matched| m.qos != QoS::AtMostOnce && m.subscriber.persistent.load(Relaxed);
-        if !matched.iter().any(stores) {
+        let n = matched.iter().filter(|m| stores(m)).count();
+        if n == 0 {
             return (Commit::ready(), Vec::new());
         }
         let id = msg.trace.id;
-        let mut ops = vec![Op::PutBody {
-            id,
-            body: message_body(msg, false),
-        }];
+        let mut ops = Vec::with_capacity(n + 1);
+        let body = message_body(msg, false);
+        // Taken by the one entry, or stored once for all of them.
+        let mut inline = None;
+        if n == 1 {
+            inline = Some(body);
+        } else {
+            ops.push(Op::PutBody { id, body });
+        }
         let stored = matched
             .iter()
             .map(|m| {
@@ -185,6 +193,7 @@ impl Router {
                         entry: QueuedRef {
                             qos: msg.qos.min(m.qos) as u8,
                             state: DeliveryState::Queued,
+                            inline: inline.take(),
                         },
                     });
                 }
