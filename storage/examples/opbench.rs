@@ -1,5 +1,6 @@
 //! Store-only cost of the persistent fan-out pattern: N messages for S sessions written as the
-//! router writes them, then deleted one entry at a time as PUBACKs would, in batches of B.
+//! router writes them, then deleted one entry at a time as PUBACKs would (the sessions interleaved,
+//! as drains side by side acknowledge), in batches of B.
 //! `ROUNDS=5 cargo run --release -p courtier-storage --example opbench -- DIR N S PAYLOAD B`
 //! (ROUNDS, default 1: repeat, with new ids, so memtables fill and flush as in a long run).
 use courtier_storage::*;
@@ -66,8 +67,9 @@ fn main() {
         put += t.elapsed();
         let t = Instant::now();
         let mut batch = Vec::new();
-        for c in &clients {
-            for id in round * n + 1..=round * n + n {
+        // As sessions draining side by side acknowledge: the clients interleave.
+        for id in round * n + 1..=round * n + n {
+            for c in &clients {
                 batch.push(Op::DeleteMessage {
                     client_id: c.clone(),
                     seq: id,
