@@ -51,6 +51,7 @@ SCENARIOS=(
   "latency-q1|latency -q 1 --rate 1000"
   "retained-burst|retained-burst -q 1"
   "persistent|persistent -q 1"
+  "persistent-4k|persistent -q 1 --payload 4096"
 )
 
 log() { echo "== $*" >&2; }

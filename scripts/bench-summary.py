@@ -18,6 +18,7 @@ METRICS = {
     "retained-burst": [("all_received_s", "all received s (lower)", False)],
     "persistent": [("enqueue_per_s", "enqueue msg/s", True), ("msgs_per_s", "drain msg/s", True)],
 }
+METRICS["persistent-4k"] = METRICS["persistent"]
 DEFAULT = [("msgs_per_s", "deliveries/s", True)]
 CPU = ("broker_cpu_us_per_msg", "broker CPU µs/msg (lower)", False)
 

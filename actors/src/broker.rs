@@ -45,14 +45,16 @@ impl Broker {
     pub async fn start(cfg: BrokerConfig, store: Arc<dyn Store>, loaded: Loaded) -> Broker {
         let cfg = Arc::new(cfg);
         let metrics = Arc::new(Metrics::default());
-        // Message ids double as store sequences: start above every sequence already stored
-        // (and above the clock, in case the store is older than this process's counter).
+        // Message ids double as store sequences and body ids: start above every sequence
+        // stored and every body id ever stored, deleted ones too, so none is reused (and above
+        // the clock, in case the store is older than this process's counter).
         let max_seq = loaded
             .sessions
             .iter()
             .flat_map(|s| s.messages.iter().map(|(seq, _)| *seq))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(loaded.body_high_water);
         crate::message::TraceContext::ensure_ids_above(max_seq);
         let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
         let threads = match cfg.worker_threads {

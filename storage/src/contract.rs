@@ -25,19 +25,68 @@ fn meta(id: &str) -> SessionMeta {
     }
 }
 
-fn queued(topic: &str, state: DeliveryState) -> QueuedRecord {
-    QueuedRecord {
-        message: msg(topic, b"p", 1),
-        state,
+fn body(topic: &str) -> MessageBody {
+    MessageBody {
+        topic: topic.into(),
+        payload: b"p".to_vec(),
+        retain: false,
     }
 }
 
-fn put(client: &str, seq: u64, r: QueuedRecord) -> Op {
+/// An entry referencing a shared body.
+fn entry(state: DeliveryState) -> QueuedRef {
+    QueuedRef {
+        qos: 1,
+        state,
+        inline: None,
+    }
+}
+
+/// A message queued for one session only, as the router writes it: its body in the entry.
+fn put(client: &str, seq: u64, topic: &str, state: DeliveryState) -> Vec<Op> {
+    vec![Op::PutMessage {
+        client_id: client.into(),
+        seq,
+        entry: QueuedRef {
+            inline: Some(body(topic)),
+            ..entry(state)
+        },
+    }]
+}
+
+/// An update as a session writes it: with the message's body.
+fn update(client: &str, seq: u64, topic: &str, state: DeliveryState) -> Op {
+    Op::UpdateMessage {
+        client_id: client.into(),
+        seq,
+        entry: QueuedRef {
+            inline: Some(body(topic)),
+            ..entry(state)
+        },
+    }
+}
+
+fn put_ref(client: &str, seq: u64, state: DeliveryState) -> Op {
     Op::PutMessage {
         client_id: client.into(),
         seq,
-        record: r,
+        entry: entry(state),
     }
+}
+
+fn delete(client: &str, seq: u64) -> Op {
+    Op::DeleteMessage {
+        client_id: client.into(),
+        seq,
+    }
+}
+
+/// (topic, state) of a loaded session's messages, in order.
+fn topics_and_states(rec: &SessionRecord) -> Vec<(u64, String, DeliveryState)> {
+    rec.messages
+        .iter()
+        .map(|(seq, m)| (*seq, m.body.topic.clone(), m.state))
+        .collect()
 }
 
 /// The loaded record of one session, if the store has it.
@@ -59,31 +108,32 @@ pub fn check_all(store: &dyn Store) {
 }
 
 fn sessions_keep_messages_in_sequence_order(s: &dyn Store) {
-    s.write(
-        &[
-            Op::PutSession(meta("c1")),
-            put("c1", 300, queued("t/3", DeliveryState::Queued)),
-            put("c1", 2, queued("t/1", DeliveryState::Queued)),
-            put("c1", 256, queued("t/2", DeliveryState::Sent { pkid: 9 })),
-            Op::PutInbound {
-                client_id: "c1".into(),
-                pkid: 7,
-            },
-        ],
-        false,
-    )
-    .unwrap();
+    let mut ops = vec![Op::PutSession(meta("c1"))];
+    ops.extend(put("c1", 300, "t/3", DeliveryState::Queued));
+    ops.extend(put("c1", 2, "t/1", DeliveryState::Queued));
+    ops.extend(put("c1", 256, "t/2", DeliveryState::Sent { pkid: 9 }));
+    ops.push(Op::PutInbound {
+        client_id: "c1".into(),
+        pkid: 7,
+    });
+    s.write(&ops, false).unwrap();
     let c1 = session(s, "c1").expect("session c1");
     assert_eq!(c1.meta, meta("c1"));
     let seqs: Vec<u64> = c1.messages.iter().map(|(seq, _)| *seq).collect();
     assert_eq!(seqs, vec![2, 256, 300]);
     assert_eq!(c1.messages[1].1.state, DeliveryState::Sent { pkid: 9 });
+    assert_eq!(c1.messages[1].1.body.topic, "t/2");
     assert_eq!(c1.inbound_qos2, vec![7]);
 }
 
 fn deleting_a_session_removes_its_messages_and_inbound_ids(s: &dyn Store) {
     s.write(&[Op::DeleteSession("c1".into())], true).unwrap();
     assert!(session(s, "c1").is_none());
+    assert_eq!(
+        s.stats().unwrap().bodies,
+        0,
+        "the session's bodies go with it"
+    );
     // Re-creating the session finds nothing left over.
     s.write(&[Op::PutSession(meta("c1"))], false).unwrap();
     let c1 = session(s, "c1").expect("session c1");
@@ -92,21 +142,28 @@ fn deleting_a_session_removes_its_messages_and_inbound_ids(s: &dyn Store) {
 }
 
 fn message_updates_and_deletes(s: &dyn Store) {
+    let mut ops = vec![Op::PutSession(meta("c2"))];
+    ops.extend(put("c2", 1, "x", DeliveryState::Queued));
+    ops.push(Op::PutBody {
+        id: 2,
+        body: body("y"),
+    });
+    ops.push(put_ref("c2", 2, DeliveryState::Queued));
+    s.write(&ops, false).unwrap();
+    assert_eq!(
+        s.stats().unwrap().bodies,
+        1,
+        "only the shared one is a body"
+    );
     s.write(
         &[
-            Op::PutSession(meta("c2")),
-            put("c2", 1, queued("x", DeliveryState::Queued)),
-            put("c2", 2, queued("y", DeliveryState::Queued)),
-        ],
-        false,
-    )
-    .unwrap();
-    s.write(
-        &[
-            put("c2", 1, queued("x", DeliveryState::Released { pkid: 3 })),
-            Op::DeleteMessage {
+            update("c2", 1, "x", DeliveryState::Released { pkid: 3 }),
+            update("c2", 2, "y", DeliveryState::Sent { pkid: 4 }),
+            // Without its body an inline entry is not rewritten (nor lost).
+            Op::UpdateMessage {
                 client_id: "c2".into(),
-                seq: 2,
+                seq: 1,
+                entry: entry(DeliveryState::Sent { pkid: 9 }),
             },
         ],
         false,
@@ -114,9 +171,32 @@ fn message_updates_and_deletes(s: &dyn Store) {
     .unwrap();
     let c2 = session(s, "c2").expect("session c2");
     assert_eq!(
-        c2.messages,
-        vec![(1, queued("x", DeliveryState::Released { pkid: 3 }))]
+        topics_and_states(&c2),
+        vec![
+            (1, "x".into(), DeliveryState::Released { pkid: 3 }),
+            (2, "y".into(), DeliveryState::Sent { pkid: 4 })
+        ]
     );
+    assert_eq!(
+        s.stats().unwrap().bodies,
+        1,
+        "an update does not copy a shared body"
+    );
+    s.write(
+        &[
+            delete("c2", 2),
+            // An update of an entry that is gone does not bring it back.
+            update("c2", 2, "y", DeliveryState::Released { pkid: 4 }),
+        ],
+        false,
+    )
+    .unwrap();
+    let c2 = session(s, "c2").expect("session c2");
+    assert_eq!(
+        topics_and_states(&c2),
+        vec![(1, "x".into(), DeliveryState::Released { pkid: 3 })]
+    );
+    assert_eq!(s.stats().unwrap().bodies, 0);
     s.write(&[Op::DeleteSession("c2".into())], false).unwrap();
 }
 
@@ -148,8 +228,12 @@ fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
         &[
             Op::PutSession(meta("ab")),
             Op::PutSession(meta("a")),
-            put("ab", 1, queued("ab", DeliveryState::Queued)),
-            put("a", 1, queued("a", DeliveryState::Queued)),
+            Op::PutBody {
+                id: 1,
+                body: body("ab"),
+            },
+            put_ref("ab", 1, DeliveryState::Queued),
+            put_ref("a", 1, DeliveryState::Queued),
         ],
         false,
     )
@@ -157,6 +241,7 @@ fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
     s.write(&[Op::DeleteSession("a".into())], false).unwrap();
     let ab = session(s, "ab").expect("session ab");
     assert_eq!(ab.messages.len(), 1, "deleting \"a\" must not touch \"ab\"");
+    assert_eq!(s.stats().unwrap().bodies, 1, "\"ab\" still references it");
     s.write(&[Op::DeleteSession("ab".into())], false).unwrap();
 }
 
@@ -172,3 +257,6 @@ fn rocks_store_meets_the_contract() {
     let opened = crate::open_rocks(&dir.path().join("db"), crate::OnCorruption::Fail).unwrap();
     check_all(&*opened.store);
 }
+
+#[path = "contract_bodies.rs"]
+mod bodies;

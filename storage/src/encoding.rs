@@ -1,13 +1,22 @@
 //! Record encoding: a 4-byte header (magic 'C' + version as u16 LE + reserved 0) followed by
 //! bincode (standard configuration) of the serde record. A record of a newer version is a typed
 //! error (`StoreError::NewerSchema`), never a panic and never silently misread.
+//!
+//! Every record type says since which version its layout is unchanged ([`Versioned`]): a record
+//! written by an older broker whose layout did not change since is read as is (a version-1
+//! session or retained message is a version-2 one), an older layout is corruption unless a
+//! migration reads it explicitly (`decode_version`).
 
+use crate::records::{MessageBody, QueuedRef, RetainedRecord, SessionMeta};
 use crate::StoreError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::ops::RangeInclusive;
 
 /// Version of the record layouts in `records.rs`.
-pub const SCHEMA_VERSION: u16 = 1;
+/// 1: each queued message stored whole per session (`QueuedRecord`).
+/// 2: queued messages as one `MessageBody` plus a `QueuedRef` per session.
+pub const SCHEMA_VERSION: u16 = 2;
 const MAGIC: u8 = b'C';
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -18,7 +27,35 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+/// A record type and the first schema version with its current layout.
+pub trait Versioned: DeserializeOwned {
+    const SINCE: u16;
+}
+
+impl Versioned for SessionMeta {
+    const SINCE: u16 = 1;
+}
+impl Versioned for RetainedRecord {
+    const SINCE: u16 = 1;
+}
+impl Versioned for MessageBody {
+    const SINCE: u16 = 2;
+}
+impl Versioned for QueuedRef {
+    const SINCE: u16 = 2;
+}
+
+/// Decode a record of the current layout.
+pub fn decode<T: Versioned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    decode_version(bytes, T::SINCE..=SCHEMA_VERSION, what)
+}
+
+/// Decode a record whose header version is in `accepted` (a migration reading an old layout).
+pub fn decode_version<T: DeserializeOwned>(
+    bytes: &[u8],
+    accepted: RangeInclusive<u16>,
+    what: &str,
+) -> Result<T, StoreError> {
     if bytes.len() < 4 || bytes[0] != MAGIC {
         return Err(StoreError::Corrupt(format!("{what}: bad record header")));
     }
@@ -29,9 +66,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreE
             supported: SCHEMA_VERSION as u32,
         });
     }
-    if version != SCHEMA_VERSION {
+    if !accepted.contains(&version) {
         return Err(StoreError::Corrupt(format!(
-            "{what}: unknown schema version {version}"
+            "{what}: unexpected schema version {version}"
         )));
     }
     let (value, used) = bincode::serde::decode_from_slice(&bytes[4..], bincode::config::standard())
@@ -40,6 +77,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreE
         return Err(StoreError::Corrupt(format!("{what}: trailing bytes")));
     }
     Ok(value)
+}
+
+/// Key of a body: its id, big-endian (keys sort by id).
+pub fn body_key(id: u64) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+pub fn parse_body_key(key: &[u8]) -> Result<u64, StoreError> {
+    Ok(u64::from_be_bytes(key.try_into().map_err(|_| {
+        StoreError::Corrupt("body key is not 8 bytes".into())
+    })?))
 }
 
 /// Key of a session's message: client id, 0x00, sequence (big-endian, so keys sort in order).
@@ -67,6 +115,28 @@ pub fn client_range(client_id: &str) -> (Vec<u8>, Vec<u8>) {
     from.push(0);
     to.push(1);
     (from, to)
+}
+
+/// Split a message key into (client id, sequence).
+pub fn parse_message_key(key: &[u8]) -> Result<(String, u64), StoreError> {
+    let (client, suffix) = split_key(key)?;
+    let seq = u64::from_be_bytes(
+        suffix
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("message key".into()))?,
+    );
+    Ok((client, seq))
+}
+
+/// Split an inbound key into (client id, packet id).
+pub fn parse_inbound_key(key: &[u8]) -> Result<(String, u16), StoreError> {
+    let (client, suffix) = split_key(key)?;
+    let pkid = u16::from_be_bytes(
+        suffix
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("inbound key".into()))?,
+    );
+    Ok((client, pkid))
 }
 
 /// Split a message or inbound key into (client id, suffix).
@@ -109,6 +179,24 @@ mod tests {
         assert!(matches!(
             decode::<RetainedRecord>(&bytes, "t"),
             Err(StoreError::NewerSchema { .. })
+        ));
+    }
+
+    #[test]
+    fn an_older_record_is_read_only_if_its_layout_did_not_change_since() {
+        let mut bytes = encode(&rec());
+        bytes[1..3].copy_from_slice(&1u16.to_le_bytes());
+        assert_eq!(decode::<RetainedRecord>(&bytes, "t").unwrap(), rec());
+        let body = MessageBody {
+            topic: "a".into(),
+            payload: vec![1],
+            retain: false,
+        };
+        let mut bytes = encode(&body);
+        bytes[1..3].copy_from_slice(&1u16.to_le_bytes());
+        assert!(matches!(
+            decode::<MessageBody>(&bytes, "t"),
+            Err(StoreError::Corrupt(_))
         ));
     }
 

@@ -2,23 +2,27 @@
 //!
 //! - `records`: the persisted serde structs and the `Op`s that change them.
 //! - `encoding`: bincode behind a schema-version header; keys.
+//! - `refs`: reference counts of message bodies (a fanned-out message is stored once), shared
+//!   by both backends.
 //! - `memory`: `MemoryStore`, the in-process backend (tests, persistence disabled). It behaves
 //!   like a real store across an in-process broker restart.
 //! - `rocks`: `RocksStore` (feature `rocksdb`, on by default) with column families `sessions`,
-//!   `messages`, `inbound`, `retained` and `meta`; corruption handling at open.
+//!   `bodies`, `messages`, `inbound`, `retained` and `meta`; corruption handling and the
+//!   migration of older stores at open.
 //! - `writer`: `CommitWriter`, the group-commit thread every write goes through.
 
 pub mod encoding;
 pub mod memory;
 pub mod records;
+mod refs;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 pub mod writer;
 
 pub use memory::MemoryStore;
 pub use records::{
-    DeliveryState, Loaded, Op, QueuedRecord, RetainedRecord, SessionMeta, SessionRecord,
-    StoredMessage, SubscriptionRecord,
+    DeliveryState, Loaded, MessageBody, Op, QueuedMessage, QueuedRef, RetainedRecord, SessionMeta,
+    SessionRecord, StoreStats, StoredMessage, SubscriptionRecord,
 };
 #[cfg(feature = "rocksdb")]
 pub use rocks::{open_rocks, OnCorruption, Opened, RocksStore};
@@ -37,6 +41,10 @@ pub enum StoreError {
     Backend(String),
     #[error("store writer has stopped")]
     Stopped,
+    /// A batch the store refuses, written by a broker bug (e.g. an entry whose body was never
+    /// stored); nothing of the batch is written.
+    #[error("invalid store write: {0}")]
+    Invalid(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -44,7 +52,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What the broker persists. All methods may be called from any thread; writes come from the
 /// single `CommitWriter` thread, which batches them (group commit).
 pub trait Store: Send + Sync + 'static {
-    /// Every persisted session with its messages, and every retained message.
+    /// Every persisted session with its messages, and every retained message. Also counts the
+    /// references to every message body and deletes what nothing can deliver any more (bodies
+    /// without references, entries without a session or body), so call it before writing.
     fn load(&self) -> StoreResult<Loaded>;
     /// Only the retained messages (the RetainStore reloads these after a restart).
     fn load_retained(&self) -> StoreResult<Vec<RetainedRecord>>;
@@ -56,6 +66,8 @@ pub trait Store: Send + Sync + 'static {
     fn sync_wal(&self) -> StoreResult<()>;
     /// Flush everything and make it durable (shutdown).
     fn flush(&self) -> StoreResult<()>;
+    /// What the store holds, counted by a scan (tests, diagnostics; not for hot paths).
+    fn stats(&self) -> StoreResult<StoreStats>;
     /// Short name for logs ("memory", "rocksdb").
     fn backend_name(&self) -> &'static str;
 }

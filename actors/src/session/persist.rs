@@ -5,9 +5,13 @@
 //! - the session's meta (subscriptions, protocol, last seen): on connect, on (un)subscribe
 //!   (awaited before SUBACK/UNSUBACK), on disconnect and shutdown;
 //! - each queued QoS 1/2 message: by the *publisher's* router before the publisher is
-//!   acknowledged (see `route.rs`), under the message's id as sequence;
+//!   acknowledged (see `route.rs`), under the message's id as sequence: for a single
+//!   persistent subscriber one entry holding the message, for several one shared body (under
+//!   the same id) and one small entry per subscriber referencing it; the store deletes a shared
+//!   body with its last entry;
 //! - QoS 2 progress (sent with packet id, released): as it happens, not awaited (losing it in a
-//!   crash means a resend with DUP, which the protocol absorbs);
+//!   crash means a resend with DUP, which the protocol absorbs); a shared body is not
+//!   rewritten;
 //! - completion (PUBACK/PUBCOMP) or a drop: the entry is deleted, not awaited;
 //! - inbound QoS 2 packet ids: stored before PUBREC, removed before PUBCOMP (both awaited), so a
 //!   repeated PUBLISH is never delivered twice, even across a crash.
@@ -18,17 +22,16 @@ use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use crate::message::{ClientId, Message};
 use courtier_storage::writer::Commit;
 use courtier_storage::{
-    DeliveryState, Op, QueuedRecord, SessionMeta, SessionRecord, StoredMessage, SubscriptionRecord,
+    DeliveryState, MessageBody, Op, QueuedRef, SessionMeta, SessionRecord, SubscriptionRecord,
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The stored form of a message for one delivery.
-pub(crate) fn stored_message(msg: &Message, qos: QoS, retain: bool) -> StoredMessage {
-    StoredMessage {
+/// The stored body of a queued message (shared by every persistent session queueing it).
+pub(crate) fn message_body(msg: &Message, retain: bool) -> MessageBody {
+    MessageBody {
         topic: msg.topic.to_string(),
         payload: msg.payload.to_vec(),
-        qos: qos as u8,
         retain,
     }
 }
@@ -98,12 +101,14 @@ impl Session {
 
     pub(super) fn persist_state(&self, p: &Pending, state: DeliveryState) {
         if let Some(seq) = p.seq {
-            self.persist(vec![Op::PutMessage {
+            self.persist(vec![Op::UpdateMessage {
                 client_id: self.client_id.to_string(),
                 seq,
-                record: QueuedRecord {
-                    message: stored_message(&p.msg, p.qos, p.retain),
+                entry: QueuedRef {
+                    qos: p.qos as u8,
                     state,
+                    // Written back only if the entry holds its body inline (the store knows).
+                    inline: Some(message_body(&p.msg, p.retain)),
                 },
             }]);
         }
@@ -130,14 +135,13 @@ impl Session {
         }
         let mut dropped = Vec::new();
         for (seq, r) in rec.messages {
-            let qos = QoS::from_u8(r.message.qos).unwrap_or_default();
-            let retain = r.message.retain;
-            let msg = Message::new(
-                r.message.topic.into(),
-                r.message.payload.into(),
-                qos,
-                retain,
-            );
+            let qos = QoS::from_u8(r.qos).unwrap_or_default();
+            // The body is shared by every session restored with it: the last one takes it,
+            // the others copy (each session's queue owns its messages, as before the store
+            // shared bodies).
+            let body = Arc::try_unwrap(r.body).unwrap_or_else(|shared| (*shared).clone());
+            let retain = body.retain;
+            let msg = Message::new(body.topic.into(), body.payload.into(), qos, retain);
             let pending = Pending {
                 msg: Arc::new(msg),
                 qos,

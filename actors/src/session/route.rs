@@ -12,7 +12,7 @@ use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
 use crate::session::inbox::DrainInbox;
 use crate::session::messages::Deliver;
-use crate::session::persist::stored_message;
+use crate::session::persist::message_body;
 use crate::topics::messages::{
     AddSubscription, Matched, RemoveSubscription, ResolveSubtree, Subscriber, Subscription,
 };
@@ -20,7 +20,7 @@ use crate::topics::{filter_key, SubtreeHandle, TopicIndex, TopicRouter};
 use actix::prelude::*;
 use bytestring::ByteString;
 use courtier_storage::writer::Commit;
-use courtier_storage::{CommitWriter, DeliveryState, Op, QueuedRecord, StoreError};
+use courtier_storage::{CommitWriter, DeliveryState, Op, QueuedRef, StoreError};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -159,9 +159,13 @@ impl Router {
         }
     }
 
-    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2;
-    /// returns the commit to await before acknowledging, and which matches were stored (empty
-    /// when none was: the common case allocates nothing).
+    /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2,
+    /// in one commit (so one atomic batch: a crash keeps the body with all its entries or
+    /// neither): for one such subscriber, one entry holding the body inline (one record to
+    /// write and later delete, the common case); for several, the body once, under the message
+    /// id, and one small entry per subscriber referencing it. Returns the commit to await
+    /// before acknowledging, and which matches were stored (empty when none was: the common
+    /// case allocates nothing).
     fn store_for_persistent(&self, msg: &Message, matched: &[Matched]) -> (Commit, Vec<bool>) {
         let Some(writer) = &self.persist else {
             return (Commit::ready(), Vec::new());
@@ -171,10 +175,20 @@ impl Router {
         }
         let stores =
             |m: &Matched| m.qos != QoS::AtMostOnce && m.subscriber.persistent.load(Relaxed);
-        if !matched.iter().any(stores) {
+        let n = matched.iter().filter(|m| stores(m)).count();
+        if n == 0 {
             return (Commit::ready(), Vec::new());
         }
-        let mut ops = Vec::new();
+        let id = msg.trace.id;
+        let mut ops = Vec::with_capacity(n + 1);
+        let body = message_body(msg, false);
+        // Taken by the one entry, or stored once for all of them.
+        let mut inline = None;
+        if n == 1 {
+            inline = Some(body);
+        } else {
+            ops.push(Op::PutBody { id, body });
+        }
         let stored = matched
             .iter()
             .map(|m| {
@@ -182,10 +196,11 @@ impl Router {
                 if store {
                     ops.push(Op::PutMessage {
                         client_id: m.subscriber.client_id.to_string(),
-                        seq: msg.trace.id,
-                        record: QueuedRecord {
-                            message: stored_message(msg, msg.qos.min(m.qos), false),
+                        seq: id,
+                        entry: QueuedRef {
+                            qos: msg.qos.min(m.qos) as u8,
                             state: DeliveryState::Queued,
+                            inline: inline.take(),
                         },
                     });
                 }
