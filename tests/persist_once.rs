@@ -1,5 +1,6 @@
 //! A message fanned out to several persistent sessions is stored once: one body per message,
 //! one small entry per session, and the bodies go once every session has acknowledged them.
+//! Small messages are copied into each session's entry instead (cheaper than a shared record).
 //! End to end on the RocksDB store the broker opens from its data directory, counted by opening
 //! that directory after the broker stopped.
 
@@ -139,4 +140,53 @@ async fn a_message_for_five_offline_sessions_is_stored_once_and_goes_when_all_ha
         (0, 0),
         "every body went with its last acknowledgement"
     );
+}
+
+/// Below the sharing threshold (topic + payload under 512 bytes) each session's entry holds its
+/// own copy: no shared bodies, one entry per session and message, all delivered after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_messages_for_several_sessions_are_copied_into_each_entry() {
+    const SMALL: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerThread::spawn_configured(settings(dir.path())).unwrap();
+    for n in 0..SMALL {
+        let (c, mut ev) = client(&server, &format!("small-{n}"), false);
+        c.subscribe("small/#", QoS::AtLeastOnce).await.unwrap();
+        until(&mut ev, |p| matches!(p, Packet::SubAck(_))).await;
+        disconnect(c, ev).await;
+    }
+    let (publisher, mut pev) = client(&server, "small-pub", true);
+    for i in 0..50 {
+        let payload = format!("{i:05}").repeat(12); // 60 bytes
+        publisher
+            .publish("small/t", QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+    let mut acks = 0;
+    until(&mut pev, |p| {
+        acks += matches!(p, Packet::PubAck(_)) as usize;
+        acks == 50
+    })
+    .await;
+    disconnect(publisher, pev).await;
+    let stats = stop_and_count(server, dir.path());
+    assert_eq!((stats.bodies, stats.references), (0, SMALL * 50));
+
+    let server = ServerThread::spawn_configured(settings(dir.path())).unwrap();
+    for n in 0..SMALL {
+        let (c, mut ev) = client(&server, &format!("small-{n}"), false);
+        let mut got = 0;
+        until(&mut ev, |p| {
+            if let Packet::Publish(m) = p {
+                assert_eq!(&m.payload[..5], format!("{got:05}").as_bytes(), "in order");
+                got += 1;
+            }
+            got == 50
+        })
+        .await;
+        disconnect(c, ev).await;
+    }
+    let stats = stop_and_count(server, dir.path());
+    assert_eq!((stats.bodies, stats.references), (0, 0));
 }
