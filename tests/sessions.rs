@@ -235,3 +235,48 @@ fn pubacks_sent_with_the_disconnect_in_one_write_are_all_counted() {
     assert!(present);
     s.expect_silence(Duration::from_millis(500));
 }
+
+/// PUBRECs and PUBCOMPs that arrive together go to the session as one batch too: every PUBREC
+/// in one write is answered with its PUBREL, in order [MQTT-4.3.3-1, MQTT-4.6.0-2], and the
+/// PUBCOMPs in one write each finish their delivery, which frees the in-flight window for the
+/// messages queued behind them.
+#[test]
+fn qos2_acknowledgements_in_one_write_are_each_answered_and_counted() {
+    let b = start_broker_with(TestConfig {
+        max_inflight_messages: 10,
+        ..TestConfig::default()
+    });
+    let (mut s, _) = RawClient::handshake(b.addr(), "batch-q2", true);
+    s.subscribe(1, &[("batchq2/t", 2)]);
+    let mut p = RawClient::connected(b.addr(), "batch-q2-pub");
+    for i in 1..=20u16 {
+        p.send(&publish("batchq2/t", &i.to_be_bytes(), 2, false, false, i));
+        p.expect(&pubrec(i));
+        p.send(&pubrel(i));
+        p.expect(&pubcomp(i));
+    }
+    // The window of 10 is full: the first 10 arrive, then nothing until they complete.
+    let first: Vec<u16> = (0..10)
+        .map(|_| s.recv_publish().packet_id.unwrap())
+        .collect();
+    s.expect_silence(Duration::from_millis(200));
+    let recs: Vec<u8> = first.iter().flat_map(|&id| pubrec(id)).collect();
+    s.send(&recs);
+    for &id in &first {
+        s.expect(&pubrel(id));
+    }
+    let comps: Vec<u8> = first.iter().flat_map(|&id| pubcomp(id)).collect();
+    s.send(&comps);
+    let rest: Vec<Vec<u8>> = (0..10)
+        .map(|_| {
+            let m = s.recv_publish();
+            assert_eq!(m.qos, 2);
+            m.payload
+        })
+        .collect();
+    let expected: Vec<Vec<u8>> = (11..=20u16).map(|i| i.to_be_bytes().to_vec()).collect();
+    assert_eq!(
+        rest, expected,
+        "the freed window carries the next 10, in order"
+    );
+}

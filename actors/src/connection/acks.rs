@@ -1,15 +1,16 @@
-//! PUBACKs from the client, handed to the session in batches.
+//! Acknowledgements of deliveries (PUBACK, PUBREC, PUBCOMP) from the client, handed to the
+//! session in batches.
 //!
-//! In fan-out every delivery comes back as a PUBACK, and a client acknowledges a burst of
-//! deliveries in one write: forwarded one by one, each PUBACK cost an actix message, a credit and
-//! a turn of the session (~8 % of fan-out QoS 1 in perf). The connection keeps the ids of the
-//! PUBACKs it reads and hands them over as one `InboundAcks` (one credit) once the packets
-//! read together are handled, or before any other packet, so the session still sees every
-//! packet in the order the client sent it.
+//! In fan-out every delivery comes back as a PUBACK (QoS 2: a PUBREC and a PUBCOMP), and a
+//! client acknowledges a burst of deliveries in one write: forwarded one by one, each cost an
+//! actix message, a credit and a turn of the session (~8 % of fan-out QoS 1 in perf). The
+//! connection keeps the acknowledgements it reads and hands them over as one `InboundAcks` (one
+//! credit) once the packets read together are handled, or before any other packet, so the
+//! session still sees every packet in the order the client sent it.
 
 use super::{Connection, Phase};
 use crate::codec::Packet;
-use crate::session::messages::InboundAcks;
+use crate::session::messages::{ClientAck, InboundAcks};
 use actix::prelude::*;
 
 /// A batch is handed over at this size even if more PUBACKs are waiting.
@@ -21,9 +22,9 @@ const MAX_BATCH: usize = 64;
 pub(super) struct FlushAcks;
 
 impl Connection {
-    /// Hold a PUBACK's packet id; it reaches the session with the next flush.
-    pub(super) fn hold_ack(&mut self, pkid: u16, ctx: &mut Context<Self>) {
-        self.acks.push(pkid);
+    /// Hold an acknowledgement; it reaches the session with the next flush.
+    pub(super) fn hold_ack(&mut self, ack: ClientAck, ctx: &mut Context<Self>) {
+        self.acks.push(ack);
         if self.acks.len() >= MAX_BATCH {
             self.flush_acks(None, ctx);
         } else if !self.acks_flush_pending {
@@ -33,7 +34,7 @@ impl Connection {
         }
     }
 
-    /// Hand the held PUBACKs to the session, with one credit (waiting for it like any packet),
+    /// Hand the held acknowledgements to the session, with one credit (waiting for it like any packet),
     /// then `then`, the packet that made them go.
     pub(super) fn flush_acks(&mut self, then: Option<Packet>, ctx: &mut Context<Self>) {
         if self.acks.is_empty() {
@@ -43,12 +44,12 @@ impl Connection {
             return;
         }
         // Taken, not drained: an idle connection keeps no buffer.
-        let pkids = std::mem::take(&mut self.acks);
+        let acks = std::mem::take(&mut self.acks);
         let conn_id = self.id;
         self.with_credit(ctx, move |act, session, credit, ctx| {
             session.do_send(InboundAcks {
                 conn_id,
-                pkids,
+                acks,
                 credit,
             });
             if let Some(p) = then {
@@ -57,16 +58,16 @@ impl Connection {
         });
     }
 
-    /// At close: hand over the held PUBACKs if a credit is free, else drop them (as unread
+    /// At close: hand over the held acknowledgements if a credit is free, else drop them (as unread
     /// ones would be; a persistent session resends those messages).
     pub(super) fn flush_acks_now(&mut self) {
-        let pkids = std::mem::take(&mut self.acks);
+        let acks = std::mem::take(&mut self.acks);
         if let (Phase::Attached { session, .. }, Some(credit)) =
             (&self.phase, self.credits.try_take())
         {
             session.do_send(InboundAcks {
                 conn_id: self.id,
-                pkids,
+                acks,
                 credit,
             });
         }

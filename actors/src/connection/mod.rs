@@ -29,7 +29,7 @@ use crate::config::BrokerConfig;
 use crate::message::ClientId;
 use crate::metrics::Metrics;
 use crate::registry::SessionRegistry;
-use crate::session::messages::{Detach, Inbound};
+use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
 use actix::prelude::*;
 pub use credit::Credit;
@@ -89,8 +89,8 @@ pub struct Connection {
     watch: Rc<Watch>,
     deps: Arc<ConnectionDeps>,
     credits: Credits,
-    /// PUBACK ids read and not yet handed to the session (acks.rs).
-    acks: Vec<u16>,
+    /// Acknowledgements read and not yet handed to the session (acks.rs).
+    acks: Vec<ClientAck>,
     acks_flush_pending: bool,
 }
 
@@ -191,10 +191,15 @@ impl Connection {
     /// session learns the connection is gone (a clean session then ends at once). With no
     /// credit free, reading stops (`ctx.wait`) until the session returns one.
     fn forward(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        if let Packet::PubAck(a) = &packet {
-            if a.reason == 0 && a.properties.raw.is_empty() {
-                return self.hold_ack(a.pkid, ctx);
-            }
+        let plain = |a: &crate::codec::Ack| a.reason == 0 && a.properties.raw.is_empty();
+        let held = match &packet {
+            Packet::PubAck(a) if plain(a) => Some(ClientAck::PubAck(a.pkid)),
+            Packet::PubRec(a) if plain(a) => Some(ClientAck::PubRec(a.pkid)),
+            Packet::PubComp(a) if plain(a) => Some(ClientAck::PubComp(a.pkid)),
+            _ => None,
+        };
+        if let Some(ack) = held {
+            return self.hold_ack(ack, ctx);
         }
         // Held PUBACKs go first: the session sees packets in the order they were sent.
         self.flush_acks(Some(packet), ctx);

@@ -2,7 +2,7 @@
 //! through answer.rs, which keeps the replies in that order.
 
 use super::answer::Reply;
-use super::messages::{Inbound, InboundAcks};
+use super::messages::{ClientAck, Inbound, InboundAcks};
 use super::Session;
 use crate::close::CloseReason;
 use crate::codec::{
@@ -37,19 +37,11 @@ impl Handler<Inbound> for Session {
                 self.answer(Reply::packet(None, credit));
             }
             Packet::PubRec(a) => {
-                let (pubrel, released) = self.state.on_pubrec(a.pkid);
-                if let Some(i) = released {
-                    trace::on_pubrec(&self.deps.cfg, &self.client_id, i, a.pkid);
-                    let (pending, pkid) = (i.pending.clone(), a.pkid);
-                    self.persist_state(&pending, DeliveryState::Released { pkid });
-                }
+                let pubrel = self.on_pubrec(a.pkid);
                 self.answer(Reply::packet(Some(pubrel), credit));
             }
             Packet::PubComp(a) => {
-                if let Some(done) = self.state.on_pubcomp(a.pkid) {
-                    trace::on_acked(&self.deps.cfg, &self.client_id, &done, a.pkid);
-                    self.persist_delete([done.pending.seq]);
-                }
+                self.on_pubcomp(a.pkid);
                 self.answer(Reply::packet(None, credit));
             }
             Packet::PubRel(a) => {
@@ -91,16 +83,36 @@ impl Handler<Inbound> for Session {
 impl Handler<InboundAcks> for Session {
     type Result = ();
 
-    /// A batch of PUBACKs: each finishes its delivery as a single PUBACK would; one credit, one
-    /// drain for the window they opened.
+    /// A batch of acknowledgements: each does what it would do alone; one credit, one drain
+    /// for the window they opened. The credit goes with the last PUBREL the batch answers
+    /// (a reply holds its credit until it is in the outbox), or back at once if there is none.
     fn handle(&mut self, msg: InboundAcks, ctx: &mut Context<Self>) {
         if !self.accepts_from(msg.conn_id) {
             return;
         }
-        for pkid in msg.pkids {
-            self.on_puback(pkid);
+        let last_rec = msg
+            .acks
+            .iter()
+            .rposition(|a| matches!(a, ClientAck::PubRec(_)));
+        let mut credit = Some(msg.credit);
+        for (i, ack) in msg.acks.into_iter().enumerate() {
+            match ack {
+                ClientAck::PubAck(pkid) => self.on_puback(pkid),
+                ClientAck::PubComp(pkid) => self.on_pubcomp(pkid),
+                ClientAck::PubRec(pkid) => {
+                    let pubrel = self.on_pubrec(pkid);
+                    let c = if Some(i) == last_rec {
+                        credit.take()
+                    } else {
+                        None
+                    };
+                    self.answer(Reply::packet(Some(pubrel), c));
+                }
+            }
         }
-        self.answer(Reply::packet(None, Some(msg.credit)));
+        if credit.is_some() {
+            self.answer(Reply::packet(None, credit));
+        }
         self.drain(ctx);
     }
 }
@@ -117,6 +129,25 @@ impl Session {
     /// A PUBACK finishes its QoS 1 delivery (an unknown id is ignored).
     fn on_puback(&mut self, pkid: u16) {
         if let Some(done) = self.state.on_puback(pkid) {
+            trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+            self.persist_delete([done.pending.seq]);
+        }
+    }
+
+    /// A PUBREC moves its QoS 2 delivery to "released"; the answer is PUBREL [MQTT-4.3.3-1].
+    fn on_pubrec(&mut self, pkid: u16) -> Packet {
+        let (pubrel, released) = self.state.on_pubrec(pkid);
+        if let Some(i) = released {
+            trace::on_pubrec(&self.deps.cfg, &self.client_id, i, pkid);
+            let pending = i.pending.clone();
+            self.persist_state(&pending, DeliveryState::Released { pkid });
+        }
+        pubrel
+    }
+
+    /// A PUBCOMP finishes its QoS 2 delivery (an unknown id is ignored).
+    fn on_pubcomp(&mut self, pkid: u16) {
+        if let Some(done) = self.state.on_pubcomp(pkid) {
             trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
             self.persist_delete([done.pending.seq]);
         }

@@ -65,13 +65,22 @@ pub struct Inbound {
     pub credit: Credit,
 }
 
-/// PUBACKs the client sent one after another, in order, with one credit for all
-/// (connection/acks.rs).
+/// An acknowledgement of a delivery, as the client sent it (without reason code or
+/// properties: those go as a whole `Inbound` packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAck {
+    PubAck(u16),
+    PubRec(u16),
+    PubComp(u16),
+}
+
+/// PUBACKs, PUBRECs and PUBCOMPs the client sent one after another, in order, with one credit
+/// for all (connection/acks.rs).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct InboundAcks {
     pub conn_id: u64,
-    pub pkids: Vec<u16>,
+    pub acks: Vec<ClientAck>,
     pub credit: Credit,
 }
 
