@@ -259,4 +259,4 @@ fn rocks_store_meets_the_contract() {
 }
 
 #[path = "contract_bodies.rs"]
-mod bodies;
+pub(crate) mod bodies;

@@ -25,7 +25,8 @@ fn body(n: u8) -> MessageBody {
     }
 }
 
-fn put_ref(client: &str, seq: u64) -> Op {
+/// A queue entry referencing the shared body `seq` (also used by refs.rs's tests).
+pub(crate) fn put_ref(client: &str, seq: u64) -> Op {
     Op::PutMessage {
         client_id: client.into(),
         seq,
@@ -37,7 +38,7 @@ fn put_ref(client: &str, seq: u64) -> Op {
     }
 }
 
-fn delete(client: &str, seq: u64) -> Op {
+pub(crate) fn delete(client: &str, seq: u64) -> Op {
     Op::DeleteMessage {
         client_id: client.into(),
         seq,

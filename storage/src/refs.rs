@@ -231,6 +231,7 @@ impl BodyRefs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::bodies::{delete, put_ref as entry};
     use crate::records::{DeliveryState, MessageBody, QueuedRef};
 
     fn body(id: u64) -> Op {
@@ -241,25 +242,6 @@ mod tests {
                 payload: vec![1],
                 retain: false,
             },
-        }
-    }
-
-    fn entry(client: &str, seq: u64) -> Op {
-        Op::PutMessage {
-            client_id: client.into(),
-            seq,
-            entry: QueuedRef {
-                qos: 1,
-                state: DeliveryState::Queued,
-                inline: None,
-            },
-        }
-    }
-
-    fn delete(client: &str, seq: u64) -> Op {
-        Op::DeleteMessage {
-            client_id: client.into(),
-            seq,
         }
     }
 

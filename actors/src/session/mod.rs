@@ -20,6 +20,7 @@ pub mod queue;
 pub mod replies;
 pub(crate) mod route;
 pub mod state;
+mod state_types;
 
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet, Properties, ProtocolVersion};

@@ -1,5 +1,7 @@
 use super::*;
+use crate::codec::Publish;
 use crate::config::OverflowPolicy;
+use crate::message::Message;
 use bytes::Bytes;
 use std::sync::Arc;
 

@@ -1,0 +1,82 @@
+//! What the session's state machine (state.rs) exchanges with the Session actor: the
+//! in-flight record of a delivery, the outcome of offering a message, and the next packet to
+//! hand to the writer.
+
+use super::queue::Pending;
+use crate::codec::{Packet, Properties, Publish};
+use crate::message::{Delivery, Message, TraceContext};
+use crate::metrics::DropReason;
+
+/// Where an outbound QoS 1/2 message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutState {
+    /// QoS 1 sent, waiting for PUBACK.
+    AwaitPubAck,
+    /// QoS 2 sent, waiting for PUBREC.
+    AwaitPubRec,
+    /// QoS 2: PUBREC received and PUBREL sent, waiting for PUBCOMP.
+    AwaitPubComp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Inflight {
+    pub pending: Pending,
+    pub state: OutState,
+    /// Send order, so a reconnect resends in the original order [MQTT-4.6.0-1].
+    pub seq: u64,
+}
+
+/// What happened to a message offered to the session. Dropped deliveries name their store
+/// sequence (if persisted) so the caller can delete them from the store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    Accepted,
+    /// Not kept; the reason is counted and logged by the caller.
+    Dropped(DropReason, Option<u64>),
+    /// Kept, but the oldest queued messages were evicted for it: their store sequences and
+    /// trace contexts (so a traced one's drop shows in its trace).
+    Evicted(Vec<(Option<u64>, TraceContext)>),
+}
+
+/// What `drain` hands to the writer next.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A control packet (CONNACK, PUBACK, PUBREL, SUBACK, ...): no message of its own.
+    Packet(Packet),
+    Publish(Delivery),
+    /// A resend after a reconnect (PUBLISH with DUP, or PUBREL), with the trace context of the
+    /// message it belongs to: a `Copy` taken in `resume`, so the `sent`/`released` hop needs no
+    /// lookup of the in-flight entry (and untraced resends cost nothing more).
+    Resend(Packet, TraceContext),
+}
+
+impl Outbound {
+    #[cfg(test)]
+    pub fn into_packet(self) -> Packet {
+        match self {
+            Outbound::Packet(p) | Outbound::Resend(p, _) => p,
+            Outbound::Publish(d) => Packet::Publish(Publish {
+                dup: d.dup,
+                qos: d.qos,
+                retain: d.retain,
+                topic: d.msg.topic.clone(),
+                pkid: d.pkid,
+                payload: d.msg.payload.clone(),
+                properties: Properties::default(),
+            }),
+        }
+    }
+}
+
+pub(crate) fn publish_packet(p: &Pending, pkid: Option<u16>, dup: bool) -> Packet {
+    let m: &Message = &p.msg;
+    Packet::Publish(Publish {
+        dup,
+        qos: p.qos,
+        retain: p.retain,
+        topic: m.topic.clone(),
+        pkid,
+        payload: m.payload.clone(),
+        properties: Properties::default(),
+    })
+}
