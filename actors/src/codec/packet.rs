@@ -185,6 +185,12 @@ pub struct Ack {
 }
 
 impl Ack {
+    /// Only a packet id: success and no properties, so the id alone says everything (what
+    /// the writer and the connection's ack batches carry instead of the packet).
+    pub fn is_plain(&self) -> bool {
+        self.reason == 0 && self.properties.raw.is_empty()
+    }
+
     pub fn new(pkid: u16) -> Ack {
         Ack {
             pkid,

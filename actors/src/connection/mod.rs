@@ -191,11 +191,10 @@ impl Connection {
     /// session learns the connection is gone (a clean session then ends at once). With no
     /// credit free, reading stops (`ctx.wait`) until the session returns one.
     fn forward(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let plain = |a: &crate::codec::Ack| a.reason == 0 && a.properties.raw.is_empty();
         let held = match &packet {
-            Packet::PubAck(a) if plain(a) => Some(ClientAck::PubAck(a.pkid)),
-            Packet::PubRec(a) if plain(a) => Some(ClientAck::PubRec(a.pkid)),
-            Packet::PubComp(a) if plain(a) => Some(ClientAck::PubComp(a.pkid)),
+            Packet::PubAck(a) if a.is_plain() => Some(ClientAck::PubAck(a.pkid)),
+            Packet::PubRec(a) if a.is_plain() => Some(ClientAck::PubRec(a.pkid)),
+            Packet::PubComp(a) if a.is_plain() => Some(ClientAck::PubComp(a.pkid)),
             _ => None,
         };
         if let Some(ack) = held {
@@ -311,16 +310,20 @@ impl Handler<CloseConnection> for Connection {
 }
 
 /// The sweep found this connection's deadline passed: no CONNECT in time, or silent for
-/// 1.5 x its keep-alive [MQTT-3.1.2-24].
+/// 1.5 x its keep-alive [MQTT-3.1.2-24]. Which deadline it was matters: a connect deadline
+/// found passed while the CONNECT was being attached reaches the handler only after the attach
+/// finished (`ctx.wait`), and must not then close an attached client.
 impl Handler<DeadlinePassed> for Connection {
     type Result = ();
-    fn handle(&mut self, _: DeadlinePassed, ctx: &mut Context<Self>) {
-        match self.phase {
-            Phase::AwaitingConnect | Phase::Connecting => {
+    fn handle(&mut self, msg: DeadlinePassed, ctx: &mut Context<Self>) {
+        match (msg.0, &self.phase) {
+            (Due::Connect(_), Phase::AwaitingConnect | Phase::Connecting) => {
                 self.close(CloseReason::ConnectTimeout, ctx)
             }
-            Phase::Attached { .. } => self.close(CloseReason::KeepAliveTimeout, ctx),
-            Phase::Closed => {}
+            (Due::KeepAlive(_), Phase::Attached { .. }) => {
+                self.close(CloseReason::KeepAliveTimeout, ctx)
+            }
+            _ => {}
         }
     }
 }

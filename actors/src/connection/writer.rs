@@ -79,13 +79,12 @@ enum Item {
 
 impl Outgoing {
     pub fn packet(p: Packet) -> Outgoing {
-        let plain = |a: &Ack| a.reason == 0 && a.properties.raw.is_empty();
         let ack = |kind, a: &Ack| Outgoing(Repr::Ack { kind, pkid: a.pkid });
         match &p {
-            Packet::PubAck(a) if plain(a) => ack(AckKind::PubAck, a),
-            Packet::PubRec(a) if plain(a) => ack(AckKind::PubRec, a),
-            Packet::PubRel(a) if plain(a) => ack(AckKind::PubRel, a),
-            Packet::PubComp(a) if plain(a) => ack(AckKind::PubComp, a),
+            Packet::PubAck(a) if a.is_plain() => ack(AckKind::PubAck, a),
+            Packet::PubRec(a) if a.is_plain() => ack(AckKind::PubRec, a),
+            Packet::PubRel(a) if a.is_plain() => ack(AckKind::PubRel, a),
+            Packet::PubComp(a) if a.is_plain() => ack(AckKind::PubComp, a),
             Packet::PingResp => Outgoing(Repr::Ack {
                 kind: AckKind::PingResp,
                 pkid: 0,

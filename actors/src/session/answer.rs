@@ -88,7 +88,7 @@ impl Session {
         if let Some(reason) = r.close {
             // Replies to packets received after this one are not written.
             link.closing = true;
-            super::close_connection(&link.conn, reason);
+            super::attach::close_connection(&link.conn, reason);
             return;
         }
         if let Some(p) = r.packet {

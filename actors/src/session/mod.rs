@@ -4,12 +4,14 @@
 //! the Will of the attached connection. Handlers are thin: they call the pure `SessionState` and
 //! write the packets it returns into the connection's outbox.
 //!
+//! - `attach.rs`: a connection attaching, detaching, taken over; broker shutdown
 //! - `inbound.rs`: packets from the client (PUBLISH, acks, SUBSCRIBE, UNSUBSCRIBE)
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
 //! - `outbound.rs`: `Deliver` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
 
 mod answer;
+mod attach;
 mod inbound;
 pub mod inbox;
 pub mod inflight;
@@ -22,10 +24,9 @@ pub(crate) mod route;
 pub mod state;
 mod state_types;
 
-use crate::close::CloseReason;
-use crate::codec::{connack, ConnAck, LastWill, Packet, Properties, ProtocolVersion};
+use crate::codec::{LastWill, ProtocolVersion};
 use crate::config::BrokerConfig;
-use crate::connection::{CloseConnection, Connection, Credit, Outbox};
+use crate::connection::{Connection, Credit, Outbox};
 use crate::message::{ClientId, Message};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
@@ -36,7 +37,6 @@ use actix::prelude::*;
 use actix::WeakAddr;
 use answer::Reply;
 use courtier_storage::{CommitWriter, Op};
-use messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
 use replies::ReplyOrder;
 pub use route::Router;
 use state::SessionState;
@@ -75,13 +75,6 @@ struct Link {
     held: VecDeque<Credit>,
     /// A reply closed the connection: later packets of it are ignored.
     closing: bool,
-}
-
-/// Ask a connection to close, if it still runs (a gone one has nothing left to close).
-fn close_connection(conn: &WeakAddr<Connection>, reason: CloseReason) {
-    if let Some(conn) = conn.upgrade() {
-        conn.do_send(CloseConnection { reason });
-    }
 }
 
 pub struct Session {
@@ -276,6 +269,17 @@ impl Drop for Session {
 impl Actor for Session {
     type Context = Context<Self>;
 
+    /// A session that stopped without `end` (nobody held it: its connection died before
+    /// attaching) still leaves the registry, so the sessions gauge stays true.
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if !self.ended {
+            self.deps.registry.do_send(SessionGone {
+                client_id: self.client_id.clone(),
+                session_id: self.id,
+            });
+        }
+    }
+
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.link.is_none() && self.persistent {
             self.hold_while_offline(ctx);
@@ -305,93 +309,6 @@ impl Actor for Session {
                 .into_actor(self),
             );
         }
-    }
-}
-
-impl Handler<Attach> for Session {
-    type Result = Result<Attached, SessionEnded>;
-
-    fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) -> Self::Result {
-        if self.ended {
-            return Err(SessionEnded);
-        }
-        // Take-over [MQTT-3.1.4-2]: close the old connection; its Will is published, as
-        // Mosquitto does, because that network connection ended without DISCONNECT.
-        if let Some(old) = self.detach_link() {
-            log::info!(
-                "client {:?}: taken over by a new connection",
-                &*self.client_id
-            );
-            close_connection(&old.conn, CloseReason::TakenOver);
-            if let Some(will) = old.will {
-                self.publish_will(*will);
-            }
-        }
-        let session_present = !msg.clean_start && self.known;
-        if msg.clean_start && (self.known || !self.state.subscriptions.is_empty()) {
-            // [MQTT-3.1.2-6]: discard any previous session.
-            self.discard_state();
-        }
-        self.known = true;
-        self.expiry_generation += 1;
-        self.protocol = msg.protocol;
-        self.set_persistent(!msg.clean_start);
-        self.persist(vec![Op::PutSession(self.meta())]);
-        self.link = Some(Link {
-            conn_id: msg.conn_id,
-            conn: msg.conn,
-            writer: msg.writer,
-            will: msg.will.map(Box::new),
-            replies: ReplyOrder::default(),
-            held: VecDeque::new(),
-            closing: false,
-        });
-        self.deps.metrics.client_connected();
-        // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].
-        self.state.resume();
-        self.state.push_control(Packet::ConnAck(ConnAck {
-            session_present,
-            code: connack::ACCEPTED,
-            properties: Properties::default(),
-        }));
-        self.drain(ctx);
-        Ok(Attached { session_present })
-    }
-}
-
-impl Handler<Detach> for Session {
-    type Result = ();
-
-    fn handle(&mut self, msg: Detach, ctx: &mut Context<Self>) {
-        if self.link.as_ref().map(|l| l.conn_id) != Some(msg.conn_id) {
-            return; // an old connection, already taken over
-        }
-        let link = self.detach_link().expect("checked above");
-        if msg.reason.publishes_will() {
-            if let Some(will) = link.will {
-                self.publish_will(*will);
-            }
-        }
-        if self.persistent {
-            self.hold_while_offline(ctx);
-            self.persist(vec![Op::PutSession(self.meta())]);
-            if let Some(expiry) = self.deps.cfg.session_expiry {
-                self.schedule_expiry(expiry, ctx);
-            }
-        } else {
-            self.end(ctx);
-        }
-    }
-}
-
-impl Handler<ShutdownSession> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _: ShutdownSession, _ctx: &mut Context<Self>) {
-        if let Some(link) = self.detach_link() {
-            close_connection(&link.conn, CloseReason::ServerShutdown);
-        }
-        self.persist(vec![Op::PutSession(self.meta())]);
     }
 }
 

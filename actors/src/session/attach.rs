@@ -1,0 +1,107 @@
+//! A connection attaching to its session, detaching from it, being taken over, and broker
+//! shutdown.
+
+use super::{Link, Session};
+use crate::close::CloseReason;
+use crate::codec::{connack, ConnAck, Packet, Properties};
+use crate::connection::{CloseConnection, Connection};
+use crate::session::messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
+use crate::session::replies::ReplyOrder;
+use actix::prelude::*;
+use actix::WeakAddr;
+use courtier_storage::Op;
+use std::collections::VecDeque;
+
+/// Ask a connection to close, if it still runs (a gone one has nothing left to close).
+pub(super) fn close_connection(conn: &WeakAddr<Connection>, reason: CloseReason) {
+    if let Some(conn) = conn.upgrade() {
+        conn.do_send(CloseConnection { reason });
+    }
+}
+
+impl Handler<Attach> for Session {
+    type Result = Result<Attached, SessionEnded>;
+
+    fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) -> Self::Result {
+        if self.ended {
+            return Err(SessionEnded);
+        }
+        // Take-over [MQTT-3.1.4-2]: close the old connection; its Will is published, as
+        // Mosquitto does, because that network connection ended without DISCONNECT.
+        if let Some(old) = self.detach_link() {
+            log::info!(
+                "client {:?}: taken over by a new connection",
+                &*self.client_id
+            );
+            close_connection(&old.conn, CloseReason::TakenOver);
+            if let Some(will) = old.will {
+                self.publish_will(*will);
+            }
+        }
+        let session_present = !msg.clean_start && self.known;
+        if msg.clean_start && (self.known || !self.state.subscriptions.is_empty()) {
+            // [MQTT-3.1.2-6]: discard any previous session.
+            self.discard_state();
+        }
+        self.known = true;
+        self.expiry_generation += 1;
+        self.protocol = msg.protocol;
+        self.set_persistent(!msg.clean_start);
+        self.persist(vec![Op::PutSession(self.meta())]);
+        self.link = Some(Link {
+            conn_id: msg.conn_id,
+            conn: msg.conn,
+            writer: msg.writer,
+            will: msg.will.map(Box::new),
+            replies: ReplyOrder::default(),
+            held: VecDeque::new(),
+            closing: false,
+        });
+        self.deps.metrics.client_connected();
+        // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].
+        self.state.resume();
+        self.state.push_control(Packet::ConnAck(ConnAck {
+            session_present,
+            code: connack::ACCEPTED,
+            properties: Properties::default(),
+        }));
+        self.drain(ctx);
+        Ok(Attached { session_present })
+    }
+}
+
+impl Handler<Detach> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, ctx: &mut Context<Self>) {
+        if self.link.as_ref().map(|l| l.conn_id) != Some(msg.conn_id) {
+            return; // an old connection, already taken over
+        }
+        let link = self.detach_link().expect("checked above");
+        if msg.reason.publishes_will() {
+            if let Some(will) = link.will {
+                self.publish_will(*will);
+            }
+        }
+        if self.persistent {
+            self.hold_while_offline(ctx);
+            self.persist(vec![Op::PutSession(self.meta())]);
+            if let Some(expiry) = self.deps.cfg.session_expiry {
+                self.schedule_expiry(expiry, ctx);
+            }
+        } else {
+            self.end(ctx);
+        }
+    }
+}
+
+impl Handler<ShutdownSession> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: ShutdownSession, _ctx: &mut Context<Self>) {
+        if let Some(link) = self.detach_link() {
+            close_connection(&link.conn, CloseReason::ServerShutdown);
+        }
+        self.persist(vec![Op::PutSession(self.meta())]);
+    }
+}
