@@ -195,7 +195,7 @@ impl Broker {
     pub fn accept_stream<R, W>(&self, reader: R, writer: W, peer: String, transport: &'static str)
     where
         R: AsyncRead + Unpin + 'static,
-        W: AsyncWrite + Unpin + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
     {
         Connection::start(reader, writer, peer, transport, self.connection_deps());
     }

@@ -12,7 +12,8 @@
 //! - `credit.rs`: the in-flight bound between connection and session
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
 //! - `buffers.rs`: spare read and write buffers, a few per worker thread
-//! - `writer.rs`: the write half, a task fed by a bounded channel
+//! - `outbox.rs`: the bounded queue to the writer, where an idle writer parks
+//! - `writer.rs`: the write half, a task started while there is something to write
 
 mod acks;
 mod buffers;
@@ -107,7 +108,7 @@ impl Connection {
     ) -> Addr<Connection>
     where
         R: AsyncRead + Unpin + 'static,
-        W: AsyncWrite + Unpin + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
     {
         deps.metrics.connections_open.fetch_add(1, Relaxed);
         deps.metrics.connections_total.fetch_add(1, Relaxed);
@@ -124,15 +125,12 @@ impl Connection {
                 metrics.clone(),
                 watch.clone(),
             ));
-            actix_rt::spawn(
-                WriterTask {
-                    io: writer,
-                    rx,
-                    conn: ctx.address().downgrade(),
-                    write_timeout,
-                    metrics,
-                }
-                .run(),
+            WriterTask::start(
+                writer,
+                rx,
+                ctx.address().downgrade(),
+                write_timeout,
+                metrics,
             );
             Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),

@@ -8,6 +8,12 @@
 //! hands over everything it drains in one lock ([`Outbox::send_all`]), and the writer takes
 //! everything queued in one lock ([`OutboxReceiver::poll_take`]).
 //!
+//! While nothing is queued the writer does not wait in a task: it parks its state (the write
+//! half, its codec) here and its task ends ([`OutboxReceiver::take_or_park`]); the producer that
+//! queues the next item starts it again ([`ParkedWriter::resume`]). An idle connection so holds
+//! no writer task, whose future and header were ~384 bytes of every idle connection
+//! (docs/PERFORMANCE.md, "Memory per idle connection").
+//!
 //! The bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7): producers see
 //! how much room is left and wait ([`Outbox::wait_for_room`]) when there is none. Items the
 //! writer has taken but not yet written no longer count, so a connection holds at most about
@@ -22,6 +28,13 @@ use std::task::{Context, Poll, Waker};
 /// The writer is gone (closed, cancelled, or failed): nothing sent now would be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
+
+/// A writer that went idle: what it needs to start again, kept by its outbox until an item is
+/// queued.
+pub trait ParkedWriter: Send {
+    /// Start the writer again, on the current thread, taking from `rx`.
+    fn resume(self: Box<Self>, rx: OutboxReceiver);
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrySendError {
@@ -38,8 +51,10 @@ struct State {
     cancelled: bool,
     /// The writer task ended.
     receiver_gone: bool,
-    /// The writer task, waiting for items (or for a cancellation while it writes).
+    /// The writer task, waiting for a cancellation while it writes.
     reader: Option<Waker>,
+    /// The writer, while it has nothing to write and no task.
+    parked: Option<Box<dyn ParkedWriter>>,
     /// Producers waiting for room.
     room: Vec<Waker>,
 }
@@ -58,7 +73,11 @@ impl Shared {
 pub struct Outbox(Arc<Shared>);
 
 /// The writer task's handle.
-pub struct OutboxReceiver(Arc<Shared>);
+pub struct OutboxReceiver {
+    shared: Arc<Shared>,
+    /// This handle's writer parked: dropping the handle does not end the writer.
+    parked: bool,
+}
 
 pub fn channel(capacity: usize) -> (Outbox, OutboxReceiver) {
     let shared = Arc::new(Shared(Mutex::new(State {
@@ -68,9 +87,21 @@ pub fn channel(capacity: usize) -> (Outbox, OutboxReceiver) {
         cancelled: false,
         receiver_gone: false,
         reader: None,
+        parked: None,
         room: Vec::new(),
     })));
-    (Outbox(shared.clone()), OutboxReceiver(shared))
+    (Outbox(shared.clone()), OutboxReceiver::new(shared))
+}
+
+/// After an item was queued (the lock released): wake the writer waiting mid-write, or start
+/// the parked one.
+fn notify(shared: &Arc<Shared>, reader: Option<Waker>, parked: Option<Box<dyn ParkedWriter>>) {
+    if let Some(w) = reader {
+        w.wake();
+    }
+    if let Some(writer) = parked {
+        writer.resume(OutboxReceiver::new(shared.clone()));
+    }
 }
 
 impl Outbox {
@@ -84,11 +115,9 @@ impl Outbox {
             return Err(TrySendError::Full);
         }
         s.items.push_back(item);
-        let reader = s.reader.take();
+        let (reader, parked) = (s.reader.take(), s.parked.take());
         drop(s);
-        if let Some(w) = reader {
-            w.wake();
-        }
+        notify(&self.0, reader, parked);
         Ok(())
     }
 
@@ -113,11 +142,9 @@ impl Outbox {
             return Err(Closed);
         }
         s.items.extend(items.drain(..));
-        let reader = s.reader.take();
+        let (reader, parked) = (s.reader.take(), s.parked.take());
         drop(s);
-        if let Some(w) = reader {
-            w.wake();
-        }
+        notify(&self.0, reader, parked);
         Ok(())
     }
 
@@ -146,7 +173,10 @@ impl Outbox {
         s.items = VecDeque::new();
         let reader = s.reader.take();
         let room = std::mem::take(&mut s.room);
+        // A parked writer is dropped with its write half: nothing more is written.
+        let parked = s.parked.take();
         drop(s);
+        drop(parked);
         reader.into_iter().chain(room).for_each(Waker::wake);
     }
 }
@@ -162,57 +192,80 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         let mut s = self.0.lock();
         s.senders -= 1;
-        let reader = if s.senders == 0 {
-            s.reader.take()
-        } else {
-            None
-        };
+        if s.senders > 0 {
+            return;
+        }
+        let reader = s.reader.take();
+        // Nothing can be queued any more: a parked writer has nothing left to write, and its
+        // write half closes as it is dropped.
+        let parked = s.parked.take();
+        if parked.is_some() {
+            s.receiver_gone = true;
+        }
         drop(s);
+        drop(parked);
         if let Some(w) = reader {
             w.wake();
         }
     }
 }
 
-/// What the writer gets from [`OutboxReceiver::poll_take`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Take {
-    /// Items were appended.
-    Items,
+/// What the writer gets from [`OutboxReceiver::take_or_park`].
+pub enum Idle<W> {
+    /// Items were appended; the writer goes on.
+    Items(W),
+    /// Nothing was queued: the writer is parked in the outbox, its task ends.
+    Parked,
     /// [`Outbox::cancel`] was called: stop without writing.
     Cancelled,
     /// Every sender is gone and nothing is left: finish.
-    Ended,
+    Ended(W),
 }
 
 impl OutboxReceiver {
-    /// Append everything queued to `into` (one lock for the whole burst), or wait.
-    pub fn poll_take(&self, cx: &mut Context<'_>, into: &mut VecDeque<Outgoing>) -> Poll<Take> {
-        let mut s = self.0.lock();
+    fn new(shared: Arc<Shared>) -> OutboxReceiver {
+        OutboxReceiver {
+            shared,
+            parked: false,
+        }
+    }
+
+    /// Append everything queued to `into` (one lock for the whole burst); with nothing queued,
+    /// park `writer` in the outbox, to be resumed by the next item queued.
+    pub fn take_or_park<W: ParkedWriter + 'static>(
+        &mut self,
+        into: &mut VecDeque<Outgoing>,
+        writer: Box<W>,
+    ) -> Idle<Box<W>> {
+        let mut s = self.shared.lock();
         if s.cancelled {
-            return Poll::Ready(Take::Cancelled);
+            return Idle::Cancelled;
         }
         if s.items.is_empty() {
             if s.senders == 0 {
-                return Poll::Ready(Take::Ended);
+                return Idle::Ended(writer);
             }
             // Going idle: an idle connection keeps no queue capacity (memory per idle
             // connection). The next burst allocates once; a busy writer rarely gets here.
             if s.items.capacity() > 0 {
                 s.items = VecDeque::new();
             }
-            s.reader = Some(cx.waker().clone());
-            return Poll::Pending;
+            // The waker a write left for `poll_cancelled` holds this task's memory; the task
+            // ends now.
+            s.reader = None;
+            s.parked = Some(writer);
+            self.parked = true;
+            return Idle::Parked;
         }
         let room = take_into(&mut s, into);
         drop(s);
         room.into_iter().for_each(Waker::wake);
-        Poll::Ready(Take::Items)
+        Idle::Items(writer)
     }
 
     /// Take whatever is queued without waiting; false if the outbox was cancelled.
     pub fn take_now(&self, into: &mut VecDeque<Outgoing>) -> bool {
-        let mut s = self.0.lock();
+        let mut s = self.shared.lock();
         if s.cancelled {
             return false;
         }
@@ -224,7 +277,7 @@ impl OutboxReceiver {
 
     /// Ready once [`Outbox::cancel`] is called (polled while a write is under way).
     pub fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut s = self.0.lock();
+        let mut s = self.shared.lock();
         if s.cancelled {
             return Poll::Ready(());
         }
@@ -250,7 +303,11 @@ fn take_into(s: &mut State, into: &mut VecDeque<Outgoing>) -> Vec<Waker> {
 
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
-        let mut s = self.0.lock();
+        if self.parked {
+            // The writer lives on in the outbox (and may already run again elsewhere).
+            return;
+        }
+        let mut s = self.shared.lock();
         s.receiver_gone = true;
         s.items = VecDeque::new();
         let room = std::mem::take(&mut s.room);

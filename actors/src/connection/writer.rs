@@ -6,7 +6,7 @@
 //! packet. The outbox bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a
 //! peer that accepts no bytes for `write_timeout` is disconnected.
 
-use super::outbox::{OutboxReceiver, Take};
+use super::outbox::{Idle, OutboxReceiver, ParkedWriter};
 use super::{buffers, Connection, WriterStopped};
 use crate::close::CloseReason;
 use crate::codec::{Ack, MqttCodec, Packet, ProtocolVersion, PublishRef, QoS};
@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use actix::WeakAddr;
 use bytes::BytesMut;
 use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -25,10 +25,6 @@ use tokio_util::codec::Encoder;
 
 /// Packets an outbox holds before producers must wait.
 pub const WRITER_CAPACITY: usize = 128;
-
-/// A writer's buffer of taken items larger than this (slots) is given back once it empties,
-/// so a connection idle after a burst does not keep the burst's memory.
-const KEEP_SLOTS: usize = 64;
 
 /// Bytes encoded into one write at most (more waits for the next round).
 const BATCH_BYTES: usize = 64 * 1024;
@@ -162,79 +158,88 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
     Ok(Encoded::Packet)
 }
 
+/// The writer: what it keeps between bursts. Boxed once per connection and moved between its
+/// short-lived tasks and the outbox, where it is parked while there is nothing to write.
 pub struct WriterTask<W> {
-    pub io: W,
-    /// Ends when every `Outbox` is dropped (what is queued is still written) or at once when
-    /// one of them cancels.
-    pub rx: OutboxReceiver,
+    io: W,
     /// Weak: a strong `Addr` costs an allocation of its own, and it is needed only to report
     /// an error.
-    pub conn: WeakAddr<Connection>,
-    pub write_timeout: Duration,
-    pub metrics: Arc<Metrics>,
+    conn: WeakAddr<Connection>,
+    write_timeout: Duration,
+    metrics: Arc<Metrics>,
+    /// Keeps the protocol version set after CONNECT across parkings.
+    codec: MqttCodec,
 }
 
-impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
-    /// The task keeps only the channel, the socket and the codec across its idle wait
-    /// (~150 bytes of future, measured with `size_of`); the buffer and the write-timeout timer
-    /// exist only while a burst is being written.
-    // Not an `async fn run(self)`: that keeps two copies of `self` in the future (192 bytes
-    // instead of 152).
-    #[allow(clippy::manual_async_fn)]
-    pub fn run(mut self) -> impl Future<Output = ()> {
-        async move { self.serve().await }
+impl<W: AsyncWrite + Unpin + Send + 'static> ParkedWriter for WriterTask<W> {
+    fn resume(self: Box<Self>, rx: OutboxReceiver) {
+        actix_rt::spawn(Self::serve(self, rx));
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
+    /// Start the writer of a new connection: it parks at once, until the first packet is
+    /// queued. It ends when every `Outbox` is dropped (what is queued is still written) or at
+    /// once when one of them cancels.
+    pub fn start(
+        io: W,
+        rx: OutboxReceiver,
+        conn: WeakAddr<Connection>,
+        write_timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) {
+        let writer = Box::new(WriterTask {
+            io,
+            conn,
+            write_timeout,
+            metrics,
+            codec: MqttCodec::new(u32::MAX),
+        });
+        writer.resume(rx);
     }
 
-    async fn serve(&mut self) {
-        let mut codec = MqttCodec::new(u32::MAX);
+    /// One task of the writer: write bursts until nothing is queued, then park and end. The
+    /// buffer and the write-timeout timer exist only while a burst is being written.
+    async fn serve(mut w: Box<Self>, mut rx: OutboxReceiver) {
         // Items taken from the outbox and not yet encoded (a burst beyond `BATCH_BYTES`).
         let mut pending = VecDeque::new();
         loop {
             if pending.is_empty() {
-                let rx = &self.rx;
-                let take = poll_fn(|cx| {
-                    let taken = rx.poll_take(cx, &mut pending);
-                    if taken.is_pending() && pending.capacity() > 0 {
-                        // Idle: hold no slots until the next burst (the outbox frees its own).
-                        pending = VecDeque::new();
-                    }
-                    taken
-                });
-                match take.await {
-                    Take::Items => {}
-                    Take::Cancelled => return,
-                    Take::Ended => break,
-                }
+                w = match rx.take_or_park(&mut pending, w) {
+                    Idle::Items(w) => w,
+                    Idle::Parked | Idle::Cancelled => return,
+                    Idle::Ended(w) => return w.shut_down().await,
+                };
                 // Let the tasks already scheduled on this thread run first: they are typically
                 // the sessions and connections whose work adds more packets for this socket, so
                 // one write then carries many packets (fewer syscalls and fewer wake-ups of the
                 // peer). Costs one trip round the run queue; an idle thread returns at once.
                 tokio::task::yield_now().await;
             }
-            if !self.rx.take_now(&mut pending) {
+            if !rx.take_now(&mut pending) {
                 return; // cancelled
             }
-            let (buf, packets, closing) = match Self::encode_batch(&mut pending, &mut codec) {
+            let (buf, packets, closing) = match Self::encode_batch(&mut pending, &mut w.codec) {
                 Ok(batch) => batch,
-                Err(reason) => return self.stop(reason),
+                Err(reason) => return w.stop(reason),
             };
             if !buf.is_empty() {
-                // Boxed: its timer and write state would otherwise be part of every idle task.
-                match Box::pin(self.write(buf, packets)).await {
+                // Boxed: its timer and write state are large and live only during a write.
+                match Box::pin(w.write(&rx, buf, packets)).await {
                     Ok(true) => {}
                     Ok(false) => return,
-                    Err(reason) => return self.stop(reason),
+                    Err(reason) => return w.stop(reason),
                 }
             } else {
                 buffers::give(buf);
             }
             if closing {
-                break;
-            }
-            if pending.is_empty() && pending.capacity() > KEEP_SLOTS {
-                pending = VecDeque::new();
+                return w.shut_down().await;
             }
         }
+    }
+
+    async fn shut_down(mut self: Box<Self>) {
         let shutdown = tokio::time::timeout(Duration::from_secs(1), self.io.shutdown());
         let _ = Box::pin(shutdown).await;
     }
@@ -271,9 +276,13 @@ impl<W: AsyncWrite + Unpin + 'static> WriterTask<W> {
     }
 
     /// Write `buf` (`packets` packets) within `write_timeout`. `Ok(false)`: cancelled.
-    async fn write(&mut self, buf: BytesMut, packets: u64) -> Result<bool, CloseReason> {
+    async fn write(
+        &mut self,
+        rx: &OutboxReceiver,
+        buf: BytesMut,
+        packets: u64,
+    ) -> Result<bool, CloseReason> {
         let io = &mut self.io;
-        let rx = &self.rx;
         let write = async {
             io.write_all(&buf).await?;
             io.flush().await
