@@ -1,10 +1,14 @@
-//! The transport writer: a task that owns the write half of a socket.
+//! The transport writer: owns the write half of a socket, and is a task only while there is
+//! something to write.
 //!
 //! The Connection (for its own replies) and the Session (for deliveries) queue `Outgoing` items
-//! in one bounded [`Outbox`](super::outbox). The task encodes every packet already waiting into
-//! one buffer and writes it with a single `write_all`, so a burst costs one syscall, not one per
-//! packet. The outbox bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a
-//! peer that accepts no bytes for `write_timeout` is disconnected.
+//! in one bounded [`Outbox`](super::outbox). The writer's task encodes every packet already
+//! waiting into one buffer and writes it with a single `write_all`, so a burst costs one
+//! syscall, not one per packet. With nothing left to write it parks itself in the outbox and
+//! its task ends; the next item queued starts a new one (memory per idle connection).
+//!
+//! The outbox bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a peer
+//! that accepts no bytes for `write_timeout` is disconnected.
 
 use super::outbox::{Idle, OutboxReceiver, ParkedWriter};
 use super::{buffers, Connection, WriterStopped};
