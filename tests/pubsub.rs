@@ -294,3 +294,33 @@ fn publish_followed_at_once_by_disconnect_is_still_delivered() {
         assert_eq!(m.payload, vec![i]);
     }
 }
+
+/// An idle connection has no writer task: it parks in the connection's outbox and the next
+/// packet queued starts it again (connection/outbox.rs). Every burst here is queued to parked
+/// writers: deliveries by the subscriber's session, PUBACKs by the publisher's, a PINGRESP
+/// after a pause; each must go out at once and in order [MQTT-4.6.0-2] [MQTT-4.6.0-6].
+#[test]
+fn writers_parked_between_bursts_send_every_later_packet_in_order() {
+    let b = start_broker();
+    let mut s = sub_client(b.addr(), "park-sub", &[("park/t", 1)]);
+    let mut p = RawClient::connected(b.addr(), "park-pub");
+    for round in 0..20u16 {
+        std::thread::sleep(Duration::from_millis(20));
+        for i in 0..5u16 {
+            let id = round * 5 + i + 1;
+            p.send(&publish("park/t", &id.to_be_bytes(), 1, false, false, id));
+        }
+        for i in 0..5u16 {
+            let id = round * 5 + i + 1;
+            p.expect(&puback(id));
+            let got = s.recv_publish();
+            assert_eq!(got.payload, id.to_be_bytes(), "round {round}: out of order");
+            s.send(&puback(got.packet_id.unwrap()));
+        }
+        if round % 5 == 4 {
+            std::thread::sleep(Duration::from_millis(20));
+            s.send(&pingreq());
+            s.expect_hex("d0 00"); // PINGRESP
+        }
+    }
+}
