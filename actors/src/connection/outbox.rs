@@ -6,7 +6,7 @@
 //! block, a first block of 32 slots, and a oneshot to cancel the writer), and its receiving side
 //! took a mutex per item to hand the permit back. Here one mutex guards a `VecDeque`: a session
 //! hands over everything it drains in one lock ([`Outbox::send_all`]), and the writer takes
-//! everything queued in one lock ([`OutboxReceiver::poll_take`]).
+//! everything queued in one lock ([`OutboxReceiver::take_or_park`]).
 //!
 //! While nothing is queued the writer does not wait in a task: it parks its state (the write
 //! half, its codec) here and its task ends ([`OutboxReceiver::take_or_park`]); the producer that
