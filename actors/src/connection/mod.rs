@@ -115,7 +115,6 @@ impl Connection {
         let (tx, rx) = outbox::channel(WRITER_CAPACITY);
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
-        let write_timeout = deps.cfg.write_timeout;
         let connect_timeout = deps.cfg.connect_timeout;
         Connection::create(move |ctx| {
             let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
@@ -125,13 +124,7 @@ impl Connection {
                 metrics.clone(),
                 watch.clone(),
             ));
-            WriterTask::start(
-                writer,
-                rx,
-                ctx.address().downgrade(),
-                write_timeout,
-                metrics,
-            );
+            WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
             Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
                 peer,

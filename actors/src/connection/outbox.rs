@@ -44,9 +44,11 @@ pub enum TrySendError {
 
 struct State {
     items: VecDeque<Outgoing>,
-    capacity: usize,
+    /// u32, like `senders`: the two share a word, which keeps the outbox in mimalloc's
+    /// 128-byte class (guarded by a test).
+    capacity: u32,
     /// Live `Outbox` handles: at zero, the writer finishes what is queued and ends.
-    senders: usize,
+    senders: u32,
     /// Drop what is queued and stop at once (a peer that does not read).
     cancelled: bool,
     /// The writer task ended.
@@ -79,7 +81,7 @@ pub struct OutboxReceiver {
     parked: bool,
 }
 
-pub fn channel(capacity: usize) -> (Outbox, OutboxReceiver) {
+pub fn channel(capacity: u32) -> (Outbox, OutboxReceiver) {
     let shared = Arc::new(Shared(Mutex::new(State {
         items: VecDeque::new(),
         capacity,
@@ -111,7 +113,7 @@ impl Outbox {
         if s.receiver_gone || s.cancelled {
             return Err(TrySendError::Closed);
         }
-        if s.items.len() >= s.capacity {
+        if s.items.len() >= s.capacity as usize {
             return Err(TrySendError::Full);
         }
         s.items.push_back(item);
@@ -127,7 +129,7 @@ impl Outbox {
         if s.receiver_gone || s.cancelled {
             return Err(Closed);
         }
-        Ok(s.capacity.saturating_sub(s.items.len()))
+        Ok((s.capacity as usize).saturating_sub(s.items.len()))
     }
 
     /// Queue every item of `items` (which is left empty), after the caller checked the
@@ -156,7 +158,7 @@ impl Outbox {
             if s.receiver_gone || s.cancelled {
                 return Poll::Ready(Err(Closed));
             }
-            if s.items.len() < s.capacity {
+            if s.items.len() < s.capacity as usize {
                 return Poll::Ready(Ok(()));
             }
             if !s.room.iter().any(|w| w.will_wake(cx.waker())) {

@@ -225,3 +225,11 @@ fn parking_drops_the_waker_a_write_left() {
     ));
     assert_eq!(Arc::strong_count(&count), 2, "the outbox let go of it");
 }
+
+/// Every connection has one outbox (an `Arc` of this, 16 bytes of counts on top): at most 112
+/// bytes keeps it in mimalloc's 128-byte class, where 136 bytes cost the 160-byte one.
+#[test]
+fn the_outbox_fits_mimallocs_128_byte_class() {
+    let size = std::mem::size_of::<Shared>();
+    assert!(size <= 112, "the outbox grew to {size} bytes");
+}
