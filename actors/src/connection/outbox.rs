@@ -53,8 +53,9 @@ struct State {
     cancelled: bool,
     /// The writer task ended.
     receiver_gone: bool,
-    /// The writer task, waiting for a cancellation while it writes.
-    reader: Option<Waker>,
+    /// The writer task while it writes, to be told of a cancellation (nothing else wakes it:
+    /// it takes what was queued meanwhile once the write is done).
+    cancel_waker: Option<Waker>,
     /// The writer, while it has nothing to write and no task.
     parked: Option<Box<dyn ParkedWriter>>,
     /// Producers waiting for room.
@@ -88,19 +89,16 @@ pub fn channel(capacity: u32) -> (Outbox, OutboxReceiver) {
         senders: 1,
         cancelled: false,
         receiver_gone: false,
-        reader: None,
+        cancel_waker: None,
         parked: None,
         room: Vec::new(),
     })));
     (Outbox(shared.clone()), OutboxReceiver::new(shared))
 }
 
-/// After an item was queued (the lock released): wake the writer waiting mid-write, or start
-/// the parked one.
-fn notify(shared: &Arc<Shared>, reader: Option<Waker>, parked: Option<Box<dyn ParkedWriter>>) {
-    if let Some(w) = reader {
-        w.wake();
-    }
+/// After an item was queued (the lock released): start the parked writer, if it was parked.
+/// A writer with a task takes the item itself once its current write is done.
+fn resume(shared: &Arc<Shared>, parked: Option<Box<dyn ParkedWriter>>) {
     if let Some(writer) = parked {
         writer.resume(OutboxReceiver::new(shared.clone()));
     }
@@ -117,9 +115,9 @@ impl Outbox {
             return Err(TrySendError::Full);
         }
         s.items.push_back(item);
-        let (reader, parked) = (s.reader.take(), s.parked.take());
+        let parked = s.parked.take();
         drop(s);
-        notify(&self.0, reader, parked);
+        resume(&self.0, parked);
         Ok(())
     }
 
@@ -144,9 +142,9 @@ impl Outbox {
             return Err(Closed);
         }
         s.items.extend(items.drain(..));
-        let (reader, parked) = (s.reader.take(), s.parked.take());
+        let parked = s.parked.take();
         drop(s);
-        notify(&self.0, reader, parked);
+        resume(&self.0, parked);
         Ok(())
     }
 
@@ -173,13 +171,13 @@ impl Outbox {
         let mut s = self.0.lock();
         s.cancelled = true;
         s.items = VecDeque::new();
-        let reader = s.reader.take();
+        let writing = s.cancel_waker.take();
         let room = std::mem::take(&mut s.room);
         // A parked writer is dropped with its write half: nothing more is written.
         let parked = s.parked.take();
         drop(s);
         drop(parked);
-        reader.into_iter().chain(room).for_each(Waker::wake);
+        writing.into_iter().chain(room).for_each(Waker::wake);
     }
 }
 
@@ -197,18 +195,15 @@ impl Drop for Outbox {
         if s.senders > 0 {
             return;
         }
-        let reader = s.reader.take();
         // Nothing can be queued any more: a parked writer has nothing left to write, and its
-        // write half closes as it is dropped.
+        // write half closes as it is dropped. A writing one sees the end once its write is
+        // done.
         let parked = s.parked.take();
         if parked.is_some() {
             s.receiver_gone = true;
         }
         drop(s);
         drop(parked);
-        if let Some(w) = reader {
-            w.wake();
-        }
     }
 }
 
@@ -232,6 +227,19 @@ impl OutboxReceiver {
         }
     }
 
+    /// Park a new connection's writer until the first item is queued, without starting a task
+    /// for it; with something queued already, start it.
+    pub fn park<W: ParkedWriter + 'static>(mut self, writer: Box<W>) {
+        let mut s = self.shared.lock();
+        if s.items.is_empty() && !s.cancelled && s.senders > 0 {
+            park_in(&mut s, writer);
+            self.parked = true;
+            return;
+        }
+        drop(s);
+        writer.resume(self);
+    }
+
     /// Append everything queued to `into` (one lock for the whole burst); with nothing queued,
     /// park `writer` in the outbox, to be resumed by the next item queued.
     pub fn take_or_park<W: ParkedWriter + 'static>(
@@ -252,10 +260,7 @@ impl OutboxReceiver {
             if s.items.capacity() > 0 {
                 s.items = VecDeque::new();
             }
-            // The waker a write left for `poll_cancelled` holds this task's memory; the task
-            // ends now.
-            s.reader = None;
-            s.parked = Some(writer);
+            park_in(&mut s, writer);
             self.parked = true;
             return Idle::Parked;
         }
@@ -283,9 +288,17 @@ impl OutboxReceiver {
         if s.cancelled {
             return Poll::Ready(());
         }
-        s.reader = Some(cx.waker().clone());
+        s.cancel_waker = Some(cx.waker().clone());
         Poll::Pending
     }
+}
+
+/// Keep `writer` in the outbox until an item is queued (the caller's receiver then does not
+/// end the writer when dropped).
+fn park_in(s: &mut State, writer: Box<dyn ParkedWriter>) {
+    // The waker a write left for `poll_cancelled` holds the ending task's memory.
+    s.cancel_waker = None;
+    s.parked = Some(writer);
 }
 
 /// Move what is queued to the end of `into`; returns the producers waiting for room, to be

@@ -233,3 +233,44 @@ fn the_outbox_fits_mimallocs_128_byte_class() {
     let size = std::mem::size_of::<Shared>();
     assert!(size <= 112, "the outbox grew to {size} bytes");
 }
+
+/// A new connection's writer is parked without a task; the first item starts it. One already
+/// queued starts it at once.
+#[test]
+fn a_new_writer_parks_until_the_first_item() {
+    let (tx, rx) = channel(4);
+    let (resumed, w) = writer();
+    rx.park(w);
+    assert!(
+        resumed.lock().unwrap().is_empty(),
+        "no task for an idle writer"
+    );
+    tx.try_send(ping()).unwrap();
+    assert_eq!(
+        resumed.lock().unwrap().len(),
+        1,
+        "started by the first item"
+    );
+
+    let (tx, rx) = channel(4);
+    tx.try_send(ping()).unwrap();
+    let (resumed, w) = writer();
+    rx.park(w);
+    assert_eq!(resumed.lock().unwrap().len(), 1, "started at once");
+}
+
+/// A writer in the middle of a write is woken only to be cancelled: what is queued meanwhile
+/// waits for the write to finish (a wake-up per item was work for nothing on the publish
+/// path).
+#[test]
+fn items_queued_during_a_write_do_not_wake_the_writer() {
+    let (tx, rx) = channel(4);
+    let (count, w) = waker();
+    let mut cx = Context::from_waker(&w);
+    assert_eq!(rx.poll_cancelled(&mut cx), Poll::Pending);
+    tx.try_send(ping()).unwrap();
+    tx.send_all(&mut vec![ping(), ping()]).unwrap();
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    tx.cancel();
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+}

@@ -182,7 +182,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> ParkedWriter for WriterTask<W> {
 }
 
 impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
-    /// Start the writer of a new connection: it parks at once, until the first packet is
+    /// Start the writer of a new connection: parked, with no task until the first packet is
     /// queued. It ends when every `Outbox` is dropped (what is queued is still written) or at
     /// once when one of them cancels.
     pub fn start(io: W, rx: OutboxReceiver, conn: WeakAddr<Connection>, deps: Arc<ConnectionDeps>) {
@@ -192,7 +192,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
             deps,
             codec: MqttCodec::new(u32::MAX),
         });
-        writer.resume(rx);
+        rx.park(writer);
     }
 
     /// One task of the writer: write bursts until nothing is queued, then park and end. The
