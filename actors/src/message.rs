@@ -3,7 +3,7 @@
 //! A `Message` has no packet id (ids belong to one session's window) and is shared with `Arc`
 //! by every subscriber it reaches, so fan-out copies a pointer, not the payload.
 
-use crate::codec::{Properties, QoS};
+use crate::codec::{PublishProperties, QoS};
 use bytes::Bytes;
 use bytestring::ByteString;
 use std::fmt;
@@ -52,8 +52,8 @@ pub struct Message {
     pub qos: QoS,
     /// The RETAIN flag as published.
     pub retain: bool,
-    /// 5.0 properties to forward (empty for 3.x).
-    pub properties: Properties,
+    /// 5.0 properties to forward (`None` for none, always for 3.x).
+    pub properties: Option<Box<PublishProperties>>,
     /// Client id of the publisher ("" for broker-generated messages such as $SYS).
     pub origin: ClientId,
     pub trace: TraceContext,
@@ -66,7 +66,7 @@ impl Message {
             payload,
             qos,
             retain,
-            properties: Properties::default(),
+            properties: None,
             origin: ClientId::new(),
             trace: TraceContext::new(),
         }
@@ -94,6 +94,10 @@ impl Delivery {
             topic: &self.msg.topic,
             pkid: self.pkid,
             payload: &self.msg.payload,
+            properties: self.msg.properties.as_deref(),
+            message_expiry_interval: None,
+            subscription_identifiers: &[],
+            topic_alias: None,
         }
     }
 }

@@ -7,14 +7,16 @@
 //! that holds exactly the Remaining Length bytes. Every string and payload is copied out of that
 //! slice, so a decoded packet never pins the socket read buffer.
 //!
-//! 5.0 hooks: each packet decoder receives the connection's version, and the places where 5.0
-//! inserts properties call [`read_properties`]; 5.0 becomes a branch there, not a rewrite.
+//! Each packet decoder receives the connection's version: 5.0 adds properties (see
+//! `properties.rs`) and reason codes (see `reason.rs`) to most packets, in the places §3 fixes.
 
 use super::decode_connect::connect;
 use super::error::DecodeError;
 use super::packet::*;
+use super::properties_io::PropertySet;
+use super::reader::Reader;
+
 use bytes::Bytes;
-use bytestring::ByteString;
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
@@ -82,8 +84,11 @@ fn check_type_and_flags(
     version: Option<ProtocolVersion>,
 ) -> Result<()> {
     match packet_type {
-        // 15 is AUTH in 5.0, which this codec does not decode yet.
-        0 | 15 => Err(DecodeError::ReservedPacketType { packet_type }),
+        // 15 is AUTH in 5.0 (flags 0, below) and reserved before.
+        0 => Err(DecodeError::ReservedPacketType { packet_type }),
+        15 if version != Some(ProtocolVersion::V5) => {
+            Err(DecodeError::ReservedPacketType { packet_type })
+        }
         3 => {
             let qos = (flags >> 1) & 0b11;
             if qos == 3 {
@@ -124,25 +129,25 @@ pub(super) fn packet(
         return Ok(Packet::Connect(Box::new(connect(body)?)));
     }
     let v = version.unwrap_or_default();
-    if v == ProtocolVersion::V5 {
-        return Err(DecodeError::UnsupportedProtocolLevel { level: 5 });
-    }
-    let kind = kind(header.packet_type);
-    let mut r = Reader::new(body, kind);
-    let packet = match header.packet_type {
-        2 => Packet::ConnAck(connack(&mut r)?),
-        3 => Packet::Publish(publish(&mut r, header.flags, v)?),
-        4 => Packet::PubAck(ack(&mut r)?),
-        5 => Packet::PubRec(ack(&mut r)?),
-        6 => Packet::PubRel(ack(&mut r)?),
-        7 => Packet::PubComp(ack(&mut r)?),
-        8 => Packet::Subscribe(subscribe(&mut r, v)?),
-        9 => Packet::SubAck(suback(&mut r, v)?),
-        10 => Packet::Unsubscribe(unsubscribe(&mut r, v)?),
-        11 => Packet::UnsubAck(unsuback(&mut r)?),
+    let v5 = v == ProtocolVersion::V5;
+    let t = header.packet_type;
+    let mut r = Reader::new(body, kind(t));
+    let packet = match t {
+        2 => Packet::ConnAck(connack(&mut r, v5)?),
+        3 => Packet::Publish(publish(&mut r, header.flags, v5)?),
+        4 => Packet::PubAck(ack(&mut r, t, v5)?),
+        5 => Packet::PubRec(ack(&mut r, t, v5)?),
+        6 => Packet::PubRel(ack(&mut r, t, v5)?),
+        7 => Packet::PubComp(ack(&mut r, t, v5)?),
+        8 => Packet::Subscribe(subscribe(&mut r, v5)?),
+        9 => Packet::SubAck(suback(&mut r, v5)?),
+        10 => Packet::Unsubscribe(unsubscribe(&mut r, v5)?),
+        11 => Packet::UnsubAck(unsuback(&mut r, v5)?),
         12 => empty(&r, Packet::PingReq)?,
         13 => empty(&r, Packet::PingResp)?,
+        14 if v5 => Packet::Disconnect(disconnect(&mut r)?),
         14 => empty(&r, Packet::Disconnect(Disconnect::default()))?,
+        15 if v5 => Packet::Auth(auth(&mut r)?),
         packet_type => return Err(DecodeError::ReservedPacketType { packet_type }),
     };
     Ok(packet)
@@ -171,12 +176,24 @@ fn kind(packet_type: u8) -> &'static str {
     NAMES[usize::from(packet_type & 0x0F)]
 }
 
-/// The 5.0 properties hook: 3.x has none, so nothing is read. 5.0 will read a Variable Byte
-/// Integer length and the property bytes here.
-pub(super) fn read_properties(_r: &mut Reader<'_>, v: ProtocolVersion) -> Result<Properties> {
-    match v {
-        ProtocolVersion::V31 | ProtocolVersion::V311 => Ok(Properties::default()),
-        ProtocolVersion::V5 => Err(DecodeError::UnsupportedProtocolLevel { level: 5 }),
+/// A reason code that packet type `t` may carry (§2.4).
+fn reason(r: &mut Reader<'_>, t: u8) -> Result<ReasonCode> {
+    let code = r.u8()?;
+    match ReasonCode::from_u8(code) {
+        Some(rc) if rc.allowed_in(t) => Ok(rc),
+        _ => Err(DecodeError::InvalidReasonCode {
+            code,
+            packet: kind(t),
+        }),
+    }
+}
+
+/// A property block a 5.0 packet must have (CONNACK, PUBLISH, SUBSCRIBE, ...); none for 3.x.
+fn props<P: PropertySet>(r: &mut Reader<'_>, v5: bool) -> Result<Option<Box<P>>> {
+    if v5 {
+        P::decode_boxed(r, r.packet)
+    } else {
+        Ok(None)
     }
 }
 
@@ -186,20 +203,26 @@ fn empty(r: &Reader<'_>, packet: Packet) -> Result<Packet> {
     Ok(packet)
 }
 
-fn connack(r: &mut Reader<'_>) -> Result<ConnAck> {
-    r.expect_len(2)?;
+/// 3.x: flags and return code. 5.0: flags, reason code, properties (§3.2.2).
+fn connack(r: &mut Reader<'_>, v5: bool) -> Result<ConnAck> {
+    if !v5 {
+        r.expect_len(2)?;
+    }
     let flags = r.u8()?;
     if flags & 0xFE != 0 {
         return Err(DecodeError::InvalidConnAckFlags { flags });
     }
+    let code = if v5 { reason(r, 2)?.code() } else { r.u8()? };
+    let properties = props(r, v5)?;
+    r.finish()?;
     Ok(ConnAck {
         session_present: flags & 1 != 0,
-        code: r.u8()?,
-        properties: Properties::default(),
+        code,
+        properties,
     })
 }
 
-fn publish(r: &mut Reader<'_>, flags: u8, v: ProtocolVersion) -> Result<Publish> {
+fn publish(r: &mut Reader<'_>, flags: u8, v5: bool) -> Result<Publish> {
     // QoS 3 and DUP with QoS 0 were rejected with the fixed header.
     let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(DecodeError::InvalidPublishQos)?;
     // Wildcards and empty topics are the topic module's business; only UTF-8 rules here.
@@ -208,7 +231,7 @@ fn publish(r: &mut Reader<'_>, flags: u8, v: ProtocolVersion) -> Result<Publish>
         QoS::AtMostOnce => None,
         _ => Some(r.pkid()?),
     };
-    let properties = read_properties(r, v)?;
+    let properties = props(r, v5)?;
     Ok(Publish {
         dup: flags & 0b1000 != 0,
         qos,
@@ -220,28 +243,71 @@ fn publish(r: &mut Reader<'_>, flags: u8, v: ProtocolVersion) -> Result<Publish>
     })
 }
 
-/// PUBACK, PUBREC, PUBREL, PUBCOMP. In 3.x exactly a packet id; 5.0 adds an optional reason
-/// code and properties after it (a `match` on the version here).
-fn ack(r: &mut Reader<'_>) -> Result<Ack> {
-    r.expect_len(2)?;
-    Ok(Ack::new(r.pkid()?))
+/// PUBACK, PUBREC, PUBREL, PUBCOMP of packet type `t`. In 3.x exactly a packet id. In 5.0 the
+/// reason code may be left out when it is Success and there are no properties (Remaining
+/// Length 2), and the property length when there are none (Remaining Length 3) (§3.4.2.1).
+fn ack(r: &mut Reader<'_>, t: u8, v5: bool) -> Result<Ack> {
+    if !v5 {
+        r.expect_len(2)?;
+        return Ok(Ack::new(r.pkid()?));
+    }
+    let mut ack = Ack::new(r.pkid()?);
+    if r.remaining() > 0 {
+        ack.reason = reason(r, t)?;
+    }
+    if r.remaining() > 0 {
+        ack.properties = AckProperties::decode_boxed(r, kind(t))?;
+    }
+    r.finish()?;
+    Ok(ack)
 }
 
-fn subscribe(r: &mut Reader<'_>, v: ProtocolVersion) -> Result<Subscribe> {
+/// 5.0 DISCONNECT: Remaining Length 0 is Normal disconnection; the property length may be left
+/// out after the reason code (§3.14.2.1, §3.14.2.2).
+fn disconnect(r: &mut Reader<'_>) -> Result<Disconnect> {
+    let mut d = Disconnect::default();
+    if r.remaining() > 0 {
+        d.reason = reason(r, 14)?;
+    }
+    if r.remaining() > 0 {
+        d.properties = DisconnectProperties::decode_boxed(r, "DISCONNECT")?;
+    }
+    r.finish()?;
+    Ok(d)
+}
+
+/// AUTH (5.0 only): Remaining Length 0 is Success without properties (§3.15.2.1). A reason code
+/// without a property length is accepted as for DISCONNECT.
+fn auth(r: &mut Reader<'_>) -> Result<Auth> {
+    let mut a = Auth::default();
+    if r.remaining() > 0 {
+        a.reason = reason(r, 15)?;
+    }
+    if r.remaining() > 0 {
+        a.properties = AuthProperties::decode_boxed(r, "AUTH")?;
+    }
+    r.finish()?;
+    Ok(a)
+}
+
+fn subscribe(r: &mut Reader<'_>, v5: bool) -> Result<Subscribe> {
     let pkid = r.pkid()?;
-    let properties = read_properties(r, v)?;
+    let properties = props(r, v5)?;
     let mut filters = Vec::new();
     while r.remaining() > 0 {
         let filter = r.string()?;
         let byte = r.u8()?;
-        // 3.x: only the two QoS bits; the upper six are reserved. 5.0 gives them meaning.
-        let qos = match QoS::from_u8(byte) {
-            Some(qos) => qos,
-            None => return Err(DecodeError::InvalidSubscriptionOptions { byte }),
-        };
-        let options = SubscriptionOptions {
-            qos,
-            ..SubscriptionOptions::default()
+        let options = if v5 {
+            SubscriptionOptions::from_byte(byte)?
+        } else {
+            // 3.x: only the two QoS bits; the upper six are reserved.
+            match QoS::from_u8(byte) {
+                Some(qos) => SubscriptionOptions {
+                    qos,
+                    ..SubscriptionOptions::default()
+                },
+                None => return Err(DecodeError::InvalidSubscriptionOptions { byte }),
+            }
         };
         filters.push((filter, options));
     }
@@ -255,12 +321,23 @@ fn subscribe(r: &mut Reader<'_>, v: ProtocolVersion) -> Result<Subscribe> {
     })
 }
 
-fn suback(r: &mut Reader<'_>, v: ProtocolVersion) -> Result<SubAck> {
+fn suback(r: &mut Reader<'_>, v5: bool) -> Result<SubAck> {
     let pkid = r.pkid()?;
-    let properties = read_properties(r, v)?;
-    let return_codes = r.rest().to_vec();
-    if let Some(&code) = return_codes.iter().find(|&&c| c > 2 && c != SUBACK_FAILURE) {
-        return Err(DecodeError::InvalidSubAckReturnCode { code });
+    let properties = props(r, v5)?;
+    let mut return_codes = Vec::with_capacity(r.remaining());
+    while r.remaining() > 0 {
+        if v5 {
+            return_codes.push(reason(r, 9)?);
+        } else {
+            let code = match r.u8()? {
+                0 => ReasonCode::Success,
+                1 => ReasonCode::GrantedQos1,
+                2 => ReasonCode::GrantedQos2,
+                SUBACK_FAILURE => ReasonCode::UnspecifiedError,
+                code => return Err(DecodeError::InvalidSubAckReturnCode { code }),
+            };
+            return_codes.push(code);
+        }
     }
     Ok(SubAck {
         pkid,
@@ -269,9 +346,9 @@ fn suback(r: &mut Reader<'_>, v: ProtocolVersion) -> Result<SubAck> {
     })
 }
 
-fn unsubscribe(r: &mut Reader<'_>, v: ProtocolVersion) -> Result<Unsubscribe> {
+fn unsubscribe(r: &mut Reader<'_>, v5: bool) -> Result<Unsubscribe> {
     let pkid = r.pkid()?;
-    let properties = read_properties(r, v)?;
+    let properties = props(r, v5)?;
     let mut filters = Vec::new();
     while r.remaining() > 0 {
         filters.push(r.string()?);
@@ -287,109 +364,19 @@ fn unsubscribe(r: &mut Reader<'_>, v: ProtocolVersion) -> Result<Unsubscribe> {
 }
 
 /// 3.x UNSUBACK is exactly a packet id; 5.0 adds properties and one reason code per filter.
-fn unsuback(r: &mut Reader<'_>) -> Result<UnsubAck> {
-    r.expect_len(2)?;
+fn unsuback(r: &mut Reader<'_>, v5: bool) -> Result<UnsubAck> {
+    if !v5 {
+        r.expect_len(2)?;
+    }
+    let pkid = r.pkid()?;
+    let properties = props(r, v5)?;
+    let mut reason_codes = Vec::with_capacity(r.remaining());
+    while r.remaining() > 0 {
+        reason_codes.push(reason(r, 11)?);
+    }
     Ok(UnsubAck {
-        pkid: r.pkid()?,
-        reason_codes: Vec::new(),
-        properties: Properties::default(),
+        pkid,
+        reason_codes,
+        properties,
     })
-}
-
-/// Reads fields from a packet body, turning every overrun into [`DecodeError::Truncated`].
-pub(super) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    packet: &'static str,
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(buf: &'a [u8], packet: &'static str) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            packet,
-        }
-    }
-
-    pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    /// For fixed-size packets: the whole Remaining Length must be exactly `len`.
-    pub fn expect_len(&self, expected: u32) -> Result<()> {
-        if self.buf.len() == expected as usize {
-            Ok(())
-        } else {
-            Err(DecodeError::InvalidRemainingLength {
-                packet: self.packet,
-                expected,
-                actual: self.buf.len() as u32,
-            })
-        }
-    }
-
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.remaining() < n {
-            return Err(DecodeError::Truncated {
-                packet: self.packet,
-            });
-        }
-        let slice = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(slice)
-    }
-
-    pub fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub fn u16(&mut self) -> Result<u16> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    /// A non-zero Packet Identifier [MQTT-2.3.1-1].
-    pub fn pkid(&mut self) -> Result<u16> {
-        match self.u16()? {
-            0 => Err(DecodeError::ZeroPacketId {
-                packet: self.packet,
-            }),
-            id => Ok(id),
-        }
-    }
-
-    /// Length-prefixed binary data, borrowed: the caller copies what it keeps.
-    pub fn binary(&mut self) -> Result<&'a [u8]> {
-        let len = self.u16()?;
-        self.take(usize::from(len))
-    }
-
-    /// Length-prefixed UTF-8 string, validated [MQTT-1.5.3-1], [MQTT-1.5.3-2] and copied.
-    pub fn string(&mut self) -> Result<ByteString> {
-        let raw = self.binary()?;
-        let s = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8)?;
-        if raw.contains(&0) {
-            return Err(DecodeError::NullCharacter);
-        }
-        Ok(ByteString::from(s))
-    }
-
-    /// Everything left (PUBLISH payload, SUBACK codes).
-    pub fn rest(&mut self) -> &'a [u8] {
-        let rest = &self.buf[self.pos..];
-        self.pos = self.buf.len();
-        rest
-    }
-
-    /// Rejects bytes left after the last field.
-    pub fn finish(&self) -> Result<()> {
-        match self.remaining() {
-            0 => Ok(()),
-            extra => Err(DecodeError::TrailingBytes {
-                packet: self.packet,
-                extra,
-            }),
-        }
-    }
 }

@@ -1,10 +1,12 @@
 //! CONNECT decoding. Separate from `decode.rs` because CONNECT is the one packet that decides
 //! the version instead of obeying it, and carries most of the validation rules.
 
-use super::decode::{read_properties, Reader};
 use super::error::DecodeError;
 use super::packet::*;
+use super::properties_io::PropertySet;
+use super::reader::Reader;
 use bytes::Bytes;
+use bytestring::ByteString;
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
@@ -20,16 +22,27 @@ const RESERVED: u8 = 0b0000_0001;
 pub(super) fn connect(body: &[u8]) -> Result<Connect> {
     let mut r = Reader::new(body, "CONNECT");
     let protocol = protocol_version(&mut r)?;
+    let v5 = protocol == ProtocolVersion::V5;
 
     let flags = r.u8()?;
-    check_flags(flags)?;
+    check_flags(flags, v5)?;
     let keep_alive = r.u16()?;
-    let properties = read_properties(&mut r, protocol)?;
+    // 5.0: properties after the Keep Alive (§3.1.2.11).
+    let properties = if v5 {
+        ConnectProperties::decode(&mut r, "CONNECT")?
+    } else {
+        ConnectProperties::default()
+    };
 
     // Payload, in the order the spec fixes [MQTT-3.1.3-1].
     let client_id = r.string()?;
     let will = if flags & WILL != 0 {
-        let properties = read_properties(&mut r, protocol)?;
+        // 5.0: Will Properties before the Will Topic (§3.1.3.2).
+        let properties = if v5 {
+            WillProperties::decode(&mut r, "CONNECT")?
+        } else {
+            WillProperties::default()
+        };
         let topic = r.string()?;
         let payload = Bytes::copy_from_slice(r.binary()?);
         let qos =
@@ -69,9 +82,9 @@ pub(super) fn connect(body: &[u8]) -> Result<Connect> {
     })
 }
 
-/// Reads the protocol name and level, and nothing more, before deciding: an unsupported level
-/// must be reported as such [MQTT-3.1.2-2] (the server answers CONNACK 0x01) whatever follows,
-/// e.g. the properties of a 5.0 CONNECT, which this codec cannot parse yet.
+/// Reads the protocol name and level before deciding: an unsupported level must be reported as
+/// such [MQTT-3.1.2-2] (the server answers with a CONNACK refusal) whatever follows. The error
+/// carries the Client Identifier when the rest can be read as the nearest version would be.
 fn protocol_version(r: &mut Reader<'_>) -> Result<ProtocolVersion> {
     let name = r.binary()?;
     let is_mqtt = match name {
@@ -83,13 +96,27 @@ fn protocol_version(r: &mut Reader<'_>) -> Result<ProtocolVersion> {
     match (is_mqtt, level) {
         (false, 3) => Ok(ProtocolVersion::V31),
         (true, 4) => Ok(ProtocolVersion::V311),
-        // Level 5 (with name "MQTT") joins here when 5.0 is implemented.
-        _ => Err(DecodeError::UnsupportedProtocolLevel { level }),
+        (true, 5) => Ok(ProtocolVersion::V5),
+        _ => Err(DecodeError::UnsupportedProtocolLevel {
+            level,
+            client_id: client_id_after_level(r, level > 5),
+        }),
     }
 }
 
-/// Connect Flags rules of 3.1.1 §3.1.2.3 to §3.1.2.9.
-fn check_flags(flags: u8) -> Result<()> {
+/// Best-effort Client Identifier of a CONNECT with an unsupported level, read as 5.0 (`v5`) or
+/// 3.1.1 would have it; `None` if that fails.
+fn client_id_after_level(r: &mut Reader<'_>, v5: bool) -> Option<ByteString> {
+    r.take(3).ok()?; // flags, keep-alive
+    if v5 {
+        ConnectProperties::decode(r, "CONNECT").ok()?;
+    }
+    r.string().ok()
+}
+
+/// Connect Flags rules of 3.1.1 §3.1.2.3 to §3.1.2.9 (and 5.0 §3.1.2.3 to §3.1.2.9, where a
+/// password without a user name is allowed).
+fn check_flags(flags: u8, v5: bool) -> Result<()> {
     if flags & RESERVED != 0 {
         return Err(DecodeError::ConnectReservedFlag);
     }
@@ -105,7 +132,7 @@ fn check_flags(flags: u8) -> Result<()> {
     } else if will_qos == 3 {
         return Err(DecodeError::InvalidWillQos);
     }
-    if flags & PASSWORD != 0 && flags & USERNAME == 0 {
+    if !v5 && flags & PASSWORD != 0 && flags & USERNAME == 0 {
         return Err(DecodeError::PasswordWithoutUsername);
     }
     Ok(())

@@ -8,69 +8,37 @@
 //! the caller, and writing it would only make the peer close the connection. 5.0-only fields
 //! (properties, ack reason codes, 5.0 subscription options) are not written for 3.x: a 3.x peer
 //! has no way to receive them, and dropping them is how a 5.0 message is forwarded to a 3.x
-//! subscriber.
+//! subscriber. For 5.0, acks, DISCONNECT and AUTH use their short forms when the reason code is
+//! Success and there are no properties (an empty boxed block counts as none).
 
 use super::decode::MAX_REMAINING_LENGTH;
+use super::encode_publish::PublishRef;
+pub(super) use super::encode_publish::{publish, publish_header};
 use super::packet::*;
+use super::properties::{encode_vbi, vbi_len};
+use super::properties_io::{block_len, put_block, Len, PropertySet};
 use bytes::{BufMut, BytesMut};
 use std::io;
 
 type Result<T> = io::Result<T>;
 
-fn invalid(msg: &'static str) -> io::Error {
+pub(super) fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
-/// A PUBLISH to encode from borrowed parts: the broker writes the topic and payload of a shared
-/// message straight into the socket buffer, without cloning them into a [`Publish`] first (the
-/// clones cost ~10 % of the broker's CPU in fan-out, measured; docs/PERFORMANCE.md).
-#[derive(Debug, Clone, Copy)]
-pub struct PublishRef<'a> {
-    pub dup: bool,
-    pub qos: QoS,
-    pub retain: bool,
-    pub topic: &'a str,
-    pub pkid: Option<u16>,
-    pub payload: &'a [u8],
-}
-
-impl<'a> From<&'a Publish> for PublishRef<'a> {
-    fn from(p: &'a Publish) -> Self {
-        PublishRef {
-            dup: p.dup,
-            qos: p.qos,
-            retain: p.retain,
-            topic: &p.topic,
-            pkid: p.pkid,
-            payload: &p.payload,
-        }
-    }
-}
-
-/// Encodes a PUBLISH from parts (3.x; 5.0 properties are not written, as for [`packet`]).
-pub(super) fn publish(
-    p: &PublishRef<'_>,
-    version: Option<ProtocolVersion>,
-    dst: &mut BytesMut,
-) -> Result<()> {
-    supported(version.unwrap_or_default())?;
-    let (first, remaining) = publish_header(p)?;
-    framed(dst, first, remaining, |dst| put_publish_body(dst, p))
-}
-
-/// Refuses to encode for a version this encoder does not write.
-fn supported(v: ProtocolVersion) -> Result<()> {
-    if v == ProtocolVersion::V5 {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "MQTT 5.0 encoding is not implemented",
-        ));
-    }
-    Ok(())
+/// Size of the whole packet (fixed header included) as the encoder would write it for
+/// `version` (a CONNECT for its own protocol), or the encoder's refusal.
+pub fn packet_encoded_len(p: &Packet, version: ProtocolVersion) -> Result<usize> {
+    let v = match p {
+        Packet::Connect(c) => c.protocol,
+        _ => version,
+    };
+    let (_, remaining) = header(p, v)?;
+    Ok(1 + vbi_len(remaining) + remaining)
 }
 
 /// Writes the fixed header (`first`, Remaining Length) and then the body, with one `reserve`.
-fn framed(
+pub(super) fn framed(
     dst: &mut BytesMut,
     first: u8,
     remaining: usize,
@@ -81,42 +49,13 @@ fn framed(
             "packet exceeds the maximum remaining length of 268,435,455",
         ));
     }
-    dst.reserve(1 + remaining_length_len(remaining) + remaining);
+    dst.reserve(1 + vbi_len(remaining) + remaining);
     dst.put_u8(first);
     put_remaining_length(dst, remaining);
     let start = dst.len();
     body(dst);
     debug_assert_eq!(dst.len() - start, remaining, "size mismatch");
     Ok(())
-}
-
-fn put_publish_body(dst: &mut BytesMut, p: &PublishRef<'_>) {
-    put_field(dst, p.topic.as_bytes());
-    if let Some(pkid) = p.pkid {
-        dst.put_u16(pkid);
-    }
-    dst.put_slice(p.payload);
-}
-
-/// Validates a PUBLISH and returns its first byte and Remaining Length.
-fn publish_header(p: &PublishRef<'_>) -> Result<(u8, usize)> {
-    let pkid_len = match (p.qos, p.pkid) {
-        (QoS::AtMostOnce, None) => 0,
-        (QoS::AtMostOnce, Some(_)) => return Err(invalid("QoS 0 PUBLISH with a packet id")),
-        (_, Some(pkid)) => {
-            nonzero(pkid)?;
-            2
-        }
-        (_, None) => return Err(invalid("QoS > 0 PUBLISH without a packet id")),
-    };
-    if p.dup && p.qos == QoS::AtMostOnce {
-        return Err(invalid("QoS 0 PUBLISH with DUP [MQTT-3.3.1-2]"));
-    }
-    let first = 0x30 | u8::from(p.dup) << 3 | (p.qos as u8) << 1 | u8::from(p.retain);
-    Ok((
-        first,
-        field_len(p.topic.as_bytes())? + pkid_len + p.payload.len(),
-    ))
 }
 
 /// Encodes `p` into `dst`. `version` is the connection's; `None` encodes as 3.1.1 (the server
@@ -130,66 +69,111 @@ pub(super) fn packet(
         Packet::Connect(c) => c.protocol,
         _ => version.unwrap_or_default(),
     };
-    supported(v)?;
-    let (first, remaining) = header(p)?;
+    if let Packet::Publish(p) = p {
+        return publish(&PublishRef::from(p), Some(v), dst);
+    }
+    let (first, remaining) = header(p, v)?;
     framed(dst, first, remaining, |dst| body(p, v, dst))
 }
 
-/// Number of bytes of the Remaining Length encoding of `len`.
-fn remaining_length_len(len: usize) -> usize {
-    match len {
-        0..=127 => 1,
-        128..=16_383 => 2,
-        16_384..=2_097_151 => 3,
-        _ => 4,
-    }
-}
-
-fn put_remaining_length(dst: &mut BytesMut, mut len: usize) {
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        dst.put_u8(byte);
-        if len == 0 {
-            break;
-        }
-    }
+fn put_remaining_length(dst: &mut BytesMut, len: usize) {
+    encode_vbi(len as u32, dst);
 }
 
 /// Size of a length-prefixed string or binary field.
-fn field_len(data: &[u8]) -> Result<usize> {
+pub(super) fn field_len(data: &[u8]) -> Result<usize> {
     if data.len() > usize::from(u16::MAX) {
         return Err(invalid("string or binary field longer than 65,535 bytes"));
     }
     Ok(2 + data.len())
 }
 
-fn nonzero(pkid: u16) -> Result<u16> {
+pub(super) fn nonzero(pkid: u16) -> Result<u16> {
     if pkid == 0 {
         return Err(invalid("packet identifier 0 [MQTT-2.3.1-1]"));
     }
     Ok(pkid)
 }
 
-/// Validates `p` and returns its first byte and Remaining Length.
-fn header(p: &Packet) -> Result<(u8, usize)> {
+/// A property block's size with its length prefix (a 5.0 packet that must have one writes
+/// property length 0 for `None`).
+fn props_len<P: PropertySet>(p: Option<&P>) -> Result<usize> {
+    Ok(block_len(match p {
+        Some(p) => p.checked_len()?,
+        None => 0,
+    }))
+}
+
+fn put_props<P: PropertySet>(p: Option<&P>, dst: &mut BytesMut) {
+    match p {
+        Some(p) => {
+            let mut len = Len::default();
+            p.visit(&mut len);
+            put_block(p, len.n, dst);
+        }
+        None => dst.put_u8(0),
+    }
+}
+
+/// Present and not empty: what decides the short forms of acks, DISCONNECT and AUTH.
+fn has_props<P: PropertySet>(p: &Option<Box<P>>) -> bool {
+    p.as_deref().is_some_and(|p| *p != P::default())
+}
+
+/// A reason code that packet type `t` may carry (§2.4).
+fn allowed(code: ReasonCode, t: u8) -> Result<()> {
+    if code.allowed_in(t) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "reason code not allowed in this packet type (§2.4)",
+        ))
+    }
+}
+
+/// The 3.x SUBACK byte for a reason code: granted QoS or 0x80.
+fn suback_v3(code: ReasonCode) -> Result<u8> {
+    match code {
+        ReasonCode::Success | ReasonCode::GrantedQos1 | ReasonCode::GrantedQos2 => Ok(code.code()),
+        c if c.is_error() => Ok(SUBACK_FAILURE),
+        _ => Err(invalid("SUBACK reason code with no 3.x equivalent")),
+    }
+}
+
+/// Validates `p` (not a PUBLISH) for version `v` and returns its first byte and Remaining
+/// Length.
+fn header(p: &Packet, v: ProtocolVersion) -> Result<(u8, usize)> {
+    let v5 = v == ProtocolVersion::V5;
     Ok(match p {
         Packet::Connect(c) => (0x10, connect_len(c)?),
-        Packet::ConnAck(_) => (0x20, 2),
-        Packet::Publish(p) => publish_header(&PublishRef::from(p))?,
-        Packet::PubAck(a) => (0x40, ack_len(a)?),
-        Packet::PubRec(a) => (0x50, ack_len(a)?),
-        Packet::PubRel(a) => (0x62, ack_len(a)?),
-        Packet::PubComp(a) => (0x70, ack_len(a)?),
+        Packet::ConnAck(c) => {
+            if v5 {
+                match ReasonCode::from_u8(c.code) {
+                    Some(rc) => allowed(rc, 2)?,
+                    None => return Err(invalid("CONNACK code is not a 5.0 reason code")),
+                }
+                (0x20, 2 + props_len(c.properties.as_deref())?)
+            } else {
+                (0x20, 2)
+            }
+        }
+        Packet::Publish(p) => {
+            let (first, remaining, _) = publish_header(&PublishRef::from(p), v)?;
+            (first, remaining)
+        }
+        Packet::PubAck(a) => (0x40, ack_len(a, 4, v5)?),
+        Packet::PubRec(a) => (0x50, ack_len(a, 5, v5)?),
+        Packet::PubRel(a) => (0x62, ack_len(a, 6, v5)?),
+        Packet::PubComp(a) => (0x70, ack_len(a, 7, v5)?),
         Packet::Subscribe(s) => {
             nonzero(s.pkid)?;
             if s.filters.is_empty() {
                 return Err(invalid("SUBSCRIBE without topic filters [MQTT-3.8.3-3]"));
             }
             let mut len = 2;
+            if v5 {
+                len += props_len(s.properties.as_deref())?;
+            }
             for (filter, _) in &s.filters {
                 len += field_len(filter.as_bytes())? + 1;
             }
@@ -197,10 +181,18 @@ fn header(p: &Packet) -> Result<(u8, usize)> {
         }
         Packet::SubAck(s) => {
             nonzero(s.pkid)?;
-            if s.return_codes.iter().any(|&c| c > 2 && c != SUBACK_FAILURE) {
-                return Err(invalid("SUBACK return code other than 0, 1, 2 or 0x80"));
+            let mut len = 2 + s.return_codes.len();
+            if v5 {
+                for &c in &s.return_codes {
+                    allowed(c, 9)?;
+                }
+                len += props_len(s.properties.as_deref())?;
+            } else {
+                for &c in &s.return_codes {
+                    suback_v3(c)?;
+                }
             }
-            (0x90, 2 + s.return_codes.len())
+            (0x90, len)
         }
         Packet::Unsubscribe(u) => {
             nonzero(u.pkid)?;
@@ -208,6 +200,9 @@ fn header(p: &Packet) -> Result<(u8, usize)> {
                 return Err(invalid("UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]"));
             }
             let mut len = 2;
+            if v5 {
+                len += props_len(u.properties.as_deref())?;
+            }
             for filter in &u.filters {
                 len += field_len(filter.as_bytes())?;
             }
@@ -215,30 +210,79 @@ fn header(p: &Packet) -> Result<(u8, usize)> {
         }
         Packet::UnsubAck(u) => {
             nonzero(u.pkid)?;
-            (0xB0, 2)
+            if v5 {
+                for &c in &u.reason_codes {
+                    allowed(c, 11)?;
+                }
+                let props = props_len(u.properties.as_deref())?;
+                (0xB0, 2 + props + u.reason_codes.len())
+            } else {
+                (0xB0, 2)
+            }
         }
         Packet::PingReq => (0xC0, 0),
         Packet::PingResp => (0xD0, 0),
+        Packet::Disconnect(d) if v5 => {
+            allowed(d.reason, 14)?;
+            (0xE0, reason_and_props_len(d.reason, &d.properties, true)?)
+        }
         Packet::Disconnect(_) => (0xE0, 0),
-        // 5.0 will encode AUTH (type 15) here, after its version check in `packet`.
-        Packet::Auth { .. } => return Err(invalid("AUTH does not exist before MQTT 5.0")),
+        Packet::Auth(a) if v5 => {
+            allowed(a.reason, 15)?;
+            (0xF0, reason_and_props_len(a.reason, &a.properties, false)?)
+        }
+        Packet::Auth(_) => return Err(invalid("AUTH does not exist before MQTT 5.0")),
     })
 }
 
-/// 3.x acks are exactly a packet id (5.0 adds a reason code and properties).
-fn ack_len(a: &Ack) -> Result<usize> {
+/// 5.0 DISCONNECT and AUTH: nothing for Success without properties (§3.14.2.1, §3.15.2.1),
+/// else the reason code and a property block. DISCONNECT (`short`) may also leave out the
+/// property length when there are no properties (§3.14.2.2.1); AUTH may not.
+fn reason_and_props_len<P: PropertySet>(
+    reason: ReasonCode,
+    p: &Option<Box<P>>,
+    short: bool,
+) -> Result<usize> {
+    Ok(match (reason == ReasonCode::Success, has_props(p)) {
+        (true, false) => 0,
+        (false, false) if short => 1,
+        _ => 1 + props_len(p.as_deref())?,
+    })
+}
+
+/// Acks of packet type `t`: 3.x is exactly a packet id; 5.0 adds the reason code unless it is
+/// Success without properties, and the property block only if there are properties
+/// (§3.4.2.1).
+fn ack_len(a: &Ack, t: u8, v5: bool) -> Result<usize> {
     nonzero(a.pkid)?;
-    Ok(2)
+    if !v5 {
+        return Ok(2);
+    }
+    allowed(a.reason, t)?;
+    Ok(if has_props(&a.properties) {
+        3 + props_len(a.properties.as_deref())?
+    } else if a.reason != ReasonCode::Success {
+        3
+    } else {
+        2
+    })
 }
 
 fn connect_len(c: &Connect) -> Result<usize> {
-    if c.password.is_some() && c.username.is_none() {
+    let v5 = c.protocol == ProtocolVersion::V5;
+    if !v5 && c.password.is_some() && c.username.is_none() {
         return Err(invalid("password without user name [MQTT-3.1.2-22]"));
     }
     let mut len = 2 + c.protocol.name().len() + 1 + 1 + 2;
+    if v5 {
+        len += props_len(Some(&c.properties))?;
+    }
     len += field_len(c.client_id.as_bytes())?;
     if let Some(w) = &c.will {
         len += field_len(w.topic.as_bytes())? + field_len(&w.payload)?;
+        if v5 {
+            len += props_len(Some(&w.properties))?;
+        }
     }
     if let Some(u) = &c.username {
         len += field_len(u.as_bytes())?;
@@ -249,14 +293,15 @@ fn connect_len(c: &Connect) -> Result<usize> {
     Ok(len)
 }
 
-fn put_field(dst: &mut BytesMut, data: &[u8]) {
+pub(super) fn put_field(dst: &mut BytesMut, data: &[u8]) {
     // Length checked by `field_len` in `header`.
     dst.put_u16(data.len() as u16);
     dst.put_slice(data);
 }
 
-/// Writes the body of a packet that [`header`] validated.
+/// Writes the body of a packet that [`header`] validated for `v`.
 fn body(p: &Packet, v: ProtocolVersion, dst: &mut BytesMut) {
+    let v5 = v == ProtocolVersion::V5;
     match p {
         Packet::Connect(c) => connect(c, dst),
         Packet::ConnAck(c) => {
@@ -264,34 +309,94 @@ fn body(p: &Packet, v: ProtocolVersion, dst: &mut BytesMut) {
             let flags = u8::from(c.session_present && v != ProtocolVersion::V31);
             dst.put_u8(flags);
             dst.put_u8(c.code);
+            if v5 {
+                put_props(c.properties.as_deref(), dst);
+            }
         }
-        Packet::Publish(p) => put_publish_body(dst, &PublishRef::from(p)),
+        // Encoded by `publish` (see `packet`).
+        Packet::Publish(_) => unreachable!("PUBLISH goes through encode::publish"),
         Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
-            dst.put_u16(a.pkid)
+            dst.put_u16(a.pkid);
+            if v5 {
+                let props = has_props(&a.properties);
+                if props || a.reason != ReasonCode::Success {
+                    dst.put_u8(a.reason.code());
+                }
+                if props {
+                    put_props(a.properties.as_deref(), dst);
+                }
+            }
         }
         Packet::Subscribe(s) => {
             dst.put_u16(s.pkid);
+            if v5 {
+                put_props(s.properties.as_deref(), dst);
+            }
             for (filter, options) in &s.filters {
                 put_field(dst, filter.as_bytes());
-                dst.put_u8(options.qos as u8);
+                dst.put_u8(if v5 {
+                    options.to_byte()
+                } else {
+                    options.qos as u8
+                });
             }
         }
         Packet::SubAck(s) => {
             dst.put_u16(s.pkid);
-            dst.put_slice(&s.return_codes);
+            if v5 {
+                put_props(s.properties.as_deref(), dst);
+            }
+            for &c in &s.return_codes {
+                // Checked in `header`.
+                dst.put_u8(if v5 {
+                    c.code()
+                } else {
+                    suback_v3(c).unwrap_or(SUBACK_FAILURE)
+                });
+            }
         }
         Packet::Unsubscribe(u) => {
             dst.put_u16(u.pkid);
+            if v5 {
+                put_props(u.properties.as_deref(), dst);
+            }
             for filter in &u.filters {
                 put_field(dst, filter.as_bytes());
             }
         }
-        Packet::UnsubAck(u) => dst.put_u16(u.pkid),
-        Packet::PingReq | Packet::PingResp | Packet::Disconnect(_) | Packet::Auth { .. } => {}
+        Packet::UnsubAck(u) => {
+            dst.put_u16(u.pkid);
+            if v5 {
+                put_props(u.properties.as_deref(), dst);
+                for &c in &u.reason_codes {
+                    dst.put_u8(c.code());
+                }
+            }
+        }
+        Packet::Disconnect(d) if v5 => put_reason_and_props(d.reason, &d.properties, true, dst),
+        Packet::Auth(a) if v5 => put_reason_and_props(a.reason, &a.properties, false, dst),
+        Packet::PingReq | Packet::PingResp | Packet::Disconnect(_) | Packet::Auth(_) => {}
+    }
+}
+
+/// Writes what [`reason_and_props_len`] sized.
+fn put_reason_and_props<P: PropertySet>(
+    reason: ReasonCode,
+    p: &Option<Box<P>>,
+    short: bool,
+    dst: &mut BytesMut,
+) {
+    let props = has_props(p);
+    if reason != ReasonCode::Success || props {
+        dst.put_u8(reason.code());
+        if props || !short {
+            put_props(p.as_deref(), dst);
+        }
     }
 }
 
 fn connect(c: &Connect, dst: &mut BytesMut) {
+    let v5 = c.protocol == ProtocolVersion::V5;
     put_field(dst, c.protocol.name().as_bytes());
     dst.put_u8(c.protocol.level());
     let mut flags = u8::from(c.clean_start) << 1;
@@ -306,8 +411,14 @@ fn connect(c: &Connect, dst: &mut BytesMut) {
     }
     dst.put_u8(flags);
     dst.put_u16(c.keep_alive);
+    if v5 {
+        put_props(Some(&c.properties), dst);
+    }
     put_field(dst, c.client_id.as_bytes());
     if let Some(w) = &c.will {
+        if v5 {
+            put_props(Some(&w.properties), dst);
+        }
         put_field(dst, w.topic.as_bytes());
         put_field(dst, &w.payload);
     }

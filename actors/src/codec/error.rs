@@ -3,10 +3,35 @@
 //! One variant per class of malformation, so the connection can react to the class (answer
 //! CONNACK 0x01 to an unsupported protocol level, close for anything else) and logs say which
 //! rule a client broke. Each message starts with the spec statement it breaks: a normative
-//! statement id of MQTT 3.1.1 (`[MQTT-x.y.z-n]`) where one exists, otherwise the section
-//! (`[§x.y.z]`) that defines the rule. [`DecodeError::spec_id`] returns only normative ids.
+//! statement id (`[MQTT-x.y.z-n]`) where one exists, otherwise the section (`[§x.y.z]`) that
+//! defines the rule. The variants shared by 3.x and 5.0 name the 3.1.1 statement (the ids are
+//! the same in 5.0 for most of them); the 5.0-only variants name 5.0 statements and sections.
+//! [`DecodeError::spec_id`] returns only normative ids, and [`DecodeError::reason_code`] is the
+//! one place a decode error becomes a 5.0 reason code.
 
+use super::properties::property_name;
+use super::reason::ReasonCode;
+use bytestring::ByteString;
 use std::io;
+
+fn name8(id: &u8) -> &'static str {
+    property_name(u32::from(*id))
+}
+
+/// The statement of 5.0 that lists the reason codes a packet type may carry.
+fn reason_code_statement(packet: &str) -> &'static str {
+    match packet {
+        "CONNACK" => "MQTT-3.2.2-8",
+        "PUBACK" => "MQTT-3.4.2-1",
+        "PUBREC" => "MQTT-3.5.2-1",
+        "PUBREL" => "MQTT-3.6.2-1",
+        "PUBCOMP" => "MQTT-3.7.2-1",
+        "SUBACK" => "MQTT-3.9.3-2",
+        "UNSUBACK" => "MQTT-3.11.3-2",
+        "DISCONNECT" => "MQTT-3.14.2-1",
+        _ => "MQTT-3.15.2-1",
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -38,9 +63,15 @@ pub enum DecodeError {
     InvalidProtocolName,
 
     /// Known protocol name but a level this codec does not speak (or a name/level mismatch).
-    /// The connection answers CONNACK 0x01 ("unacceptable protocol version").
-    #[error("[MQTT-3.1.2-2] unsupported protocol level {level}")]
-    UnsupportedProtocolLevel { level: u8 },
+    /// The connection answers with a CONNACK refusal [MQTT-3.1.2-2]: 0x84 in the 5.0 form for
+    /// a level above 5 ([`DecodeError::is_newer_than_5`]), 0x01 in the 3.1.1 form otherwise.
+    /// `client_id` is the Client Identifier when the rest could be read (as 5.0 for a level
+    /// above 5, as 3.1.1 otherwise), for the log.
+    #[error("[MQTT-3.1.2-2] unsupported protocol level {level} (client id {client_id:?})")]
+    UnsupportedProtocolLevel {
+        level: u8,
+        client_id: Option<ByteString>,
+    },
 
     #[error("[MQTT-3.1.2-3] CONNECT reserved flag is set")]
     ConnectReservedFlag,
@@ -104,6 +135,57 @@ pub enum DecodeError {
 
     #[error("[§3.9.3] invalid SUBACK return code {code:#04x}")]
     InvalidSubAckReturnCode { code: u8 },
+
+    /// A Variable Byte Integer inside a packet (a property length, a Subscription Identifier)
+    /// with a continuation bit on its 4th byte.
+    #[error("[§1.5.5] malformed Variable Byte Integer: more than 4 bytes")]
+    MalformedVariableByteInteger,
+
+    /// The Property Length runs past the end of the packet.
+    #[error("[§2.2.2.1] {packet} property length runs past the end of the packet")]
+    PropertiesTooLong { packet: &'static str },
+
+    /// A property identifier this packet type does not allow, or an unknown one: a Malformed
+    /// Packet (§2.2.2.2).
+    #[error("[§2.2.2.2] property {id:#04x} ({}) is not allowed in {packet}", property_name(*.id))]
+    PropertyNotAllowed { id: u32, packet: &'static str },
+
+    /// A property that may appear once appears again: "It is a Protocol Error to include ...
+    /// more than once" (each property's section of §3).
+    #[error("[§2.2.2.2] {packet} carries {} ({id:#04x}) more than once", name8(.id))]
+    DuplicateProperty { id: u8, packet: &'static str },
+
+    /// A property value the spec calls a Protocol Error: Receive Maximum 0, Maximum Packet
+    /// Size 0, Subscription Identifier 0, Maximum QoS other than 0 or 1, or a 0/1 flag byte
+    /// with another value (Payload Format Indicator, Request Problem/Response Information,
+    /// Retain/Wildcard/Subscription Identifier/Shared Subscription Available).
+    #[error("[§2.2.2.2] {packet}: invalid value {value} for {}", name8(.id))]
+    InvalidPropertyValue {
+        id: u8,
+        packet: &'static str,
+        value: u32,
+    },
+
+    /// A Topic Alias of 0 [MQTT-3.3.2-8].
+    #[error("[MQTT-3.3.2-8] PUBLISH with Topic Alias 0")]
+    ZeroTopicAlias,
+
+    /// A reason code that the packet type may not carry (or no packet may): each packet's
+    /// sender "MUST use one of" its reason codes (§2.4; e.g. [MQTT-3.4.2-1] for PUBACK).
+    #[error("[{}] reason code {code:#04x} is not allowed in {packet}", reason_code_statement(.packet))]
+    InvalidReasonCode { code: u8, packet: &'static str },
+
+    /// 5.0 subscription options with reserved bits 6-7 set [MQTT-3.8.3-5].
+    #[error("[MQTT-3.8.3-5] subscription options byte {byte:#04x} has reserved bits set")]
+    SubscriptionOptionsReservedBits { byte: u8 },
+
+    /// 5.0 subscription options with Maximum QoS 3: a Protocol Error (§3.8.3.1).
+    #[error("[§3.8.3.1] subscription options byte {byte:#04x} has QoS 3")]
+    InvalidSubscriptionQos { byte: u8 },
+
+    /// 5.0 subscription options with Retain Handling 3: a Protocol Error (§3.8.3.1).
+    #[error("[§3.8.3.1] subscription options byte {byte:#04x} has Retain Handling 3")]
+    InvalidRetainHandling { byte: u8 },
 }
 
 impl DecodeError {
@@ -120,7 +202,17 @@ impl DecodeError {
             | Truncated { .. }
             | TrailingBytes { .. }
             | InvalidConnAckFlags { .. }
-            | InvalidSubAckReturnCode { .. } => return None,
+            | InvalidSubAckReturnCode { .. }
+            | MalformedVariableByteInteger
+            | PropertiesTooLong { .. }
+            | PropertyNotAllowed { .. }
+            | DuplicateProperty { .. }
+            | InvalidPropertyValue { .. }
+            | InvalidSubscriptionQos { .. }
+            | InvalidRetainHandling { .. } => return None,
+            ZeroTopicAlias => "MQTT-3.3.2-8",
+            InvalidReasonCode { packet, .. } => reason_code_statement(packet),
+            SubscriptionOptionsReservedBits { .. } => "MQTT-3.8.3-5",
             InvalidFlags { .. } => "MQTT-2.2.2-1",
             InvalidProtocolName => "MQTT-3.1.2-1",
             UnsupportedProtocolLevel { .. } => "MQTT-3.1.2-2",
@@ -140,9 +232,39 @@ impl DecodeError {
         })
     }
 
-    /// True for the one CONNECT error the server must answer (CONNACK 0x01) instead of just
-    /// closing the connection [MQTT-3.1.2-2].
+    /// True for the one CONNECT error the server must answer (CONNACK 0x01 or 0x84) instead of
+    /// just closing the connection [MQTT-3.1.2-2].
     pub fn is_unsupported_protocol_level(&self) -> bool {
         matches!(self, DecodeError::UnsupportedProtocolLevel { .. })
+    }
+
+    /// An unsupported protocol level above 5: the client speaks something newer than 5.0, so
+    /// the refusal is a 5.0-form CONNACK with 0x84 (Unsupported Protocol Version); any other
+    /// unsupported level gets the 3.1.1 form with 0x01.
+    pub fn is_newer_than_5(&self) -> bool {
+        matches!(self, DecodeError::UnsupportedProtocolLevel { level, .. } if *level > 5)
+    }
+
+    /// The 5.0 reason code for this error, for a CONNACK or DISCONNECT sent before closing:
+    /// 0x95 Packet too large, 0x84 Unsupported Protocol Version, 0x82 Protocol Error for what
+    /// the spec calls a Protocol Error (a duplicate or invalid property value, QoS 3 or Retain
+    /// Handling 3 in subscription options, a SUBSCRIBE or UNSUBSCRIBE without topic filters
+    /// [MQTT-3.8.3-2] [MQTT-3.10.3-2]), 0x80 Unspecified error for I/O errors, and 0x81
+    /// Malformed Packet for everything else.
+    pub fn reason_code(&self) -> ReasonCode {
+        use DecodeError::*;
+        match self {
+            Io(_) => ReasonCode::UnspecifiedError,
+            PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            UnsupportedProtocolLevel { .. } => ReasonCode::UnsupportedProtocolVersion,
+            DuplicateProperty { .. }
+            | InvalidPropertyValue { .. }
+            | ZeroTopicAlias
+            | InvalidSubscriptionQos { .. }
+            | InvalidRetainHandling { .. }
+            | EmptySubscribe
+            | EmptyUnsubscribe => ReasonCode::ProtocolError,
+            _ => ReasonCode::MalformedPacket,
+        }
     }
 }

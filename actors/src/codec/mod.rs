@@ -9,11 +9,18 @@
 //! stream stays framed; an error in a fixed header leaves the buffer as it was.
 
 pub mod packet;
+pub mod properties;
+pub mod reason;
 
 mod decode;
 mod decode_connect;
 mod encode;
+mod encode_publish;
 pub mod error;
+mod properties_connect;
+mod properties_io;
+mod properties_types;
+mod reader;
 
 #[cfg(test)]
 mod tests;
@@ -21,15 +28,24 @@ mod tests;
 mod tests_malformed;
 #[cfg(test)]
 mod tests_stream;
+#[cfg(test)]
+mod tests_v5;
+#[cfg(test)]
+mod tests_v5_malformed;
+#[cfg(test)]
+mod tests_v5_props;
+#[cfg(test)]
+mod tests_v5_wire;
 
-pub use encode::PublishRef;
+pub use encode::packet_encoded_len;
+pub use encode_publish::{publish_encoded_len, PublishRef};
 pub use error::DecodeError;
 pub use packet::*;
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-/// MQTT 3.1 / 3.1.1 codec for `tokio_util::codec::Framed`.
+/// MQTT 3.1 / 3.1.1 / 5.0 codec for `tokio_util::codec::Framed`.
 #[derive(Debug, Clone)]
 pub struct MqttCodec {
     /// `None` until CONNECT is seen: the first packet decides how the rest is coded.
@@ -122,6 +138,17 @@ impl MqttCodec {
     /// Encodes a PUBLISH from borrowed parts (see [`PublishRef`]) with the codec's version.
     pub fn encode_publish(&self, p: &PublishRef<'_>, dst: &mut BytesMut) -> std::io::Result<()> {
         encode::publish(p, self.version, dst)
+    }
+
+    /// Size of the whole PUBLISH as [`MqttCodec::encode_publish`] would write it (see
+    /// [`publish_encoded_len`]).
+    pub fn publish_encoded_len(&self, p: &PublishRef<'_>) -> usize {
+        publish_encoded_len(p, self.version.unwrap_or_default())
+    }
+
+    /// Size of the whole packet as this codec would encode it (see [`packet_encoded_len`]).
+    pub fn packet_encoded_len(&self, p: &Packet) -> std::io::Result<usize> {
+        packet_encoded_len(p, self.version.unwrap_or_default())
     }
 }
 

@@ -1,14 +1,25 @@
 //! The MQTT packet model shared by every protocol version.
 //!
-//! One `Packet` enum serves MQTT 3.1 ("MQIsdp", level 3), 3.1.1 (level 4) and, later, 5.0
-//! (level 5). Fields that only exist in 5.0 (properties, reason codes on acks) are present
-//! already, so adding 5.0 is a codec change, not a model rewrite: for 3.x they stay at their
-//! defaults (`Properties::default()`, reason code `0x00`).
+//! One `Packet` enum serves MQTT 3.1 ("MQIsdp", level 3), 3.1.1 (level 4) and 5.0 (level 5).
+//! Fields that only exist in 5.0 (properties, reason codes) stay at their defaults for 3.x
+//! (`None` or empty properties, [`ReasonCode::Success`]) and are not written to a 3.x peer.
+//!
+//! Property blocks that are often absent and large are boxed (`Option<Box<_>>`, `None` when
+//! empty), so they cost one pointer in the common case and `Packet` stays small (a size test
+//! guards it).
 //!
 //! Strings are `ByteString` (UTF-8, cheap to clone: one `Bytes` refcount) and payloads are
 //! `Bytes`. The decoder copies them out of the read buffer, so a retained or queued message never
 //! pins a whole socket read buffer (see ARCHITECTURE.md, "Memory").
 
+use super::error::DecodeError;
+pub use super::properties::UserProperties;
+pub use super::properties_connect::{ConnAckProperties, ConnectProperties, WillProperties};
+pub use super::properties_types::{
+    AckProperties, AuthProperties, DisconnectProperties, PublishProperties, SubscribeProperties,
+    UnsubscribeProperties,
+};
+pub use super::reason::ReasonCode;
 use bytes::Bytes;
 use bytestring::ByteString;
 use std::fmt;
@@ -71,14 +82,6 @@ impl QoS {
     }
 }
 
-/// MQTT 5.0 properties. Empty for 3.x; kept opaque until 5.0 lands, when this becomes a typed
-/// struct. Carried through the model so 5.0 needs no signature changes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Properties {
-    /// Raw encoded property bytes (without the length prefix). Empty for 3.x.
-    pub raw: Bytes,
-}
-
 /// The Will (Last Will and Testament) carried in CONNECT.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LastWill {
@@ -86,7 +89,8 @@ pub struct LastWill {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
-    pub properties: Properties,
+    /// 5.0 only; empty for 3.x.
+    pub properties: WillProperties,
 }
 
 impl fmt::Debug for LastWill {
@@ -96,6 +100,7 @@ impl fmt::Debug for LastWill {
             .field("payload_len", &self.payload.len())
             .field("qos", &self.qos)
             .field("retain", &self.retain)
+            .field("properties", &self.properties)
             .finish()
     }
 }
@@ -112,7 +117,8 @@ pub struct Connect {
     pub will: Option<LastWill>,
     pub username: Option<ByteString>,
     pub password: Option<Bytes>,
-    pub properties: Properties,
+    /// 5.0 only; empty for 3.x.
+    pub properties: ConnectProperties,
 }
 
 impl fmt::Debug for Connect {
@@ -126,12 +132,13 @@ impl fmt::Debug for Connect {
             .field("will", &self.will)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("properties", &self.properties)
             .finish()
     }
 }
 
 /// CONNACK return codes of 3.x (the 5.0 reason codes are a superset with other numbers; the
-/// encoder writes `code` as is).
+/// encoder writes `code` as is; [`ReasonCode::to_v311_connack`] maps a 5.0 refusal to these).
 pub mod connack {
     pub const ACCEPTED: u8 = 0x00;
     pub const UNACCEPTABLE_PROTOCOL_VERSION: u8 = 0x01;
@@ -144,9 +151,19 @@ pub mod connack {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnAck {
     pub session_present: bool,
-    /// 3.x return code (see [`connack`]) or 5.0 reason code.
+    /// 3.x return code (see [`connack`]) or 5.0 reason code (see [`ConnAck::reason`]).
     pub code: u8,
-    pub properties: Properties,
+    /// 5.0 only; `None` for none (and always for 3.x).
+    pub properties: Option<Box<ConnAckProperties>>,
+}
+
+impl ConnAck {
+    /// `code` read as a 5.0 reason code; meaningful on a 5.0 connection only (the 3.x return
+    /// codes 0x01..=0x05 are other numbers than the 5.0 codes). The decoder of a 5.0 CONNACK
+    /// has checked that it is a CONNACK reason code.
+    pub fn reason(&self) -> Option<ReasonCode> {
+        ReasonCode::from_u8(self.code)
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -158,7 +175,8 @@ pub struct Publish {
     /// Present iff `qos > 0` [MQTT-2.3.1-5].
     pub pkid: Option<u16>,
     pub payload: Bytes,
-    pub properties: Properties,
+    /// 5.0 only; `None` for none (and always for 3.x).
+    pub properties: Option<Box<PublishProperties>>,
 }
 
 impl fmt::Debug for Publish {
@@ -171,6 +189,7 @@ impl fmt::Debug for Publish {
             .field("topic", &self.topic)
             .field("pkid", &self.pkid)
             .field("payload_len", &self.payload.len())
+            .field("properties", &self.properties)
             .finish()
     }
 }
@@ -179,23 +198,24 @@ impl fmt::Debug for Publish {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ack {
     pub pkid: u16,
-    /// 5.0 reason code; always 0x00 for 3.x (and omitted on the wire).
-    pub reason: u8,
-    pub properties: Properties,
+    /// 5.0 reason code; always `Success` for 3.x (and omitted on the wire).
+    pub reason: ReasonCode,
+    /// 5.0 only; `None` for none.
+    pub properties: Option<Box<AckProperties>>,
 }
 
 impl Ack {
     /// Only a packet id: success and no properties, so the id alone says everything (what
     /// the writer and the connection's ack batches carry instead of the packet).
     pub fn is_plain(&self) -> bool {
-        self.reason == 0 && self.properties.raw.is_empty()
+        self.reason == ReasonCode::Success && self.properties.is_none()
     }
 
     pub fn new(pkid: u16) -> Ack {
         Ack {
             pkid,
-            reason: 0,
-            properties: Properties::default(),
+            reason: ReasonCode::Success,
+            properties: None,
         }
     }
 }
@@ -212,45 +232,89 @@ pub struct SubscriptionOptions {
     pub retain_handling: u8,
 }
 
+impl SubscriptionOptions {
+    /// The 5.0 options byte (§3.8.3.1): QoS in bits 0-1, No Local bit 2, Retain As Published
+    /// bit 3, Retain Handling bits 4-5. 3.x writes only the QoS bits.
+    pub fn to_byte(self) -> u8 {
+        self.qos as u8
+            | u8::from(self.no_local) << 2
+            | u8::from(self.retain_as_published) << 3
+            | (self.retain_handling & 0b11) << 4
+    }
+
+    /// Reads a 5.0 options byte: reserved bits 6-7 set are malformed [MQTT-3.8.3-5]; QoS 3 and
+    /// Retain Handling 3 are Protocol Errors (§3.8.3.1).
+    pub fn from_byte(byte: u8) -> Result<SubscriptionOptions, DecodeError> {
+        if byte & 0b1100_0000 != 0 {
+            return Err(DecodeError::SubscriptionOptionsReservedBits { byte });
+        }
+        let qos = QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidSubscriptionQos { byte })?;
+        let retain_handling = (byte >> 4) & 0b11;
+        if retain_handling == 3 {
+            return Err(DecodeError::InvalidRetainHandling { byte });
+        }
+        Ok(SubscriptionOptions {
+            qos,
+            no_local: byte & 0b0100 != 0,
+            retain_as_published: byte & 0b1000 != 0,
+            retain_handling,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscribe {
     pub pkid: u16,
     /// At least one entry [MQTT-3.8.3-3].
     pub filters: Vec<(ByteString, SubscriptionOptions)>,
-    pub properties: Properties,
+    /// 5.0 only; `None` for none.
+    pub properties: Option<Box<SubscribeProperties>>,
 }
 
-/// SUBACK return code for a refused filter (3.1.1). 3.1 has no failure code.
+/// SUBACK return code byte for a refused filter (3.1.1). 3.1 has no failure code.
 pub const SUBACK_FAILURE: u8 = 0x80;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubAck {
     pub pkid: u16,
-    /// One per filter: granted QoS 0..=2 or 0x80 (failure), or 5.0 reason codes.
-    pub return_codes: Vec<u8>,
-    pub properties: Properties,
+    /// One per filter. 3.x has granted QoS 0..=2 (`Success`, `GrantedQos1`, `GrantedQos2`)
+    /// and failure 0x80 (`UnspecifiedError`; every failure code is written as 0x80 to 3.x).
+    pub return_codes: Vec<ReasonCode>,
+    /// 5.0 only; `None` for none.
+    pub properties: Option<Box<AckProperties>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unsubscribe {
     pub pkid: u16,
     pub filters: Vec<ByteString>,
-    pub properties: Properties,
+    /// 5.0 only; `None` for none.
+    pub properties: Option<Box<UnsubscribeProperties>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnsubAck {
     pub pkid: u16,
     /// Empty for 3.x; one reason code per filter in 5.0.
-    pub reason_codes: Vec<u8>,
-    pub properties: Properties,
+    pub reason_codes: Vec<ReasonCode>,
+    /// 5.0 only; `None` for none.
+    pub properties: Option<Box<AckProperties>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Disconnect {
-    /// 5.0 reason code; 0x00 for 3.x (which has no reason on DISCONNECT).
-    pub reason: u8,
-    pub properties: Properties,
+    /// 5.0 reason code; `Success` ("Normal disconnection") for 3.x, which has none.
+    pub reason: ReasonCode,
+    /// 5.0 only; `None` for none.
+    pub properties: Option<Box<DisconnectProperties>>,
+}
+
+/// AUTH (5.0 only, §3.15): extended authentication exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Auth {
+    pub reason: ReasonCode,
+    /// `None` for none.
+    pub properties: Option<Box<AuthProperties>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,10 +334,7 @@ pub enum Packet {
     PingResp,
     Disconnect(Disconnect),
     /// 5.0 only (type 15). Never produced for 3.x, where type 15 is reserved.
-    Auth {
-        reason: u8,
-        properties: Properties,
-    },
+    Auth(Auth),
 }
 
 impl Packet {
@@ -294,7 +355,7 @@ impl Packet {
             Packet::PingReq => "PINGREQ",
             Packet::PingResp => "PINGRESP",
             Packet::Disconnect(_) => "DISCONNECT",
-            Packet::Auth { .. } => "AUTH",
+            Packet::Auth(_) => "AUTH",
         }
     }
 }

@@ -46,11 +46,11 @@ pub(super) fn connect(protocol: ProtocolVersion, full: bool) -> Packet {
             payload: Bytes::from_static(b"\x00bye\xff"),
             qos: QoS::ExactlyOnce,
             retain: true,
-            properties: Properties::default(),
+            properties: WillProperties::default(),
         }),
         username: full.then(|| s("user")),
         password: full.then(|| Bytes::from_static(b"\xff\x00secret")),
-        properties: Properties::default(),
+        properties: ConnectProperties::default(),
     }))
 }
 
@@ -68,7 +68,7 @@ pub(super) fn publish(
         topic: s("a/b/c"),
         pkid,
         payload: Bytes::copy_from_slice(payload),
-        properties: Properties::default(),
+        properties: None,
     })
 }
 
@@ -85,7 +85,7 @@ pub(super) fn samples(v: ProtocolVersion) -> Vec<Packet> {
             // 3.1 has no session-present flag.
             session_present: v != ProtocolVersion::V31,
             code: connack::NOT_AUTHORIZED,
-            properties: Properties::default(),
+            properties: None,
         }),
         publish(QoS::AtMostOnce, None, false, false, b"hello"),
         publish(QoS::AtLeastOnce, Some(1), true, true, b""),
@@ -101,22 +101,27 @@ pub(super) fn samples(v: ProtocolVersion) -> Vec<Packet> {
                 (s("#"), opts(QoS::AtLeastOnce)),
                 (s("x/y/z"), opts(QoS::ExactlyOnce)),
             ],
-            properties: Properties::default(),
+            properties: None,
         }),
         Packet::SubAck(SubAck {
             pkid: 11,
-            return_codes: vec![0, 1, 2, SUBACK_FAILURE],
-            properties: Properties::default(),
+            return_codes: vec![
+                ReasonCode::Success,
+                ReasonCode::GrantedQos1,
+                ReasonCode::GrantedQos2,
+                ReasonCode::UnspecifiedError,
+            ],
+            properties: None,
         }),
         Packet::Unsubscribe(Unsubscribe {
             pkid: 12,
             filters: vec![s("a/+"), s("#")],
-            properties: Properties::default(),
+            properties: None,
         }),
         Packet::UnsubAck(UnsubAck {
             pkid: 12,
             reason_codes: vec![],
-            properties: Properties::default(),
+            properties: None,
         }),
         Packet::PingReq,
         Packet::PingResp,
@@ -203,7 +208,7 @@ fn publish_fixtures_qos0_and_qos1() {
             topic: s("a/b"),
             pkid,
             payload: Bytes::from_static(b"hello"),
-            properties: Properties::default(),
+            properties: None,
         })
     };
     let p0 = expect(QoS::AtMostOnce, None, false, false);
@@ -239,7 +244,7 @@ fn exact_bytes_of_server_packets() {
             Packet::ConnAck(ConnAck {
                 session_present,
                 code,
-                properties: Properties::default(),
+                properties: None,
             })
         };
         assert_eq!(encode(&mut codec, &connack(false, 0)), hex("20 02 00 00"));
@@ -253,8 +258,12 @@ fn exact_bytes_of_server_packets() {
         assert_eq!(encode(&mut codec, &connack(true, 0)), expected);
         let suback = Packet::SubAck(SubAck {
             pkid: 0x1234,
-            return_codes: vec![0, 2, 0x80],
-            properties: Properties::default(),
+            return_codes: vec![
+                ReasonCode::Success,
+                ReasonCode::GrantedQos2,
+                ReasonCode::UnspecifiedError,
+            ],
+            properties: None,
         });
         assert_eq!(encode(&mut codec, &suback), hex("90 05 12 34 00 02 80"));
         assert_eq!(encode(&mut codec, &Packet::PingResp), hex("d0 00"));
@@ -308,24 +317,20 @@ fn encoder_refuses_packets_the_decoder_would_reject() {
         Packet::Subscribe(Subscribe {
             pkid: 1,
             filters: vec![],
-            properties: Properties::default(),
+            properties: None,
         }),
         Packet::Unsubscribe(Unsubscribe {
             pkid: 1,
             filters: vec![],
-            properties: Properties::default(),
+            properties: None,
         }),
         Packet::SubAck(SubAck {
             pkid: 1,
-            return_codes: vec![3],
-            properties: Properties::default(),
+            return_codes: vec![ReasonCode::DisconnectWithWillMessage],
+            properties: None,
         }),
         no_user,
-        Packet::Auth {
-            reason: 0,
-            properties: Properties::default(),
-        },
-        connect(ProtocolVersion::V5, false),
+        Packet::Auth(Auth::default()),
     ];
     for packet in bad {
         let mut buf = BytesMut::new();

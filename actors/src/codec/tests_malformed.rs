@@ -67,41 +67,68 @@ fn mqtt_3_1_2_1_invalid_protocol_name_is_rejected() {
 #[test]
 fn mqtt_3_1_2_2_unsupported_protocol_level_is_rejected() {
     for (name, level) in [
-        (&b"MQTT"[..], 5),
+        (&b"MQTT"[..], 6),
         (b"MQTT", 3),
         (b"MQIsdp", 4),
+        (b"MQIsdp", 5),
         (b"MQTT", 0),
     ] {
         let mut codec = MqttCodec::new(MAX);
         let e = decode_one(&mut codec, &connect(name, level, 2, CID)).unwrap_err();
         assert!(e.is_unsupported_protocol_level());
-        assert_err!(e, DecodeError::UnsupportedProtocolLevel { level: l } if l == level, Some("MQTT-3.1.2-2"));
+        assert_eq!(e.is_newer_than_5(), level > 5);
+        assert_eq!(e.reason_code(), ReasonCode::UnsupportedProtocolVersion);
+        assert_err!(e, DecodeError::UnsupportedProtocolLevel { level: l, .. } if l == level, Some("MQTT-3.1.2-2"));
         assert_eq!(codec.version(), None, "a refused CONNECT sets no version");
     }
 }
 
 #[test]
-fn mqtt_3_1_2_2_level_5_is_reported_after_reading_only_name_and_level() {
-    // A real 5.0 CONNECT: properties (session expiry) the 3.x layout cannot parse.
-    let v5 = hex("10 13 00 04 4d 51 54 54 05 02 00 3c 05 11 00 00 00 0a 00 01 63");
-    let truncated = hex("10 07 00 04 4d 51 54 54 05");
-    for bytes in [v5, truncated] {
-        let mut codec = MqttCodec::new(MAX);
-        let e = decode_one(&mut codec, &bytes).unwrap_err();
-        assert!(
-            matches!(e, DecodeError::UnsupportedProtocolLevel { level: 5 }),
-            "{e:?}"
-        );
-        // The connection answers with a 3.1.1 CONNACK 0x01.
-        let mut out = BytesMut::new();
-        let connack = Packet::ConnAck(ConnAck {
+fn mqtt_3_1_2_2_unsupported_level_carries_the_client_id_when_readable() {
+    // Level 4 with name "MQIsdp": read as 3.1.1.
+    let e = decode_err(None, &connect(b"MQIsdp", 4, 2, CID));
+    assert!(
+        matches!(e, DecodeError::UnsupportedProtocolLevel { client_id: Some(ref c), .. } if c == "c")
+    );
+    // Level 6: read as 5.0 (properties with a session expiry, then client id "c").
+    let v6 = hex("10 13 00 04 4d 51 54 54 06 02 00 3c 05 11 00 00 00 0a 00 01 63");
+    let e = decode_err(None, &v6);
+    assert!(e.is_newer_than_5());
+    assert!(
+        matches!(e, DecodeError::UnsupportedProtocolLevel { level: 6, client_id: Some(ref c) } if c == "c"),
+        "{e:?}"
+    );
+    // Truncated after the level: still the level error, without a client id.
+    let e = decode_err(None, &hex("10 07 00 04 4d 51 54 54 06"));
+    assert!(
+        matches!(
+            e,
+            DecodeError::UnsupportedProtocolLevel {
+                level: 6,
+                client_id: None
+            }
+        ),
+        "{e:?}"
+    );
+    // The broker answers a level above 5 with a 5.0 CONNACK 0x84 (no properties) ...
+    let mut codec = MqttCodec::with_version(ProtocolVersion::V5, MAX);
+    let mut out = BytesMut::new();
+    let refuse = |code| {
+        Packet::ConnAck(ConnAck {
             session_present: false,
-            code: connack::UNACCEPTABLE_PROTOCOL_VERSION,
-            properties: Properties::default(),
-        });
-        tokio_util::codec::Encoder::encode(&mut codec, connack, &mut out).unwrap();
-        assert_eq!(out.to_vec(), hex("20 02 00 01"));
-    }
+            code,
+            properties: None,
+        })
+    };
+    let code = ReasonCode::UnsupportedProtocolVersion.code();
+    tokio_util::codec::Encoder::encode(&mut codec, refuse(code), &mut out).unwrap();
+    assert_eq!(out.to_vec(), hex("20 03 00 84 00"));
+    // ... and any other level with a 3.1.1 CONNACK 0x01.
+    let mut codec = MqttCodec::new(MAX);
+    let mut out = BytesMut::new();
+    let code = connack::UNACCEPTABLE_PROTOCOL_VERSION;
+    tokio_util::codec::Encoder::encode(&mut codec, refuse(code), &mut out).unwrap();
+    assert_eq!(out.to_vec(), hex("20 02 00 01"));
 }
 
 #[test]

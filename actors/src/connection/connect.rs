@@ -2,7 +2,7 @@
 
 use super::{Connection, Due, Outgoing, Phase};
 use crate::close::CloseReason;
-use crate::codec::{connack, ConnAck, Connect, Packet, Properties, ProtocolVersion};
+use crate::codec::{connack, ConnAck, Connect, Packet, ProtocolVersion};
 use crate::message::ClientId;
 use crate::registry::Connect as RegistryConnect;
 use crate::session::messages::{Attach, Attached};
@@ -21,12 +21,17 @@ impl Connection {
             .try_send(Outgoing::packet(Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
-                properties: Properties::default(),
+                properties: None,
             })));
         self.close(CloseReason::Refused(code), ctx);
     }
 
     pub(super) fn on_connect(&mut self, c: Connect, ctx: &mut Context<Self>) {
+        if c.protocol == ProtocolVersion::V5 {
+            // The codec decodes 5.0 but sessions do not speak it yet: refuse as 3.1.1 does
+            // [MQTT-3.1.2-2], before the writer switches to the 5.0 encoding.
+            return self.refuse(connack::UNACCEPTABLE_PROTOCOL_VERSION, ctx);
+        }
         let _ = self.writer.try_send(Outgoing::version(c.protocol));
         let client_id = match self.client_id_for(&c) {
             Ok(id) => id,

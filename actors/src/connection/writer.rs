@@ -136,6 +136,10 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
                 topic: &msg.topic,
                 pkid: (pkid != 0).then_some(pkid),
                 payload: &msg.payload,
+                properties: msg.properties.as_deref(),
+                message_expiry_interval: None,
+                subscription_identifiers: &[],
+                topic_alias: None,
             };
             codec.encode_publish(&publish, buf)?;
         }

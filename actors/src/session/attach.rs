@@ -3,7 +3,7 @@
 
 use super::{Link, Session};
 use crate::close::CloseReason;
-use crate::codec::{connack, ConnAck, Packet, Properties};
+use crate::codec::{connack, ConnAck, Packet};
 use crate::connection::{CloseConnection, Connection};
 use crate::session::messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
 use crate::session::replies::ReplyOrder;
@@ -63,7 +63,7 @@ impl Handler<Attach> for Session {
         self.state.push_control(Packet::ConnAck(ConnAck {
             session_present,
             code: connack::ACCEPTED,
-            properties: Properties::default(),
+            properties: None,
         }));
         self.drain(ctx);
         Ok(Attached { session_present })

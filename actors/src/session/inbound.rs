@@ -6,7 +6,7 @@ use super::messages::{ClientAck, Inbound, InboundAcks};
 use super::Session;
 use crate::close::CloseReason;
 use crate::codec::{
-    Ack, Packet, Publish, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE,
+    Ack, Packet, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::connection::Credit;
 use crate::message::Message;
@@ -255,7 +255,7 @@ impl Session {
         for (filter, opts) in s.filters {
             match topic::validate_topic_filter(&filter) {
                 Ok(()) => {
-                    codes.push(opts.qos as u8);
+                    codes.push(ReasonCode::granted(opts.qos));
                     self.state.subscriptions.insert(filter.clone(), opts);
                     accepted.push((filter, opts));
                 }
@@ -265,7 +265,7 @@ impl Session {
                         &*self.client_id,
                         &*filter
                     );
-                    codes.push(SUBACK_FAILURE);
+                    codes.push(ReasonCode::UnspecifiedError);
                 }
             }
         }

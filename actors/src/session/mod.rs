@@ -158,7 +158,7 @@ impl Session {
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
-            properties: will.properties,
+            properties: will.properties.into_publish(),
             origin: self.client_id.clone(),
         });
         crate::trace::received(&msg, "will");

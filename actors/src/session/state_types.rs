@@ -3,7 +3,7 @@
 //! hand to the writer.
 
 use super::queue::Pending;
-use crate::codec::{Packet, Properties, Publish};
+use crate::codec::{Packet, Publish};
 use crate::message::{Delivery, Message, TraceContext};
 use crate::metrics::DropReason;
 
@@ -62,7 +62,7 @@ impl Outbound {
                 topic: d.msg.topic.clone(),
                 pkid: d.pkid,
                 payload: d.msg.payload.clone(),
-                properties: Properties::default(),
+                properties: d.msg.properties.clone(),
             }),
         }
     }
@@ -77,6 +77,6 @@ pub(crate) fn publish_packet(p: &Pending, pkid: Option<u16>, dup: bool) -> Packe
         topic: m.topic.clone(),
         pkid,
         payload: m.payload.clone(),
-        properties: Properties::default(),
+        properties: m.properties.clone(),
     })
 }
