@@ -67,7 +67,7 @@ pub enum DecodeError {
     /// a level above 5 ([`DecodeError::is_newer_than_5`]), 0x01 in the 3.1.1 form otherwise.
     /// `client_id` is the Client Identifier when the rest could be read (as 5.0 for a level
     /// above 5, as 3.1.1 otherwise), for the log.
-    #[error("[MQTT-3.1.2-2] unsupported protocol level {level} (client id {client_id:?})")]
+    #[error("[MQTT-3.1.2-2] unsupported protocol level {level}")]
     UnsupportedProtocolLevel {
         level: u8,
         client_id: Option<ByteString>,
