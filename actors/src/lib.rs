@@ -7,6 +7,8 @@
 //! - [`message`]: the routing-level `Message` and its trace context.
 //! - [`connection`]: one actor per socket; the writer task.
 //! - [`session`]: one actor per client id, around the pure `SessionState`.
+//! - [`auth`]: the authentication and authorization seam (who may connect, publish,
+//!   subscribe, receive).
 //! - [`registry`]: client id -> session; take-over; restored sessions.
 //! - [`topics`]: TopicRouter and TopicSubtree actors, and the subscription trie.
 //! - [`retain`]: the RetainStore actor.
@@ -16,6 +18,7 @@
 //! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
 
+pub mod auth;
 pub mod broker;
 pub mod close;
 pub mod codec;

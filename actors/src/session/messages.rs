@@ -35,6 +35,8 @@ pub struct Attach {
     pub clean_start: bool,
     pub protocol: ProtocolVersion,
     pub will: Option<LastWill>,
+    /// The authenticated user name, which authorization checks use (auth.rs).
+    pub username: Option<bytestring::ByteString>,
 }
 
 #[derive(Debug, Clone, Copy)]
