@@ -253,24 +253,6 @@ fn mqtt_3_1_4_2_second_connection_with_same_id_takes_over_and_session_continues(
 
 // ---- courtier-specific (Mosquitto behaves differently) -----------------------------------------
 
-// courtier-specific: Mosquitto implements MQTT 5 and answers level 5 with a 5.0 CONNACK; Courtier
-// speaks 3.1/3.1.1 only and refuses level 5 with return code 0x01 (MQTT-3.1.2-2).
-#[test]
-fn mqtt_3_1_2_2_protocol_level_5_gets_connack_1_then_close() {
-    let b = start_broker();
-    let mut c = RawClient::connect(b.addr());
-    let mut conn = Connect::v311("v5");
-    conn.level = 5;
-    let mut bytes = conn.to_bytes();
-    // A 5.0 CONNECT carries a properties length after keep-alive: insert 0 properties.
-    let body_start = bytes.len() - (2 + "v5".len());
-    bytes.insert(body_start, 0);
-    bytes[1] += 1;
-    c.send(&bytes);
-    let got = c.expect_closed_after_packets(CLOSE);
-    assert_eq!(got, vec![(0x20, vec![0, 1])]);
-}
-
 // courtier-specific: Mosquitto 2.0 has no connect timeout setting; Courtier closes a connection
 // that sends no CONNECT within connect_timeout.
 #[test]
