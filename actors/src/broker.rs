@@ -67,7 +67,7 @@ impl Broker {
             .max()
             .unwrap_or(0)
             .max(loaded.body_high_water);
-        crate::message::TraceContext::ensure_ids_above(max_seq);
+        crate::message::MessageId::ensure_above(max_seq);
         let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -10,7 +10,7 @@ use crate::codec::{
     Ack, Packet, Publish, QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, SUBACK_FAILURE,
 };
 use crate::connection::Credit;
-use crate::message::Message;
+use crate::message::{Message, MessageId};
 use crate::retain::MatchRetained;
 use crate::session::queue::Pending;
 use crate::session::route::RouteError;
@@ -220,6 +220,7 @@ impl Session {
             }));
         }
         let msg = Arc::new(Message {
+            id: MessageId::next(),
             // First, while `p.topic` is still here.
             trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
             topic: p.topic,

@@ -27,7 +27,7 @@ mod state_types;
 use crate::codec::{LastWill, ProtocolVersion};
 use crate::config::BrokerConfig;
 use crate::connection::{Connection, Credit, Outbox};
-use crate::message::{ClientId, Message};
+use crate::message::{ClientId, Message, MessageId};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
 use crate::retain::RetainStore;
@@ -174,6 +174,7 @@ impl Session {
             will.retain
         );
         let msg = Arc::new(Message {
+            id: MessageId::next(),
             trace: crate::trace::on_entry(&self.deps.cfg, &self.client_id, &will.topic),
             topic: will.topic,
             payload: will.payload,

@@ -45,7 +45,7 @@ impl Session {
             return;
         }
         let online = self.link.is_some();
-        let hop = (msg.msg.trace, msg.qos);
+        let hop = (msg.msg.id, msg.msg.trace, msg.qos);
         let offer = self.state.offer(
             Pending {
                 msg: msg.msg,
@@ -62,7 +62,7 @@ impl Session {
             }
             Offer::Evicted(evicted) => {
                 self.note_drop(DropReason::QueueFull, "dropped the oldest queued");
-                self.persist_delete(evicted.into_iter().map(|(seq, _)| seq));
+                self.persist_delete(evicted.into_iter().map(|(seq, _, _)| seq));
             }
             Offer::Dropped(reason, seq) => {
                 self.note_drop(reason, "dropped a new message");

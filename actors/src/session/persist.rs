@@ -19,7 +19,7 @@
 use super::queue::Pending;
 use super::{Session, SessionDeps};
 use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
-use crate::message::{ClientId, Message};
+use crate::message::{ClientId, Message, MessageId};
 use courtier_storage::writer::Commit;
 use courtier_storage::{
     DeliveryState, MessageBody, Op, QueuedRef, SessionMeta, SessionRecord, SubscriptionRecord,
@@ -141,7 +141,11 @@ impl Session {
             // shared bodies).
             let body = Arc::try_unwrap(r.body).unwrap_or_else(|shared| (*shared).clone());
             let retain = body.retain;
-            let msg = Message::new(body.topic.into(), body.payload.into(), qos, retain);
+            let mut msg = Message::new(body.topic.into(), body.payload.into(), qos, retain);
+            // The same message as before the restart: its id (the entry's sequence) and,
+            // where a topic filter traces it, its trace go on.
+            msg.id = MessageId(seq);
+            msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic);
             let pending = Pending {
                 msg: Arc::new(msg),
                 qos,

@@ -147,7 +147,7 @@ impl Router {
                     .get(i)
                     .copied()
                     .unwrap_or(false)
-                    .then_some(msg.trace.id),
+                    .then_some(msg.id.get()),
             };
             match me {
                 Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
@@ -187,7 +187,7 @@ impl Router {
         if n == 0 {
             return (Commit::ready(), Vec::new());
         }
-        let id = msg.trace.id;
+        let id = msg.id.get();
         let mut ops = Vec::with_capacity(n + 1);
         let body = message_body(msg, false);
         let share = n > 1 && msg.topic.len() + msg.payload.len() >= SHARE_BODIES_FROM;

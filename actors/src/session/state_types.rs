@@ -4,7 +4,7 @@
 
 use super::queue::Pending;
 use crate::codec::{Packet, Properties, Publish};
-use crate::message::{Delivery, Message, TraceContext};
+use crate::message::{Delivery, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 
 /// Where an outbound QoS 1/2 message stands.
@@ -35,7 +35,7 @@ pub enum Offer {
     Dropped(DropReason, Option<u64>),
     /// Kept, but the oldest queued messages were evicted for it: their store sequences and
     /// trace contexts (so a traced one's drop shows in its trace).
-    Evicted(Vec<(Option<u64>, TraceContext)>),
+    Evicted(Vec<(Option<u64>, MessageId, TraceContext)>),
 }
 
 /// What `drain` hands to the writer next.
@@ -47,7 +47,7 @@ pub enum Outbound {
     /// A resend after a reconnect (PUBLISH with DUP, or PUBREL), with the trace context of the
     /// message it belongs to: a `Copy` taken in `resume`, so the `sent`/`released` hop needs no
     /// lookup of the in-flight entry (and untraced resends cost nothing more).
-    Resend(Packet, TraceContext),
+    Resend(Packet, (MessageId, TraceContext)),
 }
 
 impl Outbound {
