@@ -187,3 +187,6 @@ fn a_version_1_store_is_migrated_to_one_body_per_message() {
     assert_eq!((stats.bodies, stats.references), (1, 4));
     reopen_without_migrating(&path, opened);
 }
+
+#[path = "migrate_tests_v2.rs"]
+mod v2;
