@@ -112,6 +112,8 @@ impl RetainStore {
                     payload: msg.payload.to_vec(),
                     qos: msg.qos as u8,
                     retain: true,
+                    properties: Vec::new(),
+                    expires_at_ms: None,
                 },
             })
         }])

@@ -33,6 +33,8 @@ pub(crate) fn message_body(msg: &Message, retain: bool) -> MessageBody {
         topic: msg.topic.to_string(),
         payload: msg.payload.to_vec(),
         retain,
+        properties: Vec::new(),
+        expires_at_ms: None,
     }
 }
 
@@ -55,9 +57,12 @@ impl Session {
                 .map(|(f, o)| SubscriptionRecord {
                     filter: f.to_string(),
                     qos: o.qos as u8,
+                    options: 0,
+                    subscription_id: None,
                 })
                 .collect(),
             last_seen_ms: now_ms(),
+            expiry_interval_secs: None,
         }
     }
 
