@@ -26,9 +26,9 @@
 
 use crate::codec::{Packet, Publish, QoS};
 use crate::config::BrokerConfig;
+use crate::delivery::Offer;
 use crate::message::{Delivery, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
-use crate::session::state::{Inflight, Offer, OutState};
 use crate::topic;
 use crate::topics::messages::Matched;
 use std::collections::HashSet;
@@ -272,23 +272,19 @@ fn offered(filter: &TraceFilter, client: &str, hop: (MessageId, TraceContext, Qo
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
 #[inline(always)]
-pub fn on_acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
+pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
     if cfg.trace.is_some() {
-        acked(cfg, client, done, pkid);
+        acked(cfg, client, msg, by, pkid);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
-    if !wants(cfg, client, &done.pending.msg) {
+fn acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
+    if !wants(cfg, client, msg) {
         return;
     }
-    let by = match done.state {
-        OutState::AwaitPubComp => "PUBCOMP",
-        _ => "PUBACK",
-    };
-    let id = done.pending.msg.id;
+    let id = msg.id;
     log::info!(target: TARGET, "msg={id} client={client:?} acked pkid={pkid} by={by}");
 }
 
@@ -298,19 +294,19 @@ fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
 /// answers to the client's earlier packets, see answer.rs). A repeated PUBREC, or one for an
 /// unknown id, is answered but not traced: `SessionState::on_pubrec` returns no entry for it.
 #[inline(always)]
-pub fn on_pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
+pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
     if cfg.trace.is_some() {
-        pubrec(cfg, client, released, pkid);
+        pubrec(cfg, client, msg, pkid);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
-    if !wants(cfg, client, &released.pending.msg) {
+fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
+    if !wants(cfg, client, msg) {
         return;
     }
-    let id = released.pending.msg.id;
+    let id = msg.id;
     log::info!(target: TARGET, "msg={id} client={client:?} received PUBREC pkid={pkid}");
     log::info!(target: TARGET, "msg={id} client={client:?} released pkid={pkid}");
 }

@@ -138,7 +138,13 @@ impl Session {
     /// A PUBACK finishes its QoS 1 delivery (an unknown id is ignored).
     fn on_puback(&mut self, pkid: u16) {
         if let Some(done) = self.state.on_puback(pkid) {
-            trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+            trace::on_acked(
+                &self.deps.cfg,
+                &self.client_id,
+                &done.pending.msg,
+                done.acked_by(),
+                pkid,
+            );
             self.persist_delete([done.pending.seq]);
         }
     }
@@ -147,7 +153,7 @@ impl Session {
     fn on_pubrec(&mut self, pkid: u16) -> Packet {
         let (pubrel, released) = self.state.on_pubrec(pkid);
         if let Some(i) = released {
-            trace::on_pubrec(&self.deps.cfg, &self.client_id, i, pkid);
+            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.pending.msg, pkid);
             let pending = i.pending.clone();
             self.persist_state(&pending, DeliveryState::Released { pkid });
         }
@@ -157,7 +163,13 @@ impl Session {
     /// A PUBCOMP finishes its QoS 2 delivery (an unknown id is ignored).
     fn on_pubcomp(&mut self, pkid: u16) {
         if let Some(done) = self.state.on_pubcomp(pkid) {
-            trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+            trace::on_acked(
+                &self.deps.cfg,
+                &self.client_id,
+                &done.pending.msg,
+                done.acked_by(),
+                pkid,
+            );
             self.persist_delete([done.pending.seq]);
         }
     }

@@ -13,7 +13,6 @@
 mod answer;
 mod attach;
 mod inbound;
-pub mod inbox;
 pub mod inflight;
 pub mod messages;
 mod outbound;
@@ -117,8 +116,8 @@ pub struct Session {
     /// Time left before expiry, for a session restored from the store.
     restored_expiry: Option<std::time::Duration>,
     me: Option<Arc<Subscriber>>,
-    /// The inbox's previous batch, kept for its capacity (see inbox.rs).
-    inbox_spare: Vec<messages::Deliver>,
+    /// The inbox's previous batch, kept for its capacity (see `crate::delivery`).
+    inbox_spare: Vec<crate::delivery::Deliver>,
     /// Shared by every session: each `Addr` clone is an allocation of its own (~72 bytes).
     deps: Arc<SessionDeps>,
 }

@@ -6,14 +6,13 @@
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
 //! anyone else: publishers only push into our inbox.
 
-use super::inbox::DrainInbox;
-use super::messages::Deliver;
 use super::queue::Pending;
-use super::state::{Offer, Outbound};
+use super::state::Outbound;
 use super::Session;
 use crate::codec::{Packet, QoS};
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
+use crate::delivery::{Deliver, DrainInbox, Offer};
 use crate::metrics::DropReason;
 use crate::trace;
 use actix::prelude::*;

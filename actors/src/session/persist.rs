@@ -159,7 +159,7 @@ impl Session {
             };
             match r.state {
                 DeliveryState::Queued => {
-                    if let super::state::Offer::Dropped(_, seq) = s.state.offer(pending, true) {
+                    if let crate::delivery::Offer::Dropped(_, seq) = s.state.offer(pending, true) {
                         dropped.push(seq);
                     }
                 }

@@ -8,10 +8,9 @@
 //! Not `Send`: each actor owns its own.
 
 use crate::codec::{QoS, SubscriptionOptions};
+use crate::delivery::{Deliver, DrainInbox};
 use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
-use crate::session::inbox::DrainInbox;
-use crate::session::messages::Deliver;
 use crate::session::persist::message_body;
 use crate::topics::messages::{
     AddSubscription, Matched, RemoveSubscription, ResolveSubtree, Subscriber, Subscription,

@@ -8,9 +8,10 @@
 use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 pub(crate) use super::state_types::publish_packet;
-pub use super::state_types::{Inflight, Offer, OutState, Outbound};
+pub use super::state_types::{Inflight, OutState, Outbound};
 use crate::codec::{Ack, Packet, QoS, SubscriptionOptions};
 use crate::config::BrokerConfig;
+pub use crate::delivery::Offer;
 use crate::message::{Delivery, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use bytestring::ByteString;

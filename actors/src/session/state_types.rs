@@ -5,7 +5,6 @@
 use super::queue::Pending;
 use crate::codec::{Packet, Properties, Publish};
 use crate::message::{Delivery, Message, MessageId, TraceContext};
-use crate::metrics::DropReason;
 
 /// Where an outbound QoS 1/2 message stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,16 +25,15 @@ pub struct Inflight {
     pub seq: u64,
 }
 
-/// What happened to a message offered to the session. Dropped deliveries name their store
-/// sequence (if persisted) so the caller can delete them from the store.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Offer {
-    Accepted,
-    /// Not kept; the reason is counted and logged by the caller.
-    Dropped(DropReason, Option<u64>),
-    /// Kept, but the oldest queued messages were evicted for it: their store sequences and
-    /// trace contexts (so a traced one's drop shows in its trace).
-    Evicted(Vec<(Option<u64>, MessageId, TraceContext)>),
+impl Inflight {
+    /// The packet that finished this delivery, for its trace: PUBCOMP once PUBREL was sent,
+    /// otherwise PUBACK.
+    pub fn acked_by(&self) -> &'static str {
+        match self.state {
+            OutState::AwaitPubComp => "PUBCOMP",
+            _ => "PUBACK",
+        }
+    }
 }
 
 /// What `drain` hands to the writer next.
