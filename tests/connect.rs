@@ -253,24 +253,6 @@ fn mqtt_3_1_4_2_second_connection_with_same_id_takes_over_and_session_continues(
 
 // ---- courtier-specific (Mosquitto behaves differently) -----------------------------------------
 
-// courtier-specific: Mosquitto implements MQTT 5 and answers level 5 with a 5.0 CONNACK; Courtier
-// speaks 3.1/3.1.1 only and refuses level 5 with return code 0x01 (MQTT-3.1.2-2).
-#[test]
-fn mqtt_3_1_2_2_protocol_level_5_gets_connack_1_then_close() {
-    let b = start_broker();
-    let mut c = RawClient::connect(b.addr());
-    let mut conn = Connect::v311("v5");
-    conn.level = 5;
-    let mut bytes = conn.to_bytes();
-    // A 5.0 CONNECT carries a properties length after keep-alive: insert 0 properties.
-    let body_start = bytes.len() - (2 + "v5".len());
-    bytes.insert(body_start, 0);
-    bytes[1] += 1;
-    c.send(&bytes);
-    let got = c.expect_closed_after_packets(CLOSE);
-    assert_eq!(got, vec![(0x20, vec![0, 1])]);
-}
-
 // courtier-specific: Mosquitto 2.0 has no connect timeout setting; Courtier closes a connection
 // that sends no CONNECT within connect_timeout.
 #[test]
@@ -283,4 +265,44 @@ fn no_connect_within_connect_timeout_closes_the_connection() {
     let t0 = Instant::now();
     c.expect_closed(Duration::from_secs(4));
     assert!(t0.elapsed() >= Duration::from_millis(900));
+}
+
+// ---- authentication (the built-in rules, actors/src/auth.rs) ------------------------------------
+
+/// With `allow_anonymous = false` and no password file, nothing can check a password, so
+/// every client is refused, with or without a user name, as Mosquitto refuses them (3.1.1
+/// return code 5, "not authorized"). A user name alone used to be let in with any password.
+#[test]
+fn anonymous_off_without_password_file_refuses_clients_with_and_without_user_name() {
+    let b = start_broker_with(TestConfig {
+        allow_anonymous: false,
+        ..TestConfig::default()
+    });
+    let mut anonymous = RawClient::connect(b.addr());
+    anonymous.send(&connect("anon", true));
+    assert_eq!(
+        anonymous.expect_closed_after_packets(CLOSE),
+        vec![(0x20, vec![0, 5])]
+    );
+    let mut with_user = RawClient::connect(b.addr());
+    let mut c = Connect::v311("nobody-client");
+    c.username = Some("nobody".into());
+    c.password = Some(b"whatever".to_vec());
+    with_user.send(&c.to_bytes());
+    assert_eq!(
+        with_user.expect_closed_after_packets(CLOSE),
+        vec![(0x20, vec![0, 5])]
+    );
+}
+
+#[test]
+fn anonymous_allowed_admits_clients_with_a_user_name_too() {
+    let b = start_broker();
+    let mut c = Connect::v311("named");
+    c.username = Some("someone".into());
+    c.password = Some(b"pw".to_vec());
+    let (mut cl, _) = RawClient::handshake_with(b.addr(), &c);
+    cl.subscribe(1, &[("named/t", 0)]);
+    cl.send(&publish("named/t", b"x", 0, false, false, 0));
+    assert_eq!(cl.recv_publish().payload, b"x");
 }

@@ -342,3 +342,36 @@ fn mqtt_4_4_0_1_a_pubrel_resent_after_a_reconnect_is_traced() {
         "{hops:#?}"
     );
 }
+
+/// A message stored for an offline persistent session is the same message after a restart:
+/// the trace of its delivery goes on under the id it was stored with.
+#[test]
+fn a_stored_message_keeps_its_id_and_trace_across_a_restart() {
+    let (dir, b) = broker("[trace]\ntopics = [\"alarm/#\"]\n", &[]);
+    let mut siren = RawClient::handshake(b.addr, "siren", false).0;
+    siren.subscribe(1, &[("alarm/#", 1)]);
+    siren.send(&disconnect());
+    siren.expect_closed(Duration::from_secs(5));
+    let mut door = RawClient::connected(b.addr, "door");
+    door.send(&publish("alarm/door", b"open", 1, false, false, 1));
+    door.expect(&puback(1));
+    let mut seen = Vec::new();
+    let lines = trace_lines_until(&b, &mut seen, "stored qos=1");
+    let id = msg_id(&lines, "received");
+    common::process::terminate(b);
+
+    let conf = dir.path().join("conf.d");
+    let args = ["-c", conf.to_str().unwrap()];
+    let b = BrokerProcess::start(&dir.path().join("data"), &args, &[]);
+    let mut siren = RawClient::handshake(b.addr, "siren", false).0;
+    let p = siren.recv_publish();
+    assert_eq!(p.payload, b"open");
+    let mut seen = Vec::new();
+    let lines = trace_lines_until(&b, &mut seen, "sent pkid=");
+    let sent = lines.iter().find(|l| l.contains("sent pkid=")).unwrap();
+    assert_eq!(
+        hop(sent),
+        format!("{id} client=\"siren\" sent pkid=1 qos=1 dup=false"),
+        "{lines:#?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! retained store -> topic router -> registry with restored sessions -> $SYS), hands accepted
 //! sockets to Connection actors spread over the worker arbiters, and runs the shutdown.
 
+use crate::auth::Security;
 use crate::config::BrokerConfig;
 use crate::connection::{Connection, ConnectionDeps};
 use crate::guardian::{Guardian, Shutdown};
@@ -43,6 +44,17 @@ impl Broker {
     /// inside an actix `System`. Returns once the persisted state is restored, so listeners
     /// opened afterwards see a complete broker.
     pub async fn start(cfg: BrokerConfig, store: Arc<dyn Store>, loaded: Loaded) -> Broker {
+        let security = Security::basic(cfg.allow_anonymous);
+        Broker::start_with(cfg, security, store, loaded).await
+    }
+
+    /// [`Broker::start`] with the authentication and authorization the broker consults.
+    pub async fn start_with(
+        cfg: BrokerConfig,
+        security: Security,
+        store: Arc<dyn Store>,
+        loaded: Loaded,
+    ) -> Broker {
         let cfg = Arc::new(cfg);
         let metrics = Arc::new(Metrics::default());
         // Message ids double as store sequences and body ids: start above every sequence
@@ -55,7 +67,7 @@ impl Broker {
             .max()
             .unwrap_or(0)
             .max(loaded.body_high_water);
-        crate::message::TraceContext::ensure_ids_above(max_seq);
+        crate::message::MessageId::ensure_above(max_seq);
         let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -89,6 +101,7 @@ impl Broker {
             persist: persist.clone(),
             cfg: cfg.clone(),
             metrics: metrics.clone(),
+            security: security.clone(),
             router: Router::new(
                 topics.clone(),
                 index.clone(),
@@ -112,6 +125,7 @@ impl Broker {
         }
         let connection_deps = Arc::new(ConnectionDeps {
             registry: registry.clone(),
+            security,
             cfg: cfg.clone(),
             metrics: metrics.clone(),
         });

@@ -1,7 +1,8 @@
 //! Why a connection ends: the one place where errors become reasons (and, with MQTT 5.0,
 //! reason codes), and where it is decided whether the Will is published.
 
-use crate::codec::DecodeError;
+use crate::auth::AuthFailure;
+use crate::codec::{connack, DecodeError, ProtocolVersion};
 use crate::topic::TopicError;
 use std::fmt;
 
@@ -70,5 +71,20 @@ impl fmt::Display for CloseReason {
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
             CloseReason::SessionGone => f.write_str("session ended"),
         }
+    }
+}
+
+/// The CONNACK code that refuses a CONNECT for an authentication failure, in the client's
+/// protocol version. 3.1/3.1.1 answer 5 (not authorized) for every failure, as Mosquitto does
+/// (code 4 would tell a prober that the user name exists); 5.0 names the failure: 0x86 bad
+/// user name or password, 0x87 not authorized, 0x8C bad authentication method.
+pub fn refusal_code(failure: AuthFailure, protocol: ProtocolVersion) -> u8 {
+    if protocol != ProtocolVersion::V5 {
+        return connack::NOT_AUTHORIZED;
+    }
+    match failure {
+        AuthFailure::BadUserNameOrPassword => 0x86,
+        AuthFailure::NotAuthorized => 0x87,
+        AuthFailure::BadAuthenticationMethod => 0x8C,
     }
 }

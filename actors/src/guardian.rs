@@ -11,33 +11,13 @@
 use crate::metrics::Metrics;
 use crate::registry::{SessionRegistry, ShutdownSessions};
 use crate::retain::{FlushRetained, RetainStore};
+pub use crate::supervision::ChildFailed;
+#[cfg(feature = "fault-injection")]
+pub use crate::supervision::InjectFailure;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
 use courtier_storage::{CommitWriter, RetainedRecord, Store};
 use std::sync::Arc;
-
-/// A supervised actor restarted.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ChildFailed {
-    pub actor: &'static str,
-}
-
-impl ChildFailed {
-    /// Count the restart and tell the Guardian (if there is one).
-    pub fn report(guardian: &Option<Addr<Guardian>>, metrics: &Metrics, actor: &'static str) {
-        metrics.count_restart(actor);
-        if let Some(g) = guardian {
-            g.do_send(ChildFailed { actor });
-        }
-    }
-}
-
-/// Test-only: make a supervised actor fail (stop itself) so supervision can be exercised.
-#[cfg(feature = "fault-injection")]
-#[derive(Message, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct InjectFailure;
 
 /// Stop the broker's actors in order: sessions (connections closed, persistent sessions
 /// saved), then retained messages flushed, then the store.
@@ -63,7 +43,7 @@ impl Guardian {
         retained: Vec<RetainedRecord>,
     ) -> Addr<Guardian> {
         Guardian::create(move |ctx| {
-            let me = Some(ctx.address());
+            let me = Some(ctx.address().recipient());
             let (s, w, m, g) = (store, persist.clone(), metrics.clone(), me.clone());
             let retain = Supervisor::start(move |_| RetainStore::new(s, w, m, g, retained));
             let index = Arc::new(TopicIndex::default());

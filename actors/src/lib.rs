@@ -5,22 +5,28 @@
 //!   3.1.1 and (later) 5.0.
 //! - [`topic`]: topic names and filters, validation and matching (pure).
 //! - [`message`]: the routing-level `Message` and its trace context.
+//! - [`delivery`]: a routed message on its way to one subscriber; the session inbox.
 //! - [`connection`]: one actor per socket; the writer task.
 //! - [`session`]: one actor per client id, around the pure `SessionState`.
+//! - [`auth`]: the authentication and authorization seam (who may connect, publish,
+//!   subscribe, receive).
 //! - [`registry`]: client id -> session; take-over; restored sessions.
 //! - [`topics`]: TopicRouter and TopicSubtree actors, and the subscription trie.
 //! - [`retain`]: the RetainStore actor.
-//! - [`guardian`]: the supervisor and the shutdown sequence.
+//! - [`guardian`]: the supervisor and the shutdown sequence; [`supervision`]: what a
+//!   supervised actor reports to it.
 //! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters. [`close`]: why a connection
 //!   ends, the one place errors become reasons.
 //! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
 
+pub mod auth;
 pub mod broker;
 pub mod close;
 pub mod codec;
 pub mod config;
 pub mod connection;
+pub mod delivery;
 pub mod guardian;
 pub mod message;
 pub mod metrics;
@@ -29,6 +35,7 @@ pub mod registry;
 pub mod retain;
 pub mod retain_index;
 pub mod session;
+pub mod supervision;
 pub mod sys;
 pub mod sys_load;
 pub mod topic;

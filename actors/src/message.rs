@@ -13,22 +13,23 @@ use std::sync::Arc;
 /// Client identifiers are shared between actors; cloning is a refcount.
 pub type ClientId = ByteString;
 
-/// Carried by every message that crosses actors, so message-flow tracing can be added with one
-/// branch per hop (`if trace.traced { record(..) }`) and costs nothing when off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct TraceContext {
-    /// Broker-unique message id (monotonic; 0 = none).
-    pub id: u64,
-    /// Whether hops should record (actor, event, time) for this message.
-    pub traced: bool,
-}
+/// A message's broker-wide name: unique and increasing, it orders a persistent session's queue
+/// in the store (the entry's sequence), names the stored body, and is the `msg=` of every trace
+/// line about the message. A message restored from the store gets its id back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MessageId(pub u64);
 
 static NEXT_MESSAGE_ID: AtomicU64 = AtomicU64::new(1);
 
-impl TraceContext {
+impl MessageId {
+    /// A fresh id for a message entering the broker.
+    pub fn next() -> MessageId {
+        MessageId(NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// Make every later id greater than `n` and than the current time in ms shifted left by 20
     /// bits, so ids stay unique across restarts even if the store lost its highest sequence.
-    pub fn ensure_ids_above(n: u64) {
+    pub fn ensure_above(n: u64) {
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| (d.as_millis() as u64) << 20)
@@ -36,13 +37,25 @@ impl TraceContext {
         NEXT_MESSAGE_ID.fetch_max(n.max(clock) + 1, Ordering::Relaxed);
     }
 
-    /// A fresh context for a message entering the broker.
-    pub fn new() -> TraceContext {
-        TraceContext {
-            id: NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed),
-            traced: false,
-        }
+    /// The id as the store's sequence and body key.
+    pub fn get(self) -> u64 {
+        self.0
     }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Whether (and, as tracing grows, how) a message's hops are recorded. Carried by every
+/// message that crosses actors, so each hop costs one branch (`if trace.traced { .. }`) when
+/// tracing is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TraceContext {
+    /// Whether hops record (actor, event, time) for this message.
+    pub traced: bool,
 }
 
 pub struct Message {
@@ -56,6 +69,7 @@ pub struct Message {
     pub properties: Option<Box<PublishProperties>>,
     /// Client id of the publisher ("" for broker-generated messages such as $SYS).
     pub origin: ClientId,
+    pub id: MessageId,
     pub trace: TraceContext,
 }
 
@@ -68,7 +82,8 @@ impl Message {
             retain,
             properties: None,
             origin: ClientId::new(),
-            trace: TraceContext::new(),
+            id: MessageId::next(),
+            trace: TraceContext::default(),
         }
     }
 }
@@ -105,7 +120,7 @@ impl Delivery {
 impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
-            .field("msg", &self.msg.trace.id)
+            .field("msg", &self.msg.id)
             .field("topic", &self.msg.topic)
             .field("pkid", &self.pkid)
             .field("qos", &self.qos)
@@ -123,6 +138,7 @@ impl fmt::Debug for Message {
             .field("qos", &self.qos)
             .field("retain", &self.retain)
             .field("origin", &self.origin)
+            .field("id", &self.id)
             .field("trace", &self.trace)
             .finish()
     }

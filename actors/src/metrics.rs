@@ -18,19 +18,31 @@ pub enum DropReason {
     Qos0Offline,
     /// A client tried to publish into $SYS.
     SysTopicDenied,
+    /// The authorizer refused a publish or a delivery (auth.rs).
+    NotAuthorized,
+    /// An MQTT 5.0 message's expiry interval passed before it could be delivered.
+    Expired,
+    /// The delivery is larger than the subscriber's Maximum Packet Size (MQTT 5.0).
+    PacketTooLarge,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 3] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::Qos0Offline,
         DropReason::SysTopicDenied,
+        DropReason::NotAuthorized,
+        DropReason::Expired,
+        DropReason::PacketTooLarge,
     ];
     pub fn name(self) -> &'static str {
         match self {
             DropReason::QueueFull => "queue_full",
             DropReason::Qos0Offline => "qos0_offline",
             DropReason::SysTopicDenied => "sys_topic_denied",
+            DropReason::NotAuthorized => "not_authorized",
+            DropReason::Expired => "expired",
+            DropReason::PacketTooLarge => "packet_too_large",
         }
     }
 }
@@ -57,7 +69,7 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     pub publish_received: AtomicU64,
     pub publish_sent: AtomicU64,
-    dropped: [AtomicU64; 3],
+    dropped: [AtomicU64; DropReason::ALL.len()],
     /// Restarts of supervised actors (all kinds together; the log names which).
     pub actor_restarts: AtomicU64,
     /// Messages waiting in session queues (not yet sent), all sessions.

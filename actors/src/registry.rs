@@ -3,10 +3,10 @@
 //! connection and its session; restored sessions by a hash of the client id), restores
 //! persisted ones at start-up, forgets ended ones, and shuts them all down.
 
-use crate::guardian::{ChildFailed, Guardian};
 use crate::message::ClientId;
 use crate::session::messages::ShutdownSession;
 use crate::session::{Session, SessionDeps};
+use crate::supervision::{ChildFailed, ReportTo};
 use actix::prelude::*;
 use actix::WeakAddr;
 use courtier_storage::SessionRecord;
@@ -72,11 +72,11 @@ pub struct SessionRegistry {
     /// One copy shared by every session: cloning `SessionDeps` cloned three `Addr`s, ~216 bytes
     /// of allocations per session.
     deps: Option<Arc<SessionDeps>>,
-    guardian: Option<Addr<Guardian>>,
+    guardian: ReportTo,
 }
 
 impl SessionRegistry {
-    pub fn new(arbiters: Vec<ArbiterHandle>, guardian: Option<Addr<Guardian>>) -> Self {
+    pub fn new(arbiters: Vec<ArbiterHandle>, guardian: ReportTo) -> Self {
         SessionRegistry {
             sessions: HashMap::new(),
             next_id: 1,
@@ -226,9 +226,9 @@ impl Handler<ShutdownSessions> for SessionRegistry {
 }
 
 #[cfg(feature = "fault-injection")]
-impl Handler<crate::guardian::InjectFailure> for SessionRegistry {
+impl Handler<crate::supervision::InjectFailure> for SessionRegistry {
     type Result = ();
-    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: crate::supervision::InjectFailure, ctx: &mut Context<Self>) {
         log::error!("SessionRegistry: injected failure, stopping for restart");
         ctx.stop();
     }

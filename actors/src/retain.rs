@@ -6,10 +6,10 @@
 //! the store: the store is the authority, the index a cache.
 
 use crate::codec::QoS;
-use crate::guardian::{ChildFailed, Guardian};
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retain_index::RetainedIndex;
+use crate::supervision::{ChildFailed, ReportTo};
 use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -51,7 +51,7 @@ pub struct RetainStore {
     store: Arc<dyn Store>,
     persist: Arc<CommitWriter>,
     metrics: Arc<Metrics>,
-    guardian: Option<Addr<Guardian>>,
+    guardian: ReportTo,
 }
 
 impl RetainStore {
@@ -60,7 +60,7 @@ impl RetainStore {
         store: Arc<dyn Store>,
         persist: Arc<CommitWriter>,
         metrics: Arc<Metrics>,
-        guardian: Option<Addr<Guardian>>,
+        guardian: ReportTo,
         loaded: Vec<RetainedRecord>,
     ) -> Self {
         let mut rs = RetainStore {
@@ -112,6 +112,8 @@ impl RetainStore {
                     payload: msg.payload.to_vec(),
                     qos: msg.qos as u8,
                     retain: true,
+                    properties: Vec::new(),
+                    expires_at_ms: None,
                 },
             })
         }])
@@ -171,9 +173,9 @@ impl Handler<FlushRetained> for RetainStore {
 }
 
 #[cfg(feature = "fault-injection")]
-impl Handler<crate::guardian::InjectFailure> for RetainStore {
+impl Handler<crate::supervision::InjectFailure> for RetainStore {
     type Result = ();
-    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: crate::supervision::InjectFailure, ctx: &mut Context<Self>) {
         log::error!("RetainStore: injected failure, stopping for restart");
         // Simulate losing the in-memory index: restarting() must rebuild it from the store.
         self.index = RetainedIndex::default();

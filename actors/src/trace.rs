@@ -26,9 +26,9 @@
 
 use crate::codec::{Packet, Publish, QoS};
 use crate::config::BrokerConfig;
-use crate::message::{Delivery, Message, TraceContext};
+use crate::delivery::Offer;
+use crate::message::{Delivery, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
-use crate::session::state::{Inflight, Offer, OutState};
 use crate::topic;
 use crate::topics::messages::Matched;
 use std::collections::HashSet;
@@ -104,11 +104,12 @@ impl TraceFilter {
 /// the message is built.
 #[inline(always)]
 pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
-    let mut trace = TraceContext::new();
-    if let Some(filter) = &cfg.trace {
-        trace.traced = filter.traces(client, topic);
+    TraceContext {
+        traced: cfg
+            .trace
+            .as_ref()
+            .is_some_and(|filter| filter.traces(client, topic)),
     }
-    trace
 }
 
 /// The `received` hop of a message from [`on_entry`], if traced; `via` says how it entered
@@ -156,7 +157,7 @@ fn sent(cfg: &BrokerConfig, client: &str, d: &Delivery) {
     if !wants(cfg, client, &d.msg) {
         return;
     }
-    let id = d.msg.trace.id;
+    let id = d.msg.id;
     match d.pkid {
         Some(pkid) => log::info!(
             target: TARGET,
@@ -174,7 +175,7 @@ fn log_received(msg: &Message, via: &str) {
     log::info!(
         target: TARGET,
         "msg={} received client={:?} topic={:?} qos={} retain={} bytes={} via={via}",
-        msg.trace.id,
+        msg.id,
         &*msg.origin,
         &*msg.topic,
         msg.qos as u8,
@@ -186,7 +187,7 @@ fn log_received(msg: &Message, via: &str) {
 #[cold]
 #[inline(never)]
 fn denied(client: &str, p: &Publish, reason: &str) {
-    let id = TraceContext::new().id;
+    let id = MessageId::next();
     log::info!(
         target: TARGET,
         "msg={id} received client={client:?} topic={:?} qos={} retain={} bytes={} via=publish",
@@ -203,7 +204,7 @@ fn denied(client: &str, p: &Publish, reason: &str) {
 #[cold]
 #[inline(never)]
 pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
-    let id = msg.trace.id;
+    let id = msg.id;
     if matched.len() <= MAX_LISTED {
         let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
         log::info!(target: TARGET, "msg={id} matched subscribers={} clients={clients:?}", matched.len());
@@ -223,7 +224,12 @@ pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
 /// What the session did with a delivery (its message's trace context and QoS) it was offered
 /// (see `SessionState::offer`), including the traced messages `drop_oldest` evicted for it.
 #[inline(always)]
-pub fn on_offered(cfg: &BrokerConfig, client: &str, hop: (TraceContext, QoS), offer: &Offer) {
+pub fn on_offered(
+    cfg: &BrokerConfig,
+    client: &str,
+    hop: (MessageId, TraceContext, QoS),
+    offer: &Offer,
+) {
     if let Some(filter) = &cfg.trace {
         offered(filter, client, hop, offer);
     }
@@ -231,23 +237,21 @@ pub fn on_offered(cfg: &BrokerConfig, client: &str, hop: (TraceContext, QoS), of
 
 #[cold]
 #[inline(never)]
-fn offered(filter: &TraceFilter, client: &str, hop: (TraceContext, QoS), offer: &Offer) {
-    let (trace, qos) = hop;
+fn offered(filter: &TraceFilter, client: &str, hop: (MessageId, TraceContext, QoS), offer: &Offer) {
+    let (id, trace, qos) = hop;
     let client_traced = filter.traces_client(client);
     if let Offer::Evicted(evicted) = offer {
-        for (_, old) in evicted.iter().filter(|(_, t)| t.traced || client_traced) {
+        for (_, old, _) in evicted.iter().filter(|(_, _, t)| t.traced || client_traced) {
             log::info!(
                 target: TARGET,
-                "msg={} client={client:?} dropped reason=queue_full evicted_by={}",
-                old.id,
-                trace.id
+                "msg={old} client={client:?} dropped reason=queue_full evicted_by={id}",
             );
         }
     }
     if !trace.traced && !client_traced {
         return;
     }
-    let (id, qos) = (trace.id, qos as u8);
+    let qos = qos as u8;
     match offer {
         Offer::Accepted => {
             log::info!(target: TARGET, "msg={id} client={client:?} queued qos={qos}")
@@ -268,23 +272,19 @@ fn offered(filter: &TraceFilter, client: &str, hop: (TraceContext, QoS), offer: 
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
 #[inline(always)]
-pub fn on_acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
+pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
     if cfg.trace.is_some() {
-        acked(cfg, client, done, pkid);
+        acked(cfg, client, msg, by, pkid);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
-    if !wants(cfg, client, &done.pending.msg) {
+fn acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
+    if !wants(cfg, client, msg) {
         return;
     }
-    let by = match done.state {
-        OutState::AwaitPubComp => "PUBCOMP",
-        _ => "PUBACK",
-    };
-    let id = done.pending.msg.trace.id;
+    let id = msg.id;
     log::info!(target: TARGET, "msg={id} client={client:?} acked pkid={pkid} by={by}");
 }
 
@@ -294,19 +294,19 @@ fn acked(cfg: &BrokerConfig, client: &str, done: &Inflight, pkid: u16) {
 /// answers to the client's earlier packets, see answer.rs). A repeated PUBREC, or one for an
 /// unknown id, is answered but not traced: `SessionState::on_pubrec` returns no entry for it.
 #[inline(always)]
-pub fn on_pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
+pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
     if cfg.trace.is_some() {
-        pubrec(cfg, client, released, pkid);
+        pubrec(cfg, client, msg, pkid);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
-    if !wants(cfg, client, &released.pending.msg) {
+fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
+    if !wants(cfg, client, msg) {
         return;
     }
-    let id = released.pending.msg.trace.id;
+    let id = msg.id;
     log::info!(target: TARGET, "msg={id} client={client:?} received PUBREC pkid={pkid}");
     log::info!(target: TARGET, "msg={id} client={client:?} released pkid={pkid}");
 }
@@ -316,19 +316,23 @@ fn pubrec(cfg: &BrokerConfig, client: &str, released: &Inflight, pkid: u16) {
 /// (3.1.1 and 5.0 give PUBREL no DUP flag, and the encoder sets none). `trace` travels with the resend, so there is no
 /// lookup of the in-flight entry, and an untraced resend costs the one branch on `cfg.trace`.
 #[inline(always)]
-pub fn on_resent(cfg: &BrokerConfig, client: &str, trace: TraceContext, packet: &Packet) {
+pub fn on_resent(
+    cfg: &BrokerConfig,
+    client: &str,
+    (id, trace): (MessageId, TraceContext),
+    packet: &Packet,
+) {
     if let Some(filter) = &cfg.trace {
-        resent(filter, client, trace, packet);
+        resent(filter, client, id, trace, packet);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn resent(filter: &TraceFilter, client: &str, trace: TraceContext, packet: &Packet) {
+fn resent(filter: &TraceFilter, client: &str, id: MessageId, trace: TraceContext, packet: &Packet) {
     if !trace.traced && !filter.traces_client(client) {
         return;
     }
-    let id = trace.id;
     match packet {
         Packet::Publish(Publish {
             pkid: Some(pkid),

@@ -26,6 +26,7 @@ fn main() {
                 protocol_level: 4,
                 subscriptions: vec![],
                 last_seen_ms: 0,
+                expiry_interval_secs: None,
             })
         })
         .collect();
@@ -43,6 +44,8 @@ fn main() {
                 topic: "bench/1234/persist/x".into(),
                 payload: vec![b'x'; payload],
                 retain: false,
+                properties: Vec::new(),
+                expires_at_ms: None,
             };
             // As the router writes it: inline for one session, shared for several.
             let mut inline = None;

@@ -10,6 +10,8 @@ fn msg(topic: &str, payload: &[u8], qos: u8) -> StoredMessage {
         payload: payload.to_vec(),
         qos,
         retain: false,
+        properties: Vec::new(),
+        expires_at_ms: None,
     }
 }
 
@@ -20,8 +22,11 @@ fn meta(id: &str) -> SessionMeta {
         subscriptions: vec![SubscriptionRecord {
             filter: "a/#".into(),
             qos: 1,
+            options: 0,
+            subscription_id: None,
         }],
         last_seen_ms: 42,
+        expiry_interval_secs: None,
     }
 }
 
@@ -30,6 +35,8 @@ fn body(topic: &str) -> MessageBody {
         topic: topic.into(),
         payload: b"p".to_vec(),
         retain: false,
+        properties: Vec::new(),
+        expires_at_ms: None,
     }
 }
 
@@ -105,6 +112,7 @@ pub fn check_all(store: &dyn Store) {
     message_updates_and_deletes(store);
     retained_put_replace_delete(store);
     client_ids_that_prefix_each_other_stay_apart(store);
+    mqtt5_fields_round_trip(store);
 }
 
 fn sessions_keep_messages_in_sequence_order(s: &dyn Store) {
@@ -243,6 +251,94 @@ fn client_ids_that_prefix_each_other_stay_apart(s: &dyn Store) {
     assert_eq!(ab.messages.len(), 1, "deleting \"a\" must not touch \"ab\"");
     assert_eq!(s.stats().unwrap().bodies, 1, "\"ab\" still references it");
     s.write(&[Op::DeleteSession("ab".into())], false).unwrap();
+}
+
+/// The MQTT 5.0 state of sessions, subscriptions, bodies (shared and inline, also through a
+/// QoS 2 update) and retained messages comes back as written.
+fn mqtt5_fields_round_trip(s: &dyn Store) {
+    let mut m = meta("v5");
+    m.protocol_level = 5;
+    m.expiry_interval_secs = Some(u32::MAX);
+    m.subscriptions = vec![
+        SubscriptionRecord {
+            filter: "a/#".into(),
+            qos: 2,
+            // No-local, retain-as-published, retain handling 2.
+            options: 0b0010_1100,
+            subscription_id: Some(268_435_455),
+        },
+        SubscriptionRecord {
+            filter: "b".into(),
+            qos: 0,
+            options: 0b0001_0000,
+            subscription_id: Some(1),
+        },
+    ];
+    let with_props = |topic: &str, expires| MessageBody {
+        // Content type "a/b" and a user property, as the codec would encode them.
+        properties: vec![0x03, 0, 3, b'a', b'/', b'b', 0x26, 0, 1, b'k', 0, 1, b'v'],
+        expires_at_ms: expires,
+        ..body(topic)
+    };
+    let shared = with_props("shared", Some(u64::MAX));
+    let inline = with_props("inline", Some(1_700_000_000_123));
+    let mut ops = vec![
+        Op::PutSession(m.clone()),
+        Op::PutBody {
+            id: 60,
+            body: shared.clone(),
+        },
+        put_ref("v5", 60, DeliveryState::Queued),
+    ];
+    ops.push(Op::PutMessage {
+        client_id: "v5".into(),
+        seq: 61,
+        entry: QueuedRef {
+            inline: Some(inline.clone()),
+            ..entry(DeliveryState::Queued)
+        },
+    });
+    let mut retained = msg("r/5", b"r", 1);
+    retained.retain = true;
+    retained.properties = vec![0x01, 0x01];
+    retained.expires_at_ms = Some(1_700_000_000_456);
+    ops.push(Op::PutRetained(RetainedRecord {
+        message: retained.clone(),
+    }));
+    s.write(&ops, false).unwrap();
+    s.write(
+        &[Op::UpdateMessage {
+            client_id: "v5".into(),
+            seq: 61,
+            entry: QueuedRef {
+                inline: Some(inline.clone()),
+                ..entry(DeliveryState::Sent { pkid: 1 })
+            },
+        }],
+        false,
+    )
+    .unwrap();
+    let v5 = session(s, "v5").expect("session v5");
+    assert_eq!(v5.meta, m);
+    let bodies: Vec<(u64, &MessageBody)> = v5
+        .messages
+        .iter()
+        .map(|(seq, q)| (*seq, &*q.body))
+        .collect();
+    assert_eq!(bodies, vec![(60, &shared), (61, &inline)]);
+    assert_eq!(v5.messages[1].1.state, DeliveryState::Sent { pkid: 1 });
+    assert_eq!(
+        s.load_retained().unwrap(),
+        vec![RetainedRecord { message: retained }]
+    );
+    s.write(
+        &[
+            Op::DeleteSession("v5".into()),
+            Op::DeleteRetained("r/5".into()),
+        ],
+        false,
+    )
+    .unwrap();
 }
 
 #[test]

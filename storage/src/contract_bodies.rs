@@ -17,11 +17,14 @@ trait Backend {
     fn put_orphan_body(&self, id: u64, body: MessageBody);
 }
 
+/// With MQTT 5.0 properties and an expiry, so that restarts bring those back too.
 fn body(n: u8) -> MessageBody {
     MessageBody {
         topic: format!("t/{n}"),
         payload: vec![n; 4096],
         retain: false,
+        properties: vec![n; 3],
+        expires_at_ms: Some(1_700_000_000_000 + u64::from(n)),
     }
 }
 

@@ -3,9 +3,9 @@
 //! error (`StoreError::NewerSchema`), never a panic and never silently misread.
 //!
 //! Every record type says since which version its layout is unchanged ([`Versioned`]): a record
-//! written by an older broker whose layout did not change since is read as is (a version-1
-//! session or retained message is a version-2 one), an older layout is corruption unless a
-//! migration reads it explicitly (`decode_version`).
+//! written by an older broker whose layout did not change since is read as is, an older layout
+//! is corruption unless a migration reads it explicitly (`decode_version`). Version 3 changed
+//! every record type that has a value, so today only version-3 records are read as they are.
 
 use crate::records::{MessageBody, QueuedRef, RetainedRecord, SessionMeta};
 use crate::StoreError;
@@ -16,7 +16,9 @@ use std::ops::RangeInclusive;
 /// Version of the record layouts in `records.rs`.
 /// 1: each queued message stored whole per session (`QueuedRecord`).
 /// 2: queued messages as one `MessageBody` plus a `QueuedRef` per session.
-pub const SCHEMA_VERSION: u16 = 2;
+/// 3: the MQTT 5.0 state: session expiry interval, subscription options and identifier,
+///    message properties and expiry (in bodies, inline bodies and retained messages).
+pub const SCHEMA_VERSION: u16 = 3;
 const MAGIC: u8 = b'C';
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -33,16 +35,17 @@ pub trait Versioned: DeserializeOwned {
 }
 
 impl Versioned for SessionMeta {
-    const SINCE: u16 = 1;
+    const SINCE: u16 = 3;
 }
 impl Versioned for RetainedRecord {
-    const SINCE: u16 = 1;
+    const SINCE: u16 = 3;
 }
 impl Versioned for MessageBody {
-    const SINCE: u16 = 2;
+    const SINCE: u16 = 3;
 }
+/// Holds a `MessageBody` (inline), so it changed with it.
 impl Versioned for QueuedRef {
-    const SINCE: u16 = 2;
+    const SINCE: u16 = 3;
 }
 
 /// Decode a record of the current layout.
@@ -162,6 +165,8 @@ mod tests {
                 payload: vec![1, 2, 3],
                 qos: 1,
                 retain: true,
+                properties: vec![0x01, 0x01],
+                expires_at_ms: Some(1_700_000_000_000),
             },
         }
     }
@@ -182,20 +187,42 @@ mod tests {
         ));
     }
 
+    /// A record type whose layout has not changed since version 1.
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Unchanged(String);
+    impl Versioned for Unchanged {
+        const SINCE: u16 = 1;
+    }
+
+    fn with_version(mut bytes: Vec<u8>, version: u16) -> Vec<u8> {
+        bytes[1..3].copy_from_slice(&version.to_le_bytes());
+        bytes
+    }
+
     #[test]
     fn an_older_record_is_read_only_if_its_layout_did_not_change_since() {
-        let mut bytes = encode(&rec());
-        bytes[1..3].copy_from_slice(&1u16.to_le_bytes());
-        assert_eq!(decode::<RetainedRecord>(&bytes, "t").unwrap(), rec());
+        let old = with_version(encode(&Unchanged("a".into())), 1);
+        assert_eq!(
+            decode::<Unchanged>(&old, "t").unwrap(),
+            Unchanged("a".into())
+        );
+        for version in [1, 2] {
+            let old = with_version(encode(&rec()), version);
+            assert!(matches!(
+                decode::<RetainedRecord>(&old, "t"),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
         let body = MessageBody {
             topic: "a".into(),
             payload: vec![1],
             retain: false,
+            properties: Vec::new(),
+            expires_at_ms: None,
         };
-        let mut bytes = encode(&body);
-        bytes[1..3].copy_from_slice(&1u16.to_le_bytes());
+        let old = with_version(encode(&body), 2);
         assert!(matches!(
-            decode::<MessageBody>(&bytes, "t"),
+            decode::<MessageBody>(&old, "t"),
             Err(StoreError::Corrupt(_))
         ));
     }

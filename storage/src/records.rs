@@ -1,6 +1,9 @@
 //! Persisted record types: plain serde data, encoded by `encoding.rs` behind a schema-version
-//! header. Changing a record's shape means bumping `SCHEMA_VERSION` and teaching the decoder the
-//! old one.
+//! header. Changing a record's shape means bumping `SCHEMA_VERSION` and teaching the migration
+//! the old one (`migrate.rs`, with the old layouts in `migrate_layouts.rs`): bincode is not
+//! self-describing, so a field added with `#[serde(default)]` does not make an older record
+//! decode. The fields MQTT 5.0 added are therefore plain fields, set to their "absent" value
+//! (noted on each) for 3.1/3.1.1 state and by the migration.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -13,6 +16,10 @@ pub struct StoredMessage {
     /// The QoS it was published with.
     pub qos: u8,
     pub retain: bool,
+    /// See [`MessageBody::properties`].
+    pub properties: Vec<u8>,
+    /// See [`MessageBody::expires_at_ms`]: an expired retained message is no longer sent.
+    pub expires_at_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +31,13 @@ pub struct RetainedRecord {
 pub struct SubscriptionRecord {
     pub filter: String,
     pub qos: u8,
+    /// The MQTT 5.0 subscription options byte without its QoS bits (0-1): no-local is bit 2,
+    /// retain-as-published bit 3, retain-handling bits 4-5. 0 for MQTT 3.1/3.1.1 (none of
+    /// them set, retain handling 0: send retained messages at subscribe).
+    pub options: u8,
+    /// The MQTT 5.0 subscription identifier the subscription was made with, sent back with
+    /// every message it matches. `None`: none (always for 3.1/3.1.1).
+    pub subscription_id: Option<u32>,
 }
 
 /// What a persistent session is, apart from its messages.
@@ -35,6 +49,28 @@ pub struct SessionMeta {
     pub subscriptions: Vec<SubscriptionRecord>,
     /// Unix time (ms) the client was last connected; drives expiry.
     pub last_seen_ms: u64,
+    /// The MQTT 5.0 Session Expiry Interval (seconds) the client asked for, in CONNECT or last
+    /// changed in DISCONNECT; `u32::MAX` means the session never expires. `None` for
+    /// MQTT 3.1/3.1.1 sessions, which expire after the broker's
+    /// `persistence.session_expiry_secs`. The session expires at `last_seen_ms` plus this
+    /// interval in wall-clock time (see [`SessionMeta::expires_at_ms`]), so a broker restart
+    /// does not give it a new interval.
+    pub expiry_interval_secs: Option<u32>,
+}
+
+impl SessionMeta {
+    /// When (unix ms) this session expires if its client does not come back: `last_seen_ms`
+    /// plus its own interval, or plus `default_secs` (the broker's setting for sessions without
+    /// one; `None` = never) when it has none. `None`: it never expires. Saturates instead of
+    /// overflowing.
+    pub fn expires_at_ms(&self, default_secs: Option<u64>) -> Option<u64> {
+        let secs = match self.expiry_interval_secs {
+            Some(u32::MAX) => return None,
+            Some(secs) => u64::from(secs),
+            None => default_secs?,
+        };
+        Some(self.last_seen_ms.saturating_add(secs.saturating_mul(1000)))
+    }
 }
 
 /// Where an outbound message of a persistent session stands.
@@ -53,13 +89,21 @@ pub enum DeliveryState {
 /// ([`QueuedRef::inline`]). Its id is the broker-wide message id (`TraceContext::id`), which
 /// is also each referencing entry's sequence: see [`QueuedRef`].
 ///
-/// There are no publish properties to keep: the broker speaks MQTT 3.1/3.1.1 only.
+/// The MQTT 5.0 parts of a message (its properties and its expiry) belong to the message, so
+/// they are kept here, once, not in each session's entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageBody {
     pub topic: String,
     pub payload: Vec<u8>,
     /// The RETAIN flag the queued deliveries carry.
     pub retain: bool,
+    /// The message's MQTT 5.0 PUBLISH properties as the codec encodes them; the store does not
+    /// look inside. Empty: none (always for a message published with MQTT 3.1/3.1.1).
+    pub properties: Vec<u8>,
+    /// When (unix ms, wall clock) the message expires, from its MQTT 5.0 Message Expiry
+    /// Interval: an absolute time, so the interval keeps running while the broker is down,
+    /// and a delivery can send what remains of it. `None`: it never expires.
+    pub expires_at_ms: Option<u64>,
 }
 
 /// One session's queue entry: a reference to a body plus what is particular to this delivery.
@@ -169,4 +213,51 @@ pub struct Loaded {
     /// Every body id the store has ever been given is at most this: the broker starts its
     /// message ids above it, so a body id is never reused, not even one whose body is gone.
     pub body_high_water: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionMeta;
+
+    fn meta(last_seen_ms: u64, expiry_interval_secs: Option<u32>) -> SessionMeta {
+        SessionMeta {
+            client_id: "c".into(),
+            protocol_level: 5,
+            subscriptions: Vec::new(),
+            last_seen_ms,
+            expiry_interval_secs,
+        }
+    }
+
+    #[test]
+    fn a_session_expires_its_interval_after_it_was_last_seen() {
+        assert_eq!(meta(1_000, Some(60)).expires_at_ms(Some(5)), Some(61_000));
+        assert_eq!(meta(1_000, Some(0)).expires_at_ms(None), Some(1_000));
+    }
+
+    #[test]
+    fn without_its_own_interval_the_broker_default_applies() {
+        assert_eq!(meta(1_000, None).expires_at_ms(Some(5)), Some(6_000));
+        assert_eq!(meta(1_000, None).expires_at_ms(None), None);
+    }
+
+    #[test]
+    fn the_largest_interval_never_expires() {
+        assert_eq!(meta(1_000, Some(u32::MAX)).expires_at_ms(Some(5)), None);
+        let almost = meta(1_000, Some(u32::MAX - 1)).expires_at_ms(None);
+        assert_eq!(almost, Some(1_000 + (u64::from(u32::MAX) - 1) * 1000));
+    }
+
+    #[test]
+    fn expiry_saturates_instead_of_overflowing() {
+        assert_eq!(
+            meta(u64::MAX - 10, Some(60)).expires_at_ms(None),
+            Some(u64::MAX)
+        );
+        assert_eq!(meta(1, None).expires_at_ms(Some(u64::MAX)), Some(u64::MAX));
+        assert_eq!(
+            meta(u64::MAX, Some(u32::MAX - 1)).expires_at_ms(None),
+            Some(u64::MAX)
+        );
+    }
 }

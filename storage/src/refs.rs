@@ -241,6 +241,8 @@ mod tests {
                 topic: "t".into(),
                 payload: vec![1],
                 retain: false,
+                properties: Vec::new(),
+                expires_at_ms: None,
             },
         }
     }
@@ -332,6 +334,8 @@ mod tests {
                     topic: "t".into(),
                     payload: vec![],
                     retain: false,
+                    properties: Vec::new(),
+                    expires_at_ms: None,
                 }),
             },
         };
@@ -355,6 +359,8 @@ mod tests {
                 topic: "t".into(),
                 payload: vec![],
                 retain: false,
+                properties: Vec::new(),
+                expires_at_ms: None,
             });
         }
         let twice = [put.clone(), put];

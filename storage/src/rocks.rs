@@ -8,8 +8,8 @@
 //! counted in memory (`refs.rs`): the counts are rebuilt by `load`, and each write adds the
 //! deletes of the bodies it releases to its own atomic batch.
 //!
-//! A store of schema version 1 (one whole message per session entry) is migrated when opened,
-//! in one atomic batch (`migrate.rs`).
+//! A store of an older schema version (1: one whole message per session entry; 2: without the
+//! MQTT 5.0 fields) is migrated when opened, in one atomic batch (`migrate.rs`).
 //!
 //! Opening reads everything once (the broker restores it all anyway), which also checks every
 //! block's checksum. A store that fails to open or read as *corrupt* is, by default, moved
@@ -33,6 +33,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+#[path = "migrate_layouts.rs"]
+pub(crate) mod layouts;
 #[path = "migrate.rs"]
 mod migrate;
 #[path = "rocks_load.rs"]
@@ -234,7 +236,7 @@ impl RocksStore {
                 }
                 match found {
                     SCHEMA_VERSION => Ok(()),
-                    1 => self.migrate_from_v1(),
+                    1 | 2 => self.migrate(found),
                     _ => Err(StoreError::Corrupt(format!(
                         "schema version {found} was never written by Courtier"
                     ))),
@@ -347,3 +349,7 @@ impl Store for RocksStore {
 #[cfg(test)]
 #[path = "rocks_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "migrate_tests.rs"]
+mod migrate_tests;

@@ -23,6 +23,25 @@ impl crate::RocksStore {
         self.db.put_cf(self.cf(cf), key, value).unwrap();
     }
 
+    pub(crate) fn schema_for_test(&self) -> u16 {
+        let v = self
+            .db
+            .get_cf(self.cf(super::CF_META), super::SCHEMA_KEY)
+            .unwrap()
+            .unwrap();
+        u16::from_le_bytes(v.as_slice().try_into().unwrap())
+    }
+
+    /// The sequence number of the last write: unchanged by an open that writes nothing.
+    pub(crate) fn sequence_for_test(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+
+    /// Every raw (key, value) of a column family.
+    pub(crate) fn raw_for_test(&self, cf: &str) -> Vec<super::KeyValue> {
+        self.scan(cf).unwrap()
+    }
+
     pub(crate) fn put_orphan_body_for_test(&self, id: u64, body: crate::MessageBody) {
         self.put_raw_for_test(
             super::CF_BODIES,
@@ -39,6 +58,8 @@ fn retained(topic: &str) -> Op {
             payload: vec![7; 100],
             qos: 1,
             retain: true,
+            properties: Vec::new(),
+            expires_at_ms: None,
         },
     })
 }
@@ -199,91 +220,4 @@ fn newer_schema_is_refused_and_never_touched() {
     }
     let siblings = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(siblings, 1, "nothing moved aside");
-}
-
-/// `encode` as schema version 1 wrote it (same header, version 1).
-fn as_v1(mut bytes: Vec<u8>) -> Vec<u8> {
-    bytes[1..3].copy_from_slice(&1u16.to_le_bytes());
-    bytes
-}
-
-#[test]
-fn a_version_1_store_is_migrated_to_one_body_per_message() {
-    use super::migrate::QueuedRecordV1;
-    use crate::encoding::{encode, message_key};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let v1_entry = |topic: &str, qos: u8, state| {
-        as_v1(encode(&QueuedRecordV1 {
-            message: StoredMessage {
-                topic: topic.into(),
-                payload: vec![9; 4096],
-                qos,
-                retain: false,
-            },
-            state,
-        }))
-    };
-    {
-        let opened = open_rocks(&path, OnCorruption::Fail).unwrap();
-        let s = &opened.store;
-        s.write_schema_for_test(1);
-        for (i, client) in ["a", "b", "c"].iter().enumerate() {
-            let meta = SessionMeta {
-                client_id: client.to_string(),
-                protocol_level: 4,
-                subscriptions: vec![SubscriptionRecord {
-                    filter: "m/#".into(),
-                    qos: 2,
-                }],
-                last_seen_ms: 1,
-            };
-            s.put_raw_for_test("sessions", client.as_bytes(), &as_v1(encode(&meta)));
-            // Message 7 fanned out to all three (as version 1 wrote it: one copy each, same
-            // sequence), message 8 to "a" only, in flight.
-            let qos = 1 + (i as u8 % 2);
-            s.put_raw_for_test(
-                "messages",
-                &message_key(client, 7),
-                &v1_entry("m/7", qos, DeliveryState::Queued),
-            );
-        }
-        s.put_raw_for_test(
-            "messages",
-            &message_key("a", 8),
-            &v1_entry("m/8", 2, DeliveryState::Sent { pkid: 3 }),
-        );
-        let Op::PutRetained(r) = retained("keep/me") else {
-            unreachable!()
-        };
-        s.put_raw_for_test("retained", b"keep/me", &as_v1(encode(&r)));
-    }
-    for _ in 0..2 {
-        // Opened twice: the second open finds a version-2 store with nothing to migrate.
-        let opened = open_rocks(&path, OnCorruption::Fail).unwrap();
-        assert!(opened.moved_aside.is_none());
-        let loaded = &opened.loaded;
-        assert_eq!(loaded.retained.len(), 1);
-        assert_eq!(loaded.body_high_water, 8);
-        let a = &loaded.sessions[0];
-        assert_eq!(a.meta.client_id, "a");
-        assert_eq!(a.meta.subscriptions[0].qos, 2);
-        let got: Vec<(u64, &str, u8, DeliveryState)> = a
-            .messages
-            .iter()
-            .map(|(seq, m)| (*seq, m.body.topic.as_str(), m.qos, m.state))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (7, "m/7", 1, DeliveryState::Queued),
-                (8, "m/8", 2, DeliveryState::Sent { pkid: 3 })
-            ]
-        );
-        assert_eq!(loaded.sessions[1].messages[0].1.qos, 2, "b's own QoS kept");
-        assert_eq!(loaded.sessions[2].messages[0].1.body.payload, vec![9; 4096]);
-        let stats = opened.store.stats().unwrap();
-        // 7 shared by three sessions, 8 inline in "a"'s entry.
-        assert_eq!((stats.bodies, stats.references), (1, 4));
-    }
 }

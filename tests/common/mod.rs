@@ -11,6 +11,7 @@ pub mod packets;
 pub mod process;
 pub mod raw;
 pub mod script;
+pub mod v5;
 pub mod ws;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,6 +29,8 @@ pub struct TestConfig {
     pub max_inflight_messages: u16,
     pub max_packet_size: u32,
     pub max_connections: Option<usize>,
+    /// `limits.max_keepalive`, seconds.
+    pub max_keepalive: u16,
     pub allow_anonymous: bool,
     pub sys_interval_secs: u64,
     pub connect_timeout_secs: u64,
@@ -42,6 +45,7 @@ impl Default for TestConfig {
             max_inflight_messages: 20,
             max_packet_size: 268_435_460,
             max_connections: None,
+            max_keepalive: 65535,
             allow_anonymous: true,
             sys_interval_secs: 10,
             connect_timeout_secs: 10,
@@ -180,6 +184,7 @@ fn launch_broker_process(cfg: &TestConfig, port: u16) -> Result<BrokerHandle, St
     s.limits.max_inflight_messages = cfg.max_inflight_messages;
     s.limits.max_packet_size = cfg.max_packet_size;
     s.limits.max_connections = cfg.max_connections.map_or(-1, |n| n as i64);
+    s.limits.max_keepalive = cfg.max_keepalive;
     s.broker.sys_interval_secs = cfg.sys_interval_secs;
     s.broker.connect_timeout_secs = cfg.connect_timeout_secs;
     s.persistence.session_expiry_secs = cfg.session_expiry_secs;

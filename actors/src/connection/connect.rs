@@ -1,7 +1,8 @@
 //! CONNECT: validation, authentication, then attaching to the client's session.
 
 use super::{Connection, Due, Outgoing, Phase};
-use crate::close::CloseReason;
+use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest};
+use crate::close::{refusal_code, CloseReason};
 use crate::codec::{connack, ConnAck, Connect, Packet, ProtocolVersion};
 use crate::message::ClientId;
 use crate::registry::Connect as RegistryConnect;
@@ -49,15 +50,58 @@ impl Connection {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
             }
         }
-        if !self.deps.cfg.allow_anonymous && c.username.is_none() {
-            log::info!(
-                "connection refused: addr={} client_id={:?} reason=anonymous clients not allowed",
-                self.peer,
-                &*client_id
-            );
-            return self.refuse(connack::NOT_AUTHORIZED, ctx);
-        }
         self.phase = Phase::Connecting;
+        let request = ConnectRequest {
+            client_id: client_id.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+            peer: self.peer.clone(),
+            transport: self.transport,
+            protocol: c.protocol,
+            auth_method: None,
+            auth_data: None,
+        };
+        match self.deps.security.authenticator.authenticate(&request) {
+            AuthCheck::Done(outcome) => self.authenticated(c, client_id, outcome, ctx),
+            // Hashing or I/O runs elsewhere; reading this connection waits meanwhile.
+            AuthCheck::Pending(decision) => {
+                ctx.wait(decision.into_actor(self).map(move |outcome, act, ctx| {
+                    if !matches!(act.phase, Phase::Closed) {
+                        act.authenticated(c, client_id, outcome, ctx);
+                    }
+                }))
+            }
+        }
+    }
+
+    /// The authenticator decided: attach to the session, or refuse.
+    fn authenticated(
+        &mut self,
+        c: Connect,
+        client_id: ClientId,
+        outcome: AuthOutcome,
+        ctx: &mut Context<Self>,
+    ) {
+        let identity = match outcome {
+            AuthOutcome::Allow(identity) => identity,
+            AuthOutcome::Deny(failure) => {
+                log::info!(
+                    "connection refused: addr={} client_id={:?} username={:?} reason={}",
+                    self.peer,
+                    &*client_id,
+                    c.username.as_deref().unwrap_or(""),
+                    failure.name()
+                );
+                return self.refuse(refusal_code(failure, c.protocol), ctx);
+            }
+            // No enhanced authentication exchange is offered yet: nothing asks to continue.
+            AuthOutcome::Continue { .. } => {
+                return self.refuse(
+                    refusal_code(AuthFailure::BadAuthenticationMethod, c.protocol),
+                    ctx,
+                )
+            }
+        };
         let attach = Attach {
             conn_id: self.id,
             conn: ctx.address().downgrade(),
@@ -65,6 +109,7 @@ impl Connection {
             clean_start: c.clean_start,
             protocol: c.protocol,
             will: c.will.clone(),
+            username: identity.username,
         };
         let registry = self.deps.registry.clone();
         let cid = client_id.clone();

@@ -48,6 +48,8 @@ use writer::{WriterTask, WRITER_CAPACITY};
 /// What a connection needs from the broker; one copy shared by every connection.
 pub struct ConnectionDeps {
     pub registry: Addr<SessionRegistry>,
+    /// Who may connect (auth.rs).
+    pub security: crate::auth::Security,
     pub cfg: Arc<BrokerConfig>,
     pub metrics: Arc<Metrics>,
 }

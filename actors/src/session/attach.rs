@@ -1,7 +1,7 @@
 //! A connection attaching to its session, detaching from it, being taken over, and broker
 //! shutdown.
 
-use super::{Link, Session};
+use super::{Link, LinkExtra, Session};
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, Packet};
 use crate::connection::{CloseConnection, Connection};
@@ -28,14 +28,14 @@ impl Handler<Attach> for Session {
         }
         // Take-over [MQTT-3.1.4-2]: close the old connection; its Will is published, as
         // Mosquitto does, because that network connection ended without DISCONNECT.
-        if let Some(old) = self.detach_link() {
+        if let Some(mut old) = self.detach_link() {
             log::info!(
                 "client {:?}: taken over by a new connection",
                 &*self.client_id
             );
             close_connection(&old.conn, CloseReason::TakenOver);
-            if let Some(will) = old.will {
-                self.publish_will(*will);
+            if let Some(will) = old.take_will() {
+                self.publish_will(will);
             }
         }
         let session_present = !msg.clean_start && self.known;
@@ -52,7 +52,12 @@ impl Handler<Attach> for Session {
             conn_id: msg.conn_id,
             conn: msg.conn,
             writer: msg.writer,
-            will: msg.will.map(Box::new),
+            extra: (msg.will.is_some() || msg.username.is_some()).then(|| {
+                Box::new(LinkExtra {
+                    will: msg.will,
+                    username: msg.username,
+                })
+            }),
             replies: ReplyOrder::default(),
             held: VecDeque::new(),
             closing: false,
@@ -77,10 +82,10 @@ impl Handler<Detach> for Session {
         if self.link.as_ref().map(|l| l.conn_id) != Some(msg.conn_id) {
             return; // an old connection, already taken over
         }
-        let link = self.detach_link().expect("checked above");
+        let mut link = self.detach_link().expect("checked above");
         if msg.reason.publishes_will() {
-            if let Some(will) = link.will {
-                self.publish_will(*will);
+            if let Some(will) = link.take_will() {
+                self.publish_will(will);
             }
         }
         if self.persistent {

@@ -4,13 +4,13 @@
 use super::answer::Reply;
 use super::messages::{ClientAck, Inbound, InboundAcks};
 use super::Session;
+use crate::auth::{Action, ClientRef, Denial};
 use crate::close::CloseReason;
 use crate::codec::{
     Ack, Packet, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::connection::Credit;
-use crate::message::Message;
-use crate::metrics::DropReason;
+use crate::message::{Message, MessageId};
 use crate::retain::MatchRetained;
 use crate::session::queue::Pending;
 use crate::session::route::RouteError;
@@ -118,6 +118,15 @@ impl Handler<InboundAcks> for Session {
 }
 
 impl Session {
+    /// Asks the authorizer whether this session's client may do `action` on `topic`.
+    fn authorize(&self, action: Action, topic: &str) -> Result<(), Denial> {
+        let client = ClientRef {
+            client_id: &self.client_id,
+            username: self.link.as_ref().and_then(|l| l.username()),
+        };
+        self.deps.security.authorizer.check(client, action, topic)
+    }
+
     /// Whether packets of connection `conn_id` are still handled: not from a connection
     /// already taken over or closing (their credits are simply returned, when dropped).
     fn accepts_from(&self, conn_id: u64) -> bool {
@@ -129,7 +138,13 @@ impl Session {
     /// A PUBACK finishes its QoS 1 delivery (an unknown id is ignored).
     fn on_puback(&mut self, pkid: u16) {
         if let Some(done) = self.state.on_puback(pkid) {
-            trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+            trace::on_acked(
+                &self.deps.cfg,
+                &self.client_id,
+                &done.pending.msg,
+                done.acked_by(),
+                pkid,
+            );
             self.persist_delete([done.pending.seq]);
         }
     }
@@ -138,7 +153,7 @@ impl Session {
     fn on_pubrec(&mut self, pkid: u16) -> Packet {
         let (pubrel, released) = self.state.on_pubrec(pkid);
         if let Some(i) = released {
-            trace::on_pubrec(&self.deps.cfg, &self.client_id, i, pkid);
+            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.pending.msg, pkid);
             let pending = i.pending.clone();
             self.persist_state(&pending, DeliveryState::Released { pkid });
         }
@@ -148,7 +163,13 @@ impl Session {
     /// A PUBCOMP finishes its QoS 2 delivery (an unknown id is ignored).
     fn on_pubcomp(&mut self, pkid: u16) {
         if let Some(done) = self.state.on_pubcomp(pkid) {
-            trace::on_acked(&self.deps.cfg, &self.client_id, &done, pkid);
+            trace::on_acked(
+                &self.deps.cfg,
+                &self.client_id,
+                &done.pending.msg,
+                done.acked_by(),
+                pkid,
+            );
             self.persist_delete([done.pending.seq]);
         }
     }
@@ -178,21 +199,22 @@ impl Session {
                 )))
             }
         };
-        if topic::is_sys_topic(&p.topic) {
-            // Clients may not write into $SYS. As Mosquitto does, the publish is acknowledged
-            // (so the client does not retry forever) and not routed; it is logged and counted.
+        let action = Action::Publish {
+            qos: p.qos,
+            retain: p.retain,
+        };
+        if let Err(denial) = self.authorize(action, &p.topic) {
+            // As Mosquitto does, a denied publish is acknowledged (so a 3.1.1 client does not
+            // retry it forever) and not routed; it is logged, counted and traced.
             log::info!(
-                "client {:?}: denied publish to {:?} ($SYS is read-only)",
+                "client {:?}: denied publish to {:?} ({})",
                 &*self.client_id,
-                &*p.topic
+                &*p.topic,
+                denial.drop_reason().name()
             );
-            self.deps.metrics.count_drop(DropReason::SysTopicDenied);
-            trace::on_denied(
-                &self.deps.cfg,
-                &self.client_id,
-                &p,
-                DropReason::SysTopicDenied,
-            );
+            let reason = denial.drop_reason();
+            self.deps.metrics.count_drop(reason);
+            trace::on_denied(&self.deps.cfg, &self.client_id, &p, reason);
             return self.answer(Reply::packet(ack, credit));
         }
         let mut inbound = None;
@@ -210,6 +232,7 @@ impl Session {
             }));
         }
         let msg = Arc::new(Message {
+            id: MessageId::next(),
             // First, while `p.topic` is still here.
             trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
             topic: p.topic,
@@ -253,7 +276,13 @@ impl Session {
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut accepted = Vec::new();
         for (filter, opts) in s.filters {
-            match topic::validate_topic_filter(&filter) {
+            let checked = topic::validate_topic_filter(&filter)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.authorize(Action::Subscribe { qos: opts.qos }, &filter)
+                        .map_err(|d| format!("denied ({})", d.drop_reason().name()))
+                });
+            match checked {
                 Ok(()) => {
                     codes.push(ReasonCode::granted(opts.qos));
                     self.state.subscriptions.insert(filter.clone(), opts);

@@ -1,27 +1,11 @@
 //! Messages handled by the Session actor.
 
 use crate::close::CloseReason;
-use crate::codec::{LastWill, Packet, ProtocolVersion, QoS};
+use crate::codec::{LastWill, Packet, ProtocolVersion};
 use crate::connection::Credit;
 use crate::connection::{Connection, Outbox};
-use crate::message::Message;
 use actix::prelude::*;
 use actix::WeakAddr;
-use std::sync::Arc;
-
-/// A routed message for this session's client. Pushed into its inbox by publishers (inbox.rs):
-/// never awaited, so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
-#[derive(Clone)]
-pub struct Deliver {
-    pub msg: Arc<Message>,
-    /// min(publish QoS, granted QoS).
-    pub qos: QoS,
-    /// RETAIN flag on the wire: false for live forwarding [MQTT-3.3.1-9].
-    pub retain: bool,
-    /// Set when the publisher stored this delivery for the (persistent) session: the sequence
-    /// it is stored under.
-    pub seq: Option<u64>,
-}
 
 /// A connection whose CONNECT was accepted takes this session over.
 #[derive(Message, Clone)]
@@ -35,6 +19,8 @@ pub struct Attach {
     pub clean_start: bool,
     pub protocol: ProtocolVersion,
     pub will: Option<LastWill>,
+    /// The authenticated user name, which authorization checks use (auth.rs).
+    pub username: Option<bytestring::ByteString>,
 }
 
 #[derive(Debug, Clone, Copy)]

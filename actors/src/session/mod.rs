@@ -13,7 +13,6 @@
 mod answer;
 mod attach;
 mod inbound;
-pub mod inbox;
 pub mod inflight;
 pub mod messages;
 mod outbound;
@@ -27,7 +26,7 @@ mod state_types;
 use crate::codec::{LastWill, ProtocolVersion};
 use crate::config::BrokerConfig;
 use crate::connection::{Connection, Credit, Outbox};
-use crate::message::{ClientId, Message};
+use crate::message::{ClientId, Message, MessageId};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
 use crate::retain::RetainStore;
@@ -57,6 +56,8 @@ pub struct SessionDeps {
     pub persist: Arc<CommitWriter>,
     pub cfg: Arc<BrokerConfig>,
     pub metrics: Arc<Metrics>,
+    /// What a client may publish, subscribe to and receive (auth.rs).
+    pub security: crate::auth::Security,
     /// Publish and subscribe routing, shared by every session.
     pub router: Router,
 }
@@ -66,8 +67,9 @@ struct Link {
     conn_id: u64,
     conn: WeakAddr<Connection>,
     writer: Outbox,
-    /// Boxed: most clients have none, and inline it was ~100 bytes of every session.
-    will: Option<Box<LastWill>>,
+    /// The Will and the user name: boxed, because most clients have neither and every byte
+    /// of the session counts for idle connections (size_tests.rs).
+    extra: Option<Box<LinkExtra>>,
     /// Replies to this connection's packets, in order of receipt.
     replies: ReplyOrder<Reply>,
     /// Credits of replies queued and not yet in the outbox (at most one per queued
@@ -75,6 +77,24 @@ struct Link {
     held: VecDeque<Credit>,
     /// A reply closed the connection: later packets of it are ignored.
     closing: bool,
+}
+
+/// The rarer parts of the attached connection, out of line (see `Link::extra`).
+struct LinkExtra {
+    will: Option<LastWill>,
+    /// The authenticated user name, for authorization checks (auth.rs).
+    username: Option<bytestring::ByteString>,
+}
+
+impl Link {
+    fn username(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.username.as_deref())
+    }
+
+    /// Takes the Will out of the link (to publish it, or not).
+    fn take_will(&mut self) -> Option<LastWill> {
+        self.extra.as_mut().and_then(|e| e.will.take())
+    }
 }
 
 pub struct Session {
@@ -96,8 +116,8 @@ pub struct Session {
     /// Time left before expiry, for a session restored from the store.
     restored_expiry: Option<std::time::Duration>,
     me: Option<Arc<Subscriber>>,
-    /// The inbox's previous batch, kept for its capacity (see inbox.rs).
-    inbox_spare: Vec<messages::Deliver>,
+    /// The inbox's previous batch, kept for its capacity (see `crate::delivery`).
+    inbox_spare: Vec<crate::delivery::Deliver>,
     /// Shared by every session: each `Addr` clone is an allocation of its own (~72 bytes).
     deps: Arc<SessionDeps>,
 }
@@ -153,6 +173,7 @@ impl Session {
             will.retain
         );
         let msg = Arc::new(Message {
+            id: MessageId::next(),
             trace: crate::trace::on_entry(&self.deps.cfg, &self.client_id, &will.topic),
             topic: will.topic,
             payload: will.payload,

@@ -6,14 +6,13 @@
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
 //! anyone else: publishers only push into our inbox.
 
-use super::inbox::DrainInbox;
-use super::messages::Deliver;
 use super::queue::Pending;
-use super::state::{Offer, Outbound};
+use super::state::Outbound;
 use super::Session;
 use crate::codec::{Packet, QoS};
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
+use crate::delivery::{Deliver, DrainInbox, Offer};
 use crate::metrics::DropReason;
 use crate::trace;
 use actix::prelude::*;
@@ -45,7 +44,7 @@ impl Session {
             return;
         }
         let online = self.link.is_some();
-        let hop = (msg.msg.trace, msg.qos);
+        let hop = (msg.msg.id, msg.msg.trace, msg.qos);
         let offer = self.state.offer(
             Pending {
                 msg: msg.msg,
@@ -62,7 +61,7 @@ impl Session {
             }
             Offer::Evicted(evicted) => {
                 self.note_drop(DropReason::QueueFull, "dropped the oldest queued");
-                self.persist_delete(evicted.into_iter().map(|(seq, _)| seq));
+                self.persist_delete(evicted.into_iter().map(|(seq, _, _)| seq));
             }
             Offer::Dropped(reason, seq) => {
                 self.note_drop(reason, "dropped a new message");

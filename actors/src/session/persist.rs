@@ -19,7 +19,7 @@
 use super::queue::Pending;
 use super::{Session, SessionDeps};
 use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
-use crate::message::{ClientId, Message};
+use crate::message::{ClientId, Message, MessageId};
 use courtier_storage::writer::Commit;
 use courtier_storage::{
     DeliveryState, MessageBody, Op, QueuedRef, SessionMeta, SessionRecord, SubscriptionRecord,
@@ -33,6 +33,8 @@ pub(crate) fn message_body(msg: &Message, retain: bool) -> MessageBody {
         topic: msg.topic.to_string(),
         payload: msg.payload.to_vec(),
         retain,
+        properties: Vec::new(),
+        expires_at_ms: None,
     }
 }
 
@@ -55,9 +57,12 @@ impl Session {
                 .map(|(f, o)| SubscriptionRecord {
                     filter: f.to_string(),
                     qos: o.qos as u8,
+                    options: 0,
+                    subscription_id: None,
                 })
                 .collect(),
             last_seen_ms: now_ms(),
+            expiry_interval_secs: None,
         }
     }
 
@@ -141,7 +146,11 @@ impl Session {
             // shared bodies).
             let body = Arc::try_unwrap(r.body).unwrap_or_else(|shared| (*shared).clone());
             let retain = body.retain;
-            let msg = Message::new(body.topic.into(), body.payload.into(), qos, retain);
+            let mut msg = Message::new(body.topic.into(), body.payload.into(), qos, retain);
+            // The same message as before the restart: its id (the entry's sequence) and,
+            // where a topic filter traces it, its trace go on.
+            msg.id = MessageId(seq);
+            msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic);
             let pending = Pending {
                 msg: Arc::new(msg),
                 qos,
@@ -150,7 +159,7 @@ impl Session {
             };
             match r.state {
                 DeliveryState::Queued => {
-                    if let super::state::Offer::Dropped(_, seq) = s.state.offer(pending, true) {
+                    if let crate::delivery::Offer::Dropped(_, seq) = s.state.offer(pending, true) {
                         dropped.push(seq);
                     }
                 }

@@ -8,10 +8,9 @@
 //! Not `Send`: each actor owns its own.
 
 use crate::codec::{QoS, SubscriptionOptions};
+use crate::delivery::{Deliver, DrainInbox};
 use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
-use crate::session::inbox::DrainInbox;
-use crate::session::messages::Deliver;
 use crate::session::persist::message_body;
 use crate::topics::messages::{
     AddSubscription, Matched, RemoveSubscription, ResolveSubtree, Subscriber, Subscription,
@@ -147,7 +146,7 @@ impl Router {
                     .get(i)
                     .copied()
                     .unwrap_or(false)
-                    .then_some(msg.trace.id),
+                    .then_some(msg.id.get()),
             };
             match me {
                 Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
@@ -187,7 +186,7 @@ impl Router {
         if n == 0 {
             return (Commit::ready(), Vec::new());
         }
-        let id = msg.trace.id;
+        let id = msg.id.get();
         let mut ops = Vec::with_capacity(n + 1);
         let body = message_body(msg, false);
         let share = n > 1 && msg.topic.len() + msg.payload.len() >= SHARE_BODIES_FROM;

@@ -8,10 +8,11 @@
 use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 pub(crate) use super::state_types::publish_packet;
-pub use super::state_types::{Inflight, Offer, OutState, Outbound};
+pub use super::state_types::{Inflight, OutState, Outbound};
 use crate::codec::{Ack, Packet, QoS, SubscriptionOptions};
 use crate::config::BrokerConfig;
-use crate::message::{Delivery, TraceContext};
+pub use crate::delivery::Offer;
+use crate::message::{Delivery, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use bytestring::ByteString;
 use foldhash::{HashMap, HashSet};
@@ -79,7 +80,12 @@ impl SessionState {
             }
             PushOutcome::DroppedOldest(evicted) => {
                 self.dropped += evicted.len() as u64;
-                Offer::Evicted(evicted.into_iter().map(|p| (p.seq, p.msg.trace)).collect())
+                Offer::Evicted(
+                    evicted
+                        .into_iter()
+                        .map(|p| (p.seq, p.msg.id, p.msg.trace))
+                        .collect(),
+                )
             }
         }
     }
@@ -273,7 +279,7 @@ impl SessionState {
                 OutState::AwaitPubComp => Packet::PubRel(Ack::new(pkid)),
                 _ => publish_packet(&i.pending, Some(pkid), true),
             };
-            resend.push_back((packet, i.pending.msg.trace));
+            resend.push_back((packet, (i.pending.msg.id, i.pending.msg.trace)));
         }
         if !resend.is_empty() {
             self.rare().resend = resend;
@@ -329,7 +335,7 @@ impl SessionState {
 struct Rare {
     /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
     /// each with its message's trace context: the resend is a hop of that message's trace.
-    resend: VecDeque<(Packet, TraceContext)>,
+    resend: VecDeque<(Packet, (MessageId, TraceContext))>,
     /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
     /// limit (a burst of thousands of discovery topics must not overflow the queue).
     retained: VecDeque<Pending>,

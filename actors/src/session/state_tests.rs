@@ -113,7 +113,7 @@ fn resume_resends_publish_with_dup_and_pending_pubrel_in_order() {
 fn resends_carry_the_trace_context_of_their_message() {
     let mut s = SessionState::new(&cfg(20, 100));
     let (released, unacked) = (pending(0, QoS::ExactlyOnce), pending(1, QoS::AtLeastOnce));
-    let ids = [released.msg.trace.id, unacked.msg.trace.id];
+    let ids = [released.msg.id, unacked.msg.id];
     s.offer(released, true);
     s.offer(unacked, true);
     let a = publish(s.next_packet().unwrap()).pkid.unwrap();
@@ -122,7 +122,7 @@ fn resends_carry_the_trace_context_of_their_message() {
     s.resume();
     for id in ids {
         match s.next_outbound() {
-            Some(Outbound::Resend(_, trace)) => assert_eq!(trace.id, id),
+            Some(Outbound::Resend(_, (sent, _))) => assert_eq!(sent, id),
             other => panic!("expected a resend, got {other:?}"),
         }
     }
@@ -177,12 +177,12 @@ fn drop_oldest_policy_evicts() {
     c.queue_overflow = OverflowPolicy::DropOldest;
     let mut s = SessionState::new(&c);
     let oldest = pending(0, QoS::AtLeastOnce);
-    let trace = oldest.msg.trace;
+    let (id, trace) = (oldest.msg.id, oldest.msg.trace);
     s.offer(oldest, false);
     s.offer(pending(1, QoS::AtLeastOnce), false);
     assert_eq!(
         s.offer(pending(2, QoS::AtLeastOnce), false),
-        Offer::Evicted(vec![(None, trace)])
+        Offer::Evicted(vec![(None, id, trace)])
     );
     assert_eq!(&publish(s.next_packet().unwrap()).payload[..], b"1");
 }

@@ -4,8 +4,7 @@
 
 use super::queue::Pending;
 use crate::codec::{Packet, Publish};
-use crate::message::{Delivery, Message, TraceContext};
-use crate::metrics::DropReason;
+use crate::message::{Delivery, Message, MessageId, TraceContext};
 
 /// Where an outbound QoS 1/2 message stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,16 +25,15 @@ pub struct Inflight {
     pub seq: u64,
 }
 
-/// What happened to a message offered to the session. Dropped deliveries name their store
-/// sequence (if persisted) so the caller can delete them from the store.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Offer {
-    Accepted,
-    /// Not kept; the reason is counted and logged by the caller.
-    Dropped(DropReason, Option<u64>),
-    /// Kept, but the oldest queued messages were evicted for it: their store sequences and
-    /// trace contexts (so a traced one's drop shows in its trace).
-    Evicted(Vec<(Option<u64>, TraceContext)>),
+impl Inflight {
+    /// The packet that finished this delivery, for its trace: PUBCOMP once PUBREL was sent,
+    /// otherwise PUBACK.
+    pub fn acked_by(&self) -> &'static str {
+        match self.state {
+            OutState::AwaitPubComp => "PUBCOMP",
+            _ => "PUBACK",
+        }
+    }
 }
 
 /// What `drain` hands to the writer next.
@@ -47,7 +45,7 @@ pub enum Outbound {
     /// A resend after a reconnect (PUBLISH with DUP, or PUBREL), with the trace context of the
     /// message it belongs to: a `Copy` taken in `resume`, so the `sent`/`released` hop needs no
     /// lookup of the in-flight entry (and untraced resends cost nothing more).
-    Resend(Packet, TraceContext),
+    Resend(Packet, (MessageId, TraceContext)),
 }
 
 impl Outbound {

@@ -1,8 +1,8 @@
 //! Messages handled by the TopicRouter and TopicSubtree actors.
 
 use crate::codec::{QoS, SubscriptionOptions};
+use crate::delivery::{DrainInbox, Inbox};
 use crate::message::ClientId;
-use crate::session::inbox::{DrainInbox, Inbox};
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::sync::atomic::AtomicBool;
@@ -15,7 +15,7 @@ pub struct Subscriber {
     /// Incarnation of the session actor: a late removal from an ended session must not remove
     /// the subscription of the session that replaced it.
     pub session_id: u64,
-    /// Deliveries from publishers wait here; `wake` is sent when it was empty (inbox.rs).
+    /// Deliveries from publishers wait here; `wake` is sent when it was empty (see `crate::delivery`).
     pub inbox: Inbox,
     pub wake: Recipient<DrainInbox>,
     /// Whether the session is persistent (clean session = false): publishers then store the

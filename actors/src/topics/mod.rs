@@ -13,8 +13,8 @@ pub mod messages;
 mod subtree;
 pub mod trie;
 
-use crate::guardian::{ChildFailed, Guardian};
 use crate::metrics::Metrics;
+use crate::supervision::{ChildFailed, ReportTo};
 use actix::prelude::*;
 use bytestring::ByteString;
 pub use index::{SharedTrie, SubtreeHandle, TopicIndex};
@@ -41,7 +41,7 @@ pub struct TopicRouter {
     index: Arc<TopicIndex>,
     arbiters: Vec<ArbiterHandle>,
     metrics: Arc<Metrics>,
-    guardian: Option<Addr<Guardian>>,
+    guardian: ReportTo,
 }
 
 impl TopicRouter {
@@ -49,7 +49,7 @@ impl TopicRouter {
         index: Arc<TopicIndex>,
         arbiters: Vec<ArbiterHandle>,
         metrics: Arc<Metrics>,
-        guardian: Option<Addr<Guardian>>,
+        guardian: ReportTo,
     ) -> Self {
         TopicRouter {
             index,
@@ -104,9 +104,9 @@ impl Handler<ResolveSubtree> for TopicRouter {
 }
 
 #[cfg(feature = "fault-injection")]
-impl Handler<crate::guardian::InjectFailure> for TopicRouter {
+impl Handler<crate::supervision::InjectFailure> for TopicRouter {
     type Result = ();
-    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: crate::supervision::InjectFailure, ctx: &mut Context<Self>) {
         log::error!("TopicRouter: injected failure, stopping for restart");
         ctx.stop();
     }

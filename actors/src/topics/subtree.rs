@@ -4,9 +4,9 @@
 
 use super::index::SharedTrie;
 use super::messages::{AddSubscription, RemoveSubscription};
-use crate::guardian::{ChildFailed, Guardian};
 use crate::message::ClientId;
 use crate::metrics::Metrics;
+use crate::supervision::{ChildFailed, ReportTo};
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::sync::atomic::Ordering::Relaxed;
@@ -16,7 +16,7 @@ pub struct TopicSubtree {
     key: ByteString,
     trie: Arc<SharedTrie>,
     metrics: Arc<Metrics>,
-    guardian: Option<Addr<Guardian>>,
+    guardian: ReportTo,
 }
 
 impl TopicSubtree {
@@ -24,7 +24,7 @@ impl TopicSubtree {
         key: ByteString,
         trie: Arc<SharedTrie>,
         metrics: Arc<Metrics>,
-        guardian: Option<Addr<Guardian>>,
+        guardian: ReportTo,
     ) -> Self {
         TopicSubtree {
             key,
@@ -102,9 +102,9 @@ impl Handler<RemoveSubscription> for TopicSubtree {
 }
 
 #[cfg(feature = "fault-injection")]
-impl Handler<crate::guardian::InjectFailure> for TopicSubtree {
+impl Handler<crate::supervision::InjectFailure> for TopicSubtree {
     type Result = ();
-    fn handle(&mut self, _: crate::guardian::InjectFailure, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: crate::supervision::InjectFailure, ctx: &mut Context<Self>) {
         log::error!(
             "TopicSubtree {:?}: injected failure, stopping for restart",
             &*self.key

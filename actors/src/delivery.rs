@@ -1,4 +1,12 @@
-//! Deliveries to a session, gathered between two turns of its actor.
+//! A routed message on its way to one subscriber, below both the topic tries and the sessions
+//! (and traces), so that each of them depends on this module and none on another.
+//!
+//! - [`Deliver`]: what a publisher hands a subscriber.
+//! - [`Inbox`] and [`DrainInbox`]: where deliveries wait between two turns of the subscribing
+//!   session (see the section below).
+//! - [`Offer`]: what the session did with a delivery (queued, dropped, evicted others).
+//!
+//! ## The inbox: deliveries gathered between two turns of the session
 //!
 //! A publisher used to `do_send` one `Deliver` per matching subscriber: one envelope and one
 //! mailbox node allocated, and the subscriber's task woken, per delivery. Now it pushes the
@@ -14,9 +22,37 @@
 //! pushes then drop the delivery, as a message to a stopped actor is dropped, instead of
 //! piling up where nobody takes them.
 
-use super::messages::Deliver;
+use crate::codec::QoS;
+use crate::message::{Message, MessageId, TraceContext};
+use crate::metrics::DropReason;
 use actix::prelude::*;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// A routed message for this session's client. Pushed into its inbox by publishers ([`Inbox`]):
+/// never awaited, so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
+#[derive(Clone)]
+pub struct Deliver {
+    pub msg: Arc<Message>,
+    /// min(publish QoS, granted QoS).
+    pub qos: QoS,
+    /// RETAIN flag on the wire: false for live forwarding [MQTT-3.3.1-9].
+    pub retain: bool,
+    /// Set when the publisher stored this delivery for the (persistent) session: the sequence
+    /// it is stored under.
+    pub seq: Option<u64>,
+}
+
+/// What happened to a message offered to the session. Dropped deliveries name their store
+/// sequence (if persisted) so the caller can delete them from the store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    Accepted,
+    /// Not kept; the reason is counted and logged by the caller.
+    Dropped(DropReason, Option<u64>),
+    /// Kept, but the oldest queued messages were evicted for it: their store sequences and
+    /// trace contexts (so a traced one's drop shows in its trace).
+    Evicted(Vec<(Option<u64>, MessageId, TraceContext)>),
+}
 
 /// Take the inbox's deliveries and send them on.
 #[derive(Message)]
