@@ -65,8 +65,13 @@ pub struct Message {
     pub qos: QoS,
     /// The RETAIN flag as published.
     pub retain: bool,
-    /// 5.0 properties to forward (`None` for none, always for 3.x).
+    /// 5.0 properties to forward (`None` for none, always for 3.x). Their Message Expiry
+    /// Interval is the one received; what is sent is the time left (`expires_at_ms`).
     pub properties: Option<Box<PublishProperties>>,
+    /// MQTT 5.0 Message Expiry: the wall-clock time (unix ms) after which the message is no
+    /// longer delivered [MQTT-3.3.2-5]; `None`: never. Wall-clock, so that a message stored
+    /// across a restart expires when it would have.
+    pub expires_at_ms: Option<u64>,
     /// Client id of the publisher ("" for broker-generated messages such as $SYS).
     pub origin: ClientId,
     pub id: MessageId,
@@ -81,11 +86,87 @@ impl Message {
             qos,
             retain,
             properties: None,
+            expires_at_ms: None,
             origin: ClientId::new(),
             id: MessageId::next(),
             trace: TraceContext::default(),
         }
     }
+}
+
+impl Message {
+    /// The message's properties as the store keeps them: the codec's encoding, empty for none.
+    pub fn stored_properties(&self) -> Vec<u8> {
+        self.properties
+            .as_ref()
+            .map_or_else(Vec::new, |p| p.to_bytes().to_vec())
+    }
+
+    /// Properties read back from the store; unreadable ones (a store written by a buggy
+    /// broker) are logged and dropped rather than failing the whole restore.
+    pub fn restored_properties(bytes: &[u8]) -> Option<Box<PublishProperties>> {
+        if bytes.is_empty() {
+            return None;
+        }
+        match PublishProperties::from_bytes(bytes) {
+            Ok(p) => Some(Box::new(p)),
+            Err(e) => {
+                log::warn!("stored message properties unreadable, dropped: {e}");
+                None
+            }
+        }
+    }
+
+    /// The expiry of a message received now with `props`: `None` without a Message Expiry
+    /// Interval.
+    pub fn expiry_from(props: Option<&PublishProperties>, now_ms: u64) -> Option<u64> {
+        let secs = props?.message_expiry_interval?;
+        Some(now_ms.saturating_add(u64::from(secs) * 1000))
+    }
+
+    /// Whether the message's expiry interval has passed at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|at| at <= now_ms)
+    }
+
+    /// The Message Expiry Interval to send with the message now: the seconds it has left
+    /// [MQTT-3.3.2-6], at least 1 (it is still being delivered). Reads the clock only for a
+    /// message that expires.
+    pub fn remaining_expiry(&self) -> Option<u32> {
+        let at = self.expires_at_ms?;
+        let left_ms = at.saturating_sub(unix_ms());
+        Some(left_ms.div_ceil(1000).clamp(1, u64::from(u32::MAX)) as u32)
+    }
+
+    /// This message as a PUBLISH to one subscriber, with that delivery's header.
+    pub fn as_publish(
+        &self,
+        pkid: Option<u16>,
+        qos: QoS,
+        dup: bool,
+        retain: bool,
+    ) -> crate::codec::PublishRef<'_> {
+        crate::codec::PublishRef {
+            dup,
+            qos,
+            retain,
+            topic: &self.topic,
+            pkid,
+            payload: &self.payload,
+            properties: self.properties.as_deref(),
+            message_expiry_interval: self.remaining_expiry(),
+            subscription_identifiers: &[],
+            topic_alias: None,
+        }
+    }
+}
+
+/// The wall-clock time in unix milliseconds (message and session expiry).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// A PUBLISH on its way to one client: the shared message and this delivery's header. The
@@ -102,18 +183,8 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn as_publish(&self) -> crate::codec::PublishRef<'_> {
-        crate::codec::PublishRef {
-            dup: self.dup,
-            qos: self.qos,
-            retain: self.retain,
-            topic: &self.msg.topic,
-            pkid: self.pkid,
-            payload: &self.msg.payload,
-            properties: self.msg.properties.as_deref(),
-            message_expiry_interval: None,
-            subscription_identifiers: &[],
-            topic_alias: None,
-        }
+        self.msg
+            .as_publish(self.pkid, self.qos, self.dup, self.retain)
     }
 }
 

@@ -138,7 +138,10 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn count_drop(&self, reason: DropReason) {
-        self.dropped[reason as usize].fetch_add(1, Relaxed);
+        self.count_drops(reason, 1);
+    }
+    pub fn count_drops(&self, reason: DropReason, n: u64) {
+        self.dropped[reason as usize].fetch_add(n, Relaxed);
     }
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason as usize].load(Relaxed)

@@ -86,12 +86,14 @@ impl RetainStore {
         self.index.retain(topic::is_sys_topic);
         for rec in records {
             let m = rec.message;
-            let msg = Message::new(
+            let mut msg = Message::new(
                 ByteString::from(m.topic),
                 m.payload.into(),
                 QoS::from_u8(m.qos).unwrap_or(QoS::AtMostOnce),
                 true,
             );
+            msg.properties = Message::restored_properties(&m.properties);
+            msg.expires_at_ms = m.expires_at_ms;
             self.index.insert(Arc::new(msg));
         }
         self.metrics
@@ -112,8 +114,8 @@ impl RetainStore {
                     payload: msg.payload.to_vec(),
                     qos: msg.qos as u8,
                     retain: true,
-                    properties: Vec::new(),
-                    expires_at_ms: None,
+                    properties: msg.stored_properties(),
+                    expires_at_ms: msg.expires_at_ms,
                 },
             })
         }])
@@ -154,8 +156,36 @@ impl Handler<StoreRetained> for RetainStore {
 
 impl Handler<MatchRetained> for RetainStore {
     type Result = MessageResult<MatchRetained>;
+    /// The retained messages each filter matches. One whose expiry interval has passed is
+    /// not sent [MQTT-3.3.2-5]: it is deleted here (from the index and the store) and counted
+    /// as dropped, `expired`.
     fn handle(&mut self, msg: MatchRetained, _ctx: &mut Context<Self>) -> Self::Result {
-        let out = msg.filters.iter().map(|f| self.index.matching(f)).collect();
+        let mut out: Vec<Vec<Arc<Message>>> =
+            msg.filters.iter().map(|f| self.index.matching(f)).collect();
+        let now = crate::message::unix_ms();
+        let mut expired: Vec<ByteString> = Vec::new();
+        for matches in &mut out {
+            matches.retain(|m| {
+                let gone = m.is_expired(now);
+                if gone && !expired.contains(&m.topic) {
+                    expired.push(m.topic.clone());
+                }
+                !gone
+            });
+        }
+        for topic in expired {
+            log::debug!("retained message on {:?} expired; deleted", &*topic);
+            self.metrics.count_drop(crate::metrics::DropReason::Expired);
+            self.index.remove(&topic);
+            if !topic::is_sys_topic(&topic) {
+                let _ = self
+                    .persist
+                    .commit(vec![Op::DeleteRetained(topic.to_string())]);
+            }
+        }
+        self.metrics
+            .retained_messages
+            .store(self.index.len() as i64, Relaxed);
         MessageResult(out)
     }
 }

@@ -269,6 +269,24 @@ fn offered(filter: &TraceFilter, client: &str, hop: (MessageId, TraceContext, Qo
     }
 }
 
+/// A queued message was not sent to `client` after all (`reason`: expired, or larger than the
+/// client's Maximum Packet Size): its `dropped` hop.
+#[inline(always)]
+pub fn on_undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropReason) {
+    if cfg.trace.is_some() {
+        undeliverable(cfg, client, msg, reason);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropReason) {
+    if wants(cfg, client, msg) {
+        let id = msg.id;
+        log::info!(target: TARGET, "msg={id} client={client:?} dropped reason={}", reason.name());
+    }
+}
+
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
 #[inline(always)]

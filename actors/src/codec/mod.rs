@@ -82,6 +82,12 @@ impl MqttCodec {
     pub fn max_packet_size(&self) -> u32 {
         self.max_packet_size
     }
+
+    /// On the encoding side: the largest packet the peer accepts (its MQTT 5.0 Maximum Packet
+    /// Size), which the caller keeps to; the encoder itself does not check it.
+    pub fn set_max_packet_size(&mut self, max: u32) {
+        self.max_packet_size = max;
+    }
 }
 
 impl Decoder for MqttCodec {

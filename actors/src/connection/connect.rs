@@ -1,9 +1,10 @@
 //! CONNECT: validation, authentication, then attaching to the client's session.
 
+use super::protocol::{self, Negotiated};
 use super::{Connection, Due, Outgoing, Phase};
 use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest};
-use crate::close::{refusal_code, CloseReason};
-use crate::codec::{connack, ConnAck, Connect, Packet, ProtocolVersion};
+use crate::close::{CloseReason, Refusal};
+use crate::codec::{ConnAck, Connect, Packet};
 use crate::message::ClientId;
 use crate::registry::Connect as RegistryConnect;
 use crate::session::messages::{Attach, Attached};
@@ -15,36 +16,43 @@ use std::time::Duration;
 const ATTACH_ATTEMPTS: usize = 5;
 
 impl Connection {
-    /// Refuse the CONNECT with a CONNACK code, then close [MQTT-3.2.2-5].
-    pub(super) fn refuse(&mut self, code: u8, ctx: &mut Context<Self>) {
+    /// Refuse the CONNECT with a CONNACK, then close [MQTT-3.2.2-5], [MQTT-3.2.2-7].
+    pub(super) fn refuse(&mut self, connack: ConnAck, ctx: &mut Context<Self>) {
+        let code = connack.code;
         let _ = self
             .writer
-            .try_send(Outgoing::packet(Packet::ConnAck(ConnAck {
-                session_present: false,
-                code,
-                properties: None,
-            })));
+            .try_send(Outgoing::packet(Packet::ConnAck(connack)));
         self.close(CloseReason::Refused(code), ctx);
     }
 
+    /// Refuse for `refusal`, logged with the client's address, id and the reason.
+    fn refuse_for(&mut self, refusal: Refusal, c: &Connect, ctx: &mut Context<Self>) {
+        log::info!(
+            "connection refused: addr={} client_id={:?} protocol={} username={:?} reason={}",
+            self.peer,
+            &*c.client_id,
+            c.protocol,
+            c.username.as_deref().unwrap_or(""),
+            refusal.describe()
+        );
+        let problem_info = c.properties.request_problem_information.unwrap_or(true);
+        self.refuse(
+            protocol::refusal_connack(refusal, c.protocol, problem_info),
+            ctx,
+        );
+    }
+
     pub(super) fn on_connect(&mut self, c: Connect, ctx: &mut Context<Self>) {
-        if c.protocol == ProtocolVersion::V5 {
-            // The codec decodes 5.0 but sessions do not speak it yet: refuse as 3.1.1 does
-            // [MQTT-3.1.2-2], before the writer switches to the 5.0 encoding.
-            return self.refuse(connack::UNACCEPTABLE_PROTOCOL_VERSION, ctx);
-        }
-        let _ = self.writer.try_send(Outgoing::version(c.protocol));
-        let client_id = match self.client_id_for(&c) {
-            Ok(id) => id,
-            Err(code) => {
-                log::info!(
-                    "connection refused: addr={} client_id={:?} reason=identifier rejected",
-                    self.peer,
-                    &*c.client_id
-                );
-                return self.refuse(code, ctx);
+        let negotiated = match protocol::negotiate(&c, &self.deps.cfg, assign_client_id) {
+            Ok(n) => n,
+            Err(refusal) => {
+                let _ = self.writer.try_send(Outgoing::peer(c.protocol, None));
+                return self.refuse_for(refusal, &c, ctx);
             }
         };
+        let _ = self
+            .writer
+            .try_send(Outgoing::peer(c.protocol, negotiated.max_packet_size));
         if let Some(will) = &c.will {
             if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
@@ -52,22 +60,22 @@ impl Connection {
         }
         self.phase = Phase::Connecting;
         let request = ConnectRequest {
-            client_id: client_id.clone(),
+            client_id: negotiated.client_id.clone(),
             username: c.username.clone(),
             password: c.password.clone(),
             peer: self.peer.clone(),
             transport: self.transport,
             protocol: c.protocol,
-            auth_method: None,
-            auth_data: None,
+            auth_method: c.properties.authentication_method.clone(),
+            auth_data: c.properties.authentication_data.clone(),
         };
         match self.deps.security.authenticator.authenticate(&request) {
-            AuthCheck::Done(outcome) => self.authenticated(c, client_id, outcome, ctx),
+            AuthCheck::Done(outcome) => self.authenticated(c, negotiated, outcome, ctx),
             // Hashing or I/O runs elsewhere; reading this connection waits meanwhile.
             AuthCheck::Pending(decision) => {
                 ctx.wait(decision.into_actor(self).map(move |outcome, act, ctx| {
                     if !matches!(act.phase, Phase::Closed) {
-                        act.authenticated(c, client_id, outcome, ctx);
+                        act.authenticated(c, negotiated, outcome, ctx);
                     }
                 }))
             }
@@ -78,28 +86,17 @@ impl Connection {
     fn authenticated(
         &mut self,
         c: Connect,
-        client_id: ClientId,
+        n: Negotiated,
         outcome: AuthOutcome,
         ctx: &mut Context<Self>,
     ) {
         let identity = match outcome {
             AuthOutcome::Allow(identity) => identity,
-            AuthOutcome::Deny(failure) => {
-                log::info!(
-                    "connection refused: addr={} client_id={:?} username={:?} reason={}",
-                    self.peer,
-                    &*client_id,
-                    c.username.as_deref().unwrap_or(""),
-                    failure.name()
-                );
-                return self.refuse(refusal_code(failure, c.protocol), ctx);
-            }
+            AuthOutcome::Deny(failure) => return self.refuse_for(Refusal::Auth(failure), &c, ctx),
             // No enhanced authentication exchange is offered yet: nothing asks to continue.
             AuthOutcome::Continue { .. } => {
-                return self.refuse(
-                    refusal_code(AuthFailure::BadAuthenticationMethod, c.protocol),
-                    ctx,
-                )
+                let refusal = Refusal::Auth(AuthFailure::BadAuthenticationMethod);
+                return self.refuse_for(refusal, &c, ctx);
             }
         };
         let attach = Attach {
@@ -107,54 +104,57 @@ impl Connection {
             conn: ctx.address().downgrade(),
             writer: self.writer.clone(),
             clean_start: c.clean_start,
+            persistent: n.persistent(c.clean_start),
             protocol: c.protocol,
+            session_expiry: n.session_expiry,
+            connack: protocol::connack_properties(&n, &self.deps.cfg),
             will: c.will.clone(),
             username: identity.username,
+            max_packet_size: n.max_packet_size,
         };
         let registry = self.deps.registry.clone();
-        let cid = client_id.clone();
+        let cid = n.client_id.clone();
         let work = async move { attach_session(registry, cid, attach).await };
         ctx.wait(work.into_actor(self).map(move |res, act, ctx| {
             let (session, attached) = match res {
                 Ok(r) => r,
                 Err(e) => {
-                    log::error!("client {:?}: no session could be attached: {e}", &*client_id);
-                    return act.refuse(connack::SERVER_UNAVAILABLE, ctx);
+                    log::error!("client {:?}: no session could be attached: {e}", &*n.client_id);
+                    return act.refuse_for(Refusal::ServerUnavailable, &c, ctx);
                 }
             };
             if matches!(act.phase, Phase::Closed) {
                 return;
             }
             log::info!(
-                "client connected: addr={} transport={} client_id={:?} protocol={} clean_session={} keep_alive={} username={:?} session_present={}",
+                "client connected: addr={} transport={} client_id={:?} protocol={} clean_session={} keep_alive={} username={:?} session_present={}{}",
                 act.peer,
                 act.transport,
-                &*client_id,
+                &*n.client_id,
                 c.protocol,
                 c.clean_start,
-                c.keep_alive,
+                n.keep_alive,
                 c.username.as_deref().unwrap_or(""),
-                attached.session_present
+                attached.session_present,
+                match n.session_expiry {
+                    Some(secs) => format!(" session_expiry={secs}"),
+                    None => String::new(),
+                }
             );
-            act.phase = Phase::Attached { session, client_id };
+            act.phase = Phase::Attached {
+                session,
+                client_id: n.client_id,
+                protocol: c.protocol,
+                connect_expiry_zero: n.session_expiry == Some(0),
+                problem_information: n.problem_information,
+            };
             // [MQTT-3.1.2-24]: 1.5 x the keep-alive without a packet closes; 0 means never.
-            act.watch.set_due(match c.keep_alive {
+            // A Server Keep Alive replaces the client's [MQTT-3.2.2-22].
+            act.watch.set_due(match n.keep_alive {
                 0 => Due::Nothing,
                 secs => Due::KeepAlive(Duration::from_secs(secs as u64) * 3 / 2),
             });
         }));
-    }
-
-    /// Client identifier rules [MQTT-3.1.3-6..9]: 3.1.1 lets an empty id connect with a clean
-    /// session and the broker assigns one; otherwise CONNACK 0x02. MQTT 3.1 requires an id.
-    fn client_id_for(&self, c: &Connect) -> Result<ClientId, u8> {
-        if !c.client_id.is_empty() {
-            return Ok(c.client_id.clone());
-        }
-        if c.protocol == ProtocolVersion::V31 || !c.clean_start {
-            return Err(connack::IDENTIFIER_REJECTED);
-        }
-        Ok(ClientId::from(format!("auto-{:016x}", rand_u64())))
     }
 }
 
@@ -181,6 +181,11 @@ async fn attach_session(
         }
     }
     Err("session kept ending while attaching".into())
+}
+
+/// A client id for a CONNECT that had none [MQTT-3.1.3-6].
+fn assign_client_id() -> ClientId {
+    ClientId::from(format!("auto-{:016x}", rand_u64()))
 }
 
 /// A random 64-bit number for assigned client ids, without a dependency: std's hasher is seeded

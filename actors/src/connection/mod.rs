@@ -8,7 +8,9 @@
 //! the session returns one, so a publisher that outruns the broker is slowed by TCP flow
 //! control, and no one else is. The session answers in order of receipt (session/answer.rs).
 //!
-//! - `connect.rs`: CONNECT validation and attaching to a session
+//! - `protocol.rs`: the protocol rules, pure: what CONNECT settles, CONNACK, DISCONNECT both
+//!   ways, which packets a client may send
+//! - `connect.rs`: CONNECT: negotiation, authentication, attaching to a session
 //! - `credit.rs`: the in-flight bound between connection and session
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
 //! - `buffers.rs`: spare read and write buffers, a few per worker thread
@@ -21,11 +23,12 @@ mod connect;
 mod credit;
 mod deadlines;
 pub mod outbox;
+pub mod protocol;
 mod reader;
 mod writer;
 
 use crate::close::CloseReason;
-use crate::codec::{DecodeError, MqttCodec, Packet};
+use crate::codec::{DecodeError, MqttCodec, Packet, ProtocolVersion};
 use crate::config::BrokerConfig;
 use crate::message::ClientId;
 use crate::metrics::Metrics;
@@ -76,6 +79,11 @@ enum Phase {
     Attached {
         session: Addr<Session>,
         client_id: ClientId,
+        protocol: ProtocolVersion,
+        /// The CONNECT's Session Expiry Interval was 0 (5.0): DISCONNECT may not raise it.
+        connect_expiry_zero: bool,
+        /// 5.0 Request Problem Information: Reason Strings may be sent.
+        problem_information: bool,
     },
     Closed,
 }
@@ -145,6 +153,11 @@ impl Connection {
     /// The one way a connection ends: tell the session (which decides about the Will), log,
     /// let the writer flush what is queued, stop reading.
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        self.close_with(reason, None, ctx)
+    }
+
+    /// [`Connection::close`], with the Session Expiry Interval a 5.0 DISCONNECT set.
+    fn close_with(&mut self, reason: CloseReason, expiry: Option<u32>, ctx: &mut Context<Self>) {
         // PUBACKs read before the end reach the session before its Detach, when a credit is
         // free; otherwise they are dropped like unread ones (a persistent session resends).
         if !self.acks.is_empty() && !matches!(self.phase, Phase::Closed) {
@@ -153,7 +166,18 @@ impl Connection {
         let phase = std::mem::replace(&mut self.phase, Phase::Closed);
         match phase {
             Phase::Closed => return,
-            Phase::Attached { session, client_id } => {
+            Phase::Attached {
+                session,
+                client_id,
+                protocol,
+                problem_information,
+                ..
+            } => {
+                // A 5.0 client is told why the broker closes [MQTT-4.13.1-1].
+                if let Some(p) = protocol::disconnect_packet(&reason, protocol, problem_information)
+                {
+                    let _ = self.writer.try_send(Outgoing::packet(p));
+                }
                 log::info!(
                     "client disconnected: client_id={:?} addr={} transport={} reason={}",
                     &*client_id,
@@ -164,6 +188,7 @@ impl Connection {
                 session.do_send(Detach {
                     conn_id: self.id,
                     reason,
+                    expiry,
                 });
             }
             _ => log::info!(
@@ -246,9 +271,16 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
         let packet = match item {
             Ok(p) => p,
             Err(e) => {
-                if e.is_unsupported_protocol_level() {
-                    // [MQTT-3.1.2-2]: CONNACK 0x01, then close.
-                    return self.refuse(crate::codec::connack::UNACCEPTABLE_PROTOCOL_VERSION, ctx);
+                if let DecodeError::UnsupportedProtocolLevel { level, client_id } = &e {
+                    log::info!(
+                        "connection refused: addr={} client_id={:?} reason=unsupported protocol level {level}",
+                        self.peer,
+                        client_id.as_deref().unwrap_or("")
+                    );
+                    // [MQTT-3.1.2-2]: CONNACK (0x84, or 0x01 to an older client), then close.
+                    let (connack, version) = protocol::unsupported_level(&e);
+                    let _ = self.writer.try_send(Outgoing::peer(version, None));
+                    return self.refuse(connack, ctx);
                 }
                 return self.close(CloseReason::from_decode(&e), ctx);
             }
@@ -271,22 +303,28 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
                 CloseReason::Protocol("MQTT-3.1.0-2", "second CONNECT".into()),
                 ctx,
             ),
-            (_, Packet::Disconnect(_)) => self.close(CloseReason::ClientDisconnect, ctx),
             (
-                _,
-                p @ (Packet::ConnAck(_)
-                | Packet::SubAck(_)
-                | Packet::UnsubAck(_)
-                | Packet::PingResp
-                | Packet::Auth { .. }),
-            ) => self.close(
-                CloseReason::Protocol(
-                    "MQTT-4.8.0-1",
-                    format!("{} may only be sent by a server", p.kind()),
-                ),
-                ctx,
-            ),
-            (_, p) => self.forward(p, ctx),
+                Phase::Attached {
+                    connect_expiry_zero,
+                    ..
+                },
+                Packet::Disconnect(d),
+            ) => {
+                let connect_expiry = connect_expiry_zero.then_some(0);
+                match protocol::on_disconnect(&d, connect_expiry) {
+                    Ok((with_will, expiry)) => {
+                        self.close_with(CloseReason::ClientDisconnect { with_will }, expiry, ctx)
+                    }
+                    Err(reason) => self.close(reason, ctx),
+                }
+            }
+            (_, Packet::Disconnect(_)) => {
+                self.close(CloseReason::ClientDisconnect { with_will: false }, ctx)
+            }
+            (_, p) => match protocol::check_inbound(&p) {
+                Ok(()) => self.forward(p, ctx),
+                Err(reason) => self.close(reason, ctx),
+            },
         }
     }
 

@@ -13,13 +13,14 @@
 use super::outbox::{Idle, OutboxReceiver, ParkedWriter};
 use super::{buffers, Connection, ConnectionDeps, WriterStopped};
 use crate::close::CloseReason;
-use crate::codec::{Ack, MqttCodec, Packet, ProtocolVersion, PublishRef, QoS};
+use crate::codec::{Ack, MqttCodec, Packet, ProtocolVersion, QoS};
 use crate::message::{Delivery, Message};
 use actix::WeakAddr;
 use bytes::BytesMut;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
+use std::num::NonZeroU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,8 +71,9 @@ enum AckKind {
 #[derive(Debug)]
 enum Item {
     Packet(Packet),
-    /// From now on encode for this protocol version (set after CONNECT).
-    Version(ProtocolVersion),
+    /// From now on encode for this protocol version, and send no packet larger than this
+    /// (the client's MQTT 5.0 Maximum Packet Size), set after CONNECT.
+    Peer(ProtocolVersion, Option<NonZeroU32>),
     /// Write what came before, then shut the socket down.
     Close,
 }
@@ -102,9 +104,10 @@ impl Outgoing {
         })
     }
 
-    /// From now on encode for this protocol version (sent after CONNECT).
-    pub fn version(v: ProtocolVersion) -> Outgoing {
-        Outgoing(Repr::Other(Box::new(Item::Version(v))))
+    /// From now on encode for this protocol version, and within the client's Maximum Packet
+    /// Size (sent after CONNECT).
+    pub fn peer(v: ProtocolVersion, max_packet_size: Option<NonZeroU32>) -> Outgoing {
+        Outgoing(Repr::Other(Box::new(Item::Peer(v, max_packet_size))))
     }
 
     /// Write what came before, then shut the socket down.
@@ -129,18 +132,7 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
             dup,
             retain,
         } => {
-            let publish = PublishRef {
-                dup,
-                qos,
-                retain,
-                topic: &msg.topic,
-                pkid: (pkid != 0).then_some(pkid),
-                payload: &msg.payload,
-                properties: msg.properties.as_deref(),
-                message_expiry_interval: None,
-                subscription_identifiers: &[],
-                topic_alias: None,
-            };
+            let publish = msg.as_publish((pkid != 0).then_some(pkid), qos, dup, retain);
             codec.encode_publish(&publish, buf)?;
         }
         Repr::Ack { kind, pkid } => {
@@ -154,15 +146,59 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
             codec.encode(&p, buf)?;
         }
         Repr::Other(item) => match *item {
-            Item::Packet(p) => codec.encode(&p, buf)?,
-            Item::Version(v) => {
+            Item::Packet(p) => return encode_within_limit(p, codec, buf),
+            Item::Peer(v, max) => {
                 codec.set_version(v);
+                codec.set_max_packet_size(max.map_or(u32::MAX, NonZeroU32::get));
                 return Ok(Encoded::Nothing);
             }
             Item::Close => return Ok(Encoded::Close),
         },
     }
     Ok(Encoded::Packet)
+}
+
+/// A control packet within the client's Maximum Packet Size [MQTT-3.1.2-24]: without its
+/// Reason String and User Properties if that makes it fit (they go first, [MQTT-3.1.2-25]),
+/// otherwise not at all. Deliveries were sized by the session before they took a packet id.
+fn encode_within_limit(
+    mut p: Packet,
+    codec: &mut MqttCodec,
+    buf: &mut BytesMut,
+) -> io::Result<Encoded> {
+    let max = codec.max_packet_size() as usize;
+    if max != u32::MAX as usize && codec.packet_encoded_len(&p)? > max {
+        strip_diagnostics(&mut p);
+        if codec.packet_encoded_len(&p)? > max {
+            log::debug!(
+                "{} larger than the client's maximum packet size: not sent",
+                p.kind()
+            );
+            return Ok(Encoded::Nothing);
+        }
+    }
+    codec.encode(&p, buf)?;
+    Ok(Encoded::Packet)
+}
+
+/// Drops the Reason String and User Properties of a packet the broker wrote (acks, SUBACK,
+/// UNSUBACK, DISCONNECT, CONNACK): information for people, never needed by the protocol.
+fn strip_diagnostics(p: &mut Packet) {
+    match p {
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            a.properties = None
+        }
+        Packet::SubAck(s) => s.properties = None,
+        Packet::UnsubAck(u) => u.properties = None,
+        Packet::Disconnect(d) => d.properties = None,
+        Packet::ConnAck(c) => {
+            if let Some(props) = &mut c.properties {
+                props.reason_string = None;
+                props.user_properties.clear();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The writer: what it keeps between bursts. Boxed once per connection and moved between its

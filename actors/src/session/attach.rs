@@ -44,20 +44,21 @@ impl Handler<Attach> for Session {
             self.discard_state();
         }
         self.known = true;
-        self.expiry_generation += 1;
+        self.expiry_generation = self.expiry_generation.wrapping_add(1);
         self.protocol = msg.protocol;
-        self.set_persistent(!msg.clean_start);
+        self.expiry_interval = msg.session_expiry;
+        self.set_persistent(msg.persistent);
         self.persist(vec![Op::PutSession(self.meta())]);
+        let extra = LinkExtra {
+            will: msg.will,
+            username: msg.username,
+            max_packet_size: msg.max_packet_size,
+        };
         self.link = Some(Link {
             conn_id: msg.conn_id,
             conn: msg.conn,
             writer: msg.writer,
-            extra: (msg.will.is_some() || msg.username.is_some()).then(|| {
-                Box::new(LinkExtra {
-                    will: msg.will,
-                    username: msg.username,
-                })
-            }),
+            extra: (!extra.is_default()).then(|| Box::new(extra)),
             replies: ReplyOrder::default(),
             held: VecDeque::new(),
             closing: false,
@@ -68,7 +69,7 @@ impl Handler<Attach> for Session {
         self.state.push_control(Packet::ConnAck(ConnAck {
             session_present,
             code: connack::ACCEPTED,
-            properties: None,
+            properties: msg.connack,
         }));
         self.drain(ctx);
         Ok(Attached { session_present })
@@ -88,12 +89,16 @@ impl Handler<Detach> for Session {
                 self.publish_will(will);
             }
         }
+        // A 5.0 DISCONNECT may change the Session Expiry Interval [MQTT-3.14.2]; 0 ends the
+        // session now (the connection refused raising it from 0).
+        if let Some(secs) = msg.expiry {
+            self.expiry_interval = Some(secs);
+            self.set_persistent(secs > 0);
+        }
         if self.persistent {
             self.hold_while_offline(ctx);
             self.persist(vec![Op::PutSession(self.meta())]);
-            if let Some(expiry) = self.deps.cfg.session_expiry {
-                self.schedule_expiry(expiry, ctx);
-            }
+            self.schedule_expiry(self.expiry(), ctx);
         } else {
             self.end(ctx);
         }

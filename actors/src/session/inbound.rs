@@ -6,21 +6,10 @@ use super::messages::{ClientAck, Inbound, InboundAcks};
 use super::Session;
 use crate::auth::{Action, ClientRef, Denial};
 use crate::close::CloseReason;
-use crate::codec::{
-    Ack, Packet, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
-};
-use crate::connection::Credit;
-use crate::message::{Message, MessageId};
-use crate::retain::MatchRetained;
-use crate::session::queue::Pending;
-use crate::session::route::RouteError;
-use crate::topic;
+use crate::codec::{Packet, ProtocolVersion};
 use crate::trace;
 use actix::prelude::*;
 use courtier_storage::{DeliveryState, Op};
-use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 impl Handler<Inbound> for Session {
     type Result = ();
@@ -45,7 +34,9 @@ impl Handler<Inbound> for Session {
                 self.answer(Reply::packet(None, credit));
             }
             Packet::PubRel(a) => {
-                let pubcomp = self.state.on_pubrel(a.pkid);
+                let pubcomp = self
+                    .state
+                    .on_pubrel(a.pkid, self.protocol == ProtocolVersion::V5);
                 // The id is forgotten durably before PUBCOMP: after it the client may reuse it
                 // for a new message, which must not be mistaken for a repeat.
                 let commit = self.persist_commit(|| {
@@ -119,7 +110,7 @@ impl Handler<InboundAcks> for Session {
 
 impl Session {
     /// Asks the authorizer whether this session's client may do `action` on `topic`.
-    fn authorize(&self, action: Action, topic: &str) -> Result<(), Denial> {
+    pub(super) fn authorize(&self, action: Action, topic: &str) -> Result<(), Denial> {
         let client = ClientRef {
             client_id: &self.client_id,
             username: self.link.as_ref().and_then(|l| l.username()),
@@ -178,209 +169,5 @@ impl Session {
     fn store_failed(&self, e: courtier_storage::StoreError) -> Reply {
         log::error!("client {:?}: store write failed: {e}", &*self.client_id);
         Reply::close(CloseReason::SessionGone)
-    }
-
-    /// Route a PUBLISH now (so delivery order is the order of receipt), and acknowledge it
-    /// once whatever the acknowledgement promises is stored.
-    fn on_publish(&mut self, p: Publish, credit: Option<Credit>, ctx: &mut Context<Self>) {
-        self.deps.metrics.publish_received.fetch_add(1, Relaxed);
-        if let Err(e) = topic::validate_topic_name(&p.topic) {
-            // A PUBLISH topic with wildcards or empty closes the connection [MQTT-3.3.2-2].
-            return self.answer(Reply::close(CloseReason::InvalidTopic(e)));
-        }
-        let ack = match (p.qos, p.pkid) {
-            (QoS::AtMostOnce, _) => None,
-            (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::new(id))),
-            (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(Ack::new(id))),
-            _ => {
-                return self.answer(Reply::close(CloseReason::Protocol(
-                    "MQTT-2.3.1-1",
-                    "PUBLISH with QoS > 0 and no packet id".into(),
-                )))
-            }
-        };
-        let action = Action::Publish {
-            qos: p.qos,
-            retain: p.retain,
-        };
-        if let Err(denial) = self.authorize(action, &p.topic) {
-            // As Mosquitto does, a denied publish is acknowledged (so a 3.1.1 client does not
-            // retry it forever) and not routed; it is logged, counted and traced.
-            log::info!(
-                "client {:?}: denied publish to {:?} ({})",
-                &*self.client_id,
-                &*p.topic,
-                denial.drop_reason().name()
-            );
-            let reason = denial.drop_reason();
-            self.deps.metrics.count_drop(reason);
-            trace::on_denied(&self.deps.cfg, &self.client_id, &p, reason);
-            return self.answer(Reply::packet(ack, credit));
-        }
-        let mut inbound = None;
-        if let (QoS::ExactlyOnce, Some(pkid)) = (p.qos, p.pkid) {
-            if !self.state.inbound_qos2(pkid) {
-                // Repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
-                return self.answer(Reply::packet(ack, credit));
-            }
-            // Stored before PUBREC, so a repeat after a crash is still recognised.
-            inbound = Some(self.persist_commit(|| {
-                vec![Op::PutInbound {
-                    client_id: self.client_id.to_string(),
-                    pkid,
-                }]
-            }));
-        }
-        let msg = Arc::new(Message {
-            id: MessageId::next(),
-            // First, while `p.topic` is still here.
-            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
-            topic: p.topic,
-            payload: p.payload,
-            qos: p.qos,
-            retain: p.retain,
-            properties: p.properties,
-            origin: self.client_id.clone(),
-        });
-        trace::received(&msg, "publish");
-        let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
-        if let Some(own) = routed.local.take() {
-            self.offer(own);
-        }
-        let inbound_ready = inbound.as_ref().is_none_or(|c| c.is_ready());
-        if routed.is_ready() && inbound_ready {
-            return self.answer(Reply::packet(ack, credit));
-        }
-        let work = async move {
-            routed.completion().await?;
-            if let Some(inbound) = inbound {
-                inbound.wait().await?;
-            }
-            Ok::<_, RouteError>(())
-        };
-        let work = work.into_actor(self).map(move |res, act, _ctx| match res {
-            Ok(()) => Reply::packet(ack, credit),
-            Err(e) => {
-                // Not acknowledged: the client will resend after reconnecting.
-                log::error!(
-                    "client {:?}: publish could not be stored: {e}",
-                    &*act.client_id
-                );
-                Reply::close(CloseReason::SessionGone)
-            }
-        });
-        self.answer_later(work, false, ctx);
-    }
-
-    fn on_subscribe(&mut self, s: Subscribe, credit: Option<Credit>, ctx: &mut Context<Self>) {
-        let mut codes = Vec::with_capacity(s.filters.len());
-        let mut accepted = Vec::new();
-        for (filter, opts) in s.filters {
-            let checked = topic::validate_topic_filter(&filter)
-                .map_err(|e| e.to_string())
-                .and_then(|()| {
-                    self.authorize(Action::Subscribe { qos: opts.qos }, &filter)
-                        .map_err(|d| format!("denied ({})", d.drop_reason().name()))
-                });
-            match checked {
-                Ok(()) => {
-                    codes.push(ReasonCode::granted(opts.qos));
-                    self.state.subscriptions.insert(filter.clone(), opts);
-                    accepted.push((filter, opts));
-                }
-                Err(e) => {
-                    log::info!(
-                        "client {:?}: subscription to {:?} refused: {e}",
-                        &*self.client_id,
-                        &*filter
-                    );
-                    codes.push(ReasonCode::UnspecifiedError);
-                }
-            }
-        }
-        let router = self.deps.router.clone();
-        let me = self.subscriber(ctx);
-        let pkid = s.pkid;
-        // SUBACK promises the subscription: a persistent session stores it first.
-        let stored = self.persist_meta();
-        let work = async move {
-            for (filter, opts) in &accepted {
-                router.subscribe(filter.clone(), me.clone(), *opts).await?;
-            }
-            let filters = accepted.iter().map(|(f, _)| f.clone()).collect();
-            let retained = router
-                .retain_store()
-                .send(MatchRetained { filters })
-                .await?;
-            stored.wait().await.map_err(RouteError::Store)?;
-            Ok::<_, RouteError>((accepted, retained))
-        };
-        let work = work.into_actor(self).map(move |res, act, _ctx| {
-            let (accepted, retained) = match res {
-                Ok(r) => r,
-                Err(e) => {
-                    log::error!("client {:?}: subscribe failed: {e}", &*act.client_id);
-                    return Reply::close(CloseReason::SessionGone);
-                }
-            };
-            let suback = Packet::SubAck(SubAck {
-                pkid,
-                return_codes: codes,
-                properties: Default::default(),
-            });
-            // Retained messages [MQTT-3.3.1-6], once per topic at the highest granted QoS when
-            // several filters of this SUBSCRIBE match it.
-            let mut best: HashMap<*const Message, Pending> = HashMap::new();
-            for ((_, opts), msgs) in accepted.iter().zip(retained) {
-                for m in msgs {
-                    let qos = m.qos.min(opts.qos);
-                    best.entry(Arc::as_ptr(&m))
-                        .and_modify(|p| p.qos = p.qos.max(qos))
-                        .or_insert(Pending {
-                            msg: m,
-                            qos,
-                            retain: true,
-                            seq: None,
-                        });
-                }
-            }
-            Reply {
-                retained: best.into_values().collect(),
-                ..Reply::packet(Some(suback), credit)
-            }
-        });
-        self.answer_later(work, true, ctx);
-    }
-
-    fn on_unsubscribe(&mut self, u: Unsubscribe, credit: Option<Credit>, ctx: &mut Context<Self>) {
-        let mut removed = Vec::new();
-        for filter in u.filters {
-            if self.state.subscriptions.remove(&filter).is_some() {
-                removed.push(filter);
-            }
-        }
-        let router = self.deps.router.clone();
-        let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);
-        let stored = self.persist_meta();
-        let work = async move {
-            for filter in removed {
-                router.unsubscribe(filter, client.clone(), id).await?;
-            }
-            stored.wait().await.map_err(RouteError::Store)
-        };
-        let work = work.into_actor(self).map(move |res, act, _ctx| {
-            if let Err(e) = res {
-                log::error!("client {:?}: unsubscribe failed: {e}", &*act.client_id);
-                return Reply::close(CloseReason::SessionGone);
-            }
-            // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
-            let unsuback = Packet::UnsubAck(UnsubAck {
-                pkid,
-                reason_codes: Vec::new(),
-                properties: Default::default(),
-            });
-            Reply::packet(Some(unsuback), credit)
-        });
-        self.answer_later(work, true, ctx);
     }
 }

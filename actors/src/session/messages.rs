@@ -1,11 +1,12 @@
 //! Messages handled by the Session actor.
 
 use crate::close::CloseReason;
-use crate::codec::{LastWill, Packet, ProtocolVersion};
+use crate::codec::{ConnAckProperties, LastWill, Packet, ProtocolVersion};
 use crate::connection::Credit;
 use crate::connection::{Connection, Outbox};
 use actix::prelude::*;
 use actix::WeakAddr;
+use std::num::NonZeroU32;
 
 /// A connection whose CONNECT was accepted takes this session over.
 #[derive(Message, Clone)]
@@ -16,11 +17,22 @@ pub struct Attach {
     /// it, and a strong `Addr` clone is two allocations of its own (~70 bytes per client).
     pub conn: WeakAddr<Connection>,
     pub writer: Outbox,
+    /// Discard any previous session [MQTT-3.1.2-4].
     pub clean_start: bool,
+    /// The session outlives this connection (3.x clean session 0, 5.0 a non-zero Session
+    /// Expiry Interval).
+    pub persistent: bool,
     pub protocol: ProtocolVersion,
+    /// 5.0: the Session Expiry Interval in seconds (`u32::MAX`: never); `None` for 3.x, whose
+    /// persistent sessions expire after the broker's `session_expiry_secs`.
+    pub session_expiry: Option<u32>,
+    /// 5.0: the properties of the CONNACK the session sends.
+    pub connack: Option<Box<ConnAckProperties>>,
     pub will: Option<LastWill>,
     /// The authenticated user name, which authorization checks use (auth.rs).
     pub username: Option<bytestring::ByteString>,
+    /// 5.0: the largest packet the client accepts.
+    pub max_packet_size: Option<NonZeroU32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +50,8 @@ pub struct SessionEnded;
 pub struct Detach {
     pub conn_id: u64,
     pub reason: CloseReason,
+    /// 5.0: the Session Expiry Interval the client's DISCONNECT set.
+    pub expiry: Option<u32>,
 }
 
 /// A packet from the client, after CONNECT. Sent with `do_send`, in order of receipt; the

@@ -5,7 +5,8 @@
 //! write the packets it returns into the connection's outbox.
 //!
 //! - `attach.rs`: a connection attaching, detaching, taken over; broker shutdown
-//! - `inbound.rs`: packets from the client (PUBLISH, acks, SUBSCRIBE, UNSUBSCRIBE)
+//! - `inbound.rs`: packets from the client, acks handled there; `publish.rs` PUBLISH and
+//!   its 5.0 reason codes; `subscribe.rs` SUBSCRIBE and UNSUBSCRIBE
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
 //! - `outbound.rs`: `Deliver` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
@@ -17,11 +18,13 @@ pub mod inflight;
 pub mod messages;
 mod outbound;
 pub(crate) mod persist;
+mod publish;
 pub mod queue;
 pub mod replies;
 pub(crate) mod route;
 pub mod state;
 mod state_types;
+mod subscribe;
 
 use crate::codec::{LastWill, ProtocolVersion};
 use crate::config::BrokerConfig;
@@ -79,14 +82,30 @@ struct Link {
     closing: bool,
 }
 
-/// The rarer parts of the attached connection, out of line (see `Link::extra`).
+/// The rarer parts of the attached connection, out of line (see `Link::extra`); made only
+/// when one of them differs from its default.
+#[derive(Default)]
 struct LinkExtra {
     will: Option<LastWill>,
     /// The authenticated user name, for authorization checks (auth.rs).
     username: Option<bytestring::ByteString>,
+    /// 5.0: the largest packet the client accepts [MQTT-3.1.2-24].
+    max_packet_size: Option<std::num::NonZeroU32>,
+}
+
+impl LinkExtra {
+    fn is_default(&self) -> bool {
+        self.will.is_none() && self.username.is_none() && self.max_packet_size.is_none()
+    }
 }
 
 impl Link {
+    fn max_packet_size(&self) -> Option<u32> {
+        self.extra
+            .as_ref()
+            .and_then(|e| e.max_packet_size.map(|m| m.get()))
+    }
+
     fn username(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|e| e.username.as_deref())
     }
@@ -103,7 +122,8 @@ pub struct Session {
     client_id: ClientId,
     state: SessionState,
     link: Option<Link>,
-    /// Clean session = false: the session outlives the connection and is persisted.
+    /// The session outlives the connection and is persisted (3.x clean session 0, 5.0 a
+    /// non-zero Session Expiry Interval).
     persistent: bool,
     /// Whether a client has used this session before (drives CONNACK session-present).
     known: bool,
@@ -112,9 +132,12 @@ pub struct Session {
     /// A task waiting for room in the outbox is under way.
     waiting_for_writer: bool,
     /// Bumped at every attach, so an expiry timer set while offline knows it is stale.
-    expiry_generation: u64,
-    /// Time left before expiry, for a session restored from the store.
-    restored_expiry: Option<std::time::Duration>,
+    expiry_generation: u32,
+    /// 5.0: the client's Session Expiry Interval, seconds (`u32::MAX`: never); `None` for
+    /// 3.x sessions, which expire after the broker's `session_expiry_secs`.
+    expiry_interval: Option<u32>,
+    /// Seconds left before expiry, for a session restored from the store (`u32::MAX`: never).
+    restored_left_secs: Option<u32>,
     me: Option<Arc<Subscriber>>,
     /// The inbox's previous batch, kept for its capacity (see `crate::delivery`).
     inbox_spare: Vec<crate::delivery::Deliver>,
@@ -135,7 +158,8 @@ impl Session {
             ended: false,
             waiting_for_writer: false,
             expiry_generation: 0,
-            restored_expiry: None,
+            expiry_interval: None,
+            restored_left_secs: None,
             me: None,
             inbox_spare: Vec::new(),
             deps,
@@ -172,6 +196,10 @@ impl Session {
             will.qos as u8,
             will.retain
         );
+        // Will properties travel as a PUBLISH's do [MQTT-3.1.3-9], their expiry counted from
+        // now, when the Will is published.
+        let properties = will.properties.into_publish();
+        let expires_at_ms = Message::expiry_from(properties.as_deref(), crate::message::unix_ms());
         let msg = Arc::new(Message {
             id: MessageId::next(),
             trace: crate::trace::on_entry(&self.deps.cfg, &self.client_id, &will.topic),
@@ -179,7 +207,8 @@ impl Session {
             payload: will.payload,
             qos: will.qos,
             retain: will.retain,
-            properties: will.properties.into_publish(),
+            properties,
+            expires_at_ms,
             origin: self.client_id.clone(),
         });
         crate::trace::received(&msg, "will");
@@ -248,19 +277,30 @@ impl Session {
         self.subscriber(ctx);
     }
 
-    /// A persistent session whose client stays away for `left` is deleted, with its data
-    /// (Mosquitto's persistent_client_expiration).
-    fn schedule_expiry(&mut self, left: std::time::Duration, ctx: &mut Context<Self>) {
-        if left == std::time::Duration::MAX {
-            return;
+    /// How long this session outlives its connection: the client's 5.0 Session Expiry
+    /// Interval, or for 3.x the broker's `session_expiry_secs` (Mosquitto's
+    /// persistent_client_expiration); `None`: never expires.
+    fn expiry(&self) -> Option<std::time::Duration> {
+        match self.expiry_interval {
+            Some(u32::MAX) => None,
+            Some(secs) => Some(std::time::Duration::from_secs(secs.into())),
+            None => self.deps.cfg.session_expiry,
         }
+    }
+
+    /// A persistent session whose client stays away for `left` is deleted, with its data
+    /// [MQTT-4.1.0-2]; `None`: it never expires.
+    fn schedule_expiry(&mut self, left: Option<std::time::Duration>, ctx: &mut Context<Self>) {
+        let Some(left) = left else {
+            return;
+        };
         let generation = self.expiry_generation;
         ctx.run_later(left, move |act, ctx| {
             if act.link.is_none() && act.expiry_generation == generation {
                 log::info!(
                     "client {:?}: persistent session expired after {:?} offline; deleted",
                     &*act.client_id,
-                    act.deps.cfg.session_expiry.unwrap_or_default()
+                    act.expiry().unwrap_or_default()
                 );
                 act.deps.metrics.sessions_expired.fetch_add(1, Relaxed);
                 act.end(ctx);
@@ -304,10 +344,10 @@ impl Actor for Session {
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.link.is_none() && self.persistent {
             self.hold_while_offline(ctx);
-            let left = self
-                .restored_expiry
-                .take()
-                .unwrap_or(std::time::Duration::MAX);
+            let left = match self.restored_left_secs.take() {
+                Some(u32::MAX) | None => None,
+                Some(secs) => Some(std::time::Duration::from_secs(secs.into())),
+            };
             self.schedule_expiry(left, ctx);
         }
         // Restored sessions re-enter their subscriptions before any client can publish, so

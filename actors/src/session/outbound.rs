@@ -8,7 +8,7 @@
 
 use super::queue::Pending;
 use super::state::Outbound;
-use super::Session;
+use super::{Link, Session};
 use crate::codec::{Packet, QoS};
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
@@ -82,12 +82,20 @@ impl Session {
                 &*self.client_id,
                 reason.name()
             );
-        } else if n == 1 || n.is_multiple_of(1000) {
+        } else if !(n == 1 || n.is_multiple_of(1000)) {
+            // The first drop, then every 1,000th: visible without flooding the log.
+        } else if reason == DropReason::QueueFull {
             log::warn!(
                 "client {:?}: queue full ({} messages, {} bytes queued), {what} ({}); {n} dropped for this client so far",
                 &*self.client_id,
                 self.state.queued(),
                 self.state.queued_bytes(),
+                reason.name()
+            );
+        } else {
+            log::info!(
+                "client {:?}: {what} ({}); {n} dropped for this client so far",
+                &*self.client_id,
                 reason.name()
             );
         }
@@ -116,13 +124,24 @@ impl Session {
                 full = true;
                 break;
             }
-            room -= 1;
             let before = self.state.queued();
-            let next = self.state.next_outbound().expect("has_sendable");
+            let max_packet_size = self.link.as_ref().and_then(Link::max_packet_size);
+            let next = self
+                .state
+                .next_outbound(max_packet_size)
+                .expect("has_sendable");
             let dequeued = before - self.state.queued();
             let metrics = &self.deps.metrics;
             metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
+            if let Outbound::Dropped(p, reason) = next {
+                trace::on_undeliverable(&self.deps.cfg, &self.client_id, &p.msg, reason);
+                self.note_drop(reason, "dropped a queued message");
+                self.persist_delete([p.seq]);
+                continue;
+            }
+            room -= 1;
             batch.push(match next {
+                Outbound::Dropped(..) => unreachable!("handled above"),
                 Outbound::Publish(d) => {
                     trace::on_sent(&self.deps.cfg, &self.client_id, &d);
                     metrics.publish_sent.fetch_add(1, Relaxed);

@@ -20,12 +20,12 @@ use super::queue::Pending;
 use super::{Session, SessionDeps};
 use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use crate::message::{ClientId, Message, MessageId};
+use crate::metrics::DropReason;
 use courtier_storage::writer::Commit;
 use courtier_storage::{
     DeliveryState, MessageBody, Op, QueuedRef, SessionMeta, SessionRecord, SubscriptionRecord,
 };
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The stored body of a queued message (shared by every persistent session queueing it).
 pub(crate) fn message_body(msg: &Message, retain: bool) -> MessageBody {
@@ -33,17 +33,12 @@ pub(crate) fn message_body(msg: &Message, retain: bool) -> MessageBody {
         topic: msg.topic.to_string(),
         payload: msg.payload.to_vec(),
         retain,
-        properties: Vec::new(),
-        expires_at_ms: None,
+        properties: msg.stored_properties(),
+        expires_at_ms: msg.expires_at_ms,
     }
 }
 
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(super) use crate::message::unix_ms as now_ms;
 
 impl Session {
     pub(super) fn meta(&self) -> SessionMeta {
@@ -57,12 +52,13 @@ impl Session {
                 .map(|(f, o)| SubscriptionRecord {
                     filter: f.to_string(),
                     qos: o.qos as u8,
-                    options: 0,
+                    // The 5.0 options without the QoS bits, kept for 5.0 part 2.
+                    options: o.to_byte() & !0b11,
                     subscription_id: None,
                 })
                 .collect(),
             last_seen_ms: now_ms(),
-            expiry_interval_secs: None,
+            expiry_interval_secs: self.expiry_interval,
         }
     }
 
@@ -122,8 +118,16 @@ impl Session {
     /// Rebuild an offline persistent session from the store; its expiry timer counts from the
     /// time it was last seen.
     pub fn from_record(id: u64, rec: SessionRecord, deps: Arc<SessionDeps>) -> Session {
-        let offline_for = Duration::from_millis(now_ms().saturating_sub(rec.meta.last_seen_ms));
+        let now = now_ms();
+        let default_secs = deps.cfg.session_expiry.map(|d| d.as_secs());
+        let left_secs = match rec.meta.expires_at_ms(default_secs) {
+            None => u32::MAX,
+            Some(at) => (at.saturating_sub(now) / 1000).min(u64::from(u32::MAX - 1)) as u32,
+        };
+        let expiry_interval = rec.meta.expiry_interval_secs;
         let mut s = Session::new(id, ClientId::from(rec.meta.client_id), deps);
+        s.expiry_interval = expiry_interval;
+        s.restored_left_secs = Some(left_secs);
         s.persistent = true;
         s.known = true;
         s.protocol = match rec.meta.protocol_level {
@@ -132,13 +136,17 @@ impl Session {
             _ => ProtocolVersion::V311,
         };
         for sub in rec.meta.subscriptions {
-            let opts = SubscriptionOptions {
-                qos: QoS::from_u8(sub.qos).unwrap_or_default(),
-                ..Default::default()
-            };
+            let qos = QoS::from_u8(sub.qos).unwrap_or_default();
+            let opts = SubscriptionOptions::from_byte(sub.options | qos as u8).unwrap_or(
+                SubscriptionOptions {
+                    qos,
+                    ..Default::default()
+                },
+            );
             s.state.subscriptions.insert(sub.filter.into(), opts);
         }
         let mut dropped = Vec::new();
+        let mut expired = Vec::new();
         for (seq, r) in rec.messages {
             let qos = QoS::from_u8(r.qos).unwrap_or_default();
             // The body is shared by every session restored with it: the last one takes it,
@@ -146,7 +154,14 @@ impl Session {
             // shared bodies).
             let body = Arc::try_unwrap(r.body).unwrap_or_else(|shared| (*shared).clone());
             let retain = body.retain;
+            if body.expires_at_ms.is_some_and(|at| at <= now) && r.state == DeliveryState::Queued {
+                // Expired while the broker was down [MQTT-3.3.2-5].
+                expired.push(Some(seq));
+                continue;
+            }
             let mut msg = Message::new(body.topic.into(), body.payload.into(), qos, retain);
+            msg.properties = Message::restored_properties(&body.properties);
+            msg.expires_at_ms = body.expires_at_ms;
             // The same message as before the restart: its id (the entry's sequence) and,
             // where a topic filter traces it, its trace go on.
             msg.id = MessageId(seq);
@@ -170,18 +185,17 @@ impl Session {
         for pkid in rec.inbound_qos2 {
             s.state.restore_inbound_qos2(pkid);
         }
-        s.persist_delete(dropped);
+        if !expired.is_empty() {
+            s.deps
+                .metrics
+                .count_drops(DropReason::Expired, expired.len() as u64);
+        }
+        s.persist_delete(dropped.into_iter().chain(expired));
         let queued = s.state.queued() as i64;
         s.deps
             .metrics
             .queued_messages
             .fetch_add(queued, std::sync::atomic::Ordering::Relaxed);
-        s.restored_expiry = Some(
-            s.deps
-                .cfg
-                .session_expiry
-                .map_or(Duration::MAX, |e| e.saturating_sub(offline_for)),
-        );
         s
     }
 }

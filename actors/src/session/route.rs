@@ -64,6 +64,9 @@ pub struct Routed {
     /// The delivery to the publishing session itself, if it subscribes to the topic: the
     /// caller offers it in place, so it keeps its order against the caller's own replies.
     pub local: Option<Deliver>,
+    /// How many subscribers the message matched (0: a 5.0 publisher hears "no matching
+    /// subscribers").
+    pub subscribers: usize,
     retained: Option<tokio::sync::oneshot::Receiver<Commit>>,
     commit: Commit,
 }
@@ -157,10 +160,12 @@ impl Router {
                 }
             }
         }
+        let subscribers = matched.len();
         matched.clear();
         SCRATCH.set(matched);
         Routed {
             local,
+            subscribers,
             retained,
             commit,
         }

@@ -9,7 +9,7 @@ use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, Pending, PushOutcome};
 pub(crate) use super::state_types::publish_packet;
 pub use super::state_types::{Inflight, OutState, Outbound};
-use crate::codec::{Ack, Packet, QoS, SubscriptionOptions};
+use crate::codec::{Ack, Packet, QoS, ReasonCode, SubscriptionOptions};
 use crate::config::BrokerConfig;
 pub use crate::delivery::Offer;
 use crate::message::{Delivery, MessageId, TraceContext};
@@ -138,14 +138,18 @@ impl SessionState {
     /// `next_outbound` as a plain packet, which is what the tests compare.
     #[cfg(test)]
     pub fn next_packet(&mut self) -> Option<Packet> {
-        self.next_outbound().map(Outbound::into_packet)
+        self.next_outbound(None).map(Outbound::into_packet)
     }
 
     /// The next packet to write to the client, if the window allows one: control packets, then
     /// resends, then retained messages of new subscriptions, then the queue (FIFO, so messages
     /// from one publisher keep their order [MQTT-4.6.0-6]). New deliveries come as [`Delivery`]
     /// (what the writer encodes without copying; see message.rs).
-    pub fn next_outbound(&mut self) -> Option<Outbound> {
+    ///
+    /// `max_packet_size` is the client's (MQTT 5.0): a message that would not fit is not sent
+    /// but handed back as [`Outbound::Dropped`], as is one whose expiry interval has passed
+    /// [MQTT-3.3.2-5]; neither takes a packet id or a place in the window.
+    pub fn next_outbound(&mut self, max_packet_size: Option<u32>) -> Option<Outbound> {
         if let Some(p) = self.control.pop_front() {
             return Some(Outbound::Packet(p));
         }
@@ -170,6 +174,10 @@ impl SessionState {
             }
             self.queue.pop_front()?
         };
+        if let Some(reason) = undeliverable(&pending, max_packet_size) {
+            self.dropped += 1;
+            return Some(Outbound::Dropped(pending, reason));
+        }
         Some(Outbound::Publish(self.start_delivery(pending)))
     }
 
@@ -254,13 +262,20 @@ impl SessionState {
         self.rare().inbound_qos2.insert(pkid)
     }
 
-    /// PUBREL from the client releases the id; always answered with PUBCOMP [MQTT-4.3.3-2].
-    pub fn on_pubrel(&mut self, pkid: u16) -> Packet {
+    /// PUBREL from the client releases the id; always answered with PUBCOMP [MQTT-4.3.3-2],
+    /// which a 5.0 client is told carries "Packet Identifier not found" (0x92) for an id that
+    /// was not awaiting release.
+    pub fn on_pubrel(&mut self, pkid: u16, v5: bool) -> Packet {
         // The box stays: a client publishing at QoS 2 would otherwise allocate it per message.
-        if let Some(r) = &mut self.rare {
-            r.inbound_qos2.remove(&pkid);
+        let known = self
+            .rare
+            .as_mut()
+            .is_some_and(|r| r.inbound_qos2.remove(&pkid));
+        let mut pubcomp = Ack::new(pkid);
+        if v5 && !known {
+            pubcomp.reason = ReasonCode::PacketIdentifierNotFound;
         }
-        Packet::PubComp(Ack::new(pkid))
+        Packet::PubComp(pubcomp)
     }
 
     /// The client reconnected to this session: schedule every unfinished outbound flow again,
@@ -347,6 +362,20 @@ impl Rare {
     fn is_empty(&self) -> bool {
         self.resend.is_empty() && self.retained.is_empty() && self.inbound_qos2.is_empty()
     }
+}
+
+/// Why a queued message can no longer go to this client, if it cannot: its expiry passed, or
+/// it is larger than the client accepts (sized with a packet id when it would take one, and
+/// with the expiry property it would carry).
+fn undeliverable(p: &Pending, max_packet_size: Option<u32>) -> Option<DropReason> {
+    if p.msg.expires_at_ms.is_some() && p.msg.is_expired(crate::message::unix_ms()) {
+        return Some(DropReason::Expired);
+    }
+    let max = max_packet_size?;
+    let pkid = (p.qos != QoS::AtMostOnce).then_some(1);
+    let publish = p.msg.as_publish(pkid, p.qos, false, p.retain);
+    let len = crate::codec::publish_encoded_len(&publish, crate::codec::ProtocolVersion::V5);
+    (len > max as usize).then_some(DropReason::PacketTooLarge)
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ fn resends_carry_the_trace_context_of_their_message() {
     s.on_pubrec(a);
     s.resume();
     for id in ids {
-        match s.next_outbound() {
+        match s.next_outbound(None) {
             Some(Outbound::Resend(_, (sent, _))) => assert_eq!(sent, id),
             other => panic!("expected a resend, got {other:?}"),
         }
@@ -136,7 +136,7 @@ fn inbound_qos2_is_routed_once_until_released() {
         !s.inbound_qos2(7),
         "repeat before PUBREL must not be delivered again"
     );
-    assert_eq!(s.on_pubrel(7), Packet::PubComp(Ack::new(7)));
+    assert_eq!(s.on_pubrel(7, true), Packet::PubComp(Ack::new(7)));
     assert!(s.inbound_qos2(7), "after PUBREL the id is free again");
 }
 

@@ -5,6 +5,7 @@
 use super::queue::Pending;
 use crate::codec::{Packet, Publish};
 use crate::message::{Delivery, Message, MessageId, TraceContext};
+use crate::metrics::DropReason;
 
 /// Where an outbound QoS 1/2 message stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,9 @@ pub enum Outbound {
     /// message it belongs to: a `Copy` taken in `resume`, so the `sent`/`released` hop needs no
     /// lookup of the in-flight entry (and untraced resends cost nothing more).
     Resend(Packet, (MessageId, TraceContext)),
+    /// A queued message that will not be sent to this client after all (expired, or larger
+    /// than its Maximum Packet Size): counted, traced and deleted by the caller.
+    Dropped(Pending, DropReason),
 }
 
 impl Outbound {
@@ -53,6 +57,7 @@ impl Outbound {
     pub fn into_packet(self) -> Packet {
         match self {
             Outbound::Packet(p) | Outbound::Resend(p, _) => p,
+            Outbound::Dropped(p, reason) => panic!("{reason:?}: {p:?} was dropped"),
             Outbound::Publish(d) => Packet::Publish(Publish {
                 dup: d.dup,
                 qos: d.qos,

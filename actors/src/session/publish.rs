@@ -1,0 +1,266 @@
+//! A PUBLISH from the client: checked, routed in order of receipt, and acknowledged once what
+//! the acknowledgement promises is stored. For a 5.0 client the PUBACK or PUBREC says what
+//! became of the message (its reason code, decided in [`PublishOutcome`]); a 3.x client
+//! gets a plain acknowledgement whatever happened, as it has no way to hear more.
+
+use super::answer::Reply;
+use super::Session;
+use crate::auth::Action;
+use crate::close::CloseReason;
+use crate::codec::{Ack, Packet, ProtocolVersion, Publish, QoS, ReasonCode};
+use crate::connection::Credit;
+use crate::message::{unix_ms, Message, MessageId};
+use crate::session::route::RouteError;
+use crate::topic;
+use crate::trace;
+use actix::prelude::*;
+use courtier_storage::Op;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// What became of a PUBLISH, as its acknowledgement tells a 5.0 client: the one place a
+/// publish outcome becomes a PUBACK/PUBREC reason code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PublishOutcome {
+    Routed {
+        subscribers: usize,
+    },
+    /// The authorizer refused it (or it was written into `$SYS`).
+    NotAuthorized,
+    /// Payload Format Indicator 1 with a payload that is not UTF-8 [MQTT-3.3.2-4].
+    PayloadFormatInvalid,
+    /// A QoS 2 packet id still awaiting PUBREL, on a PUBLISH without DUP.
+    PacketIdInUse,
+    /// A repeat (DUP) of a QoS 2 PUBLISH already received: acknowledged, not routed again.
+    Repeat,
+}
+
+impl PublishOutcome {
+    fn reason_code(self) -> ReasonCode {
+        match self {
+            PublishOutcome::Routed { subscribers: 0 } => ReasonCode::NoMatchingSubscribers,
+            PublishOutcome::Routed { .. } | PublishOutcome::Repeat => ReasonCode::Success,
+            PublishOutcome::NotAuthorized => ReasonCode::NotAuthorized,
+            PublishOutcome::PayloadFormatInvalid => ReasonCode::PayloadFormatInvalid,
+            PublishOutcome::PacketIdInUse => ReasonCode::PacketIdentifierInUse,
+        }
+    }
+}
+
+/// The PUBACK (QoS 1) or PUBREC (QoS 2) of a PUBLISH with `qos` and `pkid`, for `outcome`;
+/// none for QoS 0.
+fn acknowledgement(
+    qos: QoS,
+    pkid: Option<u16>,
+    protocol: ProtocolVersion,
+    outcome: PublishOutcome,
+) -> Option<Packet> {
+    let mut ack = Ack::new(pkid?);
+    if protocol == ProtocolVersion::V5 {
+        ack.reason = outcome.reason_code();
+    }
+    match qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce => Some(Packet::PubAck(ack)),
+        QoS::ExactlyOnce => Some(Packet::PubRec(ack)),
+    }
+}
+
+impl Session {
+    /// Route a PUBLISH now (so delivery order is the order of receipt), and acknowledge it
+    /// once whatever the acknowledgement promises is stored.
+    pub(super) fn on_publish(
+        &mut self,
+        p: Publish,
+        credit: Option<Credit>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.deps.metrics.publish_received.fetch_add(1, Relaxed);
+        if let Err(e) = topic::validate_topic_name(&p.topic) {
+            // A PUBLISH topic with wildcards or empty closes the connection [MQTT-3.3.2-2]
+            // (5.0: DISCONNECT 0x90).
+            return self.answer(Reply::close(CloseReason::InvalidTopic(e)));
+        }
+        if p.qos != QoS::AtMostOnce && p.pkid.is_none() {
+            return self.answer(Reply::close(CloseReason::Protocol(
+                "MQTT-2.3.1-1",
+                "PUBLISH with QoS > 0 and no packet id".into(),
+            )));
+        }
+        let (qos, pkid, protocol) = (p.qos, p.pkid, self.protocol);
+        let answer =
+            move |outcome| Reply::packet(acknowledgement(qos, pkid, protocol, outcome), credit);
+        let action = Action::Publish {
+            qos: p.qos,
+            retain: p.retain,
+        };
+        if let Err(denial) = self.authorize(action, &p.topic) {
+            // As Mosquitto does, a denied publish is acknowledged (so a 3.1.1 client does not
+            // retry it forever; 5.0 hears 0x87) and not routed; it is logged, counted and
+            // traced.
+            log::info!(
+                "client {:?}: denied publish to {:?} ({})",
+                &*self.client_id,
+                &*p.topic,
+                denial.drop_reason().name()
+            );
+            let reason = denial.drop_reason();
+            self.deps.metrics.count_drop(reason);
+            trace::on_denied(&self.deps.cfg, &self.client_id, &p, reason);
+            return self.answer(answer(PublishOutcome::NotAuthorized));
+        }
+        let props = p.properties.as_deref();
+        if props.and_then(|pr| pr.payload_format_indicator) == Some(true)
+            && std::str::from_utf8(&p.payload).is_err()
+        {
+            log::info!(
+                "client {:?}: publish to {:?} refused: payload is not the UTF-8 its format indicator says",
+                &*self.client_id,
+                &*p.topic
+            );
+            return self.answer(answer(PublishOutcome::PayloadFormatInvalid));
+        }
+        let mut inbound = None;
+        if let (QoS::ExactlyOnce, Some(pkid)) = (p.qos, p.pkid) {
+            if !self.state.inbound_qos2(pkid) {
+                // A repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
+                // Without DUP it is a new message reusing an id still in use.
+                let v5_reuse = protocol == ProtocolVersion::V5 && !p.dup;
+                let outcome = match v5_reuse {
+                    true => PublishOutcome::PacketIdInUse,
+                    false => PublishOutcome::Repeat,
+                };
+                return self.answer(answer(outcome));
+            }
+            // Stored before PUBREC, so a repeat after a crash is still recognised.
+            inbound = Some(self.persist_commit(|| {
+                vec![Op::PutInbound {
+                    client_id: self.client_id.to_string(),
+                    pkid,
+                }]
+            }));
+        }
+        let expires_at_ms = match props {
+            Some(pr) if pr.message_expiry_interval.is_some() => {
+                Message::expiry_from(Some(pr), unix_ms())
+            }
+            _ => None,
+        };
+        let msg = Arc::new(Message {
+            id: MessageId::next(),
+            // First, while `p.topic` is still here.
+            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            properties: p.properties,
+            expires_at_ms,
+            origin: self.client_id.clone(),
+        });
+        trace::received(&msg, "publish");
+        let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
+        if let Some(own) = routed.local.take() {
+            self.offer(own);
+        }
+        let outcome = PublishOutcome::Routed {
+            subscribers: routed.subscribers,
+        };
+        let inbound_ready = inbound.as_ref().is_none_or(|c| c.is_ready());
+        if routed.is_ready() && inbound_ready {
+            return self.answer(answer(outcome));
+        }
+        let work = async move {
+            routed.completion().await?;
+            if let Some(inbound) = inbound {
+                inbound.wait().await?;
+            }
+            Ok::<_, RouteError>(())
+        };
+        let work = work.into_actor(self).map(move |res, act, _ctx| match res {
+            Ok(()) => answer(outcome),
+            Err(e) => {
+                // Not acknowledged: the client will resend after reconnecting.
+                log::error!(
+                    "client {:?}: publish could not be stored: {e}",
+                    &*act.client_id
+                );
+                Reply::close(CloseReason::SessionGone)
+            }
+        });
+        self.answer_later(work, false, ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn publish(qos: QoS) -> Publish {
+        Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: "t".into(),
+            pkid: (qos != QoS::AtMostOnce).then_some(9),
+            payload: Bytes::new(),
+            properties: None,
+        }
+    }
+
+    fn reason(p: Option<Packet>) -> ReasonCode {
+        match p {
+            Some(Packet::PubAck(a) | Packet::PubRec(a)) => a.reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn mqtt_3_4_2_1_a_5_0_publisher_hears_what_became_of_its_message() {
+        let v5 = ProtocolVersion::V5;
+        let q1 = publish(QoS::AtLeastOnce);
+        let routed = |n| PublishOutcome::Routed { subscribers: n };
+        assert_eq!(
+            reason(acknowledgement(q1.qos, q1.pkid, v5, routed(0))),
+            ReasonCode::NoMatchingSubscribers
+        );
+        assert_eq!(
+            reason(acknowledgement(q1.qos, q1.pkid, v5, routed(3))),
+            ReasonCode::Success
+        );
+        assert_eq!(
+            reason(acknowledgement(
+                q1.qos,
+                q1.pkid,
+                v5,
+                PublishOutcome::NotAuthorized
+            )),
+            ReasonCode::NotAuthorized
+        );
+        let q2 = publish(QoS::ExactlyOnce);
+        assert!(matches!(
+            acknowledgement(q2.qos, q2.pkid, v5, PublishOutcome::PacketIdInUse),
+            Some(Packet::PubRec(Ack {
+                reason: ReasonCode::PacketIdentifierInUse,
+                ..
+            }))
+        ));
+        assert!(acknowledgement(QoS::AtMostOnce, None, v5, routed(0)).is_none());
+    }
+
+    #[test]
+    fn a_3_1_1_publisher_gets_a_plain_acknowledgement_whatever_happened() {
+        let q1 = publish(QoS::AtLeastOnce);
+        for outcome in [
+            PublishOutcome::Routed { subscribers: 0 },
+            PublishOutcome::NotAuthorized,
+            PublishOutcome::PayloadFormatInvalid,
+        ] {
+            assert_eq!(
+                acknowledgement(q1.qos, q1.pkid, ProtocolVersion::V311, outcome),
+                Some(Packet::PubAck(Ack::new(9)))
+            );
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! SUBSCRIBE and UNSUBSCRIBE from the client: which filters are granted (and, for a 5.0
+//! client, why the others are not), the tries and the store updated before the answer, and
+//! the retained messages a new subscription receives.
+
+use super::answer::Reply;
+use super::queue::Pending;
+use super::Session;
+use crate::auth::Action;
+use crate::close::CloseReason;
+use crate::codec::{
+    Packet, ProtocolVersion, ReasonCode, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
+    Unsubscribe,
+};
+use crate::connection::Credit;
+use crate::message::Message;
+use crate::retain::MatchRetained;
+use crate::session::route::RouteError;
+use crate::topic;
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Why one filter of a SUBSCRIBE is refused: the one place it becomes a SUBACK code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FilterRefusal {
+    /// Not a valid topic filter [MQTT-4.7.1].
+    Invalid,
+    /// `$share/...`: shared subscriptions come with MQTT 5.0 part 2; until then refused
+    /// rather than granted and never delivered.
+    SharedUnsupported,
+    /// The SUBSCRIBE carried a Subscription Identifier, which the broker does not offer yet
+    /// (CONNACK says so).
+    IdentifiersUnsupported,
+    /// The authorizer refused it.
+    NotAuthorized,
+}
+
+impl FilterRefusal {
+    /// 3.1.1 has one failure code (0x80); 5.0 names the reason [MQTT-3.9.3].
+    fn suback_code(self, protocol: ProtocolVersion) -> ReasonCode {
+        if protocol != ProtocolVersion::V5 {
+            return ReasonCode::UnspecifiedError;
+        }
+        match self {
+            FilterRefusal::Invalid => ReasonCode::TopicFilterInvalid,
+            FilterRefusal::SharedUnsupported => ReasonCode::SharedSubscriptionsNotSupported,
+            FilterRefusal::IdentifiersUnsupported => {
+                ReasonCode::SubscriptionIdentifiersNotSupported
+            }
+            FilterRefusal::NotAuthorized => ReasonCode::NotAuthorized,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            FilterRefusal::Invalid => "not a valid topic filter",
+            FilterRefusal::SharedUnsupported => "shared subscriptions are not supported yet",
+            FilterRefusal::IdentifiersUnsupported => {
+                "subscription identifiers are not supported yet"
+            }
+            FilterRefusal::NotAuthorized => "not authorized",
+        }
+    }
+}
+
+impl Session {
+    fn check_filter(
+        &self,
+        filter: &str,
+        opts: SubscriptionOptions,
+        with_id: bool,
+    ) -> Result<(), FilterRefusal> {
+        topic::validate_topic_filter(filter).map_err(|_| FilterRefusal::Invalid)?;
+        if filter.starts_with("$share/") {
+            return Err(FilterRefusal::SharedUnsupported);
+        }
+        if with_id {
+            return Err(FilterRefusal::IdentifiersUnsupported);
+        }
+        self.authorize(Action::Subscribe { qos: opts.qos }, filter)
+            .map_err(|_| FilterRefusal::NotAuthorized)
+    }
+
+    /// SUBSCRIBE: each filter granted or refused on its own [MQTT-3.8.4-6]; SUBACK once the
+    /// subscriptions are in the tries (and stored), then the retained messages.
+    pub(super) fn on_subscribe(
+        &mut self,
+        s: Subscribe,
+        credit: Option<Credit>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut accepted = Vec::new();
+        let with_id = s
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.subscription_identifier.is_some());
+        for (filter, opts) in s.filters {
+            match self.check_filter(&filter, opts, with_id) {
+                Ok(()) => {
+                    codes.push(ReasonCode::granted(opts.qos));
+                    self.state.subscriptions.insert(filter.clone(), opts);
+                    accepted.push((filter, opts));
+                }
+                Err(refusal) => {
+                    log::info!(
+                        "client {:?}: subscription to {:?} refused: {}",
+                        &*self.client_id,
+                        &*filter,
+                        refusal.describe()
+                    );
+                    codes.push(refusal.suback_code(self.protocol));
+                }
+            }
+        }
+        let router = self.deps.router.clone();
+        let me = self.subscriber(ctx);
+        let pkid = s.pkid;
+        // SUBACK promises the subscription: a persistent session stores it first.
+        let stored = self.persist_meta();
+        let work = async move {
+            for (filter, opts) in &accepted {
+                router.subscribe(filter.clone(), me.clone(), *opts).await?;
+            }
+            let filters = accepted.iter().map(|(f, _)| f.clone()).collect();
+            let retained = router
+                .retain_store()
+                .send(MatchRetained { filters })
+                .await?;
+            stored.wait().await.map_err(RouteError::Store)?;
+            Ok::<_, RouteError>((accepted, retained))
+        };
+        let work = work.into_actor(self).map(move |res, act, _ctx| {
+            let (accepted, retained) = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("client {:?}: subscribe failed: {e}", &*act.client_id);
+                    return Reply::close(CloseReason::SessionGone);
+                }
+            };
+            let suback = Packet::SubAck(SubAck {
+                pkid,
+                return_codes: codes,
+                properties: Default::default(),
+            });
+            // Retained messages [MQTT-3.3.1-6], once per topic at the highest granted QoS when
+            // several filters of this SUBSCRIBE match it.
+            let mut best: HashMap<*const Message, Pending> = HashMap::new();
+            for ((_, opts), msgs) in accepted.iter().zip(retained) {
+                for m in msgs {
+                    let qos = m.qos.min(opts.qos);
+                    best.entry(Arc::as_ptr(&m))
+                        .and_modify(|p| p.qos = p.qos.max(qos))
+                        .or_insert(Pending {
+                            msg: m,
+                            qos,
+                            retain: true,
+                            seq: None,
+                        });
+                }
+            }
+            Reply {
+                retained: best.into_values().collect(),
+                ..Reply::packet(Some(suback), credit)
+            }
+        });
+        self.answer_later(work, true, ctx);
+    }
+
+    /// UNSUBSCRIBE: UNSUBACK even when nothing matched [MQTT-3.10.4-5]; a 5.0 client hears
+    /// per filter whether a subscription existed [MQTT-3.11.3-1].
+    pub(super) fn on_unsubscribe(
+        &mut self,
+        u: Unsubscribe,
+        credit: Option<Credit>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut removed = Vec::new();
+        let mut codes = Vec::new();
+        let v5 = self.protocol == ProtocolVersion::V5;
+        for filter in u.filters {
+            let existed = self.state.subscriptions.remove(&filter).is_some();
+            if v5 {
+                codes.push(match existed {
+                    true => ReasonCode::Success,
+                    false => ReasonCode::NoSubscriptionExisted,
+                });
+            }
+            if existed {
+                removed.push(filter);
+            }
+        }
+        let router = self.deps.router.clone();
+        let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);
+        let stored = self.persist_meta();
+        let work = async move {
+            for filter in removed {
+                router.unsubscribe(filter, client.clone(), id).await?;
+            }
+            stored.wait().await.map_err(RouteError::Store)
+        };
+        let work = work.into_actor(self).map(move |res, act, _ctx| {
+            if let Err(e) = res {
+                log::error!("client {:?}: unsubscribe failed: {e}", &*act.client_id);
+                return Reply::close(CloseReason::SessionGone);
+            }
+            // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
+            let unsuback = Packet::UnsubAck(UnsubAck {
+                pkid,
+                reason_codes: codes,
+                properties: Default::default(),
+            });
+            Reply::packet(Some(unsuback), credit)
+        });
+        self.answer_later(work, true, ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_3_9_3_refused_filters_get_a_named_code_in_5_0_and_0x80_in_3_1_1() {
+        use FilterRefusal::*;
+        let v5 = ProtocolVersion::V5;
+        assert_eq!(Invalid.suback_code(v5), ReasonCode::TopicFilterInvalid);
+        assert_eq!(
+            SharedUnsupported.suback_code(v5),
+            ReasonCode::SharedSubscriptionsNotSupported
+        );
+        assert_eq!(
+            IdentifiersUnsupported.suback_code(v5),
+            ReasonCode::SubscriptionIdentifiersNotSupported
+        );
+        assert_eq!(NotAuthorized.suback_code(v5), ReasonCode::NotAuthorized);
+        for r in [
+            Invalid,
+            SharedUnsupported,
+            IdentifiersUnsupported,
+            NotAuthorized,
+        ] {
+            assert_eq!(r.suback_code(ProtocolVersion::V311).code(), 0x80);
+        }
+    }
+}

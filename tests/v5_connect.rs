@@ -1,0 +1,319 @@
+//! MQTT 5.0 CONNECT, CONNACK, DISCONNECT and session expiry, as raw packets (MQTT 5.0 §3.1,
+//! §3.2, §3.14, §4.1).
+
+mod common;
+
+use common::v5::*;
+use common::*;
+use std::time::Duration;
+
+const CLOSE: Duration = Duration::from_secs(5);
+
+/// Connects a 5.0 client and returns it with its CONNACK.
+fn connect5(addr: std::net::SocketAddr, c: &Connect5) -> (RawClient, ConnAck5) {
+    let mut cl = RawClient::connect(addr);
+    cl.send(&c.to_bytes());
+    let (first, body) = cl.read_packet();
+    (cl, ConnAck5::parse(first, &body))
+}
+
+fn accepted(addr: std::net::SocketAddr, c: &Connect5) -> (RawClient, ConnAck5) {
+    let (cl, ack) = connect5(addr, c);
+    assert_eq!(ack.reason, 0, "CONNACK refused: {ack:?}");
+    (cl, ack)
+}
+
+#[test]
+fn mqtt_3_2_2_16_empty_client_id_gets_an_assigned_client_identifier() {
+    let b = start_broker();
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(""));
+    match find(&ack.props, prop::ASSIGNED_CLIENT_IDENTIFIER) {
+        Some(P::Str(_, id)) => assert!(!id.is_empty()),
+        other => panic!("no assigned client identifier: {other:?} in {ack:?}"),
+    }
+    // A client that named itself is not assigned one.
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(&unique("named")));
+    assert!(find(&ack.props, prop::ASSIGNED_CLIENT_IDENTIFIER).is_none());
+}
+
+#[test]
+fn connack_tells_the_truth_about_what_the_broker_supports() {
+    let b = start_broker_with(TestConfig {
+        max_packet_size: 10_000,
+        ..TestConfig::default()
+    });
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(&unique("caps")));
+    assert!(!ack.session_present);
+    assert_eq!(
+        find(&ack.props, prop::MAXIMUM_PACKET_SIZE),
+        Some(&P::U32(prop::MAXIMUM_PACKET_SIZE, 10_000))
+    );
+    // Not offered until MQTT 5.0 part 2: said so, since absent would mean "available".
+    assert_eq!(
+        find(&ack.props, prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE),
+        Some(&P::Byte(prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE, 0))
+    );
+    assert_eq!(
+        find(&ack.props, prop::SHARED_SUBSCRIPTION_AVAILABLE),
+        Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 0))
+    );
+    // QoS 2, retain and wildcards are available: absent means exactly that.
+    assert!(find(&ack.props, prop::MAXIMUM_QOS).is_none());
+    assert!(find(&ack.props, prop::RETAIN_AVAILABLE).is_none());
+    assert!(find(&ack.props, prop::WILDCARD_SUBSCRIPTION_AVAILABLE).is_none());
+}
+
+#[test]
+fn server_keep_alive_caps_a_longer_or_absent_keep_alive_at_max_keepalive() {
+    let b = start_broker_with(TestConfig {
+        max_keepalive: 30,
+        ..TestConfig::default()
+    });
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(&unique("ka")).keep_alive(600));
+    assert_eq!(
+        find(&ack.props, prop::SERVER_KEEP_ALIVE),
+        Some(&P::U16(prop::SERVER_KEEP_ALIVE, 30))
+    );
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(&unique("ka0")).keep_alive(0));
+    assert_eq!(
+        find(&ack.props, prop::SERVER_KEEP_ALIVE),
+        Some(&P::U16(prop::SERVER_KEEP_ALIVE, 30))
+    );
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(&unique("ka10")).keep_alive(10));
+    assert!(find(&ack.props, prop::SERVER_KEEP_ALIVE).is_none());
+    // A 3.1.1 client cannot be told: it is refused, as Mosquitto refuses it.
+    let mut old = RawClient::connect(b.addr());
+    old.send(&Connect::v311(&unique("ka311")).keep_alive(600).to_bytes());
+    assert_eq!(
+        old.expect_closed_after_packets(CLOSE),
+        vec![(0x20, vec![0, 2])]
+    );
+}
+
+#[test]
+fn mqtt_3_2_2_22_server_keep_alive_is_enforced() {
+    let b = start_broker_with(TestConfig {
+        max_keepalive: 1,
+        ..TestConfig::default()
+    });
+    let (mut c, _) = accepted(b.addr(), &Connect5::new(&unique("ka-enf")).keep_alive(0));
+    // Silent for 1.5 x 1 s: DISCONNECT 0x8D (keep alive timeout), then close.
+    let got = c.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x8D);
+}
+
+#[test]
+fn mqtt_3_1_2_2_unknown_protocol_level_above_5_gets_connack_0x84_in_the_5_0_form() {
+    let b = start_broker();
+    let mut c = RawClient::connect(b.addr());
+    let mut bytes = Connect5::new("future").to_bytes();
+    // The level byte follows the length-prefixed "MQTT" (after the 2-byte fixed header).
+    assert_eq!(bytes[8], 5);
+    bytes[8] = 6;
+    c.send(&bytes);
+    let got = c.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let ack = ConnAck5::parse(got[0].0, &got[0].1);
+    assert_eq!(ack.reason, 0x84);
+}
+
+#[test]
+fn mqtt_3_1_2_2_level_2_gets_the_3_1_1_form_connack_1() {
+    let b = start_broker();
+    let mut c = RawClient::connect(b.addr());
+    let mut conn = Connect::v311("old");
+    conn.level = 2;
+    c.send(&conn.to_bytes());
+    assert_eq!(
+        c.expect_closed_after_packets(CLOSE),
+        vec![(0x20, vec![0, 1])]
+    );
+}
+
+#[test]
+fn refusal_has_a_reason_string_unless_problem_information_is_off() {
+    let b = start_broker_with(TestConfig {
+        allow_anonymous: false,
+        ..TestConfig::default()
+    });
+    let (_c, ack) = connect5(b.addr(), &Connect5::new(&unique("anon")));
+    assert_eq!(ack.reason, 0x87, "anonymous: not authorized");
+    assert!(find(&ack.props, prop::REASON_STRING).is_some(), "{ack:?}");
+    let mut named =
+        Connect5::new(&unique("named")).prop(P::Byte(prop::REQUEST_PROBLEM_INFORMATION, 0));
+    named.username = Some("nobody".into());
+    named.password = Some(b"pw".to_vec());
+    let (_c, ack) = connect5(b.addr(), &named);
+    assert_eq!(ack.reason, 0x86, "bad user name or password");
+    assert!(find(&ack.props, prop::REASON_STRING).is_none(), "{ack:?}");
+}
+
+#[test]
+fn mqtt_3_1_2_4_session_expiry_0_ends_the_session_at_disconnect() {
+    let b = start_broker();
+    let id = unique("exp0");
+    let (mut c, _) = accepted(b.addr(), &Connect5::new(&id).clean(false));
+    c.send(&subscribe5(1, &[("exp0/t", 1)], &[]));
+    c.read_packet();
+    c.send(&disconnect5(0, &[]));
+    c.expect_closed(CLOSE);
+    let (_c, ack) = accepted(b.addr(), &Connect5::new(&id).clean(false));
+    assert!(
+        !ack.session_present,
+        "session expiry 0 (absent) ends the session"
+    );
+}
+
+#[test]
+fn mqtt_3_1_2_5_session_with_expiry_outlives_the_connection_and_gets_its_messages() {
+    let b = start_broker();
+    let id = unique("exp60");
+    let (mut c, _) = accepted(
+        b.addr(),
+        &Connect5::new(&id).clean(false).session_expiry(60),
+    );
+    c.send(&subscribe5(1, &[("exp60/t", 1)], &[]));
+    c.read_packet();
+    c.send(&disconnect5(0, &[]));
+    c.expect_closed(CLOSE);
+    let mut p = RawClient::connected(b.addr(), &unique("pub"));
+    p.send(&publish("exp60/t", b"while away", 1, false, false, 7));
+    p.expect(&puback(7));
+    let (mut c, ack) = accepted(
+        b.addr(),
+        &Connect5::new(&id).clean(false).session_expiry(60),
+    );
+    assert!(ack.session_present);
+    let (first, body) = c.read_packet();
+    assert_eq!(Publish5::parse(first, &body).payload, b"while away");
+}
+
+#[test]
+fn mqtt_3_14_2_disconnect_can_shorten_the_session_expiry_to_0() {
+    let b = start_broker();
+    let id = unique("exp-dis");
+    let (mut c, _) = accepted(
+        b.addr(),
+        &Connect5::new(&id).clean(false).session_expiry(300),
+    );
+    c.send(&disconnect5(0, &[P::U32(prop::SESSION_EXPIRY_INTERVAL, 0)]));
+    c.expect_closed(CLOSE);
+    let (_c, ack) = accepted(
+        b.addr(),
+        &Connect5::new(&id).clean(false).session_expiry(300),
+    );
+    assert!(!ack.session_present);
+}
+
+#[test]
+fn mqtt_3_14_2_19_disconnect_setting_an_expiry_after_connect_had_0_is_a_protocol_error() {
+    let b = start_broker();
+    let mut w = RawClient::connected(b.addr(), &unique("watch"));
+    w.subscribe(1, &[("pe/will", 0)]);
+    let (mut c, _) = accepted(
+        b.addr(),
+        &Connect5::new(&unique("pe")).will("pe/will", b"gone", 0, vec![]),
+    );
+    c.send(&disconnect5(
+        0,
+        &[P::U32(prop::SESSION_EXPIRY_INTERVAL, 60)],
+    ));
+    let got = c.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x82);
+    // Not a normal disconnection: the will is published.
+    assert_eq!(w.recv_publish().payload, b"gone");
+}
+
+#[test]
+fn mqtt_3_14_4_3_disconnect_with_will_message_publishes_the_will_normal_does_not() {
+    let b = start_broker();
+    let mut w = RawClient::connected(b.addr(), &unique("watch"));
+    w.subscribe(1, &[("dw/#", 0)]);
+    let will = |t: &str| Connect5::new(&unique("dw")).will(t, b"bye", 0, vec![]);
+    let (mut normal, _) = accepted(b.addr(), &will("dw/normal"));
+    normal.send(&disconnect5(0x00, &[]));
+    normal.expect_closed(CLOSE);
+    let (mut with_will, _) = accepted(b.addr(), &will("dw/with"));
+    with_will.send(&disconnect5(0x04, &[]));
+    with_will.expect_closed(CLOSE);
+    let p = w.recv_publish();
+    assert_eq!(
+        (p.topic.as_str(), p.payload.as_slice()),
+        ("dw/with", &b"bye"[..])
+    );
+    w.expect_silence(Duration::from_millis(300));
+}
+
+#[test]
+fn will_properties_travel_with_the_will() {
+    let b = start_broker();
+    let (mut w, _) = accepted(b.addr(), &Connect5::new(&unique("wp-sub")));
+    w.send(&subscribe5(1, &[("wp/will", 0)], &[]));
+    w.read_packet();
+    let wprops = vec![
+        P::Str(prop::CONTENT_TYPE, "text/plain".into()),
+        P::Pair("k".into(), "v".into()),
+    ];
+    let (c, _) = accepted(
+        b.addr(),
+        &Connect5::new(&unique("wp")).will("wp/will", b"x", 0, wprops.clone()),
+    );
+    c.drop_connection();
+    let (first, body) = w.read_packet();
+    let p = Publish5::parse(first, &body);
+    assert_eq!(p.payload, b"x");
+    assert_eq!(p.props, wprops);
+}
+
+#[test]
+fn mqtt_3_1_4_3_take_over_sends_disconnect_0x8e_to_the_old_5_0_connection() {
+    let b = start_broker();
+    let id = unique("to");
+    let (mut old, _) = accepted(b.addr(), &Connect5::new(&id));
+    let (_new, _) = accepted(b.addr(), &Connect5::new(&id));
+    let got = old.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x8E);
+}
+
+#[test]
+fn mqtt_4_13_1_malformed_packet_gets_disconnect_0x81() {
+    let b = start_broker();
+    let (mut c, _) = accepted(b.addr(), &Connect5::new(&unique("mal")));
+    // A PUBLISH whose topic is not UTF-8.
+    let mut body = vec![0x00, 0x02, 0xC3, 0x28];
+    body.push(0); // no properties
+    c.send(&packet(0x30, &body));
+    let got = c.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x81);
+}
+
+#[test]
+fn duplicate_property_gets_disconnect_0x82_protocol_error() {
+    let b = start_broker();
+    let (mut c, _) = accepted(b.addr(), &Connect5::new(&unique("dup")));
+    let ps = [
+        P::Str(prop::CONTENT_TYPE, "a".into()),
+        P::Str(prop::CONTENT_TYPE, "b".into()),
+    ];
+    c.send(&publish5("dup/t", b"x", 0, false, 0, &ps));
+    let got = c.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x82);
+}
+
+#[test]
+fn packet_too_large_gets_disconnect_0x95() {
+    let b = start_broker_with(TestConfig {
+        max_packet_size: 100,
+        ..TestConfig::default()
+    });
+    let (mut c, _) = accepted(b.addr(), &Connect5::new(&unique("big")));
+    c.send(&publish5("big/t", &[0u8; 200], 0, false, 0, &[]));
+    let got = c.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x95);
+}
