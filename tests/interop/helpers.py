@@ -160,21 +160,22 @@ def require_cli():
             pytest.fail(f"{tool} is not installed (apt-get install mosquitto-clients)")
 
 
-def mosquitto_pub(broker, topic, message, qos=0, retain=False, extra=()):
+def mosquitto_pub(broker, topic, message, qos=0, retain=False, extra=(), version="mqttv311"):
     require_cli()
     host, port = broker
-    cmd = ["mosquitto_pub", "-h", host, "-p", str(port), "-V", "mqttv311", "-t", topic, "-q", str(qos)]
+    cmd = ["mosquitto_pub", "-h", host, "-p", str(port), "-V", version, "-t", topic, "-q", str(qos)]
     cmd += ["-n"] if message is None else ["-m", message]
     if retain:
         cmd.append("-r")
     subprocess.run(cmd + list(extra), check=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
 
 
-def mosquitto_sub_start(broker, topic, qos=0, count=1, extra=()):
-    """Start mosquitto_sub printing `topic payload` for `count` messages, then exiting."""
+def mosquitto_sub_start(broker, topic, qos=0, count=1, extra=(), version="mqttv311"):
+    """Start mosquitto_sub printing `topic payload` (or `-F` format in `extra`) for `count` messages,
+    then exiting."""
     require_cli()
     host, port = broker
-    cmd = ["mosquitto_sub", "-h", host, "-p", str(port), "-V", "mqttv311", "-t", topic, "-q", str(qos),
+    cmd = ["mosquitto_sub", "-h", host, "-p", str(port), "-V", version, "-t", topic, "-q", str(qos),
            "-C", str(count), "-W", str(TIMEOUT), "-v"] + list(extra)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
