@@ -40,8 +40,9 @@ def test_mqtt_3_1_2_connect_with_properties_gets_connack_success(broker):
         assert 1 <= p.ReceiveMaximum <= 65535
     if hasattr(p, "MaximumQoS"):
         assert p.MaximumQoS in (0, 1)
-    if hasattr(p, "SessionExpiryInterval"):  # the broker's value, if it overrides ours
-        assert p.SessionExpiryInterval <= 30 or p.SessionExpiryInterval == 0xFFFFFFFF
+    if hasattr(p, "TopicAliasMaximum"):
+        assert 0 <= p.TopicAliasMaximum <= 65535
+    # The property says the id was assigned because the CONNECT's was empty [3.2.2.3.7]; ours was not.
     assert not hasattr(p, "AssignedClientIdentifier"), "assigned an id although the client sent one"
     # And the connection works.
     topic = uid("v5/connect")
