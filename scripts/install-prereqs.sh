@@ -9,7 +9,7 @@
 #     mosquitto-clients      mosquitto_pub/mosquitto_sub for tests/interop
 #     paho-mqtt 2.x, pytest, prometheus-client (its /metrics parsers)  for tests/interop
 #     chromium               Debian's browser, driven headless by tests/interop (no browser download)
-#     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core), from its lock file
+#     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
 # The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
 # service on port 1883, which would stop Courtier from starting there.
 set -euo pipefail

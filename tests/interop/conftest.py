@@ -3,6 +3,15 @@
 Set MQTT_HOST/MQTT_PORT to test a running broker (and MQTT_WS_PORT for its MQTT-over-WebSocket
 port, default 9001). Without MQTT_PORT a broker process is started for the session by
 `start_broker_process`, with its HTTP listener on another free port.
+
+The MQTT 5.0 tests (test_v5*.py, `-k v5`) were validated against Mosquitto 2.0 as the reference:
+INTEROP_REFERENCE=mosquitto makes the few whose spec behaviour Mosquitto lacks skip themselves (the
+reason says how it differs). Mosquitto 2.0.11's websockets listener ignores its bind address (it
+listens on all interfaces), so run it in a private network namespace, e.g.
+  unshare -n sh -c 'ip link set lo up; mosquitto -c ref.conf & sleep 0.5;
+    INTEROP_REFERENCE=mosquitto MQTT_PORT=18830 MQTT_WS_PORT=19001 python3 -m pytest -q tests/interop -k v5'
+with ref.conf: `listener 18830 127.0.0.1`, `allow_anonymous true`, `listener 19001 127.0.0.1`,
+`protocol websockets`.
 """
 
 import os
