@@ -111,6 +111,7 @@ impl Connection {
             will: c.will.clone(),
             username: identity.username,
             max_packet_size: n.max_packet_size,
+            receive_maximum: n.receive_maximum,
         };
         let registry = self.deps.registry.clone();
         let cid = n.client_id.clone();

@@ -15,7 +15,7 @@ use crate::codec::{
 use crate::config::BrokerConfig;
 use crate::message::ClientId;
 use bytestring::ByteString;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU16, NonZeroU32};
 
 /// The largest packet the protocol allows (a 4-byte Remaining Length plus the fixed header):
 /// a `max_packet_size` at least this large is not worth announcing.
@@ -37,6 +37,8 @@ pub struct Negotiated {
     pub session_expiry: Option<u32>,
     /// 5.0: the largest packet the client accepts; the broker never sends it a larger one.
     pub max_packet_size: Option<NonZeroU32>,
+    /// 5.0: how many QoS 1/2 PUBLISHes the client takes unacknowledged (absent: 65,535).
+    pub receive_maximum: Option<NonZeroU16>,
     /// 5.0: whether the client accepts Reason Strings and User Properties on packets other than
     /// PUBLISH, CONNACK and DISCONNECT (Request Problem Information, default 1).
     pub problem_information: bool,
@@ -88,6 +90,7 @@ pub fn negotiate(
         server_keep_alive,
         session_expiry: v5.then(|| p.session_expiry_interval.unwrap_or(0)),
         max_packet_size: p.maximum_packet_size,
+        receive_maximum: p.receive_maximum,
         problem_information: p.request_problem_information.unwrap_or(true),
     })
 }

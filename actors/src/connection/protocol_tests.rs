@@ -112,6 +112,7 @@ fn connack_properties_say_what_differs_from_the_defaults() {
     c.properties.receive_maximum = NonZeroU16::new(5);
     let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
     assert_eq!(n.max_packet_size, NonZeroU32::new(1000));
+    assert_eq!(n.receive_maximum, NonZeroU16::new(5));
     let limited = BrokerConfig {
         max_packet_size: 4096,
         ..BrokerConfig::default()

@@ -48,6 +48,7 @@ impl Handler<Attach> for Session {
         self.protocol = msg.protocol;
         self.expiry_interval = msg.session_expiry;
         self.set_persistent(msg.persistent);
+        self.state.set_receive_maximum(msg.receive_maximum);
         self.persist(vec![Op::PutSession(self.meta())]);
         let extra = LinkExtra {
             will: msg.will,

@@ -33,6 +33,8 @@ pub struct Attach {
     pub username: Option<bytestring::ByteString>,
     /// 5.0: the largest packet the client accepts.
     pub max_packet_size: Option<NonZeroU32>,
+    /// 5.0: how many QoS 1/2 deliveries the client takes unacknowledged.
+    pub receive_maximum: Option<std::num::NonZeroU16>,
 }
 
 #[derive(Debug, Clone, Copy)]

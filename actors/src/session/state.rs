@@ -24,7 +24,11 @@ pub struct SessionState {
     inflight: InflightWindow,
     next_seq: u64,
     next_pkid: u16,
-    max_inflight: usize,
+    /// `max_inflight_messages`.
+    max_inflight: u16,
+    /// The window now: `max_inflight`, or less for a 5.0 client with a smaller Receive
+    /// Maximum [MQTT-3.3.4-9].
+    window: u16,
     queue_qos0_offline: bool,
     /// Broker-made packets that must go out before any PUBLISH (CONNACK, SUBACK, UNSUBACK).
     control: VecDeque<Packet>,
@@ -42,7 +46,8 @@ impl SessionState {
             inflight: InflightWindow::default(),
             next_seq: 0,
             next_pkid: 1,
-            max_inflight: cfg.max_inflight_messages.max(1) as usize,
+            max_inflight: cfg.max_inflight_messages.max(1),
+            window: cfg.max_inflight_messages.max(1),
             queue_qos0_offline: cfg.queue_qos0_messages,
             control: VecDeque::new(),
             queue: BoundedQueue::new(
@@ -119,7 +124,14 @@ impl SessionState {
     }
 
     fn window_open(&self) -> bool {
-        self.inflight.len() < self.max_inflight
+        self.inflight.len() < usize::from(self.window)
+    }
+
+    /// The client's Receive Maximum (5.0; `None`: no limit of its own): never more QoS 1/2
+    /// deliveries in flight to it than that [MQTT-3.3.4-9], nor than `max_inflight_messages`.
+    /// Messages already in flight stay; new ones wait until the window has room.
+    pub fn set_receive_maximum(&mut self, receive_maximum: Option<std::num::NonZeroU16>) {
+        self.window = receive_maximum.map_or(self.max_inflight, |r| r.get().min(self.max_inflight));
     }
 
     fn can_send(&self, p: &Pending) -> bool {

@@ -260,3 +260,28 @@ fn a_session_that_caught_up_holds_no_out_of_line_state() {
     s.release_idle_capacity();
     assert_eq!(s.control.capacity(), 0);
 }
+
+/// [MQTT-3.3.4-9]: no more QoS 1/2 deliveries in flight than the client's Receive Maximum,
+/// even when `max_inflight_messages` allows more.
+#[test]
+fn the_window_is_the_smaller_of_receive_maximum_and_max_inflight() {
+    let mut s = SessionState::new(&cfg(20, 100));
+    s.set_receive_maximum(std::num::NonZeroU16::new(2));
+    for i in 0..5 {
+        s.offer(pending(i, QoS::AtLeastOnce), true);
+    }
+    assert!(s.next_packet().is_some());
+    assert!(s.next_packet().is_some());
+    assert!(
+        s.next_packet().is_none(),
+        "a third would exceed Receive Maximum 2"
+    );
+    // A client that allows more is still held to max_inflight_messages.
+    let mut s = SessionState::new(&cfg(3, 100));
+    s.set_receive_maximum(std::num::NonZeroU16::new(1000));
+    for i in 0..5 {
+        s.offer(pending(i, QoS::AtLeastOnce), true);
+    }
+    let sent = std::iter::from_fn(|| s.next_packet()).count();
+    assert_eq!(sent, 3);
+}
