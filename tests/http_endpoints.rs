@@ -202,3 +202,39 @@ fn metrics_can_be_served_on_a_separate_listener_only() {
     assert!(WsClient::open(metrics, "/mqtt", Some("mqtt")).is_err());
     server.stop();
 }
+
+/// /metrics and $SYS count connected clients by protocol version.
+#[test]
+fn connected_clients_are_counted_by_protocol_version() {
+    let b = start_broker_with(TestConfig {
+        sys_interval_secs: 1,
+        ..TestConfig::default()
+    });
+    let _old = RawClient::connected(b.addr(), "proto-311");
+    let _older = RawClient::handshake_with(b.addr(), &Connect::v31("proto-31")).0;
+    let mut five = RawClient::connect(b.addr());
+    five.send(&common::v5::Connect5::new("proto-5").to_bytes());
+    five.read_packet();
+    let mut watcher = RawClient::connected(b.addr(), "proto-watch");
+    let s = scrape(b.http_addr());
+    assert_eq!(value(&s, "courtier_clients_connected", "protocol=3.1"), 1.0);
+    assert_eq!(
+        value(&s, "courtier_clients_connected", "protocol=3.1.1"),
+        2.0
+    );
+    assert_eq!(value(&s, "courtier_clients_connected", "protocol=5.0"), 1.0);
+    watcher.subscribe(1, &[("$SYS/broker/clients/protocol/+", 0)]);
+    // The retained values come first; the next publication (every second) counts us.
+    let want: std::collections::BTreeMap<String, String> =
+        [("3.1", "1"), ("3.1.1", "2"), ("5.0", "1")]
+            .map(|(v, n)| (format!("$SYS/broker/clients/protocol/{v}"), n.to_owned()))
+            .into_iter()
+            .collect();
+    let mut got = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while got != want && std::time::Instant::now() < deadline {
+        let p = watcher.recv_publish();
+        got.insert(p.topic, String::from_utf8(p.payload).unwrap());
+    }
+    assert_eq!(got, want);
+}

@@ -68,10 +68,10 @@ fn a_qos1_message_to_an_online_subscriber_is_traced_hop_by_hop() {
     assert_eq!(
         path,
         [
-            format!("{id} received client=\"switch\" topic=\"home/hall/light\" qos=1 retain=false bytes=2 via=publish"),
+            format!("{id} received client=\"switch\" topic=\"home/hall/light\" qos=1 retain=false bytes=2 via=publish protocol=3.1.1"),
             format!("{id} matched subscribers=1 clients=[\"lamp\"]"),
             format!("{id} client=\"lamp\" queued qos=1"),
-            format!("{id} client=\"lamp\" sent pkid=2 qos=1 dup=false"),
+            format!("{id} client=\"lamp\" sent pkid=2 qos=1 dup=false protocol=3.1.1"),
             format!("{id} client=\"lamp\" acked pkid=2 by=PUBACK"),
         ],
         "{lines:#?}"
@@ -143,7 +143,7 @@ fn a_traced_clients_sys_denial_shows_with_a_message_id() {
     assert_eq!(
         hops,
         [
-            format!("{id} received client=\"rogue\" topic=\"$SYS/broker/uptime\" qos=1 retain=false bytes=1 via=publish"),
+            format!("{id} received client=\"rogue\" topic=\"$SYS/broker/uptime\" qos=1 retain=false bytes=1 via=publish protocol=3.1.1"),
             format!("{id} dropped reason=sys_topic_denied"),
         ]
     );
@@ -274,12 +274,12 @@ fn mqtt_4_4_0_1_a_publish_resent_with_dup_after_a_reconnect_is_traced() {
     assert_eq!(
         hops,
         [
-            format!("{id} received client=\"switch\" topic=\"home/hall/light\" qos=1 retain=false bytes=2 via=publish"),
+            format!("{id} received client=\"switch\" topic=\"home/hall/light\" qos=1 retain=false bytes=2 via=publish protocol=3.1.1"),
             format!("{id} matched subscribers=1 clients=[\"lamp\"]"),
             format!("{id} client=\"lamp\" stored qos=1"),
             format!("{id} client=\"lamp\" queued qos=1"),
-            format!("{id} client=\"lamp\" sent pkid={pkid} qos=1 dup=false"),
-            format!("{id} client=\"lamp\" sent pkid={pkid} qos=1 dup=true"),
+            format!("{id} client=\"lamp\" sent pkid={pkid} qos=1 dup=false protocol=3.1.1"),
+            format!("{id} client=\"lamp\" sent pkid={pkid} qos=1 dup=true protocol=3.1.1"),
             format!("{id} client=\"lamp\" acked pkid={pkid} by=PUBACK"),
         ]
     );
@@ -308,7 +308,7 @@ fn a_qos2_delivery_traces_pubrec_and_release_before_pubcomp() {
         lamp_hops,
         [
             &format!("{id} client=\"lamp\" queued qos=2"),
-            &format!("{id} client=\"lamp\" sent pkid={pkid} qos=2 dup=false"),
+            &format!("{id} client=\"lamp\" sent pkid={pkid} qos=2 dup=false protocol=3.1.1"),
             &format!("{id} client=\"lamp\" received PUBREC pkid={pkid}"),
             &format!("{id} client=\"lamp\" released pkid={pkid}"),
             &format!("{id} client=\"lamp\" acked pkid={pkid} by=PUBCOMP"),
@@ -371,7 +371,37 @@ fn a_stored_message_keeps_its_id_and_trace_across_a_restart() {
     let sent = lines.iter().find(|l| l.contains("sent pkid=")).unwrap();
     assert_eq!(
         hop(sent),
-        format!("{id} client=\"siren\" sent pkid=1 qos=1 dup=false"),
+        format!("{id} client=\"siren\" sent pkid=1 qos=1 dup=false protocol=3.1.1"),
+        "{lines:#?}"
+    );
+}
+
+/// Traces say which protocol version the publisher and each subscriber speak: a 3.1.1
+/// subscriber gets a 5.0 message without its properties.
+#[test]
+fn the_trace_shows_the_protocol_version_of_publisher_and_subscriber() {
+    let (_dir, b) = broker("[trace]\ntopics = [\"v5/#\"]\n", &[]);
+    let mut old = RawClient::connected(b.addr, "old-sub");
+    old.subscribe(1, &[("v5/#", 0)]);
+    let mut five = RawClient::connect(b.addr);
+    five.send(&common::v5::Connect5::new("new-pub").to_bytes());
+    five.read_packet();
+    five.send(&common::v5::publish5("v5/t", b"x", 0, false, 0, &[]));
+    assert_eq!(old.recv_publish().payload, b"x");
+    let mut seen = Vec::new();
+    let lines = trace_lines_until(&b, &mut seen, "sent qos=0");
+    let id = msg_id(&lines, "received");
+    let path: Vec<&str> = lines.iter().map(|l| hop(l)).collect();
+    assert_eq!(
+        path.first().copied(),
+        Some(&*format!("{id} received client=\"new-pub\" topic=\"v5/t\" qos=0 retain=false bytes=1 via=publish protocol=5.0")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        path.last().copied(),
+        Some(&*format!(
+            "{id} client=\"old-sub\" sent qos=0 protocol=3.1.1"
+        )),
         "{lines:#?}"
     );
 }

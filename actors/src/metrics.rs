@@ -4,10 +4,25 @@
 //! later /metrics) reads them. Relaxed ordering is enough: these are statistics, not
 //! synchronisation.
 
-use crate::codec::QoS;
+use crate::codec::{ProtocolVersion, QoS};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Instant;
+
+/// The protocol versions, in the order their counts are kept and shown.
+const PROTOCOLS: [ProtocolVersion; 3] = [
+    ProtocolVersion::V31,
+    ProtocolVersion::V311,
+    ProtocolVersion::V5,
+];
+
+fn protocol_index(p: ProtocolVersion) -> usize {
+    match p {
+        ProtocolVersion::V31 => 0,
+        ProtocolVersion::V311 => 1,
+        ProtocolVersion::V5 => 2,
+    }
+}
 
 /// Why a message was dropped; each reason is counted separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +71,8 @@ pub struct Metrics {
     /// Clients with an accepted CONNECT and an open connection.
     pub clients_connected: AtomicI64,
     pub clients_maximum: AtomicI64,
+    /// Connected clients by protocol version (3.1, 3.1.1, 5.0).
+    clients_by_protocol: [AtomicI64; 3],
     /// Accepted CONNECTs since start (Mosquitto's load/connections rate).
     pub clients_connected_total: AtomicU64,
     /// Sessions known to the broker, online or offline (Mosquitto's clients/total).
@@ -112,6 +129,7 @@ impl Default for Metrics {
             connections_total: AtomicU64::new(0),
             clients_connected: AtomicI64::new(0),
             clients_maximum: AtomicI64::new(0),
+            clients_by_protocol: Default::default(),
             clients_connected_total: AtomicU64::new(0),
             sessions: AtomicI64::new(0),
             subscriptions: AtomicI64::new(0),
@@ -149,13 +167,22 @@ impl Metrics {
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().map(|d| d.load(Relaxed)).sum()
     }
-    pub fn client_connected(&self) {
+    pub fn client_connected(&self, protocol: ProtocolVersion) {
         self.clients_connected_total.fetch_add(1, Relaxed);
+        self.clients_by_protocol[protocol_index(protocol)].fetch_add(1, Relaxed);
         let now = self.clients_connected.fetch_add(1, Relaxed) + 1;
         self.clients_maximum.fetch_max(now, Relaxed);
     }
-    pub fn client_disconnected(&self) {
+    pub fn client_disconnected(&self, protocol: ProtocolVersion) {
+        self.clients_by_protocol[protocol_index(protocol)].fetch_sub(1, Relaxed);
         self.clients_connected.fetch_sub(1, Relaxed);
+    }
+    /// Connected clients of each protocol version, as (version, count).
+    pub fn clients_by_protocol(&self) -> [(ProtocolVersion, i64); 3] {
+        PROTOCOLS.map(|p| {
+            let n = self.clients_by_protocol[protocol_index(p)].load(Relaxed);
+            (p, n.max(0))
+        })
     }
     /// Count one restart of a supervised actor (also in the `actor_restarts` total).
     pub fn count_restart(&self, actor: &'static str) {

@@ -112,6 +112,11 @@ impl SysPublisher {
         let queued = m.queued_messages.load(Relaxed).max(0) as u64;
         let stored = x.retained.count + queued;
         let n = |v: &std::sync::atomic::AtomicU64| v.load(Relaxed).to_string();
+        let mut by_protocol: Vec<(String, String)> = m
+            .clients_by_protocol()
+            .iter()
+            .map(|(p, n)| (format!("$SYS/broker/clients/protocol/{p}"), n.to_string()))
+            .collect();
         let mut out: Vec<(&str, String)> = vec![
             ("uptime", format!("{} seconds", m.uptime_secs())),
             ("clients/connected", connected.to_string()),
@@ -157,6 +162,8 @@ impl SysPublisher {
         for (topic, value) in &x.loads {
             out.push((format!("$SYS/broker/load/{topic}"), format!("{value:.2}")));
         }
+        // Courtier's own: connected clients by protocol version (3.1, 3.1.1, 5.0).
+        out.append(&mut by_protocol);
         out
     }
 
@@ -166,7 +173,7 @@ impl SysPublisher {
             msg.trace.traced = filter.traces("", &msg.topic);
         }
         let msg = Arc::new(msg);
-        trace::received(&msg, "sys");
+        trace::received(&msg, "sys", None);
         let routed = self.router.publish(&msg, None);
         ctx.spawn(
             async move {

@@ -24,7 +24,7 @@
 //! the message's `traced` flag, which only a configured filter sets); the formatting functions
 //! are out of line and cold, so the hot path carries no formatting code.
 
-use crate::codec::{Packet, Publish, QoS};
+use crate::codec::{Packet, ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;
 use crate::delivery::Offer;
 use crate::message::{Delivery, Message, MessageId, TraceContext};
@@ -115,9 +115,11 @@ pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
 /// The `received` hop of a message from [`on_entry`], if traced; `via` says how it entered
 /// ("publish", "will").
 #[inline(always)]
-pub fn received(msg: &Message, via: &str) {
+/// `protocol` is the publisher's (`None` for the broker's own `$SYS` messages), so a trace
+/// shows whether the message came with 5.0 properties.
+pub fn received(msg: &Message, via: &str, protocol: Option<ProtocolVersion>) {
     if msg.trace.traced {
-        log_received(msg, via);
+        log_received(msg, via, protocol);
     }
 }
 
@@ -125,10 +127,16 @@ pub fn received(msg: &Message, via: &str) {
 /// have been traced, it gets an id and its `received` and `dropped` hops, so a traced client's
 /// denials show in its trace.
 #[inline(always)]
-pub fn on_denied(cfg: &BrokerConfig, client: &str, p: &Publish, reason: DropReason) {
+pub fn on_denied(
+    cfg: &BrokerConfig,
+    client: &str,
+    protocol: ProtocolVersion,
+    p: &Publish,
+    reason: DropReason,
+) {
     if let Some(filter) = &cfg.trace {
         if filter.traces(client, &p.topic) {
-            denied(client, p, reason.name());
+            denied(client, protocol, p, reason.name());
         }
     }
 }
@@ -143,17 +151,18 @@ pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
     }
 }
 
-/// A delivery is handed to the writer.
+/// A delivery is handed to the writer; `protocol` is the subscriber's (a 3.1.1 subscriber
+/// gets the message without its 5.0 properties).
 #[inline(always)]
-pub fn on_sent(cfg: &BrokerConfig, client: &str, d: &Delivery) {
+pub fn on_sent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, d: &Delivery) {
     if cfg.trace.is_some() {
-        sent(cfg, client, d);
+        sent(cfg, client, protocol, d);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn sent(cfg: &BrokerConfig, client: &str, d: &Delivery) {
+fn sent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, d: &Delivery) {
     if !wants(cfg, client, &d.msg) {
         return;
     }
@@ -161,20 +170,24 @@ fn sent(cfg: &BrokerConfig, client: &str, d: &Delivery) {
     match d.pkid {
         Some(pkid) => log::info!(
             target: TARGET,
-            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={}",
+            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={} protocol={protocol}",
             d.qos as u8,
             d.dup
         ),
-        None => log::info!(target: TARGET, "msg={id} client={client:?} sent qos=0"),
+        None => log::info!(
+            target: TARGET,
+            "msg={id} client={client:?} sent qos=0 protocol={protocol}"
+        ),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn log_received(msg: &Message, via: &str) {
+fn log_received(msg: &Message, via: &str, protocol: Option<ProtocolVersion>) {
+    let protocol = protocol.map_or(String::new(), |p| format!(" protocol={p}"));
     log::info!(
         target: TARGET,
-        "msg={} received client={:?} topic={:?} qos={} retain={} bytes={} via={via}",
+        "msg={} received client={:?} topic={:?} qos={} retain={} bytes={} via={via}{protocol}",
         msg.id,
         &*msg.origin,
         &*msg.topic,
@@ -186,11 +199,11 @@ fn log_received(msg: &Message, via: &str) {
 
 #[cold]
 #[inline(never)]
-fn denied(client: &str, p: &Publish, reason: &str) {
+fn denied(client: &str, protocol: ProtocolVersion, p: &Publish, reason: &str) {
     let id = MessageId::next();
     log::info!(
         target: TARGET,
-        "msg={id} received client={client:?} topic={:?} qos={} retain={} bytes={} via=publish",
+        "msg={id} received client={client:?} topic={:?} qos={} retain={} bytes={} via=publish protocol={protocol}",
         &*p.topic,
         p.qos as u8,
         p.retain,
@@ -337,17 +350,24 @@ fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
 pub fn on_resent(
     cfg: &BrokerConfig,
     client: &str,
+    protocol: ProtocolVersion,
     (id, trace): (MessageId, TraceContext),
     packet: &Packet,
 ) {
     if let Some(filter) = &cfg.trace {
-        resent(filter, client, id, trace, packet);
+        resent(filter, client, protocol, (id, trace), packet);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn resent(filter: &TraceFilter, client: &str, id: MessageId, trace: TraceContext, packet: &Packet) {
+fn resent(
+    filter: &TraceFilter,
+    client: &str,
+    protocol: ProtocolVersion,
+    (id, trace): (MessageId, TraceContext),
+    packet: &Packet,
+) {
     if !trace.traced && !filter.traces_client(client) {
         return;
     }
@@ -359,7 +379,7 @@ fn resent(filter: &TraceFilter, client: &str, id: MessageId, trace: TraceContext
             ..
         }) => log::info!(
             target: TARGET,
-            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={dup}",
+            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={dup} protocol={protocol}",
             *qos as u8
         ),
         Packet::PubRel(a) => log::info!(

@@ -121,6 +121,17 @@ pub async fn render(broker: &Broker) -> String {
             (label("state", "offline"), sessions - online),
         ],
     );
+    let by_protocol: Vec<(Labels, i64)> = m
+        .clients_by_protocol()
+        .iter()
+        .map(|(p, n)| (label("protocol", &p.to_string()), *n))
+        .collect();
+    gauge_family(
+        &mut reg,
+        "courtier_clients_connected",
+        "Connected clients, by MQTT protocol version",
+        &by_protocol,
+    );
     gauge(
         &mut reg,
         "courtier_clients_maximum",

@@ -64,7 +64,7 @@ impl Handler<Attach> for Session {
             held: VecDeque::new(),
             closing: false,
         });
-        self.deps.metrics.client_connected();
+        self.deps.metrics.client_connected(msg.protocol);
         // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].
         self.state.resume();
         self.state.push_control(Packet::ConnAck(ConnAck {

@@ -211,7 +211,7 @@ impl Session {
             expires_at_ms,
             origin: self.client_id.clone(),
         });
-        crate::trace::received(&msg, "will");
+        crate::trace::received(&msg, "will", Some(self.protocol));
         // Delivered now; the retained store write (if any) completes in a detached task, not
         // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
         // would cancel the actor's own futures. The Will goes to the session's own
@@ -266,7 +266,7 @@ impl Session {
 
     fn detach_link(&mut self) -> Option<Link> {
         let link = self.link.take()?;
-        self.deps.metrics.client_disconnected();
+        self.deps.metrics.client_disconnected(self.protocol);
         Some(link)
     }
 

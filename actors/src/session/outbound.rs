@@ -143,7 +143,7 @@ impl Session {
             batch.push(match next {
                 Outbound::Dropped(..) => unreachable!("handled above"),
                 Outbound::Publish(d) => {
-                    trace::on_sent(&self.deps.cfg, &self.client_id, &d);
+                    trace::on_sent(&self.deps.cfg, &self.client_id, self.protocol, &d);
                     metrics.publish_sent.fetch_add(1, Relaxed);
                     metrics.publish_out.count(d.qos, d.msg.payload.len());
                     if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {
@@ -157,7 +157,7 @@ impl Session {
                 }
                 Outbound::Packet(packet) => Outgoing::packet(packet),
                 Outbound::Resend(packet, hop) => {
-                    trace::on_resent(&self.deps.cfg, &self.client_id, hop, &packet);
+                    trace::on_resent(&self.deps.cfg, &self.client_id, self.protocol, hop, &packet);
                     if let Packet::Publish(p) = &packet {
                         // A resent (DUP) delivery after a reconnect.
                         metrics.publish_sent.fetch_add(1, Relaxed);

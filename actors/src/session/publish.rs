@@ -106,7 +106,7 @@ impl Session {
             );
             let reason = denial.drop_reason();
             self.deps.metrics.count_drop(reason);
-            trace::on_denied(&self.deps.cfg, &self.client_id, &p, reason);
+            trace::on_denied(&self.deps.cfg, &self.client_id, protocol, &p, reason);
             return self.answer(answer(PublishOutcome::NotAuthorized));
         }
         let props = p.properties.as_deref();
@@ -158,7 +158,7 @@ impl Session {
             expires_at_ms,
             origin: self.client_id.clone(),
         });
-        trace::received(&msg, "publish");
+        trace::received(&msg, "publish", Some(protocol));
         let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);
