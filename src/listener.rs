@@ -3,6 +3,7 @@
 //! two `epoll_ctl` calls; now, with one worker, none does. One accept loop per worker on a
 //! shared socket was tried: whichever worker was awake took every connection.)
 
+use courtier_actors::broker::Admission;
 use courtier_actors::Broker;
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
@@ -92,15 +93,22 @@ async fn accept_loop(listener: TcpListener, broker: Broker) {
             }
         };
         failing.recovered();
-        if !broker.has_room() {
-            log::warn!("connection from {peer} refused: max_connections reached");
-            drop(stream);
-            continue;
-        }
+        let busy = match broker.admission() {
+            Admission::Accept => false,
+            Admission::Busy => {
+                log::warn!("connection from {peer} refused: max_connections reached (server busy)");
+                true
+            }
+            Admission::Drop => {
+                log::warn!("connection from {peer} dropped: max_connections reached");
+                drop(stream);
+                continue;
+            }
+        };
         if let Err(e) = tune(&stream) {
             log::debug!("socket options for {peer}: {e}");
         }
-        broker.accept_tcp(stream, peer);
+        broker.accept_tcp(stream, peer, busy);
     }
 }
 

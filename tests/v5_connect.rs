@@ -317,3 +317,32 @@ fn packet_too_large_gets_disconnect_0x95() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x95);
 }
+
+/// At `max_connections` a CONNECT is answered "server busy": 0x89 for a 5.0 client, code 3
+/// (server unavailable) for 3.1.1, then the connection closes; the clients already connected
+/// are not affected.
+#[test]
+fn max_connections_answers_server_busy() {
+    let b = start_broker_with(TestConfig {
+        max_connections: Some(2),
+        ..TestConfig::default()
+    });
+    let mut open: Vec<RawClient> = (0..2)
+        .map(|i| RawClient::connected(b.addr(), &unique(&format!("busy-{i}"))))
+        .collect();
+    let mut five = RawClient::connect(b.addr());
+    five.send(&Connect5::new(&unique("busy-5")).to_bytes());
+    let got = five.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(ConnAck5::parse(got[0].0, &got[0].1).reason, 0x89);
+    let mut old = RawClient::connect(b.addr());
+    old.send(&connect(&unique("busy-311"), true));
+    assert_eq!(
+        old.expect_closed_after_packets(CLOSE),
+        vec![(0x20, vec![0, 3])]
+    );
+    for c in open.iter_mut() {
+        c.send(&pingreq());
+        c.expect_hex("d0 00");
+    }
+}

@@ -19,6 +19,21 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+/// Connections over `max_connections` that are still read, so that their CONNECT can be
+/// answered "server busy" (5.0 0x89) instead of a bare close; beyond these, sockets are
+/// closed at once, so a flood costs nothing more.
+const BUSY_ANSWERS: usize = 16;
+
+/// What a new connection gets (see [`Broker::admission`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    Accept,
+    /// Over the limit: CONNECT is answered "server busy", then the connection closes.
+    Busy,
+    /// Far over the limit: closed at once.
+    Drop,
+}
+
 #[derive(Clone)]
 pub struct Broker {
     inner: Arc<Inner>,
@@ -162,11 +177,19 @@ impl Broker {
         self.inner.connection_deps.clone()
     }
 
-    /// Whether another connection may be opened (max_connections).
-    pub fn has_room(&self) -> bool {
-        match self.inner.cfg.max_connections {
-            None => true,
-            Some(max) => (self.inner.metrics.connections_open.load(Relaxed).max(0) as usize) < max,
+    /// Whether another connection may be opened (`max_connections`), and if not, whether it
+    /// is still answered with a "server busy" CONNACK.
+    pub fn admission(&self) -> Admission {
+        let Some(max) = self.inner.cfg.max_connections else {
+            return Admission::Accept;
+        };
+        let open = self.inner.metrics.connections_open.load(Relaxed).max(0) as usize;
+        if open < max {
+            Admission::Accept
+        } else if open < max + BUSY_ANSWERS {
+            Admission::Busy
+        } else {
+            Admission::Drop
         }
     }
 
@@ -184,12 +207,12 @@ impl Broker {
 
     /// Serve an accepted TCP socket on the next worker arbiter (round robin): on this thread
     /// when that is the one, else handed over to it.
-    pub fn accept_tcp(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    pub fn accept_tcp(&self, stream: tokio::net::TcpStream, peer: SocketAddr, busy: bool) {
         let deps = self.connection_deps();
         let n = self.inner.next_worker.fetch_add(1, Relaxed) % self.inner.workers.len();
         if crate::registry::current_worker() == Some(n) {
             let (r, w) = stream.into_split();
-            Connection::start(r, w, peer.to_string(), "tcp", deps);
+            Connection::start(r, w, peer.to_string(), "tcp", deps, busy);
             return;
         }
         let stream = match stream.into_std() {
@@ -199,19 +222,32 @@ impl Broker {
         self.inner.workers[n].spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
             Ok(s) => {
                 let (r, w) = s.into_split();
-                Connection::start(r, w, peer.to_string(), "tcp", deps);
+                Connection::start(r, w, peer.to_string(), "tcp", deps, busy);
             }
             Err(e) => log::warn!("socket from {peer}: {e}"),
         });
     }
 
     /// Serve any byte stream (TLS, WebSocket adapters) on the current arbiter.
-    pub fn accept_stream<R, W>(&self, reader: R, writer: W, peer: String, transport: &'static str)
-    where
+    pub fn accept_stream<R, W>(
+        &self,
+        reader: R,
+        writer: W,
+        peer: String,
+        transport: &'static str,
+        busy: bool,
+    ) where
         R: AsyncRead + Unpin + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        Connection::start(reader, writer, peer, transport, self.connection_deps());
+        Connection::start(
+            reader,
+            writer,
+            peer,
+            transport,
+            self.connection_deps(),
+            busy,
+        );
     }
 
     /// Close every client, save sessions, flush the store. The caller applies the deadline.

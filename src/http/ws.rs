@@ -12,6 +12,7 @@ use super::HttpState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Item, Message, MessageStream, Session};
 use bytes::BytesMut;
+use courtier_actors::broker::Admission;
 use courtier_actors::Broker;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -49,12 +50,18 @@ pub async fn handler(
             "the broker is not accepting connections (starting or stopping)".into(),
         );
     };
-    if !broker.has_room() {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "max_connections reached".into(),
-        );
-    }
+    // Over max_connections a few more are upgraded, so that their CONNECT is answered
+    // "server busy" (5.0 0x89) as over TCP; far over, the upgrade itself is refused.
+    let busy = match broker.admission() {
+        Admission::Accept => false,
+        Admission::Busy => true,
+        Admission::Drop => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "max_connections reached".into(),
+            )
+        }
+    };
     let offered: Vec<String> = req
         .headers()
         .get_all("sec-websocket-protocol")
@@ -76,7 +83,7 @@ pub async fn handler(
         .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     match actix_ws::handle_with_protocols(&req, body, &SUBPROTOCOLS) {
         Ok((response, session, stream)) => {
-            serve(broker, session, stream, peer);
+            serve(broker, session, stream, peer, busy);
             response
         }
         Err(e) => {
@@ -90,7 +97,7 @@ pub async fn handler(
 }
 
 /// Start the Connection actor over the bridge, on the current (HTTP worker) arbiter.
-fn serve(broker: &Broker, session: Session, stream: MessageStream, peer: String) {
+fn serve(broker: &Broker, session: Session, stream: MessageStream, peer: String, busy: bool) {
     let metrics = broker.metrics().clone();
     metrics.ws_connections_open.fetch_add(1, Relaxed);
     metrics.ws_connections_total.fetch_add(1, Relaxed);
@@ -98,7 +105,7 @@ fn serve(broker: &Broker, session: Session, stream: MessageStream, peer: String)
     // conn_in: the Connection reads what `feed` writes; conn_out: `drain` reads what it writes.
     let (conn_in, feed) = tokio::io::duplex(PIPE_BYTES);
     let (conn_out, drain) = tokio::io::duplex(PIPE_BYTES);
-    broker.accept_stream(conn_in, conn_out, peer.clone(), "websocket");
+    broker.accept_stream(conn_in, conn_out, peer.clone(), "websocket", busy);
     let inbound = frames_to_bytes(stream, session.clone(), feed, peer);
     let outbound = bytes_to_frames(drain, session);
     actix_rt::spawn(async move {

@@ -42,6 +42,12 @@ impl Connection {
         );
     }
 
+    /// Over `max_connections`: CONNACK "server busy" (5.0 0x89; 3.x 3, server unavailable).
+    pub(super) fn refuse_busy(&mut self, c: Connect, ctx: &mut Context<Self>) {
+        let _ = self.writer.try_send(Outgoing::peer(c.protocol, None));
+        self.refuse_for(Refusal::ServerBusy, &c, ctx);
+    }
+
     pub(super) fn on_connect(&mut self, c: Connect, ctx: &mut Context<Self>) {
         let negotiated = match protocol::negotiate(&c, &self.deps.cfg, assign_client_id) {
             Ok(n) => n,

@@ -74,6 +74,8 @@ pub struct WriterStopped {
 enum Phase {
     /// Waiting for CONNECT [MQTT-3.1.0-1].
     AwaitingConnect,
+    /// Over `max_connections`: waiting for CONNECT only to answer it "server busy".
+    Busy,
     /// CONNECT received; attaching to a session.
     Connecting,
     Attached {
@@ -108,13 +110,15 @@ pub struct Connection {
 static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Connection {
-    /// Start a connection actor on the current arbiter over `reader`/`writer`.
+    /// Start a connection actor on the current arbiter over `reader`/`writer`; with `busy`
+    /// (over `max_connections`) its CONNECT is answered "server busy" and it closes.
     pub fn start<R, W>(
         reader: R,
         writer: W,
         peer: String,
         transport: &'static str,
         deps: Arc<ConnectionDeps>,
+        busy: bool,
     ) -> Addr<Connection>
     where
         R: AsyncRead + Unpin + 'static,
@@ -139,7 +143,11 @@ impl Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
                 peer,
                 transport,
-                phase: Phase::AwaitingConnect,
+                phase: if busy {
+                    Phase::Busy
+                } else {
+                    Phase::AwaitingConnect
+                },
                 writer: tx,
                 watch,
                 deps,
@@ -292,7 +300,8 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
         match (&self.phase, packet) {
             (Phase::Closed, _) => {}
             (Phase::AwaitingConnect, Packet::Connect(c)) => self.on_connect(*c, ctx),
-            (Phase::AwaitingConnect, other) => self.close(
+            (Phase::Busy, Packet::Connect(c)) => self.refuse_busy(*c, ctx),
+            (Phase::AwaitingConnect | Phase::Busy, other) => self.close(
                 CloseReason::Protocol(
                     "MQTT-3.1.0-1",
                     format!("first packet was {}, not CONNECT", other.kind()),
@@ -348,7 +357,7 @@ impl Handler<DeadlinePassed> for Connection {
     type Result = ();
     fn handle(&mut self, msg: DeadlinePassed, ctx: &mut Context<Self>) {
         match (msg.0, &self.phase) {
-            (Due::Connect(_), Phase::AwaitingConnect | Phase::Connecting) => {
+            (Due::Connect(_), Phase::AwaitingConnect | Phase::Busy | Phase::Connecting) => {
                 self.close(CloseReason::ConnectTimeout, ctx)
             }
             (Due::KeepAlive(_), Phase::Attached { .. }) => {
