@@ -1,7 +1,7 @@
 //! A routed message on its way to one subscriber, below both the topic tries and the sessions
 //! (and traces), so that each of them depends on this module and none on another.
 //!
-//! - [`Deliver`]: what a publisher hands a subscriber.
+//! - [`Delivery`]: a message on its way to one subscriber, from the router to the writer.
 //! - [`Inbox`] and [`DrainInbox`]: where deliveries wait between two turns of the subscribing
 //!   session (see the section below).
 //! - [`Offer`]: what the session did with a delivery (queued, dropped, evicted others).
@@ -28,18 +28,89 @@ use crate::metrics::DropReason;
 use actix::prelude::*;
 use std::sync::{Arc, Mutex};
 
-/// A routed message for this session's client. Pushed into its inbox by publishers ([`Inbox`]):
-/// never awaited, so one slow subscriber cannot stall a publisher (ARCHITECTURE.md §3 step 4).
+/// A message on its way to one subscriber: the shared message (topic, payload, QoS, retain and
+/// the publish properties that travel with it) plus what is particular to this delivery. It is
+/// the one shape a delivery has from the router to the writer: pushed into the subscriber's
+/// inbox by publishers ([`Inbox`], never awaited, so one slow subscriber cannot stall a
+/// publisher: ARCHITECTURE.md §3 step 4), queued, in flight with its packet id, resent with
+/// DUP, and encoded by the writer straight from the shared message (a reference count, not
+/// copies of the topic and payload). What MQTT 5.0 adds per delivery goes here too.
 #[derive(Clone)]
-pub struct Deliver {
+pub struct Delivery {
     pub msg: Arc<Message>,
     /// min(publish QoS, granted QoS).
     pub qos: QoS,
-    /// RETAIN flag on the wire: false for live forwarding [MQTT-3.3.1-9].
+    /// RETAIN flag on the wire: false for live forwarding [MQTT-3.3.1-9], true for the
+    /// retained messages a new subscription receives.
     pub retain: bool,
-    /// Set when the publisher stored this delivery for the (persistent) session: the sequence
-    /// it is stored under.
-    pub seq: Option<u64>,
+    /// The publisher stored this delivery for the subscriber's persistent session, under the
+    /// message's id (see [`Delivery::seq`]).
+    pub stored: bool,
+    /// DUP: a resend after a reconnect [MQTT-3.3.1-1].
+    pub dup: bool,
+    /// The packet id, once in flight (QoS 1/2).
+    pub pkid: Option<u16>,
+}
+
+impl Delivery {
+    /// A delivery not sent yet.
+    pub fn new(msg: Arc<Message>, qos: QoS, retain: bool, stored: bool) -> Delivery {
+        Delivery {
+            msg,
+            qos,
+            retain,
+            stored,
+            dup: false,
+            pkid: None,
+        }
+    }
+
+    /// Where the store keeps this delivery for the subscriber's persistent session: its queue
+    /// entry's sequence, the message id; `None` if it is not stored.
+    pub fn seq(&self) -> Option<u64> {
+        self.stored.then(|| self.msg.id.get())
+    }
+
+    /// The PUBLISH to encode, straight from the shared message.
+    pub fn as_publish(&self) -> crate::codec::PublishRef<'_> {
+        self.msg
+            .as_publish(self.pkid, self.qos, self.dup, self.retain)
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("msg", &self.msg.id)
+            .field("topic", &self.msg.topic)
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .field("stored", &self.stored)
+            .field("dup", &self.dup)
+            .field("pkid", &self.pkid)
+            .finish()
+    }
+}
+
+/// What a reconnect resends, in the original order [MQTT-4.4.0-1].
+#[derive(Clone, Debug)]
+pub enum Resend {
+    /// The delivery again, with DUP and its packet id.
+    Publish(Delivery),
+    /// PUBREL for a QoS 2 delivery the client had acknowledged with PUBREC, with the id and
+    /// trace context of its message (a `Copy` taken in `resume`, so the `released` hop needs
+    /// no lookup of the in-flight entry, and untraced resends cost nothing more).
+    PubRel(u16, (MessageId, TraceContext)),
+}
+
+impl Resend {
+    /// The id and trace context of the message this resend belongs to.
+    pub fn hop(&self) -> (MessageId, TraceContext) {
+        match self {
+            Resend::Publish(d) => (d.msg.id, d.msg.trace),
+            Resend::PubRel(_, hop) => *hop,
+        }
+    }
 }
 
 /// What happened to a message offered to the session. Dropped deliveries name their store
@@ -68,13 +139,13 @@ pub struct Inbox {
 
 #[derive(Default)]
 struct Queue {
-    items: Vec<Deliver>,
+    items: Vec<Delivery>,
     closed: bool,
 }
 
 impl Inbox {
     /// Add a delivery; true if the inbox was empty, so the caller must send a [`DrainInbox`].
-    pub fn push(&self, d: Deliver) -> bool {
+    pub fn push(&self, d: Delivery) -> bool {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
             return false;
@@ -84,7 +155,7 @@ impl Inbox {
     }
 
     /// Swap everything waiting into `into` (empty; its capacity is reused by the next pushes).
-    pub fn take(&self, into: &mut Vec<Deliver>) {
+    pub fn take(&self, into: &mut Vec<Delivery>) {
         debug_assert!(into.is_empty());
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::swap(&mut q.items, into);
@@ -105,18 +176,10 @@ mod tests {
     use crate::message::Message;
     use std::sync::Arc;
 
-    fn deliver(n: u64) -> Deliver {
-        Deliver {
-            msg: Arc::new(Message::new(
-                "t".into(),
-                bytes::Bytes::new(),
-                QoS::AtMostOnce,
-                false,
-            )),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            seq: Some(n),
-        }
+    fn deliver(n: u64) -> Delivery {
+        let mut m = Message::new("t".into(), bytes::Bytes::new(), QoS::AtMostOnce, false);
+        m.id = crate::message::MessageId(n);
+        Delivery::new(Arc::new(m), QoS::AtMostOnce, false, true)
     }
 
     #[test]
@@ -127,7 +190,7 @@ mod tests {
         let mut got = Vec::new();
         inbox.take(&mut got);
         assert_eq!(
-            got.iter().map(|d| d.seq).collect::<Vec<_>>(),
+            got.iter().map(|d| d.seq()).collect::<Vec<_>>(),
             [Some(1), Some(2)]
         );
         got.clear();

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// Client identifiers are shared between actors; cloning is a refcount.
 pub type ClientId = ByteString;
@@ -167,37 +166,6 @@ pub fn unix_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-/// A PUBLISH on its way to one client: the shared message and this delivery's header. The
-/// writer encodes it straight from the message, so sending one costs a reference count, not
-/// copies of the topic and payload handles (nor a boxed `Packet`).
-#[derive(Clone)]
-pub struct Delivery {
-    pub msg: Arc<Message>,
-    pub pkid: Option<u16>,
-    pub qos: QoS,
-    pub dup: bool,
-    pub retain: bool,
-}
-
-impl Delivery {
-    pub fn as_publish(&self) -> crate::codec::PublishRef<'_> {
-        self.msg
-            .as_publish(self.pkid, self.qos, self.dup, self.retain)
-    }
-}
-
-impl fmt::Debug for Delivery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Delivery")
-            .field("msg", &self.msg.id)
-            .field("topic", &self.msg.topic)
-            .field("pkid", &self.pkid)
-            .field("qos", &self.qos)
-            .field("dup", &self.dup)
-            .finish()
-    }
 }
 
 impl fmt::Debug for Message {

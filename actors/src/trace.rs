@@ -24,10 +24,10 @@
 //! the message's `traced` flag, which only a configured filter sets); the formatting functions
 //! are out of line and cold, so the hot path carries no formatting code.
 
-use crate::codec::{Packet, ProtocolVersion, Publish, QoS};
+use crate::codec::{ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;
-use crate::delivery::Offer;
-use crate::message::{Delivery, Message, MessageId, TraceContext};
+use crate::delivery::{Delivery, Offer, Resend};
+use crate::message::{Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topic;
 use crate::topics::messages::Matched;
@@ -347,48 +347,31 @@ fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
 /// (3.1.1 and 5.0 give PUBREL no DUP flag, and the encoder sets none). `trace` travels with the resend, so there is no
 /// lookup of the in-flight entry, and an untraced resend costs the one branch on `cfg.trace`.
 #[inline(always)]
-pub fn on_resent(
-    cfg: &BrokerConfig,
-    client: &str,
-    protocol: ProtocolVersion,
-    (id, trace): (MessageId, TraceContext),
-    packet: &Packet,
-) {
+pub fn on_resent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, resend: &Resend) {
     if let Some(filter) = &cfg.trace {
-        resent(filter, client, protocol, (id, trace), packet);
+        resent(filter, client, protocol, resend);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn resent(
-    filter: &TraceFilter,
-    client: &str,
-    protocol: ProtocolVersion,
-    (id, trace): (MessageId, TraceContext),
-    packet: &Packet,
-) {
+fn resent(filter: &TraceFilter, client: &str, protocol: ProtocolVersion, resend: &Resend) {
+    let (id, trace) = resend.hop();
     if !trace.traced && !filter.traces_client(client) {
         return;
     }
-    match packet {
-        Packet::Publish(Publish {
-            pkid: Some(pkid),
-            qos,
-            dup,
-            ..
-        }) => log::info!(
+    match resend {
+        Resend::Publish(d) => log::info!(
             target: TARGET,
-            "msg={id} client={client:?} sent pkid={pkid} qos={} dup={dup} protocol={protocol}",
-            *qos as u8
+            "msg={id} client={client:?} sent pkid={} qos={} dup={} protocol={protocol}",
+            d.pkid.unwrap_or(0),
+            d.qos as u8,
+            d.dup
         ),
-        Packet::PubRel(a) => log::info!(
+        Resend::PubRel(pkid, _) => log::info!(
             target: TARGET,
-            "msg={id} client={client:?} released pkid={} resent=true",
-            a.pkid
+            "msg={id} client={client:?} released pkid={pkid} resent=true",
         ),
-        // `resume` schedules nothing else.
-        _ => {}
     }
 }
 

@@ -13,8 +13,8 @@
 use super::outbox::{Idle, OutboxReceiver, ParkedWriter};
 use super::{buffers, Connection, ConnectionDeps, WriterStopped};
 use crate::close::CloseReason;
-use crate::codec::{Ack, MqttCodec, Packet, ProtocolVersion, QoS};
-use crate::message::{Delivery, Message};
+use crate::codec::{Ack, MqttCodec, Packet, ProtocolVersion};
+use crate::delivery::Delivery;
 use actix::WeakAddr;
 use bytes::BytesMut;
 use std::collections::VecDeque;
@@ -42,15 +42,8 @@ pub struct Outgoing(Repr);
 
 #[derive(Debug)]
 enum Repr {
-    /// A delivery, encoded from the shared message. `pkid` 0 = none (QoS 0), which keeps the
-    /// variant (and so every slot) at 16 bytes.
-    Publish {
-        msg: Arc<Message>,
-        pkid: u16,
-        qos: QoS,
-        dup: bool,
-        retain: bool,
-    },
+    /// A delivery, encoded from the shared message (16 bytes, the size of every slot).
+    Publish(Delivery),
     /// PUBACK, PUBREC, PUBREL, PUBCOMP (3.x: a packet id only) or PINGRESP.
     Ack {
         kind: AckKind,
@@ -95,13 +88,7 @@ impl Outgoing {
     }
 
     pub fn publish(d: Delivery) -> Outgoing {
-        Outgoing(Repr::Publish {
-            msg: d.msg,
-            pkid: d.pkid.unwrap_or(0),
-            qos: d.qos,
-            dup: d.dup,
-            retain: d.retain,
-        })
+        Outgoing(Repr::Publish(d))
     }
 
     /// From now on encode for this protocol version, and within the client's Maximum Packet
@@ -125,16 +112,7 @@ enum Encoded {
 
 fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io::Result<Encoded> {
     match item.0 {
-        Repr::Publish {
-            msg,
-            pkid,
-            qos,
-            dup,
-            retain,
-        } => {
-            let publish = msg.as_publish((pkid != 0).then_some(pkid), qos, dup, retain);
-            codec.encode_publish(&publish, buf)?;
-        }
+        Repr::Publish(d) => codec.encode_publish(&d.as_publish(), buf)?,
         Repr::Ack { kind, pkid } => {
             let p = match kind {
                 AckKind::PubAck => Packet::PubAck(Ack::new(pkid)),

@@ -6,11 +6,11 @@
 //! that packet is in the outbox (`Link::held`), so a client that does not read its
 //! acknowledgements runs out of credits and its connection stops reading.
 
-use super::queue::Pending;
 use super::Session;
 use crate::close::CloseReason;
 use crate::codec::Packet;
 use crate::connection::Credit;
+use crate::delivery::Delivery;
 use actix::prelude::*;
 
 /// What answering one inbound packet produces.
@@ -20,7 +20,7 @@ pub struct Reply {
     pub packet: Option<Packet>,
     /// Retained messages a SUBSCRIBE matched, offered once its SUBACK is queued
     /// [MQTT-3.3.1-6].
-    pub retained: Vec<Pending>,
+    pub retained: Vec<Delivery>,
     /// Close the connection, after the replies before this one.
     pub close: Option<CloseReason>,
     pub credit: Option<Credit>,

@@ -132,11 +132,11 @@ impl Session {
             trace::on_acked(
                 &self.deps.cfg,
                 &self.client_id,
-                &done.pending.msg,
+                &done.delivery.msg,
                 done.acked_by(),
                 pkid,
             );
-            self.persist_delete([done.pending.seq]);
+            self.persist_delete([done.delivery.seq()]);
         }
     }
 
@@ -144,8 +144,8 @@ impl Session {
     fn on_pubrec(&mut self, pkid: u16) -> Packet {
         let (pubrel, released) = self.state.on_pubrec(pkid);
         if let Some(i) = released {
-            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.pending.msg, pkid);
-            let pending = i.pending.clone();
+            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.delivery.msg, pkid);
+            let pending = i.delivery.clone();
             self.persist_state(&pending, DeliveryState::Released { pkid });
         }
         pubrel
@@ -157,11 +157,11 @@ impl Session {
             trace::on_acked(
                 &self.deps.cfg,
                 &self.client_id,
-                &done.pending.msg,
+                &done.delivery.msg,
                 done.acked_by(),
                 pkid,
             );
-            self.persist_delete([done.pending.seq]);
+            self.persist_delete([done.delivery.seq()]);
         }
     }
 

@@ -161,24 +161,24 @@ impl InflightWindow {
 mod tests {
     use super::*;
     use crate::codec::QoS;
+    use crate::delivery::Delivery;
     use crate::message::Message;
-    use crate::session::queue::Pending;
     use crate::session::state::OutState;
     use std::sync::Arc;
 
     fn entry(seq: u64) -> Inflight {
         Inflight {
-            pending: Pending {
-                msg: Arc::new(Message::new(
+            delivery: Delivery::new(
+                Arc::new(Message::new(
                     "t".into(),
                     bytes::Bytes::new(),
                     QoS::AtLeastOnce,
                     false,
                 )),
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                seq: None,
-            },
+                QoS::AtLeastOnce,
+                false,
+                false,
+            ),
             state: OutState::AwaitPubAck,
             seq,
         }

@@ -8,7 +8,7 @@
 //! - `inbound.rs`: packets from the client, acks handled there; `publish.rs` PUBLISH and
 //!   its 5.0 reason codes; `subscribe.rs` SUBSCRIBE and UNSUBSCRIBE
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
-//! - `outbound.rs`: `Deliver` and draining the state into the writer
+//! - `outbound.rs`: `Delivery` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
 
 mod answer;
@@ -140,7 +140,7 @@ pub struct Session {
     restored_left_secs: Option<u32>,
     me: Option<Arc<Subscriber>>,
     /// The inbox's previous batch, kept for its capacity (see `crate::delivery`).
-    inbox_spare: Vec<crate::delivery::Deliver>,
+    inbox_spare: Vec<crate::delivery::Delivery>,
     /// Shared by every session: each `Addr` clone is an allocation of its own (~72 bytes).
     deps: Arc<SessionDeps>,
 }

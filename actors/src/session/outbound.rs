@@ -6,13 +6,12 @@
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
 //! anyone else: publishers only push into our inbox.
 
-use super::queue::Pending;
 use super::state::Outbound;
 use super::{Link, Session};
-use crate::codec::{Packet, QoS};
+use crate::codec::{Ack, Packet, QoS};
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
-use crate::delivery::{Deliver, DrainInbox, Offer};
+use crate::delivery::{Delivery, DrainInbox, Offer, Resend};
 use crate::metrics::DropReason;
 use crate::trace;
 use actix::prelude::*;
@@ -39,21 +38,13 @@ impl Handler<DrainInbox> for Session {
 impl Session {
     /// Queue a routed message (from another session's publish, or our own client's when it
     /// subscribes to what it publishes); `drain` sends it.
-    pub(super) fn offer(&mut self, msg: Deliver) {
+    pub(super) fn offer(&mut self, msg: Delivery) {
         if self.ended {
             return;
         }
         let online = self.link.is_some();
         let hop = (msg.msg.id, msg.msg.trace, msg.qos);
-        let offer = self.state.offer(
-            Pending {
-                msg: msg.msg,
-                qos: msg.qos,
-                retain: msg.retain,
-                seq: msg.seq,
-            },
-            online,
-        );
+        let offer = self.state.offer(msg, online);
         trace::on_offered(&self.deps.cfg, &self.client_id, hop, &offer);
         match offer {
             Offer::Accepted => {
@@ -136,7 +127,7 @@ impl Session {
             if let Outbound::Dropped(p, reason) = next {
                 trace::on_undeliverable(&self.deps.cfg, &self.client_id, &p.msg, reason);
                 self.note_drop(reason, "dropped a queued message");
-                self.persist_delete([p.seq]);
+                self.persist_delete([p.seq()]);
                 continue;
             }
             room -= 1;
@@ -150,20 +141,23 @@ impl Session {
                         // Persist the packet id, so a restart resends PUBLISH or PUBREL
                         // under the id the client knows.
                         if let Some(i) = self.state.inflight(pkid) {
-                            self.persist_state(&i.pending, DeliveryState::Sent { pkid });
+                            self.persist_state(&i.delivery, DeliveryState::Sent { pkid });
                         }
                     }
                     Outgoing::publish(d)
                 }
                 Outbound::Packet(packet) => Outgoing::packet(packet),
-                Outbound::Resend(packet, hop) => {
-                    trace::on_resent(&self.deps.cfg, &self.client_id, self.protocol, hop, &packet);
-                    if let Packet::Publish(p) = &packet {
+                Outbound::Resend(resend) => {
+                    trace::on_resent(&self.deps.cfg, &self.client_id, self.protocol, &resend);
+                    match resend {
                         // A resent (DUP) delivery after a reconnect.
-                        metrics.publish_sent.fetch_add(1, Relaxed);
-                        metrics.publish_out.count(p.qos, p.payload.len());
+                        Resend::Publish(d) => {
+                            metrics.publish_sent.fetch_add(1, Relaxed);
+                            metrics.publish_out.count(d.qos, d.msg.payload.len());
+                            Outgoing::publish(d)
+                        }
+                        Resend::PubRel(pkid, _) => Outgoing::packet(Packet::PubRel(Ack::new(pkid))),
                     }
-                    Outgoing::packet(packet)
                 }
             });
         }

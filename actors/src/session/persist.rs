@@ -16,9 +16,9 @@
 //! - inbound QoS 2 packet ids: stored before PUBREC, removed before PUBCOMP (both awaited), so a
 //!   repeated PUBLISH is never delivered twice, even across a crash.
 
-use super::queue::Pending;
 use super::{Session, SessionDeps};
 use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
+use crate::delivery::Delivery;
 use crate::message::{ClientId, Message, MessageId};
 use crate::metrics::DropReason;
 use courtier_storage::writer::Commit;
@@ -100,8 +100,8 @@ impl Session {
         self.persist(ops);
     }
 
-    pub(super) fn persist_state(&self, p: &Pending, state: DeliveryState) {
-        if let Some(seq) = p.seq {
+    pub(super) fn persist_state(&self, p: &Delivery, state: DeliveryState) {
+        if let Some(seq) = p.seq() {
             self.persist(vec![Op::UpdateMessage {
                 client_id: self.client_id.to_string(),
                 seq,
@@ -166,12 +166,7 @@ impl Session {
             // where a topic filter traces it, its trace go on.
             msg.id = MessageId(seq);
             msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic);
-            let pending = Pending {
-                msg: Arc::new(msg),
-                qos,
-                retain,
-                seq: Some(seq),
-            };
+            let pending = Delivery::new(Arc::new(msg), qos, retain, true);
             match r.state {
                 DeliveryState::Queued => {
                     if let crate::delivery::Offer::Dropped(_, seq) = s.state.offer(pending, true) {

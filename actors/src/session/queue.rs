@@ -2,34 +2,22 @@
 //! a full inflight window or a full socket). Bounded in messages and payload bytes, with a named
 //! overflow policy; the caller counts and logs every drop.
 
-use crate::codec::QoS;
 use crate::config::OverflowPolicy;
-use crate::message::Message;
+use crate::delivery::Delivery;
 use std::collections::VecDeque;
-use std::sync::Arc;
-
-/// One message for one subscriber: the shared message plus this delivery's QoS and RETAIN flag.
-#[derive(Clone, Debug)]
-pub struct Pending {
-    pub msg: Arc<Message>,
-    pub qos: QoS,
-    pub retain: bool,
-    /// Sequence under which this delivery is persisted for its (persistent) session, if it is.
-    pub seq: Option<u64>,
-}
 
 #[derive(Debug)]
 pub enum PushOutcome {
     Queued,
     /// The new message was refused (drop_new); here it is.
-    DroppedNew(Pending),
+    DroppedNew(Delivery),
     /// The new message was queued and these oldest ones evicted (drop_oldest).
-    DroppedOldest(Vec<Pending>),
+    DroppedOldest(Vec<Delivery>),
 }
 
 #[derive(Debug)]
 pub struct BoundedQueue {
-    items: VecDeque<Pending>,
+    items: VecDeque<Delivery>,
     bytes: usize,
     /// 0 = unlimited.
     max_messages: usize,
@@ -54,7 +42,7 @@ impl BoundedQueue {
             && (self.max_bytes == 0 || self.bytes + extra_bytes <= self.max_bytes)
     }
 
-    pub fn push(&mut self, p: Pending) -> PushOutcome {
+    pub fn push(&mut self, p: Delivery) -> PushOutcome {
         let size = p.msg.payload.len();
         if self.fits(size) {
             self.bytes += size;
@@ -83,11 +71,11 @@ impl BoundedQueue {
         }
     }
 
-    pub fn front(&self) -> Option<&Pending> {
+    pub fn front(&self) -> Option<&Delivery> {
         self.items.front()
     }
 
-    pub fn pop_front(&mut self) -> Option<Pending> {
+    pub fn pop_front(&mut self) -> Option<Delivery> {
         let p = self.items.pop_front()?;
         self.bytes -= p.msg.payload.len();
         Some(p)
@@ -102,7 +90,7 @@ impl BoundedQueue {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
-    pub fn iter(&self) -> impl Iterator<Item = &Pending> {
+    pub fn iter(&self) -> impl Iterator<Item = &Delivery> {
         self.items.iter()
     }
     pub fn clear(&mut self) {
@@ -114,20 +102,19 @@ impl BoundedQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::QoS;
+    use crate::message::Message;
     use bytes::Bytes;
+    use std::sync::Arc;
 
-    fn p(payload: &'static [u8]) -> Pending {
-        Pending {
-            msg: Arc::new(Message::new(
-                "t".into(),
-                Bytes::from_static(payload),
-                QoS::AtLeastOnce,
-                false,
-            )),
-            qos: QoS::AtLeastOnce,
-            retain: false,
-            seq: None,
-        }
+    fn p(payload: &'static [u8]) -> Delivery {
+        let msg = Message::new(
+            "t".into(),
+            Bytes::from_static(payload),
+            QoS::AtLeastOnce,
+            false,
+        );
+        Delivery::new(Arc::new(msg), QoS::AtLeastOnce, false, false)
     }
 
     #[test]

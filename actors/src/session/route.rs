@@ -2,13 +2,13 @@
 //!
 //! A PUBLISH is routed synchronously while the publishing session handles it: match in the
 //! shared tries (topics/index.rs), submit the store writes for persistent subscribers, then one
-//! non-awaited `Deliver` per subscriber. Delivery order is therefore the order in which a
+//! non-awaited `Delivery` per subscriber. Delivery order is therefore the order in which a
 //! session handles its publishes, with no completion chain. What remains asynchronous is only
 //! what the acknowledgement must wait for (the retained store, the store writes): [`Routed`].
 //! Not `Send`: each actor owns its own.
 
 use crate::codec::{QoS, SubscriptionOptions};
-use crate::delivery::{Deliver, DrainInbox};
+use crate::delivery::{Delivery, DrainInbox};
 use crate::message::{ClientId, Message};
 use crate::retain::{RetainStore, StoreRetained};
 use crate::session::persist::message_body;
@@ -63,7 +63,7 @@ pub enum RouteError {
 pub struct Routed {
     /// The delivery to the publishing session itself, if it subscribes to the topic: the
     /// caller offers it in place, so it keeps its order against the caller's own replies.
-    pub local: Option<Deliver>,
+    pub local: Option<Delivery>,
     /// How many subscribers the message matched (0: a 5.0 publisher hears "no matching
     /// subscribers").
     pub subscribers: usize,
@@ -141,16 +141,8 @@ impl Router {
         }
         let mut local = None;
         for (i, m) in matched.iter().enumerate() {
-            let deliver = Deliver {
-                msg: msg.clone(),
-                qos: msg.qos.min(m.qos),
-                retain: false,
-                seq: stored
-                    .get(i)
-                    .copied()
-                    .unwrap_or(false)
-                    .then_some(msg.id.get()),
-            };
+            let stored = stored.get(i).copied().unwrap_or(false);
+            let deliver = Delivery::new(msg.clone(), msg.qos.min(m.qos), false, stored);
             match me {
                 Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
                 _ => {

@@ -6,13 +6,13 @@
 //! is unit-tested without a broker.
 
 use super::inflight::InflightWindow;
-use super::queue::{BoundedQueue, Pending, PushOutcome};
-pub(crate) use super::state_types::publish_packet;
+use super::queue::{BoundedQueue, PushOutcome};
 pub use super::state_types::{Inflight, OutState, Outbound};
 use crate::codec::{Ack, Packet, QoS, ReasonCode, SubscriptionOptions};
 use crate::config::BrokerConfig;
+use crate::delivery::Delivery;
 pub use crate::delivery::Offer;
-use crate::message::{Delivery, MessageId, TraceContext};
+pub use crate::delivery::Resend;
 use crate::metrics::DropReason;
 use bytestring::ByteString;
 use foldhash::{HashMap, HashSet};
@@ -72,23 +72,23 @@ impl SessionState {
 
     /// A message routed to this session. Offline sessions keep QoS 1/2 only, unless
     /// queue_qos0_messages is set (Mosquitto's rule).
-    pub fn offer(&mut self, p: Pending, online: bool) -> Offer {
+    pub fn offer(&mut self, p: Delivery, online: bool) -> Offer {
         if !online && p.qos == QoS::AtMostOnce && !self.queue_qos0_offline {
             self.dropped += 1;
-            return Offer::Dropped(DropReason::Qos0Offline, p.seq);
+            return Offer::Dropped(DropReason::Qos0Offline, p.seq());
         }
         match self.queue.push(p) {
             PushOutcome::Queued => Offer::Accepted,
             PushOutcome::DroppedNew(p) => {
                 self.dropped += 1;
-                Offer::Dropped(DropReason::QueueFull, p.seq)
+                Offer::Dropped(DropReason::QueueFull, p.seq())
             }
             PushOutcome::DroppedOldest(evicted) => {
                 self.dropped += evicted.len() as u64;
                 Offer::Evicted(
                     evicted
                         .into_iter()
-                        .map(|p| (p.seq, p.msg.id, p.msg.trace))
+                        .map(|p| (p.seq(), p.msg.id, p.msg.trace))
                         .collect(),
                 )
             }
@@ -96,7 +96,7 @@ impl SessionState {
     }
 
     /// Retained messages matched by a new subscription.
-    pub fn offer_retained(&mut self, p: Pending) {
+    pub fn offer_retained(&mut self, p: Delivery) {
         self.rare().retained.push_back(p);
     }
 
@@ -134,7 +134,7 @@ impl SessionState {
         self.window = receive_maximum.map_or(self.max_inflight, |r| r.get().min(self.max_inflight));
     }
 
-    fn can_send(&self, p: &Pending) -> bool {
+    fn can_send(&self, p: &Delivery) -> bool {
         p.qos == QoS::AtMostOnce || self.window_open()
     }
 
@@ -166,9 +166,9 @@ impl SessionState {
             return Some(Outbound::Packet(p));
         }
         if let Some(rare) = &mut self.rare {
-            if let Some((p, trace)) = rare.resend.pop_front() {
+            if let Some(r) = rare.resend.pop_front() {
                 self.free_rare_if_empty();
-                return Some(Outbound::Resend(p, trace));
+                return Some(Outbound::Resend(r));
             }
         }
         let retained = self.rare.as_ref().and_then(|r| r.retained.front());
@@ -203,8 +203,9 @@ impl SessionState {
         self.queue.bytes()
     }
 
-    fn start_delivery(&mut self, p: Pending) -> Delivery {
-        let pkid = if p.qos == QoS::AtMostOnce {
+    /// Give a QoS 1/2 delivery its packet id and its place in the window.
+    fn start_delivery(&mut self, mut p: Delivery) -> Delivery {
+        p.pkid = if p.qos == QoS::AtMostOnce {
             None
         } else {
             let id = self.inflight.allocate(&mut self.next_pkid);
@@ -217,20 +218,14 @@ impl SessionState {
             self.inflight.insert(
                 id,
                 Inflight {
-                    pending: p.clone(),
+                    delivery: p.clone(),
                     state,
                     seq: self.next_seq,
                 },
             );
             Some(id)
         };
-        Delivery {
-            msg: p.msg,
-            pkid,
-            qos: p.qos,
-            dup: false,
-            retain: p.retain,
-        }
+        p
     }
 
     /// PUBACK from the client: the finished delivery, or None if the id awaited no PUBACK.
@@ -302,11 +297,16 @@ impl SessionState {
         flows.sort_by_key(|(_, i)| i.seq);
         let mut resend = VecDeque::new();
         for (pkid, i) in flows {
-            let packet = match i.state {
-                OutState::AwaitPubComp => Packet::PubRel(Ack::new(pkid)),
-                _ => publish_packet(&i.pending, Some(pkid), true),
-            };
-            resend.push_back((packet, (i.pending.msg.id, i.pending.msg.trace)));
+            resend.push_back(match i.state {
+                OutState::AwaitPubComp => {
+                    Resend::PubRel(pkid, (i.delivery.msg.id, i.delivery.msg.trace))
+                }
+                _ => Resend::Publish(Delivery {
+                    dup: true,
+                    pkid: Some(pkid),
+                    ..i.delivery.clone()
+                }),
+            });
         }
         if !resend.is_empty() {
             self.rare().resend = resend;
@@ -318,9 +318,10 @@ impl SessionState {
     }
 
     /// Restore an in-flight delivery (from the store).
-    pub fn restore_inflight(&mut self, pkid: u16, pending: Pending, released: bool) {
+    pub fn restore_inflight(&mut self, pkid: u16, mut delivery: Delivery, released: bool) {
         self.next_seq += 1;
-        let state = match (pending.qos, released) {
+        delivery.pkid = Some(pkid);
+        let state = match (delivery.qos, released) {
             (QoS::ExactlyOnce, true) => OutState::AwaitPubComp,
             (QoS::ExactlyOnce, false) => OutState::AwaitPubRec,
             _ => OutState::AwaitPubAck,
@@ -328,7 +329,7 @@ impl SessionState {
         self.inflight.insert(
             pkid,
             Inflight {
-                pending,
+                delivery,
                 state,
                 seq: self.next_seq,
             },
@@ -362,10 +363,10 @@ impl SessionState {
 struct Rare {
     /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
     /// each with its message's trace context: the resend is a hop of that message's trace.
-    resend: VecDeque<(Packet, (MessageId, TraceContext))>,
+    resend: VecDeque<Resend>,
     /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
     /// limit (a burst of thousands of discovery topics must not overflow the queue).
-    retained: VecDeque<Pending>,
+    retained: VecDeque<Delivery>,
     /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
     inbound_qos2: HashSet<u16>,
 }
@@ -379,7 +380,7 @@ impl Rare {
 /// Why a queued message can no longer go to this client, if it cannot: its expiry passed, or
 /// it is larger than the client accepts (sized with a packet id when it would take one, and
 /// with the expiry property it would carry).
-fn undeliverable(p: &Pending, max_packet_size: Option<u32>) -> Option<DropReason> {
+fn undeliverable(p: &Delivery, max_packet_size: Option<u32>) -> Option<DropReason> {
     if p.msg.expires_at_ms.is_some() && p.msg.is_expired(crate::message::unix_ms()) {
         return Some(DropReason::Expired);
     }

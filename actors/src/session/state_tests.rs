@@ -13,18 +13,9 @@ fn cfg(max_inflight: u16, max_queued: usize) -> BrokerConfig {
     }
 }
 
-fn pending(n: u32, qos: QoS) -> Pending {
-    Pending {
-        msg: Arc::new(Message::new(
-            "t".into(),
-            Bytes::from(n.to_string()),
-            qos,
-            false,
-        )),
-        qos,
-        retain: false,
-        seq: None,
-    }
+fn pending(n: u32, qos: QoS) -> Delivery {
+    let msg = Message::new("t".into(), Bytes::from(n.to_string()), qos, false);
+    Delivery::new(Arc::new(msg), qos, false, false)
 }
 
 fn publish(p: Packet) -> Publish {
@@ -122,7 +113,7 @@ fn resends_carry_the_trace_context_of_their_message() {
     s.resume();
     for id in ids {
         match s.next_outbound(None) {
-            Some(Outbound::Resend(_, (sent, _))) => assert_eq!(sent, id),
+            Some(Outbound::Resend(r)) => assert_eq!(r.hop().0, id),
             other => panic!("expected a resend, got {other:?}"),
         }
     }

@@ -2,9 +2,10 @@
 //! in-flight record of a delivery, the outcome of offering a message, and the next packet to
 //! hand to the writer.
 
-use super::queue::Pending;
-use crate::codec::{Packet, Publish};
-use crate::message::{Delivery, Message, MessageId, TraceContext};
+use crate::codec::Packet;
+#[cfg(test)]
+use crate::codec::{Ack, Publish};
+use crate::delivery::{Delivery, Resend};
 use crate::metrics::DropReason;
 
 /// Where an outbound QoS 1/2 message stands.
@@ -20,7 +21,8 @@ pub enum OutState {
 
 #[derive(Clone, Debug)]
 pub struct Inflight {
-    pub pending: Pending,
+    /// The delivery, with its packet id.
+    pub delivery: Delivery,
     pub state: OutState,
     /// Send order, so a reconnect resends in the original order [MQTT-4.6.0-1].
     pub seq: u64,
@@ -43,43 +45,31 @@ pub enum Outbound {
     /// A control packet (CONNACK, PUBACK, PUBREL, SUBACK, ...): no message of its own.
     Packet(Packet),
     Publish(Delivery),
-    /// A resend after a reconnect (PUBLISH with DUP, or PUBREL), with the trace context of the
-    /// message it belongs to: a `Copy` taken in `resume`, so the `sent`/`released` hop needs no
-    /// lookup of the in-flight entry (and untraced resends cost nothing more).
-    Resend(Packet, (MessageId, TraceContext)),
+    /// A resend after a reconnect (see [`Resend`]).
+    Resend(Resend),
     /// A queued message that will not be sent to this client after all (expired, or larger
     /// than its Maximum Packet Size): counted, traced and deleted by the caller.
-    Dropped(Pending, DropReason),
+    Dropped(Delivery, DropReason),
 }
 
 impl Outbound {
     #[cfg(test)]
     pub fn into_packet(self) -> Packet {
         match self {
-            Outbound::Packet(p) | Outbound::Resend(p, _) => p,
+            Outbound::Packet(p) => p,
+            Outbound::Resend(Resend::PubRel(pkid, _)) => Packet::PubRel(Ack::new(pkid)),
             Outbound::Dropped(p, reason) => panic!("{reason:?}: {p:?} was dropped"),
-            Outbound::Publish(d) => Packet::Publish(Publish {
-                dup: d.dup,
-                qos: d.qos,
-                retain: d.retain,
-                topic: d.msg.topic.clone(),
-                pkid: d.pkid,
-                payload: d.msg.payload.clone(),
-                properties: d.msg.properties.clone(),
-            }),
+            Outbound::Publish(d) | Outbound::Resend(Resend::Publish(d)) => {
+                Packet::Publish(Publish {
+                    dup: d.dup,
+                    qos: d.qos,
+                    retain: d.retain,
+                    topic: d.msg.topic.clone(),
+                    pkid: d.pkid,
+                    payload: d.msg.payload.clone(),
+                    properties: d.msg.properties.clone(),
+                })
+            }
         }
     }
-}
-
-pub(crate) fn publish_packet(p: &Pending, pkid: Option<u16>, dup: bool) -> Packet {
-    let m: &Message = &p.msg;
-    Packet::Publish(Publish {
-        dup,
-        qos: p.qos,
-        retain: p.retain,
-        topic: m.topic.clone(),
-        pkid,
-        payload: m.payload.clone(),
-        properties: m.properties.clone(),
-    })
 }

@@ -3,7 +3,6 @@
 //! the retained messages a new subscription receives.
 
 use super::answer::Reply;
-use super::queue::Pending;
 use super::Session;
 use crate::auth::Action;
 use crate::close::CloseReason;
@@ -12,6 +11,7 @@ use crate::codec::{
     Unsubscribe,
 };
 use crate::connection::Credit;
+use crate::delivery::Delivery;
 use crate::message::Message;
 use crate::retain::MatchRetained;
 use crate::session::route::RouteError;
@@ -145,18 +145,13 @@ impl Session {
             });
             // Retained messages [MQTT-3.3.1-6], once per topic at the highest granted QoS when
             // several filters of this SUBSCRIBE match it.
-            let mut best: HashMap<*const Message, Pending> = HashMap::new();
+            let mut best: HashMap<*const Message, Delivery> = HashMap::new();
             for ((_, opts), msgs) in accepted.iter().zip(retained) {
                 for m in msgs {
                     let qos = m.qos.min(opts.qos);
                     best.entry(Arc::as_ptr(&m))
                         .and_modify(|p| p.qos = p.qos.max(qos))
-                        .or_insert(Pending {
-                            msg: m,
-                            qos,
-                            retain: true,
-                            seq: None,
-                        });
+                        .or_insert_with(|| Delivery::new(m, qos, true, false));
                 }
             }
             Reply {
