@@ -58,15 +58,22 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         latencies: plan.rate.map(|_| Mutex::new(Vec::new())),
     });
     let tag = std::process::id();
+    let proto = o.proto();
     let mut subs = Vec::new();
     for (i, filter) in plan.filters.iter().enumerate() {
-        let mut c = Client::connect(o.addr(), &format!("b{tag}-s{i}"), true, None).await?;
+        let mut c = Client::connect(o.addr(), &format!("b{tag}-s{i}"), true, None, proto).await?;
         c.subscribe(&[(filter, o.qos)]).await?;
-        subs.push(tokio::spawn(subscriber(c, sh.clone())));
+        subs.push(if proto.v5 {
+            tokio::spawn(subscriber::<true>(c, sh.clone()))
+        } else {
+            tokio::spawn(subscriber::<false>(c, sh.clone()))
+        });
     }
     let mut conns = Vec::new();
     for i in 0..pubs {
-        conns.push(Client::connect(o.addr(), &format!("b{tag}-p{i}"), true, None).await?);
+        let c = Client::connect(o.addr(), &format!("b{tag}-p{i}"), true, None, proto).await?;
+        c.check_qos(o.qos)?;
+        conns.push(c);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
 
@@ -82,13 +89,17 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
             topic: topic.clone(),
             qos: o.qos,
             payload: o.payload.max(wire::HEADER_LEN),
-            window: o.inflight.max(1),
+            window: c.window(o.inflight),
             closed_loop: o.closed_loop,
             per_msg: plan.per_msg,
             rate: plan.rate,
             deadline,
         };
-        tasks.push(tokio::spawn(publisher(c, sh.clone(), cfg)));
+        tasks.push(if proto.v5 {
+            tokio::spawn(publisher::<true>(c, sh.clone(), cfg))
+        } else {
+            tokio::spawn(publisher::<false>(c, sh.clone(), cfg))
+        });
     }
     let (mut sent, mut acked, mut errors) = (0u64, 0u64, 0u64);
     for t in tasks {
@@ -113,8 +124,10 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
     let mut r = Report::default();
     r.str("scenario", plan.scenario)
         .str("broker", o.label.clone())
+        .int("protocol", proto.level())
         .int("qos", o.qos.into())
         .int("payload", o.payload.max(wire::HEADER_LEN) as u64)
+        .int("user_properties", proto.user_properties as u64)
         .int("publishers", pubs as u64)
         .int("subscribers", plan.filters.len() as u64)
         .num("duration_s", o.duration)
@@ -168,7 +181,9 @@ pub async fn wait_for(counter: &AtomicU64, target: u64) {
     }
 }
 
-async fn subscriber(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
+/// Receives, acknowledges, counts and checks order; `V5` reads 5.0 PUBLISH frames (property
+/// block after the packet id). Only a malformed PUBLISH or the connection ending stops it.
+async fn subscriber<const V5: bool>(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
     let pubs = sh.delivered.len();
     let mut last_seq = vec![0u64; pubs];
     let mut count = vec![0u64; pubs];
@@ -176,10 +191,13 @@ async fn subscriber(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
     loop {
         c.read_more().await?;
         let now = sh.now_ns();
-        let (mut n, mut ooo) = (0u64, 0u64);
+        let (mut n, mut ooo, mut malformed) = (0u64, 0u64, false);
         c.drain_frames(|f, out| match f.kind {
             PUBLISH => {
-                let (pkid, payload) = f.publish();
+                let Some((pkid, payload)) = f.publish::<V5>() else {
+                    malformed = true;
+                    return;
+                };
                 match f.qos() {
                     1 => wire::ack(out, PUBACK, pkid),
                     2 => wire::ack(out, PUBREC, pkid),
@@ -202,6 +220,10 @@ async fn subscriber(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
             PUBREL => wire::ack(out, PUBCOMP, f.pkid()),
             _ => {}
         });
+        if malformed {
+            eprintln!("subscriber: malformed PUBLISH from the broker");
+            return Err(io::Error::other("malformed PUBLISH"));
+        }
         c.flush().await?;
         sh.received.fetch_add(n, Relaxed);
         if now < sh.window_end_ns.load(Relaxed) {
@@ -228,11 +250,20 @@ async fn subscriber(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
 struct Acks {
     inflight: usize,
     acked: u64,
+    /// First failure reason code of a 5.0 PUBACK, PUBREC or PUBCOMP (0x80 and above).
+    refused: Option<u8>,
 }
 
 impl Acks {
-    fn on_frame(&mut self, f: &wire::Frame<'_>, out: &mut bytes::BytesMut) {
+    /// `V5`: an acknowledgement may carry a reason code; a failure ends the message's flow
+    /// unacknowledged (no PUBREL after a failed PUBREC) and fails the run.
+    #[inline]
+    fn on_frame<const V5: bool>(&mut self, f: &wire::Frame<'_>, out: &mut bytes::BytesMut) {
         match f.kind {
+            PUBACK | PUBREC | PUBCOMP if V5 && f.ack_reason() >= 0x80 => {
+                self.inflight = self.inflight.saturating_sub(1);
+                self.refused.get_or_insert(f.ack_reason());
+            }
             PUBACK | PUBCOMP => {
                 self.inflight = self.inflight.saturating_sub(1);
                 self.acked += 1;
@@ -256,9 +287,16 @@ struct PubCfg {
 }
 
 /// Publish until the deadline; then wait (up to 5 s) for the outstanding acknowledgements.
-/// Returns (sent, acknowledged).
-async fn publisher(mut c: Client, sh: Arc<Shared>, cfg: PubCfg) -> io::Result<(u64, u64)> {
+/// Returns (sent, acknowledged). `V5`: 5.0 acknowledgements (the frames written are settled
+/// by the client's property block, in the template).
+async fn publisher<const V5: bool>(
+    mut c: Client,
+    sh: Arc<Shared>,
+    cfg: PubCfg,
+) -> io::Result<(u64, u64)> {
     let mut payload = vec![0u8; cfg.payload];
+    let frame =
+        wire::PublishTemplate::new(&cfg.topic, cfg.qos, false, c.props.as_deref(), cfg.payload);
     let (mut seq, mut pkid) = (0u64, 0u16);
     let mut acks = Acks::default();
     let mut ticker = cfg.rate.map(|r| {
@@ -287,7 +325,7 @@ async fn publisher(mut c: Client, sh: Arc<Shared>, cfg: PubCfg) -> io::Result<(u
                 seq += 1;
                 pkid = pkid.checked_add(1).unwrap_or(1);
                 wire::stamp(&mut payload, cfg.idx as u32, seq, now);
-                wire::publish(&mut c.out, &cfg.topic, cfg.qos, false, pkid, &payload);
+                frame.put(&mut c.out, pkid, &payload);
             }
             if cfg.qos > 0 {
                 acks.inflight = inflight + can;
@@ -296,7 +334,7 @@ async fn publisher(mut c: Client, sh: Arc<Shared>, cfg: PubCfg) -> io::Result<(u
         }
         c.flush().await?;
         if cfg.qos > 0 && c.try_read_more()? {
-            c.drain_frames(|f, out| acks.on_frame(f, out));
+            c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
             continue;
         }
         if can == 0 {
@@ -304,7 +342,7 @@ async fn publisher(mut c: Client, sh: Arc<Shared>, cfg: PubCfg) -> io::Result<(u
             tokio::select! {
                 r = c.read_more(), if cfg.qos > 0 => {
                     r?;
-                    c.drain_frames(|f, out| acks.on_frame(f, out));
+                    c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
                 }
                 _ = wake.notified(), if cfg.closed_loop.is_some() => {}
                 _ = async { ticker.as_mut().unwrap().tick().await }, if ticker.is_some() => {
@@ -321,8 +359,13 @@ async fn publisher(mut c: Client, sh: Arc<Shared>, cfg: PubCfg) -> io::Result<(u
             Ok(r) => r?,
             Err(_) => break,
         }
-        c.drain_frames(|f, out| acks.on_frame(f, out));
+        c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
     }
     c.disconnect().await;
+    if let Some(rc) = acks.refused {
+        return Err(io::Error::other(format!(
+            "publish refused by the broker (0x{rc:02X})"
+        )));
+    }
     Ok((seq, acks.acked))
 }

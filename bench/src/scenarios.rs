@@ -45,6 +45,7 @@ pub fn raise_nofile(want: u64) -> u64 {
 
 /// K idle connections: time to connect them all, and the broker's RSS growth per connection.
 pub async fn conns(o: &Opts) -> io::Result<Report> {
+    let proto = o.proto();
     let limit = raise_nofile(o.count as u64 + 1024);
     if limit < o.count as u64 + 64 {
         eprintln!(
@@ -61,7 +62,7 @@ pub async fn conns(o: &Opts) -> io::Result<Report> {
         let (gate, addr, local) = (gate.clone(), o.addr(), local_ip(o, i));
         set.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            Client::connect(addr, &format!("b{tag}-c{i}"), true, local).await
+            Client::connect(addr, &format!("b{tag}-c{i}"), true, local, proto).await
         });
     }
     let mut clients = Vec::with_capacity(o.count);
@@ -86,6 +87,7 @@ pub async fn conns(o: &Opts) -> io::Result<Report> {
     let mut r = Report::default();
     r.str("scenario", "conns")
         .str("broker", o.label.clone())
+        .int("protocol", proto.level())
         .int("connections", n)
         .int("failed", failed)
         .num("connect_s", connect_s)
@@ -109,11 +111,12 @@ pub async fn conns(o: &Opts) -> io::Result<Report> {
 /// Home Assistant start-up: `topics` retained discovery messages, then 20 subscribers to
 /// `homeassistant/#` at once. Measures the time until every subscriber has every message.
 pub async fn retained_burst(o: &Opts) -> io::Result<Report> {
+    let proto = o.proto();
     let tag = std::process::id();
     let subs = o.subscribers.unwrap_or(20);
     let topic = |i: usize| format!("homeassistant/sensor/bench{tag}_{i}/config");
     let payload = vec![b'x'; o.payload];
-    let mut p = Client::connect(o.addr(), &format!("b{tag}-rp"), true, None).await?;
+    let mut p = Client::connect(o.addr(), &format!("b{tag}-rp"), true, None, proto).await?;
     let t = Instant::now();
     let stored = p
         .publish_many(o.topics, topic, o.qos.max(1), true, &payload, o.inflight)
@@ -127,7 +130,7 @@ pub async fn retained_burst(o: &Opts) -> io::Result<Report> {
         let (addr, qos, want) = (o.addr(), o.qos, o.topics as u64);
         set.spawn(async move {
             let start = Instant::now();
-            let mut c = Client::connect(addr, &format!("b{tag}-rs{i}"), true, None).await?;
+            let mut c = Client::connect(addr, &format!("b{tag}-rs{i}"), true, None, proto).await?;
             c.subscribe(&[("homeassistant/#", qos)]).await?;
             let got = c.receive(want, Duration::from_secs(5)).await?;
             let took = start.elapsed().as_secs_f64();
@@ -157,6 +160,7 @@ pub async fn retained_burst(o: &Opts) -> io::Result<Report> {
     let mut r = Report::default();
     r.str("scenario", "retained-burst")
         .str("broker", o.label.clone())
+        .int("protocol", proto.level())
         .int("qos", o.qos.into())
         .int("topics", o.topics as u64)
         .int("stored", stored)
@@ -173,24 +177,25 @@ pub async fn retained_burst(o: &Opts) -> io::Result<Report> {
 
 /// QoS 1 into offline persistent sessions, then reconnect them all and drain.
 pub async fn persistent(o: &Opts) -> io::Result<Report> {
+    let proto = o.proto();
     let tag = std::process::id();
     let qos = o.qos.max(1);
     let subs = o.subscribers.unwrap_or(10);
     let id = |i: usize| format!("b{tag}-ps{i}");
     let filter = format!("bench/{tag}/persist/#");
     for i in 0..subs {
-        Client::connect(o.addr(), &id(i), true, None)
+        Client::connect(o.addr(), &id(i), true, None, proto)
             .await?
             .disconnect()
             .await;
-        let mut c = Client::connect(o.addr(), &id(i), false, None).await?;
+        let mut c = Client::connect(o.addr(), &id(i), false, None, proto).await?;
         c.subscribe(&[(&filter, qos)]).await?;
         c.disconnect().await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let meter = CpuMeter::start(o.broker_pid);
     let payload = vec![b'x'; o.payload];
-    let mut p = Client::connect(o.addr(), &format!("b{tag}-pp"), true, None).await?;
+    let mut p = Client::connect(o.addr(), &format!("b{tag}-pp"), true, None, proto).await?;
     let t = Instant::now();
     let topic = |_| format!("bench/{tag}/persist/x");
     let acked = p
@@ -204,7 +209,7 @@ pub async fn persistent(o: &Opts) -> io::Result<Report> {
     for i in 0..subs {
         let (addr, name, want) = (o.addr(), id(i), acked);
         set.spawn(async move {
-            let mut c = Client::connect(addr, &name, false, None).await?;
+            let mut c = Client::connect(addr, &name, false, None, proto).await?;
             let got = c.receive(want, Duration::from_secs(5)).await?;
             c.disconnect().await;
             Ok::<_, io::Error>(got)
@@ -221,7 +226,7 @@ pub async fn persistent(o: &Opts) -> io::Result<Report> {
     let drain_s = t.elapsed().as_secs_f64();
     let cpu = meter.stop();
     for i in 0..subs {
-        Client::connect(o.addr(), &id(i), true, None)
+        Client::connect(o.addr(), &id(i), true, None, proto)
             .await?
             .disconnect()
             .await;
@@ -230,6 +235,7 @@ pub async fn persistent(o: &Opts) -> io::Result<Report> {
     let mut r = Report::default();
     r.str("scenario", "persistent")
         .str("broker", o.label.clone())
+        .int("protocol", proto.level())
         .int("qos", qos.into())
         .int("sessions", subs as u64)
         .int("messages", o.messages as u64)
