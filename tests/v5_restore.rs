@@ -215,8 +215,6 @@ fn mqtt_3_1_2_11_session_expiry_counts_wall_clock_time_across_kill_9() {
 }
 
 #[test]
-#[ignore = "broker bug: a clean stop rewrites every offline session's last_seen_ms to the \
-            shutdown time, so SIGTERM extends session expiry (ShutdownSession in session/attach.rs)"]
 fn mqtt_3_1_2_11_session_expiry_counts_wall_clock_time_across_sigterm() {
     session_expiry_counts_wall_clock_time_across(terminate);
 }
@@ -294,22 +292,16 @@ fn clean_start_with_expiry_0_and_leave(addr: SocketAddr, c: RawClient) {
 }
 
 #[test]
-#[ignore = "broker bug: a session ended by Session Expiry Interval 0 stays in the store \
-            (Detach clears `persistent` before end() writes DeleteSession)"]
 fn mqtt_3_14_2_disconnect_setting_session_expiry_0_leaves_no_session_after_kill_9() {
     ended_session_stays_ended(disconnect_with_expiry_0, BrokerProcess::kill9);
 }
 
 #[test]
-#[ignore = "broker bug: a session ended by Session Expiry Interval 0 stays in the store \
-            (Detach clears `persistent` before end() writes DeleteSession)"]
 fn mqtt_3_14_2_disconnect_setting_session_expiry_0_leaves_no_session_after_sigterm() {
     ended_session_stays_ended(disconnect_with_expiry_0, terminate);
 }
 
 #[test]
-#[ignore = "broker bug: a session ended by Session Expiry Interval 0 stays in the store \
-            (Detach clears `persistent` before end() writes DeleteSession)"]
 fn mqtt_3_1_2_11_session_resumed_with_expiry_0_leaves_no_session_after_a_restart() {
     ended_session_stays_ended(resume_with_expiry_0_and_leave, BrokerProcess::kill9);
 }
@@ -324,8 +316,6 @@ fn mqtt_3_1_2_4_clean_start_leaves_no_session_after_a_restart() {
 /// with PUBACK 0x10 (no matching subscribers) and dropped [MQTT-3.1.2-23]. Sessions with long
 /// queues, restored first, make the window wide enough to hit.
 #[test]
-#[ignore = "broker bug: the listener opens before restored sessions have re-entered their \
-            subscriptions (Session::started's ctx.wait does not hold up SessionRegistry Init)"]
 fn restored_subscriptions_are_in_place_when_the_broker_accepts_clients() {
     let dir = tempfile::tempdir().unwrap();
     let b = start(dir.path());

@@ -4,7 +4,7 @@
 //! persisted ones at start-up, forgets ended ones, and shuts them all down.
 
 use crate::message::ClientId;
-use crate::session::messages::ShutdownSession;
+use crate::session::messages::{Restored, ShutdownSession};
 use crate::session::{Session, SessionDeps};
 use crate::supervision::{ChildFailed, ReportTo};
 use actix::prelude::*;
@@ -155,12 +155,16 @@ impl Supervised for SessionRegistry {
 #[rtype(result = "usize")]
 pub struct Init(pub SessionDeps, pub Vec<SessionRecord>);
 
+/// Answers once every restored session is ready for clients, its subscriptions back in the
+/// tries: the broker opens its listeners only then, so a message published at once is
+/// queued for an offline persistent subscriber [MQTT-3.1.2-23], not dropped as unmatched.
 impl Handler<Init> for SessionRegistry {
-    type Result = usize;
-    fn handle(&mut self, msg: Init, _ctx: &mut Context<Self>) -> usize {
+    type Result = ResponseFuture<usize>;
+    fn handle(&mut self, msg: Init, _ctx: &mut Context<Self>) -> Self::Result {
         let records = msg.1;
         self.deps = Some(Arc::new(msg.0));
         let n = records.len();
+        let mut ready = Vec::with_capacity(n);
         for rec in records {
             let client_id = ClientId::from(rec.meta.client_id.clone());
             let (addr, id) = self.spawn(
@@ -168,10 +172,15 @@ impl Handler<Init> for SessionRegistry {
                 &client_id,
                 None,
             );
+            ready.push(addr.send(Restored));
             self.sessions.insert(client_id, (addr.downgrade(), id));
         }
         self.update_gauge();
-        n
+        Box::pin(async move {
+            // A session that ended meanwhile (expired at once) answers with an error: fine.
+            futures_util::future::join_all(ready).await;
+            n
+        })
     }
 }
 

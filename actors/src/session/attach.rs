@@ -5,7 +5,7 @@ use super::{Link, LinkExtra, Session};
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, Packet};
 use crate::connection::{CloseConnection, Connection};
-use crate::session::messages::{Attach, Attached, Detach, SessionEnded, ShutdownSession};
+use crate::session::messages::{Attach, Attached, Detach, Restored, SessionEnded, ShutdownSession};
 use crate::session::replies::ReplyOrder;
 use actix::prelude::*;
 use actix::WeakAddr;
@@ -47,6 +47,11 @@ impl Handler<Attach> for Session {
         self.expiry_generation = self.expiry_generation.wrapping_add(1);
         self.protocol = msg.protocol;
         self.expiry_interval = msg.session_expiry;
+        if self.persistent && !msg.persistent {
+            // A stored session taken up by a connection that lets it end with it (5.0 Session
+            // Expiry 0): the stored copy goes now, while the session still counts as stored.
+            self.persist(vec![Op::DeleteSession(self.client_id.to_string())]);
+        }
         self.set_persistent(msg.persistent);
         self.state.set_receive_maximum(msg.receive_maximum);
         self.persist(vec![Op::PutSession(self.meta())]);
@@ -94,7 +99,11 @@ impl Handler<Detach> for Session {
         // session now (the connection refused raising it from 0).
         if let Some(secs) = msg.expiry {
             self.expiry_interval = Some(secs);
-            self.set_persistent(secs > 0);
+            if secs == 0 {
+                // Ended now, its stored copy with it (`end` deletes it while the session still
+                // counts as persistent).
+                return self.end(ctx);
+            }
         }
         if self.persistent {
             self.hold_while_offline(ctx);
@@ -106,13 +115,22 @@ impl Handler<Detach> for Session {
     }
 }
 
+impl Handler<Restored> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: Restored, _ctx: &mut Context<Self>) {}
+}
+
 impl Handler<ShutdownSession> for Session {
     type Result = ();
 
+    /// An online session is stored as of now (its client is last seen now); an offline one
+    /// is already stored as of its client's departure, which its expiry counts from, so a
+    /// restart neither rewrites nor extends it.
     fn handle(&mut self, _: ShutdownSession, _ctx: &mut Context<Self>) {
         if let Some(link) = self.detach_link() {
             close_connection(&link.conn, CloseReason::ServerShutdown);
+            self.persist(vec![Op::PutSession(self.meta())]);
         }
-        self.persist(vec![Op::PutSession(self.meta())]);
     }
 }

@@ -86,6 +86,13 @@ pub struct InboundAcks {
     pub credit: Credit,
 }
 
+/// Handled once the session is ready for clients: a restored session's subscriptions are in
+/// the tries by then (it holds its mailbox until they are), so the registry can tell the
+/// broker to open the listeners.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Restored;
+
 /// Broker shutdown: close the connection without a Will and persist.
 #[derive(Message)]
 #[rtype(result = "()")]
