@@ -346,3 +346,32 @@ fn max_connections_answers_server_busy() {
         c.expect_hex("d0 00");
     }
 }
+
+/// Enhanced authentication is not offered yet: a CONNECT naming an authentication method is
+/// refused with 0x8C (bad authentication method) [MQTT-4.12.0-1].
+#[test]
+fn mqtt_4_12_0_1_an_unsupported_authentication_method_gets_connack_0x8c() {
+    let b = start_broker();
+    let c = Connect5::new(&unique("auth"))
+        .prop(P::Str(prop::AUTHENTICATION_METHOD, "SCRAM-SHA-1".into()));
+    let (mut cl, ack) = connect5(b.addr(), &c);
+    assert_eq!(ack.reason, 0x8C);
+    cl.expect_closed(CLOSE);
+}
+
+/// A CONNECT larger than the broker's maximum packet size from a 5.0 client gets CONNACK 0x95
+/// before the close (its level is read from the packet's first bytes).
+#[test]
+fn a_connect_larger_than_max_packet_size_gets_connack_0x95() {
+    let b = start_broker_with(TestConfig {
+        max_packet_size: 64,
+        ..TestConfig::default()
+    });
+    let mut cl = RawClient::connect(b.addr());
+    let mut c = Connect5::new(&unique("big-connect"));
+    c.username = Some("u".repeat(100));
+    cl.send(&c.to_bytes());
+    let got = cl.expect_closed_after_packets(CLOSE);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(ConnAck5::parse(got[0].0, &got[0].1).reason, 0x95);
+}

@@ -266,3 +266,23 @@ fn expired_queued_message_is_not_delivered_to_a_returning_session() {
     let mut c = client5(b.addr(), Connect5::new(&id).clean(false).session_expiry(60));
     assert_eq!(recv5(&mut c).payload, b"fresh");
 }
+
+#[test]
+fn mqtt_3_5_2_a_new_qos_2_publish_reusing_an_unreleased_id_gets_pubrec_0x91() {
+    let b = start_broker();
+    let mut p = client5(b.addr(), Connect5::new(&unique("pid")));
+    p.send(&publish5("pid/t", b"1", 2, false, 5, &[]));
+    let (first, body) = p.read_packet();
+    assert_eq!((first, Ack5::parse(first, &body).reasons[0]), (0x50, 0x10));
+    // Same id, no DUP, before PUBREL: a new message on an id still in use.
+    p.send(&publish5("pid/t", b"2", 2, false, 5, &[]));
+    let (first, body) = p.read_packet();
+    assert_eq!((first, Ack5::parse(first, &body).reasons[0]), (0x50, 0x91));
+    // PUBREL releases it; a PUBREL for an id never received gets PUBCOMP 0x92.
+    p.send(&pubrel(5));
+    let (first, body) = p.read_packet();
+    assert_eq!((first, Ack5::parse(first, &body).reasons[0]), (0x70, 0x00));
+    p.send(&pubrel(6));
+    let (first, body) = p.read_packet();
+    assert_eq!((first, Ack5::parse(first, &body).reasons[0]), (0x70, 0x92));
+}

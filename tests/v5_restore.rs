@@ -347,3 +347,18 @@ fn restored_subscriptions_are_in_place_when_the_broker_accepts_clients() {
     assert!(ack.session_present);
     assert_eq!(recv5(&mut c).payload, b"x");
 }
+
+/// A broker that stops tells its 5.0 clients why: DISCONNECT 0x8B (server shutting down).
+#[test]
+fn mqtt_4_13_1_a_stopping_broker_sends_disconnect_0x8b() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = BrokerProcess::start(dir.path(), &[], &[]);
+    let mut c = RawClient::connect(b.addr);
+    c.send(&Connect5::new("leaving").to_bytes());
+    let (first, body) = c.read_packet();
+    assert_eq!(ConnAck5::parse(first, &body).reason, 0);
+    common::process::terminate(b);
+    let got = c.expect_closed_after_packets(Duration::from_secs(10));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x8B);
+}

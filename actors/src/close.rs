@@ -129,6 +129,8 @@ pub enum Refusal {
     ServerUnavailable,
     /// `max_connections` reached.
     ServerBusy,
+    /// The CONNECT is larger than `max_packet_size` (5.0 only: 3.x has no code for it).
+    PacketTooLarge,
 }
 
 impl Refusal {
@@ -145,7 +147,9 @@ impl Refusal {
                 connack::IDENTIFIER_REJECTED
             }
             Refusal::Auth(_) => connack::NOT_AUTHORIZED,
-            Refusal::ServerUnavailable | Refusal::ServerBusy => connack::SERVER_UNAVAILABLE,
+            Refusal::ServerUnavailable | Refusal::ServerBusy | Refusal::PacketTooLarge => {
+                connack::SERVER_UNAVAILABLE
+            }
         }
     }
 
@@ -162,6 +166,7 @@ impl Refusal {
             }
             Refusal::ServerUnavailable => ReasonCode::ServerUnavailable,
             Refusal::ServerBusy => ReasonCode::ServerBusy,
+            Refusal::PacketTooLarge => ReasonCode::PacketTooLarge,
         }
     }
 
@@ -174,6 +179,7 @@ impl Refusal {
             Refusal::Auth(f) => f.name(),
             Refusal::ServerUnavailable => "server unavailable",
             Refusal::ServerBusy => "server busy (max_connections reached)",
+            Refusal::PacketTooLarge => "CONNECT larger than max_packet_size",
         }
     }
 }

@@ -45,6 +45,11 @@ pub enum DecodeError {
     #[error("packet of {size} bytes exceeds the maximum packet size of {max} bytes")]
     PacketTooLarge { size: u64, max: u32 },
 
+    /// A CONNECT over `max_packet_size`, whose protocol level could be read from its first
+    /// bytes, so that a 5.0 client can be answered with CONNACK 0x95 before the close.
+    #[error("CONNECT (protocol level {level}) of {size} bytes exceeds the maximum packet size of {max} bytes")]
+    ConnectTooLarge { size: u64, max: u32, level: u8 },
+
     /// The Remaining Length has a continuation bit on its 4th byte (more than 268,435,455).
     #[error("[§2.2.3] malformed remaining length: more than 4 bytes")]
     MalformedRemainingLength,
@@ -196,6 +201,7 @@ impl DecodeError {
         Some(match self {
             Io(_)
             | PacketTooLarge { .. }
+            | ConnectTooLarge { .. }
             | MalformedRemainingLength
             | ReservedPacketType { .. }
             | InvalidRemainingLength { .. }
@@ -255,7 +261,7 @@ impl DecodeError {
         use DecodeError::*;
         match self {
             Io(_) => ReasonCode::UnspecifiedError,
-            PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            PacketTooLarge { .. } | ConnectTooLarge { .. } => ReasonCode::PacketTooLarge,
             UnsupportedProtocolLevel { .. } => ReasonCode::UnsupportedProtocolVersion,
             DuplicateProperty { .. }
             | InvalidPropertyValue { .. }

@@ -105,9 +105,10 @@ impl Decoder for MqttCodec {
         };
         let total = header.total_len();
         if total as u64 > u64::from(self.max_packet_size) {
-            return Err(DecodeError::PacketTooLarge {
-                size: total as u64,
-                max: self.max_packet_size,
+            let (size, max) = (total as u64, self.max_packet_size);
+            return Err(match connect_level(&header, src) {
+                Some(level) => DecodeError::ConnectTooLarge { size, max, level },
+                None => DecodeError::PacketTooLarge { size, max },
             });
         }
         if src.len() < total {
@@ -124,6 +125,19 @@ impl Decoder for MqttCodec {
         }
         Ok(Some(packet))
     }
+}
+
+/// The protocol level of a CONNECT whose first bytes are buffered (after the length-prefixed
+/// protocol name "MQTT" or "MQIsdp"); `None` for other packets or when not yet readable.
+fn connect_level(header: &decode::FixedHeader, src: &[u8]) -> Option<u8> {
+    if header.packet_type != 1 {
+        return None;
+    }
+    let body = src.get(header.header_len..)?;
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    matches!(body.get(2..2 + name_len)?, b"MQTT" | b"MQIsdp")
+        .then(|| body.get(2 + name_len).copied())
+        .flatten()
 }
 
 impl Encoder<&Packet> for MqttCodec {

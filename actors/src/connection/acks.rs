@@ -8,7 +8,7 @@
 //! credit) once the packets read together are handled, or before any other packet, so the
 //! session still sees every packet in the order the client sent it.
 
-use super::{Connection, Phase};
+use super::Connection;
 use crate::codec::Packet;
 use crate::session::messages::{ClientAck, InboundAcks};
 use actix::prelude::*;
@@ -62,9 +62,7 @@ impl Connection {
     /// ones would be; a persistent session resends those messages).
     pub(super) fn flush_acks_now(&mut self) {
         let acks = std::mem::take(&mut self.acks);
-        if let (Phase::Attached { session, .. }, Some(credit)) =
-            (&self.phase, self.credits.try_take())
-        {
+        if let (Some((session, _)), Some(credit)) = (&self.session, self.credits.try_take()) {
             session.do_send(InboundAcks {
                 conn_id: self.id,
                 acks,

@@ -1,7 +1,8 @@
 //! CONNECT: validation, authentication, then attaching to the client's session.
 
+use super::channel::Settled;
 use super::protocol::{self, Negotiated};
-use super::{Connection, Due, Outgoing, Phase};
+use super::{Connection, Due, Outgoing};
 use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest};
 use crate::close::{CloseReason, Refusal};
 use crate::codec::{ConnAck, Connect, Packet};
@@ -64,7 +65,6 @@ impl Connection {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
             }
         }
-        self.phase = Phase::Connecting;
         let request = ConnectRequest {
             client_id: negotiated.client_id.clone(),
             username: c.username.clone(),
@@ -80,7 +80,7 @@ impl Connection {
             // Hashing or I/O runs elsewhere; reading this connection waits meanwhile.
             AuthCheck::Pending(decision) => {
                 ctx.wait(decision.into_actor(self).map(move |outcome, act, ctx| {
-                    if !matches!(act.phase, Phase::Closed) {
+                    if !act.channel.is_closed() {
                         act.authenticated(c, negotiated, outcome, ctx);
                     }
                 }))
@@ -130,7 +130,7 @@ impl Connection {
                     return act.refuse_for(Refusal::ServerUnavailable, &c, ctx);
                 }
             };
-            if matches!(act.phase, Phase::Closed) {
+            if act.channel.is_closed() {
                 return;
             }
             log::info!(
@@ -148,13 +148,12 @@ impl Connection {
                     None => String::new(),
                 }
             );
-            act.phase = Phase::Attached {
-                session,
-                client_id: n.client_id,
+            act.session = Some((session, n.client_id));
+            act.channel.attached(Settled {
                 protocol: c.protocol,
                 connect_expiry_zero: n.session_expiry == Some(0),
                 problem_information: n.problem_information,
-            };
+            });
             // [MQTT-3.1.2-24]: 1.5 x the keep-alive without a packet closes; 0 means never.
             // A Server Keep Alive replaces the client's [MQTT-3.2.2-22].
             act.watch.set_due(match n.keep_alive {

@@ -8,6 +8,7 @@
 //! the session returns one, so a publisher that outruns the broker is slowed by TCP flow
 //! control, and no one else is. The session answers in order of receipt (session/answer.rs).
 //!
+//! - `channel.rs`: where the connection stands in the protocol and what to do next, pure
 //! - `protocol.rs`: the protocol rules, pure: what CONNECT settles, CONNACK, DISCONNECT both
 //!   ways, which packets a client may send
 //! - `connect.rs`: CONNECT: negotiation, authentication, attaching to a session
@@ -19,6 +20,7 @@
 
 mod acks;
 mod buffers;
+mod channel;
 mod connect;
 mod credit;
 mod deadlines;
@@ -28,7 +30,7 @@ mod reader;
 mod writer;
 
 use crate::close::CloseReason;
-use crate::codec::{DecodeError, MqttCodec, Packet, ProtocolVersion};
+use crate::codec::{DecodeError, MqttCodec, Packet};
 use crate::config::BrokerConfig;
 use crate::message::ClientId;
 use crate::metrics::Metrics;
@@ -36,6 +38,7 @@ use crate::registry::SessionRegistry;
 use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
 use actix::prelude::*;
+use channel::{Channel, Closing, Effect};
 pub use credit::Credit;
 use credit::Credits;
 use deadlines::{DeadlinePassed, Due, Watch};
@@ -71,30 +74,14 @@ pub struct WriterStopped {
     pub reason: CloseReason,
 }
 
-enum Phase {
-    /// Waiting for CONNECT [MQTT-3.1.0-1].
-    AwaitingConnect,
-    /// Over `max_connections`: waiting for CONNECT only to answer it "server busy".
-    Busy,
-    /// CONNECT received; attaching to a session.
-    Connecting,
-    Attached {
-        session: Addr<Session>,
-        client_id: ClientId,
-        protocol: ProtocolVersion,
-        /// The CONNECT's Session Expiry Interval was 0 (5.0): DISCONNECT may not raise it.
-        connect_expiry_zero: bool,
-        /// 5.0 Request Problem Information: Reason Strings may be sent.
-        problem_information: bool,
-    },
-    Closed,
-}
-
 pub struct Connection {
     id: u64,
     peer: String,
     transport: &'static str,
-    phase: Phase,
+    /// Where the connection stands in the protocol (pure, channel.rs).
+    channel: Channel,
+    /// The session it is attached to, once CONNACK went out.
+    session: Option<(Addr<Session>, ClientId)>,
     writer: Outbox,
     /// The connect or keep-alive deadline, checked by this thread's sweep (deadlines.rs), and
     /// when bytes last arrived: stamped by the reader once per socket read (a clock read per
@@ -143,11 +130,8 @@ impl Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
                 peer,
                 transport,
-                phase: if busy {
-                    Phase::Busy
-                } else {
-                    Phase::AwaitingConnect
-                },
+                channel: Channel::new(busy),
+                session: None,
                 writer: tx,
                 watch,
                 deps,
@@ -168,38 +152,32 @@ impl Connection {
     fn close_with(&mut self, reason: CloseReason, expiry: Option<u32>, ctx: &mut Context<Self>) {
         // PUBACKs read before the end reach the session before its Detach, when a credit is
         // free; otherwise they are dropped like unread ones (a persistent session resends).
-        if !self.acks.is_empty() && !matches!(self.phase, Phase::Closed) {
+        if !self.acks.is_empty() && !self.channel.is_closed() {
             self.flush_acks_now();
         }
-        let phase = std::mem::replace(&mut self.phase, Phase::Closed);
-        match phase {
-            Phase::Closed => return,
-            Phase::Attached {
-                session,
-                client_id,
-                protocol,
-                problem_information,
-                ..
-            } => {
+        match self.channel.close(&reason) {
+            Closing::AlreadyClosed => return,
+            Closing::Attached { disconnect } => {
                 // A 5.0 client is told why the broker closes [MQTT-4.13.1-1].
-                if let Some(p) = protocol::disconnect_packet(&reason, protocol, problem_information)
-                {
+                if let Some(p) = disconnect {
                     let _ = self.writer.try_send(Outgoing::packet(p));
                 }
-                log::info!(
-                    "client disconnected: client_id={:?} addr={} transport={} reason={}",
-                    &*client_id,
-                    self.peer,
-                    self.transport,
-                    reason
-                );
-                session.do_send(Detach {
-                    conn_id: self.id,
-                    reason,
-                    expiry,
-                });
+                if let Some((session, client_id)) = self.session.take() {
+                    log::info!(
+                        "client disconnected: client_id={:?} addr={} transport={} reason={}",
+                        &*client_id,
+                        self.peer,
+                        self.transport,
+                        reason
+                    );
+                    session.do_send(Detach {
+                        conn_id: self.id,
+                        reason,
+                        expiry,
+                    });
+                }
             }
-            _ => log::info!(
+            Closing::Unattached => log::info!(
                 "connection closed before CONNECT completed: addr={} reason={}",
                 self.peer,
                 reason
@@ -250,7 +228,7 @@ impl Connection {
     where
         F: FnOnce(&mut Self, &Addr<Session>, Credit, &mut Context<Self>) + 'static,
     {
-        let Phase::Attached { session, .. } = &self.phase else {
+        let Some((session, _)) = &self.session else {
             return;
         };
         let session = session.clone();
@@ -259,7 +237,7 @@ impl Connection {
         }
         let wait = self.credits.clone().take();
         ctx.wait(wait.into_actor(self).map(move |credit, act, ctx| {
-            if let (Some(credit), Phase::Attached { .. }) = (credit, &act.phase) {
+            if let (Some(credit), true) = (credit, act.channel.is_attached()) {
                 send(act, &session, credit, ctx);
             }
         }));
@@ -276,8 +254,14 @@ impl Actor for Connection {
 
 impl StreamHandler<Result<Packet, DecodeError>> for Connection {
     fn handle(&mut self, item: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
-        let packet = match item {
-            Ok(p) => p,
+        let effect = match item {
+            Ok(packet) => {
+                self.deps.metrics.packets_received.fetch_add(1, Relaxed);
+                if let Packet::Publish(p) = &packet {
+                    self.deps.metrics.publish_in.count(p.qos, p.payload.len());
+                }
+                self.channel.handle_in(packet)
+            }
             Err(e) => {
                 if let DecodeError::UnsupportedProtocolLevel { level, client_id } = &e {
                     log::info!(
@@ -285,55 +269,20 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
                         self.peer,
                         client_id.as_deref().unwrap_or("")
                     );
-                    // [MQTT-3.1.2-2]: CONNACK (0x84, or 0x01 to an older client), then close.
-                    let (connack, version) = protocol::unsupported_level(&e);
-                    let _ = self.writer.try_send(Outgoing::peer(version, None));
-                    return self.refuse(connack, ctx);
                 }
-                return self.close(CloseReason::from_decode(&e), ctx);
+                self.channel.on_decode_error(&e)
             }
         };
-        self.deps.metrics.packets_received.fetch_add(1, Relaxed);
-        if let Packet::Publish(p) = &packet {
-            self.deps.metrics.publish_in.count(p.qos, p.payload.len());
-        }
-        match (&self.phase, packet) {
-            (Phase::Closed, _) => {}
-            (Phase::AwaitingConnect, Packet::Connect(c)) => self.on_connect(*c, ctx),
-            (Phase::Busy, Packet::Connect(c)) => self.refuse_busy(*c, ctx),
-            (Phase::AwaitingConnect | Phase::Busy, other) => self.close(
-                CloseReason::Protocol(
-                    "MQTT-3.1.0-1",
-                    format!("first packet was {}, not CONNECT", other.kind()),
-                ),
-                ctx,
-            ),
-            (_, Packet::Connect(_)) => self.close(
-                CloseReason::Protocol("MQTT-3.1.0-2", "second CONNECT".into()),
-                ctx,
-            ),
-            (
-                Phase::Attached {
-                    connect_expiry_zero,
-                    ..
-                },
-                Packet::Disconnect(d),
-            ) => {
-                let connect_expiry = connect_expiry_zero.then_some(0);
-                match protocol::on_disconnect(&d, connect_expiry) {
-                    Ok((with_will, expiry)) => {
-                        self.close_with(CloseReason::ClientDisconnect { with_will }, expiry, ctx)
-                    }
-                    Err(reason) => self.close(reason, ctx),
-                }
+        match effect {
+            Effect::Connect(c) => self.on_connect(*c, ctx),
+            Effect::RefuseBusy(c) => self.refuse_busy(*c, ctx),
+            Effect::Refuse(connack, version) => {
+                let _ = self.writer.try_send(Outgoing::peer(version, None));
+                self.refuse(connack, ctx);
             }
-            (_, Packet::Disconnect(_)) => {
-                self.close(CloseReason::ClientDisconnect { with_will: false }, ctx)
-            }
-            (_, p) => match protocol::check_inbound(&p) {
-                Ok(()) => self.forward(p, ctx),
-                Err(reason) => self.close(reason, ctx),
-            },
+            Effect::Forward(p) => self.forward(p, ctx),
+            Effect::Close { reason, expiry } => self.close_with(reason, expiry, ctx),
+            Effect::Ignore => {}
         }
     }
 
@@ -356,14 +305,8 @@ impl Handler<CloseConnection> for Connection {
 impl Handler<DeadlinePassed> for Connection {
     type Result = ();
     fn handle(&mut self, msg: DeadlinePassed, ctx: &mut Context<Self>) {
-        match (msg.0, &self.phase) {
-            (Due::Connect(_), Phase::AwaitingConnect | Phase::Busy | Phase::Connecting) => {
-                self.close(CloseReason::ConnectTimeout, ctx)
-            }
-            (Due::KeepAlive(_), Phase::Attached { .. }) => {
-                self.close(CloseReason::KeepAliveTimeout, ctx)
-            }
-            _ => {}
+        if let Some(reason) = self.channel.deadline_passed(msg.0) {
+            self.close(reason, ctx);
         }
     }
 }
