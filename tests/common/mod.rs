@@ -12,6 +12,7 @@ pub mod process;
 pub mod raw;
 pub mod script;
 pub mod v5;
+pub mod v5_props;
 pub mod ws;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -14,9 +14,11 @@
 use super::decode::MAX_REMAINING_LENGTH;
 use super::encode_publish::PublishRef;
 pub(super) use super::encode_publish::{publish, publish_header};
+use super::encode_v5::{
+    allowed, has_props, props_len, put_props, put_reason_and_props, reason_and_props_len, suback_v3,
+};
 use super::packet::*;
 use super::properties::{encode_vbi, vbi_len};
-use super::properties_io::{block_len, put_block, Len, PropertySet};
 use bytes::{BufMut, BytesMut};
 use std::io;
 
@@ -93,51 +95,6 @@ pub(super) fn nonzero(pkid: u16) -> Result<u16> {
         return Err(invalid("packet identifier 0 [MQTT-2.3.1-1]"));
     }
     Ok(pkid)
-}
-
-/// A property block's size with its length prefix (a 5.0 packet that must have one writes
-/// property length 0 for `None`).
-fn props_len<P: PropertySet>(p: Option<&P>) -> Result<usize> {
-    Ok(block_len(match p {
-        Some(p) => p.checked_len()?,
-        None => 0,
-    }))
-}
-
-fn put_props<P: PropertySet>(p: Option<&P>, dst: &mut BytesMut) {
-    match p {
-        Some(p) => {
-            let mut len = Len::default();
-            p.visit(&mut len);
-            put_block(p, len.n, dst);
-        }
-        None => dst.put_u8(0),
-    }
-}
-
-/// Present and not empty: what decides the short forms of acks, DISCONNECT and AUTH.
-fn has_props<P: PropertySet>(p: &Option<Box<P>>) -> bool {
-    p.as_deref().is_some_and(|p| *p != P::default())
-}
-
-/// A reason code that packet type `t` may carry (§2.4).
-fn allowed(code: ReasonCode, t: u8) -> Result<()> {
-    if code.allowed_in(t) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "reason code not allowed in this packet type (§2.4)",
-        ))
-    }
-}
-
-/// The 3.x SUBACK byte for a reason code: granted QoS or 0x80.
-fn suback_v3(code: ReasonCode) -> Result<u8> {
-    match code {
-        ReasonCode::Success | ReasonCode::GrantedQos1 | ReasonCode::GrantedQos2 => Ok(code.code()),
-        c if c.is_error() => Ok(SUBACK_FAILURE),
-        _ => Err(invalid("SUBACK reason code with no 3.x equivalent")),
-    }
 }
 
 /// Validates `p` (not a PUBLISH) for version `v` and returns its first byte and Remaining
@@ -232,21 +189,6 @@ fn header(p: &Packet, v: ProtocolVersion) -> Result<(u8, usize)> {
             (0xF0, reason_and_props_len(a.reason, &a.properties, false)?)
         }
         Packet::Auth(_) => return Err(invalid("AUTH does not exist before MQTT 5.0")),
-    })
-}
-
-/// 5.0 DISCONNECT and AUTH: nothing for Success without properties (§3.14.2.1, §3.15.2.1),
-/// else the reason code and a property block. DISCONNECT (`short`) may also leave out the
-/// property length when there are no properties (§3.14.2.2.1); AUTH may not.
-fn reason_and_props_len<P: PropertySet>(
-    reason: ReasonCode,
-    p: &Option<Box<P>>,
-    short: bool,
-) -> Result<usize> {
-    Ok(match (reason == ReasonCode::Success, has_props(p)) {
-        (true, false) => 0,
-        (false, false) if short => 1,
-        _ => 1 + props_len(p.as_deref())?,
     })
 }
 
@@ -376,22 +318,6 @@ fn body(p: &Packet, v: ProtocolVersion, dst: &mut BytesMut) {
         Packet::Disconnect(d) if v5 => put_reason_and_props(d.reason, &d.properties, true, dst),
         Packet::Auth(a) if v5 => put_reason_and_props(a.reason, &a.properties, false, dst),
         Packet::PingReq | Packet::PingResp | Packet::Disconnect(_) | Packet::Auth(_) => {}
-    }
-}
-
-/// Writes what [`reason_and_props_len`] sized.
-fn put_reason_and_props<P: PropertySet>(
-    reason: ReasonCode,
-    p: &Option<Box<P>>,
-    short: bool,
-    dst: &mut BytesMut,
-) {
-    let props = has_props(p);
-    if reason != ReasonCode::Success || props {
-        dst.put_u8(reason.code());
-        if props || !short {
-            put_props(p.as_deref(), dst);
-        }
     }
 }
 

@@ -16,6 +16,7 @@ mod decode;
 mod decode_connect;
 mod encode;
 mod encode_publish;
+mod encode_v5;
 pub mod error;
 mod properties_connect;
 mod properties_io;

@@ -3,6 +3,7 @@
 
 use super::answer::Reply;
 use super::messages::{ClientAck, Inbound, InboundAcks};
+use super::state::Inflight;
 use super::Session;
 use crate::auth::{Action, ClientRef, Denial};
 use crate::close::CloseReason;
@@ -128,14 +129,16 @@ impl Session {
 
     /// A PUBACK finishes its QoS 1 delivery (an unknown id is ignored).
     fn on_puback(&mut self, pkid: u16) {
-        if let Some(done) = self.state.on_puback(pkid) {
-            trace::on_acked(
-                &self.deps.cfg,
-                &self.client_id,
-                &done.delivery.msg,
-                done.acked_by(),
-                pkid,
-            );
+        let done = self.state.on_puback(pkid);
+        self.finished(done, pkid);
+    }
+
+    /// A delivery the client acknowledged for good (PUBACK, PUBCOMP): traced, and deleted
+    /// from the store if it was stored.
+    fn finished(&mut self, done: Option<Inflight>, pkid: u16) {
+        if let Some(done) = done {
+            let msg = &done.delivery.msg;
+            trace::on_acked(&self.deps.cfg, &self.client_id, msg, done.acked_by(), pkid);
             self.persist_delete([done.delivery.seq()]);
         }
     }
@@ -145,24 +148,16 @@ impl Session {
         let (pubrel, released) = self.state.on_pubrec(pkid);
         if let Some(i) = released {
             trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.delivery.msg, pkid);
-            let pending = i.delivery.clone();
-            self.persist_state(&pending, DeliveryState::Released { pkid });
+            let delivery = i.delivery.clone();
+            self.persist_state(&delivery, DeliveryState::Released { pkid });
         }
         pubrel
     }
 
     /// A PUBCOMP finishes its QoS 2 delivery (an unknown id is ignored).
     fn on_pubcomp(&mut self, pkid: u16) {
-        if let Some(done) = self.state.on_pubcomp(pkid) {
-            trace::on_acked(
-                &self.deps.cfg,
-                &self.client_id,
-                &done.delivery.msg,
-                done.acked_by(),
-                pkid,
-            );
-            self.persist_delete([done.delivery.seq()]);
-        }
+        let done = self.state.on_pubcomp(pkid);
+        self.finished(done, pkid);
     }
 
     /// The store refused a write we must not acknowledge without: close, the client retries.
