@@ -1,4 +1,4 @@
-//! `courtier`: start the broker, stop it cleanly on SIGINT/SIGTERM.
+//! `courtier`: start the broker, stop it cleanly on SIGINT/SIGTERM (SIGHUP does not stop it).
 
 use clap::Parser;
 use courtier::cli::Cli;
@@ -83,6 +83,7 @@ fn main() -> ExitCode {
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -91,13 +92,23 @@ impl Signals {
         Signals {
             term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
             int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            hup: signal(SignalKind::hangup()).expect("SIGHUP handler"),
         }
     }
 
+    /// Until SIGINT or SIGTERM. SIGHUP, which Mosquitto users send to reload (`docker kill -s
+    /// HUP`), must not stop the broker (its default action would, without a clean shutdown);
+    /// until the settings can be reloaded it is logged and the broker goes on unchanged.
     async fn wait(mut self) {
-        tokio::select! {
-            _ = self.int.recv() => log::info!("SIGINT received"),
-            _ = self.term.recv() => log::info!("SIGTERM received"),
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => return log::info!("SIGINT received"),
+                _ = self.term.recv() => return log::info!("SIGTERM received"),
+                _ = self.hup.recv() => log::warn!(
+                    "SIGHUP received: reloading the configuration is not supported yet; \
+                     the broker keeps running with the settings it started with"
+                ),
+            }
         }
     }
 }

@@ -135,3 +135,26 @@ fn environment_overrides_apply() {
     let toml = String::from_utf8_lossy(&out.stdout);
     assert!(toml.contains("max_queued_messages = 77"), "{toml}");
 }
+
+/// SIGHUP, which Mosquitto users send to reload (`docker kill -s HUP`), does not stop the
+/// broker: its clients stay connected and new ones are accepted; SIGTERM still stops it.
+#[test]
+fn sighup_does_not_stop_the_broker() {
+    let (mut child, addr) = spawn(&[]);
+    let mut client = mqtt_connect(addr);
+    signal(&child, "-HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the broker exited on SIGHUP"
+    );
+    use std::io::Write;
+    client.write_all(&[0xC0, 0]).unwrap(); // PINGREQ
+    let mut pong = [0u8; 2];
+    client.read_exact(&mut pong).unwrap();
+    assert_eq!(pong, [0xD0, 0]);
+    let _again = mqtt_connect(addr);
+    signal(&child, "-TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(10)).expect("exits within 10 s");
+    assert!(status.success(), "exit status {status:?}");
+}
