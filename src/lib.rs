@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod listener;
+pub mod listeners;
 pub mod server;
+pub mod tls;
 
 pub use server::{Server, ServerThread};

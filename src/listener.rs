@@ -3,10 +3,12 @@
 //! two `epoll_ctl` calls; now, with one worker, none does. One accept loop per worker on a
 //! shared socket was tried: whichever worker was awake took every connection.)
 
+use crate::listeners::{serve_stream, MqttOptions};
 use courtier_actors::broker::Admission;
 use courtier_actors::Broker;
 use socket2::{SockRef, TcpKeepalive};
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -59,8 +61,13 @@ impl Drop for Accepting {
     }
 }
 
-/// Accept on the broker's first worker until [`Accepting::stop`].
-pub fn serve(listener: TcpListener, broker: &Broker) -> io::Result<Accepting> {
+/// Accept on the broker's first worker until [`Accepting::stop`]; `options` for TLS or a
+/// listener's own connection limit.
+pub fn serve(
+    listener: TcpListener,
+    broker: &Broker,
+    options: Option<Arc<MqttOptions>>,
+) -> io::Result<Accepting> {
     // Registered again with the worker's reactor.
     let listener = listener.into_std()?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -72,14 +79,14 @@ pub fn serve(listener: TcpListener, broker: &Broker) -> io::Result<Accepting> {
         };
         tokio::select! {
             _ = stopped.wait_for(|stop| *stop) => {}
-            _ = accept_loop(listener, b) => {}
+            _ = accept_loop(listener, b, options) => {}
         }
     });
     Ok(Accepting(stop))
 }
 
 /// Accept until the future is dropped.
-async fn accept_loop(listener: TcpListener, broker: Broker) {
+async fn accept_loop(listener: TcpListener, broker: Broker, options: Option<Arc<MqttOptions>>) {
     let mut failing = AcceptFailures::default();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -108,7 +115,34 @@ async fn accept_loop(listener: TcpListener, broker: Broker) {
         if let Err(e) = tune(&stream) {
             log::debug!("socket options for {peer}: {e}");
         }
-        broker.accept_tcp(stream, peer, busy);
+        let Some(options) = &options else {
+            broker.accept_tcp(stream, peer, busy);
+            continue;
+        };
+        let slot = match options.limit.as_ref().map(|l| l.acquire()) {
+            Some(None) => {
+                log::warn!(
+                    "connection from {peer} dropped: this listener's max_connections reached"
+                );
+                continue;
+            }
+            Some(slot) => slot,
+            None => None,
+        };
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("socket from {peer}: {e}");
+                continue;
+            }
+        };
+        let (b, options) = (broker.clone(), options.clone());
+        broker.spawn_on_next_worker(move || async move {
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(s) => serve_stream(s, peer, busy, slot, options, b).await,
+                Err(e) => log::warn!("socket from {peer}: {e}"),
+            }
+        });
     }
 }
 

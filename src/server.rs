@@ -3,7 +3,7 @@
 
 use crate::config::{OnCorruption, Settings};
 use crate::http::{self, HttpState, Routes};
-use crate::listener;
+use crate::{listener, listeners};
 use actix_web::dev::ServerHandle;
 use courtier_actors::Broker;
 use courtier_storage::{Loaded, MemoryStore, Store};
@@ -21,7 +21,10 @@ pub struct Server {
     pub http_addr: Option<SocketAddr>,
     /// The bound `[metrics]` address, if enabled.
     pub metrics_addr: Option<SocketAddr>,
-    accept: listener::Accepting,
+    /// Every MQTT and WebSocket listener with its transport ("tcp", "tls", "websocket",
+    /// "wss"), in configuration order (`[http]` not included).
+    pub listeners: Vec<(SocketAddr, &'static str)>,
+    accept: Vec<listener::Accepting>,
     http_state: Arc<HttpState>,
     http_servers: Vec<ServerHandle>,
     shutdown_timeout: Duration,
@@ -64,9 +67,9 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
 impl Server {
     /// Start on the current actix System with the store the settings ask for.
     pub async fn start_configured(settings: &Settings) -> io::Result<Server> {
-        let tcp = listener::bind(&settings.listener.listen_addr()).await?;
+        let bound = listeners::bind(settings).await?;
         let (store, loaded, corrupted) = open_store(settings)?;
-        let server = Server::start_with(settings, tcp, store, loaded).await?;
+        let server = Server::start_with(settings, bound, store, loaded).await?;
         if corrupted {
             server
                 .broker
@@ -82,11 +85,11 @@ impl Server {
     /// The HTTP listeners are bound with the MQTT one and serve at once: /healthz answers while
     /// state is restored, and /readyz says 503 until the broker is ready and the listeners accept.
     pub async fn start(settings: &Settings, store: Arc<dyn Store>) -> io::Result<Server> {
-        let tcp = listener::bind(&settings.listener.listen_addr()).await?;
+        let bound = listeners::bind(settings).await?;
         let loaded = store
             .load()
             .map_err(|e| io::Error::other(format!("store: {e}")))?;
-        Server::start_with(settings, tcp, store, loaded).await
+        Server::start_with(settings, bound, store, loaded).await
     }
 
     /// The port is bound first (by the callers), so a port already in use fails before any
@@ -94,11 +97,15 @@ impl Server {
     /// then they wait in the kernel's backlog).
     async fn start_with(
         settings: &Settings,
-        tcp: tokio::net::TcpListener,
+        bound: listeners::Bound,
         store: Arc<dyn Store>,
         loaded: Loaded,
     ) -> io::Result<Server> {
-        let mqtt_addr = tcp.local_addr()?;
+        let mqtt_addr = match (bound.mqtt.first(), bound.ws.first()) {
+            (Some(l), _) => l.addr,
+            (None, Some(l)) => l.addr,
+            (None, None) => return Err(io::Error::other("no listener configured")),
+        };
         let http_listener = match settings.http.enabled {
             true => Some(http::bind(&settings.http.listen_addr(), "HTTP")?),
             false => None,
@@ -132,15 +139,28 @@ impl Server {
         let metrics_addr = metrics_listener
             .map(|l| serve(l, metrics_only, 1))
             .transpose()?;
+        let mut addrs = Vec::new();
+        let handshake = Duration::from_secs(settings.broker.connect_timeout_secs);
+        for l in bound.ws {
+            addrs.push((l.addr, l.endpoint.transport));
+            let handle = http::serve_ws(l, http_state.clone(), workers, handshake)?;
+            http_servers.push(handle);
+        }
         let broker = Broker::start(settings.broker_config(), store, loaded).await;
-        log::info!("listening for MQTT on {mqtt_addr} (tcp)");
-        let accept = listener::serve(tcp, &broker)?;
+        let mut accept = Vec::new();
+        for l in bound.mqtt {
+            let transport = l.options.as_ref().map_or("tcp", |o| o.transport);
+            log::info!("listening for MQTT on {} ({transport})", l.addr);
+            addrs.push((l.addr, transport));
+            accept.push(listener::serve(l.tcp, &broker, l.options)?);
+        }
         http_state.set_ready(broker.clone());
         Ok(Server {
             broker,
             mqtt_addr,
             http_addr,
             metrics_addr,
+            listeners: addrs,
             accept,
             http_state,
             http_servers,
@@ -153,7 +173,9 @@ impl Server {
     /// WebSocket clients are Connection actors too, so the broker's shutdown closes them like
     /// TCP clients; the HTTP servers stop after that.
     pub async fn stop(self) {
-        self.accept.stop();
+        for a in &self.accept {
+            a.stop();
+        }
         self.http_state.set_stopping();
         log::info!("shutting down (deadline {:?})", self.shutdown_timeout);
         if actix_rt::time::timeout(self.shutdown_timeout, self.broker.shutdown())
@@ -176,6 +198,8 @@ pub struct ServerThread {
     pub mqtt_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
     pub metrics_addr: Option<SocketAddr>,
+    /// See [`Server::listeners`].
+    pub listeners: Vec<(SocketAddr, &'static str)>,
     pub broker: Broker,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -205,7 +229,12 @@ impl ServerThread {
                     };
                     match started {
                         Ok(server) => {
-                            let addrs = (server.mqtt_addr, server.http_addr, server.metrics_addr);
+                            let addrs = (
+                                server.mqtt_addr,
+                                server.http_addr,
+                                server.metrics_addr,
+                                server.listeners.clone(),
+                            );
                             let _ = ready_tx.send(Ok((addrs, server.broker.clone())));
                             let _ = stop_rx.await;
                             server.stop().await;
@@ -216,13 +245,14 @@ impl ServerThread {
                     }
                 });
             })?;
-        let ((mqtt_addr, http_addr, metrics_addr), broker) = ready_rx
+        let ((mqtt_addr, http_addr, metrics_addr, listeners), broker) = ready_rx
             .recv()
             .map_err(|_| io::Error::other("broker thread died during start-up"))??;
         Ok(ServerThread {
             mqtt_addr,
             http_addr,
             metrics_addr,
+            listeners,
             broker,
             stop: Some(stop_tx),
             thread: Some(thread),

@@ -205,6 +205,19 @@ impl Broker {
         });
     }
 
+    /// Run `task` on the next worker arbiter, round robin like [`Broker::accept_tcp`] (a TLS
+    /// handshake, then the connection it opens, on that worker).
+    pub fn spawn_on_next_worker<F, Fut>(&self, task: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        let n = self.inner.next_worker.fetch_add(1, Relaxed) % self.inner.workers.len();
+        self.inner.workers[n].spawn_fn(move || {
+            actix_rt::spawn(task());
+        });
+    }
+
     /// Serve an accepted TCP socket on the next worker arbiter (round robin): on this thread
     /// when that is the one, else handed over to it.
     pub fn accept_tcp(&self, stream: tokio::net::TcpStream, peer: SocketAddr, busy: bool) {
@@ -212,7 +225,7 @@ impl Broker {
         let n = self.inner.next_worker.fetch_add(1, Relaxed) % self.inner.workers.len();
         if crate::registry::current_worker() == Some(n) {
             let (r, w) = stream.into_split();
-            Connection::start(r, w, peer.to_string(), "tcp", deps, busy);
+            Connection::start(r, w, peer.to_string(), "tcp", deps, busy, None);
             return;
         }
         let stream = match stream.into_std() {
@@ -222,7 +235,7 @@ impl Broker {
         self.inner.workers[n].spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
             Ok(s) => {
                 let (r, w) = s.into_split();
-                Connection::start(r, w, peer.to_string(), "tcp", deps, busy);
+                Connection::start(r, w, peer.to_string(), "tcp", deps, busy, None);
             }
             Err(e) => log::warn!("socket from {peer}: {e}"),
         });
@@ -240,14 +253,26 @@ impl Broker {
         R: AsyncRead + Unpin + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        Connection::start(
-            reader,
-            writer,
-            peer,
-            transport,
-            self.connection_deps(),
-            busy,
-        );
+        self.accept_stream_as(reader, writer, peer, transport, busy, None);
+    }
+
+    /// [`Broker::accept_stream`] for a client a TLS listener identified by its certificate
+    /// (`use_identity_as_username` / `use_subject_as_username`): `cert_username` is its user
+    /// name, whatever its CONNECT says, and no password is asked for (Mosquitto's behaviour).
+    pub fn accept_stream_as<R, W>(
+        &self,
+        reader: R,
+        writer: W,
+        peer: String,
+        transport: &'static str,
+        busy: bool,
+        cert_username: Option<bytestring::ByteString>,
+    ) where
+        R: AsyncRead + Unpin + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let deps = self.connection_deps();
+        Connection::start(reader, writer, peer, transport, deps, busy, cert_username);
     }
 
     /// Close every client, save sessions, flush the store. The caller applies the deadline.

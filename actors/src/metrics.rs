@@ -95,6 +95,14 @@ pub struct Metrics {
     /// layer, which owns their lifetime; TCP = all - WebSocket.
     pub ws_connections_open: AtomicI64,
     pub ws_connections_total: AtomicU64,
+    /// MQTT over TLS connections (a subset of `connections_open`/`_total`, not WebSocket) and
+    /// WebSocket over TLS ones (a subset of `ws_connections_*`), counted by the listeners.
+    pub tls_connections_open: AtomicI64,
+    pub tls_connections_total: AtomicU64,
+    pub wss_connections_open: AtomicI64,
+    pub wss_connections_total: AtomicU64,
+    /// TLS handshakes that failed or timed out on MQTT listeners.
+    pub tls_handshake_failures: AtomicU64,
     /// PUBLISH packets and payload bytes by QoS, received from clients and sent to them.
     pub publish_in: ByQos,
     pub publish_out: ByQos,
@@ -145,6 +153,11 @@ impl Default for Metrics {
             queued_messages: AtomicI64::new(0),
             ws_connections_open: AtomicI64::new(0),
             ws_connections_total: AtomicU64::new(0),
+            tls_connections_open: AtomicI64::new(0),
+            tls_connections_total: AtomicU64::new(0),
+            wss_connections_open: AtomicI64::new(0),
+            wss_connections_total: AtomicU64::new(0),
+            tls_handshake_failures: AtomicU64::new(0),
             publish_in: ByQos::default(),
             publish_out: ByQos::default(),
             restarts_by_actor: Mutex::new(Vec::new()),

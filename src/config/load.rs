@@ -16,6 +16,7 @@ pub(crate) type Provenance = BTreeMap<String, Origin>;
 
 pub(crate) fn load_tracked(sources: &ConfigSources) -> Result<(Settings, Provenance), ConfigError> {
     let mut provenance = Provenance::new();
+    let mut listener_list = None;
 
     let defaults = parse_and_check(DEFAULTS_TOML, &Origin::Defaults)?;
     record(&mut provenance, &defaults, &Origin::Defaults);
@@ -31,9 +32,20 @@ pub(crate) fn load_tracked(sources: &ConfigSources) -> Result<(Settings, Provena
                 source,
             })?;
             let origin = Origin::File(path);
-            let table = parse_and_check(&text, &origin)?;
+            let mut table = parse_and_check(&text, &origin)?;
+            // The whole list comes from the last file that has one (see listeners.rs).
+            if let Some(value) = table.remove("listeners") {
+                listener_list = Some(listeners::check(&value, &origin)?);
+                provenance.insert("listeners".into(), origin.clone());
+            }
             record(&mut provenance, &table, &origin);
-            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+            let rest = toml::to_string(&table).map_err(|e| ConfigError::Syntax {
+                origin: origin.clone(),
+                line: None,
+                column: None,
+                message: e.to_string(),
+            })?;
+            builder = builder.add_source(config::File::from_str(&rest, config::FileFormat::Toml));
         }
     }
 
@@ -42,7 +54,8 @@ pub(crate) fn load_tracked(sources: &ConfigSources) -> Result<(Settings, Provena
         provenance.insert(key, Origin::Env(var));
     }
 
-    let settings: Settings = builder.build()?.try_deserialize()?;
+    let mut settings: Settings = builder.build()?.try_deserialize()?;
+    settings.listeners = listener_list.unwrap_or_default();
     settings.validate_tracked(&provenance)?;
     Ok((settings, provenance))
 }
@@ -106,6 +119,10 @@ pub(super) fn parse_and_check(text: &str, origin: &Origin) -> Result<toml::Table
         }
     })?;
     for (section, value) in &table {
+        if section == "listeners" {
+            listeners::check(value, origin)?;
+            continue;
+        }
         if !SCHEMA.iter().any(|s| s.section == section) {
             return Err(unknown_key(origin, section.clone()));
         }

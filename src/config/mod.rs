@@ -40,6 +40,9 @@ pub struct Settings {
     pub http: HttpSettings,
     pub metrics: MetricsSettings,
     pub trace: TraceSettings,
+    /// `[[listeners]]`; when empty, `[listener]` is the one MQTT listener.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<ListenerSpec>,
 }
 
 /// `[listener]`: MQTT over TCP.
@@ -223,6 +226,10 @@ impl Settings {
             }
             out.push_str(&format!("{name} = {value}\n"));
         }
+        for l in &self.listeners {
+            let table = toml::to_string(l).unwrap_or_default();
+            out.push_str(&format!("\n[[listeners]]\n{table}"));
+        }
         out
     }
 
@@ -308,7 +315,8 @@ impl Settings {
                 });
             }
         }
-        Ok(())
+        let origin = provenance.get("listeners").cloned();
+        listeners::validate(&self.listeners, &origin.unwrap_or(Origin::Effective))
     }
 }
 
@@ -332,7 +340,9 @@ mod http;
 mod schema;
 pub use error::{ConfigError, Origin};
 pub use http::{HttpSettings, MetricsSettings};
+mod listeners;
 mod trace;
+pub use listeners::{ListenerSpec, Protocol, TlsVersion};
 use schema::*;
 pub use trace::TraceSettings;
 

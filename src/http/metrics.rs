@@ -88,17 +88,27 @@ pub async fn render(broker: &Broker) -> String {
     let retained = broker.retained_stats().await;
     let mut reg = Registry::default();
 
+    // The transports' counters are subsets: wss of websocket, the rest is tcp.
     let open = m.connections_open.load(Relaxed).max(0);
     let ws_open = m.ws_connections_open.load(Relaxed).max(0);
+    let tls_open = m.tls_connections_open.load(Relaxed).max(0);
+    let wss_open = m.wss_connections_open.load(Relaxed).max(0);
     let total = m.connections_total.load(Relaxed);
     let ws_total = m.ws_connections_total.load(Relaxed);
+    let tls_total = m.tls_connections_total.load(Relaxed);
+    let wss_total = m.wss_connections_total.load(Relaxed);
     gauge_family(
         &mut reg,
         "courtier_connections_open",
         "Open client connections, by transport",
         &[
-            (label("transport", "tcp"), (open - ws_open).max(0)),
-            (label("transport", "websocket"), ws_open),
+            (
+                label("transport", "tcp"),
+                (open - ws_open - tls_open).max(0),
+            ),
+            (label("transport", "tls"), tls_open),
+            (label("transport", "websocket"), (ws_open - wss_open).max(0)),
+            (label("transport", "wss"), wss_open),
         ],
     );
     counter_family(
@@ -106,9 +116,23 @@ pub async fn render(broker: &Broker) -> String {
         "courtier_connections",
         "Client connections accepted since start, by transport",
         &[
-            (label("transport", "tcp"), total.saturating_sub(ws_total)),
-            (label("transport", "websocket"), ws_total),
+            (
+                label("transport", "tcp"),
+                total.saturating_sub(ws_total).saturating_sub(tls_total),
+            ),
+            (label("transport", "tls"), tls_total),
+            (
+                label("transport", "websocket"),
+                ws_total.saturating_sub(wss_total),
+            ),
+            (label("transport", "wss"), wss_total),
         ],
+    );
+    counter(
+        &mut reg,
+        "courtier_tls_handshake_failures",
+        "TLS handshakes on MQTT listeners that failed or timed out (bad or missing client certificate, wrong version, not TLS)",
+        m.tls_handshake_failures.load(Relaxed),
     );
     let online = m.clients_connected.load(Relaxed).max(0);
     let sessions = m.sessions.load(Relaxed).max(online);

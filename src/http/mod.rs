@@ -6,8 +6,10 @@
 //! answers at once and /readyz can say "starting" (503) until the broker is ready and the MQTT
 //! listener accepts; WebSocket upgrades are refused until then, too.
 
+mod listeners;
 pub mod metrics;
 pub mod ws;
+pub use listeners::serve_ws;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};

@@ -9,16 +9,42 @@
 //! a TCP client waits on its socket buffer.
 
 use super::HttpState;
+use crate::listeners::{ConnLimit, GaugeKind, Held, OpenGauge, Slot};
+use crate::tls::CertUser;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{CloseCode, CloseReason, Item, Message, MessageStream, Session};
 use bytes::BytesMut;
 use courtier_actors::broker::Admission;
 use courtier_actors::Broker;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 /// The subprotocols of MQTT over WebSocket: "mqtt" (3.1.1, 5.0) and "mqttv3.1" (3.1).
 pub const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
+
+/// What a WebSocket listener adds to the handler: its transport name ("websocket", "wss"),
+/// the user name its client certificates give, and its own connection limit. `[http]` has the
+/// default: plain, no certificate, no limit of its own.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub transport: &'static str,
+    pub cert_user: CertUser,
+    pub limit: Option<Arc<ConnLimit>>,
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Endpoint {
+            transport: "websocket",
+            cert_user: CertUser::None,
+            limit: None,
+        }
+    }
+}
+
+/// The user name a WSS connection's client certificate gives, set when the connection opens.
+pub struct CertName(pub Result<Option<String>, String>);
 
 /// Bytes buffered in each direction of the bridge before the writer waits.
 const PIPE_BYTES: usize = 64 * 1024;
@@ -62,6 +88,36 @@ pub async fn handler(
             )
         }
     };
+    let endpoint = req
+        .app_data::<web::Data<Endpoint>>()
+        .map(|e| e.get_ref().clone())
+        .unwrap_or_default();
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    let cert_username = match (endpoint.cert_user, req.conn_data::<CertName>()) {
+        (CertUser::None, _) => None,
+        (_, Some(CertName(Ok(name)))) => name.clone(),
+        (_, found) => {
+            let why = found.and_then(|c| c.0.clone().err());
+            let why = why.unwrap_or_else(|| "no client certificate".into());
+            log::warn!("websocket connection from {peer} refused: {why}");
+            return refuse(StatusCode::FORBIDDEN, why);
+        }
+    };
+    let slot = match endpoint.limit.as_ref().map(|l| l.acquire()) {
+        Some(None) => {
+            log::warn!(
+                "websocket connection from {peer} refused: this listener's max_connections reached"
+            );
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "max_connections of this listener reached".into(),
+            );
+        }
+        Some(slot) => slot,
+        None => None,
+    };
     let offered: Vec<String> = req
         .headers()
         .get_all("sec-websocket-protocol")
@@ -78,12 +134,16 @@ pub async fn handler(
             ),
         );
     }
-    let peer = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     match actix_ws::handle_with_protocols(&req, body, &SUBPROTOCOLS) {
         Ok((response, session, stream)) => {
-            serve(broker, session, stream, peer, busy);
+            let conn = Accepted {
+                peer,
+                busy,
+                transport: endpoint.transport,
+                slot,
+                cert_username,
+            };
+            serve(broker, session, stream, conn);
             response
         }
         Err(e) => {
@@ -96,16 +156,39 @@ pub async fn handler(
     }
 }
 
+/// An upgraded connection, before its Connection actor starts.
+struct Accepted {
+    peer: String,
+    busy: bool,
+    transport: &'static str,
+    slot: Option<Slot>,
+    cert_username: Option<String>,
+}
+
 /// Start the Connection actor over the bridge, on the current (HTTP worker) arbiter.
-fn serve(broker: &Broker, session: Session, stream: MessageStream, peer: String, busy: bool) {
+fn serve(broker: &Broker, session: Session, stream: MessageStream, conn: Accepted) {
+    let Accepted {
+        peer,
+        busy,
+        transport,
+        slot,
+        cert_username,
+    } = conn;
     let metrics = broker.metrics().clone();
     metrics.ws_connections_open.fetch_add(1, Relaxed);
     metrics.ws_connections_total.fetch_add(1, Relaxed);
+    let gauge = (transport == "wss").then(|| {
+        metrics.wss_connections_open.fetch_add(1, Relaxed);
+        metrics.wss_connections_total.fetch_add(1, Relaxed);
+        OpenGauge(metrics.clone(), GaugeKind::Wss)
+    });
     let stream = stream.max_frame_size(max_frame_bytes(broker.config().max_packet_size));
     // conn_in: the Connection reads what `feed` writes; conn_out: `drain` reads what it writes.
     let (conn_in, feed) = tokio::io::duplex(PIPE_BYTES);
     let (conn_out, drain) = tokio::io::duplex(PIPE_BYTES);
-    broker.accept_stream(conn_in, conn_out, peer.clone(), "websocket", busy);
+    let conn_in = Held::new(conn_in, slot, gauge);
+    let user = cert_username.map(Into::into);
+    broker.accept_stream_as(conn_in, conn_out, peer.clone(), transport, busy, user);
     let inbound = frames_to_bytes(stream, session.clone(), feed, peer);
     let outbound = bytes_to_frames(drain, session);
     actix_rt::spawn(async move {

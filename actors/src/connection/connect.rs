@@ -3,7 +3,7 @@
 use super::channel::Settled;
 use super::protocol::{self, Negotiated};
 use super::{Connection, Due, Outgoing};
-use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest};
+use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest, Identity};
 use crate::close::{CloseReason, Refusal};
 use crate::codec::{ConnAck, Connect, Packet};
 use crate::message::ClientId;
@@ -65,6 +65,16 @@ impl Connection {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
             }
         }
+        // A verified client certificate names the user: the CONNECT's user name and password
+        // are not used, as with Mosquitto's use_identity_as_username (the certificate was
+        // checked against the listener's CA during the handshake). Authorization then sees
+        // this user name.
+        if let Some(name) = &self.cert_username {
+            let identity = Identity {
+                username: Some(name.clone()),
+            };
+            return self.authenticated(c, negotiated, AuthOutcome::Allow(identity), ctx);
+        }
         let request = ConnectRequest {
             client_id: negotiated.client_id.clone(),
             username: c.username.clone(),
@@ -115,7 +125,7 @@ impl Connection {
             session_expiry: n.session_expiry,
             connack: protocol::connack_properties(&n, &self.deps.cfg),
             will: c.will.clone(),
-            username: identity.username,
+            username: identity.username.clone(),
             max_packet_size: n.max_packet_size,
             receive_maximum: n.receive_maximum,
         };
@@ -141,7 +151,7 @@ impl Connection {
                 c.protocol,
                 c.clean_start,
                 n.keep_alive,
-                c.username.as_deref().unwrap_or(""),
+                identity.username.as_deref().unwrap_or(""),
                 attached.session_present,
                 match n.session_expiry {
                     Some(secs) => format!(" session_expiry={secs}"),

@@ -78,6 +78,9 @@ pub struct Connection {
     id: u64,
     peer: String,
     transport: &'static str,
+    /// The user name a verified client certificate gives (TLS listeners with
+    /// `use_identity_as_username` / `use_subject_as_username`).
+    cert_username: Option<bytestring::ByteString>,
     /// Where the connection stands in the protocol (pure, channel.rs).
     channel: Channel,
     /// The session it is attached to, once CONNACK went out.
@@ -106,6 +109,7 @@ impl Connection {
         transport: &'static str,
         deps: Arc<ConnectionDeps>,
         busy: bool,
+        cert_username: Option<bytestring::ByteString>,
     ) -> Addr<Connection>
     where
         R: AsyncRead + Unpin + 'static,
@@ -130,6 +134,7 @@ impl Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
                 peer,
                 transport,
+                cert_username,
                 channel: Channel::new(busy),
                 session: None,
                 writer: tx,

@@ -1,0 +1,166 @@
+//! TLS for listeners, with rustls: the server configuration a `[[listeners]]` table describes
+//! (certificate, key, clients' CA, minimum version), the user name a client certificate gives,
+//! and the handshake of MQTT/TLS connections with its deadline.
+
+use crate::config::{ListenerSpec, TlsVersion};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What a verified client certificate says about the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertUser {
+    /// The CONNECT's user name and the authenticator decide.
+    None,
+    /// `use_identity_as_username`: the subject's common name (CN).
+    CommonName,
+    /// `use_subject_as_username`: the whole subject, RFC 4514 (last RDN first: "CN=x,O=y,C=z"
+    /// for a subject written C, O, CN).
+    Subject,
+}
+
+impl CertUser {
+    pub fn of(spec: &ListenerSpec) -> CertUser {
+        if spec.use_identity_as_username {
+            CertUser::CommonName
+        } else if spec.use_subject_as_username {
+            CertUser::Subject
+        } else {
+            CertUser::None
+        }
+    }
+
+    /// The user name from the peer's certificate chain (leaf first), if this listener takes
+    /// one. `Err` when it should and cannot (no certificate, no CN): the client is refused.
+    pub fn username(self, chain: Option<&[CertificateDer<'_>]>) -> Result<Option<String>, String> {
+        if self == CertUser::None {
+            return Ok(None);
+        }
+        let leaf = chain
+            .and_then(|c| c.first())
+            .ok_or("no client certificate")?;
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+            .map_err(|e| format!("client certificate unreadable: {e}"))?;
+        let subject = cert.subject();
+        match self {
+            CertUser::CommonName => subject
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(|cn| Some(cn.to_owned()))
+                .ok_or_else(|| "client certificate has no common name (CN)".to_owned()),
+            _ => Ok(Some(rfc4514(subject))),
+        }
+    }
+}
+
+/// A distinguished name as RFC 4514 (and OpenSSL's XN_FLAG_RFC2253, which Mosquitto's
+/// use_subject_as_username prints): last RDN first, "," between RDNs, "+" inside one.
+fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let registry = x509_parser::objects::oid_registry();
+    let rdns: Vec<String> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.attr_type();
+                    let key = x509_parser::objects::oid2abbrev(oid, registry)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|_| oid.to_id_string());
+                    let value = atv.as_str().map(escape).unwrap_or_else(|_| {
+                        let hex: String =
+                            atv.as_slice().iter().map(|b| format!("{b:02x}")).collect();
+                        format!("#{hex}")
+                    });
+                    format!("{key}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && matches!(c, '#' | ' '))
+            || (i + 1 == v.chars().count() && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The rustls configuration of a TLS listener. Errors name the listener, the key, the file
+/// and the reason, and stop start-up.
+pub fn server_config(index: usize, spec: &ListenerSpec) -> io::Result<Arc<ServerConfig>> {
+    let fail = |key: &str, path: &Path, why: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("listeners[{index}].{key} {}: {why}", path.display()),
+        )
+    };
+    let (Some(certfile), Some(keyfile)) = (&spec.certfile, &spec.keyfile) else {
+        return Err(io::Error::other(format!(
+            "listeners[{index}]: not a TLS listener"
+        )));
+    };
+    let certs = read_certs(certfile).map_err(|e| fail("certfile", certfile, e))?;
+    let key = PrivateKeyDer::from_pem_file(keyfile)
+        .map_err(|e| fail("keyfile", keyfile, format!("no usable private key: {e}")))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match spec.tls_version {
+        TlsVersion::V12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersion::V13 => &[&rustls::version::TLS13],
+    };
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| io::Error::other(format!("listeners[{index}]: {e}")))?;
+    let builder = match &spec.cafile {
+        Some(cafile) => {
+            let mut roots = RootCertStore::empty();
+            for cert in read_certs(cafile).map_err(|e| fail("cafile", cafile, e))? {
+                roots
+                    .add(cert)
+                    .map_err(|e| fail("cafile", cafile, format!("not a usable CA: {e}")))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = match spec.require_certificate {
+                true => verifier,
+                false => verifier.allow_unauthenticated(),
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| fail("cafile", cafile, e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let config = builder.with_single_cert(certs, key).map_err(|e| {
+        fail(
+            "keyfile",
+            keyfile,
+            format!("does not fit the certificate: {e}"),
+        )
+    })?;
+    Ok(Arc::new(config))
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    match certs.is_empty() {
+        true => Err("no certificate (PEM \"BEGIN CERTIFICATE\") in the file".into()),
+        false => Ok(certs),
+    }
+}
