@@ -195,18 +195,36 @@ pub(super) fn validate(specs: &[ListenerSpec], origin: &Origin) -> Result<(), Co
             };
             return Err(fail(name, path(p), "certfile and keyfile: TLS needs both"));
         }
+        let version = match s.tls_version {
+            TlsVersion::V12 => "\"tlsv1.2\"",
+            TlsVersion::V13 => "\"tlsv1.3\"",
+        };
         let tls_only = [
-            ("cafile", s.cafile.is_some()),
-            ("require_certificate", s.require_certificate),
-            ("use_identity_as_username", s.use_identity_as_username),
-            ("use_subject_as_username", s.use_subject_as_username),
-            ("tls_version", s.tls_version != TlsVersion::V12),
+            ("cafile", s.cafile.is_some(), path(&s.cafile)),
+            ("require_certificate", s.require_certificate, "true".into()),
+            (
+                "use_identity_as_username",
+                s.use_identity_as_username,
+                "true".into(),
+            ),
+            (
+                "use_subject_as_username",
+                s.use_subject_as_username,
+                "true".into(),
+            ),
+            (
+                "tls_version",
+                s.tls_version != TlsVersion::V12,
+                version.into(),
+            ),
         ];
-        if let (false, Some((name, _))) = (s.is_tls(), tls_only.iter().find(|(_, set)| *set)) {
+        if let (false, Some((name, _, value))) =
+            (s.is_tls(), tls_only.iter().find(|(_, set, _)| *set))
+        {
             return Err(fail(
                 name,
-                "set".into(),
-                "TLS settings only with certfile and keyfile on the same listener",
+                value.clone(),
+                "not set: TLS settings need certfile and keyfile on the same listener",
             ));
         }
         if s.require_certificate && s.cafile.is_none() {
