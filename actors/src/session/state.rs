@@ -8,7 +8,7 @@
 use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, PushOutcome};
 pub use super::state_types::{Inflight, OutState, Outbound};
-use crate::codec::{Ack, Packet, QoS, ReasonCode, SubscriptionOptions};
+use crate::codec::{Ack, LastWill, Packet, QoS, ReasonCode, SubscriptionOptions};
 use crate::config::BrokerConfig;
 use crate::delivery::Delivery;
 pub use crate::delivery::Offer;
@@ -344,6 +344,19 @@ impl SessionState {
         self.rare.get_or_insert_with(Box::default)
     }
 
+    /// Keep a Will until its delay passes or the session ends [MQTT-3.1.3-9].
+    pub fn delay_will(&mut self, will: LastWill) {
+        self.rare().delayed_will = Some(will);
+    }
+
+    /// The delayed Will, if one waits: to publish (delay over, session ending) or to drop (the
+    /// client came back in time).
+    pub fn take_delayed_will(&mut self) -> Option<LastWill> {
+        let will = self.rare.as_mut()?.delayed_will.take();
+        self.free_rare_if_empty();
+        will
+    }
+
     /// Free the box once nothing in it is left, so a session that caught up holds none.
     fn free_rare_if_empty(&mut self) {
         if self.rare.as_ref().is_some_and(|r| r.is_empty()) {
@@ -369,11 +382,16 @@ struct Rare {
     retained: VecDeque<Delivery>,
     /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
     inbound_qos2: HashSet<u16>,
+    /// A Will waiting out its Will Delay Interval (5.0) while the client is away.
+    delayed_will: Option<LastWill>,
 }
 
 impl Rare {
     fn is_empty(&self) -> bool {
-        self.resend.is_empty() && self.retained.is_empty() && self.inbound_qos2.is_empty()
+        self.resend.is_empty()
+            && self.retained.is_empty()
+            && self.inbound_qos2.is_empty()
+            && self.delayed_will.is_none()
     }
 }
 
