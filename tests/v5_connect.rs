@@ -57,6 +57,11 @@ fn connack_tells_the_truth_about_what_the_broker_supports() {
         find(&ack.props, prop::SHARED_SUBSCRIPTION_AVAILABLE),
         Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 0))
     );
+    // Topic aliases: max_topic_alias, 10 by default (Mosquitto's).
+    assert_eq!(
+        find(&ack.props, prop::TOPIC_ALIAS_MAXIMUM),
+        Some(&P::U16(prop::TOPIC_ALIAS_MAXIMUM, 10))
+    );
     // QoS 2, retain and wildcards are available: absent means exactly that.
     assert!(find(&ack.props, prop::MAXIMUM_QOS).is_none());
     assert!(find(&ack.props, prop::RETAIN_AVAILABLE).is_none());

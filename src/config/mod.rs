@@ -71,6 +71,8 @@ pub struct LimitsSettings {
     pub max_inflight_messages: u16,
     /// Seconds, 1..=65535.
     pub max_keepalive: u16,
+    /// 0..=65535; 0 = no topic aliases.
+    pub max_topic_alias: u16,
     /// 0 = unlimited.
     pub max_queued_messages: usize,
     /// 0 = unlimited.
@@ -183,6 +185,7 @@ impl Settings {
             max_connections: usize::try_from(limits.max_connections).ok(),
             max_inflight_messages: limits.max_inflight_messages,
             max_keepalive: limits.max_keepalive,
+            max_topic_alias: limits.max_topic_alias,
             max_queued_messages: limits.max_queued_messages,
             max_queued_bytes: limits.max_queued_bytes,
             queue_overflow: limits.queue_overflow,
@@ -246,6 +249,7 @@ impl Settings {
             ("limits.max_connections", int(l.max_connections)),
             ("limits.max_inflight_messages", int(l.max_inflight_messages)),
             ("limits.max_keepalive", int(l.max_keepalive)),
+            ("limits.max_topic_alias", int(l.max_topic_alias)),
             ("limits.max_queued_messages", int(l.max_queued_messages)),
             ("limits.max_queued_bytes", int(l.max_queued_bytes)),
             ("limits.queue_overflow", s(l.queue_overflow.name())),

@@ -168,6 +168,7 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("limits", "max_connections", int(-1, i64::MAX)),
     key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),
     key("limits", "max_keepalive", int(1, u16::MAX as i64)),
+    key("limits", "max_topic_alias", int(0, u16::MAX as i64)),
     key("limits", "max_queued_messages", int(0, i64::MAX)),
     key("limits", "max_queued_bytes", int(0, i64::MAX)),
     key(

@@ -19,6 +19,7 @@
 //! - `writer.rs`: the write half, a task started while there is something to write
 
 mod acks;
+mod aliases;
 mod buffers;
 mod channel;
 mod connect;
@@ -130,7 +131,7 @@ impl Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
                 peer,
                 transport,
-                channel: Channel::new(busy),
+                channel: Channel::new(busy, deps.cfg.max_topic_alias),
                 session: None,
                 writer: tx,
                 watch,
