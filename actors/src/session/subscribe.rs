@@ -119,8 +119,9 @@ impl Session {
                 }
                 Err(refusal) => {
                     log::info!(
-                        "client {:?}: subscription to {:?} refused: {}",
+                        "client {:?} (user {:?}): subscription to {:?} refused: {}",
                         &*self.client_id,
+                        self.username(),
                         &*filter,
                         refusal.describe()
                     );
