@@ -4,12 +4,14 @@
 //! - [`cli`]: command-line options.
 //! - [`listener`]: the MQTT/TCP accept loop.
 //! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz.
+//! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
 pub mod cli;
 pub mod config;
 pub mod http;
 pub mod listener;
+pub mod security;
 pub mod server;
 
 pub use server::{Server, ServerThread};

@@ -4,6 +4,7 @@
 use crate::config::{OnCorruption, Settings};
 use crate::http::{self, HttpState, Routes};
 use crate::listener;
+use crate::security::SecurityFiles;
 use actix_web::dev::ServerHandle;
 use courtier_actors::Broker;
 use courtier_storage::{Loaded, MemoryStore, Store};
@@ -21,6 +22,8 @@ pub struct Server {
     pub http_addr: Option<SocketAddr>,
     /// The bound `[metrics]` address, if enabled.
     pub metrics_addr: Option<SocketAddr>,
+    /// The password and ACL files in force; [`Server::reload_security`] replaces them.
+    pub security: SecurityFiles,
     accept: listener::Accepting,
     http_state: Arc<HttpState>,
     http_servers: Vec<ServerHandle>,
@@ -99,6 +102,7 @@ impl Server {
         loaded: Loaded,
     ) -> io::Result<Server> {
         let mqtt_addr = tcp.local_addr()?;
+        let security = SecurityFiles::load(&settings.security).map_err(io::Error::other)?;
         let http_listener = match settings.http.enabled {
             true => Some(http::bind(&settings.http.listen_addr(), "HTTP")?),
             false => None,
@@ -132,7 +136,8 @@ impl Server {
         let metrics_addr = metrics_listener
             .map(|l| serve(l, metrics_only, 1))
             .transpose()?;
-        let broker = Broker::start(settings.broker_config(), store, loaded).await;
+        let broker =
+            Broker::start_with(settings.broker_config(), security.security(), store, loaded).await;
         log::info!("listening for MQTT on {mqtt_addr} (tcp)");
         let accept = listener::serve(tcp, &broker)?;
         http_state.set_ready(broker.clone());
@@ -141,11 +146,18 @@ impl Server {
             mqtt_addr,
             http_addr,
             metrics_addr,
+            security,
             accept,
             http_state,
             http_servers,
             shutdown_timeout: settings.broker.shutdown_timeout(),
         })
+    }
+
+    /// Re-reads the password and ACL files (SIGHUP) with `settings`' `[security]`; on error
+    /// the old ones stay in force and the error (file, line, reason) is returned.
+    pub fn reload_security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
+        self.security.reload(&settings.security)
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after

@@ -57,6 +57,10 @@ pub struct ListenerSettings {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub allow_anonymous: bool,
+    /// mosquitto_passwd's format; empty = none (see `crate::security`).
+    pub password_file: PathBuf,
+    /// Mosquitto's ACL format; empty = none (every client may do everything but write `$SYS`).
+    pub acl_file: PathBuf,
 }
 
 /// `[limits]`: Mosquitto's names, see [`BrokerConfig`] for the meaning.
@@ -244,6 +248,14 @@ impl Settings {
             (
                 "security.allow_anonymous",
                 toml::Value::Boolean(self.security.allow_anonymous),
+            ),
+            (
+                "security.password_file",
+                s(&self.security.password_file.to_string_lossy()),
+            ),
+            (
+                "security.acl_file",
+                s(&self.security.acl_file.to_string_lossy()),
             ),
             ("limits.max_packet_size", int(l.max_packet_size)),
             ("limits.max_connections", int(l.max_connections)),
