@@ -319,3 +319,27 @@ fn sighup_applies_a_new_acl_to_clients_already_connected() {
     p.send(&publish("a/2", b"two", 0, false, false, 0));
     sub.expect_silence(Duration::from_millis(300));
 }
+
+#[test]
+fn a_will_is_checked_like_a_publish_of_its_user() {
+    let b = broker(Some(&mosquitto_file()), Some(ACL), true);
+    let mut c = Connect::v311(&unique("watch"));
+    c.username = Some("alice".into());
+    c.password = Some(b"alice-secret".to_vec());
+    let (mut w, _) = RawClient::handshake_with(b.b.addr, &c);
+    w.subscribe(1, &[("home/#", 0)]);
+    for (topic, user) in [("home/secret", "alice"), ("home/gone", "alice")] {
+        let mut d = Connect::v311(&unique("dies")).will(topic, b"bye", 0, false);
+        d.username = Some(user.into());
+        d.password = Some(b"alice-secret".to_vec());
+        let (dying, _) = RawClient::handshake_with(b.b.addr, &d);
+        dying.drop_connection();
+    }
+    let got = w.recv_publish();
+    assert_eq!(
+        got.topic, "home/gone",
+        "the will to the denied topic is not published"
+    );
+    let line = wait_log(&b, "denied will");
+    assert!(line.contains("home/secret"), "{line}");
+}

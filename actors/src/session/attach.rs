@@ -50,7 +50,8 @@ impl Handler<Attach> for Session {
                 &*self.client_id
             );
             close_connection(&old.conn, CloseReason::TakenOver);
-            if let Some(will) = old.take_will() {
+            let will = old.take_will();
+            if let Some(will) = will.and_then(|w| self.permitted_will(w, old.username())) {
                 if will_delay(&will).is_zero() || msg.clean_start {
                     self.publish_will(will);
                 }
@@ -131,7 +132,9 @@ impl Handler<Detach> for Session {
         }
         let mut link = self.detach_link().expect("checked above");
         let will = match msg.reason.publishes_will() {
-            true => link.take_will(),
+            true => link
+                .take_will()
+                .and_then(|w| self.permitted_will(w, link.username())),
             false => None,
         };
         // A 5.0 DISCONNECT may change the Session Expiry Interval [MQTT-3.14.2]; 0 ends the
