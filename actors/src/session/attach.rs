@@ -107,6 +107,36 @@ fn will_delay(will: &LastWill) -> Duration {
 }
 
 impl Session {
+    /// The Will of a connection that went away, if its user may publish it: checked as a
+    /// PUBLISH (as Mosquitto checks Wills), when the connection ends, with its user name.
+    fn permitted_will(&self, will: LastWill, username: Option<&str>) -> Option<LastWill> {
+        let client = crate::auth::ClientRef {
+            client_id: &self.client_id,
+            username,
+        };
+        let action = crate::auth::Action::Publish {
+            qos: will.qos,
+            retain: will.retain,
+        };
+        let Err(denial) = self
+            .deps
+            .security
+            .authorizer
+            .check(client, action, &will.topic)
+        else {
+            return Some(will);
+        };
+        let reason = denial.drop_reason();
+        log::info!(
+            "client {:?} (user {username:?}): denied will to {:?} ({})",
+            &*self.client_id,
+            &*will.topic,
+            reason.name()
+        );
+        self.deps.metrics.count_drop(reason);
+        None
+    }
+
     /// Publish `will` once its Will Delay Interval passes, unless the client is back by then
     /// [MQTT-3.1.3-9]; a session that ends first publishes it when it ends (`end`).
     fn delay_will(&mut self, will: LastWill, ctx: &mut Context<Self>) {

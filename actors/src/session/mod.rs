@@ -183,36 +183,6 @@ impl Session {
             .clone()
     }
 
-    /// The Will of a connection that went away, if its user may publish it: checked as a
-    /// PUBLISH (as Mosquitto checks Wills), when the connection ends, with its user name.
-    fn permitted_will(&self, will: LastWill, username: Option<&str>) -> Option<LastWill> {
-        let client = crate::auth::ClientRef {
-            client_id: &self.client_id,
-            username,
-        };
-        let action = crate::auth::Action::Publish {
-            qos: will.qos,
-            retain: will.retain,
-        };
-        let Err(denial) = self
-            .deps
-            .security
-            .authorizer
-            .check(client, action, &will.topic)
-        else {
-            return Some(will);
-        };
-        let reason = denial.drop_reason();
-        log::info!(
-            "client {:?} (user {username:?}): denied will to {:?} ({})",
-            &*self.client_id,
-            &*will.topic,
-            reason.name()
-        );
-        self.deps.metrics.count_drop(reason);
-        None
-    }
-
     /// Publish the Will of the connection that just went away (MQTT-3.1.2-8).
     fn publish_will(&self, will: LastWill) {
         if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
