@@ -400,12 +400,12 @@ impl Rare {
     }
 }
 
-/// Why a queued message can no longer go to this client, if it cannot: its expiry passed, or
-/// it is larger than the client accepts (sized with a packet id when it would take one, and
-/// with the expiry property it would carry).
 /// May this message be delivered to this client (None: no check needed)?
 pub type Readable<'a> = Option<&'a dyn Fn(&Delivery) -> bool>;
 
+/// Why a queued message can no longer go to this client, if it cannot: the authorizer does
+/// not let it read it, its expiry passed, or it is larger than the client accepts (sized with
+/// a packet id when it would take one, and with the expiry property it would carry).
 fn undeliverable(p: &Delivery, max: Option<u32>, readable: Readable) -> Option<DropReason> {
     if readable.is_some_and(|may| !may(p)) {
         return Some(DropReason::NotAuthorized);
