@@ -29,6 +29,15 @@ pub struct Cli {
     /// Load and check the configuration, print the effective settings as TOML, and exit
     #[arg(long)]
     pub check_config: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools run instead of the broker.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Passwd(crate::security::passwd::PasswdArgs),
 }
 
 impl Cli {
@@ -111,9 +120,31 @@ mod tests {
                 data_dir: Some("/var/lib/courtier".into()),
                 config_dir: Some("/etc/courtier".into()),
                 check_config: true,
+                command: None,
             }
         );
         assert!(Cli::try_parse_from(["courtier", "--port", "70000"]).is_err());
+    }
+
+    #[test]
+    fn passwd_takes_mosquitto_passwd_flags() {
+        let cli = Cli::try_parse_from(["courtier", "passwd", "-c", "-b", "f", "u", "p"]).unwrap();
+        let Some(Command::Passwd(a)) = cli.command else {
+            panic!("passwd subcommand")
+        };
+        assert!(a.create && a.batch && !a.delete && !a.upgrade);
+        assert_eq!(a.file, PathBuf::from("f"));
+        assert_eq!(
+            (a.user.as_deref(), a.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        assert_eq!(a.iterations, 101);
+        let cli = Cli::try_parse_from(["courtier", "passwd", "-cb", "f", "u", "p"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Passwd(a)) if a.create && a.batch));
+        assert!(Cli::try_parse_from(["courtier", "passwd", "-c", "-D", "f", "u"]).is_err());
+        assert!(Cli::try_parse_from(["courtier", "passwd", "-I", "0", "f", "u"]).is_err());
+        let cli = Cli::try_parse_from(["courtier", "passwd", "-U", "f"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Passwd(a)) if a.upgrade && a.user.is_none()));
     }
 
     #[test]

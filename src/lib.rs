@@ -4,6 +4,7 @@
 //! - [`cli`]: command-line options.
 //! - [`listener`]: the MQTT/TCP accept loop.
 //! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz.
+//! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod listener;
 pub mod listeners;
+pub mod security;
 pub mod server;
 pub mod tls;
 

@@ -1,7 +1,7 @@
 //! `courtier`: start the broker, stop it cleanly on SIGINT/SIGTERM (SIGHUP does not stop it).
 
 use clap::Parser;
-use courtier::cli::Cli;
+use courtier::cli::{Cli, Command};
 use courtier::Server;
 use std::process::ExitCode;
 
@@ -27,6 +27,9 @@ fn main() -> ExitCode {
     courtier_actors::process::disable_transparent_huge_pages();
     courtier_actors::process::set_heap_probe(mimalloc_heap_bytes);
     let cli = Cli::parse();
+    if let Some(Command::Passwd(args)) = &cli.command {
+        return passwd(args);
+    }
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
                 std::process::exit(1);
             }
         };
-        signals.wait().await;
+        signals.wait(|| reload(&cli, &server)).await;
         server.stop().await;
     });
     log::info!("courtier stopped");
@@ -97,18 +100,53 @@ impl Signals {
     }
 
     /// Until SIGINT or SIGTERM. SIGHUP, which Mosquitto users send to reload (`docker kill -s
-    /// HUP`), must not stop the broker (its default action would, without a clean shutdown);
-    /// until the settings can be reloaded it is logged and the broker goes on unchanged.
-    async fn wait(mut self) {
+    /// HUP`), calls `on_hup` and goes on; its default action would stop the broker without a
+    /// clean shutdown.
+    async fn wait(mut self, mut on_hup: impl FnMut()) {
         loop {
             tokio::select! {
                 _ = self.int.recv() => return log::info!("SIGINT received"),
                 _ = self.term.recv() => return log::info!("SIGTERM received"),
-                _ = self.hup.recv() => log::warn!(
-                    "SIGHUP received: reloading the configuration is not supported yet; \
-                     the broker keeps running with the settings it started with"
-                ),
+                _ = self.hup.recv() => on_hup(),
             }
+        }
+    }
+}
+
+/// SIGHUP: the configuration is read again as at start-up (files, environment, options) and its
+/// `[security]` part applied: allow_anonymous, the password file and the ACL file. Anything
+/// that does not load keeps the old settings; other sections need a restart.
+fn reload(cli: &Cli, server: &courtier::Server) {
+    log::info!("SIGHUP received: reloading [security] (allow_anonymous, password_file, acl_file)");
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let settings = match cli.load_settings(env) {
+        Ok(s) => s,
+        Err(e) => {
+            return log::error!(
+                "reload failed, the old security settings stay in force: configuration error: {e}"
+            )
+        }
+    };
+    if let Err(e) = server.reload_security(&settings) {
+        log::error!("reload failed, the old security settings stay in force: {e}");
+    }
+}
+
+/// `courtier passwd`: exit status 0 on success, 1 with a message on error (as mosquitto_passwd).
+fn passwd(args: &courtier::security::passwd::PasswdArgs) -> ExitCode {
+    let mut prompt = |p: &str| rpassword::prompt_password(p);
+    match courtier::security::passwd::run(args, &mut prompt) {
+        Ok(warning) => {
+            if let Some(w) = warning {
+                eprintln!("Warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::config::{OnCorruption, Settings};
 use crate::http::{self, HttpState, Routes};
+use crate::security::SecurityFiles;
 use crate::{listener, listeners};
 use actix_web::dev::ServerHandle;
 use courtier_actors::Broker;
@@ -24,6 +25,8 @@ pub struct Server {
     /// Every MQTT and WebSocket listener with its transport ("tcp", "tls", "websocket",
     /// "wss"), in configuration order (`[http]` not included).
     pub listeners: Vec<(SocketAddr, &'static str)>,
+    /// The password and ACL files in force; [`Server::reload_security`] replaces them.
+    pub security: SecurityFiles,
     accept: Vec<listener::Accepting>,
     http_state: Arc<HttpState>,
     http_servers: Vec<ServerHandle>,
@@ -106,6 +109,7 @@ impl Server {
             (None, Some(l)) => l.addr,
             (None, None) => return Err(io::Error::other("no listener configured")),
         };
+        let security = SecurityFiles::load(&settings.security).map_err(io::Error::other)?;
         let http_listener = match settings.http.enabled {
             true => Some(http::bind(&settings.http.listen_addr(), "HTTP")?),
             false => None,
@@ -146,7 +150,8 @@ impl Server {
             let handle = http::serve_ws(l, http_state.clone(), workers, handshake)?;
             http_servers.push(handle);
         }
-        let broker = Broker::start(settings.broker_config(), store, loaded).await;
+        let broker =
+            Broker::start_with(settings.broker_config(), security.security(), store, loaded).await;
         let mut accept = Vec::new();
         for l in bound.mqtt {
             let transport = l.options.as_ref().map_or("tcp", |o| o.transport);
@@ -161,11 +166,18 @@ impl Server {
             http_addr,
             metrics_addr,
             listeners: addrs,
+            security,
             accept,
             http_state,
             http_servers,
             shutdown_timeout: settings.broker.shutdown_timeout(),
         })
+    }
+
+    /// Re-reads the password and ACL files (SIGHUP) with `settings`' `[security]`; on error
+    /// the old ones stay in force and the error (file, line, reason) is returned.
+    pub fn reload_security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
+        self.security.reload(&settings.security)
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after

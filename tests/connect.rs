@@ -273,7 +273,7 @@ fn no_connect_within_connect_timeout_closes_the_connection() {
 
 /// With `allow_anonymous = false` and no password file, nothing can check a password, so
 /// every client is refused, with or without a user name, as Mosquitto refuses them (3.1.1
-/// return code 5, "not authorized"). A user name alone used to be let in with any password.
+/// return code 5, "not authorized"): a user name alone proves nothing.
 #[test]
 fn anonymous_off_without_password_file_refuses_clients_with_and_without_user_name() {
     let b = start_broker_with(TestConfig {

@@ -57,6 +57,11 @@ fn connack_tells_the_truth_about_what_the_broker_supports() {
         find(&ack.props, prop::SHARED_SUBSCRIPTION_AVAILABLE),
         Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 0))
     );
+    // Topic aliases: max_topic_alias, 10 by default (Mosquitto's).
+    assert_eq!(
+        find(&ack.props, prop::TOPIC_ALIAS_MAXIMUM),
+        Some(&P::U16(prop::TOPIC_ALIAS_MAXIMUM, 10))
+    );
     // QoS 2, retain and wildcards are available: absent means exactly that.
     assert!(find(&ack.props, prop::MAXIMUM_QOS).is_none());
     assert!(find(&ack.props, prop::RETAIN_AVAILABLE).is_none());
@@ -374,4 +379,59 @@ fn a_connect_larger_than_max_packet_size_gets_connack_0x95() {
     let got = cl.expect_closed_after_packets(CLOSE);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(ConnAck5::parse(got[0].0, &got[0].1).reason, 0x95);
+}
+
+fn will_delayed(id: &str, topic: &str, delay: u32, expiry: u32) -> Connect5 {
+    Connect5::new(id).clean(false).session_expiry(expiry).will(
+        topic,
+        b"gone",
+        0,
+        vec![P::U32(0x18, delay)],
+    )
+}
+
+/// [MQTT-3.1.3-9]: the Will waits out its Will Delay Interval; a client back in time has
+/// none published, one that stays away has it published after the delay.
+#[test]
+fn mqtt_3_1_3_9_the_will_waits_for_its_delay_and_is_dropped_if_the_client_returns() {
+    let b = start_broker();
+    let mut w = RawClient::connected(b.addr(), &unique("wd-watch"));
+    w.subscribe(1, &[("wd/#", 0)]);
+    let late = unique("wd-late");
+    let (c, _) = accepted(b.addr(), &will_delayed(&late, "wd/late", 1, 60));
+    c.drop_connection();
+    let back = unique("wd-back");
+    let (c, _) = accepted(b.addr(), &will_delayed(&back, "wd/back", 1, 60));
+    c.drop_connection();
+    w.expect_silence(Duration::from_millis(500));
+    // `back` returns within the delay: its will is never published.
+    let (_again, ack) = accepted(
+        b.addr(),
+        &Connect5::new(&back).clean(false).session_expiry(60),
+    );
+    assert!(ack.session_present);
+    let p = w.recv_publish();
+    assert_eq!(p.topic, "wd/late");
+    w.expect_silence(Duration::from_millis(1200));
+}
+
+/// A session that ends before the Will Delay Interval passes publishes the Will when it ends.
+#[test]
+fn mqtt_3_1_3_9_the_will_goes_when_the_session_ends_first() {
+    let b = start_broker();
+    let mut w = RawClient::connected(b.addr(), &unique("we-watch"));
+    w.subscribe(1, &[("we/#", 0)]);
+    let (c, _) = accepted(b.addr(), &will_delayed(&unique("we-1"), "we/expiry", 60, 1));
+    c.drop_connection();
+    let t = std::time::Instant::now();
+    assert_eq!(w.recv_publish().topic, "we/expiry");
+    assert!(
+        t.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        t.elapsed()
+    );
+    // With session expiry 0 the session ends at once, and so does the wait.
+    let (c, _) = accepted(b.addr(), &will_delayed(&unique("we-0"), "we/now", 60, 0));
+    c.drop_connection();
+    assert_eq!(w.recv_publish().topic, "we/now");
 }

@@ -160,14 +160,52 @@ fn mqtt_3_3_2_14_response_topic_with_wildcards_is_a_protocol_error() {
 }
 
 #[test]
-fn mqtt_3_3_2_8_topic_alias_beyond_the_maximum_of_0_gets_disconnect_0x94() {
+fn mqtt_3_3_2_12_a_client_s_topic_alias_stands_for_its_topic_and_stays_with_it() {
     let b = start_broker();
+    let mut s = client5(b.addr(), Connect5::new(&unique("tas")));
+    sub5(&mut s, &[("ta/#", 0)]);
     let mut p = client5(b.addr(), Connect5::new(&unique("ta")));
-    let ps = [P::U16(0x23, 1)];
-    p.send(&publish5("ta/t", b"x", 0, false, 0, &ps));
+    let alias = |n| [P::U16(0x23, n)];
+    p.send(&publish5(
+        "ta/long/topic/name",
+        b"1",
+        0,
+        false,
+        0,
+        &alias(1),
+    ));
+    p.send(&publish5("", b"2", 0, false, 0, &alias(1)));
+    for want in [&b"1"[..], b"2"] {
+        let got = recv5(&mut s);
+        // The subscriber gets the topic, never the publisher's alias.
+        assert_eq!(
+            (got.topic.as_str(), got.payload.as_slice()),
+            ("ta/long/topic/name", want)
+        );
+        assert!(find(&got.props, 0x23).is_none(), "{got:?}");
+    }
+}
+
+#[test]
+fn mqtt_3_3_2_9_topic_alias_beyond_the_maximum_gets_disconnect_0x94() {
+    let b = start_broker();
+    let mut p = client5(b.addr(), Connect5::new(&unique("ta11")));
+    p.send(&publish5("ta/t", b"x", 0, false, 0, &[P::U16(0x23, 11)]));
     let got = p.expect_closed_after_packets(Duration::from_secs(5));
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x94);
+}
+
+#[test]
+fn an_unknown_topic_alias_or_an_empty_topic_without_one_gets_disconnect_0x82() {
+    let b = start_broker();
+    for (topic, props) in [("", vec![P::U16(0x23, 2)]), ("", vec![])] {
+        let mut p = client5(b.addr(), Connect5::new(&unique("ta-bad")));
+        p.send(&publish5(topic, b"x", 0, false, 0, &props));
+        let got = p.expect_closed_after_packets(Duration::from_secs(5));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x82);
+    }
 }
 
 #[test]

@@ -362,3 +362,29 @@ fn mqtt_4_13_1_a_stopping_broker_sends_disconnect_0x8b() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(parse_disconnect(got[0].0, &got[0].1).0, 0x8B);
 }
+
+/// Subscription options are stored with the session: No Local still holds after a restart.
+#[test]
+fn mqtt_3_8_3_3_no_local_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(dir.path());
+    let id = unique("nl-restart");
+    let (mut c, _) = connect5(b.addr, &persistent(&id, 300));
+    c.send(&subscribe5(
+        1,
+        &[("nlr/own", 1 | 0b0100), ("nlr/all", 1)],
+        &[],
+    ));
+    let (first, body) = c.read_packet();
+    assert_eq!(Ack5::parse(first, &body).reasons, vec![1, 1]);
+    c.send(&disconnect5(0, &[]));
+    c.expect_closed(CLOSE);
+    common::process::terminate(b);
+    let b = start(dir.path());
+    let (mut c, ack) = connect5(b.addr, &persistent(&id, 300));
+    assert!(ack.session_present);
+    c.send(&publish5("nlr/own", b"mine", 0, false, 0, &[]));
+    c.send(&publish5("nlr/all", b"echo", 0, false, 0, &[]));
+    assert_eq!(recv5(&mut c).payload, b"echo");
+    c.expect_silence(Duration::from_millis(300));
+}

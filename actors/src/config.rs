@@ -38,6 +38,9 @@ pub struct BrokerConfig {
     pub max_connections: Option<usize>,
     /// Outbound QoS 1/2 messages in flight per session (unacknowledged by the client).
     pub max_inflight_messages: u16,
+    /// Topic aliases a 5.0 client may set for the broker (Mosquitto's max_topic_alias); 0:
+    /// none.
+    pub max_topic_alias: u16,
     /// Longest keep-alive a client may use, seconds (Mosquitto's max_keepalive): a 5.0
     /// client is told it as Server Keep Alive, a 3.x client asking for more is refused.
     pub max_keepalive: u16,
@@ -76,6 +79,7 @@ impl Default for BrokerConfig {
             max_connections: None,
             max_inflight_messages: 20,
             max_keepalive: u16::MAX,
+            max_topic_alias: 10,
             max_queued_messages: 8192,
             max_queued_bytes: 0,
             queue_overflow: OverflowPolicy::DropNew,

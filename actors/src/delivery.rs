@@ -8,11 +8,11 @@
 //!
 //! ## The inbox: deliveries gathered between two turns of the session
 //!
-//! A publisher used to `do_send` one `Deliver` per matching subscriber: one envelope and one
-//! mailbox node allocated, and the subscriber's task woken, per delivery. Now it pushes the
-//! delivery into the subscriber's inbox and sends a [`DrainInbox`] only when the inbox was
-//! empty, so a subscriber that receives 16 messages before it next runs gets one message, not
-//! 16, and handles them in one turn, with one `drain` into its writer. Order is kept: one
+//! A publisher pushes each delivery into the subscriber's inbox and sends a [`DrainInbox`]
+//! only when the inbox was empty, rather than one actix message per delivery (an envelope, a
+//! mailbox node and a wake-up each): a subscriber that receives 16 messages before it next
+//! runs gets one message, not 16, and handles them in one turn, with one `drain` into its
+//! writer. Order is kept: one
 //! publisher's deliveries enter the inbox in the order it routed them [MQTT-4.6.0-6].
 //!
 //! Invariant: whenever the inbox holds deliveries, a `DrainInbox` sent after the first of

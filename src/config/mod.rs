@@ -60,6 +60,10 @@ pub struct ListenerSettings {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub allow_anonymous: bool,
+    /// mosquitto_passwd's format; empty = none (see `crate::security`).
+    pub password_file: PathBuf,
+    /// Mosquitto's ACL format; empty = none (every client may do everything but write `$SYS`).
+    pub acl_file: PathBuf,
 }
 
 /// `[limits]`: Mosquitto's names, see [`BrokerConfig`] for the meaning.
@@ -74,6 +78,8 @@ pub struct LimitsSettings {
     pub max_inflight_messages: u16,
     /// Seconds, 1..=65535.
     pub max_keepalive: u16,
+    /// 0..=65535; 0 = no topic aliases.
+    pub max_topic_alias: u16,
     /// 0 = unlimited.
     pub max_queued_messages: usize,
     /// 0 = unlimited.
@@ -186,6 +192,7 @@ impl Settings {
             max_connections: usize::try_from(limits.max_connections).ok(),
             max_inflight_messages: limits.max_inflight_messages,
             max_keepalive: limits.max_keepalive,
+            max_topic_alias: limits.max_topic_alias,
             max_queued_messages: limits.max_queued_messages,
             max_queued_bytes: limits.max_queued_bytes,
             queue_overflow: limits.queue_overflow,
@@ -249,10 +256,19 @@ impl Settings {
                 "security.allow_anonymous",
                 toml::Value::Boolean(self.security.allow_anonymous),
             ),
+            (
+                "security.password_file",
+                s(&self.security.password_file.to_string_lossy()),
+            ),
+            (
+                "security.acl_file",
+                s(&self.security.acl_file.to_string_lossy()),
+            ),
             ("limits.max_packet_size", int(l.max_packet_size)),
             ("limits.max_connections", int(l.max_connections)),
             ("limits.max_inflight_messages", int(l.max_inflight_messages)),
             ("limits.max_keepalive", int(l.max_keepalive)),
+            ("limits.max_topic_alias", int(l.max_topic_alias)),
             ("limits.max_queued_messages", int(l.max_queued_messages)),
             ("limits.max_queued_bytes", int(l.max_queued_bytes)),
             ("limits.queue_overflow", s(l.queue_overflow.name())),

@@ -164,10 +164,13 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("listener", "bind", Kind::Str { non_empty: true }),
     key("listener", "port", int(0, u16::MAX as i64)),
     key("security", "allow_anonymous", Kind::Bool),
+    key("security", "password_file", Kind::Str { non_empty: false }),
+    key("security", "acl_file", Kind::Str { non_empty: false }),
     key("limits", "max_packet_size", int(2, 268_435_460)),
     key("limits", "max_connections", int(-1, i64::MAX)),
     key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),
     key("limits", "max_keepalive", int(1, u16::MAX as i64)),
+    key("limits", "max_topic_alias", int(0, u16::MAX as i64)),
     key("limits", "max_queued_messages", int(0, i64::MAX)),
     key("limits", "max_queued_bytes", int(0, i64::MAX)),
     key(

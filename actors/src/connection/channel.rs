@@ -4,6 +4,7 @@
 //! does it, holding only the I/O handles: the socket's halves, the session's address, timers.
 //! The rules it applies are in protocol.rs; the tests below drive it without a runtime.
 
+use super::aliases::TopicAliases;
 use super::deadlines::Due;
 use super::protocol;
 use crate::close::{CloseReason, Refusal};
@@ -77,17 +78,24 @@ pub enum Closing {
 #[derive(Debug)]
 pub struct Channel {
     stage: Stage,
+    /// The broker's Topic Alias Maximum (`max_topic_alias`), for 5.0 clients.
+    max_topic_alias: u16,
+    /// The topic aliases a 5.0 client set, made at the first one it uses.
+    aliases: Option<Box<TopicAliases>>,
 }
 
 impl Channel {
-    /// A new connection; `busy`: over `max_connections`.
-    pub fn new(busy: bool) -> Channel {
+    /// A new connection; `busy`: over `max_connections`; `max_topic_alias`: the aliases a 5.0
+    /// client may set.
+    pub fn new(busy: bool, max_topic_alias: u16) -> Channel {
         Channel {
             stage: if busy {
                 Stage::Busy
             } else {
                 Stage::AwaitingConnect
             },
+            max_topic_alias,
+            aliases: None,
         }
     }
 
@@ -127,6 +135,18 @@ impl Channel {
             }
             (_, Packet::Disconnect(_)) => {
                 Effect::close(CloseReason::ClientDisconnect { with_will: false })
+            }
+            (Stage::Attached(a), Packet::Publish(mut p)) if a.protocol == ProtocolVersion::V5 => {
+                if let Err(reason) =
+                    TopicAliases::resolve(&mut self.aliases, self.max_topic_alias, &mut p)
+                {
+                    return Effect::close(reason);
+                }
+                let p = Packet::Publish(p);
+                match protocol::check_inbound(&p) {
+                    Ok(()) => Effect::Forward(p),
+                    Err(reason) => Effect::close(reason),
+                }
             }
             (_, p) => match protocol::check_inbound(&p) {
                 Ok(()) => Effect::Forward(p),

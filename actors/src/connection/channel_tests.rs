@@ -20,7 +20,7 @@ fn connect(protocol: ProtocolVersion) -> Packet {
 }
 
 fn attached(protocol: ProtocolVersion, connect_expiry_zero: bool) -> Channel {
-    let mut ch = Channel::new(false);
+    let mut ch = Channel::new(false, 10);
     assert!(matches!(
         ch.handle_in(connect(protocol)),
         Effect::Connect(_)
@@ -42,7 +42,7 @@ fn closes_with(effect: Effect) -> CloseReason {
 
 #[test]
 fn mqtt_3_1_0_1_the_first_packet_must_be_connect() {
-    let mut ch = Channel::new(false);
+    let mut ch = Channel::new(false, 10);
     let reason = closes_with(ch.handle_in(Packet::PingReq));
     assert!(matches!(reason, CloseReason::Protocol("MQTT-3.1.0-1", _)));
 }
@@ -56,7 +56,7 @@ fn mqtt_3_1_0_2_a_second_connect_closes() {
 
 #[test]
 fn over_max_connections_a_connect_is_answered_busy() {
-    let mut ch = Channel::new(true);
+    let mut ch = Channel::new(true, 10);
     assert!(matches!(
         ch.handle_in(connect(ProtocolVersion::V5)),
         Effect::RefuseBusy(_)
@@ -110,7 +110,7 @@ fn mqtt_3_14_2_2_raising_the_expiry_from_0_is_a_protocol_error() {
 
 #[test]
 fn mqtt_3_1_2_2_an_unknown_level_is_refused_with_a_connack() {
-    let mut ch = Channel::new(false);
+    let mut ch = Channel::new(false, 10);
     let e = DecodeError::UnsupportedProtocolLevel {
         level: 9,
         client_id: None,
@@ -139,7 +139,7 @@ fn closing_an_attached_5_0_client_sends_disconnect_and_only_once() {
         old.close(&CloseReason::TakenOver),
         Closing::Attached { disconnect: None }
     );
-    let mut fresh = Channel::new(false);
+    let mut fresh = Channel::new(false, 10);
     assert_eq!(
         fresh.close(&CloseReason::ConnectTimeout),
         Closing::Unattached
@@ -149,7 +149,7 @@ fn closing_an_attached_5_0_client_sends_disconnect_and_only_once() {
 #[test]
 fn deadlines_close_only_in_the_stage_they_were_set_for() {
     let now = Instant::now();
-    let mut ch = Channel::new(false);
+    let mut ch = Channel::new(false, 10);
     assert!(matches!(
         ch.deadline_passed(Due::Connect(now)),
         Some(CloseReason::ConnectTimeout)
@@ -168,21 +168,33 @@ fn deadlines_close_only_in_the_stage_they_were_set_for() {
 }
 
 #[test]
-fn a_publish_with_a_topic_alias_closes_while_none_are_offered() {
+fn mqtt_3_3_2_12_a_5_0_client_s_topic_alias_is_resolved_before_the_session_sees_it() {
     let mut ch = attached(ProtocolVersion::V5, false);
-    let p = Publish {
-        dup: false,
-        qos: QoS::AtMostOnce,
-        retain: false,
-        topic: "t".into(),
-        pkid: None,
-        payload: bytes::Bytes::new(),
-        properties: Some(Box::new(crate::codec::PublishProperties {
-            topic_alias: std::num::NonZeroU16::new(3),
-            ..Default::default()
-        })),
+    let publish = |topic: &str, alias: u16| {
+        Packet::Publish(Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: topic.into(),
+            pkid: None,
+            payload: bytes::Bytes::new(),
+            properties: Some(Box::new(crate::codec::PublishProperties {
+                topic_alias: std::num::NonZeroU16::new(alias),
+                ..Default::default()
+            })),
+        })
     };
-    let reason = closes_with(ch.handle_in(Packet::Publish(p)));
+    assert!(matches!(
+        ch.handle_in(publish("a/b", 3)),
+        Effect::Forward(_)
+    ));
+    match ch.handle_in(publish("", 3)) {
+        Effect::Forward(Packet::Publish(p)) => {
+            assert_eq!((&*p.topic, p.properties), ("a/b", None));
+        }
+        other => panic!("{other:?}"),
+    }
+    let reason = closes_with(ch.handle_in(publish("a/b", 11)));
     assert_eq!(
         reason.disconnect_code(),
         Some(ReasonCode::TopicAliasInvalid)
@@ -191,7 +203,7 @@ fn a_publish_with_a_topic_alias_closes_while_none_are_offered() {
 
 #[test]
 fn a_too_large_5_0_connect_is_answered_0x95_and_a_3_1_1_one_closes() {
-    let mut ch = Channel::new(false);
+    let mut ch = Channel::new(false, 10);
     let big5 = DecodeError::ConnectTooLarge {
         size: 100,
         max: 10,

@@ -19,6 +19,7 @@
 //! - `writer.rs`: the write half, a task started while there is something to write
 
 mod acks;
+mod aliases;
 mod buffers;
 mod channel;
 mod connect;
@@ -135,7 +136,7 @@ impl Connection {
                 peer,
                 transport,
                 cert_username,
-                channel: Channel::new(busy),
+                channel: Channel::new(busy, deps.cfg.max_topic_alias),
                 session: None,
                 writer: tx,
                 watch,

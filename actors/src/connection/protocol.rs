@@ -110,7 +110,8 @@ pub fn connack_properties(n: &Negotiated, cfg: &BrokerConfig) -> Option<Box<Conn
         // Absent would mean "available": these come with MQTT 5.0 part 2.
         subscription_identifiers_available: Some(false),
         shared_subscription_available: Some(false),
-        // Topic Alias Maximum absent = 0: the broker accepts no aliases yet [MQTT-3.2.2-17].
+        // Aliases the client may set for the broker (absent: none) [MQTT-3.2.2-17].
+        topic_alias_maximum: (cfg.max_topic_alias > 0).then_some(cfg.max_topic_alias),
         // Receive Maximum absent = 65,535, Maximum QoS absent = 2, Retain Available and
         // Wildcard Subscription Available absent = 1: all true of the broker.
         ..ConnAckProperties::default()
@@ -172,8 +173,7 @@ pub fn on_disconnect(
 }
 
 /// Checks a packet from an attached client that the connection can judge alone; `Err` closes
-/// the connection. Topic aliases are refused while the broker offers none (Topic Alias Maximum
-/// 0) [MQTT-3.3.2-8]; a Response Topic must be a valid topic name [MQTT-3.3.2-14]; AUTH is a
+/// the connection. A Response Topic must be a valid topic name [MQTT-3.3.2-14]; AUTH is a
 /// protocol error without an authentication method in the CONNECT [MQTT-4.12.0-1]; packets
 /// only a server sends close the connection [MQTT-4.8.0-1].
 pub fn check_inbound(p: &Packet) -> Result<(), CloseReason> {
@@ -182,11 +182,6 @@ pub fn check_inbound(p: &Packet) -> Result<(), CloseReason> {
             let Some(props) = &publish.properties else {
                 return Ok(());
             };
-            if let Some(alias) = props.topic_alias {
-                return Err(CloseReason::TopicAliasInvalid(format!(
-                    "alias {alias} sent, the broker's Topic Alias Maximum is 0"
-                )));
-            }
             if let Some(rt) = &props.response_topic {
                 if let Err(e) = crate::topic::validate_topic_name(rt) {
                     return Err(CloseReason::Protocol(

@@ -121,9 +121,11 @@ fn connack_properties_say_what_differs_from_the_defaults() {
     assert_eq!(p.maximum_packet_size, NonZeroU32::new(4096));
     assert_eq!(p.subscription_identifiers_available, Some(false));
     assert_eq!(p.shared_subscription_available, Some(false));
+    assert_eq!((p.maximum_qos, p.retain_available), (None, None));
     assert_eq!(
-        (p.maximum_qos, p.retain_available, p.topic_alias_maximum),
-        (None, None, None)
+        p.topic_alias_maximum,
+        Some(10),
+        "max_topic_alias, Mosquitto's default"
     );
     let p = connack_properties(&n, &BrokerConfig::default()).unwrap();
     assert_eq!(
@@ -216,16 +218,6 @@ fn publish_with(props: PublishProperties) -> Packet {
         payload: Bytes::new(),
         properties: Some(Box::new(props)),
     })
-}
-
-#[test]
-fn mqtt_3_3_2_8_a_topic_alias_is_refused_while_none_is_offered() {
-    let p = publish_with(PublishProperties {
-        topic_alias: NonZeroU16::new(1),
-        ..PublishProperties::default()
-    });
-    let err = check_inbound(&p).unwrap_err();
-    assert_eq!(err.disconnect_code(), Some(ReasonCode::TopicAliasInvalid));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use super::{Link, LinkExtra, Session};
 use crate::close::CloseReason;
-use crate::codec::{connack, ConnAck, Packet};
+use crate::codec::{connack, ConnAck, LastWill, Packet};
 use crate::connection::{CloseConnection, Connection};
 use crate::session::messages::{Attach, Attached, Detach, Restored, SessionEnded, ShutdownSession};
 use crate::session::replies::ReplyOrder;
@@ -11,6 +11,7 @@ use actix::prelude::*;
 use actix::WeakAddr;
 use courtier_storage::Op;
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// Ask a connection to close, if it still runs (a gone one has nothing left to close).
 pub(super) fn close_connection(conn: &WeakAddr<Connection>, reason: CloseReason) {
@@ -26,16 +27,34 @@ impl Handler<Attach> for Session {
         if self.ended {
             return Err(SessionEnded);
         }
+        // A client back before its Will Delay Interval passed: no Will [MQTT-3.1.3-9]; but a
+        // clean start ends the old session, and with it the wait.
+        if let Some(will) = self.state.take_delayed_will() {
+            if msg.clean_start {
+                self.publish_will(will);
+            } else {
+                log::info!(
+                    "client {:?}: back within the will delay; will to {:?} not published",
+                    &*self.client_id,
+                    &*will.topic
+                );
+            }
+        }
         // Take-over [MQTT-3.1.4-2]: close the old connection; its Will is published, as
-        // Mosquitto does, because that network connection ended without DISCONNECT.
+        // Mosquitto does, because that network connection ended without DISCONNECT; unless it
+        // has a Will Delay Interval and the session goes on with the new connection, which
+        // then came back in time.
         if let Some(mut old) = self.detach_link() {
             log::info!(
                 "client {:?}: taken over by a new connection",
                 &*self.client_id
             );
             close_connection(&old.conn, CloseReason::TakenOver);
-            if let Some(will) = old.take_will() {
-                self.publish_will(will);
+            let will = old.take_will();
+            if let Some(will) = will.and_then(|w| self.permitted_will(w, old.username())) {
+                if will_delay(&will).is_zero() || msg.clean_start {
+                    self.publish_will(will);
+                }
             }
         }
         let session_present = !msg.clean_start && self.known;
@@ -82,6 +101,58 @@ impl Handler<Attach> for Session {
     }
 }
 
+/// The Will Delay Interval (5.0; none for 3.x).
+fn will_delay(will: &LastWill) -> Duration {
+    Duration::from_secs(will.properties.will_delay_interval.unwrap_or(0).into())
+}
+
+impl Session {
+    /// The Will of a connection that went away, if its user may publish it: checked as a
+    /// PUBLISH (as Mosquitto checks Wills), when the connection ends, with its user name.
+    fn permitted_will(&self, will: LastWill, username: Option<&str>) -> Option<LastWill> {
+        let client = crate::auth::ClientRef {
+            client_id: &self.client_id,
+            username,
+        };
+        let action = crate::auth::Action::Publish {
+            qos: will.qos,
+            retain: will.retain,
+        };
+        let Err(denial) = self
+            .deps
+            .security
+            .authorizer
+            .check(client, action, &will.topic)
+        else {
+            return Some(will);
+        };
+        let reason = denial.drop_reason();
+        log::info!(
+            "client {:?} (user {username:?}): denied will to {:?} ({})",
+            &*self.client_id,
+            &*will.topic,
+            reason.name()
+        );
+        self.deps.metrics.count_drop(reason);
+        None
+    }
+
+    /// Publish `will` once its Will Delay Interval passes, unless the client is back by then
+    /// [MQTT-3.1.3-9]; a session that ends first publishes it when it ends (`end`).
+    fn delay_will(&mut self, will: LastWill, ctx: &mut Context<Self>) {
+        let delay = will_delay(&will);
+        self.state.delay_will(will);
+        let generation = self.expiry_generation;
+        ctx.run_later(delay, move |act, _ctx| {
+            if act.link.is_none() && act.expiry_generation == generation {
+                if let Some(will) = act.state.take_delayed_will() {
+                    act.publish_will(will);
+                }
+            }
+        });
+    }
+}
+
 impl Handler<Detach> for Session {
     type Result = ();
 
@@ -90,28 +161,33 @@ impl Handler<Detach> for Session {
             return; // an old connection, already taken over
         }
         let mut link = self.detach_link().expect("checked above");
-        if msg.reason.publishes_will() {
-            if let Some(will) = link.take_will() {
-                self.publish_will(will);
-            }
-        }
+        let will = match msg.reason.publishes_will() {
+            true => link
+                .take_will()
+                .and_then(|w| self.permitted_will(w, link.username())),
+            false => None,
+        };
         // A 5.0 DISCONNECT may change the Session Expiry Interval [MQTT-3.14.2]; 0 ends the
         // session now (the connection refused raising it from 0).
         if let Some(secs) = msg.expiry {
             self.expiry_interval = Some(secs);
-            if secs == 0 {
-                // Ended now, its stored copy with it (`end` deletes it while the session still
-                // counts as persistent).
-                return self.end(ctx);
+        }
+        let ends_now = !self.persistent || msg.expiry == Some(0);
+        if let Some(will) = will {
+            if ends_now || will_delay(&will).is_zero() {
+                self.publish_will(will);
+            } else {
+                self.delay_will(will, ctx);
             }
         }
-        if self.persistent {
-            self.hold_while_offline(ctx);
-            self.persist(vec![Op::PutSession(self.meta())]);
-            self.schedule_expiry(self.expiry(), ctx);
-        } else {
-            self.end(ctx);
+        if ends_now {
+            // Ended now, its stored copy with it (`end` deletes it while the session still
+            // counts as persistent).
+            return self.end(ctx);
         }
+        self.hold_while_offline(ctx);
+        self.persist(vec![Op::PutSession(self.meta())]);
+        self.schedule_expiry(self.expiry(), ctx);
     }
 }
 

@@ -114,9 +114,14 @@ impl Session {
     pub(super) fn authorize(&self, action: Action, topic: &str) -> Result<(), Denial> {
         let client = ClientRef {
             client_id: &self.client_id,
-            username: self.link.as_ref().and_then(|l| l.username()),
+            username: self.username(),
         };
         self.deps.security.authorizer.check(client, action, topic)
+    }
+
+    /// The connected client's authenticated user name, for checks and log lines.
+    pub(super) fn username(&self) -> Option<&str> {
+        self.link.as_ref().and_then(|l| l.username())
     }
 
     /// Whether packets of connection `conn_id` are still handled: not from a connection

@@ -256,6 +256,10 @@ impl Session {
             return;
         }
         self.ended = true;
+        // A Will still waiting out its delay goes when the session ends [MQTT-3.1.3-9].
+        if let Some(will) = self.state.take_delayed_will() {
+            self.publish_will(will);
+        }
         self.discard_state();
         self.deps.registry.do_send(SessionGone {
             client_id: self.client_id.clone(),

@@ -6,8 +6,9 @@
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
 //! anyone else: publishers only push into our inbox.
 
-use super::state::Outbound;
+use super::state::{Outbound, Readable};
 use super::{Link, Session};
+use crate::auth::{Action, ClientRef};
 use crate::codec::{Ack, Packet, QoS};
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
@@ -110,6 +111,39 @@ impl Session {
             }
         };
         let mut batch = BATCH.take();
+        // The Receive check, only when the authorizer makes one (an ACL is loaded): otherwise
+        // deliveries cost nothing more. Made when sending, so it covers live, queued, restored
+        // and retained messages alike, and uses the ACL in force at that moment.
+        let authorizer = &self.deps.security.authorizer;
+        let receive_check = authorizer.checks_receive().then(|| {
+            let username = link.extra.as_ref().and_then(|e| e.username.clone());
+            (authorizer.clone(), self.client_id.clone(), username)
+        });
+        let may_read = |d: &Delivery| {
+            let Some((authorizer, client_id, username)) = &receive_check else {
+                return true;
+            };
+            let client = ClientRef {
+                client_id,
+                username: username.as_deref(),
+            };
+            let allowed = authorizer
+                .check(client, Action::Receive, &d.msg.topic)
+                .is_ok();
+            if !allowed {
+                log::debug!(
+                    "client {:?} (user {:?}): delivery of {:?} denied (not_authorized)",
+                    &**client_id,
+                    client.username,
+                    &*d.msg.topic
+                );
+            }
+            allowed
+        };
+        let readable: Readable = match receive_check {
+            Some(_) => Some(&may_read),
+            None => None,
+        };
         while !closed && self.state.has_sendable() {
             if room == 0 {
                 full = true;
@@ -119,7 +153,7 @@ impl Session {
             let max_packet_size = self.link.as_ref().and_then(Link::max_packet_size);
             let next = self
                 .state
-                .next_outbound(max_packet_size)
+                .next_outbound(max_packet_size, readable)
                 .expect("has_sendable");
             let dequeued = before - self.state.queued();
             let metrics = &self.deps.metrics;

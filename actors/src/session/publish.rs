@@ -99,8 +99,9 @@ impl Session {
             // retry it forever; 5.0 hears 0x87) and not routed; it is logged, counted and
             // traced.
             log::info!(
-                "client {:?}: denied publish to {:?} ({})",
+                "client {:?} (user {:?}): denied publish to {:?} ({})",
                 &*self.client_id,
+                self.username(),
                 &*p.topic,
                 denial.drop_reason().name()
             );

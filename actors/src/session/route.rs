@@ -134,7 +134,7 @@ impl Router {
             commit
         });
         let mut matched = SCRATCH.take();
-        self.index.matches(&msg.topic, &mut matched);
+        self.index.matches(&msg.topic, me, &mut matched);
         let (commit, stored) = self.store_for_persistent(msg, &matched);
         if msg.trace.traced {
             crate::trace::matched(msg, &matched, &stored);
@@ -142,7 +142,10 @@ impl Router {
         let mut local = None;
         for (i, m) in matched.iter().enumerate() {
             let stored = stored.get(i).copied().unwrap_or(false);
-            let deliver = Delivery::new(msg.clone(), msg.qos.min(m.qos), false, stored);
+            // Live forwarding clears RETAIN [MQTT-3.3.1-9] unless the subscription asked for
+            // Retain As Published [MQTT-3.3.1-12].
+            let retain = msg.retain && m.retain_as_published;
+            let deliver = Delivery::new(msg.clone(), msg.qos.min(m.qos), retain, stored);
             match me {
                 Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
                 _ => {

@@ -8,7 +8,7 @@
 use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, PushOutcome};
 pub use super::state_types::{Inflight, OutState, Outbound};
-use crate::codec::{Ack, Packet, QoS, ReasonCode, SubscriptionOptions};
+use crate::codec::{Ack, LastWill, Packet, QoS, ReasonCode, SubscriptionOptions};
 use crate::config::BrokerConfig;
 use crate::delivery::Delivery;
 pub use crate::delivery::Offer;
@@ -150,7 +150,7 @@ impl SessionState {
     /// `next_outbound` as a plain packet, which is what the tests compare.
     #[cfg(test)]
     pub fn next_packet(&mut self) -> Option<Packet> {
-        self.next_outbound(None).map(Outbound::into_packet)
+        self.next_outbound(None, None).map(Outbound::into_packet)
     }
 
     /// The next packet to write to the client, if the window allows one: control packets, then
@@ -160,8 +160,13 @@ impl SessionState {
     ///
     /// `max_packet_size` is the client's (MQTT 5.0): a message that would not fit is not sent
     /// but handed back as [`Outbound::Dropped`], as is one whose expiry interval has passed
-    /// [MQTT-3.3.2-5]; neither takes a packet id or a place in the window.
-    pub fn next_outbound(&mut self, max_packet_size: Option<u32>) -> Option<Outbound> {
+    /// [MQTT-3.3.2-5]; neither takes a packet id or a place in the window. So is one that
+    /// `readable` (the authorizer's Receive check, when it makes one) refuses.
+    pub fn next_outbound(
+        &mut self,
+        max_packet_size: Option<u32>,
+        readable: Readable,
+    ) -> Option<Outbound> {
         if let Some(p) = self.control.pop_front() {
             return Some(Outbound::Packet(p));
         }
@@ -186,7 +191,7 @@ impl SessionState {
             }
             self.queue.pop_front()?
         };
-        if let Some(reason) = undeliverable(&pending, max_packet_size) {
+        if let Some(reason) = undeliverable(&pending, max_packet_size, readable) {
             self.dropped += 1;
             return Some(Outbound::Dropped(pending, reason));
         }
@@ -344,6 +349,19 @@ impl SessionState {
         self.rare.get_or_insert_with(Box::default)
     }
 
+    /// Keep a Will until its delay passes or the session ends [MQTT-3.1.3-9].
+    pub fn delay_will(&mut self, will: LastWill) {
+        self.rare().delayed_will = Some(will);
+    }
+
+    /// The delayed Will, if one waits: to publish (delay over, session ending) or to drop (the
+    /// client came back in time).
+    pub fn take_delayed_will(&mut self) -> Option<LastWill> {
+        let will = self.rare.as_mut()?.delayed_will.take();
+        self.free_rare_if_empty();
+        will
+    }
+
     /// Free the box once nothing in it is left, so a session that caught up holds none.
     fn free_rare_if_empty(&mut self) {
         if self.rare.as_ref().is_some_and(|r| r.is_empty()) {
@@ -369,22 +387,33 @@ struct Rare {
     retained: VecDeque<Delivery>,
     /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
     inbound_qos2: HashSet<u16>,
+    /// A Will waiting out its Will Delay Interval (5.0) while the client is away.
+    delayed_will: Option<LastWill>,
 }
 
 impl Rare {
     fn is_empty(&self) -> bool {
-        self.resend.is_empty() && self.retained.is_empty() && self.inbound_qos2.is_empty()
+        self.resend.is_empty()
+            && self.retained.is_empty()
+            && self.inbound_qos2.is_empty()
+            && self.delayed_will.is_none()
     }
 }
 
-/// Why a queued message can no longer go to this client, if it cannot: its expiry passed, or
-/// it is larger than the client accepts (sized with a packet id when it would take one, and
-/// with the expiry property it would carry).
-fn undeliverable(p: &Delivery, max_packet_size: Option<u32>) -> Option<DropReason> {
+/// May this message be delivered to this client (None: no check needed)?
+pub type Readable<'a> = Option<&'a dyn Fn(&Delivery) -> bool>;
+
+/// Why a queued message can no longer go to this client, if it cannot: the authorizer does
+/// not let it read it, its expiry passed, or it is larger than the client accepts (sized with
+/// a packet id when it would take one, and with the expiry property it would carry).
+fn undeliverable(p: &Delivery, max: Option<u32>, readable: Readable) -> Option<DropReason> {
+    if readable.is_some_and(|may| !may(p)) {
+        return Some(DropReason::NotAuthorized);
+    }
     if p.msg.expires_at_ms.is_some() && p.msg.is_expired(crate::message::unix_ms()) {
         return Some(DropReason::Expired);
     }
-    let max = max_packet_size?;
+    let max = max?;
     let pkid = (p.qos != QoS::AtMostOnce).then_some(1);
     let publish = p.msg.as_publish(pkid, p.qos, false, p.retain);
     let len = crate::codec::publish_encoded_len(&publish, crate::codec::ProtocolVersion::V5);

@@ -112,7 +112,7 @@ fn resends_carry_the_trace_context_of_their_message() {
     s.on_pubrec(a);
     s.resume();
     for id in ids {
-        match s.next_outbound(None) {
+        match s.next_outbound(None, None) {
             Some(Outbound::Resend(r)) => assert_eq!(r.hop().0, id),
             other => panic!("expected a resend, got {other:?}"),
         }

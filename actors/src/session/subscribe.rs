@@ -63,6 +63,16 @@ impl FilterRefusal {
     }
 }
 
+/// Whether a subscription receives the retained messages it matches [MQTT-3.3.1-9..11]:
+/// Retain Handling 0 always, 1 only when it is new, 2 never (3.x: always).
+fn sends_retained(opts: SubscriptionOptions, existed: bool) -> bool {
+    match opts.retain_handling {
+        0 => true,
+        1 => !existed,
+        _ => false,
+    }
+}
+
 impl Session {
     fn check_filter(
         &self,
@@ -99,13 +109,19 @@ impl Session {
             match self.check_filter(&filter, opts, with_id) {
                 Ok(()) => {
                     codes.push(ReasonCode::granted(opts.qos));
-                    self.state.subscriptions.insert(filter.clone(), opts);
-                    accepted.push((filter, opts));
+                    let existed = self
+                        .state
+                        .subscriptions
+                        .insert(filter.clone(), opts)
+                        .is_some();
+                    let retained = sends_retained(opts, existed);
+                    accepted.push((filter, opts, retained));
                 }
                 Err(refusal) => {
                     log::info!(
-                        "client {:?}: subscription to {:?} refused: {}",
+                        "client {:?} (user {:?}): subscription to {:?} refused: {}",
                         &*self.client_id,
+                        self.username(),
                         &*filter,
                         refusal.describe()
                     );
@@ -119,10 +135,12 @@ impl Session {
         // SUBACK promises the subscription: a persistent session stores it first.
         let stored = self.persist_meta();
         let work = async move {
-            for (filter, opts) in &accepted {
+            let mut accepted = accepted;
+            for (filter, opts, _) in &accepted {
                 router.subscribe(filter.clone(), me.clone(), *opts).await?;
             }
-            let filters = accepted.iter().map(|(f, _)| f.clone()).collect();
+            accepted.retain(|(_, _, retained)| *retained);
+            let filters = accepted.iter().map(|(f, _, _)| f.clone()).collect();
             let retained = router
                 .retain_store()
                 .send(MatchRetained { filters })
@@ -146,7 +164,7 @@ impl Session {
             // Retained messages [MQTT-3.3.1-6], once per topic at the highest granted QoS when
             // several filters of this SUBSCRIBE match it.
             let mut best: HashMap<*const Message, Delivery> = HashMap::new();
-            for ((_, opts), msgs) in accepted.iter().zip(retained) {
+            for ((_, opts, _), msgs) in accepted.iter().zip(retained) {
                 for m in msgs {
                     let qos = m.qos.min(opts.qos);
                     best.entry(Arc::as_ptr(&m))
@@ -237,5 +255,16 @@ mod tests {
         ] {
             assert_eq!(r.suback_code(ProtocolVersion::V311).code(), 0x80);
         }
+    }
+
+    #[test]
+    fn mqtt_3_3_1_9_retain_handling_decides_who_gets_retained_messages() {
+        let with = |retain_handling| SubscriptionOptions {
+            retain_handling,
+            ..SubscriptionOptions::default()
+        };
+        assert!(sends_retained(with(0), false) && sends_retained(with(0), true));
+        assert!(sends_retained(with(1), false) && !sends_retained(with(1), true));
+        assert!(!sends_retained(with(2), false) && !sends_retained(with(2), true));
     }
 }

@@ -9,7 +9,7 @@
 //! under a lock that only subscription changes take for writing cost tens of nanoseconds and
 //! keep the order by construction: a session matches and delivers while handling the PUBLISH.
 
-use super::messages::{Matched, Subscription};
+use super::messages::{Matched, Subscriber, Subscription};
 use super::trie::SubscriptionTrie;
 use super::TopicSubtree;
 use crate::message::ClientId;
@@ -70,11 +70,17 @@ impl TopicIndex {
     }
 
     /// Every subscriber matching `topic`, once each, at the highest QoS of its matching
-    /// filters, in `out` (cleared first). Matched against the topic's first-level subtree and
+    /// filters, in `out` (cleared first). A subscription of `publisher` with No Local (5.0)
+    /// does not match its own messages [MQTT-3.8.3-3]. Matched against the topic's first-level subtree and
     /// the wildcard-first one, unless the topic starts with '$' [MQTT-4.7.2-1]. The directory
     /// lock is held while the tries are read: writers only ever take one of these locks, so
     /// this cannot deadlock, and it saves cloning the handles per message.
-    pub fn matches(&self, topic: &str, out: &mut Vec<Matched>) {
+    pub fn matches(
+        &self,
+        topic: &str,
+        publisher: Option<&Arc<Subscriber>>,
+        out: &mut Vec<Matched>,
+    ) {
         out.clear();
         let map = self.subtrees.read().unwrap_or_else(PoisonError::into_inner);
         let exact = map.get(topic::first_level(topic));
@@ -84,9 +90,15 @@ impl TopicIndex {
         };
         for handle in [exact, wild].into_iter().flatten() {
             handle.trie.read().for_each_match(topic, |_, sub| {
+                if sub.options.no_local
+                    && publisher.is_some_and(|p| Arc::ptr_eq(p, &sub.subscriber))
+                {
+                    return;
+                }
                 out.push(Matched {
                     subscriber: sub.subscriber.clone(),
                     qos: sub.options.qos,
+                    retain_as_published: sub.options.retain_as_published,
                 })
             });
         }
@@ -106,6 +118,7 @@ fn dedupe(matched: &mut Vec<Matched>) {
         let same = Arc::ptr_eq(&later.subscriber, &kept.subscriber);
         if same {
             kept.qos = kept.qos.max(later.qos);
+            kept.retain_as_published |= later.retain_as_published;
         }
         same
     });

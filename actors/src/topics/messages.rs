@@ -34,6 +34,9 @@ pub struct Subscription {
 pub struct Matched {
     pub subscriber: Arc<Subscriber>,
     pub qos: QoS,
+    /// A matching subscription asked for Retain As Published (5.0): the delivery keeps the
+    /// message's RETAIN flag [MQTT-3.3.1-12] instead of clearing it.
+    pub retain_as_published: bool,
 }
 
 /// The subtree responsible for a filter (created on demand).

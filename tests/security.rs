@@ -1,0 +1,345 @@
+//! `[security]` end to end with the real binary: password files (written by the real
+//! mosquitto_passwd, tests/fixtures/mosquitto_passwd), allow_anonymous, ACL files and SIGHUP
+//! reload, with raw 3.1.1 and 5.0 clients (exact reason codes) and rumqttc.
+
+mod common;
+
+use common::process::BrokerProcess;
+use common::v5::*;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = "tests/fixtures/mosquitto_passwd/passwd";
+
+struct Broker {
+    b: BrokerProcess,
+    dir: tempfile::TempDir,
+}
+
+/// A broker with `password_file` (copied into a temp dir, so reload tests may change it),
+/// an ACL file if given, and `allow_anonymous`.
+fn broker(passwords: Option<&str>, acl: Option<&str>, anonymous: bool) -> Broker {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    let acl_path = dir.path().join("acl");
+    let mut env = vec![(
+        "COURTIER__SECURITY__ALLOW_ANONYMOUS",
+        if anonymous { "true" } else { "false" }.to_owned(),
+    )];
+    if let Some(text) = passwords {
+        std::fs::write(&pw, text).unwrap();
+        env.push(("COURTIER__SECURITY__PASSWORD_FILE", quoted(&pw)));
+    }
+    if let Some(text) = acl {
+        std::fs::write(&acl_path, text).unwrap();
+        env.push(("COURTIER__SECURITY__ACL_FILE", quoted(&acl_path)));
+    }
+    env.push(("COURTIER__PERSISTENCE__ENABLED", "false".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let b = BrokerProcess::start(&dir.path().join("data"), &[], &env);
+    Broker { b, dir }
+}
+
+fn quoted(p: &Path) -> String {
+    format!("{:?}", p.to_str().unwrap())
+}
+
+fn mosquitto_file() -> String {
+    std::fs::read_to_string(FIXTURE).unwrap()
+}
+
+fn connack311(b: &Broker, user: Option<&str>, password: Option<&str>) -> u8 {
+    let mut c = Connect::v311(&unique("c3"));
+    c.username = user.map(Into::into);
+    c.password = password.map(|p| p.as_bytes().to_vec());
+    let mut cl = RawClient::connect(b.b.addr);
+    cl.send(&c.to_bytes());
+    let (first, body) = cl.read_packet();
+    assert_eq!(first, 0x20);
+    body[1]
+}
+
+fn connack5(b: &Broker, user: Option<&str>, password: Option<&str>) -> u8 {
+    let mut c = Connect5::new(&unique("c5"));
+    c.username = user.map(Into::into);
+    c.password = password.map(|p| p.as_bytes().to_vec());
+    let mut cl = RawClient::connect(b.b.addr);
+    cl.send(&c.to_bytes());
+    let (first, body) = cl.read_packet();
+    ConnAck5::parse(first, &body).reason
+}
+
+fn hup(b: &Broker) {
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &b.b.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// Waits for a log line containing `needle`.
+fn wait_log(b: &Broker, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(line) = b.b.log.recv_timeout(Duration::from_millis(100)) {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+    panic!("no log line with {needle:?}");
+}
+
+#[test]
+fn mosquitto_passwd_file_right_password_connects_and_wrong_is_refused_in_both_versions() {
+    let b = broker(Some(&mosquitto_file()), None, false);
+    assert_eq!(connack311(&b, Some("alice"), Some("alice-secret")), 0);
+    assert_eq!(connack311(&b, Some("carol"), Some("carol6")), 0, "$6$");
+    assert_eq!(connack311(&b, Some("alice"), Some("nope")), 5);
+    assert_eq!(connack311(&b, Some("mallory"), Some("x")), 5);
+    assert_eq!(connack311(&b, None, None), 5);
+    assert_eq!(connack5(&b, Some("bob"), Some("b0b pass")), 0);
+    assert_eq!(connack5(&b, Some("bob"), Some("bob")), 0x86);
+    assert_eq!(connack5(&b, None, None), 0x87);
+    let log = b.b.drain_log().join("\n");
+    for secret in ["alice-secret", "nope", "lXNDQ5w0Ca7z5HCS"] {
+        assert!(
+            !log.contains(secret),
+            "the log never shows passwords or hashes"
+        );
+    }
+}
+
+#[test]
+fn anonymous_on_with_a_password_file_still_checks_named_clients() {
+    let b = broker(Some(&mosquitto_file()), None, true);
+    assert_eq!(connack311(&b, None, None), 0);
+    assert_eq!(connack311(&b, Some("alice"), Some("alice-secret")), 0);
+    assert_eq!(connack311(&b, Some("alice"), Some("wrong")), 5);
+    assert_eq!(connack5(&b, Some("nobody"), None), 0x86);
+}
+
+#[test]
+fn rumqttc_client_with_the_right_password_publishes_and_receives() {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let b = broker(Some(&mosquitto_file()), None, false);
+    let mut opts = MqttOptions::new(unique("rq"), "127.0.0.1", b.b.addr.port());
+    opts.set_credentials("alice", "alice-secret");
+    let (client, mut conn) = Client::new(opts, 10);
+    client.subscribe("rq/t", QoS::AtLeastOnce).unwrap();
+    client
+        .publish("rq/t", QoS::AtLeastOnce, false, "hi")
+        .unwrap();
+    let got = conn.iter().find_map(|e| match e.expect("connected") {
+        Event::Incoming(Packet::Publish(p)) => Some(p.payload),
+        _ => None,
+    });
+    assert_eq!(got.as_deref(), Some(&b"hi"[..]));
+    let mut bad = MqttOptions::new(unique("rq"), "127.0.0.1", b.b.addr.port());
+    bad.set_credentials("alice", "wrong");
+    let (_c, mut conn) = Client::new(bad, 10);
+    assert!(conn.iter().next().unwrap().is_err(), "refused");
+}
+
+#[test]
+fn a_bad_password_file_stops_start_up_naming_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("passwd");
+    std::fs::write(&pw, "# users\nalice:secret\n").unwrap();
+    let out = std::process::Command::new(common::process::BIN)
+        .args(["-p", "0"])
+        .env("COURTIER__SECURITY__PASSWORD_FILE", quoted(&pw))
+        .env("COURTIER__PERSISTENCE__ENABLED", "false")
+        .env("COURTIER__HTTP__ENABLED", "false")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("password_file") && err.contains("line 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("plaintext") && !err.contains("secret\""),
+        "{err}"
+    );
+}
+
+const ACL: &str = "\
+# anonymous clients
+topic read public/#
+topic write public/news
+user alice
+topic readwrite home/#
+topic deny home/secret
+pattern readwrite users/%u/#
+";
+
+#[test]
+fn acl_denied_publish_is_acknowledged_and_dropped_in_3_1_1_and_refused_0x87_in_5_0() {
+    let b = broker(Some(&mosquitto_file()), Some(ACL), true);
+    let mut watcher = Connect::v311(&unique("w"));
+    watcher.username = Some("alice".into());
+    watcher.password = Some(b"alice-secret".to_vec());
+    let (mut w, _) = RawClient::handshake_with(b.b.addr, &watcher);
+    w.subscribe(1, &[("home/#", 0), ("users/#", 0)]);
+    let mut c = Connect::v311(&unique("p"));
+    c.username = Some("alice".into());
+    c.password = Some(b"alice-secret".to_vec());
+    let (mut p, _) = RawClient::handshake_with(b.b.addr, &c);
+    p.send(&publish("home/secret", b"no", 1, false, false, 1));
+    p.expect(&puback(1));
+    p.send(&publish("users/bob/x", b"no", 1, false, false, 2));
+    p.expect(&puback(2));
+    p.send(&publish("home/light", b"yes", 0, false, false, 0));
+    assert_eq!(
+        w.recv_publish().payload,
+        b"yes",
+        "only the allowed publish is routed"
+    );
+    let line = wait_log(&b, "denied publish");
+    assert!(
+        line.contains("alice") && line.contains("home/secret"),
+        "{line}"
+    );
+
+    let mut c5 = Connect5::new(&unique("p5"));
+    c5.username = Some("alice".into());
+    c5.password = Some(b"alice-secret".to_vec());
+    let mut p5 = RawClient::connect(b.b.addr);
+    p5.send(&c5.to_bytes());
+    p5.read_packet();
+    p5.send(&publish5("public/x", b"no", 1, false, 7, &[]));
+    let (first, body) = p5.read_packet();
+    assert_eq!(Ack5::parse(first, &body).reasons, vec![0x87]);
+    p5.send(&publish5("users/alice/x", b"yes", 1, false, 8, &[]));
+    let (first, body) = p5.read_packet();
+    assert_eq!(
+        Ack5::parse(first, &body).reasons,
+        vec![0],
+        "own subtree through %u"
+    );
+}
+
+#[test]
+fn acl_refuses_subscriptions_to_nothing_readable_and_filters_deliveries() {
+    let b = broker(Some(&mosquitto_file()), Some(ACL), true);
+    let mut anon = RawClient::connected(b.b.addr, &unique("anon"));
+    assert_eq!(
+        anon.subscribe(1, &[("public/#", 1), ("home/#", 1), ("#", 0)]),
+        vec![1, 0x80, 0]
+    );
+    let mut c = Connect::v311(&unique("a"));
+    c.username = Some("alice".into());
+    c.password = Some(b"alice-secret".to_vec());
+    let (mut alice, _) = RawClient::handshake_with(b.b.addr, &c);
+    alice.send(&publish("home/secret", b"hidden", 0, false, false, 0));
+    alice.send(&publish("home/a", b"home", 0, false, false, 0));
+    let mut c5 = Connect5::new(&unique("s5"));
+    c5.username = Some("alice".into());
+    c5.password = Some(b"alice-secret".to_vec());
+    let mut s5 = RawClient::connect(b.b.addr);
+    s5.send(&c5.to_bytes());
+    s5.read_packet();
+    s5.send(&subscribe5(3, &[("public/#", 0), ("home/#", 0)], &[]));
+    let (first, body) = s5.read_packet();
+    assert_eq!(first, 0x90);
+    let suback = Ack5::parse(first, &body);
+    assert_eq!(
+        suback.reasons,
+        vec![0x87, 0],
+        "5.0 SUBACK: 0x87 not authorized"
+    );
+    // The anonymous `#` subscriber receives nothing of alice's: it may read public/# only.
+    let mut pubber = RawClient::connected(b.b.addr, &unique("pub"));
+    pubber.send(&publish("public/news", b"news", 0, false, false, 0));
+    let got = anon.recv_publish();
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("public/news", &b"news"[..])
+    );
+    anon.expect_silence(Duration::from_millis(300));
+}
+
+#[test]
+fn sighup_adds_a_user_and_a_broken_file_keeps_the_old_users() {
+    let b = broker(Some(&mosquitto_file()), None, false);
+    let (mut stays, _) = {
+        let mut c = Connect::v311(&unique("stay"));
+        c.username = Some("alice".into());
+        c.password = Some(b"alice-secret".to_vec());
+        RawClient::handshake_with(b.b.addr, &c)
+    };
+    assert_eq!(connack311(&b, Some("erin"), Some("erin-pw")), 5);
+    let pw: PathBuf = b.dir.path().join("passwd");
+    let status = std::process::Command::new(common::process::BIN)
+        .args(["passwd", "-b"])
+        .arg(&pw)
+        .args(["erin", "erin-pw"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    hup(&b);
+    wait_log(&b, "(4 users)");
+    assert_eq!(
+        connack311(&b, Some("erin"), Some("erin-pw")),
+        0,
+        "no restart needed"
+    );
+
+    std::fs::write(&pw, "erin:not-a-hash\n").unwrap();
+    hup(&b);
+    let line = wait_log(&b, "reload failed");
+    assert!(
+        line.contains("line 1") && line.contains("password_file"),
+        "{line}"
+    );
+    assert_eq!(
+        connack311(&b, Some("alice"), Some("alice-secret")),
+        0,
+        "old users kept"
+    );
+    assert_eq!(connack311(&b, Some("erin"), Some("erin-pw")), 0);
+    stays.subscribe(1, &[("still/here", 0)]);
+}
+
+#[test]
+fn sighup_applies_a_new_acl_to_clients_already_connected() {
+    let b = broker(None, Some("topic readwrite a/#\n"), true);
+    let mut sub = RawClient::connected(b.b.addr, &unique("s"));
+    assert_eq!(sub.subscribe(1, &[("#", 0)]), vec![0]);
+    let mut p = RawClient::connected(b.b.addr, &unique("p"));
+    p.send(&publish("a/1", b"one", 0, false, false, 0));
+    assert_eq!(sub.recv_publish().payload, b"one");
+    std::fs::write(b.dir.path().join("acl"), "topic write a/#\n").unwrap();
+    hup(&b);
+    wait_log(&b, "security: allow_anonymous");
+    p.send(&publish("a/2", b"two", 0, false, false, 0));
+    sub.expect_silence(Duration::from_millis(300));
+}
+
+#[test]
+fn a_will_is_checked_like_a_publish_of_its_user() {
+    let b = broker(Some(&mosquitto_file()), Some(ACL), true);
+    let mut c = Connect::v311(&unique("watch"));
+    c.username = Some("alice".into());
+    c.password = Some(b"alice-secret".to_vec());
+    let (mut w, _) = RawClient::handshake_with(b.b.addr, &c);
+    w.subscribe(1, &[("home/#", 0)]);
+    for (topic, user) in [("home/secret", "alice"), ("home/gone", "alice")] {
+        let mut d = Connect::v311(&unique("dies")).will(topic, b"bye", 0, false);
+        d.username = Some(user.into());
+        d.password = Some(b"alice-secret".to_vec());
+        let (dying, _) = RawClient::handshake_with(b.b.addr, &d);
+        dying.drop_connection();
+    }
+    let got = w.recv_publish();
+    assert_eq!(
+        got.topic, "home/gone",
+        "the will to the denied topic is not published"
+    );
+    let line = wait_log(&b, "denied will");
+    assert!(line.contains("home/secret"), "{line}");
+}
