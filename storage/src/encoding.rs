@@ -53,6 +53,18 @@ pub fn decode<T: Versioned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     decode_version(bytes, T::SINCE..=SCHEMA_VERSION, what)
 }
 
+/// The largest record the broker writes is a message body: a payload of at most 256 MiB (MQTT's
+/// largest packet) plus its topic and properties. Decoding is bounded by this, so a corrupt
+/// length prefix is a `Corrupt` error rather than an allocation of its declared size (an
+/// allocation that fails aborts the process; found by the `store_records` fuzz target).
+const MAX_RECORD_BYTES: usize = 1 << 29;
+
+const DECODE_CONFIG: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_RECORD_BYTES>,
+> = bincode::config::standard().with_limit::<MAX_RECORD_BYTES>();
+
 /// Decode a record whose header version is in `accepted` (a migration reading an old layout).
 pub fn decode_version<T: DeserializeOwned>(
     bytes: &[u8],
@@ -74,7 +86,7 @@ pub fn decode_version<T: DeserializeOwned>(
             "{what}: unexpected schema version {version}"
         )));
     }
-    let (value, used) = bincode::serde::decode_from_slice(&bytes[4..], bincode::config::standard())
+    let (value, used) = bincode::serde::decode_from_slice(&bytes[4..], DECODE_CONFIG)
         .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
     if used != bytes.len() - 4 {
         return Err(StoreError::Corrupt(format!("{what}: trailing bytes")));
@@ -223,6 +235,17 @@ mod tests {
         let old = with_version(encode(&body), 2);
         assert!(matches!(
             decode::<MessageBody>(&old, "t"),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    /// A corrupt length prefix (2^52 bytes of string in a 13-byte record) is an error, not an
+    /// allocation that aborts the process (fuzz/regressions/store_records).
+    #[test]
+    fn a_huge_length_prefix_is_corrupt_not_an_abort() {
+        let bytes = [0x43, 0x03, 0x00, 0x00, 0xfd, 0, 0, 0, 0, 0, 0, 0x10, 0x00];
+        assert!(matches!(
+            decode::<RetainedRecord>(&bytes, "retained"),
             Err(StoreError::Corrupt(_))
         ));
     }
