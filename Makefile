@@ -6,7 +6,7 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 # The interop suite runs the debug binary that `cargo test` builds anyway: one build, not two.
 COURTIER_BIN ?= $(TARGET_DIR)/debug/courtier
 
-.PHONY: prereqs prereqs-build run test test-rust test-interop lint
+.PHONY: prereqs prereqs-build run test test-rust test-interop lint fuzz
 
 # Idempotent: a no-op when everything is installed.
 prereqs:
@@ -31,3 +31,9 @@ test-interop:
 lint: prereqs-build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Coverage-guided fuzzing (docs/FUZZING.md): every target for FUZZ_SECS seconds each, one
+# worker, after replaying fuzz/regressions/. `FUZZ_SECS=600 make fuzz`; FUZZ_TARGETS picks some.
+FUZZ_SECS ?= 60
+fuzz: prereqs-build
+	bash fuzz/run.sh $(FUZZ_SECS)
