@@ -248,6 +248,12 @@ mod tests {
             decode::<RetainedRecord>(&bytes, "retained"),
             Err(StoreError::Corrupt(_))
         ));
+        // Above isize::MAX: a capacity-overflow panic before the bound.
+        let bytes = [0x43, 0x03, 0x00, 0x00, 0xfd, 0, 0, 0, 0, 0, 0, 0x00, 0x80];
+        assert!(matches!(
+            decode::<RetainedRecord>(&bytes, "retained"),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]
