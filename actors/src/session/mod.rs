@@ -13,6 +13,7 @@
 
 mod answer;
 mod attach;
+mod deliverable;
 mod inbound;
 pub mod inflight;
 pub mod messages;

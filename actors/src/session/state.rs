@@ -5,6 +5,8 @@
 //! inflight window, QoS 2 states, queue limits and what to resend on reconnect lives here, so it
 //! is unit-tested without a broker.
 
+use super::deliverable::undeliverable;
+pub use super::deliverable::Readable;
 use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, PushOutcome};
 pub use super::state_types::{Inflight, OutState, Outbound};
@@ -398,26 +400,6 @@ impl Rare {
             && self.inbound_qos2.is_empty()
             && self.delayed_will.is_none()
     }
-}
-
-/// May this message be delivered to this client (None: no check needed)?
-pub type Readable<'a> = Option<&'a dyn Fn(&Delivery) -> bool>;
-
-/// Why a queued message can no longer go to this client, if it cannot: the authorizer does
-/// not let it read it, its expiry passed, or it is larger than the client accepts (sized with
-/// a packet id when it would take one, and with the expiry property it would carry).
-fn undeliverable(p: &Delivery, max: Option<u32>, readable: Readable) -> Option<DropReason> {
-    if readable.is_some_and(|may| !may(p)) {
-        return Some(DropReason::NotAuthorized);
-    }
-    if p.msg.expires_at_ms.is_some() && p.msg.is_expired(crate::message::unix_ms()) {
-        return Some(DropReason::Expired);
-    }
-    let max = max?;
-    let pkid = (p.qos != QoS::AtMostOnce).then_some(1);
-    let publish = p.msg.as_publish(pkid, p.qos, false, p.retain);
-    let len = crate::codec::publish_encoded_len(&publish, crate::codec::ProtocolVersion::V5);
-    (len > max as usize).then_some(DropReason::PacketTooLarge)
 }
 
 #[cfg(test)]
