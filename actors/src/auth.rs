@@ -3,9 +3,11 @@
 //! by whatever the broker is configured with (today the built-in [`BasicAuth`]; password files,
 //! ACL files and enhanced authentication methods plug in behind the same traits).
 //!
-//! The shape follows Mosquitto's plugin events that users know: `BASIC_AUTH` and
-//! `EXT_AUTH_START/CONTINUE` become [`Authenticator::authenticate`] (allow, deny with a reason,
-//! or continue an exchange), `ACL_CHECK` becomes [`Authorizer`]'s per-action checks.
+//! The shape follows Mosquitto's plugin events that users know: `BASIC_AUTH` becomes
+//! [`Authenticator::authenticate`] (allow, or deny with a reason), `EXT_AUTH_START/CONTINUE`
+//! become an [`AuthMethod`] the authenticator offers by name and the [`Exchange`] it starts
+//! (MQTT 5.0 enhanced authentication, §4.12), `ACL_CHECK` becomes [`Authorizer`]'s per-action
+//! checks.
 //!
 //! Threads: a check that needs I/O or CPU-heavy hashing (PBKDF2 of a `$7$` password) must not
 //! run on an actor thread, where it would stall every client that thread serves. So
@@ -25,8 +27,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// What a CONNECT (or an AUTH packet continuing one) asks for: everything an authenticator may
-/// base its decision on.
+/// What a CONNECT (or a re-authentication AUTH) asks for: everything an authenticator or an
+/// authentication method may base its decision on.
 #[derive(Clone)]
 pub struct ConnectRequest {
     /// The client id the session will have (an assigned one for an empty CONNECT id).
@@ -38,7 +40,7 @@ pub struct ConnectRequest {
     /// "tcp" or "websocket" (and their TLS variants once listeners have them).
     pub transport: &'static str,
     pub protocol: ProtocolVersion,
-    /// MQTT 5.0 enhanced authentication: the method and the data of this step.
+    /// MQTT 5.0 enhanced authentication: the method and the client's first data.
     pub auth_method: Option<ByteString>,
     pub auth_data: Option<Bytes>,
 }
@@ -94,11 +96,6 @@ impl AuthFailure {
 pub enum AuthOutcome {
     Allow(Identity),
     Deny(AuthFailure),
-    /// MQTT 5.0 enhanced authentication goes on: send AUTH 0x18 with this data and wait for
-    /// the client's next AUTH.
-    Continue {
-        data: Option<Bytes>,
-    },
 }
 
 /// A decision now, or one being computed off the actor threads.
@@ -109,9 +106,62 @@ pub enum AuthCheck {
 
 /// Decides whether a client may connect.
 pub trait Authenticator: Send + Sync + 'static {
-    /// Called for every CONNECT, and for every AUTH packet of an enhanced authentication
-    /// exchange (with that packet's method and data in the request).
+    /// Called for every CONNECT without an Authentication Method.
     fn authenticate(&self, req: &ConnectRequest) -> AuthCheck;
+
+    /// The enhanced authentication method of this name, if it is offered (MQTT 5.0 §4.12).
+    /// A CONNECT naming a method that is not offered is refused with CONNACK 0x8C.
+    fn method(&self, _name: &str) -> Option<Arc<dyn AuthMethod>> {
+        None
+    }
+}
+
+/// An enhanced authentication method (e.g. SCRAM-SHA-512): what a CONNECT with an
+/// Authentication Method, or a re-authentication AUTH 0x19, starts.
+pub trait AuthMethod: Send + Sync + 'static {
+    /// Begins an exchange; `req.auth_data` is the client's first data (absent when the method
+    /// lets the server speak first).
+    fn start(&self, req: &ConnectRequest) -> ExchangeCheck;
+}
+
+/// One exchange in progress: what a method keeps between the client's AUTH packets. Taken by
+/// value, so a step may run off the actor threads and hand the next state back.
+pub trait Exchange: Send + 'static {
+    /// The client's next AUTH 0x18 with its Authentication Data.
+    fn step(self: Box<Self>, data: Option<Bytes>) -> ExchangeCheck;
+}
+
+/// Where an exchange stands after a step.
+pub enum ExchangeStep {
+    /// Send AUTH 0x18 with `data` and wait for the client's answer, which goes to `next`.
+    Continue {
+        data: Option<Bytes>,
+        next: Box<dyn Exchange>,
+    },
+    /// Authenticated as `identity`; `data` (e.g. SCRAM's server signature) goes to the client
+    /// in the CONNACK or the AUTH 0x00 that ends a re-authentication.
+    Success {
+        identity: Identity,
+        data: Option<Bytes>,
+    },
+    /// Refused: CONNACK with this failure's code, or DISCONNECT when re-authenticating.
+    Failure(AuthFailure),
+}
+
+impl std::fmt::Debug for ExchangeStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeStep::Continue { .. } => f.write_str("Continue"),
+            ExchangeStep::Success { identity, .. } => write!(f, "Success({identity:?})"),
+            ExchangeStep::Failure(e) => write!(f, "Failure({e:?})"),
+        }
+    }
+}
+
+/// A step's result now, or one being computed off the actor threads (as [`AuthCheck`]).
+pub enum ExchangeCheck {
+    Done(ExchangeStep),
+    Pending(Pin<Box<dyn Future<Output = ExchangeStep> + Send>>),
 }
 
 /// What a client wants to do with a topic.

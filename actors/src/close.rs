@@ -38,6 +38,8 @@ pub enum CloseReason {
     ServerShutdown,
     /// The session this connection was attached to is gone (broker bug or shutdown race).
     SessionGone,
+    /// A 5.0 re-authentication (AUTH 0x19) failed [MQTT-4.12.1-2].
+    ReauthFailed(AuthFailure),
 }
 
 impl CloseReason {
@@ -82,6 +84,11 @@ impl CloseReason {
             CloseReason::TakenOver => ReasonCode::SessionTakenOver,
             CloseReason::ServerShutdown => ReasonCode::ServerShuttingDown,
             CloseReason::SessionGone => ReasonCode::UnspecifiedError,
+            // 0x86 exists only in CONNACK: a DISCONNECT says "not authorized" instead.
+            CloseReason::ReauthFailed(AuthFailure::BadAuthenticationMethod) => {
+                ReasonCode::BadAuthenticationMethod
+            }
+            CloseReason::ReauthFailed(_) => ReasonCode::NotAuthorized,
         })
     }
 }
@@ -112,6 +119,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Refused(code) => write!(f, "CONNECT refused with CONNACK code {code}"),
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
             CloseReason::SessionGone => f.write_str("session ended"),
+            CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
         }
     }
 }
@@ -222,6 +230,8 @@ mod tests {
         );
         assert_eq!(CloseReason::PeerClosed.disconnect_code(), None);
         assert_eq!(CloseReason::Refused(5).disconnect_code(), None);
+        let reauth = CloseReason::ReauthFailed(AuthFailure::BadUserNameOrPassword);
+        assert_eq!(reauth.disconnect_code(), Some(ReasonCode::NotAuthorized));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use super::aliases::TopicAliases;
 use super::deadlines::Due;
+use super::enhanced_auth::{AuthStep, EnhancedAuth};
 use super::protocol;
 use crate::close::{CloseReason, Refusal};
 use crate::codec::{ConnAck, Connect, DecodeError, Packet, ProtocolVersion};
@@ -46,6 +47,8 @@ pub enum Effect {
     Refuse(ConnAck, ProtocolVersion),
     /// Hand the packet to the session, in order.
     Forward(Packet),
+    /// A 5.0 client's AUTH: run this step of its enhanced authentication (auth_exchange.rs).
+    Auth(AuthStep),
     /// Close; `expiry` is the Session Expiry Interval a 5.0 DISCONNECT set.
     Close {
         reason: CloseReason,
@@ -82,6 +85,8 @@ pub struct Channel {
     max_topic_alias: u16,
     /// The topic aliases a 5.0 client set, made at the first one it uses.
     aliases: Option<Box<TopicAliases>>,
+    /// MQTT 5.0 enhanced authentication (enhanced_auth.rs).
+    auth: EnhancedAuth,
 }
 
 impl Channel {
@@ -96,6 +101,7 @@ impl Channel {
             },
             max_topic_alias,
             aliases: None,
+            auth: EnhancedAuth::default(),
         }
     }
 
@@ -105,6 +111,10 @@ impl Channel {
 
     pub fn is_attached(&self) -> bool {
         matches!(self.stage, Stage::Attached(_))
+    }
+
+    pub fn auth(&mut self) -> &mut EnhancedAuth {
+        &mut self.auth
     }
 
     /// A packet decoded from the client.
@@ -135,6 +145,16 @@ impl Channel {
             }
             (_, Packet::Disconnect(_)) => {
                 Effect::close(CloseReason::ClientDisconnect { with_will: false })
+            }
+            (_, Packet::Auth(a)) => match self.auth.on_auth(&a) {
+                Ok(step) => Effect::Auth(step),
+                Err(reason) => Effect::close(reason),
+            },
+            (Stage::Connecting, p) if self.auth.connecting() => {
+                Effect::close(CloseReason::Protocol(
+                    "MQTT-3.1.2-30",
+                    format!("{} before CONNACK during enhanced authentication", p.kind()),
+                ))
             }
             (Stage::Attached(a), Packet::Publish(mut p)) if a.protocol == ProtocolVersion::V5 => {
                 if let Err(reason) =

@@ -220,3 +220,31 @@ fn a_too_large_5_0_connect_is_answered_0x95_and_a_3_1_1_one_closes() {
     };
     assert!(matches!(ch.on_decode_error(&big4), Effect::Close { .. }));
 }
+
+#[test]
+fn mqtt_4_12_0_7_auth_without_a_method_at_connect_closes_with_protocol_error() {
+    let mut ch = attached(ProtocolVersion::V5, false);
+    let reason = closes_with(ch.handle_in(Packet::Auth(crate::codec::Auth::default())));
+    assert!(matches!(reason, CloseReason::Protocol("MQTT-4.12.0-7", _)));
+    assert_eq!(reason.disconnect_code(), Some(ReasonCode::ProtocolError));
+}
+
+#[test]
+fn mqtt_3_1_2_30_only_auth_or_disconnect_before_connack_during_an_exchange() {
+    let mut ch = Channel::new(false, 10);
+    assert!(matches!(
+        ch.handle_in(connect(ProtocolVersion::V5)),
+        Effect::Connect(_)
+    ));
+    ch.auth().begin("SCRAM-SHA-512".into());
+    let auth = crate::codec::Auth {
+        reason: ReasonCode::ContinueAuthentication,
+        properties: Some(Box::new(crate::codec::AuthProperties {
+            authentication_method: Some("SCRAM-SHA-512".into()),
+            ..Default::default()
+        })),
+    };
+    assert!(matches!(ch.handle_in(Packet::Auth(auth)), Effect::Auth(_)));
+    let reason = closes_with(ch.handle_in(Packet::PingReq));
+    assert!(matches!(reason, CloseReason::Protocol("MQTT-3.1.2-30", _)));
+}

@@ -3,7 +3,7 @@
 use super::channel::Settled;
 use super::protocol::{self, Negotiated};
 use super::{Connection, Due, Outgoing};
-use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest, Identity};
+use crate::auth::{AuthCheck, AuthOutcome, ConnectRequest, Identity};
 use crate::close::{CloseReason, Refusal};
 use crate::codec::{ConnAck, Connect, Packet};
 use crate::message::ClientId;
@@ -27,7 +27,7 @@ impl Connection {
     }
 
     /// Refuse for `refusal`, logged with the client's address, id and the reason.
-    fn refuse_for(&mut self, refusal: Refusal, c: &Connect, ctx: &mut Context<Self>) {
+    pub(super) fn refuse_for(&mut self, refusal: Refusal, c: &Connect, ctx: &mut Context<Self>) {
         log::info!(
             "connection refused: addr={} client_id={:?} protocol={} username={:?} reason={}",
             self.peer,
@@ -65,6 +65,10 @@ impl Connection {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
             }
         }
+        if c.properties.authentication_method.is_some() {
+            let request = self.connect_request(&c, &negotiated);
+            return self.start_exchange(c, negotiated, request, ctx);
+        }
         // A verified client certificate names the user: the CONNECT's user name and password
         // are not used, as with Mosquitto's use_identity_as_username (the certificate was
         // checked against the listener's CA during the handshake). Authorization then sees
@@ -75,16 +79,7 @@ impl Connection {
             };
             return self.authenticated(c, negotiated, AuthOutcome::Allow(identity), ctx);
         }
-        let request = ConnectRequest {
-            client_id: negotiated.client_id.clone(),
-            username: c.username.clone(),
-            password: c.password.clone(),
-            peer: self.peer.clone(),
-            transport: self.transport,
-            protocol: c.protocol,
-            auth_method: c.properties.authentication_method.clone(),
-            auth_data: c.properties.authentication_data.clone(),
-        };
+        let request = self.connect_request(&c, &negotiated);
         match self.deps.security.authenticator.authenticate(&request) {
             AuthCheck::Done(outcome) => self.authenticated(c, negotiated, outcome, ctx),
             // Hashing or I/O runs elsewhere; reading this connection waits meanwhile.
@@ -98,8 +93,22 @@ impl Connection {
         }
     }
 
-    /// The authenticator decided: attach to the session, or refuse.
-    fn authenticated(
+    fn connect_request(&self, c: &Connect, n: &Negotiated) -> ConnectRequest {
+        ConnectRequest {
+            client_id: n.client_id.clone(),
+            username: c.username.clone(),
+            password: c.password.clone(),
+            peer: self.peer.clone(),
+            transport: self.transport,
+            protocol: c.protocol,
+            auth_method: c.properties.authentication_method.clone(),
+            auth_data: c.properties.authentication_data.clone(),
+        }
+    }
+
+    /// The authenticator (or the enhanced authentication exchange) decided: attach to the
+    /// session, or refuse.
+    pub(super) fn authenticated(
         &mut self,
         c: Connect,
         n: Negotiated,
@@ -109,12 +118,11 @@ impl Connection {
         let identity = match outcome {
             AuthOutcome::Allow(identity) => identity,
             AuthOutcome::Deny(failure) => return self.refuse_for(Refusal::Auth(failure), &c, ctx),
-            // No enhanced authentication exchange is offered yet: nothing asks to continue.
-            AuthOutcome::Continue { .. } => {
-                let refusal = Refusal::Auth(AuthFailure::BadAuthenticationMethod);
-                return self.refuse_for(refusal, &c, ctx);
-            }
         };
+        let mut connack = protocol::connack_properties(&n, &self.deps.cfg);
+        if let Some(p) = connack.as_deref_mut() {
+            self.channel.auth().connack_properties(p);
+        }
         let attach = Attach {
             conn_id: self.id,
             conn: ctx.address().downgrade(),
@@ -123,7 +131,7 @@ impl Connection {
             persistent: n.persistent(c.clean_start),
             protocol: c.protocol,
             session_expiry: n.session_expiry,
-            connack: protocol::connack_properties(&n, &self.deps.cfg),
+            connack,
             will: c.will.clone(),
             username: identity.username.clone(),
             max_packet_size: n.max_packet_size,

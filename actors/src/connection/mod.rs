@@ -12,6 +12,8 @@
 //! - `protocol.rs`: the protocol rules, pure: what CONNECT settles, CONNACK, DISCONNECT both
 //!   ways, which packets a client may send
 //! - `connect.rs`: CONNECT: negotiation, authentication, attaching to a session
+//! - `enhanced_auth.rs`: MQTT 5.0 enhanced authentication (AUTH), pure;
+//!   `auth_exchange.rs` runs the method's steps
 //! - `credit.rs`: the in-flight bound between connection and session
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
 //! - `buffers.rs`: spare read and write buffers, a few per worker thread
@@ -20,11 +22,13 @@
 
 mod acks;
 mod aliases;
+mod auth_exchange;
 mod buffers;
 mod channel;
 mod connect;
 mod credit;
 mod deadlines;
+mod enhanced_auth;
 pub mod outbox;
 pub mod protocol;
 mod reader;
@@ -96,6 +100,8 @@ pub struct Connection {
     /// Acknowledgements read and not yet handed to the session (acks.rs).
     acks: Vec<ClientAck>,
     acks_flush_pending: bool,
+    /// An enhanced authentication exchange waiting for the client's next AUTH.
+    pending_auth: Option<Box<auth_exchange::PendingAuth>>,
 }
 
 static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -144,6 +150,7 @@ impl Connection {
                 credits: Credits::default(),
                 acks: Vec::new(),
                 acks_flush_pending: false,
+                pending_auth: None,
             }
         })
     }
@@ -287,6 +294,7 @@ impl StreamHandler<Result<Packet, DecodeError>> for Connection {
                 self.refuse(connack, ctx);
             }
             Effect::Forward(p) => self.forward(p, ctx),
+            Effect::Auth(step) => self.on_auth(step, ctx),
             Effect::Close { reason, expiry } => self.close_with(reason, expiry, ctx),
             Effect::Ignore => {}
         }

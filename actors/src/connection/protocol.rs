@@ -174,7 +174,7 @@ pub fn on_disconnect(
 
 /// Checks a packet from an attached client that the connection can judge alone; `Err` closes
 /// the connection. A Response Topic must be a valid topic name [MQTT-3.3.2-14]; AUTH is a
-/// protocol error without an authentication method in the CONNECT [MQTT-4.12.0-1]; packets
+/// protocol error without an authentication method in the CONNECT [MQTT-4.12.0-7]; packets
 /// only a server sends close the connection [MQTT-4.8.0-1].
 pub fn check_inbound(p: &Packet) -> Result<(), CloseReason> {
     match p {
@@ -193,7 +193,7 @@ pub fn check_inbound(p: &Packet) -> Result<(), CloseReason> {
             Ok(())
         }
         Packet::Auth(_) => Err(CloseReason::Protocol(
-            "MQTT-4.12.0-1",
+            "MQTT-4.12.0-7",
             "AUTH without an authentication method in CONNECT".into(),
         )),
         Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
