@@ -64,6 +64,8 @@ pub struct SecuritySettings {
     pub password_file: PathBuf,
     /// Mosquitto's ACL format; empty = none (every client may do everything but write `$SYS`).
     pub acl_file: PathBuf,
+    /// MQTT 5.0 enhanced authentication methods offered (`"SCRAM-SHA-512"`); empty = none.
+    pub auth_methods: Vec<String>,
 }
 
 /// `[limits]`: Mosquitto's names, see [`BrokerConfig`] for the meaning.
@@ -263,6 +265,10 @@ impl Settings {
             (
                 "security.acl_file",
                 s(&self.security.acl_file.to_string_lossy()),
+            ),
+            (
+                "security.auth_methods",
+                strings(&self.security.auth_methods),
             ),
             ("limits.max_packet_size", int(l.max_packet_size)),
             ("limits.max_connections", int(l.max_connections)),

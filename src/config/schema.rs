@@ -62,6 +62,8 @@ pub(super) enum Kind {
     TopicFilters,
     /// An array of non-empty strings (client ids).
     Strings,
+    /// An array of names from this list.
+    Names(&'static [&'static str]),
 }
 
 impl Kind {
@@ -86,6 +88,9 @@ impl Kind {
             (Kind::Strings, toml::Value::Array(items)) => items
                 .iter()
                 .all(|v| v.as_str().is_some_and(|s| !s.is_empty())),
+            (Kind::Names(names), toml::Value::Array(items)) => items
+                .iter()
+                .all(|v| v.as_str().is_some_and(|s| names.contains(&s))),
             _ => false,
         }
     }
@@ -105,6 +110,10 @@ impl Kind {
                 "an array of MQTT topic filters, e.g. [\"home/+/light\", \"alarm/#\"]".to_owned()
             }
             Kind::Strings => "an array of non-empty strings".to_owned(),
+            Kind::Names(names) => {
+                let quoted: Vec<String> = names.iter().map(|v| format!("\"{v}\"")).collect();
+                format!("an array of names from {}", quoted.join(", "))
+            }
         }
     }
 
@@ -138,7 +147,7 @@ impl Kind {
             }
             // A TOML array (`["a/#", "b"]`), or else the whole value as the only element:
             // topic filters and client ids may contain commas, so no comma splitting.
-            Kind::TopicFilters | Kind::Strings => match parsed {
+            Kind::TopicFilters | Kind::Strings | Kind::Names(_) => match parsed {
                 Some(array @ toml::Value::Array(_)) => array,
                 _ => toml::Value::Array(vec![toml::Value::String(raw.to_owned())]),
             },
@@ -166,6 +175,7 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("security", "allow_anonymous", Kind::Bool),
     key("security", "password_file", Kind::Str { non_empty: false }),
     key("security", "acl_file", Kind::Str { non_empty: false }),
+    key("security", "auth_methods", Kind::Names(&["SCRAM-SHA-512"])),
     key("limits", "max_packet_size", int(2, 268_435_460)),
     key("limits", "max_connections", int(-1, i64::MAX)),
     key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),

@@ -9,9 +9,10 @@
 
 use super::hash::PasswordHash;
 use super::password_file::Passwords;
+use super::scram;
 use arc_swap::ArcSwap;
 use courtier_actors::auth::{
-    AuthCheck, AuthFailure, AuthOutcome, Authenticator, ConnectRequest, Identity,
+    AuthCheck, AuthFailure, AuthMethod, AuthOutcome, Authenticator, ConnectRequest, Identity,
 };
 use sha2::{Digest, Sha512};
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ pub const CACHE_CAPACITY: usize = 65_536;
 pub struct AuthSettings {
     pub allow_anonymous: bool,
     pub passwords: Option<Passwords>,
+    /// Enhanced authentication methods offered (`auth_methods`, scram.rs).
+    pub auth_methods: Vec<String>,
 }
 
 /// Successful verifications of expensive (`$7$`) hashes, so that clients reconnecting with the
@@ -110,6 +113,10 @@ fn allow(user: &str) -> AuthOutcome {
 const BAD: AuthOutcome = AuthOutcome::Deny(AuthFailure::BadUserNameOrPassword);
 
 impl Authenticator for FileAuthenticator {
+    fn method(&self, name: &str) -> Option<Arc<dyn AuthMethod>> {
+        scram::offer(self.current(), name)
+    }
+
     fn authenticate(&self, req: &ConnectRequest) -> AuthCheck {
         if req.auth_method.is_some() {
             return AuthCheck::Done(AuthOutcome::Deny(AuthFailure::BadAuthenticationMethod));

@@ -3,6 +3,7 @@
 //!
 //! - [`hash`]: `$6$`/`$7$` hashes as mosquitto_passwd writes them;
 //! - [`password_file`]: the password file format; [`authn`]: who may connect;
+//! - [`scram`]: SCRAM-SHA-512 enhanced authentication against the password file;
 //! - [`acl`]: the ACL file format and its checks; [`authz`]: what a client may do;
 //! - [`passwd`]: the `courtier passwd` command.
 //!
@@ -15,6 +16,7 @@ pub mod authz;
 pub mod hash;
 pub mod passwd;
 pub mod password_file;
+pub mod scram;
 
 #[cfg(test)]
 mod acl_tests;
@@ -67,6 +69,7 @@ pub fn read(settings: &SecuritySettings) -> Result<(AuthSettings, Option<Acl>), 
         AuthSettings {
             allow_anonymous: settings.allow_anonymous,
             passwords,
+            auth_methods: settings.auth_methods.clone(),
         },
         acl,
     ))
@@ -110,6 +113,13 @@ impl SecurityFiles {
 
     fn install(&self, settings: &SecuritySettings, auth: AuthSettings, acl: Option<Acl>) {
         let users = auth.passwords.as_ref().map(Passwords::len);
+        if !auth.auth_methods.is_empty() && users.is_none() {
+            log::warn!(
+                "security: auth_methods {:?} check users against password_file, which is not \
+                 set: every such login is refused",
+                auth.auth_methods
+            );
+        }
         let rules = acl.as_ref().map(Acl::rule_count);
         self.authn.replace(auth);
         self.authz.replace(acl);

@@ -153,6 +153,7 @@ fn with_file(allow_anonymous: bool) -> FileAuthenticator {
     FileAuthenticator::new(AuthSettings {
         allow_anonymous,
         passwords: Some(Passwords::parse(MOSQUITTO_FILE).unwrap()),
+        ..AuthSettings::default()
     })
 }
 
@@ -222,6 +223,7 @@ fn pbkdf2_runs_off_the_caller_once_then_comes_from_the_cache() {
     a.replace(AuthSettings {
         allow_anonymous: false,
         passwords: Some(Passwords::parse(&format!("alice:{}\n", h.encode())).unwrap()),
+        ..AuthSettings::default()
     });
     assert_eq!(decide(&a, Some("alice"), Some("alice-secret")), BAD);
     assert_eq!(
@@ -235,6 +237,7 @@ fn without_a_password_file_user_names_are_admitted_only_with_anonymous_on() {
     let on = FileAuthenticator::new(AuthSettings {
         allow_anonymous: true,
         passwords: None,
+        ..AuthSettings::default()
     });
     assert_eq!(
         decide(&on, Some("anyone"), Some("x")),
