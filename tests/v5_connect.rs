@@ -311,8 +311,8 @@ fn max_connections_answers_server_busy() {
     }
 }
 
-/// Enhanced authentication is not offered yet: a CONNECT naming an authentication method is
-/// refused with 0x8C (bad authentication method) [MQTT-4.12.0-1].
+/// No enhanced authentication method is offered by default (`auth_methods = []`): a CONNECT
+/// naming one is refused with 0x8C (bad authentication method) [MQTT-4.12.0-1].
 #[test]
 fn mqtt_4_12_0_1_an_unsupported_authentication_method_gets_connack_0x8c() {
     let b = start_broker();
