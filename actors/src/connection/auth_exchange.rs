@@ -108,6 +108,7 @@ impl Connection {
     }
 
     fn step_done(&mut self, step: ExchangeStep, ctx: &mut Context<Self>) {
+        let continues = matches!(step, ExchangeStep::Continue { .. });
         let auth = self.channel.auth();
         let reply = match step {
             ExchangeStep::Continue { data, next } => {
@@ -117,6 +118,11 @@ impl Connection {
             ExchangeStep::Success { identity, data } => auth.on_success(identity, data),
             ExchangeStep::Failure(failure) => auth.on_failure(failure),
         };
+        // The exchange is over unless it continues: nothing more to keep.
+        let connect = match continues {
+            true => None,
+            false => self.pending_auth.take().and_then(|p| p.connect),
+        };
         match reply {
             Reply::Send(packet) => {
                 if self.writer.try_send(Outgoing::packet(packet)).is_err() {
@@ -125,12 +131,12 @@ impl Connection {
                 }
             }
             Reply::Attach(identity) => {
-                if let Some((c, n)) = self.take_connect() {
+                if let Some((c, n)) = connect.map(|c| *c) {
                     self.authenticated(c, n, AuthOutcome::Allow(identity), ctx);
                 }
             }
             Reply::Refuse(failure) => {
-                if let Some((c, _)) = self.take_connect() {
+                if let Some((c, _)) = connect.map(|c| *c) {
                     self.refuse_for(Refusal::Auth(failure), &c, ctx);
                 }
             }
@@ -144,10 +150,5 @@ impl Connection {
                 self.close(reason, ctx);
             }
         }
-    }
-
-    fn take_connect(&mut self) -> Option<(Connect, Negotiated)> {
-        let connect = self.pending_auth.take()?.connect?;
-        Some(*connect)
     }
 }

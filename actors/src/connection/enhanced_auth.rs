@@ -27,13 +27,19 @@ enum Phase {
     Reauthenticating,
 }
 
-/// The enhanced authentication state of one connection.
+/// The enhanced authentication state of one connection: a phase, and what a method in use
+/// keeps behind one pointer, so a connection that uses none carries one word and a byte.
 #[derive(Debug, Default)]
 pub struct EnhancedAuth {
     phase: Phase,
+    state: Option<Box<InUse>>,
+}
+
+#[derive(Debug)]
+struct InUse {
     /// The CONNECT's Authentication Method: every AUTH, and the CONNACK, carry it
     /// [MQTT-4.12.0-5].
-    method: Option<ByteString>,
+    method: ByteString,
     /// Who the exchange at CONNECT authenticated: a re-authentication must prove the same user
     /// (the session's authorization was settled for that one).
     user: Option<ByteString>,
@@ -72,16 +78,20 @@ impl EnhancedAuth {
     /// A CONNECT with Authentication Method `method` starts its exchange.
     pub fn begin(&mut self, method: ByteString) {
         self.phase = Phase::Connecting;
-        self.method = Some(method);
+        self.state = Some(Box::new(InUse {
+            method,
+            user: None,
+            connack_data: None,
+        }));
     }
 
     pub fn method(&self) -> Option<&ByteString> {
-        self.method.as_ref()
+        self.state.as_ref().map(|s| &s.method)
     }
 
     /// The user the exchange at CONNECT authenticated.
     pub fn user(&self) -> Option<&ByteString> {
-        self.user.as_ref()
+        self.state.as_ref().and_then(|s| s.user.as_ref())
     }
 
     /// Whether the CONNECT's exchange runs: until its CONNACK the client may send only AUTH
@@ -95,7 +105,7 @@ impl EnhancedAuth {
     pub fn on_auth(&mut self, a: &Auth) -> Result<AuthStep, CloseReason> {
         let props = a.properties.as_deref();
         let theirs = props.and_then(|p| p.authentication_method.as_ref());
-        let Some(ours) = &self.method else {
+        let Some(ours) = self.method() else {
             return Err(protocol_error(
                 "MQTT-4.12.0-7",
                 "AUTH from a client that gave no Authentication Method in CONNECT".into(),
@@ -138,22 +148,22 @@ impl EnhancedAuth {
 
     /// The method authenticated `identity`, with final `data` for the client.
     pub fn on_success(&mut self, identity: Identity, data: Option<Bytes>) -> Reply {
-        match self.phase {
-            Phase::Connecting => {
+        match (self.phase, self.state.as_deref_mut()) {
+            (Phase::Connecting, Some(state)) => {
                 self.phase = Phase::Authenticated;
-                self.user = identity.username.clone();
-                self.connack_data = data;
+                state.user = identity.username.clone();
+                state.connack_data = data;
                 Reply::Attach(identity)
             }
-            Phase::Reauthenticating if identity.username == self.user => {
+            (Phase::Reauthenticating, Some(state)) if identity.username == state.user => {
                 self.phase = Phase::Authenticated;
                 Reply::Send(self.auth_packet(ReasonCode::Success, data))
             }
             // Another user's credentials would change who the session acts for.
-            Phase::Reauthenticating => {
+            (Phase::Reauthenticating, _) => {
                 Reply::Close(CloseReason::ReauthFailed(AuthFailure::NotAuthorized))
             }
-            Phase::Off | Phase::Authenticated => Reply::Close(protocol_error(
+            _ => Reply::Close(protocol_error(
                 "MQTT-4.12.0-4",
                 "authentication step ended with no exchange in progress".into(),
             )),
@@ -171,9 +181,9 @@ impl EnhancedAuth {
     /// Puts the method, and the last step's data, into the CONNACK of a successful exchange
     /// [MQTT-4.12.0-5]; nothing for a CONNECT without a method [MQTT-4.12.0-6].
     pub fn connack_properties(&mut self, p: &mut ConnAckProperties) {
-        if self.method.is_some() {
-            p.authentication_method = self.method.clone();
-            p.authentication_data = self.connack_data.take();
+        if let Some(state) = self.state.as_deref_mut() {
+            p.authentication_method = Some(state.method.clone());
+            p.authentication_data = state.connack_data.take();
         }
     }
 
@@ -181,7 +191,7 @@ impl EnhancedAuth {
         Packet::Auth(Auth {
             reason,
             properties: Some(Box::new(AuthProperties {
-                authentication_method: self.method.clone(),
+                authentication_method: self.method().cloned(),
                 authentication_data: data,
                 ..AuthProperties::default()
             })),
