@@ -40,6 +40,10 @@ impl Drop for Broker {
 }
 
 fn broker_with(methods: &[&str], connect_timeout_secs: u64) -> Broker {
+    broker_acl(methods, connect_timeout_secs, None)
+}
+
+fn broker_acl(methods: &[&str], connect_timeout_secs: u64, acl: Option<&str>) -> Broker {
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("passwd");
     std::fs::copy(FIXTURE, &pw).unwrap();
@@ -50,6 +54,11 @@ fn broker_with(methods: &[&str], connect_timeout_secs: u64) -> Broker {
     s.security.password_file = pw;
     s.security.auth_methods = methods.iter().map(|m| m.to_string()).collect();
     s.broker.connect_timeout_secs = connect_timeout_secs;
+    if let Some(rules) = acl {
+        let path = dir.path().join("acl");
+        std::fs::write(&path, rules).unwrap();
+        s.security.acl_file = path;
+    }
     let store = std::sync::Arc::new(courtier_storage::MemoryStore::new());
     let server = courtier::ServerThread::spawn(s, store).expect("broker starts");
     Broker {
@@ -330,4 +339,21 @@ fn an_exchange_that_does_not_finish_ends_at_the_connect_deadline() {
     assert!(cl
         .expect_closed_after_packets(Duration::from_secs(4))
         .is_empty());
+}
+
+#[test]
+fn the_scram_user_is_who_acl_rules_see_and_3_1_1_clients_log_in_as_before() {
+    let b = broker_acl(&[SCRAM], 10, Some("user alice\ntopic readwrite home/#\n"));
+    let (mut cl, ack, _) = scram_login(b.addr(), "alice", "alice-secret");
+    assert_eq!(ack.reason, 0);
+    cl.send(&subscribe5(1, &[("home/#", 1), ("garden/#", 1)], &[]));
+    let (first, body) = cl.read_packet();
+    assert_eq!(Ack5::parse(first, &body).reasons, vec![1, 0x87]);
+    // A 3.1.1 client knows nothing of AUTH: user name and password work as they did.
+    let mut c = Connect::v311(&unique("old"));
+    c.username = Some("alice".into());
+    c.password = Some(b"alice-secret".to_vec());
+    let mut old = RawClient::connect(b.addr());
+    old.send(&c.to_bytes());
+    old.expect(&connack(false, 0));
 }

@@ -285,3 +285,19 @@ fn tracing_keeps_its_log_target_at_info() {
         "info,courtier::trace=off"
     );
 }
+
+#[test]
+fn auth_methods_are_off_by_default_and_only_known_names_are_accepted() {
+    assert!(Settings::defaults().security.auth_methods.is_empty());
+    let (_dir, s) = load_files(&[(
+        "10-auth.toml",
+        "[security]\nauth_methods = [\"SCRAM-SHA-512\"]\n",
+    )]);
+    assert_eq!(s.unwrap().security.auth_methods, ["SCRAM-SHA-512"]);
+    let (_dir, s) = load_files(&[("10-auth.toml", "[security]\nauth_methods = [\"PLAIN\"]\n")]);
+    let e = s.unwrap_err().to_string();
+    assert!(
+        e.contains("security.auth_methods") && e.contains("SCRAM-SHA-512"),
+        "{e}"
+    );
+}
