@@ -5,7 +5,7 @@ use super::protocol::{self, Negotiated};
 use super::{Connection, Due, Outgoing};
 use crate::auth::{AuthCheck, AuthFailure, AuthOutcome, ConnectRequest, Identity};
 use crate::close::{CloseReason, Refusal};
-use crate::codec::{ConnAck, Connect, Packet};
+use crate::codec::{ConnAck, Connect, Packet, ProtocolVersion};
 use crate::message::ClientId;
 use crate::registry::Connect as RegistryConnect;
 use crate::session::messages::{Attach, Attached};
@@ -63,6 +63,14 @@ impl Connection {
         if let Some(will) = &c.will {
             if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
+            }
+            // A retained Will without retained messages: 5.0 CONNACK 0x9A [MQTT-3.2.2-13];
+            // 3.x has no code for it and is closed without CONNACK, as Mosquitto does.
+            if will.retain && !self.deps.cfg.retain_available {
+                return match c.protocol {
+                    ProtocolVersion::V5 => self.refuse_for(Refusal::RetainNotSupported, &c, ctx),
+                    _ => self.close(CloseReason::RetainNotSupported, ctx),
+                };
             }
         }
         // A verified client certificate names the user: the CONNECT's user name and password

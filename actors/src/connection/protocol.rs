@@ -107,13 +107,21 @@ pub fn connack_properties(n: &Negotiated, cfg: &BrokerConfig) -> Option<Box<Conn
         maximum_packet_size: (cfg.max_packet_size < PROTOCOL_MAX_PACKET)
             .then(|| NonZeroU32::new(cfg.max_packet_size))
             .flatten(),
-        // Absent would mean "available": these come with MQTT 5.0 part 2.
-        subscription_identifiers_available: Some(false),
+        // Absent would mean "available": shared subscriptions come with MQTT 5.0 part 2.
         shared_subscription_available: Some(false),
+        // The switches the configuration may turn off are said only when off (absent = 1).
+        // Not sent with deliveries yet: said so, since absent would mean "available".
+        subscription_identifiers_available: Some(false),
+        wildcard_subscription_available: (!cfg.wildcard_subscriptions_available).then_some(false),
+        retain_available: (!cfg.retain_available).then_some(false),
         // Aliases the client may set for the broker (absent: none) [MQTT-3.2.2-17].
         topic_alias_maximum: (cfg.max_topic_alias > 0).then_some(cfg.max_topic_alias),
-        // Receive Maximum absent = 65,535, Maximum QoS absent = 2, Retain Available and
-        // Wildcard Subscription Available absent = 1: all true of the broker.
+        // Absent = 65,535: the client keeps at most this many QoS 1/2 PUBLISHes
+        // unacknowledged [MQTT-3.3.4-7] (session/receive.rs holds it to that).
+        receive_maximum: (cfg.receive_maximum < u16::MAX)
+            .then(|| NonZeroU16::new(cfg.receive_maximum))
+            .flatten(),
+        // Maximum QoS absent = 2: true of the broker.
         ..ConnAckProperties::default()
     }))
 }

@@ -276,6 +276,13 @@ impl SessionState {
         self.rare().inbound_qos2.insert(pkid)
     }
 
+    /// Whether this QoS 2 id awaits PUBREL.
+    pub fn awaits_pubrel(&self, pkid: u16) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|r| r.inbound_qos2.contains(&pkid))
+    }
+
     /// PUBREL from the client releases the id; always answered with PUBCOMP [MQTT-4.3.3-2],
     /// which a 5.0 client is told carries "Packet Identifier not found" (0x92) for an id that
     /// was not awaiting release.

@@ -31,6 +31,8 @@ enum FilterRefusal {
     /// The SUBSCRIBE carried a Subscription Identifier, which the broker does not offer yet
     /// (CONNACK says so).
     IdentifiersUnsupported,
+    /// A filter with `+` or `#` while `wildcard_subscriptions_available` is off.
+    WildcardsUnsupported,
     /// The authorizer refused it.
     NotAuthorized,
 }
@@ -47,6 +49,7 @@ impl FilterRefusal {
             FilterRefusal::IdentifiersUnsupported => {
                 ReasonCode::SubscriptionIdentifiersNotSupported
             }
+            FilterRefusal::WildcardsUnsupported => ReasonCode::WildcardSubscriptionsNotSupported,
             FilterRefusal::NotAuthorized => ReasonCode::NotAuthorized,
         }
     }
@@ -58,6 +61,7 @@ impl FilterRefusal {
             FilterRefusal::IdentifiersUnsupported => {
                 "subscription identifiers are not supported yet"
             }
+            FilterRefusal::WildcardsUnsupported => "wildcard subscriptions are not available",
             FilterRefusal::NotAuthorized => "not authorized",
         }
     }
@@ -86,6 +90,9 @@ impl Session {
         }
         if with_id {
             return Err(FilterRefusal::IdentifiersUnsupported);
+        }
+        if !self.deps.cfg.wildcard_subscriptions_available && filter.contains(['+', '#']) {
+            return Err(FilterRefusal::WildcardsUnsupported);
         }
         self.authorize(Action::Subscribe { qos: opts.qos }, filter)
             .map_err(|_| FilterRefusal::NotAuthorized)
@@ -246,11 +253,16 @@ mod tests {
             IdentifiersUnsupported.suback_code(v5),
             ReasonCode::SubscriptionIdentifiersNotSupported
         );
+        assert_eq!(
+            WildcardsUnsupported.suback_code(v5),
+            ReasonCode::WildcardSubscriptionsNotSupported
+        );
         assert_eq!(NotAuthorized.suback_code(v5), ReasonCode::NotAuthorized);
         for r in [
             Invalid,
             SharedUnsupported,
             IdentifiersUnsupported,
+            WildcardsUnsupported,
             NotAuthorized,
         ] {
             assert_eq!(r.suback_code(ProtocolVersion::V311).code(), 0x80);
