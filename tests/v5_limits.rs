@@ -177,3 +177,18 @@ fn the_connack_flags_are_absent_by_default() {
     assert!(find(&a.props, prop::RETAIN_AVAILABLE).is_none());
     assert!(find(&a.props, prop::WILDCARD_SUBSCRIPTION_AVAILABLE).is_none());
 }
+
+#[test]
+fn subscription_identifiers_available_false_refuses_a_subscribe_with_one_with_0xa1() {
+    let b = broker(|s| s.broker.subscription_identifiers_available = false);
+    let (mut c, a) = connect5(b.addr(), &Connect5::new(&unique("nsi")));
+    assert_eq!(
+        find(&a.props, prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE),
+        Some(&P::Byte(prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE, 0))
+    );
+    let id = [P::Vbi(prop::SUBSCRIPTION_IDENTIFIER, 7)];
+    c.send(&subscribe5(1, &[("nsi/a", 1), ("nsi/b", 0)], &id));
+    assert_eq!(ack(&mut c).reasons, vec![0xA1, 0xA1]);
+    c.send(&subscribe5(2, &[("nsi/a", 1)], &[]));
+    assert_eq!(ack(&mut c).reasons, vec![1]);
+}

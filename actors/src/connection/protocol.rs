@@ -110,8 +110,8 @@ pub fn connack_properties(n: &Negotiated, cfg: &BrokerConfig) -> Option<Box<Conn
         // Absent would mean "available": shared subscriptions come with MQTT 5.0 part 2.
         shared_subscription_available: Some(false),
         // The switches the configuration may turn off are said only when off (absent = 1).
-        // Not sent with deliveries yet: said so, since absent would mean "available".
-        subscription_identifiers_available: Some(false),
+        subscription_identifiers_available: (!cfg.subscription_identifiers_available)
+            .then_some(false),
         wildcard_subscription_available: (!cfg.wildcard_subscriptions_available).then_some(false),
         retain_available: (!cfg.retain_available).then_some(false),
         // Aliases the client may set for the broker (absent: none) [MQTT-3.2.2-17].

@@ -64,6 +64,9 @@ enum AckKind {
 #[derive(Debug)]
 enum Item {
     Packet(Packet),
+    /// A 5.0 delivery with the Subscription Identifiers of the subscriptions it matched
+    /// (session/sub_ids.rs); out of line, so deliveries without them stay in the slot.
+    PublishWithIds(Delivery, Box<[NonZeroU32]>),
     /// From now on encode for this protocol version, and send no packet larger than this
     /// (the client's MQTT 5.0 Maximum Packet Size), set after CONNECT.
     Peer(ProtocolVersion, Option<NonZeroU32>),
@@ -89,6 +92,11 @@ impl Outgoing {
 
     pub fn publish(d: Delivery) -> Outgoing {
         Outgoing(Repr::Publish(d))
+    }
+
+    /// A delivery that carries Subscription Identifiers [MQTT-3.3.4-3].
+    pub fn publish_with_ids(d: Delivery, ids: Box<[NonZeroU32]>) -> Outgoing {
+        Outgoing(Repr::Other(Box::new(Item::PublishWithIds(d, ids))))
     }
 
     /// From now on encode for this protocol version, and within the client's Maximum Packet
@@ -125,6 +133,11 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
         }
         Repr::Other(item) => match *item {
             Item::Packet(p) => return encode_within_limit(p, codec, buf),
+            Item::PublishWithIds(d, ids) => {
+                let mut p = d.as_publish();
+                p.subscription_identifiers = &ids;
+                codec.encode_publish(&p, buf)?
+            }
             Item::Peer(v, max) => {
                 codec.set_version(v);
                 codec.set_max_packet_size(max.map_or(u32::MAX, NonZeroU32::get));

@@ -26,6 +26,7 @@ pub mod replies;
 pub(crate) mod route;
 pub mod state;
 mod state_types;
+mod sub_ids;
 mod subscribe;
 
 use crate::codec::{LastWill, ProtocolVersion};

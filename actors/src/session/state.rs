@@ -23,6 +23,8 @@ use std::collections::VecDeque;
 #[derive(Debug)]
 pub struct SessionState {
     pub subscriptions: HashMap<ByteString, SubscriptionOptions>,
+    /// 5.0: the identifiers some of them were made with.
+    pub subscription_ids: super::sub_ids::SubscriptionIds,
     inflight: InflightWindow,
     next_seq: u64,
     next_pkid: u16,
@@ -45,6 +47,7 @@ impl SessionState {
     pub fn new(cfg: &BrokerConfig) -> SessionState {
         SessionState {
             subscriptions: HashMap::default(),
+            subscription_ids: Default::default(),
             inflight: InflightWindow::default(),
             next_seq: 0,
             next_pkid: 1,
@@ -65,6 +68,7 @@ impl SessionState {
     /// Forget everything but the client id (clean session / clean start).
     pub fn clear(&mut self) {
         self.subscriptions.clear();
+        self.subscription_ids.clear();
         self.inflight.clear();
         self.control.clear();
         self.rare = None;

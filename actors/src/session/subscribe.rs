@@ -28,8 +28,8 @@ enum FilterRefusal {
     /// `$share/...`: shared subscriptions come with MQTT 5.0 part 2; until then refused
     /// rather than granted and never delivered.
     SharedUnsupported,
-    /// The SUBSCRIBE carried a Subscription Identifier, which the broker does not offer yet
-    /// (CONNACK says so).
+    /// The SUBSCRIBE carried a Subscription Identifier while
+    /// `subscription_identifiers_available` is off (CONNACK says so).
     IdentifiersUnsupported,
     /// A filter with `+` or `#` while `wildcard_subscriptions_available` is off.
     WildcardsUnsupported,
@@ -58,9 +58,7 @@ impl FilterRefusal {
         match self {
             FilterRefusal::Invalid => "not a valid topic filter",
             FilterRefusal::SharedUnsupported => "shared subscriptions are not supported yet",
-            FilterRefusal::IdentifiersUnsupported => {
-                "subscription identifiers are not supported yet"
-            }
+            FilterRefusal::IdentifiersUnsupported => "subscription identifiers are not available",
             FilterRefusal::WildcardsUnsupported => "wildcard subscriptions are not available",
             FilterRefusal::NotAuthorized => "not authorized",
         }
@@ -88,7 +86,7 @@ impl Session {
         if filter.starts_with("$share/") {
             return Err(FilterRefusal::SharedUnsupported);
         }
-        if with_id {
+        if with_id && !self.deps.cfg.subscription_identifiers_available {
             return Err(FilterRefusal::IdentifiersUnsupported);
         }
         if !self.deps.cfg.wildcard_subscriptions_available && filter.contains(['+', '#']) {
@@ -108,14 +106,15 @@ impl Session {
     ) {
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut accepted = Vec::new();
-        let with_id = s
+        let sub_id = s
             .properties
             .as_ref()
-            .is_some_and(|p| p.subscription_identifier.is_some());
+            .and_then(|p| p.subscription_identifier);
         for (filter, opts) in s.filters {
-            match self.check_filter(&filter, opts, with_id) {
+            match self.check_filter(&filter, opts, sub_id.is_some()) {
                 Ok(()) => {
                     codes.push(ReasonCode::granted(opts.qos));
+                    self.state.subscription_ids.set(&filter, sub_id);
                     let existed = self
                         .state
                         .subscriptions
@@ -207,6 +206,7 @@ impl Session {
                 });
             }
             if existed {
+                self.state.subscription_ids.remove(&filter);
                 removed.push(filter);
             }
         }
