@@ -60,6 +60,10 @@ impl Connection {
         let _ = self
             .writer
             .try_send(Outgoing::peer(c.protocol, negotiated.max_packet_size));
+        if negotiated.topic_aliases_out > 0 {
+            let aliases = Outgoing::topic_aliases(negotiated.topic_aliases_out);
+            let _ = self.writer.try_send(aliases);
+        }
         if let Some(will) = &c.will {
             if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
                 return self.close(CloseReason::InvalidTopic(e), ctx);

@@ -20,6 +20,7 @@
 
 mod acks;
 mod aliases;
+pub mod aliases_out;
 mod buffers;
 mod channel;
 mod connect;

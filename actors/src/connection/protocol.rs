@@ -42,6 +42,9 @@ pub struct Negotiated {
     /// 5.0: whether the client accepts Reason Strings and User Properties on packets other than
     /// PUBLISH, CONNACK and DISCONNECT (Request Problem Information, default 1).
     pub problem_information: bool,
+    /// 5.0: the topic aliases the broker may assign to the topics it sends this client:
+    /// min(its Topic Alias Maximum, `max_topic_alias_out`); 0 for none [MQTT-3.1.2-27].
+    pub topic_aliases_out: u16,
 }
 
 impl Negotiated {
@@ -92,6 +95,10 @@ pub fn negotiate(
         max_packet_size: p.maximum_packet_size,
         receive_maximum: p.receive_maximum,
         problem_information: p.request_problem_information.unwrap_or(true),
+        topic_aliases_out: p
+            .topic_alias_maximum
+            .unwrap_or(0)
+            .min(cfg.max_topic_alias_out),
     })
 }
 

@@ -278,3 +278,16 @@ fn connack_says_which_features_the_configuration_turned_off() {
     assert_eq!(p.subscription_identifiers_available, Some(false));
     assert_eq!(p.receive_maximum, NonZeroU16::new(8));
 }
+
+#[test]
+fn mqtt_3_1_2_27_broker_aliases_only_up_to_the_clients_topic_alias_maximum() {
+    let mut c = connect(ProtocolVersion::V5, "a", 60);
+    let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
+    assert_eq!(n.topic_aliases_out, 0, "absent: none");
+    c.properties.topic_alias_maximum = Some(3);
+    let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
+    assert_eq!(n.topic_aliases_out, 3);
+    c.properties.topic_alias_maximum = Some(500);
+    let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
+    assert_eq!(n.topic_aliases_out, 10, "max_topic_alias_out");
+}
