@@ -148,7 +148,14 @@ fn qos_1_retained_and_aliased_deliveries_keep_everything_else() {
     assert!(r.retain && r.topic == A && r.payload == b"kept");
     s.send(&packet(0x40, &r.pkid.unwrap().to_be_bytes()));
     let ct = P::Str(prop::CONTENT_TYPE, "text/plain".into());
-    p.send(&publish5(A, b"live", 1, false, 2, std::slice::from_ref(&ct)));
+    p.send(&publish5(
+        A,
+        b"live",
+        1,
+        false,
+        2,
+        std::slice::from_ref(&ct),
+    ));
     let (first, body) = s.read_packet();
     let l = Publish5::parse(first, &body);
     assert_eq!(
