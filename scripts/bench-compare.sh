@@ -11,6 +11,9 @@
 #   ROUNDS=1 DURATION=2 CONNS=2000 scripts/bench-compare.sh      # quick check
 #   ONLY="fanin-q1 latency-q1" scripts/bench-compare.sh          # a subset of scenarios
 #   ONLY="fanin-q1-v5 fanout-q1-v5" scripts/bench-compare.sh      # MQTT 5.0 (not rumqttd)
+#   ONLY="fanout-q1-v5-devices fanout-q1-v5-alias" scripts/bench-compare.sh
+#     # broker topic aliases off vs on: 10 long device topics to 100 subscribers, which send
+#     # Topic Alias Maximum 10 in the -alias run (Mosquitto sends no aliases either way)
 #   BROKERS="courtier mosquitto" scripts/bench-compare.sh         # skip rumqttd
 #   BASELINE=/path/to/older/courtier scripts/bench-compare.sh     # adds "courtier-base": before/after
 #   ONLY=conns CONNS=100000 ROUNDS=1 scripts/bench-compare.sh     # 100,000 idle connections
@@ -52,6 +55,8 @@ SCENARIOS=(
   "fanout-q1|fanout -q 1 --closed-loop 50"
   "fanout-q2|fanout -q 2 --closed-loop 50"
   "fanout-q1-v5|fanout -q 1 --closed-loop 50 --mqtt5|$V5_BROKERS"
+  "fanout-q1-v5-devices|fanout -q 1 --closed-loop 50 --mqtt5 --device-topics 10|$V5_BROKERS"
+  "fanout-q1-v5-alias|fanout -q 1 --closed-loop 50 --mqtt5 --device-topics 10 --topic-alias-max 10|$V5_BROKERS"
   "pairs-q0|pairs -q 0 --closed-loop 500"
   "pairs-q1|pairs -q 1 --closed-loop 500"
   "pairs-q2|pairs -q 2 --closed-loop 500"

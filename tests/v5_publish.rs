@@ -223,14 +223,7 @@ fn mqtt_3_9_3_suback_has_a_reason_code_per_filter() {
         ],
     );
     assert_eq!(ack.reasons, vec![0x00, 0x01, 0x02, 0x8F, 0x9E]);
-    // A subscription identifier while the broker has them off: 0xA1 for each filter.
-    c.send(&subscribe5(
-        2,
-        &[("sa/id", 1)],
-        &[P::Vbi(prop::SUBSCRIPTION_IDENTIFIER, 7)],
-    ));
-    let (first, body) = c.read_packet();
-    assert_eq!(Ack5::parse(first, &body).reasons, vec![0xA1]);
+    // 0xA1 and 0xA2 (features turned off by configuration): tests/v5_limits.rs.
 }
 
 #[test]

@@ -30,6 +30,11 @@ pub enum CloseReason {
     InvalidTopic(TopicError),
     /// A 5.0 Topic Alias the broker did not offer or the client never set [MQTT-3.3.2-8].
     TopicAliasInvalid(String),
+    /// A 5.0 client sent more unacknowledged QoS 1/2 PUBLISHes than the Receive Maximum the
+    /// broker announced [MQTT-3.3.4-7].
+    ReceiveMaximumExceeded(u16),
+    /// A PUBLISH with RETAIN while `retain_available` is off.
+    RetainNotSupported,
     /// Another connection took over the client id [MQTT-3.1.4-2].
     TakenOver,
     /// CONNECT refused with this CONNACK code (3.x return code or 5.0 reason code).
@@ -81,6 +86,8 @@ impl CloseReason {
             CloseReason::Protocol(..) => ReasonCode::ProtocolError,
             CloseReason::InvalidTopic(_) => ReasonCode::TopicNameInvalid,
             CloseReason::TopicAliasInvalid(_) => ReasonCode::TopicAliasInvalid,
+            CloseReason::ReceiveMaximumExceeded(_) => ReasonCode::ReceiveMaximumExceeded,
+            CloseReason::RetainNotSupported => ReasonCode::RetainNotSupported,
             CloseReason::TakenOver => ReasonCode::SessionTakenOver,
             CloseReason::ServerShutdown => ReasonCode::ServerShuttingDown,
             CloseReason::SessionGone => ReasonCode::UnspecifiedError,
@@ -115,6 +122,13 @@ impl fmt::Display for CloseReason {
             CloseReason::Protocol(id, what) => write!(f, "protocol error [{id}]: {what}"),
             CloseReason::InvalidTopic(e) => write!(f, "invalid topic: {e}"),
             CloseReason::TopicAliasInvalid(what) => write!(f, "topic alias invalid: {what}"),
+            CloseReason::ReceiveMaximumExceeded(max) => write!(
+                f,
+                "more than Receive Maximum ({max}) QoS 1/2 PUBLISHes unacknowledged [MQTT-3.3.4-7]"
+            ),
+            CloseReason::RetainNotSupported => {
+                f.write_str("PUBLISH with RETAIN, and retain_available is false [MQTT-3.2.2-14]")
+            }
             CloseReason::TakenOver => f.write_str("session taken over by a new connection"),
             CloseReason::Refused(code) => write!(f, "CONNECT refused with CONNACK code {code}"),
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
@@ -139,6 +153,9 @@ pub enum Refusal {
     ServerBusy,
     /// The CONNECT is larger than `max_packet_size` (5.0 only: 3.x has no code for it).
     PacketTooLarge,
+    /// A retained Will while `retain_available` is off (5.0 only: a 3.x client is closed
+    /// without CONNACK).
+    RetainNotSupported,
 }
 
 impl Refusal {
@@ -155,9 +172,10 @@ impl Refusal {
                 connack::IDENTIFIER_REJECTED
             }
             Refusal::Auth(_) => connack::NOT_AUTHORIZED,
-            Refusal::ServerUnavailable | Refusal::ServerBusy | Refusal::PacketTooLarge => {
-                connack::SERVER_UNAVAILABLE
-            }
+            Refusal::ServerUnavailable
+            | Refusal::ServerBusy
+            | Refusal::PacketTooLarge
+            | Refusal::RetainNotSupported => connack::SERVER_UNAVAILABLE,
         }
     }
 
@@ -175,6 +193,7 @@ impl Refusal {
             Refusal::ServerUnavailable => ReasonCode::ServerUnavailable,
             Refusal::ServerBusy => ReasonCode::ServerBusy,
             Refusal::PacketTooLarge => ReasonCode::PacketTooLarge,
+            Refusal::RetainNotSupported => ReasonCode::RetainNotSupported,
         }
     }
 
@@ -188,6 +207,7 @@ impl Refusal {
             Refusal::ServerUnavailable => "server unavailable",
             Refusal::ServerBusy => "server busy (max_connections reached)",
             Refusal::PacketTooLarge => "CONNECT larger than max_packet_size",
+            Refusal::RetainNotSupported => "retained Will, and retain_available is false",
         }
     }
 }

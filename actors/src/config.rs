@@ -41,6 +41,20 @@ pub struct BrokerConfig {
     /// Topic aliases a 5.0 client may set for the broker (Mosquitto's max_topic_alias); 0:
     /// none.
     pub max_topic_alias: u16,
+    /// Topic aliases the broker assigns, per 5.0 connection, for the topics it sends
+    /// (connection/aliases_out.rs), at most the client's Topic Alias Maximum; 0: none.
+    pub max_topic_alias_out: u16,
+    /// The Receive Maximum announced to 5.0 clients: QoS 1/2 PUBLISHes a client may have
+    /// unacknowledged before it gets DISCONNECT 0x93; 65,535 (the protocol maximum) is not
+    /// announced.
+    pub receive_maximum: u16,
+    /// 5.0 Subscription Identifiers are accepted and sent with deliveries (false: SUBACK 0xA1).
+    pub subscription_identifiers_available: bool,
+    /// Filters with `+` or `#` are accepted (false: SUBACK 0xA2, 3.x 0x80).
+    pub wildcard_subscriptions_available: bool,
+    /// Retained messages are accepted (false: a PUBLISH or Will with RETAIN closes the
+    /// connection, as in Mosquitto).
+    pub retain_available: bool,
     /// Longest keep-alive a client may use, seconds (Mosquitto's max_keepalive): a 5.0
     /// client is told it as Server Keep Alive, a 3.x client asking for more is refused.
     pub max_keepalive: u16,
@@ -80,6 +94,11 @@ impl Default for BrokerConfig {
             max_inflight_messages: 20,
             max_keepalive: u16::MAX,
             max_topic_alias: 10,
+            max_topic_alias_out: 10,
+            receive_maximum: u16::MAX,
+            subscription_identifiers_available: true,
+            wildcard_subscriptions_available: true,
+            retain_available: true,
             max_queued_messages: 8192,
             max_queued_bytes: 0,
             queue_overflow: OverflowPolicy::DropNew,

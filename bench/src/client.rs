@@ -16,6 +16,9 @@ pub struct Proto {
     pub v5: bool,
     /// User Properties added to every PUBLISH (5.0).
     pub user_properties: usize,
+    /// Topic Alias Maximum in CONNECT (5.0): the broker may send topic aliases, which
+    /// `wire::Frame::publish` reads past like any property (the payload identifies a message).
+    pub topic_alias_max: u16,
 }
 
 impl Proto {
@@ -85,7 +88,14 @@ impl Client {
         };
         let expiry = proto.v5.then_some(if clean { 0 } else { SESSION_EXPIRY_S });
         // 60 s: some brokers (rumqttd) refuse 0; every run is shorter than 1.5 keep-alives.
-        wire::connect(&mut c.out, client_id, clean, 60, expiry);
+        wire::connect(
+            &mut c.out,
+            client_id,
+            clean,
+            60,
+            expiry,
+            proto.topic_alias_max,
+        );
         c.flush().await?;
         let (kind, body) = c.expect_one(Duration::from_secs(30)).await?;
         if kind != wire::CONNACK || body.get(1) != Some(&0) {

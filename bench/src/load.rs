@@ -32,6 +32,8 @@ struct Shared {
     base: Instant,
     window_end_ns: AtomicU64,
     received: AtomicU64,
+    /// Bytes the subscribers read from their sockets (deliveries and PUBRELs).
+    bytes_in: AtomicU64,
     in_window: AtomicU64,
     out_of_order: AtomicU64,
     delivered: Vec<AtomicU64>,
@@ -51,6 +53,7 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         base: Instant::now(),
         window_end_ns: AtomicU64::new(u64::MAX),
         received: AtomicU64::new(0),
+        bytes_in: AtomicU64::new(0),
         in_window: AtomicU64::new(0),
         out_of_order: AtomicU64::new(0),
         delivered: (0..pubs).map(|_| AtomicU64::new(0)).collect(),
@@ -128,6 +131,7 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         .int("qos", o.qos.into())
         .int("payload", o.payload.max(wire::HEADER_LEN) as u64)
         .int("user_properties", proto.user_properties as u64)
+        .int("topic_alias_max", proto.topic_alias_max.into())
         .int("publishers", pubs as u64)
         .int("subscribers", plan.filters.len() as u64)
         .num("duration_s", o.duration)
@@ -141,7 +145,12 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         .int("out_of_order", sh.out_of_order.load(Relaxed))
         .int("errors", errors)
         .num("msgs_per_s", in_window as f64 / o.duration)
-        .num("publish_per_s", sent as f64 / o.duration);
+        .num("publish_per_s", sent as f64 / o.duration)
+        .int("rx_bytes", sh.bytes_in.load(Relaxed))
+        .num(
+            "rx_bytes_per_msg",
+            sh.bytes_in.load(Relaxed) as f64 / received.max(1) as f64,
+        );
     if o.qos > 0 {
         r.str(
             "zero_loss",
@@ -189,7 +198,9 @@ async fn subscriber<const V5: bool>(mut c: Client, sh: Arc<Shared>) -> io::Resul
     let mut count = vec![0u64; pubs];
     let mut lat = Vec::new();
     loop {
+        let before = c.inbuf.len();
         c.read_more().await?;
+        let read = (c.inbuf.len() - before) as u64;
         let now = sh.now_ns();
         let (mut n, mut ooo, mut malformed) = (0u64, 0u64, false);
         c.drain_frames(|f, out| match f.kind {
@@ -226,6 +237,7 @@ async fn subscriber<const V5: bool>(mut c: Client, sh: Arc<Shared>) -> io::Resul
         }
         c.flush().await?;
         sh.received.fetch_add(n, Relaxed);
+        sh.bytes_in.fetch_add(read, Relaxed);
         if now < sh.window_end_ns.load(Relaxed) {
             sh.in_window.fetch_add(n, Relaxed);
         }

@@ -104,6 +104,16 @@ pub struct Opts {
     /// User Properties (`u<i>` = `v<i>`, 9 bytes each) added to every PUBLISH (needs --mqtt5).
     #[arg(long, default_value_t = 0, requires = "mqtt5")]
     user_properties: usize,
+    /// Topic Alias Maximum every client sends in CONNECT: the broker may then send topic
+    /// aliases (needs --mqtt5; 0: none).
+    #[arg(long, default_value_t = 0, requires = "mqtt5")]
+    topic_alias_max: u16,
+    /// Fan-out from N publishers, each on a long device topic as Zigbee2MQTT and Home Assistant
+    /// use them (`.../homeassistant/sensor/0x00158d0000000001/temperature/state`,
+    /// `.../zigbee2mqtt/Living Room Motion Sensor 2/availability`), every subscriber on all of
+    /// them through one wildcard filter (fanout; 0: one short topic, one publisher).
+    #[arg(long, default_value_t = 0)]
+    device_topics: usize,
 }
 
 impl Opts {
@@ -111,6 +121,7 @@ impl Opts {
         client::Proto {
             v5: self.mqtt5,
             user_properties: self.user_properties,
+            topic_alias_max: self.topic_alias_max,
         }
     }
 
@@ -135,6 +146,18 @@ fn plan(o: &Opts) -> load::Plan {
             per_msg: 1,
             rate: None,
         },
+        Scenario::Fanout if o.device_topics > 0 => {
+            let s = o.subscribers.unwrap_or(100);
+            load::Plan {
+                scenario: "fanout",
+                topics: (0..o.device_topics)
+                    .map(|i| device_topic(&format!("bench/{tag}"), i))
+                    .collect(),
+                filters: vec![format!("bench/{tag}/#"); s],
+                per_msg: s as u64,
+                rate: None,
+            }
+        }
         Scenario::Fanout => {
             let s = o.subscribers.unwrap_or(100);
             load::Plan {
@@ -163,6 +186,15 @@ fn plan(o: &Opts) -> load::Plan {
             per_msg: 1,
             rate: Some(o.rate),
         },
+    }
+}
+
+/// The `i`th device topic under `prefix`, Home Assistant and Zigbee2MQTT alternately (44 to 52
+/// bytes after the prefix).
+fn device_topic(prefix: &str, i: usize) -> String {
+    match i % 2 {
+        0 => format!("{prefix}/homeassistant/sensor/0x00158d{i:010x}/temperature/state"),
+        _ => format!("{prefix}/zigbee2mqtt/Living Room Motion Sensor {i}/availability"),
     }
 }
 

@@ -21,6 +21,7 @@ pub const DISCONNECT: u8 = 14;
 /// 5.0 property identifiers the generator writes or looks for [MQTT-2.2.2.2].
 const SESSION_EXPIRY_INTERVAL: u8 = 0x11;
 const RECEIVE_MAXIMUM: u8 = 0x21;
+const TOPIC_ALIAS_MAXIMUM: u8 = 0x22;
 const MAXIMUM_QOS: u8 = 0x24;
 const USER_PROPERTY: u8 = 0x26;
 
@@ -65,22 +66,29 @@ pub fn connect(
     clean: bool,
     keep_alive: u16,
     session_expiry: Option<u32>,
+    topic_alias_max: u16,
 ) {
-    let props: &[u8] = match session_expiry {
-        None => &[],
-        Some(0) => &[0],
-        Some(s) => {
-            let s = s.to_be_bytes();
-            &[5, SESSION_EXPIRY_INTERVAL, s[0], s[1], s[2], s[3]]
+    // 5.0: the property block (Session Expiry Interval when not 0, Topic Alias Maximum when
+    // not 0), its length first.
+    let mut props = Vec::new();
+    if let Some(s) = session_expiry {
+        if s > 0 {
+            props.push(SESSION_EXPIRY_INTERVAL);
+            props.extend(s.to_be_bytes());
         }
-    };
+        if topic_alias_max > 0 {
+            props.push(TOPIC_ALIAS_MAXIMUM);
+            props.extend(topic_alias_max.to_be_bytes());
+        }
+        props.insert(0, props.len() as u8);
+    }
     buf.put_u8(0x10);
     put_len(buf, 10 + props.len() + 2 + client_id.len());
     put_str(buf, b"MQTT");
     buf.put_u8(if session_expiry.is_some() { 5 } else { 4 });
     buf.put_u8(if clean { 0x02 } else { 0x00 });
     buf.put_u16(keep_alive);
-    buf.put_slice(props);
+    buf.put_slice(&props);
     put_str(buf, client_id.as_bytes());
 }
 

@@ -78,7 +78,7 @@ fn v5_acks_in_long_form_and_suback_with_properties() {
 #[test]
 fn connect_v5_and_connack_limits() {
     let mut buf = BytesMut::new();
-    connect(&mut buf, "c", false, 60, Some(3600));
+    connect(&mut buf, "c", false, 60, Some(3600), 0);
     assert_eq!(
         &buf[..],
         &[
@@ -87,9 +87,12 @@ fn connect_v5_and_connack_limits() {
         ]
     );
     buf.clear();
-    connect(&mut buf, "c", true, 60, None);
+    connect(&mut buf, "c", true, 60, None, 0);
     assert_eq!(buf[8], 4);
     assert_eq!(buf.len(), 15);
+    buf.clear();
+    connect(&mut buf, "c", true, 60, Some(0), 10);
+    assert_eq!(&buf[12..16], &[3, 0x22, 0, 10], "Topic Alias Maximum 10");
     // Session present 0, success, properties: assigned id "ab", receive maximum 20,
     // maximum QoS 1, a user property.
     let body = [

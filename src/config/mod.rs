@@ -82,6 +82,10 @@ pub struct LimitsSettings {
     pub max_keepalive: u16,
     /// 0..=65535; 0 = no topic aliases.
     pub max_topic_alias: u16,
+    /// 0..=65535; 0 = the broker assigns no topic aliases.
+    pub max_topic_alias_out: u16,
+    /// 1..=65535; 65535 = not announced.
+    pub receive_maximum: u16,
     /// 0 = unlimited.
     pub max_queued_messages: usize,
     /// 0 = unlimited.
@@ -101,6 +105,9 @@ pub struct BrokerSettings {
     /// 0 = one per CPU core.
     pub worker_threads: usize,
     pub shutdown_timeout_secs: u64,
+    pub retain_available: bool,
+    pub wildcard_subscriptions_available: bool,
+    pub subscription_identifiers_available: bool,
 }
 
 /// `[persistence]`.
@@ -195,6 +202,11 @@ impl Settings {
             max_inflight_messages: limits.max_inflight_messages,
             max_keepalive: limits.max_keepalive,
             max_topic_alias: limits.max_topic_alias,
+            max_topic_alias_out: limits.max_topic_alias_out,
+            receive_maximum: limits.receive_maximum,
+            subscription_identifiers_available: broker.subscription_identifiers_available,
+            wildcard_subscriptions_available: broker.wildcard_subscriptions_available,
+            retain_available: broker.retain_available,
             max_queued_messages: limits.max_queued_messages,
             max_queued_bytes: limits.max_queued_bytes,
             queue_overflow: limits.queue_overflow,
@@ -275,6 +287,8 @@ impl Settings {
             ("limits.max_inflight_messages", int(l.max_inflight_messages)),
             ("limits.max_keepalive", int(l.max_keepalive)),
             ("limits.max_topic_alias", int(l.max_topic_alias)),
+            ("limits.max_topic_alias_out", int(l.max_topic_alias_out)),
+            ("limits.receive_maximum", int(l.receive_maximum)),
             ("limits.max_queued_messages", int(l.max_queued_messages)),
             ("limits.max_queued_bytes", int(l.max_queued_bytes)),
             ("limits.queue_overflow", s(l.queue_overflow.name())),
@@ -287,6 +301,18 @@ impl Settings {
             ("broker.sys_interval_secs", int(b.sys_interval_secs)),
             ("broker.worker_threads", int(b.worker_threads)),
             ("broker.shutdown_timeout_secs", int(b.shutdown_timeout_secs)),
+            (
+                "broker.retain_available",
+                toml::Value::Boolean(b.retain_available),
+            ),
+            (
+                "broker.wildcard_subscriptions_available",
+                toml::Value::Boolean(b.wildcard_subscriptions_available),
+            ),
+            (
+                "broker.subscription_identifiers_available",
+                toml::Value::Boolean(b.subscription_identifiers_available),
+            ),
             (
                 "persistence.enabled",
                 toml::Value::Boolean(self.persistence.enabled),

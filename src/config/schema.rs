@@ -181,6 +181,8 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),
     key("limits", "max_keepalive", int(1, u16::MAX as i64)),
     key("limits", "max_topic_alias", int(0, u16::MAX as i64)),
+    key("limits", "max_topic_alias_out", int(0, u16::MAX as i64)),
+    key("limits", "receive_maximum", int(1, u16::MAX as i64)),
     key("limits", "max_queued_messages", int(0, i64::MAX)),
     key("limits", "max_queued_bytes", int(0, i64::MAX)),
     key(
@@ -197,6 +199,9 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("broker", "sys_interval_secs", int(0, i64::MAX)),
     key("broker", "worker_threads", int(0, i64::MAX)),
     key("broker", "shutdown_timeout_secs", int(0, i64::MAX)),
+    key("broker", "retain_available", Kind::Bool),
+    key("broker", "wildcard_subscriptions_available", Kind::Bool),
+    key("broker", "subscription_identifiers_available", Kind::Bool),
     key("persistence", "enabled", Kind::Bool),
     key("persistence", "data_dir", Kind::Str { non_empty: true }),
     key(

@@ -38,6 +38,8 @@ pub struct TestConfig {
     pub connect_timeout_secs: u64,
     /// `persistence.session_expiry_secs`; 0 = persistent sessions never expire.
     pub session_expiry_secs: u64,
+    /// Any other setting, changed last.
+    pub tweak: Option<fn(&mut courtier::config::Settings)>,
 }
 
 impl Default for TestConfig {
@@ -52,6 +54,7 @@ impl Default for TestConfig {
             sys_interval_secs: 10,
             connect_timeout_secs: 10,
             session_expiry_secs: 30 * 24 * 3600,
+            tweak: None,
         }
     }
 }
@@ -190,6 +193,9 @@ fn launch_broker_process(cfg: &TestConfig, port: u16) -> Result<BrokerHandle, St
     s.broker.sys_interval_secs = cfg.sys_interval_secs;
     s.broker.connect_timeout_secs = cfg.connect_timeout_secs;
     s.persistence.session_expiry_secs = cfg.session_expiry_secs;
+    if let Some(tweak) = cfg.tweak {
+        tweak(&mut s);
+    }
     let store = std::sync::Arc::new(courtier_storage::MemoryStore::new());
     let server = courtier::ServerThread::spawn(s, store).map_err(|e| e.to_string())?;
     Ok(BrokerHandle {

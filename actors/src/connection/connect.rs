@@ -5,7 +5,7 @@ use super::protocol::{self, Negotiated};
 use super::{Connection, Due, Outgoing};
 use crate::auth::{AuthCheck, AuthOutcome, ConnectRequest, Identity};
 use crate::close::{CloseReason, Refusal};
-use crate::codec::{ConnAck, Connect, Packet};
+use crate::codec::{ConnAck, Connect, Packet, ProtocolVersion};
 use crate::message::ClientId;
 use crate::registry::Connect as RegistryConnect;
 use crate::session::messages::{Attach, Attached};
@@ -60,9 +60,21 @@ impl Connection {
         let _ = self
             .writer
             .try_send(Outgoing::peer(c.protocol, negotiated.max_packet_size));
+        if negotiated.topic_aliases_out > 0 {
+            let aliases = Outgoing::topic_aliases(negotiated.topic_aliases_out);
+            let _ = self.writer.try_send(aliases);
+        }
         if let Some(will) = &c.will {
             if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
+            }
+            // A retained Will without retained messages: 5.0 CONNACK 0x9A [MQTT-3.2.2-13];
+            // 3.x has no code for it and is closed without CONNACK, as Mosquitto does.
+            if will.retain && !self.deps.cfg.retain_available {
+                return match c.protocol {
+                    ProtocolVersion::V5 => self.refuse_for(Refusal::RetainNotSupported, &c, ctx),
+                    _ => self.close(CloseReason::RetainNotSupported, ctx),
+                };
             }
         }
         if c.properties.authentication_method.is_some() {

@@ -22,6 +22,7 @@
 
 mod acks;
 mod aliases;
+pub mod aliases_out;
 mod auth_exchange;
 mod buffers;
 mod channel;

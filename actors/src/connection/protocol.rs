@@ -42,6 +42,9 @@ pub struct Negotiated {
     /// 5.0: whether the client accepts Reason Strings and User Properties on packets other than
     /// PUBLISH, CONNACK and DISCONNECT (Request Problem Information, default 1).
     pub problem_information: bool,
+    /// 5.0: the topic aliases the broker may assign to the topics it sends this client:
+    /// min(its Topic Alias Maximum, `max_topic_alias_out`); 0 for none [MQTT-3.1.2-27].
+    pub topic_aliases_out: u16,
 }
 
 impl Negotiated {
@@ -92,6 +95,10 @@ pub fn negotiate(
         max_packet_size: p.maximum_packet_size,
         receive_maximum: p.receive_maximum,
         problem_information: p.request_problem_information.unwrap_or(true),
+        topic_aliases_out: p
+            .topic_alias_maximum
+            .unwrap_or(0)
+            .min(cfg.max_topic_alias_out),
     })
 }
 
@@ -107,13 +114,21 @@ pub fn connack_properties(n: &Negotiated, cfg: &BrokerConfig) -> Option<Box<Conn
         maximum_packet_size: (cfg.max_packet_size < PROTOCOL_MAX_PACKET)
             .then(|| NonZeroU32::new(cfg.max_packet_size))
             .flatten(),
-        // Absent would mean "available": these come with MQTT 5.0 part 2.
-        subscription_identifiers_available: Some(false),
+        // Absent would mean "available": shared subscriptions come with MQTT 5.0 part 2.
         shared_subscription_available: Some(false),
+        // The switches the configuration may turn off are said only when off (absent = 1).
+        subscription_identifiers_available: (!cfg.subscription_identifiers_available)
+            .then_some(false),
+        wildcard_subscription_available: (!cfg.wildcard_subscriptions_available).then_some(false),
+        retain_available: (!cfg.retain_available).then_some(false),
         // Aliases the client may set for the broker (absent: none) [MQTT-3.2.2-17].
         topic_alias_maximum: (cfg.max_topic_alias > 0).then_some(cfg.max_topic_alias),
-        // Receive Maximum absent = 65,535, Maximum QoS absent = 2, Retain Available and
-        // Wildcard Subscription Available absent = 1: all true of the broker.
+        // Absent = 65,535: the client keeps at most this many QoS 1/2 PUBLISHes
+        // unacknowledged [MQTT-3.3.4-7] (session/receive.rs holds it to that).
+        receive_maximum: (cfg.receive_maximum < u16::MAX)
+            .then(|| NonZeroU16::new(cfg.receive_maximum))
+            .flatten(),
+        // Maximum QoS absent = 2: true of the broker.
         ..ConnAckProperties::default()
     }))
 }

@@ -119,9 +119,11 @@ fn connack_properties_say_what_differs_from_the_defaults() {
     };
     let p = connack_properties(&n, &limited).unwrap();
     assert_eq!(p.maximum_packet_size, NonZeroU32::new(4096));
-    assert_eq!(p.subscription_identifiers_available, Some(false));
+    assert_eq!(p.subscription_identifiers_available, None);
     assert_eq!(p.shared_subscription_available, Some(false));
     assert_eq!((p.maximum_qos, p.retain_available), (None, None));
+    assert_eq!(p.wildcard_subscription_available, None);
+    assert_eq!(p.receive_maximum, None, "65535 goes unsaid");
     assert_eq!(
         p.topic_alias_maximum,
         Some(10),
@@ -253,4 +255,39 @@ fn mqtt_4_13_1_1_the_broker_says_why_it_closes_a_5_0_client() {
         (d.reason, d.properties),
         (ReasonCode::ServerShuttingDown, None)
     );
+}
+
+#[test]
+fn connack_says_which_features_the_configuration_turned_off() {
+    let n = negotiate(
+        &connect(ProtocolVersion::V5, "a", 60),
+        &cfg(u16::MAX),
+        assign,
+    )
+    .unwrap();
+    let off = BrokerConfig {
+        retain_available: false,
+        wildcard_subscriptions_available: false,
+        subscription_identifiers_available: false,
+        receive_maximum: 8,
+        ..BrokerConfig::default()
+    };
+    let p = connack_properties(&n, &off).unwrap();
+    assert_eq!(p.retain_available, Some(false));
+    assert_eq!(p.wildcard_subscription_available, Some(false));
+    assert_eq!(p.subscription_identifiers_available, Some(false));
+    assert_eq!(p.receive_maximum, NonZeroU16::new(8));
+}
+
+#[test]
+fn mqtt_3_1_2_27_broker_aliases_only_up_to_the_clients_topic_alias_maximum() {
+    let mut c = connect(ProtocolVersion::V5, "a", 60);
+    let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
+    assert_eq!(n.topic_aliases_out, 0, "absent: none");
+    c.properties.topic_alias_maximum = Some(3);
+    let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
+    assert_eq!(n.topic_aliases_out, 3);
+    c.properties.topic_alias_maximum = Some(500);
+    let n = negotiate(&c, &cfg(u16::MAX), assign).unwrap();
+    assert_eq!(n.topic_aliases_out, 10, "max_topic_alias_out");
 }

@@ -10,6 +10,7 @@
 //! The outbox bound is the per-connection high-water mark (ARCHITECTURE.md §3 step 7); a peer
 //! that accepts no bytes for `write_timeout` is disconnected.
 
+use super::aliases_out::{Aliased, OutAliases};
 use super::outbox::{Idle, OutboxReceiver, ParkedWriter};
 use super::{buffers, Connection, ConnectionDeps, WriterStopped};
 use crate::close::CloseReason;
@@ -64,11 +65,16 @@ enum AckKind {
 #[derive(Debug)]
 enum Item {
     Packet(Packet),
+    /// A 5.0 delivery with the Subscription Identifiers of the subscriptions it matched
+    /// (session/sub_ids.rs); out of line, so deliveries without them stay in the slot.
+    PublishWithIds(Delivery, Box<[NonZeroU32]>),
     /// From now on encode for this protocol version, and send no packet larger than this
     /// (the client's MQTT 5.0 Maximum Packet Size), set after CONNECT.
     Peer(ProtocolVersion, Option<NonZeroU32>),
     /// Write what came before, then shut the socket down.
     Close,
+    /// From now on assign topic aliases, up to this many (a 5.0 client that takes them).
+    TopicAliases(u16),
 }
 
 impl Outgoing {
@@ -91,10 +97,22 @@ impl Outgoing {
         Outgoing(Repr::Publish(d))
     }
 
+    /// A delivery that carries Subscription Identifiers [MQTT-3.3.4-3].
+    pub fn publish_with_ids(d: Delivery, ids: Box<[NonZeroU32]>) -> Outgoing {
+        Outgoing(Repr::Other(Box::new(Item::PublishWithIds(d, ids))))
+    }
+
     /// From now on encode for this protocol version, and within the client's Maximum Packet
     /// Size (sent after CONNECT).
     pub fn peer(v: ProtocolVersion, max_packet_size: Option<NonZeroU32>) -> Outgoing {
         Outgoing(Repr::Other(Box::new(Item::Peer(v, max_packet_size))))
+    }
+
+    /// From now on assign up to `max` topic aliases to the topics sent (aliases_out.rs); sent
+    /// after CONNECT for a 5.0 client whose Topic Alias Maximum and the broker's
+    /// `max_topic_alias_out` are both above 0.
+    pub fn topic_aliases(max: u16) -> Outgoing {
+        Outgoing(Repr::Other(Box::new(Item::TopicAliases(max))))
     }
 
     /// Write what came before, then shut the socket down.
@@ -110,9 +128,17 @@ enum Encoded {
     Close,
 }
 
-fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io::Result<Encoded> {
+fn encode_item(
+    item: Outgoing,
+    codec: &mut MqttCodec,
+    aliases: &mut Option<Box<OutAliases>>,
+    buf: &mut BytesMut,
+) -> io::Result<Encoded> {
     match item.0 {
-        Repr::Publish(d) => codec.encode_publish(&d.as_publish(), buf)?,
+        Repr::Publish(d) => match aliases {
+            None => codec.encode_publish(&d.as_publish(), buf)?,
+            Some(a) => encode_delivery(&d, &[], codec, a, buf)?,
+        },
         Repr::Ack { kind, pkid } => {
             let p = match kind {
                 AckKind::PubAck => Packet::PubAck(Ack::new(pkid)),
@@ -125,15 +151,52 @@ fn encode_item(item: Outgoing, codec: &mut MqttCodec, buf: &mut BytesMut) -> io:
         }
         Repr::Other(item) => match *item {
             Item::Packet(p) => return encode_within_limit(p, codec, buf),
+            Item::PublishWithIds(d, ids) => match aliases {
+                None => {
+                    let mut p = d.as_publish();
+                    p.subscription_identifiers = &ids;
+                    codec.encode_publish(&p, buf)?
+                }
+                Some(a) => encode_delivery(&d, &ids, codec, a, buf)?,
+            },
             Item::Peer(v, max) => {
                 codec.set_version(v);
                 codec.set_max_packet_size(max.map_or(u32::MAX, NonZeroU32::get));
                 return Ok(Encoded::Nothing);
             }
             Item::Close => return Ok(Encoded::Close),
+            Item::TopicAliases(max) => {
+                *aliases = OutAliases::new(max, max).map(Box::new);
+                return Ok(Encoded::Nothing);
+            }
         },
     }
     Ok(Encoded::Packet)
+}
+
+/// A delivery to a client that takes topic aliases: with the alias `aliases` decides, unless a
+/// new alias (3 bytes more) would take it over the client's Maximum Packet Size.
+fn encode_delivery(
+    d: &Delivery,
+    ids: &[NonZeroU32],
+    codec: &MqttCodec,
+    aliases: &mut OutAliases,
+    buf: &mut BytesMut,
+) -> io::Result<()> {
+    let mut p = d.as_publish();
+    p.subscription_identifiers = ids;
+    let max = codec.max_packet_size();
+    if max == u32::MAX || codec.publish_encoded_len(&p) + 3 <= max as usize {
+        match aliases.alias(&d.msg.topic) {
+            Aliased::Topic => {}
+            Aliased::Set(n) => p.topic_alias = Some(n),
+            Aliased::Use(n) => {
+                p.topic_alias = Some(n);
+                p.topic = "";
+            }
+        }
+    }
+    codec.encode_publish(&p, buf)
 }
 
 /// A control packet within the client's Maximum Packet Size [MQTT-3.1.2-24]: without its
@@ -191,6 +254,9 @@ pub struct WriterTask<W> {
     deps: Arc<ConnectionDeps>,
     /// Keeps the protocol version set after CONNECT across parkings.
     codec: MqttCodec,
+    /// The topic aliases the broker assigned on this connection; `None` for a client that takes
+    /// none (every 3.x client), so its deliveries cost one test more.
+    aliases: Option<Box<OutAliases>>,
 }
 
 impl<W: AsyncWrite + Unpin + Send + 'static> ParkedWriter for WriterTask<W> {
@@ -209,6 +275,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
             conn,
             deps,
             codec: MqttCodec::new(u32::MAX),
+            aliases: None,
         });
         rx.park(writer);
     }
@@ -234,7 +301,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
             if !rx.take_now(&mut pending) {
                 return; // cancelled
             }
-            let (buf, packets, closing) = match Self::encode_batch(&mut pending, &mut w.codec) {
+            let encoded = Self::encode_batch(&mut pending, &mut w.codec, &mut w.aliases);
+            let (buf, packets, closing) = match encoded {
                 Ok(batch) => batch,
                 Err(reason) => return w.stop(reason),
             };
@@ -264,6 +332,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
     fn encode_batch(
         pending: &mut VecDeque<Outgoing>,
         codec: &mut MqttCodec,
+        aliases: &mut Option<Box<OutAliases>>,
     ) -> Result<(BytesMut, u64, bool), CloseReason> {
         // Taken per burst and handed back after it: an idle connection holds no buffer.
         let mut buf = buffers::take();
@@ -272,7 +341,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
             let Some(item) = pending.pop_front() else {
                 break;
             };
-            match encode_item(item, codec, &mut buf) {
+            match encode_item(item, codec, aliases, &mut buf) {
                 Ok(Encoded::Packet) => packets += 1,
                 Ok(Encoded::Nothing) => {}
                 Ok(Encoded::Close) => {

@@ -92,6 +92,7 @@ impl Session {
             return;
         }
         if let Some(p) = r.packet {
+            link.quota.on_reply(&p);
             self.state.push_control(p);
             link.held.extend(r.credit);
         }

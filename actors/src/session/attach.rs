@@ -87,6 +87,7 @@ impl Handler<Attach> for Session {
             replies: ReplyOrder::default(),
             held: VecDeque::new(),
             closing: false,
+            quota: Default::default(),
         });
         self.deps.metrics.client_connected(msg.protocol);
         // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].

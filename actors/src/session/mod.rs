@@ -21,10 +21,12 @@ mod outbound;
 pub(crate) mod persist;
 mod publish;
 pub mod queue;
+mod receive;
 pub mod replies;
 pub(crate) mod route;
 pub mod state;
 mod state_types;
+mod sub_ids;
 mod subscribe;
 
 use crate::codec::{LastWill, ProtocolVersion};
@@ -81,6 +83,8 @@ struct Link {
     held: VecDeque<Credit>,
     /// A reply closed the connection: later packets of it are ignored.
     closing: bool,
+    /// 5.0: QoS 1/2 PUBLISHes of this connection not acknowledged yet (receive.rs).
+    quota: receive::ReceiveQuota,
 }
 
 /// The rarer parts of the attached connection, out of line (see `Link::extra`); made only

@@ -9,7 +9,7 @@
 use super::state::{Outbound, Readable};
 use super::{Link, Session};
 use crate::auth::{Action, ClientRef};
-use crate::codec::{Ack, Packet, QoS};
+use crate::codec::{Ack, Packet, ProtocolVersion, QoS};
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
 use crate::delivery::{Delivery, DrainInbox, Offer, Resend};
@@ -178,7 +178,7 @@ impl Session {
                             self.persist_state(&i.delivery, DeliveryState::Sent { pkid });
                         }
                     }
-                    Outgoing::publish(d)
+                    self.outgoing(d)
                 }
                 Outbound::Packet(packet) => Outgoing::packet(packet),
                 Outbound::Resend(resend) => {
@@ -188,7 +188,7 @@ impl Session {
                         Resend::Publish(d) => {
                             metrics.publish_sent.fetch_add(1, Relaxed);
                             metrics.publish_out.count(d.qos, d.msg.payload.len());
-                            Outgoing::publish(d)
+                            self.outgoing(d)
                         }
                         Resend::PubRel(pkid, _) => Outgoing::packet(Packet::PubRel(Ack::new(pkid))),
                     }
@@ -214,6 +214,18 @@ impl Session {
         self.state.release_idle_capacity();
         if full {
             self.wait_for_writer(ctx);
+        }
+    }
+
+    /// A delivery for the writer, with the Subscription Identifiers of the subscriptions it
+    /// matches when this 5.0 session has any (sub_ids.rs says why they are found here).
+    fn outgoing(&self, d: Delivery) -> Outgoing {
+        if self.protocol != ProtocolVersion::V5 {
+            return Outgoing::publish(d);
+        }
+        match self.state.subscription_ids.matching(&d.msg.topic) {
+            Some(ids) => Outgoing::publish_with_ids(d, ids),
+            None => Outgoing::publish(d),
         }
     }
 

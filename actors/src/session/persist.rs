@@ -52,9 +52,9 @@ impl Session {
                 .map(|(f, o)| SubscriptionRecord {
                     filter: f.to_string(),
                     qos: o.qos as u8,
-                    // The 5.0 options without the QoS bits, kept for 5.0 part 2.
+                    // The 5.0 options without the QoS bits.
                     options: o.to_byte() & !0b11,
-                    subscription_id: None,
+                    subscription_id: self.state.subscription_ids.get(f).map(|id| id.get()),
                 })
                 .collect(),
             last_seen_ms: now_ms(),
@@ -143,7 +143,10 @@ impl Session {
                     ..Default::default()
                 },
             );
-            s.state.subscriptions.insert(sub.filter.into(), opts);
+            let filter: bytestring::ByteString = sub.filter.into();
+            let id = sub.subscription_id.and_then(std::num::NonZeroU32::new);
+            s.state.subscription_ids.set(&filter, id);
+            s.state.subscriptions.insert(filter, opts);
         }
         let mut dropped = Vec::new();
         let mut expired = Vec::new();

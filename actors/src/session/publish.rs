@@ -66,6 +66,15 @@ fn acknowledgement(
     }
 }
 
+/// A QoS 2 PUBLISH resent with DUP for a flow that awaits PUBREL: the same flow, which holds
+/// its one place of the Receive Maximum until PUBCOMP.
+fn is_repeat(p: &Publish, state: &super::state::SessionState) -> bool {
+    match (p.qos, p.pkid) {
+        (QoS::ExactlyOnce, Some(pkid)) => p.dup && state.awaits_pubrel(pkid),
+        _ => false,
+    }
+}
+
 impl Session {
     /// Route a PUBLISH now (so delivery order is the order of receipt), and acknowledge it
     /// once whatever the acknowledgement promises is stored.
@@ -86,6 +95,22 @@ impl Session {
                 "MQTT-2.3.1-1",
                 "PUBLISH with QoS > 0 and no packet id".into(),
             )));
+        }
+        if p.retain && !self.deps.cfg.retain_available {
+            // As Mosquitto: the connection closes (5.0: DISCONNECT 0x9A) [MQTT-3.2.2-14].
+            return self.answer(Reply::close(CloseReason::RetainNotSupported));
+        }
+        let receive_maximum = self.deps.cfg.receive_maximum;
+        if p.qos != QoS::AtMostOnce
+            && receive_maximum < u16::MAX
+            && self.protocol == ProtocolVersion::V5
+            && !is_repeat(&p, &self.state)
+        {
+            if let Some(link) = &mut self.link {
+                if let Err(reason) = link.quota.on_publish(receive_maximum) {
+                    return self.answer(Reply::close(reason));
+                }
+            }
         }
         let (qos, pkid, protocol) = (p.qos, p.pkid, self.protocol);
         let answer =
@@ -131,6 +156,7 @@ impl Session {
                     true => PublishOutcome::PacketIdInUse,
                     false => PublishOutcome::Repeat,
                 };
+
                 return self.answer(answer(outcome));
             }
             // Stored before PUBREC, so a repeat after a crash is still recognised.

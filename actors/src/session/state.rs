@@ -23,6 +23,8 @@ use std::collections::VecDeque;
 #[derive(Debug)]
 pub struct SessionState {
     pub subscriptions: HashMap<ByteString, SubscriptionOptions>,
+    /// 5.0: the identifiers some of them were made with.
+    pub subscription_ids: super::sub_ids::SubscriptionIds,
     inflight: InflightWindow,
     next_seq: u64,
     next_pkid: u16,
@@ -45,6 +47,7 @@ impl SessionState {
     pub fn new(cfg: &BrokerConfig) -> SessionState {
         SessionState {
             subscriptions: HashMap::default(),
+            subscription_ids: Default::default(),
             inflight: InflightWindow::default(),
             next_seq: 0,
             next_pkid: 1,
@@ -65,6 +68,7 @@ impl SessionState {
     /// Forget everything but the client id (clean session / clean start).
     pub fn clear(&mut self) {
         self.subscriptions.clear();
+        self.subscription_ids.clear();
         self.inflight.clear();
         self.control.clear();
         self.rare = None;
@@ -274,6 +278,13 @@ impl SessionState {
     /// not yet released, so it must not be delivered again [MQTT-4.3.3-2].
     pub fn inbound_qos2(&mut self, pkid: u16) -> bool {
         self.rare().inbound_qos2.insert(pkid)
+    }
+
+    /// Whether this QoS 2 id awaits PUBREL.
+    pub fn awaits_pubrel(&self, pkid: u16) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|r| r.inbound_qos2.contains(&pkid))
     }
 
     /// PUBREL from the client releases the id; always answered with PUBCOMP [MQTT-4.3.3-2],

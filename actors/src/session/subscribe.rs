@@ -28,9 +28,11 @@ enum FilterRefusal {
     /// `$share/...`: shared subscriptions come with MQTT 5.0 part 2; until then refused
     /// rather than granted and never delivered.
     SharedUnsupported,
-    /// The SUBSCRIBE carried a Subscription Identifier, which the broker does not offer yet
-    /// (CONNACK says so).
+    /// The SUBSCRIBE carried a Subscription Identifier while
+    /// `subscription_identifiers_available` is off (CONNACK says so).
     IdentifiersUnsupported,
+    /// A filter with `+` or `#` while `wildcard_subscriptions_available` is off.
+    WildcardsUnsupported,
     /// The authorizer refused it.
     NotAuthorized,
 }
@@ -47,6 +49,7 @@ impl FilterRefusal {
             FilterRefusal::IdentifiersUnsupported => {
                 ReasonCode::SubscriptionIdentifiersNotSupported
             }
+            FilterRefusal::WildcardsUnsupported => ReasonCode::WildcardSubscriptionsNotSupported,
             FilterRefusal::NotAuthorized => ReasonCode::NotAuthorized,
         }
     }
@@ -55,9 +58,8 @@ impl FilterRefusal {
         match self {
             FilterRefusal::Invalid => "not a valid topic filter",
             FilterRefusal::SharedUnsupported => "shared subscriptions are not supported yet",
-            FilterRefusal::IdentifiersUnsupported => {
-                "subscription identifiers are not supported yet"
-            }
+            FilterRefusal::IdentifiersUnsupported => "subscription identifiers are not available",
+            FilterRefusal::WildcardsUnsupported => "wildcard subscriptions are not available",
             FilterRefusal::NotAuthorized => "not authorized",
         }
     }
@@ -84,8 +86,11 @@ impl Session {
         if filter.starts_with("$share/") {
             return Err(FilterRefusal::SharedUnsupported);
         }
-        if with_id {
+        if with_id && !self.deps.cfg.subscription_identifiers_available {
             return Err(FilterRefusal::IdentifiersUnsupported);
+        }
+        if !self.deps.cfg.wildcard_subscriptions_available && filter.contains(['+', '#']) {
+            return Err(FilterRefusal::WildcardsUnsupported);
         }
         self.authorize(Action::Subscribe { qos: opts.qos }, filter)
             .map_err(|_| FilterRefusal::NotAuthorized)
@@ -101,14 +106,15 @@ impl Session {
     ) {
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut accepted = Vec::new();
-        let with_id = s
+        let sub_id = s
             .properties
             .as_ref()
-            .is_some_and(|p| p.subscription_identifier.is_some());
+            .and_then(|p| p.subscription_identifier);
         for (filter, opts) in s.filters {
-            match self.check_filter(&filter, opts, with_id) {
+            match self.check_filter(&filter, opts, sub_id.is_some()) {
                 Ok(()) => {
                     codes.push(ReasonCode::granted(opts.qos));
+                    self.state.subscription_ids.set(&filter, sub_id);
                     let existed = self
                         .state
                         .subscriptions
@@ -200,6 +206,7 @@ impl Session {
                 });
             }
             if existed {
+                self.state.subscription_ids.remove(&filter);
                 removed.push(filter);
             }
         }
@@ -246,11 +253,16 @@ mod tests {
             IdentifiersUnsupported.suback_code(v5),
             ReasonCode::SubscriptionIdentifiersNotSupported
         );
+        assert_eq!(
+            WildcardsUnsupported.suback_code(v5),
+            ReasonCode::WildcardSubscriptionsNotSupported
+        );
         assert_eq!(NotAuthorized.suback_code(v5), ReasonCode::NotAuthorized);
         for r in [
             Invalid,
             SharedUnsupported,
             IdentifiersUnsupported,
+            WildcardsUnsupported,
             NotAuthorized,
         ] {
             assert_eq!(r.suback_code(ProtocolVersion::V311).code(), 0x80);
