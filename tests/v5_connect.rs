@@ -53,9 +53,10 @@ fn connack_tells_the_truth_about_what_the_broker_supports() {
         find(&ack.props, prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE),
         Some(&P::Byte(prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE, 0))
     );
+    // Shared subscriptions: `[broker] shared_subscriptions_available`, true by default.
     assert_eq!(
         find(&ack.props, prop::SHARED_SUBSCRIPTION_AVAILABLE),
-        Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 0))
+        Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 1))
     );
     // Topic aliases: max_topic_alias, 10 by default (Mosquitto's).
     assert_eq!(

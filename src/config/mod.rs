@@ -17,7 +17,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use courtier_actors::config::{BrokerConfig, OverflowPolicy, SyncPolicy, TraceFilter};
+use courtier_actors::config::{
+    BrokerConfig, OverflowPolicy, SharedStrategy, SyncPolicy, TraceFilter,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -99,6 +101,10 @@ pub struct BrokerSettings {
     /// 0 = one per CPU core.
     pub worker_threads: usize,
     pub shutdown_timeout_secs: u64,
+    /// Grant `$share/{group}/{filter}` subscriptions (CONNACK says so to 5.0 clients).
+    pub shared_subscriptions_available: bool,
+    /// Which member of a shared subscription's group receives a message.
+    pub shared_subscription_strategy: SharedStrategy,
 }
 
 /// `[persistence]`.
@@ -209,6 +215,8 @@ impl Settings {
                 .then(|| Duration::from_secs(self.persistence.session_expiry_secs)),
             trace: TraceFilter::new(self.trace.topics.clone(), self.trace.clients.clone())
                 .map(Arc::new),
+            shared_subscriptions_available: broker.shared_subscriptions_available,
+            shared_subscription_strategy: broker.shared_subscription_strategy,
         }
     }
 
@@ -281,6 +289,14 @@ impl Settings {
             ("broker.sys_interval_secs", int(b.sys_interval_secs)),
             ("broker.worker_threads", int(b.worker_threads)),
             ("broker.shutdown_timeout_secs", int(b.shutdown_timeout_secs)),
+            (
+                "broker.shared_subscriptions_available",
+                toml::Value::Boolean(b.shared_subscriptions_available),
+            ),
+            (
+                "broker.shared_subscription_strategy",
+                s(b.shared_subscription_strategy.name()),
+            ),
             (
                 "persistence.enabled",
                 toml::Value::Boolean(self.persistence.enabled),

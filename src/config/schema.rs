@@ -187,6 +187,15 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("broker", "sys_interval_secs", int(0, i64::MAX)),
     key("broker", "worker_threads", int(0, i64::MAX)),
     key("broker", "shutdown_timeout_secs", int(0, i64::MAX)),
+    key("broker", "shared_subscriptions_available", Kind::Bool),
+    key(
+        "broker",
+        "shared_subscription_strategy",
+        Kind::OneOf {
+            values: &["round_robin", "random", "shortest_queue"],
+            ignore_case: false,
+        },
+    ),
     key("persistence", "enabled", Kind::Bool),
     key("persistence", "data_dir", Kind::Str { non_empty: true }),
     key(

@@ -109,7 +109,8 @@ pub fn connack_properties(n: &Negotiated, cfg: &BrokerConfig) -> Option<Box<Conn
             .flatten(),
         // Absent would mean "available": these come with MQTT 5.0 part 2.
         subscription_identifiers_available: Some(false),
-        shared_subscription_available: Some(false),
+        // `[broker] shared_subscriptions_available`, said either way.
+        shared_subscription_available: Some(cfg.shared_subscriptions_available),
         // Aliases the client may set for the broker (absent: none) [MQTT-3.2.2-17].
         topic_alias_maximum: (cfg.max_topic_alias > 0).then_some(cfg.max_topic_alias),
         // Receive Maximum absent = 65,535, Maximum QoS absent = 2, Retain Available and

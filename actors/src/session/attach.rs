@@ -89,6 +89,7 @@ impl Handler<Attach> for Session {
             closing: false,
         });
         self.deps.metrics.client_connected(msg.protocol);
+        self.set_online(true);
         // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].
         self.state.resume();
         self.state.push_control(Packet::ConnAck(ConnAck {

@@ -179,6 +179,8 @@ impl Session {
                     inbox: Default::default(),
                     wake: ctx.address().recipient(),
                     persistent: std::sync::atomic::AtomicBool::new(self.persistent),
+                    online: std::sync::atomic::AtomicBool::new(self.link.is_some()),
+                    backlog: Default::default(),
                 })
             })
             .clone()
@@ -272,7 +274,15 @@ impl Session {
     fn detach_link(&mut self) -> Option<Link> {
         let link = self.link.take()?;
         self.deps.metrics.client_disconnected(self.protocol);
+        self.set_online(false);
         Some(link)
+    }
+
+    /// Whether a connection is attached, for shared subscriptions choosing a member.
+    fn set_online(&self, online: bool) {
+        if let Some(me) = &self.me {
+            me.online.store(online, Relaxed);
+        }
     }
 
     /// Keep this offline persistent session running: the registry holds sessions weakly, the

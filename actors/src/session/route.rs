@@ -147,7 +147,11 @@ impl Router {
             let retain = msg.retain && m.retain_as_published;
             let deliver = Delivery::new(msg.clone(), msg.qos.min(m.qos), retain, stored);
             match me {
-                Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
+                // A shared subscription may pick the publisher as well: that copy goes through
+                // its inbox.
+                Some(me) if Arc::ptr_eq(me, &m.subscriber) && local.is_none() => {
+                    local = Some(deliver)
+                }
                 _ => {
                     if m.subscriber.inbox.push(deliver) {
                         m.subscriber.wake.do_send(DrainInbox);
