@@ -174,6 +174,7 @@ impl Handler<Detach> for Session {
             self.expiry_interval = Some(secs);
         }
         let ends_now = !self.persistent || msg.expiry == Some(0);
+        self.hand_over_shared();
         if let Some(will) = will {
             if ends_now || will_delay(&will).is_zero() {
                 self.publish_will(will);

@@ -10,10 +10,13 @@
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
 //! - `outbound.rs`: `Delivery` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
+//! - `handover.rs`: a shared subscription's unacknowledged messages to another member when the
+//!   connection breaks
 
 mod answer;
 mod attach;
 mod deliverable;
+mod handover;
 mod inbound;
 pub mod inflight;
 pub mod messages;

@@ -170,6 +170,18 @@ impl Router {
         }
     }
 
+    /// Deliver `msg` to `to`, a member of a shared subscription chosen in place of one whose
+    /// connection broke: stored first if `to` is persistent (the write completes on its own;
+    /// the publisher has had its acknowledgement long ago).
+    pub fn hand_over(&self, msg: &Arc<Message>, to: &Matched) {
+        let (_commit, stored) = self.store_for_persistent(msg, std::slice::from_ref(to));
+        let stored = stored.first().copied().unwrap_or(false);
+        let deliver = Delivery::new(msg.clone(), msg.qos.min(to.qos), false, stored);
+        if to.subscriber.inbox.push(deliver) {
+            to.subscriber.wake.do_send(DrainInbox);
+        }
+    }
+
     /// Submit the store writes for the persistent subscribers that receive `msg` at QoS 1/2,
     /// in one commit (so one atomic batch: a crash keeps the body with all its entries or
     /// neither): for one such subscriber, or a small message, each entry holds the body inline

@@ -155,6 +155,25 @@ impl TopicIndex {
         }
     }
 
+    /// Whether the shared subscription `share` (its full `$share/...` filter) has a member
+    /// other than `except`.
+    pub fn has_other_member(&self, share: &str, except: &Arc<Subscriber>) -> bool {
+        let Some(Ok(topic::ShareName { group, filter })) = topic::parse_share(share) else {
+            return false;
+        };
+        let Some(handle) = self.get(super::filter_key(filter)) else {
+            return false;
+        };
+        let tries = handle.trie.read();
+        tries
+            .shared
+            .get(filter, &ByteString::from(group))
+            .is_some_and(|g| {
+                g.members()
+                    .any(|(_, m)| !Arc::ptr_eq(&m.subscriber, except))
+            })
+    }
+
     /// Another member of the shared subscription `share` (its full `$share/...` filter) than
     /// `except`, for a message `except` was sent and will not acknowledge; online members
     /// first. `None` if the group has no other member.
