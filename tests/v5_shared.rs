@@ -372,3 +372,14 @@ fn shortest_queue_sends_less_to_a_member_that_does_not_keep_up() {
         "the fast member got {fast_got} of 60, the slow one {slow_got} in flight"
     );
 }
+
+#[test]
+fn a_shared_subscription_is_authorized_as_its_topic_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "topic read jobs/#\n").unwrap();
+    let b = broker_with(|s| s.security.acl_file = acl.clone());
+    let mut c = client5(b.mqtt_addr, &unique("acl"));
+    let filters = [("$share/g/jobs/#", 1), ("$share/g/other/#", 1)];
+    assert_eq!(sub5(&mut c, 1, &filters), vec![1, 0x87]);
+}

@@ -91,7 +91,10 @@ impl Session {
         if with_id {
             return Err(FilterRefusal::IdentifiersUnsupported);
         }
-        self.authorize(Action::Subscribe { qos: opts.qos }, filter)
+        // A shared subscription is authorized as its topic filter: the ACL that lets a client
+        // read `jobs/#` lets it share `$share/g/jobs/#`.
+        let acl_filter = topic::matching_filter(filter);
+        self.authorize(Action::Subscribe { qos: opts.qos }, acl_filter)
             .map_err(|_| FilterRefusal::NotAuthorized)
     }
 
