@@ -141,17 +141,19 @@ impl TopicIndex {
                 out.push(Matched::new(sub, false))
             });
         }
+        if !any_shared {
+            drop(map);
+            return dedupe(out);
+        }
         dedupe(out);
-        if any_shared {
-            for handle in [exact, wild].into_iter().flatten() {
-                let tries = handle.trie.read();
-                tries.shared.for_each_match(topic, |_, group| {
-                    if let Some(sub) = group.pick(self.strategy) {
-                        self.metrics.shared_deliveries.fetch_add(1, Relaxed);
-                        out.push(Matched::new(sub, true));
-                    }
-                });
-            }
+        for handle in [exact, wild].into_iter().flatten() {
+            let tries = handle.trie.read();
+            tries.shared.for_each_match(topic, |_, group| {
+                if let Some(sub) = group.pick(self.strategy) {
+                    self.metrics.shared_deliveries.fetch_add(1, Relaxed);
+                    out.push(Matched::new(sub, true));
+                }
+            });
         }
     }
 

@@ -70,7 +70,7 @@ impl<K: PartialEq, M: Member> Group<K, M> {
     }
 
     /// The member that receives the next message: each message to one member of the group
-    /// [MQTT-4.8.2-3 ff.], online members first.
+    /// (§4.8.2), online members first.
     pub fn pick(&self, strategy: SharedStrategy) -> Option<&M> {
         self.pick_where(strategy, |_| true)
     }
