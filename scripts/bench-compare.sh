@@ -14,6 +14,7 @@
 #   ONLY="fanout-q1-v5-devices fanout-q1-v5-alias" scripts/bench-compare.sh
 #     # broker topic aliases off vs on: 10 long device topics to 100 subscribers, which send
 #     # Topic Alias Maximum 10 in the -alias run (Mosquitto sends no aliases either way)
+#   ONLY="fanin-q1 shared-fanin-q1" scripts/bench-compare.sh      # shared subscription group of 4
 #   BROKERS="courtier mosquitto" scripts/bench-compare.sh         # skip rumqttd
 #   BASELINE=/path/to/older/courtier scripts/bench-compare.sh     # adds "courtier-base": before/after
 #   ONLY=conns CONNS=100000 ROUNDS=1 scripts/bench-compare.sh     # 100,000 idle connections
@@ -46,11 +47,15 @@ RESULTS=$OUT/results.jsonl
 # 3.1.1 listener only (its 5.0 support is partial). A BASELINE older than MQTT 5.0 refuses them
 # ("courtier-base ...: failed" in the log, "-" in the summary).
 V5_BROKERS="courtier courtier-base mosquitto"
+# shared-fanin-q1: fanin-q1's publishers into a shared subscription group of 4
+# ($share/bench/...), each message to one member; compare with fanin-q1 (one plain subscriber).
+SHARED_BROKERS="courtier courtier-base mosquitto"
 SCENARIOS=(
   "fanin-q0|fanin -q 0 --closed-loop 500"
   "fanin-q1|fanin -q 1 --closed-loop 500"
   "fanin-q2|fanin -q 2 --closed-loop 500"
   "fanin-q1-v5|fanin -q 1 --closed-loop 500 --mqtt5|$V5_BROKERS"
+  "shared-fanin-q1|fanin -q 1 --closed-loop 500 --shared 4|$SHARED_BROKERS"
   "fanout-q0|fanout -q 0 --closed-loop 50"
   "fanout-q1|fanout -q 1 --closed-loop 50"
   "fanout-q2|fanout -q 2 --closed-loop 50"

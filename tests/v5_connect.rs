@@ -48,12 +48,12 @@ fn connack_tells_the_truth_about_what_the_broker_supports() {
         find(&ack.props, prop::MAXIMUM_PACKET_SIZE),
         Some(&P::U32(prop::MAXIMUM_PACKET_SIZE, 10_000))
     );
-    // Subscription identifiers are available (absent); shared subscriptions not yet: said
-    // so, since absent would mean "available".
+    // Subscription identifiers are available (absent).
     assert!(find(&ack.props, prop::SUBSCRIPTION_IDENTIFIER_AVAILABLE).is_none());
+    // Shared subscriptions: `[broker] shared_subscriptions_available`, true by default.
     assert_eq!(
         find(&ack.props, prop::SHARED_SUBSCRIPTION_AVAILABLE),
-        Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 0))
+        Some(&P::Byte(prop::SHARED_SUBSCRIPTION_AVAILABLE, 1))
     );
     // Topic aliases: max_topic_alias, 10 by default (Mosquitto's).
     assert_eq!(

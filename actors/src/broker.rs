@@ -103,6 +103,7 @@ impl Broker {
             metrics.clone(),
             workers.clone(),
             loaded.retained,
+            cfg.shared_subscription_strategy,
         );
         let (retain, topics, index, registry) = guardian
             .send(Children)

@@ -30,6 +30,31 @@ impl OverflowPolicy {
     }
 }
 
+/// Which member of a shared subscription's group receives a message (`[broker]
+/// shared_subscription_strategy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedStrategy {
+    /// Each member in turn.
+    #[default]
+    RoundRobin,
+    /// A member chosen at random.
+    Random,
+    /// The member with the fewest messages waiting (queued and in flight), so a slow consumer
+    /// gets less; ties go round robin.
+    ShortestQueue,
+}
+
+impl SharedStrategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            SharedStrategy::RoundRobin => "round_robin",
+            SharedStrategy::Random => "random",
+            SharedStrategy::ShortestQueue => "shortest_queue",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct BrokerConfig {
     /// Largest accepted packet (fixed header included), bytes. Checked from the fixed header.
@@ -84,6 +109,10 @@ pub struct BrokerConfig {
     /// Which messages get message-path traces (`[trace]`); `None` = tracing off, so the hot
     /// path tests one `Option` (see trace.rs).
     pub trace: Option<Arc<TraceFilter>>,
+    /// `$share/{group}/{filter}` subscriptions are granted (and CONNACK says so).
+    pub shared_subscriptions_available: bool,
+    /// How a shared subscription's group picks the member that receives a message.
+    pub shared_subscription_strategy: SharedStrategy,
 }
 
 impl Default for BrokerConfig {
@@ -112,6 +141,8 @@ impl Default for BrokerConfig {
             sync_interval: Duration::from_millis(1000),
             session_expiry: Some(Duration::from_secs(30 * 24 * 3600)),
             trace: None,
+            shared_subscriptions_available: true,
+            shared_subscription_strategy: SharedStrategy::RoundRobin,
         }
     }
 }

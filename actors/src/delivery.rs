@@ -154,6 +154,16 @@ impl Inbox {
         q.items.len() == 1
     }
 
+    /// Deliveries waiting.
+    pub fn len(&self) -> usize {
+        let q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Swap everything waiting into `into` (empty; its capacity is reused by the next pushes).
     pub fn take(&self, into: &mut Vec<Delivery>) {
         debug_assert!(into.is_empty());

@@ -41,12 +41,13 @@ impl Guardian {
         metrics: Arc<Metrics>,
         arbiters: Vec<ArbiterHandle>,
         retained: Vec<RetainedRecord>,
+        strategy: crate::config::SharedStrategy,
     ) -> Addr<Guardian> {
         Guardian::create(move |ctx| {
             let me = Some(ctx.address().recipient());
             let (s, w, m, g) = (store, persist.clone(), metrics.clone(), me.clone());
             let retain = Supervisor::start(move |_| RetainStore::new(s, w, m, g, retained));
-            let index = Arc::new(TopicIndex::default());
+            let index = Arc::new(TopicIndex::new(strategy, metrics.clone()));
             let (m, g, a, i) = (metrics.clone(), me.clone(), arbiters.clone(), index.clone());
             let topics = Supervisor::start(move |_| TopicRouter::new(i, a, m, g));
             // On the first worker, where the accept loop starts connections: with one worker a

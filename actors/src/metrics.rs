@@ -77,7 +77,12 @@ pub struct Metrics {
     pub clients_connected_total: AtomicU64,
     /// Sessions known to the broker, online or offline (Mosquitto's clients/total).
     pub sessions: AtomicI64,
+    /// Every subscription, shared ones included.
     pub subscriptions: AtomicI64,
+    /// Shared subscriptions (`$share/{group}/{filter}`, one per member).
+    pub shared_subscriptions: AtomicI64,
+    /// Messages delivered through shared subscription groups (one per chosen member).
+    pub shared_deliveries: AtomicU64,
     pub retained_messages: AtomicI64,
     /// Every MQTT packet received / sent (Mosquitto's messages/received, messages/sent).
     pub packets_received: AtomicU64,
@@ -141,6 +146,8 @@ impl Default for Metrics {
             clients_connected_total: AtomicU64::new(0),
             sessions: AtomicI64::new(0),
             subscriptions: AtomicI64::new(0),
+            shared_subscriptions: AtomicI64::new(0),
+            shared_deliveries: AtomicU64::new(0),
             retained_messages: AtomicI64::new(0),
             packets_received: AtomicU64::new(0),
             packets_sent: AtomicU64::new(0),

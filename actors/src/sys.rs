@@ -146,6 +146,11 @@ impl SysPublisher {
                 "subscriptions/count",
                 m.subscriptions.load(Relaxed).to_string(),
             ),
+            (
+                "shared_subscriptions/count",
+                m.shared_subscriptions.load(Relaxed).to_string(),
+            ),
+            ("shared_subscriptions/deliveries", n(&m.shared_deliveries)),
             ("retained messages/count", x.retained.count.to_string()),
             ("store/messages/count", stored.to_string()),
             // Queued messages' payload bytes are not tracked yet: retained payloads only.

@@ -141,6 +141,59 @@ pub fn starts_with_wildcard(filter: &str) -> bool {
     matches!(first_level(filter), "+" | "#")
 }
 
+/// What starts a shared subscription's filter: `$share/{ShareName}/{filter}` [MQTT-4.8.2].
+pub const SHARE_PREFIX: &str = "$share/";
+
+/// A shared subscription's filter, split: the group (Share Name) and the topic filter its
+/// members share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareName<'a> {
+    pub group: &'a str,
+    pub filter: &'a str,
+}
+
+/// Why a `$share/...` filter is not a valid shared subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ShareError {
+    /// The Share Name is empty or contains `+` or `#` (`/` ends it).
+    #[error(
+        "a Share Name must be at least one character and contain no '+' or '#' [MQTT-4.8.2-1]"
+    )]
+    BadGroup,
+    /// Nothing follows the Share Name.
+    #[error("a Share Name must be followed by '/' and a topic filter [MQTT-4.8.2-2]")]
+    MissingFilter,
+    /// What follows the Share Name is not a valid topic filter.
+    #[error("{0}")]
+    Filter(TopicError),
+}
+
+/// `None` for a filter that is not a shared subscription; otherwise its group and filter, or
+/// why they are invalid.
+pub fn parse_share(filter: &str) -> Option<Result<ShareName<'_>, ShareError>> {
+    let rest = filter.strip_prefix(SHARE_PREFIX)?;
+    Some(match rest.split_once('/') {
+        None if rest.is_empty() || rest.contains(['+', '#']) => Err(ShareError::BadGroup),
+        None => Err(ShareError::MissingFilter),
+        Some((group, _)) if group.is_empty() || group.contains(['+', '#']) => {
+            Err(ShareError::BadGroup)
+        }
+        Some((_, "")) => Err(ShareError::MissingFilter),
+        Some((group, filter)) => validate_topic_filter(filter)
+            .map(|()| ShareName { group, filter })
+            .map_err(ShareError::Filter),
+    })
+}
+
+/// The topic filter a subscription matches with: the part after the Share Name for a shared
+/// subscription, else the filter itself.
+pub fn matching_filter(filter: &str) -> &str {
+    match parse_share(filter) {
+        Some(Ok(share)) => share.filter,
+        _ => filter,
+    }
+}
+
 /// True for the broker's own statistics topics: `"$SYS"` and anything under `"$SYS/"`.
 pub fn is_sys_topic(name: &str) -> bool {
     name == "$SYS" || name.starts_with("$SYS/")

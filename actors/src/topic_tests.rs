@@ -303,3 +303,50 @@ fn is_sys_topic_examples() {
     assert!(!is_sys_topic("$sys/a"));
     assert!(!is_sys_topic("$other/a"));
 }
+
+#[test]
+fn mqtt_4_8_2_1_and_2_share_names_split_into_group_and_filter() {
+    let ok = |group, filter| Some(Ok(ShareName { group, filter }));
+    assert_eq!(parse_share("$share/g/a/b"), ok("g", "a/b"));
+    assert_eq!(parse_share("$share/g/#"), ok("g", "#"));
+    assert_eq!(parse_share("$share/g/+/x"), ok("g", "+/x"));
+    assert_eq!(parse_share("$share/g//"), ok("g", "/"));
+    assert_eq!(parse_share("a/b"), None);
+    assert_eq!(parse_share("$share"), None, "no '/': an ordinary filter");
+    assert_eq!(
+        parse_share("$SHARE/g/t"),
+        None,
+        "the prefix is case-sensitive"
+    );
+}
+
+#[test]
+fn mqtt_4_8_2_1_a_share_name_is_non_empty_without_wildcards() {
+    for bad in [
+        "$share//t",
+        "$share/+/t",
+        "$share/#",
+        "$share/g+/t",
+        "$share/#/t",
+        "$share/",
+    ] {
+        assert_eq!(parse_share(bad), Some(Err(ShareError::BadGroup)), "{bad}");
+    }
+}
+
+#[test]
+fn mqtt_4_8_2_2_a_share_name_is_followed_by_a_filter() {
+    for bad in ["$share/g", "$share/g/"] {
+        assert_eq!(
+            parse_share(bad),
+            Some(Err(ShareError::MissingFilter)),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        parse_share("$share/g/a/#/b"),
+        Some(Err(ShareError::Filter(TopicError::MisplacedHash)))
+    );
+    assert_eq!(matching_filter("$share/g/a/+"), "a/+");
+    assert_eq!(matching_filter("a/+"), "a/+");
+}

@@ -6,7 +6,7 @@
 //! with `--broker-pid` so is the broker's (CPU µs per delivered message, RSS per connection).
 //!
 //! - `client.rs`: one raw connection (connect, subscribe, batched writes, in-place frames)
-//! - `load.rs`: fan-in, fan-out, pairs and latency (publishers and subscribers over a duration)
+//! - `load.rs`: fan-in (also to a shared subscription), fan-out, pairs and latency (publishers and subscribers over a duration)
 //! - `scenarios.rs`: idle connections, the retained burst, persistent sessions
 //! - `stats.rs`: CPU, memory, percentiles and the report
 
@@ -73,6 +73,10 @@ pub struct Opts {
     /// Publishers (fanin; default 10).
     #[arg(long, default_value_t = 10)]
     publishers: usize,
+    /// Fan-in to a shared subscription instead: N subscribers of
+    /// `$share/bench/<the fan-in filter>`, each message to one of them (fanin).
+    #[arg(long)]
+    shared: Option<usize>,
     /// Subscribers (fanout: 100; retained-burst: 20; persistent: sessions, 10).
     #[arg(long)]
     subscribers: Option<usize>,
@@ -138,11 +142,18 @@ fn plan(o: &Opts) -> load::Plan {
     let tag = std::process::id();
     match o.scenario {
         Scenario::Fanin => load::Plan {
-            scenario: "fanin",
+            scenario: if o.shared.is_some() {
+                "shared-fanin"
+            } else {
+                "fanin"
+            },
             topics: (0..o.publishers)
                 .map(|i| format!("bench/{tag}/fanin/{i}"))
                 .collect(),
-            filters: vec![format!("bench/{tag}/fanin/#")],
+            filters: match o.shared {
+                Some(n) => vec![format!("$share/bench/bench/{tag}/fanin/#"); n.max(1)],
+                None => vec![format!("bench/{tag}/fanin/#")],
+            },
             per_msg: 1,
             rate: None,
         },

@@ -17,7 +17,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use courtier_actors::config::{BrokerConfig, OverflowPolicy, SyncPolicy, TraceFilter};
+use courtier_actors::config::{
+    BrokerConfig, OverflowPolicy, SharedStrategy, SyncPolicy, TraceFilter,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -108,6 +110,10 @@ pub struct BrokerSettings {
     pub retain_available: bool,
     pub wildcard_subscriptions_available: bool,
     pub subscription_identifiers_available: bool,
+    /// Grant `$share/{group}/{filter}` subscriptions (CONNACK says so to 5.0 clients).
+    pub shared_subscriptions_available: bool,
+    /// Which member of a shared subscription's group receives a message.
+    pub shared_subscription_strategy: SharedStrategy,
 }
 
 /// `[persistence]`.
@@ -223,6 +229,8 @@ impl Settings {
                 .then(|| Duration::from_secs(self.persistence.session_expiry_secs)),
             trace: TraceFilter::new(self.trace.topics.clone(), self.trace.clients.clone())
                 .map(Arc::new),
+            shared_subscriptions_available: broker.shared_subscriptions_available,
+            shared_subscription_strategy: broker.shared_subscription_strategy,
         }
     }
 
@@ -312,6 +320,14 @@ impl Settings {
             (
                 "broker.subscription_identifiers_available",
                 toml::Value::Boolean(b.subscription_identifiers_available),
+            ),
+            (
+                "broker.shared_subscriptions_available",
+                toml::Value::Boolean(b.shared_subscriptions_available),
+            ),
+            (
+                "broker.shared_subscription_strategy",
+                s(b.shared_subscription_strategy.name()),
             ),
             (
                 "persistence.enabled",

@@ -202,6 +202,15 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("broker", "retain_available", Kind::Bool),
     key("broker", "wildcard_subscriptions_available", Kind::Bool),
     key("broker", "subscription_identifiers_available", Kind::Bool),
+    key("broker", "shared_subscriptions_available", Kind::Bool),
+    key(
+        "broker",
+        "shared_subscription_strategy",
+        Kind::OneOf {
+            values: &["round_robin", "random", "shortest_queue"],
+            ignore_case: false,
+        },
+    ),
     key("persistence", "enabled", Kind::Bool),
     key("persistence", "data_dir", Kind::Str { non_empty: true }),
     key(

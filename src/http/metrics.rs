@@ -170,6 +170,12 @@ pub async fn render(broker: &Broker) -> String {
     );
     gauge(
         &mut reg,
+        "courtier_shared_subscriptions",
+        "Shared subscriptions ($share/{group}/{filter}), one per member",
+        m.shared_subscriptions.load(Relaxed),
+    );
+    gauge(
+        &mut reg,
         "courtier_retained_messages",
         "Retained messages, $SYS included",
         retained.count as i64,
@@ -183,6 +189,12 @@ pub async fn render(broker: &Broker) -> String {
     publish_series(&mut reg, "received", &m.publish_in);
     publish_series(&mut reg, "sent", &m.publish_out);
     let n = |a: &AtomicU64| a.load(Relaxed);
+    counter(
+        &mut reg,
+        "courtier_shared_deliveries",
+        "Messages delivered through shared subscription groups, one per chosen member",
+        n(&m.shared_deliveries),
+    );
     counter(
         &mut reg,
         "courtier_packets_received",

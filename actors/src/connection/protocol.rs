@@ -114,8 +114,8 @@ pub fn connack_properties(n: &Negotiated, cfg: &BrokerConfig) -> Option<Box<Conn
         maximum_packet_size: (cfg.max_packet_size < PROTOCOL_MAX_PACKET)
             .then(|| NonZeroU32::new(cfg.max_packet_size))
             .flatten(),
-        // Absent would mean "available": shared subscriptions come with MQTT 5.0 part 2.
-        shared_subscription_available: Some(false),
+        // `[broker] shared_subscriptions_available`, said either way.
+        shared_subscription_available: Some(cfg.shared_subscriptions_available),
         // The switches the configuration may turn off are said only when off (absent = 1).
         subscription_identifiers_available: (!cfg.subscription_identifiers_available)
             .then_some(false),

@@ -120,7 +120,13 @@ fn connack_properties_say_what_differs_from_the_defaults() {
     let p = connack_properties(&n, &limited).unwrap();
     assert_eq!(p.maximum_packet_size, NonZeroU32::new(4096));
     assert_eq!(p.subscription_identifiers_available, None);
-    assert_eq!(p.shared_subscription_available, Some(false));
+    assert_eq!(p.shared_subscription_available, Some(true));
+    let no_shared = BrokerConfig {
+        shared_subscriptions_available: false,
+        ..BrokerConfig::default()
+    };
+    let p_off = connack_properties(&n, &no_shared).unwrap();
+    assert_eq!(p_off.shared_subscription_available, Some(false));
     assert_eq!((p.maximum_qos, p.retain_available), (None, None));
     assert_eq!(p.wildcard_subscription_available, None);
     assert_eq!(p.receive_maximum, None, "65535 goes unsaid");

@@ -90,6 +90,7 @@ impl Handler<Attach> for Session {
             quota: Default::default(),
         });
         self.deps.metrics.client_connected(msg.protocol);
+        self.set_online(true);
         // CONNACK goes out first, ahead of any resent or queued message [MQTT-3.2.0-1].
         self.state.resume();
         self.state.push_control(Packet::ConnAck(ConnAck {
@@ -174,6 +175,7 @@ impl Handler<Detach> for Session {
             self.expiry_interval = Some(secs);
         }
         let ends_now = !self.persistent || msg.expiry == Some(0);
+        self.hand_over_shared();
         if let Some(will) = will {
             if ends_now || will_delay(&will).is_zero() {
                 self.publish_will(will);

@@ -151,6 +151,18 @@ impl InflightWindow {
         self.live = 0;
     }
 
+    /// Takes out the entries `take` picks.
+    pub fn take_where(&mut self, mut take: impl FnMut(&Inflight) -> bool) -> Vec<Inflight> {
+        let mut taken = Vec::new();
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|(_, i)| take(i)) {
+                taken.extend(slot.take().map(|(_, i)| i));
+            }
+        }
+        self.live -= taken.len();
+        taken
+    }
+
     /// Every entry with its id, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u16, &Inflight)> {
         self.slots.iter().flatten().map(|(id, i)| (*id, i))

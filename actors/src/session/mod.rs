@@ -10,10 +10,13 @@
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
 //! - `outbound.rs`: `Delivery` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
+//! - `handover.rs`: a shared subscription's unacknowledged messages to another member when the
+//!   connection breaks
 
 mod answer;
 mod attach;
 mod deliverable;
+mod handover;
 mod inbound;
 pub mod inflight;
 pub mod messages;
@@ -183,6 +186,8 @@ impl Session {
                     inbox: Default::default(),
                     wake: ctx.address().recipient(),
                     persistent: std::sync::atomic::AtomicBool::new(self.persistent),
+                    online: std::sync::atomic::AtomicBool::new(self.link.is_some()),
+                    backlog: Default::default(),
                 })
             })
             .clone()
@@ -276,7 +281,15 @@ impl Session {
     fn detach_link(&mut self) -> Option<Link> {
         let link = self.link.take()?;
         self.deps.metrics.client_disconnected(self.protocol);
+        self.set_online(false);
         Some(link)
+    }
+
+    /// Whether a connection is attached, for shared subscriptions choosing a member.
+    fn set_online(&self, online: bool) {
+        if let Some(me) = &self.me {
+            me.online.store(online, Relaxed);
+        }
     }
 
     /// Keep this offline persistent session running: the registry holds sessions weakly, the

@@ -10,6 +10,7 @@ use super::state::{Outbound, Readable};
 use super::{Link, Session};
 use crate::auth::{Action, ClientRef};
 use crate::codec::{Ack, Packet, ProtocolVersion, QoS};
+use crate::config::SharedStrategy;
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
 use crate::delivery::{Delivery, DrainInbox, Offer, Resend};
@@ -33,6 +34,7 @@ impl Handler<DrainInbox> for Session {
         }
         self.inbox_spare = batch;
         self.drain(ctx);
+        self.note_backlog();
     }
 }
 
@@ -212,6 +214,7 @@ impl Session {
             }
         }
         self.state.release_idle_capacity();
+        self.note_backlog();
         if full {
             self.wait_for_writer(ctx);
         }
@@ -226,6 +229,18 @@ impl Session {
         match self.state.subscription_ids.matching(&d.msg.topic) {
             Some(ids) => Outgoing::publish_with_ids(d, ids),
             None => Outgoing::publish(d),
+        }
+    }
+
+    /// Publish how many messages wait for this client (queued and in flight), for shared
+    /// subscriptions with the `shortest_queue` strategy; nothing to do with another strategy.
+    fn note_backlog(&self) {
+        if self.deps.cfg.shared_subscription_strategy != SharedStrategy::ShortestQueue {
+            return;
+        }
+        if let Some(me) = &self.me {
+            let backlog = self.state.queued() + self.state.inflight_len();
+            me.backlog.store(backlog, Relaxed);
         }
     }
 

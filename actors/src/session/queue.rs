@@ -97,6 +97,21 @@ impl BoundedQueue {
         self.items.clear();
         self.bytes = 0;
     }
+
+    /// Takes out the messages `take` picks, keeping the others in order.
+    pub fn take_where(&mut self, mut take: impl FnMut(&Delivery) -> bool) -> Vec<Delivery> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.items.len());
+        for p in self.items.drain(..) {
+            match take(&p) {
+                true => taken.push(p),
+                false => kept.push_back(p),
+            }
+        }
+        self.items = kept;
+        self.bytes -= taken.iter().map(|p| p.msg.payload.len()).sum::<usize>();
+        taken
+    }
 }
 
 #[cfg(test)]

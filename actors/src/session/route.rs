@@ -147,7 +147,11 @@ impl Router {
             let retain = msg.retain && m.retain_as_published;
             let deliver = Delivery::new(msg.clone(), msg.qos.min(m.qos), retain, stored);
             match me {
-                Some(me) if Arc::ptr_eq(me, &m.subscriber) => local = Some(deliver),
+                // A shared subscription may pick the publisher as well: that copy goes through
+                // its inbox.
+                Some(me) if Arc::ptr_eq(me, &m.subscriber) && local.is_none() => {
+                    local = Some(deliver)
+                }
                 _ => {
                     if m.subscriber.inbox.push(deliver) {
                         m.subscriber.wake.do_send(DrainInbox);
@@ -163,6 +167,18 @@ impl Router {
             subscribers,
             retained,
             commit,
+        }
+    }
+
+    /// Deliver `msg` to `to`, a member of a shared subscription chosen in place of one whose
+    /// connection broke: stored first if `to` is persistent (the write completes on its own;
+    /// the publisher has had its acknowledgement long ago).
+    pub fn hand_over(&self, msg: &Arc<Message>, to: &Matched) {
+        let (_commit, stored) = self.store_for_persistent(msg, std::slice::from_ref(to));
+        let stored = stored.first().copied().unwrap_or(false);
+        let deliver = Delivery::new(msg.clone(), msg.qos.min(to.qos), false, stored);
+        if to.subscriber.inbox.push(deliver) {
+            to.subscriber.wake.do_send(DrainInbox);
         }
     }
 

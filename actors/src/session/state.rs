@@ -413,6 +413,9 @@ impl Rare {
     }
 }
 
+#[path = "state_handover.rs"]
+mod handover;
+
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;

@@ -25,8 +25,7 @@ use std::sync::Arc;
 enum FilterRefusal {
     /// Not a valid topic filter [MQTT-4.7.1].
     Invalid,
-    /// `$share/...`: shared subscriptions come with MQTT 5.0 part 2; until then refused
-    /// rather than granted and never delivered.
+    /// `$share/...` while `shared_subscriptions_available` is false (CONNACK says so).
     SharedUnsupported,
     /// The SUBSCRIBE carried a Subscription Identifier while
     /// `subscription_identifiers_available` is off (CONNACK says so).
@@ -57,7 +56,7 @@ impl FilterRefusal {
     fn describe(self) -> &'static str {
         match self {
             FilterRefusal::Invalid => "not a valid topic filter",
-            FilterRefusal::SharedUnsupported => "shared subscriptions are not supported yet",
+            FilterRefusal::SharedUnsupported => "shared subscriptions are disabled",
             FilterRefusal::IdentifiersUnsupported => "subscription identifiers are not available",
             FilterRefusal::WildcardsUnsupported => "wildcard subscriptions are not available",
             FilterRefusal::NotAuthorized => "not authorized",
@@ -83,8 +82,13 @@ impl Session {
         with_id: bool,
     ) -> Result<(), FilterRefusal> {
         topic::validate_topic_filter(filter).map_err(|_| FilterRefusal::Invalid)?;
-        if filter.starts_with("$share/") {
-            return Err(FilterRefusal::SharedUnsupported);
+        // A Share Name without wildcards, then '/' and a topic filter [MQTT-4.8.2-1, -2].
+        match topic::parse_share(filter) {
+            Some(Err(_)) => return Err(FilterRefusal::Invalid),
+            Some(Ok(_)) if !self.deps.cfg.shared_subscriptions_available => {
+                return Err(FilterRefusal::SharedUnsupported)
+            }
+            _ => {}
         }
         if with_id && !self.deps.cfg.subscription_identifiers_available {
             return Err(FilterRefusal::IdentifiersUnsupported);
@@ -92,7 +96,10 @@ impl Session {
         if !self.deps.cfg.wildcard_subscriptions_available && filter.contains(['+', '#']) {
             return Err(FilterRefusal::WildcardsUnsupported);
         }
-        self.authorize(Action::Subscribe { qos: opts.qos }, filter)
+        // A shared subscription is authorized as its topic filter: the ACL that lets a client
+        // read `jobs/#` lets it share `$share/g/jobs/#`.
+        let acl_filter = topic::matching_filter(filter);
+        self.authorize(Action::Subscribe { qos: opts.qos }, acl_filter)
             .map_err(|_| FilterRefusal::NotAuthorized)
     }
 
@@ -104,6 +111,16 @@ impl Session {
         credit: Option<Credit>,
         ctx: &mut Context<Self>,
     ) {
+        // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
+        let shared_no_local = s
+            .filters
+            .iter()
+            .find(|(f, o)| o.no_local && f.starts_with(topic::SHARE_PREFIX));
+        if let Some((filter, _)) = shared_no_local {
+            let what = format!("No Local set on the shared subscription {:?}", &**filter);
+            let reason = CloseReason::Protocol("MQTT-3.8.3-4", what);
+            return self.answer(Reply::close(reason));
+        }
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut accepted = Vec::new();
         let sub_id = s
@@ -120,7 +137,9 @@ impl Session {
                         .subscriptions
                         .insert(filter.clone(), opts)
                         .is_some();
-                    let retained = sends_retained(opts, existed);
+                    // Retained messages go to new Non-shared Subscriptions only (§3.3.1.3, §4.8.2).
+                    let shared = filter.starts_with(topic::SHARE_PREFIX);
+                    let retained = !shared && sends_retained(opts, existed);
                     accepted.push((filter, opts, retained));
                 }
                 Err(refusal) => {

@@ -5,7 +5,7 @@ use crate::delivery::{DrainInbox, Inbox};
 use crate::message::ClientId;
 use actix::prelude::*;
 use bytestring::ByteString;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 /// A subscribing session as the tries see it. Shared by `Arc` between every filter of the
@@ -21,6 +21,11 @@ pub struct Subscriber {
     /// Whether the session is persistent (clean session = false): publishers then store the
     /// message for it before acknowledging. Changes when a client reconnects.
     pub persistent: AtomicBool,
+    /// A connection is attached: shared subscriptions prefer members that are online.
+    pub online: AtomicBool,
+    /// Messages queued and in flight, as of the session's last turn: `shortest_queue` shared
+    /// subscriptions prefer members with fewer.
+    pub backlog: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -37,6 +42,19 @@ pub struct Matched {
     /// A matching subscription asked for Retain As Published (5.0): the delivery keeps the
     /// message's RETAIN flag [MQTT-3.3.1-12] instead of clearing it.
     pub retain_as_published: bool,
+    /// Chosen as the one member of a shared subscription's group to receive the message.
+    pub shared: bool,
+}
+
+impl Matched {
+    pub fn new(sub: &Subscription, shared: bool) -> Matched {
+        Matched {
+            subscriber: sub.subscriber.clone(),
+            qos: sub.options.qos,
+            retain_as_published: sub.options.retain_as_published,
+            shared,
+        }
+    }
 }
 
 /// The subtree responsible for a filter (created on demand).

@@ -10,6 +10,7 @@
 
 pub mod index;
 pub mod messages;
+pub mod shared;
 mod subtree;
 pub mod trie;
 
@@ -27,8 +28,10 @@ pub use subtree::TopicSubtree;
 /// name ('#' cannot appear in one), so it never collides.
 pub const WILDCARD_KEY: &str = "#";
 
-/// The subtree key a filter is stored under.
+/// The subtree key a filter is stored under (a shared subscription's: that of the filter after
+/// its Share Name).
 pub fn filter_key(filter: &str) -> &str {
+    let filter = crate::topic::matching_filter(filter);
     if crate::topic::starts_with_wildcard(filter) {
         WILDCARD_KEY
     } else {

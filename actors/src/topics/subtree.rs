@@ -2,11 +2,12 @@
 //! writer of that level's subscription trie. Its handlers are synchronous and short: add,
 //! remove, clean up after a restart. Publishers read the trie directly (index.rs).
 
-use super::index::SharedTrie;
-use super::messages::{AddSubscription, RemoveSubscription};
+use super::index::{SharedTrie, Tries};
+use super::messages::{AddSubscription, RemoveSubscription, Subscription};
 use crate::message::ClientId;
 use crate::metrics::Metrics;
 use crate::supervision::{ChildFailed, ReportTo};
+use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,37 +45,85 @@ impl Supervised for TopicSubtree {
     /// therefore intact. Drop subscribers whose session actor is gone (they can no longer be
     /// delivered to and would otherwise leak), then report.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        let mut trie = self.trie.write();
-        let stale: Vec<(String, ClientId)> = trie
+        let mut tries = self.trie.write();
+        let stale: Vec<(String, ClientId)> = tries
+            .plain
             .iter()
             .filter(|(_, _, s)| !s.subscriber.wake.connected())
             .map(|(f, k, _)| (f, k.clone()))
             .collect();
         for (filter, key) in &stale {
-            if trie.remove(filter, key).is_some() {
+            if tries.plain.remove(filter, key).is_some() {
                 self.metrics.subscriptions.fetch_sub(1, Relaxed);
+            }
+        }
+        let stale_shared: Vec<(String, ByteString, ClientId)> = tries
+            .shared
+            .iter()
+            .flat_map(|(f, group, members)| {
+                members
+                    .members()
+                    .filter(|(_, s)| !s.subscriber.wake.connected())
+                    .map(move |(k, _)| (f.clone(), group.clone(), k.clone()))
+            })
+            .collect();
+        for (filter, group, key) in &stale_shared {
+            if remove_member(&mut tries, filter, group, key).is_some() {
+                self.metrics.subscriptions.fetch_sub(1, Relaxed);
+                self.metrics.shared_subscriptions.fetch_sub(1, Relaxed);
             }
         }
         log::warn!(
             "TopicSubtree {:?} restarted with {} subscriptions ({} stale removed)",
             &*self.key,
-            trie.len(),
-            stale.len()
+            tries.plain.len(),
+            stale.len() + stale_shared.len()
         );
-        drop(trie);
+        drop(tries);
         ChildFailed::report(&self.guardian, &self.metrics, "TopicSubtree");
     }
+}
+
+/// Takes `key` out of the shared subscription `group` on `filter`, dropping the group when it
+/// is left empty.
+fn remove_member(
+    tries: &mut Tries,
+    filter: &str,
+    group: &ByteString,
+    key: &ClientId,
+) -> Option<Subscription> {
+    let mut members = tries.shared.remove(filter, group)?;
+    let removed = members.remove(key);
+    if !members.is_empty() {
+        tries.shared.insert(filter, group.clone(), members);
+    }
+    removed
 }
 
 impl Handler<AddSubscription> for TopicSubtree {
     type Result = bool;
     fn handle(&mut self, msg: AddSubscription, _ctx: &mut Context<Self>) -> bool {
         let key = msg.subscription.subscriber.client_id.clone();
-        let is_new = self
-            .trie
-            .write()
-            .insert(&msg.filter, key, msg.subscription)
-            .is_none();
+        let mut tries = self.trie.write();
+        let is_new = match topic::parse_share(&msg.filter) {
+            Some(Ok(share)) => {
+                let group = ByteString::from(share.group);
+                let mut members = tries
+                    .shared
+                    .remove(share.filter, &group)
+                    .unwrap_or_default();
+                let is_new = members.insert(key, msg.subscription).is_none();
+                tries.shared.insert(share.filter, group, members);
+                if is_new {
+                    self.metrics.shared_subscriptions.fetch_add(1, Relaxed);
+                }
+                is_new
+            }
+            _ => tries
+                .plain
+                .insert(&msg.filter, key, msg.subscription)
+                .is_none(),
+        };
         if is_new {
             self.metrics.subscriptions.fetch_add(1, Relaxed);
         }
@@ -85,15 +134,35 @@ impl Handler<AddSubscription> for TopicSubtree {
 impl Handler<RemoveSubscription> for TopicSubtree {
     type Result = bool;
     fn handle(&mut self, msg: RemoveSubscription, _ctx: &mut Context<Self>) -> bool {
-        let mut trie = self.trie.write();
-        match trie.remove(&msg.filter, &msg.client_id) {
+        let mut tries = self.trie.write();
+        let share = match topic::parse_share(&msg.filter) {
+            Some(Ok(share)) => Some((share.filter, ByteString::from(share.group))),
+            _ => None,
+        };
+        let removed = match &share {
+            Some((filter, group)) => remove_member(&mut tries, filter, group, &msg.client_id),
+            None => tries.plain.remove(&msg.filter, &msg.client_id),
+        };
+        match removed {
             Some(sub) if sub.subscriber.session_id != msg.session_id => {
                 // Belongs to a newer session of the same client: put it back.
-                trie.insert(&msg.filter, msg.client_id, sub);
+                match share {
+                    Some((filter, group)) => {
+                        let mut members = tries.shared.remove(filter, &group).unwrap_or_default();
+                        members.insert(msg.client_id, sub);
+                        tries.shared.insert(filter, group, members);
+                    }
+                    None => {
+                        tries.plain.insert(&msg.filter, msg.client_id, sub);
+                    }
+                }
                 false
             }
             Some(_) => {
                 self.metrics.subscriptions.fetch_sub(1, Relaxed);
+                if share.is_some() {
+                    self.metrics.shared_subscriptions.fetch_sub(1, Relaxed);
+                }
                 true
             }
             None => false,

@@ -203,6 +203,19 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTrie<K, V> {
         old
     }
 
+    /// The subscription of `key` to `filter`, if there is one.
+    pub fn get(&self, filter: &str, key: &K) -> Option<&V> {
+        let (path, hash) = parse_filter(filter);
+        let mut node = &self.root;
+        for level in path.into_iter().flat_map(|p| p.split('/')) {
+            node = node.child(level)?;
+        }
+        match hash {
+            true => node.hash.get(key),
+            false => node.exact.get(key),
+        }
+    }
+
     /// Removes the subscription of `key` to `filter`, pruning the nodes it leaves empty so memory
     /// does not grow with subscription churn. Returns the removed value.
     pub fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
