@@ -175,9 +175,13 @@ impl Server {
     }
 
     /// Re-reads the password and ACL files (SIGHUP) with `settings`' `[security]`; on error
-    /// the old ones stay in force and the error (file, line, reason) is returned.
+    /// the old ones stay in force and the error (file, line, reason) is returned. Clients
+    /// whose user the new files withdraw are disconnected (5.0: DISCONNECT 0x98).
     pub fn reload_security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
-        self.security.reload(&settings.security)
+        if let Some(revoked_by) = self.security.reload(&settings.security)? {
+            self.broker.revoke(revoked_by);
+        }
+        Ok(())
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after

@@ -4,93 +4,10 @@
 
 mod common;
 
-use common::process::BrokerProcess;
+use common::security::*;
 use common::v5::*;
 use common::*;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-const FIXTURE: &str = "tests/fixtures/mosquitto_passwd/passwd";
-
-struct Broker {
-    b: BrokerProcess,
-    dir: tempfile::TempDir,
-}
-
-/// A broker with `password_file` (copied into a temp dir, so reload tests may change it),
-/// an ACL file if given, and `allow_anonymous`.
-fn broker(passwords: Option<&str>, acl: Option<&str>, anonymous: bool) -> Broker {
-    let dir = tempfile::tempdir().unwrap();
-    let pw = dir.path().join("passwd");
-    let acl_path = dir.path().join("acl");
-    let mut env = vec![(
-        "COURTIER__SECURITY__ALLOW_ANONYMOUS",
-        if anonymous { "true" } else { "false" }.to_owned(),
-    )];
-    if let Some(text) = passwords {
-        std::fs::write(&pw, text).unwrap();
-        env.push(("COURTIER__SECURITY__PASSWORD_FILE", quoted(&pw)));
-    }
-    if let Some(text) = acl {
-        std::fs::write(&acl_path, text).unwrap();
-        env.push(("COURTIER__SECURITY__ACL_FILE", quoted(&acl_path)));
-    }
-    env.push(("COURTIER__PERSISTENCE__ENABLED", "false".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let b = BrokerProcess::start(&dir.path().join("data"), &[], &env);
-    Broker { b, dir }
-}
-
-fn quoted(p: &Path) -> String {
-    format!("{:?}", p.to_str().unwrap())
-}
-
-fn mosquitto_file() -> String {
-    std::fs::read_to_string(FIXTURE).unwrap()
-}
-
-fn connack311(b: &Broker, user: Option<&str>, password: Option<&str>) -> u8 {
-    let mut c = Connect::v311(&unique("c3"));
-    c.username = user.map(Into::into);
-    c.password = password.map(|p| p.as_bytes().to_vec());
-    let mut cl = RawClient::connect(b.b.addr);
-    cl.send(&c.to_bytes());
-    let (first, body) = cl.read_packet();
-    assert_eq!(first, 0x20);
-    body[1]
-}
-
-fn connack5(b: &Broker, user: Option<&str>, password: Option<&str>) -> u8 {
-    let mut c = Connect5::new(&unique("c5"));
-    c.username = user.map(Into::into);
-    c.password = password.map(|p| p.as_bytes().to_vec());
-    let mut cl = RawClient::connect(b.b.addr);
-    cl.send(&c.to_bytes());
-    let (first, body) = cl.read_packet();
-    ConnAck5::parse(first, &body).reason
-}
-
-fn hup(b: &Broker) {
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &b.b.child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-/// Waits for a log line containing `needle`.
-fn wait_log(b: &Broker, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(line) = b.b.log.recv_timeout(Duration::from_millis(100)) {
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-    panic!("no log line with {needle:?}");
-}
+use std::time::Duration;
 
 #[test]
 fn mosquitto_passwd_file_right_password_connects_and_wrong_is_refused_in_both_versions() {
@@ -261,63 +178,6 @@ fn acl_refuses_subscriptions_to_nothing_readable_and_filters_deliveries() {
         ("public/news", &b"news"[..])
     );
     anon.expect_silence(Duration::from_millis(300));
-}
-
-#[test]
-fn sighup_adds_a_user_and_a_broken_file_keeps_the_old_users() {
-    let b = broker(Some(&mosquitto_file()), None, false);
-    let (mut stays, _) = {
-        let mut c = Connect::v311(&unique("stay"));
-        c.username = Some("alice".into());
-        c.password = Some(b"alice-secret".to_vec());
-        RawClient::handshake_with(b.b.addr, &c)
-    };
-    assert_eq!(connack311(&b, Some("erin"), Some("erin-pw")), 5);
-    let pw: PathBuf = b.dir.path().join("passwd");
-    let status = std::process::Command::new(common::process::BIN)
-        .args(["passwd", "-b"])
-        .arg(&pw)
-        .args(["erin", "erin-pw"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    hup(&b);
-    wait_log(&b, "(4 users)");
-    assert_eq!(
-        connack311(&b, Some("erin"), Some("erin-pw")),
-        0,
-        "no restart needed"
-    );
-
-    std::fs::write(&pw, "erin:not-a-hash\n").unwrap();
-    hup(&b);
-    let line = wait_log(&b, "reload failed");
-    assert!(
-        line.contains("line 1") && line.contains("password_file"),
-        "{line}"
-    );
-    assert_eq!(
-        connack311(&b, Some("alice"), Some("alice-secret")),
-        0,
-        "old users kept"
-    );
-    assert_eq!(connack311(&b, Some("erin"), Some("erin-pw")), 0);
-    stays.subscribe(1, &[("still/here", 0)]);
-}
-
-#[test]
-fn sighup_applies_a_new_acl_to_clients_already_connected() {
-    let b = broker(None, Some("topic readwrite a/#\n"), true);
-    let mut sub = RawClient::connected(b.b.addr, &unique("s"));
-    assert_eq!(sub.subscribe(1, &[("#", 0)]), vec![0]);
-    let mut p = RawClient::connected(b.b.addr, &unique("p"));
-    p.send(&publish("a/1", b"one", 0, false, false, 0));
-    assert_eq!(sub.recv_publish().payload, b"one");
-    std::fs::write(b.dir.path().join("acl"), "topic write a/#\n").unwrap();
-    hup(&b);
-    wait_log(&b, "security: allow_anonymous");
-    p.send(&publish("a/2", b"two", 0, false, false, 0));
-    sub.expect_silence(Duration::from_millis(300));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! - [`hash`]: `$6$`/`$7$` hashes as mosquitto_passwd writes them;
 //! - [`password_file`]: the password file format; [`authn`]: who may connect;
 //! - [`acl`]: the ACL file format and its checks; [`authz`]: what a client may do;
-//! - [`passwd`]: the `courtier passwd` command.
+//! - [`passwd`]: the `courtier passwd` command; [`revoke`]: whom a reload disconnects.
 //!
 //! Reload is all or nothing: both files are read and parsed first, and only if both are good
 //! are they swapped in (each with one atomic pointer store); otherwise the old settings stay.
@@ -15,6 +15,7 @@ pub mod authz;
 pub mod hash;
 pub mod passwd;
 pub mod password_file;
+pub mod revoke;
 
 #[cfg(test)]
 mod acl_tests;
@@ -26,6 +27,7 @@ use acl::Acl;
 use authn::{AuthSettings, FileAuthenticator};
 use authz::AclAuthorizer;
 use courtier_actors::auth::Security;
+use courtier_actors::session::messages::RevokedBy;
 use password_file::Passwords;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -101,11 +103,13 @@ impl SecurityFiles {
     }
 
     /// Re-reads the files `settings` name and swaps them in, or keeps everything as it is and
-    /// returns why not. Connected clients stay connected; their next checks use the new ACL.
-    pub fn reload(&self, settings: &SecuritySettings) -> Result<(), FileError> {
+    /// returns why not. Connected clients' next checks use the new ACL; on success, the answer
+    /// says which of them lost the right to be connected ([`revoke`]), if any may have.
+    pub fn reload(&self, settings: &SecuritySettings) -> Result<Option<RevokedBy>, FileError> {
         let (auth, acl) = read(settings)?;
+        let old = self.authn.current();
         self.install(settings, auth, acl);
-        Ok(())
+        Ok(revoke::revoked_by(&old, &self.authn.current()))
     }
 
     fn install(&self, settings: &SecuritySettings, auth: AuthSettings, acl: Option<Acl>) {

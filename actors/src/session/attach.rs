@@ -5,7 +5,9 @@ use super::{Link, LinkExtra, Session};
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet};
 use crate::connection::{CloseConnection, Connection};
-use crate::session::messages::{Attach, Attached, Detach, Restored, SessionEnded, ShutdownSession};
+use crate::session::messages::{
+    Attach, Attached, Detach, Restored, Revoke, SessionEnded, ShutdownSession,
+};
 use crate::session::replies::ReplyOrder;
 use actix::prelude::*;
 use actix::WeakAddr;
@@ -207,6 +209,22 @@ impl Handler<ShutdownSession> for Session {
         if let Some(link) = self.detach_link() {
             close_connection(&link.conn, CloseReason::ServerShutdown);
             self.persist(vec![Op::PutSession(self.meta())]);
+        }
+    }
+}
+
+impl Handler<Revoke> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Revoke, _ctx: &mut Context<Self>) {
+        let Some(link) = &self.link else { return };
+        let username = link.username();
+        if let Some(why) = (msg.0)(username) {
+            log::warn!(
+                "client {:?} (user {username:?}): disconnected, {why} (reload)",
+                &*self.client_id
+            );
+            close_connection(&link.conn, CloseReason::Revoked(why));
         }
     }
 }

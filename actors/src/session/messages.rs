@@ -97,3 +97,14 @@ pub struct Restored;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ShutdownSession;
+
+/// Which clients lost the right to be connected after a reload of the security settings:
+/// given a connected client's user name (`None`: anonymous), why it must go, if it must.
+pub type RevokedBy = std::sync::Arc<dyn Fn(Option<&str>) -> Option<String> + Send + Sync>;
+
+/// Close the attached connection if [`RevokedBy`] says its user was withdrawn (5.0:
+/// DISCONNECT 0x98). Sessions without a connection are left alone: their client is checked
+/// again when it reconnects.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Revoke(pub RevokedBy);
