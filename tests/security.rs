@@ -7,7 +7,7 @@ mod common;
 use common::security::*;
 use common::v5::*;
 use common::*;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn mosquitto_passwd_file_right_password_connects_and_wrong_is_refused_in_both_versions() {
@@ -202,4 +202,61 @@ fn a_will_is_checked_like_a_publish_of_its_user() {
     );
     let line = wait_log(&b, "denied will");
     assert!(line.contains("home/secret"), "{line}");
+}
+
+/// `failed_auth_delay_ms`: the first wrong password is answered at once, each further one from
+/// the same address later (doubling), without holding up other clients; a right password
+/// starts over.
+#[test]
+fn repeated_failed_logins_from_one_address_are_answered_later_and_later() {
+    let b = broker_with(
+        Some(&mosquitto_file()),
+        None,
+        false,
+        &[
+            ("COURTIER__SECURITY__FAILED_AUTH_DELAY_MS", "400"),
+            ("COURTIER__SECURITY__FAILED_AUTH_DELAY_MAX_MS", "800"),
+        ],
+    );
+    let timed = |user: &str, password: &str| {
+        let started = Instant::now();
+        let code = connack311(&b, Some(user), Some(password));
+        (code, started.elapsed())
+    };
+    let (code, first) = timed("alice", "wrong");
+    assert_eq!(code, 5);
+    assert!(
+        first < Duration::from_millis(300),
+        "first refusal at once: {first:?}"
+    );
+    let (_, second) = timed("alice", "wrong");
+    assert!(second >= Duration::from_millis(400), "{second:?}");
+    // The third waits 800 ms; meanwhile anonymous-off refusals and good logins of other
+    // connections are not held up.
+    let slow = std::thread::spawn({
+        let addr = b.b.addr;
+        move || {
+            let mut c = Connect::v311(&unique("guess"));
+            c.username = Some("alice".into());
+            c.password = Some(b"still-wrong".to_vec());
+            let started = Instant::now();
+            let mut cl = RawClient::connect(addr);
+            cl.send(&c.to_bytes());
+            let (_, body) = cl.read_packet();
+            (body[1], started.elapsed())
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let (code, good) = timed("carol", "carol6");
+    assert_eq!(code, 0);
+    assert!(
+        good < Duration::from_millis(300),
+        "others not held up: {good:?}"
+    );
+    let (code, third) = slow.join().unwrap();
+    assert_eq!(code, 5);
+    assert!(third >= Duration::from_millis(800), "{third:?}");
+    // carol's success from this address started it over.
+    let (_, again) = timed("alice", "wrong");
+    assert!(again < Duration::from_millis(300), "{again:?}");
 }

@@ -64,6 +64,11 @@ pub struct SecuritySettings {
     pub password_file: PathBuf,
     /// Mosquitto's ACL format; empty = none (every client may do everything but write `$SYS`).
     pub acl_file: PathBuf,
+    /// Milliseconds the second consecutive failed login from one address waits for its
+    /// answer, doubling with each further one; 0 = no delay (`crate::security::throttle`).
+    pub failed_auth_delay_ms: u64,
+    /// Milliseconds; the longest such wait.
+    pub failed_auth_delay_max_ms: u64,
 }
 
 /// `[limits]`: Mosquitto's names, see [`BrokerConfig`] for the meaning.
@@ -263,6 +268,14 @@ impl Settings {
             (
                 "security.acl_file",
                 s(&self.security.acl_file.to_string_lossy()),
+            ),
+            (
+                "security.failed_auth_delay_ms",
+                int(self.security.failed_auth_delay_ms),
+            ),
+            (
+                "security.failed_auth_delay_max_ms",
+                int(self.security.failed_auth_delay_max_ms),
             ),
             ("limits.max_packet_size", int(l.max_packet_size)),
             ("limits.max_connections", int(l.max_connections)),

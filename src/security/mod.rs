@@ -4,7 +4,8 @@
 //! - [`hash`]: `$6$`/`$7$` hashes as mosquitto_passwd writes them;
 //! - [`password_file`]: the password file format; [`authn`]: who may connect;
 //! - [`acl`]: the ACL file format and its checks; [`authz`]: what a client may do;
-//! - [`passwd`]: the `courtier passwd` command; [`revoke`]: whom a reload disconnects.
+//! - [`passwd`]: the `courtier passwd` command; [`revoke`]: whom a reload disconnects;
+//! - [`throttle`]: repeated failed logins from one address answered late.
 //!
 //! Reload is all or nothing: both files are read and parsed first, and only if both are good
 //! are they swapped in (each with one atomic pointer store); otherwise the old settings stay.
@@ -16,6 +17,7 @@ pub mod hash;
 pub mod passwd;
 pub mod password_file;
 pub mod revoke;
+pub mod throttle;
 
 #[cfg(test)]
 mod acl_tests;
@@ -31,6 +33,7 @@ use courtier_actors::session::messages::RevokedBy;
 use password_file::Passwords;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use throttle::{FailedLogins, Throttled};
 
 /// A security file that cannot be used: which key, which file, which line, why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +83,7 @@ pub fn read(settings: &SecuritySettings) -> Result<(AuthSettings, Option<Acl>), 
 pub struct SecurityFiles {
     authn: Arc<FileAuthenticator>,
     authz: Arc<AclAuthorizer>,
+    failed_logins: Arc<FailedLogins>,
 }
 
 impl SecurityFiles {
@@ -89,6 +93,7 @@ impl SecurityFiles {
         let files = SecurityFiles {
             authn: Arc::new(FileAuthenticator::new(AuthSettings::default())),
             authz: Arc::new(AclAuthorizer::new(None)),
+            failed_logins: FailedLogins::new(0, 0),
         };
         files.install(settings, auth, acl);
         Ok(files)
@@ -97,7 +102,10 @@ impl SecurityFiles {
     /// What the broker is started with.
     pub fn security(&self) -> Security {
         Security {
-            authenticator: self.authn.clone(),
+            authenticator: Arc::new(Throttled {
+                inner: self.authn.clone(),
+                failures: self.failed_logins.clone(),
+            }),
             authorizer: self.authz.clone(),
         }
     }
@@ -117,6 +125,10 @@ impl SecurityFiles {
         let rules = acl.as_ref().map(Acl::rule_count);
         self.authn.replace(auth);
         self.authz.replace(acl);
+        self.failed_logins.configure(
+            settings.failed_auth_delay_ms,
+            settings.failed_auth_delay_max_ms,
+        );
         log::info!(
             "security: allow_anonymous = {}, password_file = {}, acl_file = {}",
             settings.allow_anonymous,

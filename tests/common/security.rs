@@ -17,6 +17,16 @@ pub struct Broker {
 /// A broker with `password_file` (copied into a temp dir, so reload tests may change it),
 /// an ACL file if given, and `allow_anonymous`.
 pub fn broker(passwords: Option<&str>, acl: Option<&str>, anonymous: bool) -> Broker {
+    broker_with(passwords, acl, anonymous, &[])
+}
+
+/// [`broker`] with more environment settings (`COURTIER__...`), which override its own.
+pub fn broker_with(
+    passwords: Option<&str>,
+    acl: Option<&str>,
+    anonymous: bool,
+    extra: &[(&str, &str)],
+) -> Broker {
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("passwd");
     let acl_path = dir.path().join("acl");
@@ -33,7 +43,12 @@ pub fn broker(passwords: Option<&str>, acl: Option<&str>, anonymous: bool) -> Br
         env.push(("COURTIER__SECURITY__ACL_FILE", quoted(&acl_path)));
     }
     env.push(("COURTIER__PERSISTENCE__ENABLED", "false".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Wrong passwords are tried on purpose here: short delays keep the tests quick
+    // (tests/security.rs checks the delay itself).
+    env.push(("COURTIER__SECURITY__FAILED_AUTH_DELAY_MS", "20".into()));
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    env.extend_from_slice(extra);
     let b = BrokerProcess::start(&dir.path().join("data"), &[], &env);
     Broker { b, dir }
 }
