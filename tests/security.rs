@@ -260,3 +260,47 @@ fn repeated_failed_logins_from_one_address_are_answered_later_and_later() {
     let (_, again) = timed("alice", "wrong");
     assert!(again < Duration::from_millis(300), "{again:?}");
 }
+
+/// Every denial is a WARN line with client id, user name, address, action, topic and reason
+/// (receive: DEBUG, see session/denied.rs), and counted in
+/// `courtier_auth_denied_total{action}`.
+#[test]
+fn every_denial_is_logged_with_client_user_address_and_counted_by_action() {
+    let b = broker(Some(&mosquitto_file()), Some(ACL), true);
+    assert_eq!(connack311(&b, Some("alice"), Some("wrong")), 5);
+    let line = wait_log(&b, "connection refused");
+    assert!(line.contains("WARN") && line.contains("addr=127.0.0.1:"), "{line}");
+    let mut anon = RawClient::connected(b.b.addr, &unique("anon"));
+    assert_eq!(anon.subscribe(1, &[("home/#", 0), ("#", 0)]), vec![0x80, 0]);
+    let line = wait_log(&b, "denied subscribe");
+    assert!(
+        line.contains("WARN") && line.contains("addr=127.0.0.1:") && line.contains("home/#"),
+        "{line}"
+    );
+    let mut c = Connect::v311(&unique("lamp"));
+    c.username = Some("alice".into());
+    c.password = Some(b"alice-secret".to_vec());
+    let (mut alice, _) = RawClient::handshake_with(b.b.addr, &c);
+    alice.send(&publish("home/secret", b"no", 1, false, false, 1));
+    alice.expect(&puback(1));
+    let line = wait_log(&b, "denied publish");
+    for part in ["WARN", "username=\"alice\"", "addr=127.0.0.1:", "home/secret", "reason="] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    // Allowed for alice, not readable by the anonymous `#` subscriber.
+    alice.send(&publish("home/a", b"x", 0, false, false, 0));
+    anon.expect_silence(Duration::from_millis(200));
+    let http = common::tls::logged_addr(&b.b, "HTTP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (action, n) in [("connect", 1), ("publish", 1), ("subscribe", 1), ("receive", 1)] {
+        let series = format!("courtier_auth_denied_total{{action=\"{action}\"}} {n}");
+        loop {
+            let body = common::http::get(http, "/metrics").body;
+            if body.contains(&series) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{series} in\n{body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -5,6 +5,7 @@ use super::{Link, LinkExtra, Session};
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet};
 use crate::connection::{CloseConnection, Connection};
+use crate::metrics::Denied;
 use crate::session::messages::{
     Attach, Attached, Detach, Restored, Revoke, SessionEnded, ShutdownSession,
 };
@@ -80,6 +81,7 @@ impl Handler<Attach> for Session {
             will: msg.will,
             username: msg.username,
             max_packet_size: msg.max_packet_size,
+            peer: msg.peer,
         };
         self.link = Some(Link {
             conn_id: msg.conn_id,
@@ -129,11 +131,19 @@ impl Session {
             return Some(will);
         };
         let reason = denial.drop_reason();
-        log::info!(
-            "client {:?} (user {username:?}): denied will to {:?} ({})",
-            &*self.client_id,
-            &*will.topic,
-            reason.name()
+        let who = super::denied::Who {
+            client_id: &self.client_id,
+            username,
+            peer: self.link.as_ref().and_then(|l| l.peer()),
+        };
+        let metrics = &self.deps.metrics;
+        super::denied::denied(
+            metrics,
+            who,
+            Denied::Publish,
+            "will",
+            &will.topic,
+            reason.name(),
         );
         self.deps.metrics.count_drop(reason);
         None

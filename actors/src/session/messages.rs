@@ -31,6 +31,9 @@ pub struct Attach {
     pub will: Option<LastWill>,
     /// The authenticated user name, which authorization checks use (auth.rs).
     pub username: Option<bytestring::ByteString>,
+    /// The client's address for denial log lines; given only when an ACL is in force, so
+    /// that other clients cost nothing more (session/denied.rs).
+    pub peer: Option<std::sync::Arc<str>>,
     /// 5.0: the largest packet the client accepts.
     pub max_packet_size: Option<NonZeroU32>,
     /// 5.0: how many QoS 1/2 deliveries the client takes unacknowledged.

@@ -13,6 +13,7 @@ use crate::codec::{
 use crate::connection::Credit;
 use crate::delivery::Delivery;
 use crate::message::Message;
+use crate::metrics::Denied;
 use crate::retain::MatchRetained;
 use crate::session::route::RouteError;
 use crate::topic;
@@ -116,6 +117,11 @@ impl Session {
                         .is_some();
                     let retained = sends_retained(opts, existed);
                     accepted.push((filter, opts, retained));
+                }
+                Err(FilterRefusal::NotAuthorized) => {
+                    let why = FilterRefusal::NotAuthorized.describe();
+                    self.denied(Denied::Subscribe, "subscribe", &filter, why);
+                    codes.push(FilterRefusal::NotAuthorized.suback_code(self.protocol));
                 }
                 Err(refusal) => {
                     log::info!(
