@@ -269,7 +269,10 @@ fn every_denial_is_logged_with_client_user_address_and_counted_by_action() {
     let b = broker(Some(&mosquitto_file()), Some(ACL), true);
     assert_eq!(connack311(&b, Some("alice"), Some("wrong")), 5);
     let line = wait_log(&b, "connection refused");
-    assert!(line.contains("WARN") && line.contains("addr=127.0.0.1:"), "{line}");
+    assert!(
+        line.contains("WARN") && line.contains("addr=127.0.0.1:"),
+        "{line}"
+    );
     let mut anon = RawClient::connected(b.b.addr, &unique("anon"));
     assert_eq!(anon.subscribe(1, &[("home/#", 0), ("#", 0)]), vec![0x80, 0]);
     let line = wait_log(&b, "denied subscribe");
@@ -284,7 +287,13 @@ fn every_denial_is_logged_with_client_user_address_and_counted_by_action() {
     alice.send(&publish("home/secret", b"no", 1, false, false, 1));
     alice.expect(&puback(1));
     let line = wait_log(&b, "denied publish");
-    for part in ["WARN", "username=\"alice\"", "addr=127.0.0.1:", "home/secret", "reason="] {
+    for part in [
+        "WARN",
+        "username=\"alice\"",
+        "addr=127.0.0.1:",
+        "home/secret",
+        "reason=",
+    ] {
         assert!(line.contains(part), "{part} in {line}");
     }
     // Allowed for alice, not readable by the anonymous `#` subscriber.
@@ -292,7 +301,12 @@ fn every_denial_is_logged_with_client_user_address_and_counted_by_action() {
     anon.expect_silence(Duration::from_millis(200));
     let http = common::tls::logged_addr(&b.b, "HTTP");
     let deadline = Instant::now() + Duration::from_secs(5);
-    for (action, n) in [("connect", 1), ("publish", 1), ("subscribe", 1), ("receive", 1)] {
+    for (action, n) in [
+        ("connect", 1),
+        ("publish", 1),
+        ("subscribe", 1),
+        ("receive", 1),
+    ] {
         let series = format!("courtier_auth_denied_total{{action=\"{action}\"}} {n}");
         loop {
             let body = common::http::get(http, "/metrics").body;

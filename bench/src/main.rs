@@ -7,7 +7,7 @@
 //!
 //! - `client.rs`: one raw connection (connect, subscribe, batched writes, in-place frames)
 //! - `load.rs`: fan-in, fan-out, pairs and latency (publishers and subscribers over a duration)
-//! - `scenarios.rs`: idle connections, the retained burst, persistent sessions
+//! - `scenarios.rs`: idle connections, reconnects, the retained burst, persistent sessions
 //! - `stats.rs`: CPU, memory, percentiles and the report
 
 mod client;
@@ -35,6 +35,10 @@ enum Scenario {
     RetainedBurst,
     /// QoS 1 into offline persistent sessions, then reconnect and drain
     Persistent,
+    /// K clients connect (with --username/--password: the broker checks K passwords, "cold"),
+    /// disconnect, and connect again ("cached": a broker that remembers verified passwords
+    /// skips the hashing); connects per second of each pass
+    Reconnect,
 }
 
 /// MQTT load generator: one scenario per run, JSON line on stdout, table on stderr.
@@ -104,6 +108,15 @@ pub struct Opts {
     /// User Properties (`u<i>` = `v<i>`, 9 bytes each) added to every PUBLISH (needs --mqtt5).
     #[arg(long, default_value_t = 0, requires = "mqtt5")]
     user_properties: usize,
+    /// MQTT over TLS, trusting this CA (PEM); the server name checked is "localhost".
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// User name of every client; `{i}` becomes the client's number (one user per client).
+    #[arg(long)]
+    username: Option<String>,
+    /// Password of every client (with --username); `{i}` as in --username.
+    #[arg(long, requires = "username")]
+    password: Option<String>,
 }
 
 impl Opts {
@@ -168,6 +181,17 @@ fn plan(o: &Opts) -> load::Plan {
 
 fn main() {
     let o = Opts::parse();
+    let tls = o.tls_ca.as_deref().map(|ca| {
+        client::tls_config(ca).unwrap_or_else(|e| {
+            eprintln!("courtier-bench: --tls-ca {}: {e}", ca.display());
+            std::process::exit(2)
+        })
+    });
+    client::set_access(client::Access {
+        tls,
+        username: o.username.clone(),
+        password: o.password.clone(),
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -177,6 +201,7 @@ fn main() {
             Scenario::Conns => scenarios::conns(&o).await,
             Scenario::RetainedBurst => scenarios::retained_burst(&o).await,
             Scenario::Persistent => scenarios::persistent(&o).await,
+            Scenario::Reconnect => scenarios::reconnect(&o).await,
             _ => load::run(&o, plan(&o)).await,
         }
     });

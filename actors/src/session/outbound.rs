@@ -119,7 +119,12 @@ impl Session {
         let receive_check = authorizer.checks_receive().then(|| {
             let username = link.extra.as_ref().and_then(|e| e.username.clone());
             let metrics = self.deps.metrics.clone();
-            (authorizer.clone(), self.client_id.clone(), username, metrics)
+            (
+                authorizer.clone(),
+                self.client_id.clone(),
+                username,
+                metrics,
+            )
         });
         let may_read = |d: &Delivery| {
             let Some((authorizer, client_id, username, metrics)) = &receive_check else {
