@@ -11,6 +11,7 @@
 //! are they swapped in (each with one atomic pointer store); otherwise the old settings stay.
 
 pub mod acl;
+mod acl_index;
 pub mod authn;
 pub mod authz;
 pub mod hash;
