@@ -9,11 +9,13 @@
 //! - `load.rs`: fan-in, fan-out, pairs and latency (publishers and subscribers over a duration)
 //! - `scenarios.rs`: idle connections, reconnects, the retained burst, persistent sessions
 //! - `stats.rs`: CPU, memory, percentiles and the report
+//! - `transport.rs`: TCP or TLS, user name and password
 
 mod client;
 mod load;
 mod scenarios;
 mod stats;
+mod transport;
 mod wire;
 
 use clap::{Parser, ValueEnum};
@@ -182,12 +184,12 @@ fn plan(o: &Opts) -> load::Plan {
 fn main() {
     let o = Opts::parse();
     let tls = o.tls_ca.as_deref().map(|ca| {
-        client::tls_config(ca).unwrap_or_else(|e| {
+        transport::tls_config(ca).unwrap_or_else(|e| {
             eprintln!("courtier-bench: --tls-ca {}: {e}", ca.display());
             std::process::exit(2)
         })
     });
-    client::set_access(client::Access {
+    transport::set_access(transport::Access {
         tls,
         username: o.username.clone(),
         password: o.password.clone(),
