@@ -19,6 +19,16 @@
 #   BASELINE=/path/to/older/courtier scripts/bench-compare.sh     # adds "courtier-base": before/after
 #   ONLY=conns CONNS=100000 ROUNDS=1 scripts/bench-compare.sh     # 100,000 idle connections
 #     (needs an open-files hard limit above 100,000: run as root, or raise it first)
+#   BROKERS="courtier mosquitto" ONLY="fanin-q1-tls fanout-q1-tls conns-tls reconnect-pw" \
+#     scripts/bench-compare.sh                                     # TLS and passwords (#14)
+#   BROKERS="courtier courtier-acl" ONLY="fanin-q1 fanout-q1" scripts/bench-compare.sh
+#     # the cost of a 1,000-rule ACL file (courtier-acl: the same broker with one)
+#
+# Security (issue #14): Courtier and Mosquitto also listen with TLS (the same ECDSA P-256
+# certificate and key, made here with openssl; TLS 1.2 minimum on both), and both read the same
+# password file of RECONNECT_USERS users written by `courtier passwd` ($7$, 101 iterations, as
+# mosquitto_passwd writes by default). reconnect-pw: RECONNECT_USERS clients, each its own user,
+# connect (every password hashed: "cold"), disconnect, and connect again ("cached").
 #
 # Mosquitto: the Debian package (installed with apt-get if missing), run directly with its own
 # config on its own port, never the system service. rumqttd: $RUMQTTD, or `rumqttd` on PATH, or
@@ -36,7 +46,8 @@ BROKER_CPU=${BROKER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=${OUT:-$TARGET/bench/$(date +%Y%m%d-%H%M%S)}
-PORT_COURTIER=18830 PORT_MOSQUITTO=18831 PORT_RUMQTTD=18832
+PORT_COURTIER=18830 PORT_MOSQUITTO=18831 PORT_RUMQTTD=18832 PORT_COURTIER_ACL=18834
+TLS_COURTIER=18840 TLS_MOSQUITTO=18841
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -69,7 +80,12 @@ SCENARIOS=(
   "retained-burst|retained-burst -q 1"
   "persistent|persistent -q 1"
   "persistent-4k|persistent -q 1 --payload 4096"
+  "fanin-q1-tls|fanin -q 1 --closed-loop 500 --tls-ca TLS_CA|courtier mosquitto"
+  "fanout-q1-tls|fanout -q 1 --closed-loop 50 --tls-ca TLS_CA|courtier mosquitto"
+  "conns-tls|conns --count 2000 --tls-ca TLS_CA|courtier mosquitto"
+  "reconnect-pw|reconnect --count RECONNECT_USERS --username bench{i} --password pw-{i}|courtier mosquitto"
 )
+RECONNECT_USERS=${RECONNECT_USERS:-1000}
 
 log() { echo "== $*" >&2; }
 
@@ -118,13 +134,46 @@ if [[ " $ONLY " == *" conns "* || -z $ONLY ]]; then
   fi
 fi
 
+# --- TLS certificate and password file, the same for Courtier and Mosquitto -------------------
+TLS=$OUT/tls
+mkdir -p "$TLS"
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+openssl req -x509 "${ec[@]}" -keyout "$TLS/ca.key" -out "$TLS/ca.pem" -days 2 \
+  -subj "/CN=bench CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+openssl req "${ec[@]}" -keyout "$TLS/server.key" -out "$TLS/server.csr" -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$TLS/server.ext"
+openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
+  -days 2 -out "$TLS/server.pem" -extfile "$TLS/server.ext" 2>/dev/null
+"$COURTIER" passwd -c -b "$OUT/passwd" bench0 pw-0
+if [[ -z $ONLY || " $ONLY " == *" reconnect-pw "* ]]; then
+  log "writing $RECONNECT_USERS users with courtier passwd"
+  for i in $(seq 1 $((RECONNECT_USERS - 1))); do "$COURTIER" passwd -b "$OUT/passwd" "bench$i" "pw-$i"; done
+fi
+chmod 644 "$OUT/passwd" "$TLS/server.key"
+# 1,000 ACL rules for courtier-acl: 500 topics of anonymous clients (the bench's own last),
+# 498 users with a rule each, and a pattern.
+{
+  for i in $(seq 0 499); do echo "topic readwrite dev/$i/#"; done
+  echo "topic readwrite bench/#"
+  for i in $(seq 0 497); do printf 'user u%s\ntopic readwrite home/u%s/#\n' "$i" "$i"; done
+  echo "pattern readwrite clients/%c/#"
+} >"$OUT/acl"
+
 # --- broker configs (comparable limits: the same outgoing inflight window for all three,
 # rumqttd's sample value 100 unless INFLIGHT says otherwise; queue 8192; no persistence) ------
 INFLIGHT=${INFLIGHT:-100}
 mkdir -p "$OUT/courtier.d"
 cat >"$OUT/courtier.d/10-bench.toml" <<EOF
-[listener]
+[[listeners]]
 port = $PORT_COURTIER
+bind = "127.0.0.1"
+[[listeners]]
+port = $TLS_COURTIER
+bind = "127.0.0.1"
+certfile = "$TLS/server.pem"
+keyfile = "$TLS/server.key"
+[security]
+password_file = "$OUT/passwd"
 [limits]
 max_inflight_messages = $INFLIGHT
 max_queued_messages = 8192
@@ -136,9 +185,21 @@ enabled = false
 [persistence]
 data_dir = "$OUT/courtier-data"
 EOF
+mkdir -p "$OUT/courtier-acl.d"
+{
+  sed -e '/^\[\[listeners\]\]/,/^\[limits\]/{/^\[limits\]/!d}' \
+    -e "s|^data_dir = .*|data_dir = \"$OUT/courtier-acl-data\"|" "$OUT/courtier.d/10-bench.toml"
+  printf '[listener]\nport = %s\n[security]\nacl_file = "%s"\n' "$PORT_COURTIER_ACL" "$OUT/acl"
+} >"$OUT/courtier-acl.d/10-bench.toml"
 cat >"$OUT/mosquitto.conf" <<EOF
 listener $PORT_MOSQUITTO 127.0.0.1
+listener $TLS_MOSQUITTO 127.0.0.1
+certfile $TLS/server.pem
+keyfile $TLS/server.key
+tls_version tlsv1.2
+password_file $OUT/passwd
 allow_anonymous true
+
 persistence false
 max_inflight_messages $INFLIGHT
 max_queued_messages 8192
@@ -167,7 +228,8 @@ next_connection_delay_ms = 1
 EOF
 
 declare -A PID PORT=([courtier]=$PORT_COURTIER [mosquitto]=$PORT_MOSQUITTO [rumqttd]=$PORT_RUMQTTD
-  [courtier-base]=18833)
+  [courtier-base]=18833 [courtier-acl]=$PORT_COURTIER_ACL)
+declare -A TLS_PORT=([courtier]=$TLS_COURTIER [mosquitto]=$TLS_MOSQUITTO)
 
 start_broker() {
   local b=$1
@@ -179,6 +241,8 @@ start_broker() {
     courtier) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier.d" 2>>"$OUT/courtier.log" & ;;
     courtier-base) taskset -c "$BROKER_CPU" "$BASELINE" --config-dir "$OUT/courtier.d" -p 18833 \
       --data-dir "$OUT/courtier-base-data" 2>>"$OUT/courtier-base.log" & ;;
+    courtier-acl) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier-acl.d" \
+      2>>"$OUT/courtier-acl.log" & ;;
     mosquitto) taskset -c "$BROKER_CPU" mosquitto -c "$OUT/mosquitto.conf" 2>>"$OUT/mosquitto.log" & ;;
     rumqttd) RUST_LOG=warn taskset -c "$BROKER_CPU" "$RUMQTTD" -c "$OUT/rumqttd.toml" >>"$OUT/rumqttd.log" 2>&1 & ;;
   esac
@@ -203,8 +267,9 @@ trap stop_brokers EXIT
 bench() { # broker id round args...
   local b=$1 id=$2 round=$3
   shift 3
-  local line
-  line=$(timeout 120 taskset -c "$GEN_CPU" "$BENCH" "$@" -p "${PORT[$b]}" --broker-pid "${PID[$b]}" \
+  local line port=${PORT[$b]}
+  [[ " $* " == *" --tls-ca "* ]] && port=${TLS_PORT[$b]}
+  line=$(timeout 120 taskset -c "$GEN_CPU" "$BENCH" "$@" -p "$port" --broker-pid "${PID[$b]}" \
     --label "$b" 2>>"$OUT/bench.log") || { log "$b $id: failed"; return 0; }
   echo "{\"id\":\"$id\",\"round\":$round,${line#\{}" >>"$RESULTS"
   echo "$b $id: $line" >&2
@@ -228,6 +293,8 @@ for round in $(seq "$ROUNDS"); do
   fi
   for s in "${SCENARIOS[@]}"; do
     IFS='|' read -r id argv applies <<<"$s"
+    argv=${argv//TLS_CA/$TLS/ca.pem}
+    argv=${argv//RECONNECT_USERS/$RECONNECT_USERS}
     read -r -a args <<<"$argv"
     wanted "$id" || continue
     for b in "${order[@]}"; do

@@ -23,6 +23,9 @@ METRICS["persistent-4k"] = METRICS["persistent"]
 for _sid in ("fanout-q1-v5-devices", "fanout-q1-v5-alias"):
     METRICS[_sid] = [("msgs_per_s", "deliveries/s", True),
                      ("rx_bytes_per_msg", "bytes/delivery on the wire (lower)", False)]
+METRICS["conns-tls"] = [("connects_per_s", "TLS connects/s", True)]
+METRICS["reconnect-pw"] = [("cold_connects_per_s", "connects/s, passwords cold", True),
+                           ("cached_connects_per_s", "connects/s, passwords cached", True)]
 DEFAULT = [("msgs_per_s", "deliveries/s", True)]
 CPU = ("broker_cpu_us_per_msg", "broker CPU µs/msg (lower)", False)
 
@@ -54,7 +57,7 @@ def main():
     print(head)
     print("|" + "---|" * (2 + len(brokers) + len(brokers) - 1))
     for sid in order:
-        metrics = METRICS.get(sid, DEFAULT) + ([CPU] if sid not in ("conns", "latency-q1") else [])
+        metrics = METRICS.get(sid, DEFAULT) + ([CPU] if sid not in ("conns", "conns-tls", "reconnect-pw", "latency-q1") else [])
         for key, label, higher in metrics:
             meds, cells = {}, []
             for b in brokers:

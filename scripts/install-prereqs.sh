@@ -9,6 +9,7 @@
 #     mosquitto-clients      mosquitto_pub/mosquitto_sub for tests/interop
 #     paho-mqtt 2.x, pytest, prometheus-client (its /metrics parsers)  for tests/interop
 #     chromium               Debian's browser, driven headless by tests/interop (no browser download)
+#     libnss3-tools          certutil: the WSS test makes Chromium trust its test CA (NSS database)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
 # The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
 # service on port 1883, which would stop Courtier from starting there.
@@ -21,7 +22,7 @@ PYTHON=${PYTHON:-python3}
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 build_pkgs=(librocksdb-dev clang libclang-dev)
-test_pkgs=(mosquitto-clients chromium)
+test_pkgs=(mosquitto-clients chromium libnss3-tools)
 wanted=("${build_pkgs[@]}")
 [ "$MODE" = test ] && wanted+=("${test_pkgs[@]}")
 

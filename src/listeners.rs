@@ -47,6 +47,8 @@ pub struct WsListener {
 pub struct Bound {
     pub mqtt: Vec<MqttListener>,
     pub ws: Vec<WsListener>,
+    /// The certificates and keys of the TLS listeners, which SIGHUP reloads.
+    pub certs: Vec<Arc<tls::CertStore>>,
 }
 
 /// Bind every listener and read every certificate and key.
@@ -64,7 +66,11 @@ pub async fn bind(settings: &Settings) -> io::Result<Bound> {
     }
     for (i, spec) in settings.listeners.iter().enumerate() {
         let tls = match spec.is_tls() {
-            true => Some(tls::server_config(i, spec)?),
+            true => {
+                let (config, certs) = tls::server_config(i, spec)?;
+                bound.certs.push(certs);
+                Some(config)
+            }
             false => None,
         };
         let limit = spec.limit().map(ConnLimit::new);

@@ -113,11 +113,15 @@ impl Signals {
     }
 }
 
-/// SIGHUP: the configuration is read again as at start-up (files, environment, options) and its
-/// `[security]` part applied: allow_anonymous, the password file and the ACL file. Anything
-/// that does not load keeps the old settings; other sections need a restart.
+/// SIGHUP: the TLS listeners' certificate and key files are read again, and the configuration
+/// as at start-up (files, environment, options) with its `[security]` part applied:
+/// allow_anonymous, the password file and the ACL file. Anything that does not load keeps the
+/// old settings; other sections need a restart.
 fn reload(cli: &Cli, server: &courtier::Server) {
-    log::info!("SIGHUP received: reloading [security] (allow_anonymous, password_file, acl_file)");
+    log::info!("SIGHUP received: reloading TLS certificates and [security] (allow_anonymous, password_file, acl_file)");
+    for e in server.reload_certificates() {
+        log::error!("reload failed, the old certificate stays in use: {e}");
+    }
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

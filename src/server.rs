@@ -27,6 +27,8 @@ pub struct Server {
     pub listeners: Vec<(SocketAddr, &'static str)>,
     /// The password and ACL files in force; [`Server::reload_security`] replaces them.
     pub security: SecurityFiles,
+    /// The TLS listeners' certificates and keys; [`Server::reload_certificates`] reads them again.
+    certs: Vec<Arc<crate::tls::CertStore>>,
     accept: Vec<listener::Accepting>,
     http_state: Arc<HttpState>,
     http_servers: Vec<ServerHandle>,
@@ -143,6 +145,7 @@ impl Server {
         let metrics_addr = metrics_listener
             .map(|l| serve(l, metrics_only, 1))
             .transpose()?;
+        let certs = bound.certs;
         let mut addrs = Vec::new();
         let handshake = Duration::from_secs(settings.broker.connect_timeout_secs);
         for l in bound.ws {
@@ -167,6 +170,7 @@ impl Server {
             metrics_addr,
             listeners: addrs,
             security,
+            certs,
             accept,
             http_state,
             http_servers,
@@ -175,9 +179,27 @@ impl Server {
     }
 
     /// Re-reads the password and ACL files (SIGHUP) with `settings`' `[security]`; on error
-    /// the old ones stay in force and the error (file, line, reason) is returned.
+    /// the old ones stay in force and the error (file, line, reason) is returned. Clients
+    /// whose user the new files withdraw are disconnected (5.0: DISCONNECT 0x98).
     pub fn reload_security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
-        self.security.reload(&settings.security)
+        if let Some(revoked_by) = self.security.reload(&settings.security)? {
+            self.broker.revoke(revoked_by);
+        }
+        Ok(())
+    }
+
+    /// Reads every TLS listener's certificate and key files again (SIGHUP, after a renewal):
+    /// new handshakes use them, open connections are not touched. A pair that does not load
+    /// keeps the old one; the errors (listener, key, file, reason) are returned.
+    pub fn reload_certificates(&self) -> Vec<io::Error> {
+        let mut errors = Vec::new();
+        for store in &self.certs {
+            match store.reload() {
+                Ok(()) => log::info!("TLS certificate reloaded: {}", store.describe()),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after

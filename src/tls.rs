@@ -1,14 +1,17 @@
 //! TLS for listeners, with rustls: the server configuration a `[[listeners]]` table describes
 //! (certificate, key, clients' CA, minimum version), the user name a client certificate gives,
-//! and the handshake of MQTT/TLS connections with its deadline.
+//! and the listener's certificate and key, which SIGHUP reads again ([`CertStore`]).
 
 use crate::config::{ListenerSpec, TlsVersion};
+use arc_swap::ArcSwap;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What a verified client certificate says about the user.
@@ -99,24 +102,100 @@ fn escape(v: &str) -> String {
     out
 }
 
-/// The rustls configuration of a TLS listener. Errors name the listener, the key, the file
-/// and the reason, and stop start-up.
-pub fn server_config(index: usize, spec: &ListenerSpec) -> io::Result<Arc<ServerConfig>> {
-    let fail = |key: &str, path: &Path, why: String| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("listeners[{index}].{key} {}: {why}", path.display()),
-        )
-    };
+/// A TLS listener's certificate chain and key, which every new handshake takes from here, so
+/// that [`CertStore::reload`] (SIGHUP, after a certificate renewal) changes them for new
+/// connections without touching open ones. MQTT and WSS listeners share this one mechanism.
+pub struct CertStore {
+    /// `listeners[index]`, for messages.
+    index: usize,
+    certfile: PathBuf,
+    keyfile: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl CertStore {
+    fn load(
+        index: usize,
+        certfile: &Path,
+        keyfile: &Path,
+        provider: Arc<CryptoProvider>,
+    ) -> io::Result<CertStore> {
+        let key = certified_key(index, certfile, keyfile, &provider)?;
+        Ok(CertStore {
+            index,
+            certfile: certfile.to_owned(),
+            keyfile: keyfile.to_owned(),
+            provider,
+            current: ArcSwap::from_pointee(key),
+        })
+    }
+
+    /// Reads the certificate and key files again; if they do not make a usable pair, keeps the
+    /// old ones and returns why (listener, key, file, reason).
+    pub fn reload(&self) -> io::Result<()> {
+        let key = certified_key(self.index, &self.certfile, &self.keyfile, &self.provider)?;
+        self.current.store(Arc::new(key));
+        Ok(())
+    }
+
+    /// `listeners[N]` and the certificate file, for logs.
+    pub fn describe(&self) -> String {
+        format!("listeners[{}] {}", self.index, self.certfile.display())
+    }
+}
+
+impl std::fmt::Debug for CertStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+fn fail(index: usize, key: &str, path: &Path, why: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("listeners[{index}].{key} {}: {why}", path.display()),
+    )
+}
+
+/// The certificate chain of `certfile` with the key of `keyfile`, checked to belong together.
+fn certified_key(
+    index: usize,
+    certfile: &Path,
+    keyfile: &Path,
+    provider: &CryptoProvider,
+) -> io::Result<CertifiedKey> {
+    let certs = read_certs(certfile).map_err(|e| fail(index, "certfile", certfile, e))?;
+    let key = PrivateKeyDer::from_pem_file(keyfile).map_err(|e| {
+        let why = format!("no usable private key: {e}");
+        fail(index, "keyfile", keyfile, why)
+    })?;
+    CertifiedKey::from_der(certs, key, provider).map_err(|e| {
+        let why = format!("does not fit the certificate: {e}");
+        fail(index, "keyfile", keyfile, why)
+    })
+}
+
+/// The rustls configuration of a TLS listener, and its [`CertStore`]. Errors name the
+/// listener, the key, the file and the reason, and stop start-up.
+pub fn server_config(
+    index: usize,
+    spec: &ListenerSpec,
+) -> io::Result<(Arc<ServerConfig>, Arc<CertStore>)> {
+    let fail = |key: &str, path: &Path, why: String| fail(index, key, path, why);
     let (Some(certfile), Some(keyfile)) = (&spec.certfile, &spec.keyfile) else {
         return Err(io::Error::other(format!(
             "listeners[{index}]: not a TLS listener"
         )));
     };
-    let certs = read_certs(certfile).map_err(|e| fail("certfile", certfile, e))?;
-    let key = PrivateKeyDer::from_pem_file(keyfile)
-        .map_err(|e| fail("keyfile", keyfile, format!("no usable private key: {e}")))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let store = Arc::new(CertStore::load(index, certfile, keyfile, provider.clone())?);
     let versions: &[&rustls::SupportedProtocolVersion] = match spec.tls_version {
         TlsVersion::V12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::V13 => &[&rustls::version::TLS13],
@@ -144,14 +223,8 @@ pub fn server_config(index: usize, spec: &ListenerSpec) -> io::Result<Arc<Server
         }
         None => builder.with_no_client_auth(),
     };
-    let config = builder.with_single_cert(certs, key).map_err(|e| {
-        fail(
-            "keyfile",
-            keyfile,
-            format!("does not fit the certificate: {e}"),
-        )
-    })?;
-    Ok(Arc::new(config))
+    let config = builder.with_cert_resolver(store.clone());
+    Ok((Arc::new(config), store))
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -276,6 +276,15 @@ impl Broker {
         Connection::start(reader, writer, peer, transport, deps, busy, cert_username);
     }
 
+    /// After a reload of the security settings: close the connection of every client whose
+    /// user `revoked_by` names as withdrawn (5.0: DISCONNECT 0x98 administrative action; 3.x:
+    /// closed). Others stay connected.
+    pub fn revoke(&self, revoked_by: crate::session::messages::RevokedBy) {
+        self.inner
+            .registry
+            .do_send(crate::registry::RevokeUsers(revoked_by));
+    }
+
     /// Close every client, save sessions, flush the store. The caller applies the deadline.
     pub async fn shutdown(&self) {
         let _ = self.inner.guardian.send(Shutdown).await;

@@ -41,6 +41,10 @@ pub enum CloseReason {
     Refused(u8),
     /// The broker is shutting down.
     ServerShutdown,
+    /// The client's credentials were withdrawn by a reload (its user deleted from the
+    /// password file, or anonymous access turned off): 5.0 DISCONNECT 0x98 "administrative
+    /// action", then closed; no Will, since the client may no longer publish anything.
+    Revoked(String),
     /// The session this connection was attached to is gone (broker bug or shutdown race).
     SessionGone,
     /// A 5.0 re-authentication (AUTH 0x19) failed [MQTT-4.12.1-2].
@@ -54,7 +58,9 @@ impl CloseReason {
     pub fn publishes_will(&self) -> bool {
         match self {
             CloseReason::ClientDisconnect { with_will } => *with_will,
-            CloseReason::ServerShutdown | CloseReason::Refused(_) => false,
+            CloseReason::ServerShutdown | CloseReason::Refused(_) | CloseReason::Revoked(_) => {
+                false
+            }
             _ => true,
         }
     }
@@ -90,6 +96,7 @@ impl CloseReason {
             CloseReason::RetainNotSupported => ReasonCode::RetainNotSupported,
             CloseReason::TakenOver => ReasonCode::SessionTakenOver,
             CloseReason::ServerShutdown => ReasonCode::ServerShuttingDown,
+            CloseReason::Revoked(_) => ReasonCode::AdministrativeAction,
             CloseReason::SessionGone => ReasonCode::UnspecifiedError,
             // 0x86 exists only in CONNACK: a DISCONNECT says "not authorized" instead.
             CloseReason::ReauthFailed(AuthFailure::BadAuthenticationMethod) => {
@@ -132,6 +139,7 @@ impl fmt::Display for CloseReason {
             CloseReason::TakenOver => f.write_str("session taken over by a new connection"),
             CloseReason::Refused(code) => write!(f, "CONNECT refused with CONNACK code {code}"),
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
+            CloseReason::Revoked(why) => write!(f, "access revoked by a reload: {why}"),
             CloseReason::SessionGone => f.write_str("session ended"),
             CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
         }

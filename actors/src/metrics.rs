@@ -62,6 +62,33 @@ impl DropReason {
     }
 }
 
+/// What an authentication or authorization check refused, for
+/// `courtier_auth_denied_total{action}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denied {
+    Connect,
+    Publish,
+    Subscribe,
+    Receive,
+}
+
+impl Denied {
+    pub const ALL: [Denied; 4] = [
+        Denied::Connect,
+        Denied::Publish,
+        Denied::Subscribe,
+        Denied::Receive,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Denied::Connect => "connect",
+            Denied::Publish => "publish",
+            Denied::Subscribe => "subscribe",
+            Denied::Receive => "receive",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     pub started: Instant,
@@ -92,6 +119,7 @@ pub struct Metrics {
     pub publish_received: AtomicU64,
     pub publish_sent: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    auth_denied: [AtomicU64; Denied::ALL.len()],
     /// Restarts of supervised actors (all kinds together; the log names which).
     pub actor_restarts: AtomicU64,
     /// Messages waiting in session queues (not yet sent), all sessions.
@@ -156,6 +184,7 @@ impl Default for Metrics {
             publish_received: AtomicU64::new(0),
             publish_sent: AtomicU64::new(0),
             dropped: Default::default(),
+            auth_denied: Default::default(),
             actor_restarts: AtomicU64::new(0),
             queued_messages: AtomicI64::new(0),
             ws_connections_open: AtomicI64::new(0),
@@ -183,6 +212,12 @@ impl Metrics {
     }
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.dropped[reason as usize].load(Relaxed)
+    }
+    pub fn count_denied(&self, action: Denied) {
+        self.auth_denied[action as usize].fetch_add(1, Relaxed);
+    }
+    pub fn denied(&self, action: Denied) -> u64 {
+        self.auth_denied[action as usize].load(Relaxed)
     }
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().map(|d| d.load(Relaxed)).sum()

@@ -4,7 +4,7 @@
 //! persisted ones at start-up, forgets ended ones, and shuts them all down.
 
 use crate::message::ClientId;
-use crate::session::messages::{Restored, ShutdownSession};
+use crate::session::messages::{Restored, Revoke, RevokedBy, ShutdownSession};
 use crate::session::{Session, SessionDeps};
 use crate::supervision::{ChildFailed, ReportTo};
 use actix::prelude::*;
@@ -231,6 +231,21 @@ impl Handler<ShutdownSessions> for SessionRegistry {
         Box::pin(async move {
             futures_util::future::join_all(all).await;
         })
+    }
+}
+
+/// Ask every session with a connection whether its user is still allowed after a reload
+/// (see [`Revoke`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RevokeUsers(pub RevokedBy);
+
+impl Handler<RevokeUsers> for SessionRegistry {
+    type Result = ();
+    fn handle(&mut self, msg: RevokeUsers, _ctx: &mut Context<Self>) {
+        for addr in self.sessions.values().filter_map(|(a, _)| live(a)) {
+            addr.do_send(Revoke(msg.0.clone()));
+        }
     }
 }
 

@@ -1,13 +1,13 @@
 //! A raw MQTT client connection: one socket, one read buffer, one write buffer. Everything the
 //! generator sends is encoded into `out` and written with one `write_all` per batch.
 
+use crate::transport::{access, client_number, Stream};
 use crate::wire::{self, Frame};
 use bytes::{Buf, BytesMut};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 
 /// Protocol version and per-PUBLISH extras, the same for every client of a run.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +37,7 @@ impl Proto {
 pub const SESSION_EXPIRY_S: u32 = 3600;
 
 pub struct Client {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub inbuf: BytesMut,
     pub out: BytesMut,
     pub v5: bool,
@@ -74,8 +74,19 @@ impl Client {
         if let Some(ip) = local {
             socket.bind(SocketAddr::new(ip, 0))?;
         }
-        let stream = socket.connect(addr).await?;
-        stream.set_nodelay(true)?;
+        let tcp = socket.connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let access = access();
+        let stream = match &access.tls {
+            None => Stream::Tcp(tcp),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, tcp)
+                    .await?;
+                Stream::Tls(Box::new(tls))
+            }
+        };
         let mut c = Client {
             stream,
             inbuf: BytesMut::with_capacity(4096),
@@ -88,6 +99,17 @@ impl Client {
         };
         let expiry = proto.v5.then_some(if clean { 0 } else { SESSION_EXPIRY_S });
         // 60 s: some brokers (rumqttd) refuse 0; every run is shorter than 1.5 keep-alives.
+        let username = access
+            .username
+            .as_ref()
+            .map(|u| u.replace("{i}", client_number(client_id)));
+        let password = access
+            .password
+            .as_ref()
+            .map(|p| p.replace("{i}", client_number(client_id)));
+        let credentials = username
+            .as_deref()
+            .map(|u| (u, password.as_deref().unwrap_or("")));
         wire::connect(
             &mut c.out,
             client_id,
@@ -95,6 +117,7 @@ impl Client {
             60,
             expiry,
             proto.topic_alias_max,
+            credentials,
         );
         c.flush().await?;
         let (kind, body) = c.expect_one(Duration::from_secs(30)).await?;

@@ -7,13 +7,15 @@
 //!
 //! - `client.rs`: one raw connection (connect, subscribe, batched writes, in-place frames)
 //! - `load.rs`: fan-in (also to a shared subscription), fan-out, pairs and latency (publishers and subscribers over a duration)
-//! - `scenarios.rs`: idle connections, the retained burst, persistent sessions
+//! - `scenarios.rs`: idle connections, reconnects, the retained burst, persistent sessions
 //! - `stats.rs`: CPU, memory, percentiles and the report
+//! - `transport.rs`: TCP or TLS, user name and password
 
 mod client;
 mod load;
 mod scenarios;
 mod stats;
+mod transport;
 mod wire;
 
 use clap::{Parser, ValueEnum};
@@ -35,6 +37,10 @@ enum Scenario {
     RetainedBurst,
     /// QoS 1 into offline persistent sessions, then reconnect and drain
     Persistent,
+    /// K clients connect (with --username/--password: the broker checks K passwords, "cold"),
+    /// disconnect, and connect again ("cached": a broker that remembers verified passwords
+    /// skips the hashing); connects per second of each pass
+    Reconnect,
 }
 
 /// MQTT load generator: one scenario per run, JSON line on stdout, table on stderr.
@@ -118,6 +124,15 @@ pub struct Opts {
     /// them through one wildcard filter (fanout; 0: one short topic, one publisher).
     #[arg(long, default_value_t = 0)]
     device_topics: usize,
+    /// MQTT over TLS, trusting this CA (PEM); the server name checked is "localhost".
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// User name of every client; `{i}` becomes the client's number (one user per client).
+    #[arg(long)]
+    username: Option<String>,
+    /// Password of every client (with --username); `{i}` as in --username.
+    #[arg(long, requires = "username")]
+    password: Option<String>,
 }
 
 impl Opts {
@@ -211,6 +226,17 @@ fn device_topic(prefix: &str, i: usize) -> String {
 
 fn main() {
     let o = Opts::parse();
+    let tls = o.tls_ca.as_deref().map(|ca| {
+        transport::tls_config(ca).unwrap_or_else(|e| {
+            eprintln!("courtier-bench: --tls-ca {}: {e}", ca.display());
+            std::process::exit(2)
+        })
+    });
+    transport::set_access(transport::Access {
+        tls,
+        username: o.username.clone(),
+        password: o.password.clone(),
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -220,6 +246,7 @@ fn main() {
             Scenario::Conns => scenarios::conns(&o).await,
             Scenario::RetainedBurst => scenarios::retained_burst(&o).await,
             Scenario::Persistent => scenarios::persistent(&o).await,
+            Scenario::Reconnect => scenarios::reconnect(&o).await,
             _ => load::run(&o, plan(&o)).await,
         }
     });

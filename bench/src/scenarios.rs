@@ -43,6 +43,70 @@ pub fn raise_nofile(want: u64) -> u64 {
     }
 }
 
+/// Connect `o.count` clients, `o.concurrency` at a time; the clients and how many failed.
+async fn connect_all(o: &Opts, pass: &str) -> (Vec<Client>, u64) {
+    let proto = o.proto();
+    let gate = Arc::new(Semaphore::new(o.concurrency.max(1)));
+    let tag = std::process::id();
+    let mut set = JoinSet::new();
+    for i in 0..o.count {
+        let (gate, addr, local) = (gate.clone(), o.addr(), local_ip(o, i));
+        let id = format!("b{tag}-{pass}{i}");
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            Client::connect(addr, &id, true, local, proto).await
+        });
+    }
+    let mut clients = Vec::with_capacity(o.count);
+    let mut failed = 0u64;
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(c)) => clients.push(c),
+            Ok(Err(e)) => {
+                if failed == 0 {
+                    eprintln!("connect failed: {e}");
+                }
+                failed += 1;
+            }
+            Err(e) => eprintln!("connect task: {e}"),
+        }
+    }
+    (clients, failed)
+}
+
+/// K clients connect, all disconnect, all connect again: connects per second of the first
+/// ("cold": each password hashed) and the second pass ("cached").
+pub async fn reconnect(o: &Opts) -> io::Result<Report> {
+    raise_nofile(o.count as u64 + 1024);
+    let meter = CpuMeter::start(o.broker_pid);
+    let mut rates = Vec::new();
+    let mut failed = 0;
+    for pass in ["c", "r"] {
+        let started = Instant::now();
+        let (clients, f) = connect_all(o, pass).await;
+        let wall = started.elapsed().as_secs_f64();
+        rates.push((clients.len() as f64 / wall.max(1e-9), wall));
+        failed += f;
+        for c in clients {
+            c.disconnect().await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let cpu = meter.stop();
+    let mut r = Report::default();
+    r.str("scenario", "reconnect")
+        .str("broker", o.label.clone())
+        .int("protocol", o.proto().level())
+        .int("connections", o.count as u64)
+        .int("failed", failed)
+        .num("cold_connect_s", rates[0].1)
+        .num("cold_connects_per_s", rates[0].0)
+        .num("cached_connect_s", rates[1].1)
+        .num("cached_connects_per_s", rates[1].0);
+    r.cpu(&cpu, 0);
+    Ok(r)
+}
+
 /// K idle connections: time to connect them all, and the broker's RSS growth per connection.
 pub async fn conns(o: &Opts) -> io::Result<Report> {
     let proto = o.proto();

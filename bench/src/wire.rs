@@ -67,6 +67,7 @@ pub fn connect(
     keep_alive: u16,
     session_expiry: Option<u32>,
     topic_alias_max: u16,
+    credentials: Option<(&str, &str)>,
 ) {
     // 5.0: the property block (Session Expiry Interval when not 0, Topic Alias Maximum when
     // not 0), its length first.
@@ -82,14 +83,20 @@ pub fn connect(
         }
         props.insert(0, props.len() as u8);
     }
+    let creds_len = credentials.map_or(0, |(u, p)| 4 + u.len() + p.len());
     buf.put_u8(0x10);
-    put_len(buf, 10 + props.len() + 2 + client_id.len());
+    put_len(buf, 10 + props.len() + 2 + client_id.len() + creds_len);
     put_str(buf, b"MQTT");
     buf.put_u8(if session_expiry.is_some() { 5 } else { 4 });
-    buf.put_u8(if clean { 0x02 } else { 0x00 });
+    let flags = if clean { 0x02 } else { 0x00 } | if credentials.is_some() { 0xC0 } else { 0 };
+    buf.put_u8(flags);
     buf.put_u16(keep_alive);
     buf.put_slice(&props);
     put_str(buf, client_id.as_bytes());
+    if let Some((user, password)) = credentials {
+        put_str(buf, user.as_bytes());
+        put_str(buf, password.as_bytes());
+    }
 }
 
 /// SUBSCRIBE; `v5` adds the (empty) property block. The options byte carries the QoS only:

@@ -78,7 +78,7 @@ fn v5_acks_in_long_form_and_suback_with_properties() {
 #[test]
 fn connect_v5_and_connack_limits() {
     let mut buf = BytesMut::new();
-    connect(&mut buf, "c", false, 60, Some(3600), 0);
+    connect(&mut buf, "c", false, 60, Some(3600), 0, None);
     assert_eq!(
         &buf[..],
         &[
@@ -87,12 +87,22 @@ fn connect_v5_and_connack_limits() {
         ]
     );
     buf.clear();
-    connect(&mut buf, "c", true, 60, None, 0);
+    connect(&mut buf, "c", true, 60, None, 0, None);
     assert_eq!(buf[8], 4);
     assert_eq!(buf.len(), 15);
     buf.clear();
-    connect(&mut buf, "c", true, 60, Some(0), 10);
+    connect(&mut buf, "c", true, 60, Some(0), 10, None);
     assert_eq!(&buf[12..16], &[3, 0x22, 0, 10], "Topic Alias Maximum 10");
+    buf.clear();
+    // User name and password: flags 0xC2, both strings after the client id.
+    connect(&mut buf, "c", true, 60, None, 0, Some(("u", "pw")));
+    assert_eq!(
+        &buf[..],
+        &[
+            0x10, 20, 0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 60, 0, 1, b'c', 0, 1, b'u', 0, 2,
+            b'p', b'w'
+        ]
+    );
     // Session present 0, success, properties: assigned id "ab", receive maximum 20,
     // maximum QoS 1, a user property.
     let body = [

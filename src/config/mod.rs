@@ -68,6 +68,11 @@ pub struct SecuritySettings {
     pub acl_file: PathBuf,
     /// MQTT 5.0 enhanced authentication methods offered (`"SCRAM-SHA-512"`); empty = none.
     pub auth_methods: Vec<String>,
+    /// Milliseconds the second consecutive failed login from one address waits for its
+    /// answer, doubling with each further one; 0 = no delay (`crate::security::throttle`).
+    pub failed_auth_delay_ms: u64,
+    /// Milliseconds; the longest such wait.
+    pub failed_auth_delay_max_ms: u64,
 }
 
 /// `[limits]`: Mosquitto's names, see [`BrokerConfig`] for the meaning.
@@ -289,6 +294,14 @@ impl Settings {
             (
                 "security.auth_methods",
                 strings(&self.security.auth_methods),
+            ),
+            (
+                "security.failed_auth_delay_ms",
+                int(self.security.failed_auth_delay_ms),
+            ),
+            (
+                "security.failed_auth_delay_max_ms",
+                int(self.security.failed_auth_delay_max_ms),
             ),
             ("limits.max_packet_size", int(l.max_packet_size)),
             ("limits.max_connections", int(l.max_connections)),

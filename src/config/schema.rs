@@ -176,6 +176,8 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("security", "password_file", Kind::Str { non_empty: false }),
     key("security", "acl_file", Kind::Str { non_empty: false }),
     key("security", "auth_methods", Kind::Names(&["SCRAM-SHA-512"])),
+    key("security", "failed_auth_delay_ms", int(0, 3_600_000)),
+    key("security", "failed_auth_delay_max_ms", int(0, 3_600_000)),
     key("limits", "max_packet_size", int(2, 268_435_460)),
     key("limits", "max_connections", int(-1, i64::MAX)),
     key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),

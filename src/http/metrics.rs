@@ -7,7 +7,7 @@
 
 use super::HttpState;
 use actix_web::{web, HttpResponse};
-use courtier_actors::metrics::{ByQos, DropReason, Metrics};
+use courtier_actors::metrics::{ByQos, Denied, DropReason, Metrics};
 use courtier_actors::{process, Broker};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -228,6 +228,16 @@ pub async fn render(broker: &Broker) -> String {
         "courtier_messages_dropped",
         "Messages dropped, by reason",
         &drops,
+    );
+    let denied: Vec<_> = Denied::ALL
+        .iter()
+        .map(|a| (label("action", a.name()), m.denied(*a)))
+        .collect();
+    counter_family(
+        &mut reg,
+        "courtier_auth_denied",
+        "Refused by authentication (connect) or authorization (publish, subscribe, receive)",
+        &denied,
     );
     gauge(
         &mut reg,

@@ -16,7 +16,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use courtier_actors::Broker;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -30,6 +30,8 @@ pub struct HttpState {
     phase: AtomicU8,
     store_backend: &'static str,
     started: Instant,
+    /// WSS handshakes that failed before the broker (and its metrics) was ready.
+    early_tls_failures: AtomicU64,
 }
 
 impl HttpState {
@@ -39,12 +41,23 @@ impl HttpState {
             phase: AtomicU8::new(STARTING),
             store_backend,
             started: Instant::now(),
+            early_tls_failures: AtomicU64::new(0),
         })
     }
     /// The broker's state is loaded and every listener accepts.
     pub fn set_ready(&self, broker: Broker) {
+        let early = self.early_tls_failures.swap(0, Relaxed);
+        let failures = &broker.metrics().tls_handshake_failures;
+        failures.fetch_add(early, Relaxed);
         let _ = self.broker.set(broker);
         self.phase.store(READY, Relaxed);
+    }
+    /// A WSS handshake failed: counted with the MQTT listeners' failures.
+    pub fn count_tls_handshake_failure(&self) {
+        match self.broker() {
+            Some(b) => b.metrics().tls_handshake_failures.fetch_add(1, Relaxed),
+            None => self.early_tls_failures.fetch_add(1, Relaxed),
+        };
     }
     pub fn set_stopping(&self) {
         self.phase.store(STOPPING, Relaxed);

@@ -15,6 +15,7 @@
 //! `$SYS`). With pattern rules present, a client whose user name or client id holds `+` or `#`
 //! is denied everything (it could otherwise widen a pattern into a wildcard).
 
+use super::acl_index::{Rule, RuleList};
 use super::FileError;
 use courtier_actors::topic;
 use std::cell::RefCell;
@@ -27,12 +28,6 @@ pub const WRITE: u8 = 2;
 pub const DENY: u8 = 0;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Rule {
-    access: u8,
-    filter: Box<str>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 struct Pattern {
     access: u8,
     filter: Box<str>,
@@ -41,11 +36,12 @@ struct Pattern {
     substitutes: bool,
 }
 
-/// A parsed ACL file: rules per user, precomputed so a check is a map lookup and a scan.
+/// A parsed ACL file: rules per user, precomputed so a check is a map lookup and a look at
+/// the rules that can match (acl_index.rs).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Acl {
-    anonymous: Vec<Rule>,
-    users: HashMap<String, Vec<Rule>>,
+    anonymous: RuleList,
+    users: HashMap<String, RuleList>,
     patterns: Vec<Pattern>,
 }
 
@@ -88,7 +84,9 @@ fn push_rule<T>(list: &mut Vec<T>, rule: T, deny: bool, is_deny: impl Fn(&T) -> 
 impl Acl {
     /// Parses a whole file; the error names the first bad line (1-based) and why.
     pub fn parse(text: &str) -> Result<Acl, (usize, String)> {
-        let mut acl = Acl::default();
+        let mut anonymous = Vec::new();
+        let mut users: HashMap<String, Vec<Rule>> = HashMap::new();
+        let mut patterns = Vec::new();
         let mut user: Option<String> = None;
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
@@ -105,7 +103,7 @@ impl Acl {
                         return Err((n, "missing user name".into()));
                     }
                     user = Some(rest.to_owned());
-                    acl.users.entry(rest.to_owned()).or_default();
+                    users.entry(rest.to_owned()).or_default();
                 }
                 "topic" | "pattern" => {
                     if rest.is_empty() {
@@ -134,8 +132,8 @@ impl Acl {
                             filter: filter.into(),
                         };
                         let list = match &user {
-                            Some(u) => acl.users.entry(u.clone()).or_default(),
-                            None => &mut acl.anonymous,
+                            Some(u) => users.entry(u.clone()).or_default(),
+                            None => &mut anonymous,
                         };
                         push_rule(list, rule, deny, |r| r.access == DENY);
                     } else {
@@ -145,7 +143,7 @@ impl Acl {
                             has_user: filter.contains("%u"),
                             substitutes: filter.contains("%u") || filter.contains("%c"),
                         };
-                        push_rule(&mut acl.patterns, pattern, deny, |p| p.access == DENY);
+                        push_rule(&mut patterns, pattern, deny, |p| p.access == DENY);
                     }
                 }
                 _ => {
@@ -156,7 +154,14 @@ impl Acl {
                 }
             }
         }
-        Ok(acl)
+        Ok(Acl {
+            anonymous: RuleList::new(anonymous),
+            users: users
+                .into_iter()
+                .map(|(u, rules)| (u, RuleList::new(rules)))
+                .collect(),
+            patterns,
+        })
     }
 
     /// Reads and parses `path`.
@@ -173,7 +178,7 @@ impl Acl {
     /// Number of rules (topic rules of every user plus patterns).
     pub fn rule_count(&self) -> usize {
         self.anonymous.len()
-            + self.users.values().map(Vec::len).sum::<usize>()
+            + self.users.values().map(RuleList::len).sum::<usize>()
             + self.patterns.len()
     }
 
@@ -187,11 +192,22 @@ impl Acl {
         topic_name: &str,
     ) -> bool {
         let rules = match username {
-            Some(u) => self.users.get(u).map(Vec::as_slice).unwrap_or(&[]),
-            None => &self.anonymous,
+            Some(u) => self.users.get(u),
+            None => Some(&self.anonymous),
         };
-        for r in rules {
-            if let Some(answer) = decide(r.access, &r.filter, access, topic_name) {
+        if let Some(rules) = rules {
+            // A topic name (read, write) can only match the rules indexed under its first
+            // level; a subscription's filter may overlap any rule.
+            let answer = match access {
+                Access::Subscribe => rules
+                    .all()
+                    .iter()
+                    .find_map(|r| decide(r.access, &r.filter, access, topic_name)),
+                _ => rules
+                    .candidates(topic_name)
+                    .find_map(|r| decide(r.access, &r.filter, access, topic_name)),
+            };
+            if let Some(answer) = answer {
                 return answer;
             }
         }

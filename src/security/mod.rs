@@ -5,18 +5,22 @@
 //! - [`password_file`]: the password file format; [`authn`]: who may connect;
 //! - [`scram`]: SCRAM-SHA-512 enhanced authentication against the password file;
 //! - [`acl`]: the ACL file format and its checks; [`authz`]: what a client may do;
-//! - [`passwd`]: the `courtier passwd` command.
+//! - [`passwd`]: the `courtier passwd` command; [`revoke`]: whom a reload disconnects;
+//! - [`throttle`]: repeated failed logins from one address answered late.
 //!
 //! Reload is all or nothing: both files are read and parsed first, and only if both are good
 //! are they swapped in (each with one atomic pointer store); otherwise the old settings stay.
 
 pub mod acl;
+mod acl_index;
 pub mod authn;
 pub mod authz;
 pub mod hash;
 pub mod passwd;
 pub mod password_file;
+pub mod revoke;
 pub mod scram;
+pub mod throttle;
 
 #[cfg(test)]
 mod acl_tests;
@@ -28,9 +32,11 @@ use acl::Acl;
 use authn::{AuthSettings, FileAuthenticator};
 use authz::AclAuthorizer;
 use courtier_actors::auth::Security;
+use courtier_actors::session::messages::RevokedBy;
 use password_file::Passwords;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use throttle::{FailedLogins, Throttled};
 
 /// A security file that cannot be used: which key, which file, which line, why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +87,7 @@ pub fn read(settings: &SecuritySettings) -> Result<(AuthSettings, Option<Acl>), 
 pub struct SecurityFiles {
     authn: Arc<FileAuthenticator>,
     authz: Arc<AclAuthorizer>,
+    failed_logins: Arc<FailedLogins>,
 }
 
 impl SecurityFiles {
@@ -90,6 +97,7 @@ impl SecurityFiles {
         let files = SecurityFiles {
             authn: Arc::new(FileAuthenticator::new(AuthSettings::default())),
             authz: Arc::new(AclAuthorizer::new(None)),
+            failed_logins: FailedLogins::new(0, 0),
         };
         files.install(settings, auth, acl);
         Ok(files)
@@ -98,17 +106,22 @@ impl SecurityFiles {
     /// What the broker is started with.
     pub fn security(&self) -> Security {
         Security {
-            authenticator: self.authn.clone(),
+            authenticator: Arc::new(Throttled {
+                inner: self.authn.clone(),
+                failures: self.failed_logins.clone(),
+            }),
             authorizer: self.authz.clone(),
         }
     }
 
     /// Re-reads the files `settings` name and swaps them in, or keeps everything as it is and
-    /// returns why not. Connected clients stay connected; their next checks use the new ACL.
-    pub fn reload(&self, settings: &SecuritySettings) -> Result<(), FileError> {
+    /// returns why not. Connected clients' next checks use the new ACL; on success, the answer
+    /// says which of them lost the right to be connected ([`revoke`]), if any may have.
+    pub fn reload(&self, settings: &SecuritySettings) -> Result<Option<RevokedBy>, FileError> {
         let (auth, acl) = read(settings)?;
+        let old = self.authn.current();
         self.install(settings, auth, acl);
-        Ok(())
+        Ok(revoke::revoked_by(&old, &self.authn.current()))
     }
 
     fn install(&self, settings: &SecuritySettings, auth: AuthSettings, acl: Option<Acl>) {
@@ -123,6 +136,10 @@ impl SecurityFiles {
         let rules = acl.as_ref().map(Acl::rule_count);
         self.authn.replace(auth);
         self.authz.replace(acl);
+        self.failed_logins.configure(
+            settings.failed_auth_delay_ms,
+            settings.failed_auth_delay_max_ms,
+        );
         log::info!(
             "security: allow_anonymous = {}, password_file = {}, acl_file = {}",
             settings.allow_anonymous,

@@ -115,6 +115,11 @@ impl Passwords {
         self.users.get(user)
     }
 
+    /// The user names in the file, in no order.
+    pub fn users(&self) -> impl Iterator<Item = &str> {
+        self.users.keys().map(String::as_str)
+    }
+
     pub fn len(&self) -> usize {
         self.users.len()
     }

@@ -11,6 +11,7 @@ pub mod packets;
 pub mod process;
 pub mod raw;
 pub mod script;
+pub mod security;
 pub mod tls;
 pub mod v5;
 pub mod v5_props;

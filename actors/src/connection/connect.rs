@@ -28,7 +28,18 @@ impl Connection {
 
     /// Refuse for `refusal`, logged with the client's address, id and the reason.
     pub(super) fn refuse_for(&mut self, refusal: Refusal, c: &Connect, ctx: &mut Context<Self>) {
-        log::info!(
+        let level = match refusal {
+            // Every authentication failure is a WARN and counted (courtier_auth_denied_total).
+            Refusal::Auth(_) => {
+                self.deps
+                    .metrics
+                    .count_denied(crate::metrics::Denied::Connect);
+                log::Level::Warn
+            }
+            _ => log::Level::Info,
+        };
+        log::log!(
+            level,
             "connection refused: addr={} client_id={:?} protocol={} username={:?} reason={}",
             self.peer,
             &*c.client_id,
@@ -146,6 +157,8 @@ impl Connection {
             connack,
             will: c.will.clone(),
             username: identity.username.clone(),
+            peer: (self.deps.security.authorizer.checks_receive())
+                .then(|| self.peer.as_str().into()),
             max_packet_size: n.max_packet_size,
             receive_maximum: n.receive_maximum,
         };

@@ -5,7 +5,10 @@ use super::{Link, LinkExtra, Session};
 use crate::close::CloseReason;
 use crate::codec::{connack, ConnAck, LastWill, Packet};
 use crate::connection::{CloseConnection, Connection};
-use crate::session::messages::{Attach, Attached, Detach, Restored, SessionEnded, ShutdownSession};
+use crate::metrics::Denied;
+use crate::session::messages::{
+    Attach, Attached, Detach, Restored, Revoke, SessionEnded, ShutdownSession,
+};
 use crate::session::replies::ReplyOrder;
 use actix::prelude::*;
 use actix::WeakAddr;
@@ -78,6 +81,7 @@ impl Handler<Attach> for Session {
             will: msg.will,
             username: msg.username,
             max_packet_size: msg.max_packet_size,
+            peer: msg.peer,
         };
         self.link = Some(Link {
             conn_id: msg.conn_id,
@@ -129,11 +133,19 @@ impl Session {
             return Some(will);
         };
         let reason = denial.drop_reason();
-        log::info!(
-            "client {:?} (user {username:?}): denied will to {:?} ({})",
-            &*self.client_id,
-            &*will.topic,
-            reason.name()
+        let who = super::denied::Who {
+            client_id: &self.client_id,
+            username,
+            peer: self.link.as_ref().and_then(|l| l.peer()),
+        };
+        let metrics = &self.deps.metrics;
+        super::denied::denied(
+            metrics,
+            who,
+            Denied::Publish,
+            "will",
+            &will.topic,
+            reason.name(),
         );
         self.deps.metrics.count_drop(reason);
         None
@@ -210,6 +222,22 @@ impl Handler<ShutdownSession> for Session {
         if let Some(link) = self.detach_link() {
             close_connection(&link.conn, CloseReason::ServerShutdown);
             self.persist(vec![Op::PutSession(self.meta())]);
+        }
+    }
+}
+
+impl Handler<Revoke> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Revoke, _ctx: &mut Context<Self>) {
+        let Some(link) = &self.link else { return };
+        let username = link.username();
+        if let Some(why) = (msg.0)(username) {
+            log::warn!(
+                "client {:?} (user {username:?}): disconnected, {why} (reload)",
+                &*self.client_id
+            );
+            close_connection(&link.conn, CloseReason::Revoked(why));
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct Attach {
     pub will: Option<LastWill>,
     /// The authenticated user name, which authorization checks use (auth.rs).
     pub username: Option<bytestring::ByteString>,
+    /// The client's address for denial log lines; given only when an ACL is in force, so
+    /// that other clients cost nothing more (session/denied.rs).
+    pub peer: Option<std::sync::Arc<str>>,
     /// 5.0: the largest packet the client accepts.
     pub max_packet_size: Option<NonZeroU32>,
     /// 5.0: how many QoS 1/2 deliveries the client takes unacknowledged.
@@ -97,3 +100,14 @@ pub struct Restored;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ShutdownSession;
+
+/// Which clients lost the right to be connected after a reload of the security settings:
+/// given a connected client's user name (`None`: anonymous), why it must go, if it must.
+pub type RevokedBy = std::sync::Arc<dyn Fn(Option<&str>) -> Option<String> + Send + Sync>;
+
+/// Close the attached connection if [`RevokedBy`] says its user was withdrawn (5.0:
+/// DISCONNECT 0x98). Sessions without a connection are left alone: their client is checked
+/// again when it reconnects.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Revoke(pub RevokedBy);

@@ -16,6 +16,7 @@
 mod answer;
 mod attach;
 mod deliverable;
+mod denied;
 mod handover;
 mod inbound;
 pub mod inflight;
@@ -99,11 +100,16 @@ struct LinkExtra {
     username: Option<bytestring::ByteString>,
     /// 5.0: the largest packet the client accepts [MQTT-3.1.2-24].
     max_packet_size: Option<std::num::NonZeroU32>,
+    /// The client's address, for denial lines (given only with an ACL in force).
+    peer: Option<std::sync::Arc<str>>,
 }
 
 impl LinkExtra {
     fn is_default(&self) -> bool {
-        self.will.is_none() && self.username.is_none() && self.max_packet_size.is_none()
+        self.will.is_none()
+            && self.username.is_none()
+            && self.max_packet_size.is_none()
+            && self.peer.is_none()
     }
 }
 
@@ -116,6 +122,10 @@ impl Link {
 
     fn username(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|e| e.username.as_deref())
+    }
+
+    fn peer(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.peer.as_deref())
     }
 
     /// Takes the Will out of the link (to publish it, or not).

@@ -14,6 +14,7 @@ use crate::config::SharedStrategy;
 use crate::connection::outbox::Closed;
 use crate::connection::Outgoing;
 use crate::delivery::{Delivery, DrainInbox, Offer, Resend};
+use crate::metrics::Denied;
 use crate::metrics::DropReason;
 use crate::trace;
 use actix::prelude::*;
@@ -119,10 +120,16 @@ impl Session {
         let authorizer = &self.deps.security.authorizer;
         let receive_check = authorizer.checks_receive().then(|| {
             let username = link.extra.as_ref().and_then(|e| e.username.clone());
-            (authorizer.clone(), self.client_id.clone(), username)
+            let metrics = self.deps.metrics.clone();
+            (
+                authorizer.clone(),
+                self.client_id.clone(),
+                username,
+                metrics,
+            )
         });
         let may_read = |d: &Delivery| {
-            let Some((authorizer, client_id, username)) = &receive_check else {
+            let Some((authorizer, client_id, username, metrics)) = &receive_check else {
                 return true;
             };
             let client = ClientRef {
@@ -133,10 +140,14 @@ impl Session {
                 .check(client, Action::Receive, &d.msg.topic)
                 .is_ok();
             if !allowed {
+                // Counted like every denial, but logged at DEBUG: a `#` subscriber would
+                // otherwise write a WARN line per message it may not read (Mosquitto is
+                // silent about these too).
+                metrics.count_denied(Denied::Receive);
                 log::debug!(
-                    "client {:?} (user {:?}): delivery of {:?} denied (not_authorized)",
+                    "denied receive: client_id={:?} username={:?} topic={:?} reason=not_authorized",
                     &**client_id,
-                    client.username,
+                    client.username.unwrap_or(""),
                     &*d.msg.topic
                 );
             }

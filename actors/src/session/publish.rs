@@ -10,6 +10,7 @@ use crate::close::CloseReason;
 use crate::codec::{Ack, Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 use crate::connection::Credit;
 use crate::message::{unix_ms, Message, MessageId};
+use crate::metrics::Denied;
 use crate::session::route::RouteError;
 use crate::topic;
 use crate::trace;
@@ -123,13 +124,8 @@ impl Session {
             // As Mosquitto does, a denied publish is acknowledged (so a 3.1.1 client does not
             // retry it forever; 5.0 hears 0x87) and not routed; it is logged, counted and
             // traced.
-            log::info!(
-                "client {:?} (user {:?}): denied publish to {:?} ({})",
-                &*self.client_id,
-                self.username(),
-                &*p.topic,
-                denial.drop_reason().name()
-            );
+            let why = denial.drop_reason().name();
+            self.denied(Denied::Publish, "publish", &p.topic, why);
             let reason = denial.drop_reason();
             self.deps.metrics.count_drop(reason);
             trace::on_denied(&self.deps.cfg, &self.client_id, protocol, &p, reason);

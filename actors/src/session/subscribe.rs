@@ -13,6 +13,7 @@ use crate::codec::{
 use crate::connection::Credit;
 use crate::delivery::Delivery;
 use crate::message::Message;
+use crate::metrics::Denied;
 use crate::retain::MatchRetained;
 use crate::session::route::RouteError;
 use crate::topic;
@@ -141,6 +142,11 @@ impl Session {
                     let shared = filter.starts_with(topic::SHARE_PREFIX);
                     let retained = !shared && sends_retained(opts, existed);
                     accepted.push((filter, opts, retained));
+                }
+                Err(FilterRefusal::NotAuthorized) => {
+                    let why = FilterRefusal::NotAuthorized.describe();
+                    self.denied(Denied::Subscribe, "subscribe", &filter, why);
+                    codes.push(FilterRefusal::NotAuthorized.suback_code(self.protocol));
                 }
                 Err(refusal) => {
                     log::info!(
