@@ -152,3 +152,7 @@ fn include_dir(d: &Directive, depth: usize, out: &mut Vec<Directive>) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "mosquitto_tests.rs"]
+mod tests;

@@ -4,7 +4,7 @@
 //! note where ignoring it changes nothing a client can see.
 
 use super::mosquitto::{Directive, Loc};
-use super::{listeners, spec, ConfigError, Kind, Origin};
+use super::{listeners, spec, ConfigError, Kind};
 use toml::Value;
 
 /// A `section.key` or listener key set from a line.
@@ -38,134 +38,12 @@ struct Mapper {
     notes: Vec<String>,
 }
 
-/// The Mosquitto keys a bridge uses; none is supported until Courtier has bridges.
-const BRIDGE_KEYS: &[&str] = &[
-    "connection",
-    "address",
-    "addresses",
-    "topic",
-    "cleansession",
-    "clientid",
-    "keepalive_interval",
-    "idle_timeout",
-    "local_clientid",
-    "local_password",
-    "local_username",
-    "notifications",
-    "notifications_local_only",
-    "notification_topic",
-    "remote_clientid",
-    "remote_password",
-    "remote_username",
-    "restart_timeout",
-    "round_robin",
-    "start_type",
-    "threshold",
-    "try_private",
-];
-
-/// Keys whose absence of effect no client can see: accepted with a note saying why.
-const NOTED: &[(&str, &str)] = &[
-    ("user", "Courtier does not switch user itself; the container's entrypoint runs it as user courtier"),
-    ("pid_file", "Courtier writes no pid file"),
-    ("persistence_file", "Courtier's store is a directory (persistence_location/courtier)"),
-    ("autosave_on_changes", "Courtier writes every change to its write-ahead log (see [persistence] sync)"),
-    ("log_timestamp_format", "Courtier's log lines start with an RFC 3339 UTC timestamp"),
-    ("connection_messages", "Courtier logs connections and disconnections at INFO"),
-    ("websockets_log_level", "Courtier's WebSocket listener logs through [log] level"),
-    ("websockets_headers_size", "Courtier's WebSocket listener sizes its buffers itself"),
-    ("set_tcp_nodelay", "Courtier always sets TCP_NODELAY"),
-    ("allow_duplicate_messages", "deprecated in Mosquitto; Courtier delivers one copy per matching subscription"),
-    ("retry_interval", "removed in Mosquitto 2; Courtier resends unacknowledged messages on reconnection"),
-    ("store_clean_interval", "removed in Mosquitto 2"),
-    ("max_inflight_bytes", "Courtier limits in-flight messages by count (max_inflight_messages) only"),
-    ("memory_limit", "Courtier has no overall memory limit; max_queued_messages and max_queued_bytes bound each client's queue"),
-    ("auto_id_prefix", "Courtier names clients without a client id itself"),
-    ("ciphers", "Courtier's TLS (rustls) offers only modern cipher suites"),
-    ("ciphers_tls1.3", "Courtier's TLS (rustls) offers only modern cipher suites"),
-    ("dhparamfile", "Courtier's TLS (rustls) uses no Diffie-Hellman parameters file"),
-];
-
-/// Keys Courtier cannot honour, and what to do instead.
-const REFUSED: &[(&str, &str)] = &[
-    ("capath", "not supported: put the CA certificates in one PEM file and name it with cafile"),
-    ("crlfile", "not supported: Courtier does not check certificate revocation lists; remove the revoked clients' certificates from cafile's CA or issue a new CA"),
-    ("psk_hint", "TLS-PSK is not supported: use certfile/keyfile, or password_file over TLS"),
-    ("psk_file", "TLS-PSK is not supported: use certfile/keyfile, or password_file over TLS"),
-    ("http_dir", "Courtier serves no static HTTP files: serve them with a web server"),
-    ("mount_point", "not supported: give each client's topics in the topic itself"),
-    ("bind_interface", "not supported: use the interface's address with `listener PORT ADDRESS`"),
-    ("use_username_as_clientid", "not supported: clients must send their own client id"),
-    ("clientid_prefixes", "not supported: restrict clients with acl_file (pattern rules with %c) instead"),
-    ("tls_engine", "not supported: Courtier's TLS (rustls) loads keys from keyfile only"),
-    ("tls_keyform", "not supported: give keyfile as PEM"),
-    ("tls_engine_kpass_sha1", "not supported: give keyfile as PEM"),
-    ("check_retain_source", "not supported: retained messages are kept whatever the publisher's rights later become"),
-    ("upgrade_outgoing_qos", "not supported: subscribers get the lower of the message's QoS and their subscription's"),
-    ("max_qos", "not supported: the broker accepts QoS 0, 1 and 2"),
-    ("accept_protocol_versions", "not supported: Courtier accepts MQTT 3.1, 3.1.1 and 5.0"),
-    ("enable_control_api", "not supported: Courtier has no $CONTROL API"),
-];
-
 pub(super) fn map(directives: &[Directive]) -> Result<(String, Vec<String>), ConfigError> {
     let mut m = Mapper::default();
     for d in directives {
         m.directive(d)?;
     }
     m.finish()
-}
-
-fn parse_bool(d: &Directive) -> Result<bool, ConfigError> {
-    match d.rest.as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(d.error(format!("invalid value {other:?}: expected true or false"))),
-    }
-}
-
-fn parse_int(d: &Directive, min: i64, max: i64) -> Result<i64, ConfigError> {
-    match d.rest.parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(d.error(format!(
-            "invalid value {:?}: expected an integer {min}..{max}",
-            d.rest
-        ))),
-    }
-}
-
-fn needs_value(d: &Directive) -> Result<&str, ConfigError> {
-    match d.rest.as_str() {
-        "" => Err(d.error("needs a value")),
-        v => Ok(v),
-    }
-}
-
-/// Mosquitto's `persistent_client_expiration`: a number and h, d, w, m (month) or y.
-fn parse_expiration(d: &Directive) -> Result<u64, ConfigError> {
-    let v = d.rest.as_str();
-    let unit = match v.chars().last() {
-        Some('h') => 3_600,
-        Some('d') => 86_400,
-        Some('w') => 7 * 86_400,
-        Some('m') => 30 * 86_400,
-        Some('y') => 365 * 86_400,
-        _ => 0,
-    };
-    match v[..v.len().saturating_sub(1)].parse::<u64>() {
-        Ok(n) if unit > 0 && n > 0 => Ok(n.saturating_mul(unit)),
-        _ => Err(d.error(format!(
-            "invalid value {v:?}: expected a number and h, d, w, m or y, e.g. 14d"
-        ))),
-    }
-}
-
-/// [`Kind`] of a listener key.
-fn listener_kind(key: &str) -> Kind {
-    listeners::KEYS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, kind)| *kind)
-        .expect("a listener key")
 }
 
 impl Mapper {
@@ -495,132 +373,11 @@ impl Mapper {
     }
 }
 
-impl Mapper {
-    fn finish(mut self) -> Result<(String, Vec<String>), ConfigError> {
-        self.resolve_security()?;
-        self.resolve_persistence();
-        if let Some((level, d)) = self.log_level.take() {
-            let name = ["error", "warn", "info", "debug"][level];
-            self.set("log", "level", Value::String(name.into()), &d);
-        }
-        if let Some((n, d)) = self.message_size_limit.take() {
-            // Payload limit -> packet limit: add the largest MQTT 3.1.1 PUBLISH header (fixed
-            // header 5, topic 2 + 65,535, packet id 2), so no payload under the limit is refused.
-            let packet = (n + 65_544).min(268_435_460);
-            let current = self
-                .sections
-                .iter()
-                .find(|(s, set)| *s == "limits" && set.key == "max_packet_size")
-                .and_then(|(_, set)| set.value.as_integer());
-            if current.is_none_or(|c| packet < c) {
-                self.limit("max_packet_size", packet, &d);
-            }
-            self.note(&d, &format!("mapped to max_packet_size {packet}: Courtier limits whole packets (payload + up to 65,544 bytes of header) and closes the connection of a client that sends a larger one, where Mosquitto drops the message"));
-        }
-        let toml = self.render()?;
-        Ok((toml, self.notes))
-    }
-
-    fn resolve_persistence(&mut self) {
-        let enabled = self.persistence.take().unwrap_or(false);
-        self.sections.push((
-            "persistence",
-            Set {
-                key: "enabled",
-                value: Value::Boolean(enabled),
-                from: "persistence (Mosquitto's default: false)".into(),
-            },
-        ));
-        if let Some(loc) = self.persistence_location.take() {
-            let dir = std::path::Path::new(&loc).join("courtier");
-            self.sections.push((
-                "persistence",
-                Set {
-                    key: "data_dir",
-                    value: Value::String(dir.to_string_lossy().into_owned()),
-                    from: format!(
-                        "persistence_location {loc} (a folder of its own beside mosquitto.db)"
-                    ),
-                },
-            ));
-        }
-        let (secs, from) = match self.session_expiry.take() {
-            Some((secs, d)) => (secs, format!("{}: {} {}", d.loc, d.key, d.rest)),
-            None => (
-                0,
-                "persistent_client_expiration (Mosquitto's default: never)".into(),
-            ),
-        };
-        self.sections.push((
-            "persistence",
-            Set {
-                key: "session_expiry_secs",
-                value: Value::Integer(secs.min(i64::MAX as u64) as i64),
-                from,
-            },
-        ));
-    }
-
-    fn render(&self) -> Result<String, ConfigError> {
-        let mut out = String::from(
-            "# Converted from mosquitto.conf by Courtier; each key names the line it comes from.\n",
-        );
-        for section in [
-            "listener",
-            "security",
-            "limits",
-            "broker",
-            "persistence",
-            "log",
-        ] {
-            let keys: Vec<&Set> = self
-                .sections
-                .iter()
-                .filter(|(s, _)| *s == section)
-                .map(|(_, set)| set)
-                .collect();
-            if keys.is_empty() {
-                continue;
-            }
-            out.push_str(&format!("\n[{section}]\n"));
-            for set in keys {
-                out.push_str(&format!("# {}\n{} = {}\n", set.from, set.key, set.value));
-            }
-        }
-        out.push_str(
-            "\n[http]\n# Mosquitto has no HTTP listener (health checks and /metrics): enable \
-             [http] or [metrics] in a conf.d file to get one.\nenabled = false\n",
-        );
-        for l in &self.listeners {
-            out.push_str("\n[[listeners]]\n");
-            for set in &l.keys {
-                out.push_str(&format!("# {}\n{} = {}\n", set.from, set.key, set.value));
-            }
-        }
-        // The rules between listener keys, reported at the listener's line.
-        let table: toml::Table = toml::from_str(&out).expect("rendered TOML parses");
-        if let Some(list) = table.get("listeners") {
-            let origin = Origin::File("mosquitto.conf".into());
-            if let Err(e) = listeners::check(list, &origin) {
-                let key = e.key().unwrap_or("listeners").to_owned();
-                let index: usize = key
-                    .strip_prefix("listeners[")
-                    .and_then(|k| k.split(']').next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
-                let l = &self.listeners[index.min(self.listeners.len() - 1)];
-                let message = e.to_string();
-                let message = message.strip_prefix("mosquitto.conf: ").unwrap_or(&message);
-                return Err(ConfigError::Mosquitto {
-                    location: l.loc.to_string(),
-                    key: "listener".into(),
-                    message: message.to_owned(),
-                });
-            }
-        }
-        Ok(out)
-    }
-}
-
+#[path = "mosquitto_keys.rs"]
+mod keys;
+#[path = "mosquitto_render.rs"]
+mod render;
 #[path = "mosquitto_security.rs"]
 mod security;
+
+use keys::*;
