@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod config;
 pub mod healthcheck;
+pub mod hints;
 pub mod http;
 pub mod listener;
 pub mod listeners;

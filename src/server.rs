@@ -45,7 +45,11 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
     std::fs::create_dir_all(&p.data_dir).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("cannot create data_dir {}: {e}", p.data_dir.display()),
+            format!(
+                "cannot create data_dir {}: {e}: {}",
+                p.data_dir.display(),
+                crate::hints::path(&e, &p.data_dir)
+            ),
         )
     })?;
     let path = p.data_dir.join("store");

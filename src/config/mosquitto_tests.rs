@@ -14,7 +14,11 @@ fn error(text: &str) -> String {
 #[test]
 fn comments_blank_lines_and_trailing_space_are_skipped_as_mosquitto_does() {
     let c = convert("# c\n\n   \nlistener 1883   \n  allow_anonymous true\n").unwrap();
-    assert!(c.toml.contains("# m.conf:4: listener 1883\nport = 1883\n"), "{}", c.toml);
+    assert!(
+        c.toml.contains("# m.conf:4: listener 1883\nport = 1883\n"),
+        "{}",
+        c.toml
+    );
     assert!(c.toml.contains("allow_anonymous = true"), "{}", c.toml);
     assert!(c.notes.is_empty());
 }
@@ -36,8 +40,8 @@ fn mosquitto_2_defaults_differ_from_courtier_s_and_are_written_out() {
 
 #[test]
 fn listener_keys_before_any_listener_make_the_default_listener() {
-    let c = convert("port 1884\nbind_address 127.0.0.1\nlistener 9001\nprotocol websockets\n")
-        .unwrap();
+    let c =
+        convert("port 1884\nbind_address 127.0.0.1\nlistener 9001\nprotocol websockets\n").unwrap();
     let first = c.toml.find("port = 1884").unwrap();
     let second = c.toml.find("port = 9001").unwrap();
     assert!(first < second, "{}", c.toml);
@@ -66,12 +70,18 @@ fn per_listener_settings_are_honoured_when_every_listener_has_the_same() {
                 listener 2\npassword_file /p\nallow_anonymous true\n";
     let c = convert(same).unwrap();
     assert!(c.toml.contains("password_file = \"/p\""), "{}", c.toml);
-    let differ = same.replace("listener 2\npassword_file /p", "listener 2\npassword_file /q");
+    let differ = same.replace(
+        "listener 2\npassword_file /p",
+        "listener 2\npassword_file /q",
+    );
     let e = error(&differ);
     assert!(e.starts_with("m.conf:5: per_listener_settings: this listener's password_file"));
     // Without per_listener_settings the last line wins for every listener, as in Mosquitto.
     let global = differ.replace("per_listener_settings true\n", "");
-    assert!(convert(&global).unwrap().toml.contains("password_file = \"/q\""));
+    assert!(convert(&global)
+        .unwrap()
+        .toml
+        .contains("password_file = \"/q\""));
 }
 
 /// fuzz/regressions/mosquitto_conf/control-characters-in-a-value: NULs in a value ended up in
