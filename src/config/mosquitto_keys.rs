@@ -100,15 +100,19 @@ pub(super) fn needs_value(d: &Directive) -> Result<&str, ConfigError> {
 /// Mosquitto's `persistent_client_expiration`: a number and h, d, w, m (month) or y.
 pub(super) fn parse_expiration(d: &Directive) -> Result<u64, ConfigError> {
     let v = d.rest.as_str();
-    let unit = match v.chars().last() {
-        Some('h') => 3_600,
-        Some('d') => 86_400,
-        Some('w') => 7 * 86_400,
-        Some('m') => 30 * 86_400,
-        Some('y') => 365 * 86_400,
+    let (number, last) = match v.char_indices().last() {
+        Some((i, c)) => (&v[..i], c),
+        None => ("", ' '),
+    };
+    let unit = match last {
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        'm' => 30 * 86_400,
+        'y' => 365 * 86_400,
         _ => 0,
     };
-    match v[..v.len().saturating_sub(1)].parse::<u64>() {
+    match number.parse::<u64>() {
         Ok(n) if unit > 0 && n > 0 => Ok(n.saturating_mul(unit)),
         _ => Err(d.error(format!(
             "invalid value {v:?}: expected a number and h, d, w, m or y, e.g. 14d"

@@ -93,3 +93,18 @@ fn control_characters_in_a_value_make_valid_toml() {
     assert!(table.contains_key("listeners"));
     assert!(c.toml.contains("\\u{0}"), "{}", c.toml);
 }
+
+/// fuzz/regressions/mosquitto_conf/expiration-ending-in-a-multibyte-character: the unit was cut
+/// off by bytes, inside the character.
+#[test]
+fn an_expiration_ending_in_a_multibyte_character_is_an_error() {
+    let e = error("persistent_client_expiration 3\u{e9}\n");
+    assert!(
+        e.starts_with("m.conf:1: persistent_client_expiration: invalid value"),
+        "{e}"
+    );
+    assert!(convert("persistent_client_expiration 2w\n")
+        .unwrap()
+        .toml
+        .contains("session_expiry_secs = 1209600"));
+}
