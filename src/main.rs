@@ -63,7 +63,17 @@ fn main() -> ExitCode {
     if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
         logger.parse_write_style(&style);
     }
-    logger.format_timestamp_millis().init();
+    match std::env::var("TZ") {
+        // A container with TZ (e.g. Europe/Berlin) wants local times in its log.
+        Ok(tz) if !tz.is_empty() => logger.format(|buf, record| {
+            use std::io::Write;
+            let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
+            let (level, target) = (record.level(), record.target());
+            writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
+        }),
+        _ => logger.format_timestamp_millis(),
+    }
+    .init();
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(path) = &cli.mosquitto_conf {
         log::info!("reading Mosquitto configuration {}", path.display());
