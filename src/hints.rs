@@ -65,6 +65,23 @@ pub fn path(e: &io::Error, path: &Path) -> String {
     }
 }
 
+/// For a store that cannot be opened.
+pub fn store(e: &courtier_storage::StoreError, path: &Path) -> String {
+    use courtier_storage::StoreError;
+    match e {
+        StoreError::Corrupt(_) => format!(
+            "restore a backup of {0}, or move {0} away (or set [persistence] on_corruption = \
+             \"move_aside\") to start with an empty store",
+            path.display()
+        ),
+        StoreError::NewerSchema { .. } => "run the newer Courtier that wrote it, or restore a \
+             backup made before the upgrade"
+            .into(),
+        StoreError::Io(io) => self::path(io, path),
+        _ => "check the folder and the disk (free space, permissions)".into(),
+    }
+}
+
 /// The path itself or its nearest existing parent, and its owner and mode.
 fn owner_of_nearest(path: &Path) -> (&Path, String) {
     use std::os::unix::fs::MetadataExt;

@@ -88,3 +88,23 @@ fn bad_key_in_mosquitto_conf() {
         )]
     );
 }
+
+#[test]
+fn corrupt_store_with_on_corruption_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("000001.sst"), b"not a table").unwrap();
+    let (code, lines) = fails(
+        &["-p", "0", "--data-dir", dir.path().to_str().unwrap()],
+        &[("COURTIER__PERSISTENCE__ON_CORRUPTION", "fail")],
+    );
+    assert_ne!(code, 0);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("store is corrupt")
+            && lines[0].contains("restore a backup of")
+            && lines[0].contains("on_corruption = \"move_aside\""),
+        "{lines:#?}"
+    );
+}
