@@ -395,14 +395,36 @@ fn convert_prints_toml_that_loads_as_a_conf_d_file() {
     );
 }
 
-/// Debian's mosquitto on the same file gives the same answers (skipped when it is not
-/// installed; `scripts/install-prereqs.sh` installs it).
-#[test]
-fn debian_mosquitto_answers_the_same_on_the_migrated_addon_conf() {
+/// Runs Debian's mosquitto on `file` until `addr` answers, calls `f`, and stops it; `None`
+/// when mosquitto is not installed (`scripts/install-prereqs.sh` does not install the broker).
+fn with_mosquitto<T>(file: &Path, addr: SocketAddr, f: impl FnOnce() -> T) -> Option<T> {
     let Ok(mosquitto) = which("mosquitto") else {
         eprintln!("mosquitto not installed: comparison skipped");
-        return;
+        return None;
     };
+    let mut m = Command::new(mosquitto)
+        .args(["-c", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mosquitto did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = f();
+    let _ = m.kill();
+    let _ = m.wait();
+    Some(out)
+}
+
+/// Debian's mosquitto on the same file gives the same answers.
+#[test]
+fn debian_mosquitto_answers_the_same_on_the_migrated_addon_conf() {
     let answers = |addr: SocketAddr| {
         [
             connack(addr, None, None),
@@ -422,29 +444,39 @@ fn debian_mosquitto_answers_the_same_on_the_migrated_addon_conf() {
     let b = courtier(dir.path(), &["--mosquitto-conf", file.to_str().unwrap()], 2);
     let ours = answers(addr);
     drop(b);
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    let mut m = Command::new(mosquitto)
-        .args(["-c", file.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mosquitto did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let theirs = answers(addr);
-    let _ = m.kill();
-    let _ = m.wait();
-    assert_eq!(
-        ours, theirs,
-        "courtier vs mosquitto: anonymous, wrong, alice, carol"
-    );
     assert_eq!(ours, [5, 5, 0, 0]);
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    if let Some(theirs) = with_mosquitto(&file, addr, || answers(addr)) {
+        assert_eq!(
+            ours, theirs,
+            "courtier vs mosquitto: anonymous, wrong, alice, carol"
+        );
+    }
+}
+
+#[test]
+fn debian_mosquitto_answers_the_same_on_the_no_auth_conf() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let text = std::fs::read_to_string(Path::new(FIXTURES).join("eclipse-mosquitto-no-auth.conf"))
+        .unwrap()
+        .replace("1883", &port.to_string());
+    let file = dir.path().join("mosquitto.conf");
+    std::fs::write(&file, text).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let answers = || {
+        [
+            connack(addr, None, None),
+            connack(addr, Some("x"), Some("y")),
+        ]
+    };
+    let b = courtier(dir.path(), &["--mosquitto-conf", file.to_str().unwrap()], 1);
+    let ours = answers();
+    drop(b);
+    assert_eq!(ours, [0, 0]);
+    if let Some(theirs) = with_mosquitto(&file, addr, answers) {
+        assert_eq!(ours, theirs, "courtier vs mosquitto: anonymous, any user");
+    }
 }
 
 fn which(name: &str) -> Result<PathBuf, ()> {
