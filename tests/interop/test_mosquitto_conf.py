@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("MQTT_PORT")), reason="start
 @pytest.fixture
 def addon():
     """(port, directory) of a Courtier on the migrated add-on config."""
-    binary = os.environ.get("COURTIER_BIN") or os.path.join(REPO, "target", "debug", "courtier")
+    # Absolute: the broker runs in its own directory (persistence_location is relative to it).
+    binary = os.path.abspath(os.environ.get("COURTIER_BIN") or os.path.join(REPO, "target", "debug", "courtier"))
     d = tempfile.mkdtemp(prefix="courtier-mosquitto-conf-")
     with open(os.path.join(FIXTURES, "mosquitto_passwd", "passwd")) as src:
         open(os.path.join(d, "passwd"), "w").write(src.read())
