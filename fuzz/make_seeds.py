@@ -179,3 +179,31 @@ for rec in [
     b"C\x02\x00\x00" + b1, b"C\x04\x00\x00" + b1, b"X\x03\x00\x00",  # old, newer, bad magic
 ]:
     put("store_records", rec)
+
+# --- mosquitto.conf, password files, ACL files --------------------------------------------
+for path in sorted(glob.glob("tests/fixtures/mosquitto/**/*.conf", recursive=True)):
+    put("mosquitto_conf", open(path, "rb").read())
+for text in [
+    "listener 1883\nallow_anonymous true\n",
+    "per_listener_settings true\nlistener 1883\nallow_anonymous true\npassword_file /p\n"
+    "listener 8883 0.0.0.0\ncertfile /c.pem\nkeyfile /k.pem\ncafile /ca.pem\n"
+    "require_certificate true\nuse_identity_as_username true\nallow_anonymous true\npassword_file /p\n",
+    "port 1883\nbind_address 127.0.0.1\nsocket_domain ipv6\nlistener 9001\nprotocol websockets\n",
+    "persistence true\npersistence_location /d/\nautosave_interval 60\npersistent_client_expiration 2w\n"
+    "max_queued_messages 0\nmax_queued_bytes 100\nmax_inflight_messages 0\nmax_packet_size 0\n"
+    "message_size_limit 100\nmax_keepalive 60\nmax_connections 5\nsys_interval 0\nretain_available true\n"
+    "log_dest stdout\nlog_type all\nlog_timestamp false\ntls_version tlsv1.3\nqueue_qos0_messages true\n",
+]:
+    put("mosquitto_conf", text.encode())
+for path in sorted(glob.glob("tests/fixtures/mosquitto_passwd/*")):
+    if not path.endswith(".md"):
+        put("password_file", open(path, "rb").read())
+put("password_file", b"# comment\n\nalice:$6$c2FsdA==$aGFzaA==\nbob:$7$1$c2FsdA==$aGFzaA==\n")
+put("password_file", b"alice:plaintext\n")
+for text in [
+    "topic read $SYS/#\n\nuser roger\ntopic foo/bar\n\npattern write $SYS/broker/connection/%c/state\n",
+    "topic read public/#\ntopic write public/news\nuser alice\ntopic readwrite home/#\n"
+    "topic deny home/secret\npattern readwrite users/%u/#\npattern read clients/%c\n\0home/kitchen",
+    "user bob\ntopic read +/temperature\n\0a/temperature",
+]:
+    put("acl", text.encode())

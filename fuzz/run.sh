@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 secs="${1:-60}"
 shift || true
-all="codec_packet codec_stream topic config_toml store_records"
+all="codec_packet codec_stream topic config_toml store_records mosquitto_conf password_file acl"
 targets="${*:-${FUZZ_TARGETS:-$all}}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -45,11 +45,11 @@ for t in $targets; do
     if cargo fuzz run -s none "$t" "$scratch/$t" "corpus/$t" -- \
         -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="artifacts/$t-" \
         >"$scratch/$t.log" 2>&1; then
-        done_line="$(grep -E '#[0-9]+[[:space:]]+DONE' "$scratch/$t.log" | tail -n 1)"
+        done_line="$(grep -a -E '#[0-9]+[[:space:]]+DONE' "$scratch/$t.log" | tail -n 1)"
         results+=("fuzz: $t ok, $(sed -E 's/^#([0-9]+).*(cov: [0-9]+ ft: [0-9]+).*exec\/s: ([0-9]+).*/\1 runs, \2, \3 exec\/s/' <<<"$done_line") in $secs s")
     else
-        grep -E 'panicked|memory allocation|ERROR: libFuzzer|^SUMMARY|Test unit written' "$scratch/$t.log" || true
-        grep -vE '^#[0-9]+' "$scratch/$t.log" | tail -n 60
+        grep -a -E 'panicked|memory allocation|ERROR: libFuzzer|^SUMMARY|Test unit written' "$scratch/$t.log" || true
+        grep -a -vE '^#[0-9]+' "$scratch/$t.log" | tail -n 60
         results+=("fuzz: $t FAILED (input in fuzz/artifacts/, log above)")
         status=1
     fi

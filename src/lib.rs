@@ -5,10 +5,13 @@
 //! - [`listener`]: the MQTT/TCP accept loop.
 //! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
+//! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
 pub mod cli;
 pub mod config;
+pub mod healthcheck;
+pub mod hints;
 pub mod http;
 pub mod listener;
 pub mod listeners;

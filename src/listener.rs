@@ -24,7 +24,10 @@ const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const BACKLOG: i32 = 4096;
 
 pub async fn bind(addr: &str) -> io::Result<TcpListener> {
-    let fail = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    let fail = |e: io::Error| {
+        let hint = crate::hints::listen(&e, addr);
+        io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}: {hint}"))
+    };
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address");
     for a in tokio::net::lookup_host(addr).await.map_err(fail)? {
         match listen_on(a) {

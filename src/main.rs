@@ -27,21 +27,29 @@ fn main() -> ExitCode {
     courtier_actors::process::disable_transparent_huge_pages();
     courtier_actors::process::set_heap_probe(mimalloc_heap_bytes);
     let cli = Cli::parse();
-    if let Some(Command::Passwd(args)) = &cli.command {
-        return passwd(args);
+    match &cli.command {
+        Some(Command::Passwd(args)) => return passwd(args),
+        Some(Command::ConvertMosquittoConf { file }) => return convert(file),
+        _ => {}
     }
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let settings = match cli.load_settings(env) {
+    let (settings, notes) = match cli.load_settings_noted(env) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("courtier: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Healthcheck { timeout }) = &cli.command {
+        return healthcheck(&settings, *timeout);
+    }
     if cli.check_config {
+        for note in &notes {
+            eprintln!("courtier: note: {note}");
+        }
         print!("{}", settings.to_toml());
         return ExitCode::SUCCESS;
     }
@@ -55,8 +63,24 @@ fn main() -> ExitCode {
     if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
         logger.parse_write_style(&style);
     }
-    logger.format_timestamp_millis().init();
+    match std::env::var("TZ") {
+        // A container with TZ (e.g. Europe/Berlin) wants local times in its log.
+        Ok(tz) if !tz.is_empty() => logger.format(|buf, record| {
+            use std::io::Write;
+            let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
+            let (level, target) = (record.level(), record.target());
+            writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
+        }),
+        _ => logger.format_timestamp_millis(),
+    }
+    .init();
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
+    if let Some(path) = &cli.mosquitto_conf {
+        log::info!("reading Mosquitto configuration {}", path.display());
+    }
+    for note in &notes {
+        log::warn!("{note}");
+    }
     if let Some(n) = courtier_actors::process::raise_open_files_limit() {
         // One descriptor per connection, plus a few for listeners and the store.
         log::info!("open files limit: {n} (one per connection)");
@@ -150,6 +174,38 @@ fn passwd(args: &courtier::security::passwd::PasswdArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `courtier convert-mosquitto-conf FILE`: the TOML on standard output, notes on standard error;
+/// exit status 2 (as a configuration error at start-up) when the file cannot be converted.
+fn convert(file: &std::path::Path) -> ExitCode {
+    match courtier::config::mosquitto::read(file) {
+        Ok(converted) => {
+            for note in &converted.notes {
+                eprintln!("courtier: note: {note}");
+            }
+            print!("{}", converted.toml);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("courtier: configuration error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `courtier healthcheck`: 0 when the broker answers, 1 (with the reason) when it does not.
+fn healthcheck(settings: &courtier::config::Settings, timeout: u64) -> ExitCode {
+    match courtier::healthcheck::probe(settings, std::time::Duration::from_secs(timeout)) {
+        Ok(what) => {
+            println!("healthy: {what}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
             ExitCode::from(1)
         }
     }

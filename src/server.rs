@@ -47,7 +47,11 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
     std::fs::create_dir_all(&p.data_dir).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("cannot create data_dir {}: {e}", p.data_dir.display()),
+            format!(
+                "cannot create data_dir {}: {e}: {}",
+                p.data_dir.display(),
+                crate::hints::path(&e, &p.data_dir)
+            ),
         )
     })?;
     let path = p.data_dir.join("store");
@@ -56,8 +60,10 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
         OnCorruption::Fail => courtier_storage::OnCorruption::Fail,
     };
     let started = std::time::Instant::now();
-    let opened = courtier_storage::open_rocks(&path, policy)
-        .map_err(|e| io::Error::other(format!("store {}: {e}", path.display())))?;
+    let opened = courtier_storage::open_rocks(&path, policy).map_err(|e| {
+        let hint = crate::hints::store(&e, &path);
+        io::Error::other(format!("store {}: {e}: {hint}", path.display()))
+    })?;
     log::info!(
         "store {} opened in {:?}: {} persistent sessions, {} retained messages (sync = {:?})",
         path.display(),

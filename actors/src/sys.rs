@@ -156,6 +156,7 @@ impl SysPublisher {
             // Queued messages' payload bytes are not tracked yet: retained payloads only.
             ("store/messages/bytes", x.retained.payload_bytes.to_string()),
             ("tls/handshake_failures", n(&m.tls_handshake_failures)),
+            ("store/corruptions", n(&m.store_corruptions)),
         ];
         if let (Some(cur), Some(max)) = (x.heap_current, x.heap_maximum) {
             out.push(("heap/current", cur.to_string()));

@@ -67,6 +67,14 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
+    /// A mosquitto.conf line Courtier cannot use; `message` says what to do instead.
+    #[error("{location}: {key}: {message}")]
+    Mosquitto {
+        /// `file:line`.
+        location: String,
+        key: String,
+        message: String,
+    },
     #[error("environment variable {var}: {reason}")]
     BadEnvName { var: String, reason: String },
     /// The `config` crate refused the merged, already checked, sources (a bug).

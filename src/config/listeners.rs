@@ -92,7 +92,7 @@ impl ListenerSpec {
     }
 }
 
-const KEYS: &[(&str, Kind)] = &[
+pub(super) const KEYS: &[(&str, Kind)] = &[
     ("port", int(0, u16::MAX as i64)),
     ("bind", Kind::Str { non_empty: true }),
     (

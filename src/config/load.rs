@@ -15,6 +15,15 @@ pub fn load(sources: &ConfigSources) -> Result<Settings, ConfigError> {
 pub(crate) type Provenance = BTreeMap<String, Origin>;
 
 pub(crate) fn load_tracked(sources: &ConfigSources) -> Result<(Settings, Provenance), ConfigError> {
+    load_tracked_with(sources, None)
+}
+
+/// [`load_tracked`], with a converted mosquitto.conf read right after the defaults (before the
+/// config directory, the environment and the options, which win over it key by key).
+pub(crate) fn load_tracked_with(
+    sources: &ConfigSources,
+    mosquitto: Option<&mosquitto::Converted>,
+) -> Result<(Settings, Provenance), ConfigError> {
     let mut provenance = Provenance::new();
     let mut listener_list = None;
 
@@ -25,28 +34,35 @@ pub(crate) fn load_tracked(sources: &ConfigSources) -> Result<(Settings, Provena
         config::FileFormat::Toml,
     ));
 
-    if let Some(dir) = &sources.config_dir {
-        for path in toml_files(dir)? {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let origin = Origin::File(path);
-            let mut table = parse_and_check(&text, &origin)?;
-            // The whole list comes from the last file that has one (see listeners.rs).
-            if let Some(value) = table.remove("listeners") {
-                listener_list = Some(listeners::check(&value, &origin)?);
-                provenance.insert("listeners".into(), origin.clone());
-            }
-            record(&mut provenance, &table, &origin);
-            let rest = toml::to_string(&table).map_err(|e| ConfigError::Syntax {
-                origin: origin.clone(),
-                line: None,
-                column: None,
-                message: e.to_string(),
-            })?;
-            builder = builder.add_source(config::File::from_str(&rest, config::FileFormat::Toml));
+    let converted = mosquitto.map(|m| (m.path.clone(), Ok(m.toml.clone())));
+    let files = match &sources.config_dir {
+        Some(dir) => toml_files(dir)?,
+        None => Vec::new(),
+    };
+    let read = files.into_iter().map(|path| {
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        });
+        (path, text)
+    });
+    for (path, text) in converted.into_iter().chain(read) {
+        let text = text?;
+        let origin = Origin::File(path);
+        let mut table = parse_and_check(&text, &origin)?;
+        // The whole list comes from the last file that has one (see listeners.rs).
+        if let Some(value) = table.remove("listeners") {
+            listener_list = Some(listeners::check(&value, &origin)?);
+            provenance.insert("listeners".into(), origin.clone());
         }
+        record(&mut provenance, &table, &origin);
+        let rest = toml::to_string(&table).map_err(|e| ConfigError::Syntax {
+            origin: origin.clone(),
+            line: None,
+            column: None,
+            message: e.to_string(),
+        })?;
+        builder = builder.add_source(config::File::from_str(&rest, config::FileFormat::Toml));
     }
 
     for (key, value, var) in env_overrides(&sources.env)? {

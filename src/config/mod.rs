@@ -410,14 +410,17 @@ pub struct ConfigSources {
 
 mod error;
 mod load;
+pub(crate) use http::host_port;
 pub use load::load;
 use load::parse_toml_value;
-pub(crate) use load::{load_tracked, Provenance};
+pub(crate) use load::{load_tracked_with, Provenance};
 mod http;
 mod schema;
 pub use error::{ConfigError, Origin};
 pub use http::{HttpSettings, MetricsSettings};
 mod listeners;
+pub mod mosquitto;
+mod mosquitto_map;
 mod trace;
 pub use listeners::{ListenerSpec, Protocol, TlsVersion};
 use schema::*;

@@ -14,6 +14,15 @@ pub(super) fn unknown_key(origin: &Origin, key: String) -> ConfigError {
             }
         })
         .collect::<Vec<_>>();
+    // A Mosquitto name without Courtier's unit suffix: sys_interval -> sys_interval_secs.
+    let with_unit = [format!("{key}_secs"), format!("{key}_ms")];
+    if let Some(c) = candidates.iter().find(|c| with_unit.contains(c)) {
+        return ConfigError::UnknownKey {
+            origin: origin.clone(),
+            suggestion: Some(c.clone()),
+            key,
+        };
+    }
     let suggestion = candidates
         .into_iter()
         .map(|c| (edit_distance(&key, &c), c))

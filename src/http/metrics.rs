@@ -134,6 +134,12 @@ pub async fn render(broker: &Broker) -> String {
         "TLS handshakes on MQTT listeners that failed or timed out (bad or missing client certificate, wrong version, not TLS)",
         m.tls_handshake_failures.load(Relaxed),
     );
+    counter(
+        &mut reg,
+        "courtier_store_corruptions",
+        "Stores that could not be read at start-up and were set aside (persistence.on_corruption = \"move_aside\")",
+        m.store_corruptions.load(Relaxed),
+    );
     let online = m.clients_connected.load(Relaxed).max(0);
     let sessions = m.sessions.load(Relaxed).max(online);
     gauge_family(

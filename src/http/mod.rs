@@ -103,8 +103,13 @@ pub struct Routes {
 }
 
 pub fn bind(addr: &str, what: &str) -> io::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen for {what} on {addr}: {e}")))
+    TcpListener::bind(addr).map_err(|e| {
+        let hint = crate::hints::listen(&e, addr);
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen for {what} on {addr}: {e}: {hint}"),
+        )
+    })
 }
 
 /// Serve `listener` on the current actix System with `workers` threads. Signals are left to

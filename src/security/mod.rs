@@ -55,7 +55,7 @@ impl FileError {
             key,
             path: path.to_owned(),
             line: None,
-            reason: format!("cannot read it: {e}"),
+            reason: format!("cannot read it: {e}: {}", crate::hints::path(&e, path)),
         }
     }
 }

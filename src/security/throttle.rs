@@ -4,6 +4,7 @@
 //! consecutive failure from the same IP address waits twice as long as the one before, up to
 //! the maximum, so guessing passwords from one address slows to a few tries a minute. A
 //! successful login from the address, or `FORGET_AFTER` without a failure, starts it over.
+//! Only logins that present a password count: a refused anonymous CONNECT guesses nothing.
 //!
 //! The wait is a timer in the refused connection's own future ([`AuthCheck::Pending`]), never a
 //! sleeping actor thread, and other clients (from that address too) are not held up. Memory is
@@ -140,6 +141,11 @@ impl Authenticator for Throttled {
 
     fn authenticate(&self, req: &ConnectRequest) -> AuthCheck {
         let check = self.inner.authenticate(req);
+        // A CONNECT without a password guesses nothing: an anonymous client refused (such as
+        // the container's healthcheck probe every 30 s) neither waits nor counts.
+        if req.password.is_none() {
+            return check;
+        }
         let Some(ip) = ip_of(&req.peer) else {
             return check;
         };
@@ -219,5 +225,44 @@ mod tests {
             Some(IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]))
         );
         assert_eq!(ip_of("unknown"), None);
+    }
+
+    #[test]
+    fn only_logins_with_a_password_count_as_failures() {
+        use courtier_actors::auth::BasicAuth;
+        use courtier_actors::codec::ProtocolVersion;
+        let throttled = Throttled {
+            inner: Arc::new(BasicAuth {
+                allow_anonymous: false,
+            }),
+            failures: FailedLogins::new(1000, 5000),
+        };
+        let req = |password: Option<&'static [u8]>| ConnectRequest {
+            client_id: "probe".into(),
+            username: password.map(|_| "u".into()),
+            password: password.map(bytes::Bytes::from_static),
+            peer: "10.0.0.9:1883".into(),
+            transport: "tcp",
+            protocol: ProtocolVersion::V311,
+            auth_method: None,
+            auth_data: None,
+        };
+        // Anonymous refusals (a healthcheck probe every 30 s) are answered at once, always.
+        for _ in 0..5 {
+            assert!(matches!(
+                throttled.authenticate(&req(None)),
+                AuthCheck::Done(AuthOutcome::Deny(_))
+            ));
+        }
+        assert!(throttled.failures.is_empty());
+        // A wrong password counts: the second one waits.
+        assert!(matches!(
+            throttled.authenticate(&req(Some(b"guess"))),
+            AuthCheck::Done(_)
+        ));
+        assert!(matches!(
+            throttled.authenticate(&req(Some(b"guess"))),
+            AuthCheck::Pending(_)
+        ));
     }
 }
