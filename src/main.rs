@@ -2,8 +2,10 @@
 
 use clap::Parser;
 use courtier::cli::{Cli, Command};
+use courtier::http::api::ReloadError;
 use courtier::Server;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// mimalloc instead of glibc malloc: the broker allocates and frees small objects on every
 /// message (envelopes, `Arc<Message>`) from several threads; measured in docs/PERFORMANCE.md.
@@ -76,7 +78,14 @@ fn main() -> ExitCode {
                 std::process::exit(1);
             }
         };
-        signals.wait(|| reload(&cli, &server)).await;
+        let (c, files) = (cli.clone(), server.security.clone());
+        server.set_reload(Arc::new(move || reload(&c, &files)));
+        signals
+            .wait(|| {
+                log::info!("SIGHUP received");
+                let _ = reload(&cli, &server.security);
+            })
+            .await;
         server.stop().await;
     });
     log::info!("courtier stopped");
@@ -113,24 +122,37 @@ impl Signals {
     }
 }
 
-/// SIGHUP: the configuration is read again as at start-up (files, environment, options) and its
-/// `[security]` part applied: allow_anonymous, the password file and the ACL file. Anything
-/// that does not load keeps the old settings; other sections need a restart.
-fn reload(cli: &Cli, server: &courtier::Server) {
-    log::info!("SIGHUP received: reloading [security] (allow_anonymous, password_file, acl_file)");
+/// SIGHUP and `POST /api/v1/reload`: the configuration is read again as at start-up (files,
+/// environment, options) and its `[security]` part applied: allow_anonymous, the password file
+/// and the ACL file. Anything that does not load keeps the old settings; other sections need a
+/// restart.
+fn reload(
+    cli: &Cli,
+    security: &courtier::security::SecurityFiles,
+) -> Result<serde_json::Value, ReloadError> {
+    log::info!("reloading [security] (allow_anonymous, password_file, acl_file)");
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let settings = match cli.load_settings(env) {
-        Ok(s) => s,
-        Err(e) => {
-            return log::error!(
-                "reload failed, the old security settings stay in force: configuration error: {e}"
-            )
-        }
+    let result = match cli.load_settings(env) {
+        Ok(settings) => security
+            .reload(&settings.security)
+            .map_err(ReloadError::from),
+        Err(e) => Err(ReloadError {
+            error: format!("configuration error: {e}"),
+            file: None,
+            line: None,
+        }),
     };
-    if let Err(e) = server.reload_security(&settings) {
-        log::error!("reload failed, the old security settings stay in force: {e}");
+    match result {
+        Ok(()) => Ok(serde_json::json!({ "reloaded": ["security"] })),
+        Err(e) => {
+            log::error!(
+                "reload failed, the old security settings stay in force: {}",
+                e.error
+            );
+            Err(e)
+        }
     }
 }
 

@@ -132,10 +132,12 @@ impl Server {
         let websocket = Routes {
             websocket: true,
             metrics: settings.http.metrics,
+            api: true,
         };
         let metrics_only = Routes {
             websocket: false,
             metrics: true,
+            api: false,
         };
         let http_addr = http_listener
             .map(|l| serve(l, websocket, workers))
@@ -159,6 +161,7 @@ impl Server {
             addrs.push((l.addr, transport));
             accept.push(listener::serve(l.tcp, &broker, l.options)?);
         }
+        http_state.set_admin(http::api::admin(settings, &security, http_addr, &addrs)?);
         http_state.set_ready(broker.clone());
         Ok(Server {
             broker,
@@ -178,6 +181,14 @@ impl Server {
     /// the old ones stay in force and the error (file, line, reason) is returned.
     pub fn reload_security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
         self.security.reload(&settings.security)
+    }
+
+    /// What `POST /api/v1/reload` runs (main.rs: the same as SIGHUP). Until this is called
+    /// it re-reads the password and ACL files named at start-up.
+    pub fn set_reload(&self, hook: http::api::ReloadHook) {
+        if let Some(admin) = self.http_state.admin() {
+            *admin.reload.lock().expect("not poisoned") = hook;
+        }
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after

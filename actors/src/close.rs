@@ -40,6 +40,8 @@ pub enum CloseReason {
     SessionGone,
     /// A 5.0 re-authentication (AUTH 0x19) failed [MQTT-4.12.1-2].
     ReauthFailed(AuthFailure),
+    /// An administrator disconnected the client (admin API, `courtier ctl kick`).
+    Administrative,
 }
 
 impl CloseReason {
@@ -89,6 +91,7 @@ impl CloseReason {
                 ReasonCode::BadAuthenticationMethod
             }
             CloseReason::ReauthFailed(_) => ReasonCode::NotAuthorized,
+            CloseReason::Administrative => ReasonCode::AdministrativeAction,
         })
     }
 }
@@ -120,6 +123,7 @@ impl fmt::Display for CloseReason {
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
             CloseReason::SessionGone => f.write_str("session ended"),
             CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
+            CloseReason::Administrative => f.write_str("disconnected by an administrator"),
         }
     }
 }
@@ -232,6 +236,10 @@ mod tests {
         assert_eq!(CloseReason::Refused(5).disconnect_code(), None);
         let reauth = CloseReason::ReauthFailed(AuthFailure::BadUserNameOrPassword);
         assert_eq!(reauth.disconnect_code(), Some(ReasonCode::NotAuthorized));
+        assert_eq!(
+            CloseReason::Administrative.disconnect_code(),
+            Some(ReasonCode::AdministrativeAction)
+        );
     }
 
     #[test]

@@ -234,6 +234,38 @@ impl Handler<ShutdownSessions> for SessionRegistry {
     }
 }
 
+/// A snapshot of the directory for the admin API: one pass over the map, the sessions
+/// themselves are asked afterwards, outside this actor.
+impl Handler<crate::admin::ListSessions> for SessionRegistry {
+    type Result = MessageResult<crate::admin::ListSessions>;
+    fn handle(
+        &mut self,
+        msg: crate::admin::ListSessions,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        let prefix = msg.prefix.as_deref().unwrap_or("");
+        let after = msg.after.as_deref();
+        let mut out: Vec<(ClientId, Addr<Session>)> = self
+            .sessions
+            .iter()
+            .filter(|(id, _)| {
+                let id: &str = id;
+                id.starts_with(prefix) && after.is_none_or(|a| id > a)
+            })
+            .filter_map(|(id, (addr, _))| Some((id.clone(), live(addr)?)))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        MessageResult(out)
+    }
+}
+
+impl Handler<crate::admin::FindSession> for SessionRegistry {
+    type Result = Option<Addr<Session>>;
+    fn handle(&mut self, msg: crate::admin::FindSession, _ctx: &mut Context<Self>) -> Self::Result {
+        self.sessions.get(&msg.0).and_then(|(addr, _)| live(addr))
+    }
+}
+
 #[cfg(feature = "fault-injection")]
 impl Handler<crate::supervision::InjectFailure> for SessionRegistry {
     type Result = ();

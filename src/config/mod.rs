@@ -40,6 +40,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub metrics: MetricsSettings,
     pub trace: TraceSettings,
+    pub admin: AdminSettings,
     /// `[[listeners]]`; when empty, `[listener]` is the one MQTT listener.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<ListenerSpec>,
@@ -321,6 +322,11 @@ impl Settings {
             ("metrics.port", int(self.metrics.port)),
             ("trace.topics", strings(&self.trace.topics)),
             ("trace.clients", strings(&self.trace.clients)),
+            ("admin.users", strings(&self.admin.users)),
+            (
+                "admin.token_file",
+                s(&self.admin.token_file.to_string_lossy()),
+            ),
         ]
     }
 
@@ -362,8 +368,10 @@ mod http;
 mod schema;
 pub use error::{ConfigError, Origin};
 pub use http::{HttpSettings, MetricsSettings};
+mod admin;
 mod listeners;
 mod trace;
+pub use admin::AdminSettings;
 pub use listeners::{ListenerSpec, Protocol, TlsVersion};
 use schema::*;
 pub use trace::TraceSettings;

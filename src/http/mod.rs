@@ -6,6 +6,7 @@
 //! answers at once and /readyz can say "starting" (503) until the broker is ready and the MQTT
 //! listener accepts; WebSocket upgrades are refused until then, too.
 
+pub mod api;
 mod listeners;
 pub mod metrics;
 pub mod ws;
@@ -30,6 +31,7 @@ pub struct HttpState {
     phase: AtomicU8,
     store_backend: &'static str,
     started: Instant,
+    admin: OnceLock<Arc<api::Admin>>,
 }
 
 impl HttpState {
@@ -39,12 +41,20 @@ impl HttpState {
             phase: AtomicU8::new(STARTING),
             store_backend,
             started: Instant::now(),
+            admin: OnceLock::new(),
         })
     }
     /// The broker's state is loaded and every listener accepts.
     pub fn set_ready(&self, broker: Broker) {
         let _ = self.broker.set(broker);
         self.phase.store(READY, Relaxed);
+    }
+    /// The admin API's access rules and broker description (set once at start-up).
+    pub fn set_admin(&self, admin: Arc<api::Admin>) {
+        let _ = self.admin.set(admin);
+    }
+    pub fn admin(&self) -> Option<&api::Admin> {
+        self.admin.get().map(|a| &**a)
     }
     pub fn set_stopping(&self) {
         self.phase.store(STOPPING, Relaxed);
@@ -87,6 +97,8 @@ async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
 pub struct Routes {
     pub websocket: bool,
     pub metrics: bool,
+    /// The admin API under /api/v1.
+    pub api: bool,
 }
 
 pub fn bind(addr: &str, what: &str) -> io::Result<TcpListener> {
@@ -117,6 +129,9 @@ pub fn serve(
                 .route("/mqtt", web::get().to(ws::handler))
                 .route("/", web::get().to(ws::handler));
         }
+        if routes.api {
+            app = app.configure(api::routes);
+        }
         app
     })
     .workers(workers.max(1))
@@ -131,6 +146,9 @@ pub fn serve(
     let mut served = vec!["/healthz", "/readyz"];
     if routes.metrics {
         served.push("/metrics");
+    }
+    if routes.api {
+        served.push("/api/v1");
     }
     if routes.websocket {
         served.insert(0, "MQTT over WebSocket on /mqtt and /");

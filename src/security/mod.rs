@@ -103,6 +103,12 @@ impl SecurityFiles {
         }
     }
 
+    /// The password file and anonymous setting in force (the admin API checks its users'
+    /// passwords against them).
+    pub fn auth_settings(&self) -> Arc<AuthSettings> {
+        self.authn.current()
+    }
+
     /// Re-reads the files `settings` name and swaps them in, or keeps everything as it is and
     /// returns why not. Connected clients stay connected; their next checks use the new ACL.
     pub fn reload(&self, settings: &SecuritySettings) -> Result<(), FileError> {

@@ -102,6 +102,8 @@ pub struct Connection {
     acks_flush_pending: bool,
     /// An enhanced authentication exchange waiting for the client's next AUTH.
     pending_auth: Option<Box<auth_exchange::PendingAuth>>,
+    /// When the socket was accepted, unix ms (admin API: "connected since").
+    opened_ms: u64,
 }
 
 static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -151,6 +153,7 @@ impl Connection {
                 acks: Vec::new(),
                 acks_flush_pending: false,
                 pending_auth: None,
+                opened_ms: crate::message::unix_ms(),
             }
         })
     }
@@ -322,6 +325,13 @@ impl Handler<DeadlinePassed> for Connection {
         if let Some(reason) = self.channel.deadline_passed(msg.0) {
             self.close(reason, ctx);
         }
+    }
+}
+
+impl Handler<crate::admin::Describe> for Connection {
+    type Result = MessageResult<crate::admin::Describe>;
+    fn handle(&mut self, _: crate::admin::Describe, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.peer.clone(), self.transport, self.opened_ms))
     }
 }
 
