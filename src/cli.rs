@@ -38,6 +38,7 @@ pub struct Cli {
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Passwd(crate::security::passwd::PasswdArgs),
+    Ctl(crate::ctl::CtlArgs),
 }
 
 impl Cli {

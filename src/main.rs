@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     if let Some(Command::Passwd(args)) = &cli.command {
         return passwd(args);
     }
+    if let Some(Command::Ctl(args)) = &cli.command {
+        return courtier::ctl::run(args);
+    }
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
