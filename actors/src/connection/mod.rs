@@ -171,7 +171,11 @@ impl Connection {
         if !self.acks.is_empty() && !self.channel.is_closed() {
             self.flush_acks_now();
         }
-        match self.channel.close(&reason) {
+        let closing = self.channel.close(&reason);
+        if !matches!(closing, Closing::AlreadyClosed) {
+            self.deps.metrics.count_disconnect(&reason);
+        }
+        match closing {
             Closing::AlreadyClosed => return,
             Closing::Attached { disconnect } => {
                 // A 5.0 client is told why the broker closes [MQTT-4.13.1-1].
