@@ -10,6 +10,7 @@
 pub mod access;
 mod broker;
 mod clients;
+mod dashboard;
 mod retained;
 pub mod topics;
 
@@ -45,8 +46,13 @@ pub struct Admin {
 #[derive(Clone)]
 pub struct Caller(pub String);
 
-/// Register the API's routes on an app (one line in `super::serve`).
+/// Register the API's routes and the dashboard on an app (one line in `super::serve`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/dashboard")
+            .wrap(from_fn(guard))
+            .route(web::get().to(dashboard::page)),
+    );
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(guard))
