@@ -95,8 +95,8 @@ pub struct Kicked {
     pub session_deleted: bool,
 }
 
-/// The registry's sessions whose client id starts with `prefix` and sorts after `after`,
-/// sorted by client id.
+/// The registry's sessions whose client id starts with `prefix` and sorts after `after`, in no
+/// particular order.
 #[derive(Message)]
 #[rtype(result = "Vec<(ClientId, Addr<Session>)>")]
 pub struct ListSessions {
@@ -172,16 +172,24 @@ async fn describe(infos: Vec<SessionInfo>) -> Vec<SessionInfo> {
 }
 
 impl Broker {
-    /// Clients matching `q`, sorted by client id.
-    pub async fn clients(&self, q: &ClientQuery) -> Page<ClientView> {
-        let listed = self
+    /// The sessions matching, sorted by client id.
+    async fn list_sessions(
+        &self,
+        prefix: Option<String>,
+        after: Option<String>,
+    ) -> Vec<(ClientId, Addr<Session>)> {
+        let mut listed = self
             .registry()
-            .send(ListSessions {
-                prefix: q.prefix.clone(),
-                after: q.after.clone(),
-            })
+            .send(ListSessions { prefix, after })
             .await
             .unwrap_or_default();
+        listed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        listed
+    }
+
+    /// Clients matching `q`, sorted by client id.
+    pub async fn clients(&self, q: &ClientQuery) -> Page<ClientView> {
+        let listed = self.list_sessions(q.prefix.clone(), q.after.clone()).await;
         let by_session = q.username.is_some() || q.connected.is_some();
         let (total, infos) = if by_session {
             let all = inspect(listed.into_iter().map(|(_, a)| a).collect(), false).await;
@@ -227,14 +235,7 @@ impl Broker {
 
     /// Every subscription of the sessions whose client id starts with `client_prefix`.
     pub async fn subscriptions(&self, client_prefix: Option<String>) -> Vec<SubscriptionView> {
-        let listed = self
-            .registry()
-            .send(ListSessions {
-                prefix: client_prefix,
-                after: None,
-            })
-            .await
-            .unwrap_or_default();
+        let listed = self.list_sessions(client_prefix, None).await;
         let infos = inspect(listed.into_iter().map(|(_, a)| a).collect(), true).await;
         infos.into_iter().flat_map(|i| i.filters).collect()
     }

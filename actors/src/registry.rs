@@ -234,8 +234,8 @@ impl Handler<ShutdownSessions> for SessionRegistry {
     }
 }
 
-/// A snapshot of the directory for the admin API: one pass over the map, the sessions
-/// themselves are asked afterwards, outside this actor.
+/// A snapshot of the directory for the admin API: one pass over the map; sorting, and asking
+/// the sessions themselves, happen afterwards, outside this actor (which CONNECTs wait for).
 impl Handler<crate::admin::ListSessions> for SessionRegistry {
     type Result = MessageResult<crate::admin::ListSessions>;
     fn handle(
@@ -245,7 +245,7 @@ impl Handler<crate::admin::ListSessions> for SessionRegistry {
     ) -> Self::Result {
         let prefix = msg.prefix.as_deref().unwrap_or("");
         let after = msg.after.as_deref();
-        let mut out: Vec<(ClientId, Addr<Session>)> = self
+        let out: Vec<(ClientId, Addr<Session>)> = self
             .sessions
             .iter()
             .filter(|(id, _)| {
@@ -254,7 +254,6 @@ impl Handler<crate::admin::ListSessions> for SessionRegistry {
             })
             .filter_map(|(id, (addr, _))| Some((id.clone(), live(addr)?)))
             .collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         MessageResult(out)
     }
 }
