@@ -42,7 +42,8 @@ pub struct Admin {
     pub reload: Mutex<ReloadHook>,
 }
 
-/// Who made the request (set by [`guard`] for the handlers' logs).
+/// Who made the request, in the request's extensions (set by [`guard`]), for handlers that
+/// record it (e.g. who started a trace).
 #[derive(Clone)]
 pub struct Caller(pub String);
 
@@ -53,13 +54,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(guard))
             .route(web::get().to(dashboard::page)),
     );
-    cfg.service(
-        web::scope("/api/v1")
-            .wrap(from_fn(guard))
-            .configure(clients::routes)
-            .configure(retained::routes)
-            .configure(broker::routes), // traces: .configure(traces::routes)
-    );
+    let api = web::scope("/api/v1")
+        .wrap(from_fn(guard))
+        .configure(clients::routes)
+        .configure(retained::routes)
+        .configure(broker::routes);
+    // The trace endpoints (traces.rs) go here: `let api = api.configure(traces::routes);`
+    cfg.service(api);
 }
 
 fn json_error(status: actix_web::http::StatusCode, msg: &str) -> HttpResponse {
