@@ -3,13 +3,15 @@
 //! - [`config`]: settings from the embedded defaults, `conf.d/*.toml` and the environment.
 //! - [`cli`]: command-line options.
 //! - [`listener`]: the MQTT/TCP accept loop.
-//! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz.
+//! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz, the admin API.
+//! - [`ctl`]: `courtier ctl`, the admin API from the terminal.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod healthcheck;
 pub mod hints;
 pub mod http;

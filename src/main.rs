@@ -2,8 +2,10 @@
 
 use clap::Parser;
 use courtier::cli::{Cli, Command};
+use courtier::http::api::ReloadError;
 use courtier::Server;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// mimalloc instead of glibc malloc: the broker allocates and frees small objects on every
 /// message (envelopes, `Arc<Message>`) from several threads; measured in docs/PERFORMANCE.md.
@@ -31,6 +33,9 @@ fn main() -> ExitCode {
         Some(Command::Passwd(args)) => return passwd(args),
         Some(Command::ConvertMosquittoConf { file }) => return convert(file),
         _ => {}
+    }
+    if let Some(Command::Ctl(args)) = &cli.command {
+        return courtier::ctl::run(args);
     }
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
     let env: Vec<(String, String)> = std::env::vars_os()
@@ -100,7 +105,15 @@ fn main() -> ExitCode {
                 std::process::exit(1);
             }
         };
-        signals.wait(|| reload(&cli, &server)).await;
+        let (c, reloader) = (cli.clone(), server.reloader());
+        server.set_reload(Arc::new(move || reload(&c, &reloader)));
+        let reloader = server.reloader();
+        signals
+            .wait(|| {
+                log::info!("SIGHUP received");
+                let _ = reload(&cli, &reloader);
+            })
+            .await;
         server.stop().await;
     });
     log::info!("courtier stopped");
@@ -137,28 +150,47 @@ impl Signals {
     }
 }
 
-/// SIGHUP: the TLS listeners' certificate and key files are read again, and the configuration
-/// as at start-up (files, environment, options) with its `[security]` part applied:
-/// allow_anonymous, the password file and the ACL file. Anything that does not load keeps the
-/// old settings; other sections need a restart.
-fn reload(cli: &Cli, server: &courtier::Server) {
-    log::info!("SIGHUP received: reloading TLS certificates and [security] (allow_anonymous, password_file, acl_file)");
-    for e in server.reload_certificates() {
+/// SIGHUP and `POST /api/v1/reload`: the TLS listeners' certificate and key files are read
+/// again, and the configuration as at start-up (files, environment, options) with its
+/// `[security]` part applied: allow_anonymous, the password file and the ACL file. Anything
+/// that does not load keeps the old settings; other sections need a restart.
+fn reload(
+    cli: &Cli,
+    reloader: &courtier::server::Reloader,
+) -> Result<serde_json::Value, ReloadError> {
+    log::info!(
+        "reloading TLS certificates and [security] (allow_anonymous, password_file, acl_file)"
+    );
+    let cert_errors = reloader.certificates();
+    for e in &cert_errors {
         log::error!("reload failed, the old certificate stays in use: {e}");
     }
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let settings = match cli.load_settings(env) {
-        Ok(s) => s,
-        Err(e) => {
-            return log::error!(
-                "reload failed, the old security settings stay in force: configuration error: {e}"
-            )
-        }
+    let result = match cli.load_settings(env) {
+        Ok(settings) => reloader.security(&settings).map_err(ReloadError::from),
+        Err(e) => Err(ReloadError {
+            error: format!("configuration error: {e}"),
+            file: None,
+            line: None,
+        }),
     };
-    if let Err(e) = server.reload_security(&settings) {
-        log::error!("reload failed, the old security settings stay in force: {e}");
+    match result {
+        Ok(()) if cert_errors.is_empty() => {
+            Ok(serde_json::json!({ "reloaded": ["tls_certificates", "security"] }))
+        }
+        Ok(()) => Ok(serde_json::json!({
+            "reloaded": ["security"],
+            "tls_certificate_errors": cert_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        })),
+        Err(e) => {
+            log::error!(
+                "reload failed, the old security settings stay in force: {}",
+                e.error
+            );
+            Err(e)
+        }
     }
 }
 

@@ -140,10 +140,12 @@ impl Server {
         let websocket = Routes {
             websocket: true,
             metrics: settings.http.metrics,
+            api: true,
         };
         let metrics_only = Routes {
             websocket: false,
             metrics: true,
+            api: false,
         };
         let http_addr = http_listener
             .map(|l| serve(l, websocket, workers))
@@ -168,6 +170,7 @@ impl Server {
             addrs.push((l.addr, transport));
             accept.push(listener::serve(l.tcp, &broker, l.options)?);
         }
+        http_state.set_admin(http::api::admin(settings, &security, http_addr, &addrs)?);
         http_state.set_ready(broker.clone());
         Ok(Server {
             broker,
@@ -184,28 +187,22 @@ impl Server {
         })
     }
 
-    /// Re-reads the password and ACL files (SIGHUP) with `settings`' `[security]`; on error
-    /// the old ones stay in force and the error (file, line, reason) is returned. Clients
-    /// whose user the new files withdraw are disconnected (5.0: DISCONNECT 0x98).
-    pub fn reload_security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
-        if let Some(revoked_by) = self.security.reload(&settings.security)? {
-            self.broker.revoke(revoked_by);
+    /// What a reload changes (SIGHUP and `POST /api/v1/reload`), as a handle the API's hook
+    /// can keep.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            security: self.security.clone(),
+            certs: self.certs.clone(),
+            broker: self.broker.clone(),
         }
-        Ok(())
     }
 
-    /// Reads every TLS listener's certificate and key files again (SIGHUP, after a renewal):
-    /// new handshakes use them, open connections are not touched. A pair that does not load
-    /// keeps the old one; the errors (listener, key, file, reason) are returned.
-    pub fn reload_certificates(&self) -> Vec<io::Error> {
-        let mut errors = Vec::new();
-        for store in &self.certs {
-            match store.reload() {
-                Ok(()) => log::info!("TLS certificate reloaded: {}", store.describe()),
-                Err(e) => errors.push(e),
-            }
+    /// What `POST /api/v1/reload` runs (main.rs: the same as SIGHUP). Until this is called
+    /// it re-reads the password and ACL files named at start-up.
+    pub fn set_reload(&self, hook: http::api::ReloadHook) {
+        if let Some(admin) = self.http_state.admin() {
+            *admin.reload.lock().expect("not poisoned") = hook;
         }
-        errors
     }
 
     /// Stop accepting, close clients, save sessions, flush the store; give up waiting after
@@ -317,5 +314,39 @@ impl ServerThread {
 impl Drop for ServerThread {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The parts of a running server a reload replaces: the password and ACL files (users they no
+/// longer admit are disconnected) and the TLS listeners' certificates and keys.
+#[derive(Clone)]
+pub struct Reloader {
+    security: SecurityFiles,
+    certs: Vec<Arc<crate::tls::CertStore>>,
+    broker: Broker,
+}
+
+impl Reloader {
+    /// Re-reads the password and ACL files with `settings`' `[security]`; on error the old
+    /// ones stay in force. Connected users the new files no longer admit are disconnected.
+    pub fn security(&self, settings: &Settings) -> Result<(), crate::security::FileError> {
+        if let Some(revoked_by) = self.security.reload(&settings.security)? {
+            self.broker.revoke(revoked_by);
+        }
+        Ok(())
+    }
+
+    /// Reads every TLS listener's certificate and key files again (after a renewal): new
+    /// handshakes use them, open connections are not touched. A pair that does not load keeps
+    /// the old one; the errors (listener, key, file, reason) are returned.
+    pub fn certificates(&self) -> Vec<io::Error> {
+        let mut errors = Vec::new();
+        for store in &self.certs {
+            match store.reload() {
+                Ok(()) => log::info!("TLS certificate reloaded: {}", store.describe()),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
     }
 }

@@ -170,6 +170,14 @@ impl Broker {
         crate::sys::retained_stats(&self.inner.retain).await
     }
 
+    pub(crate) fn registry(&self) -> &Addr<SessionRegistry> {
+        &self.inner.registry
+    }
+
+    pub(crate) fn retain(&self) -> &Addr<RetainStore> {
+        &self.inner.retain
+    }
+
     pub fn config(&self) -> &BrokerConfig {
         &self.inner.cfg
     }

@@ -49,9 +49,64 @@ pub enum CloseReason {
     SessionGone,
     /// A 5.0 re-authentication (AUTH 0x19) failed [MQTT-4.12.1-2].
     ReauthFailed(AuthFailure),
+    /// An administrator disconnected the client (admin API, `courtier ctl kick`).
+    Administrative,
 }
 
 impl CloseReason {
+    /// The metric labels of [`CloseReason::label`], in the order metrics count them.
+    pub const LABELS: [&'static str; 19] = [
+        "client_disconnect",
+        "peer_closed",
+        "io_error",
+        "keepalive_timeout",
+        "connect_timeout",
+        "write_timeout",
+        "malformed_packet",
+        "protocol_error",
+        "invalid_topic",
+        "topic_alias_invalid",
+        "taken_over",
+        "refused",
+        "server_shutdown",
+        "session_gone",
+        "reauth_failed",
+        "administrative",
+        "receive_maximum_exceeded",
+        "retain_not_supported",
+        "revoked",
+    ];
+
+    /// Index in [`CloseReason::LABELS`]: a short, stable name for `courtier_disconnects_total`.
+    pub fn label_index(&self) -> usize {
+        match self {
+            CloseReason::ClientDisconnect { .. } => 0,
+            CloseReason::PeerClosed => 1,
+            CloseReason::Io(_) => 2,
+            CloseReason::KeepAliveTimeout => 3,
+            CloseReason::ConnectTimeout => 4,
+            CloseReason::WriteTimeout => 5,
+            CloseReason::Decode { code, .. } if *code == ReasonCode::ProtocolError => 7,
+            CloseReason::Decode { .. } => 6,
+            CloseReason::Protocol(..) => 7,
+            CloseReason::InvalidTopic(_) => 8,
+            CloseReason::TopicAliasInvalid(_) => 9,
+            CloseReason::TakenOver => 10,
+            CloseReason::Refused(_) => 11,
+            CloseReason::ServerShutdown => 12,
+            CloseReason::SessionGone => 13,
+            CloseReason::ReauthFailed(_) => 14,
+            CloseReason::Administrative => 15,
+            CloseReason::ReceiveMaximumExceeded(_) => 16,
+            CloseReason::RetainNotSupported => 17,
+            CloseReason::Revoked(_) => 18,
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        CloseReason::LABELS[self.label_index()]
+    }
+
     /// Whether the Will Message is published (MQTT-3.1.2-8: on any close other than DISCONNECT;
     /// 5.0 lets DISCONNECT ask for it, [MQTT-3.14.4-3]). Shutdown does not publish Wills, as
     /// Mosquitto does not.
@@ -103,6 +158,7 @@ impl CloseReason {
                 ReasonCode::BadAuthenticationMethod
             }
             CloseReason::ReauthFailed(_) => ReasonCode::NotAuthorized,
+            CloseReason::Administrative => ReasonCode::AdministrativeAction,
         })
     }
 }
@@ -142,6 +198,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Revoked(why) => write!(f, "access revoked by a reload: {why}"),
             CloseReason::SessionGone => f.write_str("session ended"),
             CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
+            CloseReason::Administrative => f.write_str("disconnected by an administrator"),
         }
     }
 }
@@ -260,6 +317,10 @@ mod tests {
         assert_eq!(CloseReason::Refused(5).disconnect_code(), None);
         let reauth = CloseReason::ReauthFailed(AuthFailure::BadUserNameOrPassword);
         assert_eq!(reauth.disconnect_code(), Some(ReasonCode::NotAuthorized));
+        assert_eq!(
+            CloseReason::Administrative.disconnect_code(),
+            Some(ReasonCode::AdministrativeAction)
+        );
     }
 
     #[test]
@@ -273,6 +334,18 @@ mod tests {
             CloseReason::from_decode(&DecodeError::InvalidUtf8).disconnect_code(),
             Some(ReasonCode::MalformedPacket)
         );
+    }
+
+    #[test]
+    fn metric_labels_are_distinct_and_named_after_the_reason() {
+        let mut labels = CloseReason::LABELS.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), CloseReason::LABELS.len());
+        assert_eq!(CloseReason::KeepAliveTimeout.label(), "keepalive_timeout");
+        assert_eq!(CloseReason::Administrative.label(), "administrative");
+        let protocol = CloseReason::from_decode(&DecodeError::InvalidUtf8);
+        assert_eq!(protocol.label(), "malformed_packet");
     }
 
     #[test]

@@ -18,8 +18,10 @@
 //! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters. [`close`]: why a connection
 //!   ends, the one place errors become reasons.
 //! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
+//! - [`admin`]: snapshots and administrative disconnects for the admin API.
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
 
+pub mod admin;
 pub mod auth;
 pub mod broker;
 pub mod close;

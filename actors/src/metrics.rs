@@ -146,7 +146,18 @@ pub struct Metrics {
     pub sessions_expired: AtomicU64,
     /// Corrupt stores moved aside at start-up.
     pub store_corruptions: AtomicU64,
+    /// Connections closed, by `CloseReason::label_index` (keep-alive timeouts among them).
+    disconnects: [AtomicU64; crate::close::CloseReason::LABELS.len()],
+    /// CONNECTs refused by authentication, by `AuthFailure` (see `AUTH_FAILURES`).
+    auth_refusals: [AtomicU64; 3],
 }
+
+/// The labels of `courtier_auth_refusals_total`, in the order they are counted.
+pub const AUTH_FAILURES: [&str; 3] = [
+    "bad_username_or_password",
+    "not_authorized",
+    "bad_authentication_method",
+];
 
 /// Message and payload-byte counters per QoS level (index = QoS as u8).
 #[derive(Debug, Default)]
@@ -199,6 +210,8 @@ impl Default for Metrics {
             restarts_by_actor: Mutex::new(Vec::new()),
             sessions_expired: AtomicU64::new(0),
             store_corruptions: AtomicU64::new(0),
+            disconnects: Default::default(),
+            auth_refusals: Default::default(),
         }
     }
 }
@@ -257,6 +270,35 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+    /// Count a connection's end (once per connection, not on the message path).
+    pub fn count_disconnect(&self, reason: &crate::close::CloseReason) {
+        self.disconnects[reason.label_index()].fetch_add(1, Relaxed);
+    }
+    /// (label, count) for every close reason.
+    pub fn disconnects(&self) -> Vec<(&'static str, u64)> {
+        crate::close::CloseReason::LABELS
+            .iter()
+            .zip(&self.disconnects)
+            .map(|(l, n)| (*l, n.load(Relaxed)))
+            .collect()
+    }
+    pub fn count_auth_refusal(&self, failure: crate::auth::AuthFailure) {
+        use crate::auth::AuthFailure::*;
+        let i = match failure {
+            BadUserNameOrPassword => 0,
+            NotAuthorized => 1,
+            BadAuthenticationMethod => 2,
+        };
+        self.auth_refusals[i].fetch_add(1, Relaxed);
+    }
+    /// (label, count) for every authentication failure ([`AUTH_FAILURES`]).
+    pub fn auth_refusals(&self) -> Vec<(&'static str, u64)> {
+        AUTH_FAILURES
+            .iter()
+            .zip(&self.auth_refusals)
+            .map(|(l, n)| (*l, n.load(Relaxed)))
+            .collect()
     }
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()

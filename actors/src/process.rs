@@ -52,6 +52,44 @@ pub fn uptime_secs() -> Option<u64> {
     (ticks > 0).then(|| (boot_uptime - start_ticks as f64 / ticks as f64).max(0.0) as u64)
 }
 
+/// CPU time (user + system) this process used, seconds (fields 14 and 15 of
+/// /proc/self/stat). `None` off Linux.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let used = stat_field(&stat, 14)? + stat_field(&stat, 15)?;
+    (ticks > 0).then(|| used as f64 / ticks as f64)
+}
+
+/// Open file descriptors of this process (entries of /proc/self/fd). `None` off Linux.
+pub fn open_fds() -> Option<u64> {
+    // The directory handle read_dir holds is one of the entries: not counted.
+    Some(
+        std::fs::read_dir("/proc/self/fd")
+            .ok()?
+            .count()
+            .saturating_sub(1) as u64,
+    )
+}
+
+/// When this process started, unix seconds: boot time (`btime` of /proc/stat) plus its start
+/// in ticks after boot (field 22 of /proc/self/stat). `None` off Linux.
+pub fn start_time_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let boot: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let start = stat_field(&stat, 22)?;
+    (ticks > 0).then(|| boot as f64 + start as f64 / ticks as f64)
+}
+
 /// Field `n` (1-based, as in proc(5)) of /proc/<pid>/stat. The command name (field 2) may hold
 /// spaces and parentheses, so counting starts after its closing parenthesis.
 fn stat_field(stat: &str, n: usize) -> Option<u64> {
@@ -150,6 +188,17 @@ mod tests {
     fn this_process_has_a_resident_set_and_a_heap() {
         assert!(rss_bytes().unwrap() > 0);
         assert!(uptime_secs().unwrap() < 24 * 3600);
+        assert!(open_fds().unwrap() >= 3);
+        assert!(cpu_seconds().unwrap() >= 0.0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let start = start_time_secs().unwrap();
+        assert!(
+            start <= now + 1.0 && start > now - 24.0 * 3600.0,
+            "{start} vs {now}"
+        );
         // Other tests free memory meanwhile, so only a lower bound that holds regardless.
         let big = vec![1u8; 8 << 20];
         assert!(heap_bytes().unwrap() >= (8 << 20));

@@ -249,6 +249,37 @@ impl Handler<RevokeUsers> for SessionRegistry {
     }
 }
 
+/// A snapshot of the directory for the admin API: one pass over the map; sorting, and asking
+/// the sessions themselves, happen afterwards, outside this actor (which CONNECTs wait for).
+impl Handler<crate::admin::ListSessions> for SessionRegistry {
+    type Result = MessageResult<crate::admin::ListSessions>;
+    fn handle(
+        &mut self,
+        msg: crate::admin::ListSessions,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        let prefix = msg.prefix.as_deref().unwrap_or("");
+        let after = msg.after.as_deref();
+        let out: Vec<(ClientId, Addr<Session>)> = self
+            .sessions
+            .iter()
+            .filter(|(id, _)| {
+                let id: &str = id;
+                id.starts_with(prefix) && after.is_none_or(|a| id > a)
+            })
+            .filter_map(|(id, (addr, _))| Some((id.clone(), live(addr)?)))
+            .collect();
+        MessageResult(out)
+    }
+}
+
+impl Handler<crate::admin::FindSession> for SessionRegistry {
+    type Result = Option<Addr<Session>>;
+    fn handle(&mut self, msg: crate::admin::FindSession, _ctx: &mut Context<Self>) -> Self::Result {
+        self.sessions.get(&msg.0).and_then(|(addr, _)| live(addr))
+    }
+}
+
 #[cfg(feature = "fault-injection")]
 impl Handler<crate::supervision::InjectFailure> for SessionRegistry {
     type Result = ();

@@ -42,6 +42,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub metrics: MetricsSettings,
     pub trace: TraceSettings,
+    pub admin: AdminSettings,
     /// `[[listeners]]`; when empty, `[listener]` is the one MQTT listener.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<ListenerSpec>,
@@ -376,6 +377,11 @@ impl Settings {
             ("metrics.port", int(self.metrics.port)),
             ("trace.topics", strings(&self.trace.topics)),
             ("trace.clients", strings(&self.trace.clients)),
+            ("admin.users", strings(&self.admin.users)),
+            (
+                "admin.token_file",
+                s(&self.admin.token_file.to_string_lossy()),
+            ),
         ]
     }
 
@@ -418,10 +424,12 @@ mod http;
 mod schema;
 pub use error::{ConfigError, Origin};
 pub use http::{HttpSettings, MetricsSettings};
+mod admin;
 mod listeners;
 pub mod mosquitto;
 mod mosquitto_map;
 mod trace;
+pub use admin::AdminSettings;
 pub use listeners::{ListenerSpec, Protocol, TlsVersion};
 use schema::*;
 pub use trace::TraceSettings;

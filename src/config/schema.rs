@@ -259,6 +259,8 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("metrics", "port", int(0, u16::MAX as i64)),
     key("trace", "topics", Kind::TopicFilters),
     key("trace", "clients", Kind::Strings),
+    key("admin", "users", Kind::Strings),
+    key("admin", "token_file", Kind::Str { non_empty: false }),
 ];
 
 pub(super) fn spec(section: &str, name: &str) -> Option<&'static KeySpec> {

@@ -25,7 +25,8 @@ const SUPERVISED: [&str; 4] = [
     "TopicSubtree",
 ];
 
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 type Labels = Vec<(String, String)>;
 
@@ -271,6 +272,54 @@ pub async fn render(broker: &Broker) -> String {
         "Resident set size (/proc/self/status VmRSS)",
         process::rss_bytes().unwrap_or(0) as i64,
     );
+    let disconnects: Vec<_> = m
+        .disconnects()
+        .into_iter()
+        .map(|(r, n)| (label("reason", r), n))
+        .collect();
+    counter_family(
+        &mut reg,
+        "courtier_disconnects",
+        "Connections closed, by reason (keepalive_timeout: silent for 1.5 x keep-alive)",
+        &disconnects,
+    );
+    let refusals: Vec<_> = m
+        .auth_refusals()
+        .into_iter()
+        .map(|(r, n)| (label("reason", r), n))
+        .collect();
+    counter_family(
+        &mut reg,
+        "courtier_auth_refusals",
+        "CONNECTs refused by authentication, by reason",
+        &refusals,
+    );
+    if let Some(start) = process::start_time_secs() {
+        let g: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+        g.set(start);
+        reg.register(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds",
+            g,
+        );
+    }
+    if let Some(cpu) = process::cpu_seconds() {
+        let c: Counter<f64, std::sync::atomic::AtomicU64> = Counter::default();
+        c.inc_by(cpu);
+        reg.register(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds",
+            c,
+        );
+    }
+    if let Some(fds) = process::open_fds() {
+        gauge(
+            &mut reg,
+            "process_open_fds",
+            "Number of open file descriptors",
+            fds as i64,
+        );
+    }
     gauge(
         &mut reg,
         "process_uptime_seconds",
@@ -289,13 +338,85 @@ pub async fn render(broker: &Broker) -> String {
     out
 }
 
-pub async fn handler(state: web::Data<HttpState>) -> HttpResponse {
+/// OpenMetrics when the scraper asks for it (Prometheus does, in `Accept`), otherwise the
+/// Prometheus text format 0.0.4, which every other scraper reads.
+pub async fn handler(state: web::Data<HttpState>, req: actix_web::HttpRequest) -> HttpResponse {
     let Some(broker) = state.broker() else {
         return HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
             .body("the broker is starting\n");
     };
-    HttpResponse::Ok()
-        .content_type(CONTENT_TYPE)
-        .body(render(broker).await)
+    let openmetrics = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let body = render(broker).await;
+    match openmetrics {
+        true => HttpResponse::Ok().content_type(OPENMETRICS).body(body),
+        false => HttpResponse::Ok()
+            .content_type(TEXT_004)
+            .body(to_text_004(&body)),
+    }
+}
+
+/// OpenMetrics text as the Prometheus text format 0.0.4: a counter's TYPE and HELP name its
+/// `_total` samples, `info` becomes `gauge`, `unknown` becomes `untyped`, and the `# UNIT` and
+/// `# EOF` lines go.
+pub fn to_text_004(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|r| r.strip_suffix(" counter"))
+        {
+            counters.insert(name.to_owned());
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# TYPE ", "# HELP "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (*p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let name = match counters.contains(name) {
+                    true => format!("{name}_total"),
+                    false => name.to_owned(),
+                };
+                let tail = match (prefix, tail) {
+                    ("# TYPE ", "info") => "gauge",
+                    ("# TYPE ", "unknown") => "untyped",
+                    (_, t) => t,
+                };
+                out.push_str(&format!("{prefix}{name} {tail}\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::to_text_004;
+
+    #[test]
+    fn openmetrics_becomes_text_0_0_4() {
+        let om = "# HELP a_bytes Bytes.\n# TYPE a_bytes counter\n# UNIT a_bytes bytes\n\
+                  a_bytes_total 3\n# HELP b Build.\n# TYPE b info\nb_info{v=\"1\"} 1\n\
+                  # TYPE g gauge\ng 2\n# EOF\n";
+        assert_eq!(
+            to_text_004(om),
+            "# HELP a_bytes_total Bytes.\n# TYPE a_bytes_total counter\na_bytes_total 3\n\
+             # HELP b Build.\n# TYPE b gauge\nb_info{v=\"1\"} 1\n# TYPE g gauge\ng 2\n"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! answers at once and /readyz can say "starting" (503) until the broker is ready and the MQTT
 //! listener accepts; WebSocket upgrades are refused until then, too.
 
+pub mod api;
 mod listeners;
 pub mod metrics;
 pub mod ws;
@@ -32,6 +33,7 @@ pub struct HttpState {
     started: Instant,
     /// WSS handshakes that failed before the broker (and its metrics) was ready.
     early_tls_failures: AtomicU64,
+    admin: OnceLock<Arc<api::Admin>>,
 }
 
 impl HttpState {
@@ -42,6 +44,7 @@ impl HttpState {
             store_backend,
             started: Instant::now(),
             early_tls_failures: AtomicU64::new(0),
+            admin: OnceLock::new(),
         })
     }
     /// The broker's state is loaded and every listener accepts.
@@ -58,6 +61,14 @@ impl HttpState {
             Some(b) => b.metrics().tls_handshake_failures.fetch_add(1, Relaxed),
             None => self.early_tls_failures.fetch_add(1, Relaxed),
         };
+    }
+
+    /// The admin API's access rules and broker description (set once at start-up).
+    pub fn set_admin(&self, admin: Arc<api::Admin>) {
+        let _ = self.admin.set(admin);
+    }
+    pub fn admin(&self) -> Option<&api::Admin> {
+        self.admin.get().map(|a| &**a)
     }
     pub fn set_stopping(&self) {
         self.phase.store(STOPPING, Relaxed);
@@ -100,6 +111,8 @@ async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
 pub struct Routes {
     pub websocket: bool,
     pub metrics: bool,
+    /// The admin API under /api/v1.
+    pub api: bool,
 }
 
 pub fn bind(addr: &str, what: &str) -> io::Result<TcpListener> {
@@ -135,6 +148,9 @@ pub fn serve(
                 .route("/mqtt", web::get().to(ws::handler))
                 .route("/", web::get().to(ws::handler));
         }
+        if routes.api {
+            app = app.configure(api::routes);
+        }
         app
     })
     .workers(workers.max(1))
@@ -149,6 +165,9 @@ pub fn serve(
     let mut served = vec!["/healthz", "/readyz"];
     if routes.metrics {
         served.push("/metrics");
+    }
+    if routes.api {
+        served.push("/api/v1");
     }
     if routes.websocket {
         served.insert(0, "MQTT over WebSocket on /mqtt and /");

@@ -114,6 +114,12 @@ impl SecurityFiles {
         }
     }
 
+    /// The password file and anonymous setting in force (the admin API checks its users'
+    /// passwords against them).
+    pub fn auth_settings(&self) -> Arc<AuthSettings> {
+        self.authn.current()
+    }
+
     /// Re-reads the files `settings` name and swaps them in, or keeps everything as it is and
     /// returns why not. Connected clients' next checks use the new ACL; on success, the answer
     /// says which of them lost the right to be connected ([`revoke`]), if any may have.

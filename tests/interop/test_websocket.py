@@ -62,8 +62,15 @@ def test_headless_chromium_page_subscribes_and_publishes(broker, http_broker):
     run_node("browser.mjs", f"ws://{http_broker[0]}:{http_broker[1]}/mqtt", f"mqtt://{broker[0]}:{broker[1]}")
 
 
-def scrape(http_broker):
-    with urllib.request.urlopen(f"http://{http_broker[0]}:{http_broker[1]}/metrics", timeout=5) as r:
+OPENMETRICS = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+
+def scrape(http_broker, accept=OPENMETRICS):
+    """/metrics as Prometheus asks for it (OpenMetrics), or with accept=None as other scrapers
+    do (the text format 0.0.4)."""
+    url = f"http://{http_broker[0]}:{http_broker[1]}/metrics"
+    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(req, timeout=5) as r:
         assert r.status == 200
         return r.read().decode()
 
@@ -85,7 +92,8 @@ def test_metrics_parse_with_the_prometheus_parsers_and_count_websocket_traffic(b
     text = scrape(http_broker)
     ws.stop()
     after = samples(text)  # the strict OpenMetrics parser (it requires "# EOF")
-    families = {f.name: f.type for f in parse_prometheus(text)}  # and the classic text parser
+    # and the classic parser on the text format 0.0.4
+    families = {f.name: f.type for f in parse_prometheus(scrape(http_broker, accept=None))}
     assert families["courtier_connections"] == "counter"
     assert families["process_resident_memory_bytes"] == "gauge"
 

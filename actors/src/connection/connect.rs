@@ -47,6 +47,9 @@ impl Connection {
             c.username.as_deref().unwrap_or(""),
             refusal.describe()
         );
+        if let Refusal::Auth(failure) = refusal {
+            self.deps.metrics.count_auth_refusal(failure);
+        }
         let problem_info = c.properties.request_problem_information.unwrap_or(true);
         self.refuse(
             protocol::refusal_connack(refusal, c.protocol, problem_info),

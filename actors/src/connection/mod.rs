@@ -103,6 +103,8 @@ pub struct Connection {
     acks_flush_pending: bool,
     /// An enhanced authentication exchange waiting for the client's next AUTH.
     pending_auth: Option<Box<auth_exchange::PendingAuth>>,
+    /// When the socket was accepted, unix ms (admin API: "connected since").
+    opened_ms: u64,
 }
 
 static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -152,6 +154,7 @@ impl Connection {
                 acks: Vec::new(),
                 acks_flush_pending: false,
                 pending_auth: None,
+                opened_ms: crate::message::unix_ms(),
             }
         })
     }
@@ -169,7 +172,11 @@ impl Connection {
         if !self.acks.is_empty() && !self.channel.is_closed() {
             self.flush_acks_now();
         }
-        match self.channel.close(&reason) {
+        let closing = self.channel.close(&reason);
+        if !matches!(closing, Closing::AlreadyClosed) {
+            self.deps.metrics.count_disconnect(&reason);
+        }
+        match closing {
             Closing::AlreadyClosed => return,
             Closing::Attached { disconnect } => {
                 // A 5.0 client is told why the broker closes [MQTT-4.13.1-1].
@@ -323,6 +330,13 @@ impl Handler<DeadlinePassed> for Connection {
         if let Some(reason) = self.channel.deadline_passed(msg.0) {
             self.close(reason, ctx);
         }
+    }
+}
+
+impl Handler<crate::admin::Describe> for Connection {
+    type Result = MessageResult<crate::admin::Describe>;
+    fn handle(&mut self, _: crate::admin::Describe, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.peer.clone(), self.transport, self.opened_ms))
     }
 }
 

@@ -115,7 +115,11 @@ fn will_delay(will: &LastWill) -> Duration {
 impl Session {
     /// The Will of a connection that went away, if its user may publish it: checked as a
     /// PUBLISH (as Mosquitto checks Wills), when the connection ends, with its user name.
-    fn permitted_will(&self, will: LastWill, username: Option<&str>) -> Option<LastWill> {
+    pub(super) fn permitted_will(
+        &self,
+        will: LastWill,
+        username: Option<&str>,
+    ) -> Option<LastWill> {
         let client = crate::auth::ClientRef {
             client_id: &self.client_id,
             username,

@@ -10,9 +10,11 @@
 //! - `answer.rs` + `replies.rs`: their replies, in order of receipt
 //! - `outbound.rs`: `Delivery` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
+//! - `admin.rs`: the admin API's snapshot of the session, and an administrator's disconnect
 //! - `handover.rs`: a shared subscription's unacknowledged messages to another member when the
 //!   connection breaks
 
+mod admin;
 mod answer;
 mod attach;
 mod deliverable;
