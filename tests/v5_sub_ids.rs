@@ -120,3 +120,20 @@ fn subscription_identifiers_survive_kill_9() {
     assert_eq!(recv_ids(&mut c).1, vec![11]);
     common::process::terminate(b);
 }
+
+#[test]
+fn mqtt_3_1_2_24_a_delivery_sized_with_its_subscription_identifiers_stays_within_the_maximum() {
+    let b = start_broker();
+    let (mut s, _) = connect5(
+        b.addr(),
+        &Connect5::new(&unique("si-mps")).prop(P::U32(prop::MAXIMUM_PACKET_SIZE, 64)),
+    );
+    assert_eq!(sub(&mut s, 1, &[("mi/t", 0)], Some(300)), vec![0]);
+    let (mut p, _) = connect5(b.addr(), &Connect5::new(&unique("si-mpp")));
+    // 64 bytes without the identifier (1 + 1 + 6 topic + 1 property length + 55), 67 with
+    // it: more than the client accepts, so it is not sent [MQTT-3.1.2-24].
+    p.send(&publish5("mi/t", &[7u8; 55], 0, false, 0, &[]));
+    p.send(&publish5("mi/t", b"small", 0, false, 0, &[]));
+    let (got, ids) = recv_ids(&mut s);
+    assert_eq!((got.payload.as_slice(), ids), (&b"small"[..], vec![300]));
+}

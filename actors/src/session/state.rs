@@ -197,7 +197,9 @@ impl SessionState {
             }
             self.queue.pop_front()?
         };
-        if let Some(reason) = undeliverable(&pending, max_packet_size, readable) {
+        if let Some(reason) =
+            undeliverable(&pending, max_packet_size, readable, &self.subscription_ids)
+        {
             self.dropped += 1;
             return Some(Outbound::Dropped(pending, reason));
         }
