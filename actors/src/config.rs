@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::trace::TraceFilter;
+pub use crate::trace_live::LiveTraces;
 
 /// What a full session queue does with one more message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -70,6 +71,9 @@ pub struct BrokerConfig {
     /// Which messages get message-path traces (`[trace]`); `None` = tracing off, so the hot
     /// path tests one `Option` (see trace.rs).
     pub trace: Option<Arc<TraceFilter>>,
+    /// The runtime traces (started over the HTTP API), shared by every actor; with none
+    /// running, a hop costs one atomic load (see trace_live.rs).
+    pub live: Arc<LiveTraces>,
 }
 
 impl Default for BrokerConfig {
@@ -93,6 +97,7 @@ impl Default for BrokerConfig {
             sync_interval: Duration::from_millis(1000),
             session_expiry: Some(Duration::from_secs(30 * 24 * 3600)),
             trace: None,
+            live: Arc::default(),
         }
     }
 }

@@ -87,6 +87,8 @@ pub struct Metrics {
     pub publish_received: AtomicU64,
     pub publish_sent: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Drops per client since the last periodic summary (drop_summary.rs).
+    pub drop_ledger: crate::drop_summary::DropLedger,
     /// Restarts of supervised actors (all kinds together; the log names which).
     pub actor_restarts: AtomicU64,
     /// Messages waiting in session queues (not yet sent), all sessions.
@@ -149,6 +151,7 @@ impl Default for Metrics {
             publish_received: AtomicU64::new(0),
             publish_sent: AtomicU64::new(0),
             dropped: Default::default(),
+            drop_ledger: Default::default(),
             actor_restarts: AtomicU64::new(0),
             queued_messages: AtomicI64::new(0),
             ws_connections_open: AtomicI64::new(0),

@@ -31,6 +31,8 @@ use crate::message::{Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topic;
 use crate::topics::messages::Matched;
+use crate::trace_hops as live;
+use crate::trace_live::LiveTraces;
 use std::collections::HashSet;
 
 /// The log target of every trace line; `[trace]` being set turns it on at INFO.
@@ -52,7 +54,7 @@ pub struct TraceFilter {
 
 /// The part of `filter` that every matching topic starts with: up to the first wildcard, and
 /// for a `#` not the `/` before it (`"a/#"` matches `"a"`). Without wildcards, the filter.
-fn literal_prefix(filter: &str) -> String {
+pub(crate) fn literal_prefix(filter: &str) -> String {
     match filter.find(['+', '#']) {
         None => filter.to_owned(),
         Some(i) if filter[i..].starts_with('#') => filter[..i]
@@ -109,6 +111,23 @@ pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
             .trace
             .as_ref()
             .is_some_and(|filter| filter.traces(client, topic)),
+        live: match cfg.live.mask() {
+            0 => 0,
+            _ => cfg.live.entry_mask(client, topic),
+        },
+    }
+}
+
+/// The `received` hop of a message in a runtime trace (see [`received`] for the log's).
+#[inline(always)]
+pub fn received_live(
+    cfg: &BrokerConfig,
+    msg: &Message,
+    via: &str,
+    protocol: Option<ProtocolVersion>,
+) {
+    if msg.trace.live != 0 {
+        live::received(&cfg.live, msg, via, protocol);
     }
 }
 
@@ -139,6 +158,9 @@ pub fn on_denied(
             denied(client, protocol, p, reason.name());
         }
     }
+    if cfg.live.mask() != 0 {
+        live::denied(&cfg.live, client, protocol, p, reason.name());
+    }
 }
 
 /// Should this session record hops of `msg`? The message is traced, or this session's client
@@ -157,6 +179,9 @@ pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
 pub fn on_sent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, d: &Delivery) {
     if cfg.trace.is_some() {
         sent(cfg, client, protocol, d);
+    }
+    if cfg.live.mask() != 0 {
+        live::sent(&cfg.live, client, protocol, d, d.dup);
     }
 }
 
@@ -216,7 +241,14 @@ fn denied(client: &str, protocol: ProtocolVersion, p: &Publish, reason: &str) {
 /// ids when few), and which of them got a stored copy (persistent sessions, QoS 1/2).
 #[cold]
 #[inline(never)]
-pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
+pub fn matched(live: Option<&LiveTraces>, msg: &Message, matched: &[Matched], stored: &[bool]) {
+    if let Some(live) = live.filter(|_| msg.trace.live != 0) {
+        let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
+        live::matched(live, msg, &clients, stored);
+    }
+    if !msg.trace.traced {
+        return;
+    }
     let id = msg.id;
     if matched.len() <= MAX_LISTED {
         let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
@@ -241,10 +273,24 @@ pub fn on_offered(
     cfg: &BrokerConfig,
     client: &str,
     hop: (MessageId, TraceContext, QoS),
+    held: Option<&Message>,
     offer: &Offer,
 ) {
     if let Some(filter) = &cfg.trace {
         offered(filter, client, hop, offer);
+    }
+    if let Some(msg) = held {
+        live::offered(&cfg.live, client, msg, hop.2, offer);
+    }
+}
+
+/// The message of a delivery about to be offered, held for its runtime-trace hop when a
+/// runtime trace runs (`None`, and no reference count touched, when none does).
+#[inline(always)]
+pub fn hold_for_live(cfg: &BrokerConfig, d: &Delivery) -> Option<std::sync::Arc<Message>> {
+    match cfg.live.mask() {
+        0 => None,
+        _ => Some(d.msg.clone()),
     }
 }
 
@@ -289,6 +335,9 @@ pub fn on_undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason:
     if cfg.trace.is_some() {
         undeliverable(cfg, client, msg, reason);
     }
+    if cfg.live.mask() != 0 {
+        live::at_subscriber(&cfg.live, client, msg, "dropped", Some(reason.name()), None);
+    }
 }
 
 #[cold]
@@ -306,6 +355,10 @@ fn undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropRe
 pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
     if cfg.trace.is_some() {
         acked(cfg, client, msg, by, pkid);
+    }
+    if cfg.live.mask() != 0 {
+        let detail = Some(format!("pkid={pkid} by={by}"));
+        live::at_subscriber(&cfg.live, client, msg, "acked", None, detail);
     }
 }
 
@@ -329,6 +382,11 @@ pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
     if cfg.trace.is_some() {
         pubrec(cfg, client, msg, pkid);
     }
+    if cfg.live.mask() != 0 {
+        let detail = || Some(format!("pkid={pkid}"));
+        live::at_subscriber(&cfg.live, client, msg, "PUBREC", None, detail());
+        live::at_subscriber(&cfg.live, client, msg, "released", None, detail());
+    }
 }
 
 #[cold]
@@ -350,6 +408,9 @@ fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
 pub fn on_resent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, resend: &Resend) {
     if let Some(filter) = &cfg.trace {
         resent(filter, client, protocol, resend);
+    }
+    if cfg.live.mask() != 0 {
+        live::resent(&cfg.live, client, protocol, resend);
     }
 }
 

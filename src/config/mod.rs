@@ -211,6 +211,7 @@ impl Settings {
                 .then(|| Duration::from_secs(self.persistence.session_expiry_secs)),
             trace: TraceFilter::new(self.trace.topics.clone(), self.trace.clients.clone())
                 .map(Arc::new),
+            live: Arc::default(),
         }
     }
 

@@ -25,6 +25,7 @@ pub mod replies;
 pub(crate) mod route;
 pub mod state;
 mod state_types;
+mod sub_log;
 mod subscribe;
 
 use crate::codec::{LastWill, ProtocolVersion};
@@ -213,6 +214,7 @@ impl Session {
             origin: self.client_id.clone(),
         });
         crate::trace::received(&msg, "will", Some(self.protocol));
+        crate::trace::received_live(&self.deps.cfg, &msg, "will", Some(self.protocol));
         // Delivered now; the retained store write (if any) completes in a detached task, not
         // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
         // would cancel the actor's own futures. The Will goes to the session's own

@@ -45,8 +45,15 @@ impl Session {
         }
         let online = self.link.is_some();
         let hop = (msg.msg.id, msg.msg.trace, msg.qos);
+        let held = trace::hold_for_live(&self.deps.cfg, &msg);
         let offer = self.state.offer(msg, online);
-        trace::on_offered(&self.deps.cfg, &self.client_id, hop, &offer);
+        trace::on_offered(
+            &self.deps.cfg,
+            &self.client_id,
+            hop,
+            held.as_deref(),
+            &offer,
+        );
         match offer {
             Offer::Accepted => {
                 self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
@@ -66,6 +73,10 @@ impl Session {
     /// 1,000th, so an overflowing queue is visible without flooding the log.
     fn note_drop(&mut self, reason: DropReason, what: &str) {
         self.deps.metrics.count_drop(reason);
+        self.deps
+            .metrics
+            .drop_ledger
+            .add(&self.client_id, reason, 1);
         let n = self.state.dropped;
         if reason == DropReason::Qos0Offline {
             // Expected behaviour (queue_qos0_messages = false); debug only.

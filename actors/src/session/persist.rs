@@ -184,6 +184,11 @@ impl Session {
             s.deps
                 .metrics
                 .count_drops(DropReason::Expired, expired.len() as u64);
+            let n = expired.len() as u64;
+            s.deps
+                .metrics
+                .drop_ledger
+                .add(&s.client_id, DropReason::Expired, n);
         }
         s.persist_delete(dropped.into_iter().chain(expired));
         let queued = s.state.queued() as i64;

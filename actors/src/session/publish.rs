@@ -107,6 +107,10 @@ impl Session {
             );
             let reason = denial.drop_reason();
             self.deps.metrics.count_drop(reason);
+            self.deps
+                .metrics
+                .drop_ledger
+                .add(&self.client_id, reason, 1);
             trace::on_denied(&self.deps.cfg, &self.client_id, protocol, &p, reason);
             return self.answer(answer(PublishOutcome::NotAuthorized));
         }
@@ -160,6 +164,7 @@ impl Session {
             origin: self.client_id.clone(),
         });
         trace::received(&msg, "publish", Some(protocol));
+        trace::received_live(&self.deps.cfg, &msg, "publish", Some(protocol));
         let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);

@@ -3,6 +3,7 @@
 //! the retained messages a new subscription receives.
 
 use super::answer::Reply;
+use super::sub_log::FilterOutcome;
 use super::Session;
 use crate::auth::Action;
 use crate::close::CloseReason;
@@ -105,9 +106,13 @@ impl Session {
             .properties
             .as_ref()
             .is_some_and(|p| p.subscription_identifier.is_some());
+        let mut outcomes = self.watching_subscriptions().then(Vec::new);
         for (filter, opts) in s.filters {
             match self.check_filter(&filter, opts, with_id) {
                 Ok(()) => {
+                    if let Some(o) = outcomes.as_mut() {
+                        o.push((filter.to_string(), FilterOutcome::Granted(opts.qos as u8)));
+                    }
                     codes.push(ReasonCode::granted(opts.qos));
                     let existed = self
                         .state
@@ -125,9 +130,17 @@ impl Session {
                         &*filter,
                         refusal.describe()
                     );
-                    codes.push(refusal.suback_code(self.protocol));
+                    let code = refusal.suback_code(self.protocol);
+                    if let Some(o) = outcomes.as_mut() {
+                        let refused = FilterOutcome::Refused(code as u8, refusal.describe());
+                        o.push((filter.to_string(), refused));
+                    }
+                    codes.push(code);
                 }
             }
+        }
+        if let Some(o) = outcomes {
+            self.log_subscriptions("SUBSCRIBE", s.pkid, &o);
         }
         let router = self.deps.router.clone();
         let me = self.subscriber(ctx);
@@ -191,8 +204,12 @@ impl Session {
         let mut removed = Vec::new();
         let mut codes = Vec::new();
         let v5 = self.protocol == ProtocolVersion::V5;
+        let mut outcomes = self.watching_subscriptions().then(Vec::new);
         for filter in u.filters {
             let existed = self.state.subscriptions.remove(&filter).is_some();
+            if let Some(o) = outcomes.as_mut() {
+                o.push((filter.to_string(), FilterOutcome::Removed(existed)));
+            }
             if v5 {
                 codes.push(match existed {
                     true => ReasonCode::Success,
@@ -202,6 +219,9 @@ impl Session {
             if existed {
                 removed.push(filter);
             }
+        }
+        if let Some(o) = outcomes {
+            self.log_subscriptions("UNSUBSCRIBE", u.pkid, &o);
         }
         let router = self.deps.router.clone();
         let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);
