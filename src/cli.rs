@@ -38,6 +38,8 @@ pub struct Cli {
 #[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Passwd(crate::security::passwd::PasswdArgs),
+    /// The admin API of a running broker, from the terminal
+    Ctl(crate::ctl::CtlArgs),
 }
 
 impl Cli {

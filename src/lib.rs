@@ -3,12 +3,15 @@
 //! - [`config`]: settings from the embedded defaults, `conf.d/*.toml` and the environment.
 //! - [`cli`]: command-line options.
 //! - [`listener`]: the MQTT/TCP accept loop.
-//! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz.
+//! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz, the API under
+//!   /api/v1.
+//! - [`ctl`]: `courtier ctl`, the admin API from the terminal.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod http;
 pub mod listener;
 pub mod listeners;

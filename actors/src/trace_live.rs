@@ -176,6 +176,8 @@ pub struct LiveTrace {
     /// Records produced so far, and those the ring overwrote.
     records: AtomicU64,
     overwritten: AtomicU64,
+    /// Records live readers lost, all readers together.
+    lost: AtomicU64,
     feeds: Mutex<Vec<Feed>>,
     ended: Mutex<Option<&'static str>>,
 }
@@ -201,12 +203,11 @@ impl LiveTrace {
     }
     /// Records lost by live readers that fell behind, all readers together.
     pub fn lost(&self) -> u64 {
-        self.feeds
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|f| f.lost.load(Relaxed))
-            .sum()
+        self.lost.load(Relaxed)
+    }
+    /// Live readers attached now.
+    pub fn readers(&self) -> usize {
+        self.feeds.lock().unwrap().len()
     }
     /// The records kept, oldest first.
     pub fn kept(&self) -> Vec<Arc<Record>> {
@@ -244,6 +245,7 @@ impl LiveTrace {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 f.lost.fetch_add(1, Relaxed);
+                self.lost.fetch_add(1, Relaxed);
                 true
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -389,6 +391,7 @@ impl LiveTraces {
             ring: Mutex::new(VecDeque::new()),
             records: AtomicU64::new(0),
             overwritten: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
             feeds: Mutex::new(Vec::new()),
             ended: Mutex::new(None),
         });

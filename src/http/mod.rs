@@ -6,6 +6,7 @@
 //! answers at once and /readyz can say "starting" (503) until the broker is ready and the MQTT
 //! listener accepts; WebSocket upgrades are refused until then, too.
 
+pub mod api;
 mod listeners;
 pub mod metrics;
 pub mod ws;
@@ -115,7 +116,8 @@ pub fn serve(
         if routes.websocket {
             app = app
                 .route("/mqtt", web::get().to(ws::handler))
-                .route("/", web::get().to(ws::handler));
+                .route("/", web::get().to(ws::handler))
+                .configure(api::configure);
         }
         app
     })
@@ -134,6 +136,7 @@ pub fn serve(
     }
     if routes.websocket {
         served.insert(0, "MQTT over WebSocket on /mqtt and /");
+        served.push("/api/v1");
     }
     log::info!("listening for HTTP on {addr} ({})", served.join(", "));
     Ok((addr, handle))
