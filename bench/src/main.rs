@@ -14,6 +14,7 @@ mod client;
 mod load;
 mod scenarios;
 mod stats;
+mod trace_api;
 mod wire;
 
 use clap::{Parser, ValueEnum};
@@ -104,6 +105,10 @@ pub struct Opts {
     /// User Properties (`u<i>` = `v<i>`, 9 bytes each) added to every PUBLISH (needs --mqtt5).
     #[arg(long, default_value_t = 0, requires = "mqtt5")]
     user_properties: usize,
+    /// Trace the first subscriber over Courtier's API at this URL (http://127.0.0.1:PORT) for
+    /// the run: the cost of one traced client to the others (fanin, fanout, pairs, latency).
+    #[arg(long, value_name = "URL")]
+    trace_first: Option<String>,
 }
 
 impl Opts {
