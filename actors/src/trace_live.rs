@@ -14,7 +14,8 @@
 //! falls behind loses records (counted, and told how many), an actor never waits for it.
 
 use arc_swap::ArcSwap;
-use std::collections::{HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -265,7 +266,8 @@ impl LiveTrace {
 struct Active {
     traces: Vec<Arc<LiveTrace>>,
     /// Client id → bits of the traces selecting it (client traces, and clients that connected
-    /// with a traced username or address).
+    /// with a traced username or address). Looked up at each hop of an untraced delivery
+    /// while any trace runs, hence foldhash (seeded per process).
     clients: HashMap<String, u32>,
     /// (filter, literal prefix, bit) of the topic traces.
     topics: Vec<(String, String, u32)>,
