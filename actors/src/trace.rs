@@ -105,7 +105,10 @@ impl TraceFilter {
 /// whether it is traced is decided here, once. Log its `received` hop with [`received`] once
 /// the message is built.
 #[inline(always)]
-pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
+///
+/// `client_live`: the runtime traces selecting the publisher (its session's
+/// [`ClientMask`](crate::trace_live::ClientMask); 0 for none or no publisher).
+pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str, client_live: u32) -> TraceContext {
     TraceContext {
         traced: cfg
             .trace
@@ -113,7 +116,7 @@ pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
             .is_some_and(|filter| filter.traces(client, topic)),
         live: match cfg.live.mask() {
             0 => 0,
-            _ => cfg.live.entry_mask(client, topic),
+            _ => cfg.live.entry_mask_with(client_live, topic),
         },
     }
 }
@@ -176,12 +179,21 @@ pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
 /// A delivery is handed to the writer; `protocol` is the subscriber's (a 3.1.1 subscriber
 /// gets the message without its 5.0 properties).
 #[inline(always)]
-pub fn on_sent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, d: &Delivery) {
+///
+/// `sub`, here and in the other hooks of a subscriber's side: the runtime traces selecting
+/// this client (its session's [`ClientMask`](crate::trace_live::ClientMask)).
+pub fn on_sent(
+    cfg: &BrokerConfig,
+    client: &str,
+    protocol: ProtocolVersion,
+    d: &Delivery,
+    sub: u32,
+) {
     if cfg.trace.is_some() {
         sent(cfg, client, protocol, d);
     }
-    if cfg.live.mask() != 0 {
-        live::sent(&cfg.live, client, protocol, d, d.dup);
+    if d.msg.trace.live | sub != 0 {
+        live::sent(&cfg.live, client, protocol, d, d.dup, sub);
     }
 }
 
@@ -275,20 +287,21 @@ pub fn on_offered(
     hop: (MessageId, TraceContext, QoS),
     held: Option<&Message>,
     offer: &Offer,
+    sub: u32,
 ) {
     if let Some(filter) = &cfg.trace {
         offered(filter, client, hop, offer);
     }
-    if let Some(msg) = held {
-        live::offered(&cfg.live, client, msg, hop.2, offer);
+    if cfg.live.mask() != 0 {
+        live::offered(&cfg.live, client, hop, held, offer, sub);
     }
 }
 
 /// The message of a delivery about to be offered, held for its runtime-trace hop when a
-/// runtime trace runs (`None`, and no reference count touched, when none does).
+/// runtime trace wants it (`None`, and no reference count touched, otherwise).
 #[inline(always)]
-pub fn hold_for_live(cfg: &BrokerConfig, d: &Delivery) -> Option<std::sync::Arc<Message>> {
-    match cfg.live.mask() {
+pub fn hold_for_live(d: &Delivery, sub: u32) -> Option<std::sync::Arc<Message>> {
+    match d.msg.trace.live | sub {
         0 => None,
         _ => Some(d.msg.clone()),
     }
@@ -331,12 +344,19 @@ fn offered(filter: &TraceFilter, client: &str, hop: (MessageId, TraceContext, Qo
 /// A queued message was not sent to `client` after all (`reason`: expired, or larger than the
 /// client's Maximum Packet Size): its `dropped` hop.
 #[inline(always)]
-pub fn on_undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropReason) {
+pub fn on_undeliverable(
+    cfg: &BrokerConfig,
+    client: &str,
+    msg: &Message,
+    reason: DropReason,
+    sub: u32,
+) {
     if cfg.trace.is_some() {
         undeliverable(cfg, client, msg, reason);
     }
-    if cfg.live.mask() != 0 {
-        live::at_subscriber(&cfg.live, client, msg, "dropped", Some(reason.name()), None);
+    if msg.trace.live | sub != 0 {
+        let why = Some(reason.name());
+        live::at_subscriber(&cfg.live, (client, sub), msg, "dropped", why, None);
     }
 }
 
@@ -352,13 +372,13 @@ fn undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropRe
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
 #[inline(always)]
-pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
+pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16, sub: u32) {
     if cfg.trace.is_some() {
         acked(cfg, client, msg, by, pkid);
     }
-    if cfg.live.mask() != 0 {
+    if msg.trace.live | sub != 0 {
         let detail = Some(format!("pkid={pkid} by={by}"));
-        live::at_subscriber(&cfg.live, client, msg, "acked", None, detail);
+        live::at_subscriber(&cfg.live, (client, sub), msg, "acked", None, detail);
     }
 }
 
@@ -378,14 +398,14 @@ fn acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
 /// answers to the client's earlier packets, see answer.rs). A repeated PUBREC, or one for an
 /// unknown id, is answered but not traced: `SessionState::on_pubrec` returns no entry for it.
 #[inline(always)]
-pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
+pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16, sub: u32) {
     if cfg.trace.is_some() {
         pubrec(cfg, client, msg, pkid);
     }
-    if cfg.live.mask() != 0 {
+    if msg.trace.live | sub != 0 {
         let detail = || Some(format!("pkid={pkid}"));
-        live::at_subscriber(&cfg.live, client, msg, "PUBREC", None, detail());
-        live::at_subscriber(&cfg.live, client, msg, "released", None, detail());
+        live::at_subscriber(&cfg.live, (client, sub), msg, "PUBREC", None, detail());
+        live::at_subscriber(&cfg.live, (client, sub), msg, "released", None, detail());
     }
 }
 
@@ -405,12 +425,18 @@ fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
 /// (3.1.1 and 5.0 give PUBREL no DUP flag, and the encoder sets none). `trace` travels with the resend, so there is no
 /// lookup of the in-flight entry, and an untraced resend costs the one branch on `cfg.trace`.
 #[inline(always)]
-pub fn on_resent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, resend: &Resend) {
+pub fn on_resent(
+    cfg: &BrokerConfig,
+    client: &str,
+    protocol: ProtocolVersion,
+    resend: &Resend,
+    sub: u32,
+) {
     if let Some(filter) = &cfg.trace {
         resent(filter, client, protocol, resend);
     }
-    if cfg.live.mask() != 0 {
-        live::resent(&cfg.live, client, protocol, resend);
+    if resend.hop().1.live | sub != 0 {
+        live::resent(&cfg.live, client, protocol, resend, sub);
     }
 }
 

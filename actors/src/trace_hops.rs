@@ -6,13 +6,13 @@
 use crate::codec::{ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;
 use crate::delivery::{Delivery, Offer, Resend};
-use crate::message::{Message, MessageId};
+use crate::message::{Message, MessageId, TraceContext};
 use crate::trace_live::{LiveTraces, Record};
 
-/// The traces that want this hop of `msg` at `client`: those `msg` belongs to, and those
-/// selecting `client`.
-fn mask(live: &LiveTraces, client: &str, msg_mask: u32) -> u32 {
-    (msg_mask | live.client_mask(client)) & live.mask()
+/// The running traces that want a hop of a message in traces `msg_mask` at a subscriber
+/// selected by traces `sub`.
+fn mask(live: &LiveTraces, sub: u32, msg_mask: u32) -> u32 {
+    (msg_mask | sub) & live.mask()
 }
 
 fn hop(msg: &Message, hop: &'static str, client: &str) -> Record {
@@ -106,8 +106,15 @@ pub fn matched(live: &LiveTraces, msg: &Message, clients: &[&str], stored: &[boo
 
 #[cold]
 #[inline(never)]
-pub fn sent(live: &LiveTraces, client: &str, protocol: ProtocolVersion, d: &Delivery, dup: bool) {
-    let mask = mask(live, client, d.msg.trace.live);
+pub fn sent(
+    live: &LiveTraces,
+    client: &str,
+    protocol: ProtocolVersion,
+    d: &Delivery,
+    dup: bool,
+    sub: u32,
+) {
+    let mask = mask(live, sub, d.msg.trace.live);
     if mask == 0 {
         return;
     }
@@ -128,8 +135,14 @@ pub fn sent(live: &LiveTraces, client: &str, protocol: ProtocolVersion, d: &Deli
 
 #[cold]
 #[inline(never)]
-pub fn offered(live: &LiveTraces, client: &str, msg: &Message, qos: QoS, offer: &Offer) {
-    let client_mask = live.client_mask(client);
+pub fn offered(
+    live: &LiveTraces,
+    client: &str,
+    (id, trace, qos): (MessageId, TraceContext, QoS),
+    held: Option<&Message>,
+    offer: &Offer,
+    client_mask: u32,
+) {
     if let Offer::Evicted(evicted) = offer {
         for (_, old, trace) in evicted {
             let mask = (trace.live | client_mask) & live.mask();
@@ -139,17 +152,17 @@ pub fn offered(live: &LiveTraces, client: &str, msg: &Message, qos: QoS, offer: 
                     Record {
                         msg: Some(old.get()),
                         reason: Some("queue_full".into()),
-                        detail: Some(format!("evicted_by={}", msg.id)),
+                        detail: Some(format!("evicted_by={id}")),
                         ..Record::new("dropped", "session", client)
                     },
                 );
             }
         }
     }
-    let mask = (msg.trace.live | client_mask) & live.mask();
-    if mask == 0 {
+    let mask = (trace.live | client_mask) & live.mask();
+    let Some(msg) = held.filter(|_| mask != 0) else {
         return;
-    }
+    };
     let record = match offer {
         Offer::Accepted => hop(msg, "queued", client),
         Offer::Evicted(evicted) => Record {
@@ -175,13 +188,13 @@ pub fn offered(live: &LiveTraces, client: &str, msg: &Message, qos: QoS, offer: 
 #[inline(never)]
 pub fn at_subscriber(
     live: &LiveTraces,
-    client: &str,
+    (client, sub): (&str, u32),
     msg: &Message,
     name: &'static str,
     reason: Option<&str>,
     detail: Option<String>,
 ) {
-    let mask = mask(live, client, msg.trace.live);
+    let mask = mask(live, sub, msg.trace.live);
     if mask != 0 {
         live.emit(
             mask,
@@ -196,11 +209,17 @@ pub fn at_subscriber(
 
 #[cold]
 #[inline(never)]
-pub fn resent(live: &LiveTraces, client: &str, protocol: ProtocolVersion, resend: &Resend) {
+pub fn resent(
+    live: &LiveTraces,
+    client: &str,
+    protocol: ProtocolVersion,
+    resend: &Resend,
+    sub: u32,
+) {
     match resend {
-        Resend::Publish(d) => sent(live, client, protocol, d, d.dup),
+        Resend::Publish(d) => sent(live, client, protocol, d, d.dup, sub),
         Resend::PubRel(pkid, (id, trace)) => {
-            let mask = mask(live, client, trace.live);
+            let mask = mask(live, sub, trace.live);
             if mask != 0 {
                 live.emit(
                     mask,

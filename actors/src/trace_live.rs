@@ -15,8 +15,11 @@
 
 use arc_swap::ArcSwap;
 use foldhash::HashMap;
+use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -307,6 +310,11 @@ pub enum StartError {
 pub struct LiveTraces {
     /// Bits of the active traces; 0: none, and every hop skips tracing on this one load.
     mask: AtomicU32,
+    /// Bits of the active topic traces: 0, and a message's entry needs no topic matching.
+    topic_bits: AtomicU32,
+    /// Bumped at every change of the active set: a session's cached mask of the traces
+    /// selecting its client ([`ClientMask`]) is good while this has not moved.
+    generation: AtomicU32,
     active: ArcSwap<Active>,
     /// Every trace by id, active or ended (until deleted); writers take this lock.
     all: Mutex<Vec<Arc<LiveTrace>>>,
@@ -320,6 +328,8 @@ impl Default for LiveTraces {
     fn default() -> Self {
         LiveTraces {
             mask: AtomicU32::new(0),
+            topic_bits: AtomicU32::new(0),
+            generation: AtomicU32::new(0),
             active: ArcSwap::from_pointee(Active::default()),
             all: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
@@ -352,6 +362,17 @@ impl LiveTraces {
     pub fn entry_mask(&self, client: &str, topic: &str) -> u32 {
         let a = self.active.load();
         (a.client_mask(client) | a.topic_mask(topic)) & self.mask()
+    }
+
+    /// [`LiveTraces::entry_mask`] for a publisher whose traces are known (`client_mask`, from
+    /// its session's [`ClientMask`]): the topic traces are matched only if any runs.
+    #[inline]
+    pub fn entry_mask_with(&self, client_mask: u32, topic: &str) -> u32 {
+        let topics = match self.topic_bits.load(Relaxed) {
+            0 => 0,
+            _ => self.active.load().topic_mask(topic),
+        };
+        (client_mask | topics) & self.mask()
     }
 
     /// Which traces select `client` (its connection events, the deliveries to it).
@@ -546,8 +567,43 @@ impl LiveTraces {
         };
         change(&mut next);
         let mask = next.traces.iter().fold(0, |m, t| m | t.bit);
+        let topics = next.topics.iter().fold(0, |m, (_, _, bit)| m | bit);
         self.active.store(Arc::new(next));
         self.mask.store(mask, Relaxed);
+        self.topic_bits.store(topics, Relaxed);
+        self.generation.fetch_add(1, Release);
+    }
+}
+
+/// A session's cache of the traces selecting its client: recomputed (one snapshot load, one
+/// hash lookup) only when the active set changed, so that an untraced session's hops cost two
+/// atomic loads while other clients are traced. One `u64` (the mask in the high half, the low
+/// 32 bits of the generation in the low half): it lives in every Session, whose size is
+/// watched (session/size_tests.rs).
+#[derive(Debug)]
+pub struct ClientMask(Cell<u64>);
+
+impl Default for ClientMask {
+    fn default() -> Self {
+        ClientMask(Cell::new(u32::MAX as u64))
+    }
+}
+
+impl ClientMask {
+    /// The bits of the running traces that select `client` (0 when none runs).
+    #[inline(always)]
+    pub fn get(&self, live: &LiveTraces, client: &str) -> u32 {
+        if live.mask() == 0 {
+            return 0;
+        }
+        let generation = live.generation.load(Acquire);
+        let cached = self.0.get();
+        if cached as u32 == generation {
+            return (cached >> 32) as u32 & live.mask();
+        }
+        let mask = live.client_mask(client);
+        self.0.set(((mask as u64) << 32) | generation as u64);
+        mask
     }
 }
 

@@ -161,3 +161,31 @@ fn slots_are_not_reused_at_once() {
     assert_ne!(a.bit, b.bit);
     assert_ne!(a.id, b.id);
 }
+
+#[test]
+fn a_cached_client_mask_follows_every_change() {
+    let live = LiveTraces::default();
+    let cache = ClientMask::default();
+    assert_eq!(cache.get(&live, "phone"), 0);
+    let other = live.start(Selector::Client("other".into()), None).unwrap();
+    assert_eq!(cache.get(&live, "phone"), 0);
+    let by_user = live
+        .start(Selector::Username("alice".into()), None)
+        .unwrap();
+    assert_eq!(cache.get(&live, "phone"), 0);
+    // Resolved at CONNECT: the cache sees it without being told.
+    live.on_connect("phone", Some("alice"), "127.0.0.1:1");
+    assert_eq!(cache.get(&live, "phone"), by_user.bit);
+    let by_id = live.start(Selector::Client("phone".into()), None).unwrap();
+    assert_eq!(cache.get(&live, "phone"), by_user.bit | by_id.bit);
+    live.delete(by_user.id);
+    assert_eq!(cache.get(&live, "phone"), by_id.bit);
+    live.delete(by_id.id);
+    live.delete(other.id);
+    assert_eq!(cache.get(&live, "phone"), 0);
+    // Topic traces match at entry only if any runs.
+    assert_eq!(live.entry_mask_with(0, "a/b"), 0);
+    let t = live.start(Selector::Topic("a/+".into()), None).unwrap();
+    assert_eq!(live.entry_mask_with(0, "a/b"), t.bit);
+    assert_eq!(live.entry_mask_with(0, "b/b"), 0);
+}

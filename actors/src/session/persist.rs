@@ -165,7 +165,7 @@ impl Session {
             // The same message as before the restart: its id (the entry's sequence) and,
             // where a topic filter traces it, its trace go on.
             msg.id = MessageId(seq);
-            msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic);
+            msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic, 0);
             let pending = Delivery::new(Arc::new(msg), qos, retain, true);
             match r.state {
                 DeliveryState::Queued => {

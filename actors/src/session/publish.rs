@@ -154,7 +154,7 @@ impl Session {
         let msg = Arc::new(Message {
             id: MessageId::next(),
             // First, while `p.topic` is still here.
-            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
+            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic, self.live_mask()),
             topic: p.topic,
             payload: p.payload,
             qos: p.qos,
