@@ -292,7 +292,9 @@ pub fn on_offered(
     if let Some(filter) = &cfg.trace {
         offered(filter, client, hop, offer);
     }
-    if cfg.live.mask() != 0 {
+    // Its own hop if traced; the hops of traced messages it evicted, whatever it is.
+    let evicted = matches!(offer, Offer::Evicted(_)) && cfg.live.mask() != 0;
+    if held.is_some() || evicted {
         live::offered(&cfg.live, client, hop, held, offer, sub);
     }
 }
