@@ -20,7 +20,7 @@
 //!   ends, the one place errors become reasons.
 //! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
 //! - [`trace`]: `[trace]` message-path log lines; [`trace_live`]: runtime traces (started over
-//!   the API) and [`trace_hops`] their records.
+//!   the API), [`trace_hops`] their records, [`trace_sink`] a trace's ring and readers.
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
 
 pub mod auth;
@@ -47,6 +47,7 @@ pub mod topics;
 pub mod trace;
 pub mod trace_hops;
 pub mod trace_live;
+pub mod trace_sink;
 
 pub use broker::Broker;
 #[cfg(feature = "fault-injection")]

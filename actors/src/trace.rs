@@ -23,6 +23,10 @@
 //! With tracing off, `BrokerConfig::trace` is `None` and every hop is one branch on it (or on
 //! the message's `traced` flag, which only a configured filter sets); the formatting functions
 //! are out of line and cold, so the hot path carries no formatting code.
+//!
+//! The same hooks feed the runtime traces (trace_live.rs): the message's `TraceContext::live`
+//! bits and, at a subscriber, the traces selecting it (`sub`) decide, and trace_hops.rs builds
+//! the records; with no runtime trace running that is one more branch per hop.
 
 use crate::codec::{ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;

@@ -1,4 +1,6 @@
 use super::*;
+use std::sync::atomic::Ordering::Relaxed;
+use tokio::sync::mpsc;
 
 fn rec(hop: &'static str, client: &str) -> Record {
     Record::new(hop, "session", client)
