@@ -46,7 +46,7 @@ BROKER_CPU=${BROKER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=${OUT:-$TARGET/bench/$(date +%Y%m%d-%H%M%S)}
-PORT_COURTIER=18830 PORT_MOSQUITTO=18831 PORT_RUMQTTD=18832 PORT_COURTIER_ACL=18834
+PORT_COURTIER=18830 PORT_MOSQUITTO=18831 PORT_RUMQTTD=18832 PORT_COURTIER_ACL=18834 PORT_API=18835
 TLS_COURTIER=18840 TLS_MOSQUITTO=18841
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
@@ -73,6 +73,8 @@ SCENARIOS=(
   "fanout-q1-v5|fanout -q 1 --closed-loop 50 --mqtt5|$V5_BROKERS"
   "fanout-q1-v5-devices|fanout -q 1 --closed-loop 50 --mqtt5 --device-topics 10|$V5_BROKERS"
   "fanout-q1-v5-alias|fanout -q 1 --closed-loop 50 --mqtt5 --device-topics 10 --topic-alias-max 10|$V5_BROKERS"
+  # One of the 100 subscribers in a runtime trace (started over the API): compare with fanout-q0.
+  "fanout-q0-traced-1|fanout -q 0 --closed-loop 50 --trace-first http://127.0.0.1:$PORT_API|courtier"
   "pairs-q0|pairs -q 0 --closed-loop 500"
   "pairs-q1|pairs -q 1 --closed-loop 500"
   "pairs-q2|pairs -q 2 --closed-loop 500"
@@ -180,8 +182,8 @@ max_queued_messages = 8192
 [log]
 level = "warn"
 [http]
-# Not measured here, and port 9001 may be taken by another broker on this machine.
-enabled = false
+# Only for the trace API of fanout-q0-traced-1 (not 9001: it may be taken on this machine).
+port = $PORT_API
 [persistence]
 data_dir = "$OUT/courtier-data"
 EOF
@@ -239,7 +241,7 @@ start_broker() {
   fi
   case $b in
     courtier) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier.d" 2>>"$OUT/courtier.log" & ;;
-    courtier-base) taskset -c "$BROKER_CPU" "$BASELINE" --config-dir "$OUT/courtier.d" -p 18833 \
+    courtier-base) COURTIER__HTTP__ENABLED=false taskset -c "$BROKER_CPU" "$BASELINE" --config-dir "$OUT/courtier.d" -p 18833 \
       --data-dir "$OUT/courtier-base-data" 2>>"$OUT/courtier-base.log" & ;;
     courtier-acl) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier-acl.d" \
       2>>"$OUT/courtier-acl.log" & ;;

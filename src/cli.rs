@@ -55,6 +55,7 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+    /// The admin API of a running broker, from the terminal
     Ctl(crate::ctl::CtlArgs),
 }
 

@@ -37,6 +37,9 @@ fn main() -> ExitCode {
     if let Some(Command::Ctl(args)) = &cli.command {
         return courtier::ctl::run(args);
     }
+    if let Some(Command::Ctl(args)) = &cli.command {
+        return courtier::ctl::run(args);
+    }
     // vars() panics on non-UTF-8 entries; skip those (they cannot be COURTIER__ keys anyway).
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -58,7 +61,7 @@ fn main() -> ExitCode {
         print!("{}", settings.to_toml());
         return ExitCode::SUCCESS;
     }
-    // RUST_LOG, else [log] level; [trace] adds courtier::trace at INFO (config/trace.rs).
+    // RUST_LOG, else [log] level; courtier::trace at INFO for traces (config/trace.rs).
     let rust_log = std::env::var("RUST_LOG").ok();
     let filters = settings
         .trace

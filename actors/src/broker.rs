@@ -123,7 +123,8 @@ impl Broker {
                 index.clone(),
                 retain.clone(),
                 Some(persist.clone()),
-            ),
+            )
+            .with_live(cfg.live.clone()),
         };
         let restored = registry
             .send(Init(deps, loaded.sessions))
@@ -139,6 +140,7 @@ impl Broker {
                 .with_trace(cfg.trace.clone())
                 .start();
         }
+        crate::drop_summary::spawn_logger(metrics.clone());
         let connection_deps = Arc::new(ConnectionDeps {
             registry: registry.clone(),
             security,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::trace::TraceFilter;
+pub use crate::trace_live::LiveTraces;
 
 /// What a full session queue does with one more message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -113,6 +114,9 @@ pub struct BrokerConfig {
     pub shared_subscriptions_available: bool,
     /// How a shared subscription's group picks the member that receives a message.
     pub shared_subscription_strategy: SharedStrategy,
+    /// The runtime traces (started over the HTTP API), shared by every actor; with none
+    /// running, a hop costs one atomic load (see trace_live.rs).
+    pub live: Arc<LiveTraces>,
 }
 
 impl Default for BrokerConfig {
@@ -143,6 +147,7 @@ impl Default for BrokerConfig {
             trace: None,
             shared_subscriptions_available: true,
             shared_subscription_strategy: SharedStrategy::RoundRobin,
+            live: Arc::default(),
         }
     }
 }

@@ -15,10 +15,13 @@
 //! - [`retain`]: the RetainStore actor.
 //! - [`guardian`]: the supervisor and the shutdown sequence; [`supervision`]: what a
 //!   supervised actor reports to it.
-//! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters. [`close`]: why a connection
+//! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters;
+//!   [`drop_summary`]: the periodic INFO line of drops per client. [`close`]: why a connection
 //!   ends, the one place errors become reasons.
 //! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
 //! - [`admin`]: snapshots and administrative disconnects for the admin API.
+//! - [`trace`]: `[trace]` message-path log lines; [`trace_live`]: runtime traces (started over
+//!   the API), [`trace_hops`] their records, [`trace_sink`] a trace's ring and readers.
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
 
 pub mod admin;
@@ -29,6 +32,7 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod delivery;
+pub mod drop_summary;
 pub mod guardian;
 pub mod message;
 pub mod metrics;
@@ -43,6 +47,9 @@ pub mod sys_load;
 pub mod topic;
 pub mod topics;
 pub mod trace;
+pub mod trace_hops;
+pub mod trace_live;
+pub mod trace_sink;
 
 pub use broker::Broker;
 #[cfg(feature = "fault-injection")]

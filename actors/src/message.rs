@@ -55,6 +55,8 @@ impl fmt::Display for MessageId {
 pub struct TraceContext {
     /// Whether hops record (actor, event, time) for this message.
     pub traced: bool,
+    /// Bits of the runtime traces this message belongs to (see trace_live.rs); 0: none.
+    pub live: u32,
 }
 
 pub struct Message {

@@ -120,6 +120,8 @@ pub struct Metrics {
     pub publish_sent: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
     auth_denied: [AtomicU64; Denied::ALL.len()],
+    /// Drops per client since the last periodic summary (drop_summary.rs).
+    pub drop_ledger: crate::drop_summary::DropLedger,
     /// Restarts of supervised actors (all kinds together; the log names which).
     pub actor_restarts: AtomicU64,
     /// Messages waiting in session queues (not yet sent), all sessions.
@@ -196,6 +198,7 @@ impl Default for Metrics {
             publish_sent: AtomicU64::new(0),
             dropped: Default::default(),
             auth_denied: Default::default(),
+            drop_ledger: Default::default(),
             actor_restarts: AtomicU64::new(0),
             queued_messages: AtomicI64::new(0),
             ws_connections_open: AtomicI64::new(0),

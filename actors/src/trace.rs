@@ -23,6 +23,10 @@
 //! With tracing off, `BrokerConfig::trace` is `None` and every hop is one branch on it (or on
 //! the message's `traced` flag, which only a configured filter sets); the formatting functions
 //! are out of line and cold, so the hot path carries no formatting code.
+//!
+//! The same hooks feed the runtime traces (trace_live.rs): the message's `TraceContext::live`
+//! bits and, at a subscriber, the traces selecting it (`sub`) decide, and trace_hops.rs builds
+//! the records; with no runtime trace running that is one more branch per hop.
 
 use crate::codec::{ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;
@@ -31,6 +35,8 @@ use crate::message::{Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topic;
 use crate::topics::messages::Matched;
+use crate::trace_hops as live;
+use crate::trace_live::LiveTraces;
 use std::collections::HashSet;
 
 /// The log target of every trace line; `[trace]` being set turns it on at INFO.
@@ -52,7 +58,7 @@ pub struct TraceFilter {
 
 /// The part of `filter` that every matching topic starts with: up to the first wildcard, and
 /// for a `#` not the `/` before it (`"a/#"` matches `"a"`). Without wildcards, the filter.
-fn literal_prefix(filter: &str) -> String {
+pub(crate) fn literal_prefix(filter: &str) -> String {
     match filter.find(['+', '#']) {
         None => filter.to_owned(),
         Some(i) if filter[i..].starts_with('#') => filter[..i]
@@ -103,12 +109,32 @@ impl TraceFilter {
 /// whether it is traced is decided here, once. Log its `received` hop with [`received`] once
 /// the message is built.
 #[inline(always)]
-pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str) -> TraceContext {
+///
+/// `client_live`: the runtime traces selecting the publisher (its session's
+/// [`ClientMask`](crate::trace_live::ClientMask); 0 for none or no publisher).
+pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str, client_live: u32) -> TraceContext {
     TraceContext {
         traced: cfg
             .trace
             .as_ref()
             .is_some_and(|filter| filter.traces(client, topic)),
+        live: match cfg.live.mask() {
+            0 => 0,
+            _ => cfg.live.entry_mask_with(client_live, topic),
+        },
+    }
+}
+
+/// The `received` hop of a message in a runtime trace (see [`received`] for the log's).
+#[inline(always)]
+pub fn received_live(
+    cfg: &BrokerConfig,
+    msg: &Message,
+    via: &str,
+    protocol: Option<ProtocolVersion>,
+) {
+    if msg.trace.live != 0 {
+        live::received(&cfg.live, msg, via, protocol);
     }
 }
 
@@ -139,6 +165,9 @@ pub fn on_denied(
             denied(client, protocol, p, reason.name());
         }
     }
+    if cfg.live.mask() != 0 {
+        live::denied(&cfg.live, client, protocol, p, reason.name());
+    }
 }
 
 /// Should this session record hops of `msg`? The message is traced, or this session's client
@@ -154,9 +183,21 @@ pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
 /// A delivery is handed to the writer; `protocol` is the subscriber's (a 3.1.1 subscriber
 /// gets the message without its 5.0 properties).
 #[inline(always)]
-pub fn on_sent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, d: &Delivery) {
+///
+/// `sub`, here and in the other hooks of a subscriber's side: the runtime traces selecting
+/// this client (its session's [`ClientMask`](crate::trace_live::ClientMask)).
+pub fn on_sent(
+    cfg: &BrokerConfig,
+    client: &str,
+    protocol: ProtocolVersion,
+    d: &Delivery,
+    sub: u32,
+) {
     if cfg.trace.is_some() {
         sent(cfg, client, protocol, d);
+    }
+    if d.msg.trace.live | sub != 0 {
+        live::sent(&cfg.live, client, protocol, d, d.dup, sub);
     }
 }
 
@@ -216,7 +257,14 @@ fn denied(client: &str, protocol: ProtocolVersion, p: &Publish, reason: &str) {
 /// ids when few), and which of them got a stored copy (persistent sessions, QoS 1/2).
 #[cold]
 #[inline(never)]
-pub fn matched(msg: &Message, matched: &[Matched], stored: &[bool]) {
+pub fn matched(live: Option<&LiveTraces>, msg: &Message, matched: &[Matched], stored: &[bool]) {
+    if let Some(live) = live.filter(|_| msg.trace.live != 0) {
+        let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
+        live::matched(live, msg, &clients, stored);
+    }
+    if !msg.trace.traced {
+        return;
+    }
     let id = msg.id;
     if matched.len() <= MAX_LISTED {
         let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
@@ -241,10 +289,27 @@ pub fn on_offered(
     cfg: &BrokerConfig,
     client: &str,
     hop: (MessageId, TraceContext, QoS),
+    held: Option<&Message>,
     offer: &Offer,
+    sub: u32,
 ) {
     if let Some(filter) = &cfg.trace {
         offered(filter, client, hop, offer);
+    }
+    // Its own hop if traced; the hops of traced messages it evicted, whatever it is.
+    let evicted = matches!(offer, Offer::Evicted(_)) && cfg.live.mask() != 0;
+    if held.is_some() || evicted {
+        live::offered(&cfg.live, client, hop, held, offer, sub);
+    }
+}
+
+/// The message of a delivery about to be offered, held for its runtime-trace hop when a
+/// runtime trace wants it (`None`, and no reference count touched, otherwise).
+#[inline(always)]
+pub fn hold_for_live(d: &Delivery, sub: u32) -> Option<std::sync::Arc<Message>> {
+    match d.msg.trace.live | sub {
+        0 => None,
+        _ => Some(d.msg.clone()),
     }
 }
 
@@ -285,9 +350,19 @@ fn offered(filter: &TraceFilter, client: &str, hop: (MessageId, TraceContext, Qo
 /// A queued message was not sent to `client` after all (`reason`: expired, or larger than the
 /// client's Maximum Packet Size): its `dropped` hop.
 #[inline(always)]
-pub fn on_undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropReason) {
+pub fn on_undeliverable(
+    cfg: &BrokerConfig,
+    client: &str,
+    msg: &Message,
+    reason: DropReason,
+    sub: u32,
+) {
     if cfg.trace.is_some() {
         undeliverable(cfg, client, msg, reason);
+    }
+    if msg.trace.live | sub != 0 {
+        let why = Some(reason.name());
+        live::at_subscriber(&cfg.live, (client, sub), msg, "dropped", why, None);
     }
 }
 
@@ -303,9 +378,13 @@ fn undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropRe
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
 #[inline(always)]
-pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
+pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16, sub: u32) {
     if cfg.trace.is_some() {
         acked(cfg, client, msg, by, pkid);
+    }
+    if msg.trace.live | sub != 0 {
+        let detail = Some(format!("pkid={pkid} by={by}"));
+        live::at_subscriber(&cfg.live, (client, sub), msg, "acked", None, detail);
     }
 }
 
@@ -325,9 +404,14 @@ fn acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
 /// answers to the client's earlier packets, see answer.rs). A repeated PUBREC, or one for an
 /// unknown id, is answered but not traced: `SessionState::on_pubrec` returns no entry for it.
 #[inline(always)]
-pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
+pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16, sub: u32) {
     if cfg.trace.is_some() {
         pubrec(cfg, client, msg, pkid);
+    }
+    if msg.trace.live | sub != 0 {
+        let detail = || Some(format!("pkid={pkid}"));
+        live::at_subscriber(&cfg.live, (client, sub), msg, "PUBREC", None, detail());
+        live::at_subscriber(&cfg.live, (client, sub), msg, "released", None, detail());
     }
 }
 
@@ -347,9 +431,18 @@ fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
 /// (3.1.1 and 5.0 give PUBREL no DUP flag, and the encoder sets none). `trace` travels with the resend, so there is no
 /// lookup of the in-flight entry, and an untraced resend costs the one branch on `cfg.trace`.
 #[inline(always)]
-pub fn on_resent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, resend: &Resend) {
+pub fn on_resent(
+    cfg: &BrokerConfig,
+    client: &str,
+    protocol: ProtocolVersion,
+    resend: &Resend,
+    sub: u32,
+) {
     if let Some(filter) = &cfg.trace {
         resent(filter, client, protocol, resend);
+    }
+    if resend.hop().1.live | sub != 0 {
+        live::resent(&cfg.live, client, protocol, resend, sub);
     }
 }
 

@@ -38,13 +38,13 @@ fn clients_trace_everything_they_publish() {
 #[test]
 fn entry_marks_only_matching_messages() {
     let mut cfg = BrokerConfig::default();
-    assert!(!on_entry(&cfg, "c", "a/b").traced);
+    assert!(!on_entry(&cfg, "c", "a/b", 0).traced);
     cfg.trace = filter(&["a/#"], &[]).map(std::sync::Arc::new);
     let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
-    m.trace = on_entry(&cfg, "c", "a/b");
+    m.trace = on_entry(&cfg, "c", "a/b", 0);
     assert!(m.trace.traced);
     let mut other = Message::new("b".into(), "x".into(), QoS::AtMostOnce, false);
-    other.trace = on_entry(&cfg, "c", "b");
+    other.trace = on_entry(&cfg, "c", "b", 0);
     assert!(!other.trace.traced);
     assert!(wants(&cfg, "anyone", &m));
     assert!(!wants(&cfg, "anyone", &other));

@@ -78,6 +78,13 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         c.check_qos(o.qos)?;
         conns.push(c);
     }
+    let trace = match &o.trace_first {
+        Some(url) => Some((
+            url,
+            crate::trace_api::start(url, &format!("b{tag}-s0")).await?,
+        )),
+        None => None,
+    };
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let meter = CpuMeter::start(o.broker_pid);
@@ -121,6 +128,9 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
     for s in &subs {
         s.abort();
     }
+    if let Some((url, id)) = trace {
+        crate::trace_api::delete(url, id).await?;
+    }
     let received = sh.received.load(Relaxed);
     let in_window = sh.in_window.load(Relaxed);
 
@@ -137,6 +147,7 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         .num("duration_s", o.duration)
         .int("inflight", o.inflight as u64)
         .int("closed_loop", o.closed_loop.unwrap_or(0))
+        .int("traced_clients", o.trace_first.is_some() as u64)
         .int("sent", sent)
         .int("acked", acked)
         .int("expected", expected)

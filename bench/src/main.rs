@@ -16,6 +16,7 @@ mod load;
 mod scenarios;
 mod stats;
 mod transport;
+mod trace_api;
 mod wire;
 
 use clap::{Parser, ValueEnum};
@@ -133,6 +134,10 @@ pub struct Opts {
     /// Password of every client (with --username); `{i}` as in --username.
     #[arg(long, requires = "username")]
     password: Option<String>,
+    /// Trace the first subscriber over Courtier's API at this URL (http://127.0.0.1:PORT) for
+    /// the run: the cost of one traced client to the others (fanin, fanout, pairs, latency).
+    #[arg(long, value_name = "URL")]
+    trace_first: Option<String>,
 }
 
 impl Opts {

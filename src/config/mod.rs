@@ -237,6 +237,7 @@ impl Settings {
                 .map(Arc::new),
             shared_subscriptions_available: broker.shared_subscriptions_available,
             shared_subscription_strategy: broker.shared_subscription_strategy,
+            live: Arc::default(),
         }
     }
 

@@ -19,15 +19,16 @@ impl TraceSettings {
         !self.topics.is_empty() || !self.clients.is_empty()
     }
 
-    /// The `env_logger` filter spec: `RUST_LOG` if set, else `[log] level`; with tracing on,
-    /// the target `courtier::trace` is added at INFO (unless the spec already names it), so
-    /// traces show even with `level = "warn"`.
+    /// The `env_logger` filter spec: `RUST_LOG` if set, else `[log] level`; the target
+    /// `courtier::trace` is added at INFO (unless the spec already names it), so traces, from
+    /// `[trace]` or started at run time over the API, show even with `level = "warn"`. It logs
+    /// nothing while nothing is traced.
     pub fn log_filters(&self, level: &str, rust_log: Option<&str>) -> String {
         let base = match rust_log {
             Some(spec) if !spec.trim().is_empty() => spec.to_owned(),
             _ => level.to_lowercase(),
         };
-        if self.enabled() && !base.contains(courtier_actors::trace::TARGET) {
+        if !base.contains(courtier_actors::trace::TARGET) {
             format!("{base},{}=info", courtier_actors::trace::TARGET)
         } else {
             base

@@ -1,8 +1,10 @@
 //! `courtier ctl`: the admin API (/api/v1, README.md "Admin API") from the terminal. Tables
 //! for people, `--json` for scripts; exit status 1 with the API's error on failure.
 
+pub mod client;
 mod http;
 mod show;
+pub mod trace;
 
 use base64::Engine;
 use http::{encode, Endpoint};
@@ -81,11 +83,22 @@ pub enum CtlCommand {
     Broker,
     /// Reload what SIGHUP reloads
     Reload,
+    /// Trace a client, topic filter, username or address live until Ctrl-C or the trace ends,
+    /// then stop the trace
+    Trace(trace::TraceArgs),
+    /// List the runtime traces
+    Traces,
 }
 
 /// Run a `ctl` command; the exit status says whether the API answered 2xx.
 pub fn run(args: &CtlArgs) -> ExitCode {
-    match call(args) {
+    // Traces stream (trace.rs); every other command is one request and one answer.
+    let done = match &args.command {
+        CtlCommand::Trace(t) => client::Api::new(args).and_then(|api| trace::follow(&api, t)),
+        CtlCommand::Traces => client::Api::new(args).and_then(|api| trace::list(&api)),
+        _ => call(args),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("courtier ctl: {e}");
@@ -147,6 +160,8 @@ fn route(cmd: &CtlCommand) -> (&'static str, String) {
         }
         CtlCommand::Broker => ("GET", "/broker".into()),
         CtlCommand::Reload => ("POST", "/reload".into()),
+        CtlCommand::Traces => ("GET", "/traces".into()),
+        CtlCommand::Trace(_) => unreachable!("run() hands a trace to trace.rs"),
     }
 }
 

@@ -158,7 +158,7 @@ pub fn render(cmd: &CtlCommand, v: &Value) -> String {
             tree(&v["children"], 0, &mut out);
             out
         }
-        CtlCommand::Broker | CtlCommand::Reload => {
+        CtlCommand::Broker | CtlCommand::Reload | CtlCommand::Trace(_) | CtlCommand::Traces => {
             serde_json::to_string_pretty(v).unwrap_or_default()
         }
     }

@@ -171,6 +171,7 @@ pub fn serve(
     }
     if routes.websocket {
         served.insert(0, "MQTT over WebSocket on /mqtt and /");
+        served.push("/api/v1");
     }
     log::info!("listening for HTTP on {addr} ({})", served.join(", "));
     Ok((addr, handle))

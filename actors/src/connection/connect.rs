@@ -10,6 +10,7 @@ use crate::message::ClientId;
 use crate::registry::Connect as RegistryConnect;
 use crate::session::messages::{Attach, Attached};
 use crate::session::Session;
+use crate::trace_hops;
 use actix::prelude::*;
 use std::time::Duration;
 
@@ -51,10 +52,17 @@ impl Connection {
             self.deps.metrics.count_auth_refusal(failure);
         }
         let problem_info = c.properties.request_problem_information.unwrap_or(true);
-        self.refuse(
-            protocol::refusal_connack(refusal, c.protocol, problem_info),
-            ctx,
+        let connack = protocol::refusal_connack(refusal, c.protocol, problem_info);
+        let username = c.username.as_deref();
+        trace_hops::on_connect(
+            &self.deps.cfg,
+            &c.client_id,
+            username,
+            &self.peer,
+            connack.code,
+            || format!("protocol={} refused={}", c.protocol, refusal.describe()),
         );
+        self.refuse(connack, ctx);
     }
 
     /// Over `max_connections`: CONNACK "server busy" (5.0 0x89; 3.x 3, server unavailable).
@@ -194,6 +202,14 @@ impl Connection {
                     None => String::new(),
                 }
             );
+            let username = identity.username.as_deref();
+            trace_hops::on_connect(&act.deps.cfg, &n.client_id, username, &act.peer, 0, || {
+                format!(
+                    "addr={} transport={} protocol={} clean_start={} keep_alive={} session_present={}",
+                    act.peer, act.transport, c.protocol, c.clean_start, n.keep_alive,
+                    attached.session_present
+                )
+            });
             act.session = Some((session, n.client_id));
             act.channel.attached(Settled {
                 protocol: c.protocol,

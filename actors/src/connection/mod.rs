@@ -43,6 +43,8 @@ use crate::metrics::Metrics;
 use crate::registry::SessionRegistry;
 use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
+use crate::trace_hops;
+use crate::trace_live::Record;
 use actix::prelude::*;
 use channel::{Channel, Closing, Effect};
 pub use credit::Credit;
@@ -191,6 +193,14 @@ impl Connection {
                         self.transport,
                         reason
                     );
+                    let hop = match reason {
+                        CloseReason::KeepAliveTimeout => "keep_alive_timeout",
+                        _ => "disconnect",
+                    };
+                    trace_hops::event(&self.deps.cfg, &client_id, hop, "connection", |r| Record {
+                        reason: Some(reason.to_string()),
+                        ..r
+                    });
                     session.do_send(Detach {
                         conn_id: self.id,
                         reason,

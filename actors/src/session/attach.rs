@@ -52,6 +52,13 @@ impl Handler<Attach> for Session {
                 "client {:?}: taken over by a new connection",
                 &*self.client_id
             );
+            crate::trace_hops::event(
+                &self.deps.cfg,
+                &self.client_id,
+                "take_over",
+                "session",
+                |r| r,
+            );
             close_connection(&old.conn, CloseReason::TakenOver);
             let will = old.take_will();
             if let Some(will) = will.and_then(|w| self.permitted_will(w, old.username())) {

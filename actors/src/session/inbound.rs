@@ -143,7 +143,15 @@ impl Session {
     fn finished(&mut self, done: Option<Inflight>, pkid: u16) {
         if let Some(done) = done {
             let msg = &done.delivery.msg;
-            trace::on_acked(&self.deps.cfg, &self.client_id, msg, done.acked_by(), pkid);
+            let sub = self.live_mask();
+            trace::on_acked(
+                &self.deps.cfg,
+                &self.client_id,
+                msg,
+                done.acked_by(),
+                pkid,
+                sub,
+            );
             self.persist_delete([done.delivery.seq()]);
         }
     }
@@ -152,7 +160,8 @@ impl Session {
     fn on_pubrec(&mut self, pkid: u16) -> Packet {
         let (pubrel, released) = self.state.on_pubrec(pkid);
         if let Some(i) = released {
-            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.delivery.msg, pkid);
+            let sub = self.live.get(&self.deps.cfg.live, &self.client_id);
+            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.delivery.msg, pkid, sub);
             let delivery = i.delivery.clone();
             self.persist_state(&delivery, DeliveryState::Released { pkid });
         }

@@ -48,8 +48,11 @@ impl Session {
         }
         let online = self.link.is_some();
         let hop = (msg.msg.id, msg.msg.trace, msg.qos);
+        let sub = self.live_mask();
+        let held = trace::hold_for_live(&msg, sub);
         let offer = self.state.offer(msg, online);
-        trace::on_offered(&self.deps.cfg, &self.client_id, hop, &offer);
+        let client = &self.client_id;
+        trace::on_offered(&self.deps.cfg, client, hop, held.as_deref(), &offer, sub);
         match offer {
             Offer::Accepted => {
                 self.deps.metrics.queued_messages.fetch_add(1, Relaxed);
@@ -69,6 +72,10 @@ impl Session {
     /// 1,000th, so an overflowing queue is visible without flooding the log.
     fn note_drop(&mut self, reason: DropReason, what: &str) {
         self.deps.metrics.count_drop(reason);
+        self.deps
+            .metrics
+            .drop_ledger
+            .add(&self.client_id, reason, 1);
         let n = self.state.dropped;
         if reason == DropReason::Qos0Offline {
             // Expected behaviour (queue_qos0_messages = false); debug only.
@@ -114,6 +121,7 @@ impl Session {
             }
         };
         let mut batch = BATCH.take();
+        let sub = self.live_mask();
         // The Receive check, only when the authorizer makes one (an ACL is loaded): otherwise
         // deliveries cost nothing more. Made when sending, so it covers live, queued, restored
         // and retained messages alike, and uses the ACL in force at that moment.
@@ -172,7 +180,7 @@ impl Session {
             let metrics = &self.deps.metrics;
             metrics.queued_messages.fetch_sub(dequeued as i64, Relaxed);
             if let Outbound::Dropped(p, reason) = next {
-                trace::on_undeliverable(&self.deps.cfg, &self.client_id, &p.msg, reason);
+                trace::on_undeliverable(&self.deps.cfg, &self.client_id, &p.msg, reason, sub);
                 self.note_drop(reason, "dropped a queued message");
                 self.persist_delete([p.seq()]);
                 continue;
@@ -181,7 +189,7 @@ impl Session {
             batch.push(match next {
                 Outbound::Dropped(..) => unreachable!("handled above"),
                 Outbound::Publish(d) => {
-                    trace::on_sent(&self.deps.cfg, &self.client_id, self.protocol, &d);
+                    trace::on_sent(&self.deps.cfg, &self.client_id, self.protocol, &d, sub);
                     metrics.publish_sent.fetch_add(1, Relaxed);
                     metrics.publish_out.count(d.qos, d.msg.payload.len());
                     if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {
@@ -195,7 +203,8 @@ impl Session {
                 }
                 Outbound::Packet(packet) => Outgoing::packet(packet),
                 Outbound::Resend(resend) => {
-                    trace::on_resent(&self.deps.cfg, &self.client_id, self.protocol, &resend);
+                    let protocol = self.protocol;
+                    trace::on_resent(&self.deps.cfg, &self.client_id, protocol, &resend, sub);
                     match resend {
                         // A resent (DUP) delivery after a reconnect.
                         Resend::Publish(d) => {

@@ -168,7 +168,7 @@ impl Session {
             // The same message as before the restart: its id (the entry's sequence) and,
             // where a topic filter traces it, its trace go on.
             msg.id = MessageId(seq);
-            msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic);
+            msg.trace = crate::trace::on_entry(&s.deps.cfg, "", &msg.topic, 0);
             let pending = Delivery::new(Arc::new(msg), qos, retain, true);
             match r.state {
                 DeliveryState::Queued => {
@@ -187,6 +187,11 @@ impl Session {
             s.deps
                 .metrics
                 .count_drops(DropReason::Expired, expired.len() as u64);
+            let n = expired.len() as u64;
+            s.deps
+                .metrics
+                .drop_ledger
+                .add(&s.client_id, DropReason::Expired, n);
         }
         s.persist_delete(dropped.into_iter().chain(expired));
         let queued = s.state.queued() as i64;

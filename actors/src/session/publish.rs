@@ -128,6 +128,10 @@ impl Session {
             self.denied(Denied::Publish, "publish", &p.topic, why);
             let reason = denial.drop_reason();
             self.deps.metrics.count_drop(reason);
+            self.deps
+                .metrics
+                .drop_ledger
+                .add(&self.client_id, reason, 1);
             trace::on_denied(&self.deps.cfg, &self.client_id, protocol, &p, reason);
             return self.answer(answer(PublishOutcome::NotAuthorized));
         }
@@ -172,7 +176,7 @@ impl Session {
         let msg = Arc::new(Message {
             id: MessageId::next(),
             // First, while `p.topic` is still here.
-            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic),
+            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic, self.live_mask()),
             topic: p.topic,
             payload: p.payload,
             qos: p.qos,
@@ -182,6 +186,7 @@ impl Session {
             origin: self.client_id.clone(),
         });
         trace::received(&msg, "publish", Some(protocol));
+        trace::received_live(&self.deps.cfg, &msg, "publish", Some(protocol));
         let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
         if let Some(own) = routed.local.take() {
             self.offer(own);

@@ -30,6 +30,8 @@ pub struct Router {
     retain: Addr<RetainStore>,
     /// Where QoS 1/2 messages for persistent sessions are stored before the ack.
     persist: Option<Arc<CommitWriter>>,
+    /// The runtime traces, for the `matched` hop of a message in one.
+    live: Option<Arc<crate::trace_live::LiveTraces>>,
 }
 
 thread_local! {
@@ -103,7 +105,14 @@ impl Router {
             index,
             retain,
             persist,
+            live: None,
         }
+    }
+
+    /// Record the `matched` hop of messages in a runtime trace.
+    pub fn with_live(mut self, live: Arc<crate::trace_live::LiveTraces>) -> Router {
+        self.live = Some(live);
+        self
     }
 
     pub fn retain_store(&self) -> &Addr<RetainStore> {
@@ -136,8 +145,8 @@ impl Router {
         let mut matched = SCRATCH.take();
         self.index.matches(&msg.topic, me, &mut matched);
         let (commit, stored) = self.store_for_persistent(msg, &matched);
-        if msg.trace.traced {
-            crate::trace::matched(msg, &matched, &stored);
+        if msg.trace.traced || msg.trace.live != 0 {
+            crate::trace::matched(self.live.as_deref(), msg, &matched, &stored);
         }
         let mut local = None;
         for (i, m) in matched.iter().enumerate() {

@@ -3,6 +3,7 @@
 //! the retained messages a new subscription receives.
 
 use super::answer::Reply;
+use super::sub_log::FilterOutcome;
 use super::Session;
 use crate::auth::Action;
 use crate::close::CloseReason;
@@ -128,9 +129,13 @@ impl Session {
             .properties
             .as_ref()
             .and_then(|p| p.subscription_identifier);
+        let mut outcomes = self.watching_subscriptions().then(Vec::new);
         for (filter, opts) in s.filters {
             match self.check_filter(&filter, opts, sub_id.is_some()) {
                 Ok(()) => {
+                    if let Some(o) = outcomes.as_mut() {
+                        o.push((filter.to_string(), FilterOutcome::Granted(opts.qos as u8)));
+                    }
                     codes.push(ReasonCode::granted(opts.qos));
                     self.state.subscription_ids.set(&filter, sub_id);
                     let existed = self
@@ -146,7 +151,11 @@ impl Session {
                 Err(FilterRefusal::NotAuthorized) => {
                     let why = FilterRefusal::NotAuthorized.describe();
                     self.denied(Denied::Subscribe, "subscribe", &filter, why);
-                    codes.push(FilterRefusal::NotAuthorized.suback_code(self.protocol));
+                    let code = FilterRefusal::NotAuthorized.suback_code(self.protocol);
+                    if let Some(o) = outcomes.as_mut() {
+                        o.push((filter.to_string(), FilterOutcome::Refused(code as u8, why)));
+                    }
+                    codes.push(code);
                 }
                 Err(refusal) => {
                     log::info!(
@@ -156,9 +165,17 @@ impl Session {
                         &*filter,
                         refusal.describe()
                     );
-                    codes.push(refusal.suback_code(self.protocol));
+                    let code = refusal.suback_code(self.protocol);
+                    if let Some(o) = outcomes.as_mut() {
+                        let refused = FilterOutcome::Refused(code as u8, refusal.describe());
+                        o.push((filter.to_string(), refused));
+                    }
+                    codes.push(code);
                 }
             }
+        }
+        if let Some(o) = outcomes {
+            self.log_subscriptions("SUBSCRIBE", s.pkid, &o);
         }
         let router = self.deps.router.clone();
         let me = self.subscriber(ctx);
@@ -222,8 +239,12 @@ impl Session {
         let mut removed = Vec::new();
         let mut codes = Vec::new();
         let v5 = self.protocol == ProtocolVersion::V5;
+        let mut outcomes = self.watching_subscriptions().then(Vec::new);
         for filter in u.filters {
             let existed = self.state.subscriptions.remove(&filter).is_some();
+            if let Some(o) = outcomes.as_mut() {
+                o.push((filter.to_string(), FilterOutcome::Removed(existed)));
+            }
             if v5 {
                 codes.push(match existed {
                     true => ReasonCode::Success,
@@ -234,6 +255,9 @@ impl Session {
                 self.state.subscription_ids.remove(&filter);
                 removed.push(filter);
             }
+        }
+        if let Some(o) = outcomes {
+            self.log_subscriptions("UNSUBSCRIBE", u.pkid, &o);
         }
         let router = self.deps.router.clone();
         let (client, id, pkid) = (self.client_id.clone(), self.id, u.pkid);

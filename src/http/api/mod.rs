@@ -13,6 +13,7 @@ mod clients;
 mod dashboard;
 mod retained;
 pub mod topics;
+pub mod traces;
 
 use super::HttpState;
 use access::{Access, Credentials, Decision};
@@ -58,8 +59,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .wrap(from_fn(guard))
         .configure(clients::routes)
         .configure(retained::routes)
-        .configure(broker::routes);
-    // The trace endpoints (traces.rs) go here: `let api = api.configure(traces::routes);`
+        .configure(broker::routes)
+        .configure(traces::routes);
     cfg.service(api);
 }
 

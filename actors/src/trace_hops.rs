@@ -1,0 +1,300 @@
+//! The records of runtime traces (trace_live.rs): one per hop of a message in a running trace,
+//! and the connection events of the clients a trace selects. Called from trace.rs's hooks
+//! only when a runtime trace runs ([`LiveTraces::mask`] is not 0), so every function here is
+//! cold and out of line.
+
+use crate::codec::{ProtocolVersion, Publish, QoS};
+use crate::config::BrokerConfig;
+use crate::delivery::{Delivery, Offer, Resend};
+use crate::message::{Message, MessageId, TraceContext};
+use crate::trace_live::{LiveTraces, Record};
+
+/// The running traces that want a hop of a message in traces `msg_mask` at a subscriber
+/// selected by traces `sub`.
+fn mask(live: &LiveTraces, sub: u32, msg_mask: u32) -> u32 {
+    (msg_mask | sub) & live.mask()
+}
+
+fn hop(msg: &Message, hop: &'static str, client: &str) -> Record {
+    Record {
+        msg: Some(msg.id.get()),
+        topic: Some(msg.topic.to_string()),
+        ..Record::new(hop, "session", client)
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub fn received(live: &LiveTraces, msg: &Message, via: &str, protocol: Option<ProtocolVersion>) {
+    let protocol = protocol.map_or(String::new(), |p| format!(" protocol={p}"));
+    live.emit(
+        msg.trace.live,
+        Record {
+            qos: Some(msg.qos as u8),
+            detail: Some(format!(
+                "retain={} bytes={} via={via}{protocol}",
+                msg.retain,
+                msg.payload.len()
+            )),
+            ..hop(msg, "received", &msg.origin)
+        },
+    );
+}
+
+#[cold]
+#[inline(never)]
+pub fn denied(live: &LiveTraces, client: &str, protocol: ProtocolVersion, p: &Publish, why: &str) {
+    let mask = live.entry_mask(client, &p.topic);
+    if mask == 0 {
+        return;
+    }
+    let id = MessageId::next().get();
+    let base = Record {
+        msg: Some(id),
+        topic: Some(p.topic.to_string()),
+        qos: Some(p.qos as u8),
+        ..Record::new("received", "session", client)
+    };
+    live.emit(
+        mask,
+        Record {
+            detail: Some(format!(
+                "retain={} bytes={} via=publish protocol={protocol}",
+                p.retain,
+                p.payload.len()
+            )),
+            ..base.clone()
+        },
+    );
+    live.emit(
+        mask,
+        Record {
+            hop: "dropped",
+            reason: Some(why.to_owned()),
+            ..base
+        },
+    );
+}
+
+/// The router matched a message in a runtime trace: how many subscribers, which of them, and
+/// which got a stored copy.
+#[cold]
+#[inline(never)]
+pub fn matched(live: &LiveTraces, msg: &Message, clients: &[&str], stored: &[bool]) {
+    let listed = match clients.len() <= 10 {
+        true => format!(" clients={clients:?}"),
+        false => String::new(),
+    };
+    live.emit(
+        msg.trace.live,
+        Record {
+            actor: "router",
+            detail: Some(format!("subscribers={}{listed}", clients.len())),
+            ..hop(msg, "matched", &msg.origin)
+        },
+    );
+    for (client, _) in clients.iter().zip(stored).filter(|(_, s)| **s) {
+        live.emit(
+            msg.trace.live,
+            Record {
+                actor: "router",
+                ..hop(msg, "stored", client)
+            },
+        );
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub fn sent(
+    live: &LiveTraces,
+    client: &str,
+    protocol: ProtocolVersion,
+    d: &Delivery,
+    dup: bool,
+    sub: u32,
+) {
+    let mask = mask(live, sub, d.msg.trace.live);
+    if mask == 0 {
+        return;
+    }
+    let detail = match d.pkid {
+        Some(pkid) => format!("pkid={pkid} dup={dup} protocol={protocol}"),
+        None => format!("protocol={protocol}"),
+    };
+    live.emit(
+        mask,
+        Record {
+            actor: "connection",
+            qos: Some(d.qos as u8),
+            detail: Some(detail),
+            ..hop(&d.msg, "sent", client)
+        },
+    );
+}
+
+#[cold]
+#[inline(never)]
+pub fn offered(
+    live: &LiveTraces,
+    client: &str,
+    (id, trace, qos): (MessageId, TraceContext, QoS),
+    held: Option<&Message>,
+    offer: &Offer,
+    client_mask: u32,
+) {
+    if let Offer::Evicted(evicted) = offer {
+        for (_, old, trace) in evicted {
+            let mask = (trace.live | client_mask) & live.mask();
+            if mask != 0 {
+                live.emit(
+                    mask,
+                    Record {
+                        msg: Some(old.get()),
+                        reason: Some("queue_full".into()),
+                        detail: Some(format!("evicted_by={id}")),
+                        ..Record::new("dropped", "session", client)
+                    },
+                );
+            }
+        }
+    }
+    let mask = (trace.live | client_mask) & live.mask();
+    let Some(msg) = held.filter(|_| mask != 0) else {
+        return;
+    };
+    let record = match offer {
+        Offer::Accepted => hop(msg, "queued", client),
+        Offer::Evicted(evicted) => Record {
+            detail: Some(format!("evicted={}", evicted.len())),
+            ..hop(msg, "queued", client)
+        },
+        Offer::Dropped(reason, _) => Record {
+            reason: Some(reason.name().to_owned()),
+            ..hop(msg, "dropped", client)
+        },
+    };
+    live.emit(
+        mask,
+        Record {
+            qos: Some(qos as u8),
+            ..record
+        },
+    );
+}
+
+/// `dropped` (with `reason`), `acked`, `pubrec`: a hop of `msg` at subscriber `client`.
+#[cold]
+#[inline(never)]
+pub fn at_subscriber(
+    live: &LiveTraces,
+    (client, sub): (&str, u32),
+    msg: &Message,
+    name: &'static str,
+    reason: Option<&str>,
+    detail: Option<String>,
+) {
+    let mask = mask(live, sub, msg.trace.live);
+    if mask != 0 {
+        live.emit(
+            mask,
+            Record {
+                reason: reason.map(str::to_owned),
+                detail,
+                ..hop(msg, name, client)
+            },
+        );
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub fn resent(
+    live: &LiveTraces,
+    client: &str,
+    protocol: ProtocolVersion,
+    resend: &Resend,
+    sub: u32,
+) {
+    match resend {
+        Resend::Publish(d) => sent(live, client, protocol, d, d.dup, sub),
+        Resend::PubRel(pkid, (id, trace)) => {
+            let mask = mask(live, sub, trace.live);
+            if mask != 0 {
+                live.emit(
+                    mask,
+                    Record {
+                        msg: Some(id.get()),
+                        detail: Some(format!("pkid={pkid} resent=true")),
+                        ..Record::new("released", "session", client)
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// A connection event of `client` (`connect`, `connack`, `subscribe`, `take_over`,
+/// `disconnect`, ...), recorded by the traces selecting it.
+#[inline(always)]
+pub fn event(
+    cfg: &BrokerConfig,
+    client: &str,
+    name: &'static str,
+    actor: &'static str,
+    make: impl FnOnce(Record) -> Record,
+) {
+    if cfg.live.mask() != 0 {
+        let mask = cfg.live.client_mask(client);
+        if mask != 0 {
+            cfg.live.emit(mask, make(Record::new(name, actor, client)));
+        }
+    }
+}
+
+/// A client finished CONNECT (`code`: its CONNACK's reason/return code): the username and
+/// address traces learn its client id, and the traces selecting it record `connect` and
+/// `connack`.
+#[inline(always)]
+pub fn on_connect(
+    cfg: &BrokerConfig,
+    client: &str,
+    username: Option<&str>,
+    peer: &str,
+    code: u8,
+    detail: impl FnOnce() -> String,
+) {
+    if cfg.live.mask() != 0 {
+        connected(&cfg.live, client, username, peer, code, detail());
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn connected(
+    live: &LiveTraces,
+    client: &str,
+    username: Option<&str>,
+    peer: &str,
+    code: u8,
+    detail: String,
+) {
+    let mask = live.on_connect(client, username, peer);
+    if mask == 0 {
+        return;
+    }
+    live.emit(
+        mask,
+        Record {
+            detail: Some(detail),
+            ..Record::new("connect", "connection", client)
+        },
+    );
+    live.emit(
+        mask,
+        Record {
+            reason: Some(format!("0x{code:02x}")),
+            ..Record::new("connack", "connection", client)
+        },
+    );
+}

@@ -1,0 +1,193 @@
+use super::*;
+use std::sync::atomic::Ordering::Relaxed;
+use tokio::sync::mpsc;
+
+fn rec(hop: &'static str, client: &str) -> Record {
+    Record::new(hop, "session", client)
+}
+
+#[test]
+fn no_trace_means_an_empty_mask() {
+    let live = LiveTraces::default();
+    assert_eq!(live.mask(), 0);
+    assert_eq!(live.entry_mask("a", "t"), 0);
+    assert_eq!(live.client_mask("a"), 0);
+}
+
+#[test]
+fn a_trace_matches_by_client_topic_username_and_address() {
+    let live = LiveTraces::default();
+    let c = live.start(Selector::Client("lamp".into()), None).unwrap();
+    let t = live
+        .start(Selector::Topic("home/+/light".into()), None)
+        .unwrap();
+    let u = live
+        .start(Selector::Username("alice".into()), None)
+        .unwrap();
+    let a = live
+        .start(Selector::Address("10.0.0.7".into()), None)
+        .unwrap();
+    assert_eq!(live.mask().count_ones(), 4);
+    assert_eq!(live.entry_mask("lamp", "x"), c.bit);
+    assert_eq!(live.entry_mask("x", "home/hall/light"), t.bit);
+    assert_eq!(live.entry_mask("lamp", "home/hall/light"), c.bit | t.bit);
+    assert_eq!(live.entry_mask("x", "home/hall/heat"), 0);
+    // MQTT-4.7.2-1: a wildcard trace does not follow $SYS topics.
+    let all = live.start(Selector::Topic("#".into()), None).unwrap();
+    assert_eq!(live.entry_mask("x", "$SYS/broker/uptime"), 0);
+    assert!(live.delete(all.id));
+    // Username and address traces learn the client id at CONNECT.
+    assert_eq!(live.client_mask("phone"), 0);
+    assert_eq!(
+        live.on_connect("phone", Some("alice"), "192.168.1.2:5000"),
+        u.bit
+    );
+    assert_eq!(live.client_mask("phone"), u.bit);
+    assert_eq!(live.on_connect("pi", None, "10.0.0.7:41000"), a.bit);
+    assert_eq!(live.on_connect("v6", None, "[::1]:41000"), 0);
+    assert_eq!(live.on_connect("lamp", None, "127.0.0.1:1"), c.bit);
+    assert_eq!(live.entry_mask("pi", "x"), a.bit);
+}
+
+#[test]
+fn records_go_to_the_traces_in_the_mask_only() {
+    let live = LiveTraces::default();
+    let one = live.start(Selector::Client("a".into()), None).unwrap();
+    let two = live.start(Selector::Client("b".into()), None).unwrap();
+    live.emit(one.bit, rec("connect", "a"));
+    live.emit(one.bit | two.bit, rec("sent", "b"));
+    assert_eq!(one.records(), 2);
+    assert_eq!(two.records(), 1);
+    assert_eq!(two.kept()[0].hop, "sent");
+}
+
+#[test]
+fn deleted_traces_stop_matching_and_close_their_readers() {
+    let live = LiveTraces::default();
+    let t = live.start(Selector::Client("a".into()), None).unwrap();
+    let mut reader = t.read().unwrap();
+    live.emit(t.bit, rec("connect", "a"));
+    assert!(live.delete(t.id));
+    assert_eq!(live.mask(), 0);
+    assert_eq!(live.client_mask("a"), 0);
+    assert!(live.get(t.id).is_none());
+    assert_eq!(t.ended(), Some("stopped"));
+    assert_eq!(reader.rx.try_recv().unwrap().hop, "connect");
+    assert!(matches!(
+        reader.rx.try_recv(),
+        Err(mpsc::error::TryRecvError::Disconnected)
+    ));
+    assert!(t.read().is_none());
+    assert!(!live.delete(t.id));
+}
+
+#[test]
+fn traces_expire_and_keep_their_records() {
+    let live = LiveTraces::default();
+    let short = live
+        .start(Selector::Client("a".into()), Some(Duration::ZERO))
+        .unwrap();
+    let long = live.start(Selector::Client("b".into()), None).unwrap();
+    live.emit(short.bit, rec("connect", "a"));
+    assert!(long.remaining() > Duration::from_secs(599));
+    live.sweep();
+    assert_eq!(short.ended(), Some("expired"));
+    assert_eq!(short.remaining(), Duration::ZERO);
+    assert_eq!(long.ended(), None);
+    assert_eq!(live.mask(), long.bit);
+    // Still listed and downloadable until deleted.
+    assert_eq!(live.get(short.id).unwrap().kept().len(), 1);
+    assert!(!live.expire(long.id));
+}
+
+#[test]
+fn durations_are_bounded() {
+    let live = LiveTraces::default();
+    let t = live
+        .start(
+            Selector::Client("a".into()),
+            Some(Duration::from_secs(1 << 40)),
+        )
+        .unwrap();
+    assert!(t.remaining() <= MAX_DURATION);
+}
+
+#[test]
+fn bad_requests_are_refused() {
+    let live = LiveTraces::default();
+    assert_eq!(
+        live.start(Selector::Topic("a/#/b".into()), None).err(),
+        Some(StartError::InvalidFilter("a/#/b".into()))
+    );
+    assert_eq!(
+        live.start(Selector::Client(String::new()), None).err(),
+        Some(StartError::Empty("client"))
+    );
+    for i in 0..MAX_TRACES {
+        live.start(Selector::Client(i.to_string()), None).unwrap();
+    }
+    assert_eq!(
+        live.start(Selector::Client("x".into()), None).err(),
+        Some(StartError::Full)
+    );
+}
+
+#[test]
+fn the_ring_and_the_reader_channel_are_bounded() {
+    let live = LiveTraces::default();
+    let t = live.start(Selector::Client("a".into()), None).unwrap();
+    let mut slow = t.read().unwrap();
+    for _ in 0..RING_RECORDS + 5 {
+        live.emit(t.bit, rec("sent", "a"));
+    }
+    assert_eq!(t.kept().len(), RING_RECORDS);
+    assert_eq!(t.overwritten(), 5);
+    assert_eq!(t.records(), RING_RECORDS as u64 + 5);
+    // The reader that never read kept the first STREAM_BUFFER records and lost the rest.
+    let lost = (RING_RECORDS + 5 - STREAM_BUFFER) as u64;
+    assert_eq!(slow.lost.load(Relaxed), lost);
+    assert_eq!(t.lost(), lost);
+    let mut n = 0;
+    while slow.rx.try_recv().is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, STREAM_BUFFER);
+}
+
+#[test]
+fn slots_are_not_reused_at_once() {
+    let live = LiveTraces::default();
+    let a = live.start(Selector::Client("a".into()), None).unwrap();
+    live.delete(a.id);
+    let b = live.start(Selector::Client("b".into()), None).unwrap();
+    assert_ne!(a.bit, b.bit);
+    assert_ne!(a.id, b.id);
+}
+
+#[test]
+fn a_cached_client_mask_follows_every_change() {
+    let live = LiveTraces::default();
+    let cache = ClientMask::default();
+    assert_eq!(cache.get(&live, "phone"), 0);
+    let other = live.start(Selector::Client("other".into()), None).unwrap();
+    assert_eq!(cache.get(&live, "phone"), 0);
+    let by_user = live
+        .start(Selector::Username("alice".into()), None)
+        .unwrap();
+    assert_eq!(cache.get(&live, "phone"), 0);
+    // Resolved at CONNECT: the cache sees it without being told.
+    live.on_connect("phone", Some("alice"), "127.0.0.1:1");
+    assert_eq!(cache.get(&live, "phone"), by_user.bit);
+    let by_id = live.start(Selector::Client("phone".into()), None).unwrap();
+    assert_eq!(cache.get(&live, "phone"), by_user.bit | by_id.bit);
+    live.delete(by_user.id);
+    assert_eq!(cache.get(&live, "phone"), by_id.bit);
+    live.delete(by_id.id);
+    live.delete(other.id);
+    assert_eq!(cache.get(&live, "phone"), 0);
+    // Topic traces match at entry only if any runs.
+    assert_eq!(live.entry_mask_with(0, "a/b"), 0);
+    let t = live.start(Selector::Topic("a/+".into()), None).unwrap();
+    assert_eq!(live.entry_mask_with(0, "a/b"), t.bit);
+    assert_eq!(live.entry_mask_with(0, "b/b"), 0);
+}
