@@ -15,8 +15,8 @@ mod client;
 mod load;
 mod scenarios;
 mod stats;
-mod transport;
 mod trace_api;
+mod transport;
 mod wire;
 
 use clap::{Parser, ValueEnum};

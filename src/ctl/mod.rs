@@ -93,9 +93,22 @@ pub enum CtlCommand {
 /// Run a `ctl` command; the exit status says whether the API answered 2xx.
 pub fn run(args: &CtlArgs) -> ExitCode {
     // Traces stream (trace.rs); every other command is one request and one answer.
+    let api = || {
+        client::Api::new(args).map_err(|e| {
+            // A URL the client cannot use is a usage error: status 2.
+            eprintln!("courtier ctl: {e}");
+            ExitCode::from(2)
+        })
+    };
     let done = match &args.command {
-        CtlCommand::Trace(t) => client::Api::new(args).and_then(|api| trace::follow(&api, t)),
-        CtlCommand::Traces => client::Api::new(args).and_then(|api| trace::list(&api)),
+        CtlCommand::Trace(t) => match api() {
+            Ok(api) => trace::follow(&api, t),
+            Err(code) => return code,
+        },
+        CtlCommand::Traces => match api() {
+            Ok(api) => trace::list(&api),
+            Err(code) => return code,
+        },
         _ => call(args),
     };
     match done {

@@ -158,7 +158,7 @@ pub struct Session {
     /// 3.x sessions, which expire after the broker's `session_expiry_secs`.
     expiry_interval: Option<u32>,
     /// Seconds left before expiry, for a session restored from the store (`u32::MAX`: never).
-    restored_left_secs: Option<u32>,
+    restored_left_secs: u32,
     me: Option<Arc<Subscriber>>,
     /// The inbox's previous batch, kept for its capacity (see `crate::delivery`).
     inbox_spare: Vec<crate::delivery::Delivery>,
@@ -182,7 +182,7 @@ impl Session {
             waiting_for_writer: false,
             expiry_generation: 0,
             expiry_interval: None,
-            restored_left_secs: None,
+            restored_left_secs: u32::MAX,
             me: None,
             inbox_spare: Vec::new(),
             deps,
@@ -395,9 +395,9 @@ impl Actor for Session {
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.link.is_none() && self.persistent {
             self.hold_while_offline(ctx);
-            let left = match self.restored_left_secs.take() {
-                Some(u32::MAX) | None => None,
-                Some(secs) => Some(std::time::Duration::from_secs(secs.into())),
+            let left = match std::mem::replace(&mut self.restored_left_secs, u32::MAX) {
+                u32::MAX => None,
+                secs => Some(std::time::Duration::from_secs(secs.into())),
             };
             self.schedule_expiry(left, ctx);
         }

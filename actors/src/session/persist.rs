@@ -127,7 +127,7 @@ impl Session {
         let expiry_interval = rec.meta.expiry_interval_secs;
         let mut s = Session::new(id, ClientId::from(rec.meta.client_id), deps);
         s.expiry_interval = expiry_interval;
-        s.restored_left_secs = Some(left_secs);
+        s.restored_left_secs = left_secs;
         s.persistent = true;
         s.known = true;
         s.protocol = match rec.meta.protocol_level {
