@@ -58,22 +58,7 @@ fn main() -> ExitCode {
     let filters = settings
         .trace
         .log_filters(&settings.log.level, rust_log.as_deref());
-    let mut logger = env_logger::Builder::new();
-    logger.parse_filters(&filters);
-    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
-        logger.parse_write_style(&style);
-    }
-    match std::env::var("TZ") {
-        // A container with TZ (e.g. Europe/Berlin) wants local times in its log.
-        Ok(tz) if !tz.is_empty() => logger.format(|buf, record| {
-            use std::io::Write;
-            let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
-            let (level, target) = (record.level(), record.target());
-            writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
-        }),
-        _ => logger.format_timestamp_millis(),
-    }
-    .init();
+    courtier::logging::init(&filters);
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(path) = &cli.mosquitto_conf {
         log::info!("reading Mosquitto configuration {}", path.display());
@@ -138,11 +123,12 @@ impl Signals {
 }
 
 /// SIGHUP: the TLS listeners' certificate and key files are read again, and the configuration
-/// as at start-up (files, environment, options) with its `[security]` part applied:
-/// allow_anonymous, the password file and the ACL file. Anything that does not load keeps the
+/// as at start-up (files, environment, options) with its `[log] level` (RUST_LOG, when set,
+/// still wins), `[trace]`'s log filter and its `[security]` part applied: allow_anonymous,
+/// the password file and the ACL file. Anything that does not load keeps the
 /// old settings; other sections need a restart.
 fn reload(cli: &Cli, server: &courtier::Server) {
-    log::info!("SIGHUP received: reloading TLS certificates and [security] (allow_anonymous, password_file, acl_file)");
+    log::info!("SIGHUP received: reloading TLS certificates, [log] level, [trace] and [security] (allow_anonymous, password_file, acl_file)");
     for e in server.reload_certificates() {
         log::error!("reload failed, the old certificate stays in use: {e}");
     }
@@ -153,10 +139,16 @@ fn reload(cli: &Cli, server: &courtier::Server) {
         Ok(s) => s,
         Err(e) => {
             return log::error!(
-                "reload failed, the old security settings stay in force: configuration error: {e}"
+                "reload failed, the old settings stay in force: configuration error: {e}"
             )
         }
     };
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filters = settings
+        .trace
+        .log_filters(&settings.log.level, rust_log.as_deref());
+    courtier::logging::reload(&filters);
+    log::info!("log filter: {filters}");
     if let Err(e) = server.reload_security(&settings) {
         log::error!("reload failed, the old security settings stay in force: {e}");
     }

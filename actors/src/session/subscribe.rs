@@ -131,6 +131,13 @@ impl Session {
         for (filter, opts) in s.filters {
             match self.check_filter(&filter, opts, sub_id.is_some()) {
                 Ok(()) => {
+                    // What Mosquitto's `log_type subscribe` shows, at DEBUG.
+                    log::debug!(
+                        "client {:?}: subscribed to {:?} qos={}",
+                        &*self.client_id,
+                        &*filter,
+                        opts.qos as u8
+                    );
                     codes.push(ReasonCode::granted(opts.qos));
                     self.state.subscription_ids.set(&filter, sub_id);
                     let existed = self
