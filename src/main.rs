@@ -130,7 +130,7 @@ impl Signals {
 fn reload(cli: &Cli, server: &courtier::Server) {
     log::info!("SIGHUP received: reloading TLS certificates, [log] level, [trace] and [security] (allow_anonymous, password_file, acl_file)");
     for e in server.reload_certificates() {
-        log::error!("reload failed, the old certificate stays in use: {e}");
+        log::error!("reload failed, {e}");
     }
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
