@@ -7,7 +7,7 @@
 //! anyone else: publishers only push into our inbox.
 
 use super::state::{Outbound, Readable};
-use super::{Link, Session};
+use super::{Link, Session, SessionDeps};
 use crate::auth::{Action, ClientRef};
 use crate::codec::{Ack, Packet, ProtocolVersion, QoS};
 use crate::config::SharedStrategy;
@@ -117,46 +117,7 @@ impl Session {
         // The Receive check, only when the authorizer makes one (an ACL is loaded): otherwise
         // deliveries cost nothing more. Made when sending, so it covers live, queued, restored
         // and retained messages alike, and uses the ACL in force at that moment.
-        let authorizer = &self.deps.security.authorizer;
-        let receive_check = authorizer.checks_receive().then(|| {
-            let username = link.extra.as_ref().and_then(|e| e.username.clone());
-            let metrics = self.deps.metrics.clone();
-            (
-                authorizer.clone(),
-                self.client_id.clone(),
-                username,
-                metrics,
-            )
-        });
-        let may_read = |d: &Delivery| {
-            let Some((authorizer, client_id, username, metrics)) = &receive_check else {
-                return true;
-            };
-            let client = ClientRef {
-                client_id,
-                username: username.as_deref(),
-            };
-            let allowed = authorizer
-                .check(client, Action::Receive, &d.msg.topic)
-                .is_ok();
-            if !allowed {
-                // Counted like every denial, but logged at DEBUG: a `#` subscriber would
-                // otherwise write a WARN line per message it may not read (Mosquitto is
-                // silent about these too).
-                metrics.count_denied(Denied::Receive);
-                log::debug!(
-                    "denied receive: client_id={:?} username={:?} topic={:?} reason=not_authorized",
-                    &**client_id,
-                    client.username.unwrap_or(""),
-                    &*d.msg.topic
-                );
-            }
-            allowed
-        };
-        let readable: Readable = match receive_check {
-            Some(_) => Some(&may_read),
-            None => None,
-        };
+        let receive_check = self.deps.security.authorizer.checks_receive();
         while !closed && self.state.has_sendable() {
             if room == 0 {
                 full = true;
@@ -164,6 +125,12 @@ impl Session {
             }
             let before = self.state.queued();
             let max_packet_size = self.link.as_ref().and_then(Link::max_packet_size);
+            // The check borrows the fields it reads (no reference count touched per drain:
+            // the authorizer and metrics are shared by every session and thread).
+            let (deps, client_id) = (&self.deps, &self.client_id);
+            let username = self.link.as_ref().and_then(|l| l.username());
+            let may_read = |d: &Delivery| may_read(deps, client_id, username, d);
+            let readable: Readable = receive_check.then_some(&may_read);
             let next = self
                 .state
                 .next_outbound(max_packet_size, readable)
@@ -275,4 +242,27 @@ thread_local! {
     /// The batch `drain` fills, kept per thread for its capacity: one per session would keep
     /// up to `WRITER_CAPACITY` slots in every session that once had a burst.
     static BATCH: std::cell::Cell<Vec<Outgoing>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The Receive check of one delivery; a denial is counted, and logged at DEBUG: a `#`
+/// subscriber would otherwise write a WARN line per message it may not read (Mosquitto is
+/// silent about these too).
+fn may_read(deps: &SessionDeps, client_id: &str, username: Option<&str>, d: &Delivery) -> bool {
+    let client = ClientRef {
+        client_id,
+        username,
+    };
+    let authorizer = &deps.security.authorizer;
+    let allowed = authorizer
+        .check(client, Action::Receive, &d.msg.topic)
+        .is_ok();
+    if !allowed {
+        deps.metrics.count_denied(Denied::Receive);
+        log::debug!(
+            "denied receive: client_id={client_id:?} username={:?} topic={:?} reason=not_authorized",
+            username.unwrap_or(""),
+            &*d.msg.topic
+        );
+    }
+    allowed
 }
