@@ -100,4 +100,8 @@ impl Authorizer for AclAuthorizer {
     fn checks_receive(&self) -> bool {
         self.active.load(Ordering::Acquire)
     }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation.load(Ordering::Acquire))
+    }
 }

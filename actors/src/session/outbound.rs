@@ -7,7 +7,7 @@
 //! anyone else: publishers only push into our inbox.
 
 use super::state::{Outbound, Readable};
-use super::{Link, Session, SessionDeps};
+use super::{Link, LinkExtra, Session, SessionDeps};
 use crate::auth::{Action, ClientRef};
 use crate::codec::{Ack, Packet, ProtocolVersion, QoS};
 use crate::config::SharedStrategy;
@@ -128,8 +128,8 @@ impl Session {
             // The check borrows the fields it reads (no reference count touched per drain:
             // the authorizer and metrics are shared by every session and thread).
             let (deps, client_id) = (&self.deps, &self.client_id);
-            let username = self.link.as_ref().and_then(|l| l.username());
-            let may_read = |d: &Delivery| may_read(deps, client_id, username, d);
+            let extra = self.link.as_ref().and_then(|l| l.extra.as_deref());
+            let may_read = |d: &Delivery| may_read(deps, client_id, extra, d);
             let readable: Readable = receive_check.then_some(&may_read);
             let next = self
                 .state
@@ -244,24 +244,54 @@ thread_local! {
     static BATCH: std::cell::Cell<Vec<Outgoing>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
+/// The last Receive check of a connection: its answer holds for the next delivery on the same
+/// topic while the authorizer's generation is the same (fan-out sends one topic to every
+/// subscriber, a device's subscription mostly one topic), which then costs a comparison.
+#[derive(Default)]
+pub(super) struct LastRead {
+    generation: u64,
+    topic: String,
+    allowed: bool,
+}
+
 /// The Receive check of one delivery; a denial is counted, and logged at DEBUG: a `#`
 /// subscriber would otherwise write a WARN line per message it may not read (Mosquitto is
 /// silent about these too).
-fn may_read(deps: &SessionDeps, client_id: &str, username: Option<&str>, d: &Delivery) -> bool {
-    let client = ClientRef {
-        client_id,
-        username,
-    };
+fn may_read(deps: &SessionDeps, client_id: &str, extra: Option<&LinkExtra>, d: &Delivery) -> bool {
     let authorizer = &deps.security.authorizer;
-    let allowed = authorizer
-        .check(client, Action::Receive, &d.msg.topic)
-        .is_ok();
+    let topic: &str = &d.msg.topic;
+    let username = extra.and_then(|e| e.username.as_deref());
+    let generation = authorizer.generation();
+    // The cache lives in the link's boxed extra, which an ACL in force always makes (peer).
+    let last = extra.zip(generation).map(|(e, g)| (&e.last_read, g));
+    let cached = last.and_then(|(last, g)| {
+        let last = last.borrow();
+        (last.generation == g && last.topic == topic).then_some(last.allowed)
+    });
+    let allowed = match cached {
+        Some(allowed) => allowed,
+        None => {
+            let client = ClientRef {
+                client_id,
+                username,
+            };
+            let allowed = authorizer.check(client, Action::Receive, topic).is_ok();
+            if let Some((last, g)) = last {
+                let mut last = last.borrow_mut();
+                last.generation = g;
+                last.topic.clear();
+                last.topic.push_str(topic);
+                last.allowed = allowed;
+            }
+            allowed
+        }
+    };
     if !allowed {
         deps.metrics.count_denied(Denied::Receive);
         log::debug!(
             "denied receive: client_id={client_id:?} username={:?} topic={:?} reason=not_authorized",
             username.unwrap_or(""),
-            &*d.msg.topic
+            topic
         );
     }
     allowed
