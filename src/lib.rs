@@ -5,6 +5,7 @@
 //! - [`listener`]: the MQTT/TCP accept loop.
 //! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz, the admin API.
 //! - [`ctl`]: `courtier ctl`, the admin API from the terminal.
+//! - [`logging`]: the process's logger, whose filter SIGHUP reloads.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
@@ -17,6 +18,7 @@ pub mod hints;
 pub mod http;
 pub mod listener;
 pub mod listeners;
+pub mod logging;
 pub mod security;
 pub mod server;
 pub mod tls;

@@ -47,8 +47,8 @@ pub struct WsListener {
 pub struct Bound {
     pub mqtt: Vec<MqttListener>,
     pub ws: Vec<WsListener>,
-    /// The certificates and keys of the TLS listeners, which SIGHUP reloads.
-    pub certs: Vec<Arc<tls::CertStore>>,
+    /// The certificates, keys and clients' CAs of the TLS listeners, which SIGHUP reloads.
+    pub certs: Vec<tls::TlsFiles>,
 }
 
 /// Bind every listener and read every certificate and key.

@@ -66,22 +66,7 @@ fn main() -> ExitCode {
     let filters = settings
         .trace
         .log_filters(&settings.log.level, rust_log.as_deref());
-    let mut logger = env_logger::Builder::new();
-    logger.parse_filters(&filters);
-    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
-        logger.parse_write_style(&style);
-    }
-    match std::env::var("TZ") {
-        // A container with TZ (e.g. Europe/Berlin) wants local times in its log.
-        Ok(tz) if !tz.is_empty() => logger.format(|buf, record| {
-            use std::io::Write;
-            let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
-            let (level, target) = (record.level(), record.target());
-            writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
-        }),
-        _ => logger.format_timestamp_millis(),
-    }
-    .init();
+    courtier::logging::init(&filters);
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(path) = &cli.mosquitto_conf {
         log::info!("reading Mosquitto configuration {}", path.display());
@@ -153,48 +138,58 @@ impl Signals {
     }
 }
 
-/// SIGHUP and `POST /api/v1/reload`: the TLS listeners' certificate and key files are read
-/// again, and the configuration as at start-up (files, environment, options) with its
-/// `[security]` part applied: allow_anonymous, the password file and the ACL file. Anything
-/// that does not load keeps the old settings; other sections need a restart.
+/// SIGHUP and `POST /api/v1/reload`: the TLS listeners' certificate, key and `cafile` files are
+/// read again, and the configuration as at start-up (files, environment, options) with its
+/// `[log] level` (RUST_LOG, when set, still wins), `[trace]`'s log filter and its `[security]`
+/// part applied: allow_anonymous, the password file and the ACL file. Anything that does not
+/// load keeps the old settings; other sections need a restart.
 fn reload(
     cli: &Cli,
     reloader: &courtier::server::Reloader,
 ) -> Result<serde_json::Value, ReloadError> {
-    log::info!(
-        "reloading TLS certificates and [security] (allow_anonymous, password_file, acl_file)"
-    );
+    log::info!("reloading TLS certificates, [log] level, [trace] and [security] (allow_anonymous, password_file, acl_file)");
     let cert_errors = reloader.certificates();
     for e in &cert_errors {
-        log::error!("reload failed, the old certificate stays in use: {e}");
+        log::error!("reload failed, {e}");
     }
     let env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let result = match cli.load_settings(env) {
-        Ok(settings) => reloader.security(&settings).map_err(ReloadError::from),
-        Err(e) => Err(ReloadError {
-            error: format!("configuration error: {e}"),
-            file: None,
-            line: None,
-        }),
-    };
-    match result {
-        Ok(()) if cert_errors.is_empty() => {
-            Ok(serde_json::json!({ "reloaded": ["tls_certificates", "security"] }))
-        }
-        Ok(()) => Ok(serde_json::json!({
-            "reloaded": ["security"],
-            "tls_certificate_errors": cert_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-        })),
+    let settings = match cli.load_settings(env) {
+        Ok(s) => s,
         Err(e) => {
-            log::error!(
-                "reload failed, the old security settings stay in force: {}",
-                e.error
-            );
-            Err(e)
+            let error = format!("configuration error: {e}");
+            log::error!("reload failed, the old settings stay in force: {error}");
+            return Err(ReloadError {
+                error,
+                file: None,
+                line: None,
+            });
         }
+    };
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filters = settings
+        .trace
+        .log_filters(&settings.log.level, rust_log.as_deref());
+    courtier::logging::reload(&filters);
+    log::info!("log filter: {filters}");
+    if let Err(e) = reloader.security(&settings) {
+        let e = ReloadError::from(e);
+        log::error!(
+            "reload failed, the old security settings stay in force: {}",
+            e.error
+        );
+        return Err(e);
     }
+    let mut reloaded = vec!["log", "security"];
+    if cert_errors.is_empty() {
+        reloaded.insert(0, "tls_certificates");
+        return Ok(serde_json::json!({ "reloaded": reloaded }));
+    }
+    Ok(serde_json::json!({
+        "reloaded": reloaded,
+        "tls_certificate_errors": cert_errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+    }))
 }
 
 /// `courtier passwd`: exit status 0 on success, 1 with a message on error (as mosquitto_passwd).

@@ -27,8 +27,9 @@ pub struct Server {
     pub listeners: Vec<(SocketAddr, &'static str)>,
     /// The password and ACL files in force; [`Server::reload_security`] replaces them.
     pub security: SecurityFiles,
-    /// The TLS listeners' certificates and keys; [`Server::reload_certificates`] reads them again.
-    certs: Vec<Arc<crate::tls::CertStore>>,
+    /// The TLS listeners' certificates, keys and clients' CAs; [`Server::reload_certificates`]
+    /// reads them again.
+    certs: Vec<crate::tls::TlsFiles>,
     accept: Vec<listener::Accepting>,
     http_state: Arc<HttpState>,
     http_servers: Vec<ServerHandle>,
@@ -322,7 +323,7 @@ impl Drop for ServerThread {
 #[derive(Clone)]
 pub struct Reloader {
     security: SecurityFiles,
-    certs: Vec<Arc<crate::tls::CertStore>>,
+    certs: Vec<crate::tls::TlsFiles>,
     broker: Broker,
 }
 
@@ -336,15 +337,24 @@ impl Reloader {
         Ok(())
     }
 
-    /// Reads every TLS listener's certificate and key files again (after a renewal): new
-    /// handshakes use them, open connections are not touched. A pair that does not load keeps
-    /// the old one; the errors (listener, key, file, reason) are returned.
+    /// Reads every TLS listener's certificate and key files and `cafile` again (after a
+    /// renewal): new handshakes use them, open connections are not touched. A pair or a CA
+    /// that does not load keeps the old one; the errors (what stays in use, listener, key,
+    /// file, reason) are returned.
     pub fn certificates(&self) -> Vec<io::Error> {
         let mut errors = Vec::new();
-        for store in &self.certs {
-            match store.reload() {
-                Ok(()) => log::info!("TLS certificate reloaded: {}", store.describe()),
-                Err(e) => errors.push(e),
+        let stays = |what: &str, e: io::Error| {
+            io::Error::new(e.kind(), format!("the old {what} stays in use: {e}"))
+        };
+        for files in &self.certs {
+            match files.certs.reload() {
+                Ok(()) => log::info!("TLS certificate reloaded: {}", files.certs.describe()),
+                Err(e) => errors.push(stays("certificate", e)),
+            }
+            match files.ca.as_ref().map(|ca| (ca, ca.reload())) {
+                Some((ca, Ok(()))) => log::info!("TLS clients' CA reloaded: {}", ca.describe()),
+                Some((_, Err(e))) => errors.push(stays("clients' CA", e)),
+                None => {}
             }
         }
         errors

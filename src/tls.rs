@@ -1,15 +1,20 @@
 //! TLS for listeners, with rustls: the server configuration a `[[listeners]]` table describes
 //! (certificate, key, clients' CA, minimum version), the user name a client certificate gives,
-//! and the listener's certificate and key, which SIGHUP reads again ([`CertStore`]).
+//! and the listener's certificate, key and clients' CA, which SIGHUP reads again
+//! ([`CertStore`], [`ClientsCa`]).
+
+mod ca;
+
+pub use ca::ClientsCa;
 
 use crate::config::{ListenerSpec, TlsVersion};
 use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::ServerConfig;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -182,13 +187,20 @@ fn certified_key(
     })
 }
 
-/// The rustls configuration of a TLS listener, and its [`CertStore`]. Errors name the
-/// listener, the key, the file and the reason, and stop start-up.
+/// What SIGHUP reads again for one TLS listener.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub certs: Arc<CertStore>,
+    /// With `cafile`.
+    pub ca: Option<Arc<ClientsCa>>,
+}
+
+/// The rustls configuration of a TLS listener, and its files. Errors name the listener, the
+/// key, the file and the reason, and stop start-up.
 pub fn server_config(
     index: usize,
     spec: &ListenerSpec,
-) -> io::Result<(Arc<ServerConfig>, Arc<CertStore>)> {
-    let fail = |key: &str, path: &Path, why: String| fail(index, key, path, why);
+) -> io::Result<(Arc<ServerConfig>, TlsFiles)> {
     let (Some(certfile), Some(keyfile)) = (&spec.certfile, &spec.keyfile) else {
         return Err(io::Error::other(format!(
             "listeners[{index}]: not a TLS listener"
@@ -203,28 +215,16 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
         .map_err(|e| io::Error::other(format!("listeners[{index}]: {e}")))?;
-    let builder = match &spec.cafile {
+    let (builder, ca) = match &spec.cafile {
         Some(cafile) => {
-            let mut roots = RootCertStore::empty();
-            for cert in read_certs(cafile).map_err(|e| fail("cafile", cafile, e))? {
-                roots
-                    .add(cert)
-                    .map_err(|e| fail("cafile", cafile, format!("not a usable CA: {e}")))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier = match spec.require_certificate {
-                true => verifier,
-                false => verifier.allow_unauthenticated(),
-            };
-            let verifier = verifier
-                .build()
-                .map_err(|e| fail("cafile", cafile, e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
+            let ca = ClientsCa::load(index, cafile, spec.require_certificate, provider)?;
+            let ca = Arc::new(ca);
+            (builder.with_client_cert_verifier(ca.clone()), Some(ca))
         }
-        None => builder.with_no_client_auth(),
+        None => (builder.with_no_client_auth(), None),
     };
     let config = builder.with_cert_resolver(store.clone());
-    Ok((Arc::new(config), store))
+    Ok((Arc::new(config), TlsFiles { certs: store, ca }))
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -1,5 +1,6 @@
-//! TLS certificates reloaded on SIGHUP (new handshakes on MQTT and WSS listeners get the new
-//! certificate, open connections stay, a file that does not parse keeps the old one), and
+//! TLS certificates and clients' CAs reloaded on SIGHUP (new handshakes on MQTT and WSS
+//! listeners get the new certificate or CA, open connections stay, a file that does not parse
+//! keeps the old one), and
 //! failed WSS handshakes logged with the peer's address and counted like the MQTT ones.
 
 mod common;
@@ -140,4 +141,66 @@ fn a_failed_wss_handshake_is_logged_with_the_peer_and_counted() {
         &["TLS handshake from", "(wss)", "corrupt message"],
     );
     assert_eq!(metric(&b, "courtier_tls_handshake_failures_total"), 2.0);
+}
+
+/// Whether a client with `leaf` as its certificate gets CONNACK 0 on `addr` (TLS 1.3: a
+/// refused certificate shows at the client's first read).
+async fn admitted(addr: SocketAddr, s: &Setup, leaf: &certs::Leaf) -> bool {
+    let Ok(mut tls) = certs::connect(addr, certs::client_config(&s.ca, Some(leaf), false)).await
+    else {
+        return false;
+    };
+    if tls
+        .write_all(&common::connect(&common::unique("ca"), true))
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut connack = [0u8; 4];
+    let read = tokio::time::timeout(Duration::from_secs(5), tls.read_exact(&mut connack)).await;
+    matches!(read, Ok(Ok(_))) && connack == [0x20, 2, 0, 0]
+}
+
+#[test]
+fn sighup_reloads_the_clients_ca() {
+    let s = Setup::new();
+    let conf = s.tls_listener(&format!(
+        "cafile = {:?}\nrequire_certificate = true",
+        s.path("ca.pem")
+    ));
+    let (b, addrs) = s.start(&conf, 1);
+    let rt = rt();
+    let old_client = s.ca.client("old-device");
+    let new_client = s.other_ca.client("new-device");
+    assert!(rt.block_on(admitted(addrs[0], &s, &old_client)));
+    assert!(
+        !rt.block_on(admitted(addrs[0], &s, &new_client)),
+        "signed by a CA not in cafile yet"
+    );
+
+    // The devices' CA is replaced.
+    certs::write(s.dir.path(), "ca.pem", &s.other_ca.pem);
+    hup(&b);
+    let mut seen = b.drain_log();
+    wait_log(&b, &mut seen, &["TLS clients' CA reloaded", "listeners[0]"]);
+    assert!(
+        rt.block_on(admitted(addrs[0], &s, &new_client)),
+        "the new CA"
+    );
+    assert!(
+        !rt.block_on(admitted(addrs[0], &s, &old_client)),
+        "the old CA is gone"
+    );
+
+    // A CA file that does not parse: logged with listener, file and reason; the CA stays.
+    certs::write(s.dir.path(), "ca.pem", "not a certificate\n");
+    hup(&b);
+    let line = wait_log(
+        &b,
+        &mut seen,
+        &["old clients' CA stays in use", "listeners[0].cafile"],
+    );
+    assert!(line.contains("ca.pem"), "{line}");
+    assert!(rt.block_on(admitted(addrs[0], &s, &new_client)));
 }

@@ -213,6 +213,13 @@ pub trait Authorizer: Send + Sync + 'static {
     fn checks_receive(&self) -> bool {
         false
     }
+
+    /// Changes whenever the answers of `check` may change (a reload), so that a connection
+    /// may reuse its last answer for the same action and topic while it stays the same;
+    /// `None` (the default): answers are not reused.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The broker's built-in rules, used when nothing else is configured: anonymous clients are

@@ -15,7 +15,7 @@
 //! `$SYS`). With pattern rules present, a client whose user name or client id holds `+` or `#`
 //! is denied everything (it could otherwise widen a pattern into a wildcard).
 
-use super::acl_index::{Rule, RuleList};
+use super::acl_index::{FastMap, Rule, RuleList};
 use super::FileError;
 use courtier_actors::topic;
 use std::cell::RefCell;
@@ -41,7 +41,7 @@ struct Pattern {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Acl {
     anonymous: RuleList,
-    users: HashMap<String, RuleList>,
+    users: FastMap<String, RuleList>,
     patterns: Vec<Pattern>,
 }
 

@@ -5,6 +5,11 @@
 
 use std::collections::HashMap;
 
+/// The maps looked up on every check hash with foldhash, several times cheaper than the
+/// standard SipHash for short keys (a first topic level, a user name). Their keys come from
+/// the ACL file, never from clients, so SipHash's resistance to chosen collisions buys nothing.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// One topic rule: its access bits (`READ`, `WRITE`, or `DENY` = 0) and filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -18,7 +23,7 @@ pub struct Rule {
 pub struct RuleList {
     rules: Vec<Rule>,
     /// Positions of rules whose filter starts with this level (no wildcard), ascending.
-    by_first: HashMap<Box<str>, Vec<u32>>,
+    by_first: FastMap<Box<str>, Vec<u32>>,
     /// Positions of rules whose filter starts with `+` or `#`, ascending.
     wild: Vec<u32>,
 }

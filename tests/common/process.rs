@@ -25,8 +25,9 @@ impl BrokerProcess {
             .args(["-p", "0", "--data-dir"])
             .arg(data_dir)
             .args(args)
-            .envs(env.iter().copied())
+            // RUST_LOG first, so that a test may set its own (or "" to use [log] level).
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .env("COURTIER__HTTP__PORT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

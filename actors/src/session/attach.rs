@@ -89,6 +89,7 @@ impl Handler<Attach> for Session {
             username: msg.username,
             max_packet_size: msg.max_packet_size,
             peer: msg.peer,
+            last_read: Default::default(),
         };
         self.link = Some(Link {
             conn_id: msg.conn_id,

@@ -105,6 +105,8 @@ struct LinkExtra {
     max_packet_size: Option<std::num::NonZeroU32>,
     /// The client's address, for denial lines (given only with an ACL in force).
     peer: Option<std::sync::Arc<str>>,
+    /// The last Receive check's answer (outbound.rs), kept with an ACL in force only.
+    last_read: std::cell::RefCell<outbound::LastRead>,
 }
 
 impl LinkExtra {

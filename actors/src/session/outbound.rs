@@ -7,7 +7,7 @@
 //! anyone else: publishers only push into our inbox.
 
 use super::state::{Outbound, Readable};
-use super::{Link, Session};
+use super::{Link, LinkExtra, Session, SessionDeps};
 use crate::auth::{Action, ClientRef};
 use crate::codec::{Ack, Packet, ProtocolVersion, QoS};
 use crate::config::SharedStrategy;
@@ -125,46 +125,7 @@ impl Session {
         // The Receive check, only when the authorizer makes one (an ACL is loaded): otherwise
         // deliveries cost nothing more. Made when sending, so it covers live, queued, restored
         // and retained messages alike, and uses the ACL in force at that moment.
-        let authorizer = &self.deps.security.authorizer;
-        let receive_check = authorizer.checks_receive().then(|| {
-            let username = link.extra.as_ref().and_then(|e| e.username.clone());
-            let metrics = self.deps.metrics.clone();
-            (
-                authorizer.clone(),
-                self.client_id.clone(),
-                username,
-                metrics,
-            )
-        });
-        let may_read = |d: &Delivery| {
-            let Some((authorizer, client_id, username, metrics)) = &receive_check else {
-                return true;
-            };
-            let client = ClientRef {
-                client_id,
-                username: username.as_deref(),
-            };
-            let allowed = authorizer
-                .check(client, Action::Receive, &d.msg.topic)
-                .is_ok();
-            if !allowed {
-                // Counted like every denial, but logged at DEBUG: a `#` subscriber would
-                // otherwise write a WARN line per message it may not read (Mosquitto is
-                // silent about these too).
-                metrics.count_denied(Denied::Receive);
-                log::debug!(
-                    "denied receive: client_id={:?} username={:?} topic={:?} reason=not_authorized",
-                    &**client_id,
-                    client.username.unwrap_or(""),
-                    &*d.msg.topic
-                );
-            }
-            allowed
-        };
-        let readable: Readable = match receive_check {
-            Some(_) => Some(&may_read),
-            None => None,
-        };
+        let receive_check = self.deps.security.authorizer.checks_receive();
         while !closed && self.state.has_sendable() {
             if room == 0 {
                 full = true;
@@ -172,6 +133,12 @@ impl Session {
             }
             let before = self.state.queued();
             let max_packet_size = self.link.as_ref().and_then(Link::max_packet_size);
+            // The check borrows the fields it reads (no reference count touched per drain:
+            // the authorizer and metrics are shared by every session and thread).
+            let (deps, client_id) = (&self.deps, &self.client_id);
+            let extra = self.link.as_ref().and_then(|l| l.extra.as_deref());
+            let may_read = |d: &Delivery| may_read(deps, client_id, extra, d);
+            let readable: Readable = receive_check.then_some(&may_read);
             let next = self
                 .state
                 .next_outbound(max_packet_size, readable)
@@ -284,4 +251,57 @@ thread_local! {
     /// The batch `drain` fills, kept per thread for its capacity: one per session would keep
     /// up to `WRITER_CAPACITY` slots in every session that once had a burst.
     static BATCH: std::cell::Cell<Vec<Outgoing>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The last Receive check of a connection: its answer holds for the next delivery on the same
+/// topic while the authorizer's generation is the same (fan-out sends one topic to every
+/// subscriber, a device's subscription mostly one topic), which then costs a comparison.
+#[derive(Default)]
+pub(super) struct LastRead {
+    generation: u64,
+    topic: String,
+    allowed: bool,
+}
+
+/// The Receive check of one delivery; a denial is counted, and logged at DEBUG: a `#`
+/// subscriber would otherwise write a WARN line per message it may not read (Mosquitto is
+/// silent about these too).
+fn may_read(deps: &SessionDeps, client_id: &str, extra: Option<&LinkExtra>, d: &Delivery) -> bool {
+    let authorizer = &deps.security.authorizer;
+    let topic: &str = &d.msg.topic;
+    let username = extra.and_then(|e| e.username.as_deref());
+    let generation = authorizer.generation();
+    // The cache lives in the link's boxed extra, which an ACL in force always makes (peer).
+    let last = extra.zip(generation).map(|(e, g)| (&e.last_read, g));
+    let cached = last.and_then(|(last, g)| {
+        let last = last.borrow();
+        (last.generation == g && last.topic == topic).then_some(last.allowed)
+    });
+    let allowed = match cached {
+        Some(allowed) => allowed,
+        None => {
+            let client = ClientRef {
+                client_id,
+                username,
+            };
+            let allowed = authorizer.check(client, Action::Receive, topic).is_ok();
+            if let Some((last, g)) = last {
+                let mut last = last.borrow_mut();
+                last.generation = g;
+                last.topic.clear();
+                last.topic.push_str(topic);
+                last.allowed = allowed;
+            }
+            allowed
+        }
+    };
+    if !allowed {
+        deps.metrics.count_denied(Denied::Receive);
+        log::debug!(
+            "denied receive: client_id={client_id:?} username={:?} topic={:?} reason=not_authorized",
+            username.unwrap_or(""),
+            topic
+        );
+    }
+    allowed
 }

@@ -133,6 +133,13 @@ impl Session {
         for (filter, opts) in s.filters {
             match self.check_filter(&filter, opts, sub_id.is_some()) {
                 Ok(()) => {
+                    // What Mosquitto's `log_type subscribe` shows, at DEBUG.
+                    log::debug!(
+                        "client {:?}: subscribed to {:?} qos={}",
+                        &*self.client_id,
+                        &*filter,
+                        opts.qos as u8
+                    );
                     if let Some(o) = outcomes.as_mut() {
                         o.push((filter.to_string(), FilterOutcome::Granted(opts.qos as u8)));
                     }
