@@ -193,6 +193,12 @@ mkdir -p "$OUT/courtier-acl.d"
     -e "s|^data_dir = .*|data_dir = \"$OUT/courtier-acl-data\"|" "$OUT/courtier.d/10-bench.toml"
   printf '[listener]\nport = %s\n[security]\nacl_file = "%s"\n' "$PORT_COURTIER_ACL" "$OUT/acl"
 } >"$OUT/courtier-acl.d/10-bench.toml"
+# The baseline may predate [[listeners]] and the password file: the same limits, log and store
+# settings, its listener given by -p.
+mkdir -p "$OUT/courtier-base.d"
+sed -e '/^\[\[listeners\]\]/,/^\[limits\]/{/^\[limits\]/!d}' \
+  -e "s|^data_dir = .*|data_dir = \"$OUT/courtier-base-data\"|" "$OUT/courtier.d/10-bench.toml" \
+  >"$OUT/courtier-base.d/10-bench.toml"
 cat >"$OUT/mosquitto.conf" <<EOF
 listener $PORT_MOSQUITTO 127.0.0.1
 listener $TLS_MOSQUITTO 127.0.0.1
@@ -241,8 +247,7 @@ start_broker() {
   fi
   case $b in
     courtier) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier.d" 2>>"$OUT/courtier.log" & ;;
-    courtier-base) COURTIER__HTTP__ENABLED=false taskset -c "$BROKER_CPU" "$BASELINE" --config-dir "$OUT/courtier.d" -p 18833 \
-      --data-dir "$OUT/courtier-base-data" 2>>"$OUT/courtier-base.log" & ;;
+    courtier-base) COURTIER__HTTP__ENABLED=false taskset -c "$BROKER_CPU" "$BASELINE" --config-dir "$OUT/courtier-base.d" -p 18833 2>>"$OUT/courtier-base.log" & ;;
     courtier-acl) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier-acl.d" \
       2>>"$OUT/courtier-acl.log" & ;;
     mosquitto) taskset -c "$BROKER_CPU" mosquitto -c "$OUT/mosquitto.conf" 2>>"$OUT/mosquitto.log" & ;;

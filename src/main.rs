@@ -140,7 +140,7 @@ impl Signals {
 
 /// SIGHUP and `POST /api/v1/reload`: the TLS listeners' certificate, key and `cafile` files are
 /// read again, and the configuration as at start-up (files, environment, options) with its
-/// `[log] level` (RUST_LOG, when set, still wins), `[trace]`'s log filter and its `[security]`
+/// `[log] level` (RUST_LOG, when set, still wins), the `[trace]` filters and its `[security]`
 /// part applied: allow_anonymous, the password file and the ACL file. Anything that does not
 /// load keeps the old settings; other sections need a restart.
 fn reload(
@@ -173,6 +173,7 @@ fn reload(
         .log_filters(&settings.log.level, rust_log.as_deref());
     courtier::logging::reload(&filters);
     log::info!("log filter: {filters}");
+    reloader.trace(&settings);
     if let Err(e) = reloader.security(&settings) {
         let e = ReloadError::from(e);
         log::error!(
@@ -181,7 +182,7 @@ fn reload(
         );
         return Err(e);
     }
-    let mut reloaded = vec!["log", "security"];
+    let mut reloaded = vec!["log", "trace", "security"];
     if cert_errors.is_empty() {
         reloaded.insert(0, "tls_certificates");
         return Ok(serde_json::json!({ "reloaded": reloaded }));

@@ -337,6 +337,11 @@ impl Reloader {
         Ok(())
     }
 
+    /// Applies `settings`' `[trace]` filters to the running broker.
+    pub fn trace(&self, settings: &Settings) {
+        self.broker.set_trace_filters(settings.trace_filter());
+    }
+
     /// Reads every TLS listener's certificate and key files and `cafile` again (after a
     /// renewal): new handshakes use them, open connections are not touched. A pair or a CA
     /// that does not load keeps the old one; the errors (what stays in use, listener, key,

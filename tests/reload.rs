@@ -1,4 +1,5 @@
-//! SIGHUP reloads `[log] level` from the configuration files (RUST_LOG, when set, still wins).
+//! SIGHUP reloads `[log] level` and the `[trace]` filters from the configuration files (RUST_LOG,
+//! when set, still wins).
 
 mod common;
 
@@ -102,5 +103,46 @@ fn rust_log_still_wins_over_the_reloaded_level() {
     hup(&b);
     wait_log(&b, &mut Vec::new(), "log filter: info");
     assert!(!subscribe_logs_debug(&b, "reload/two"));
+    terminate(b);
+}
+
+/// Whether a message published now on `topic` writes its `[trace]` line: the publisher sends
+/// it at QoS 1, has its PUBACK (so the message was handled) and leaves; its leaving is logged
+/// after any line the PUBLISH wrote.
+fn publish_is_traced(b: &BrokerProcess, topic: &str) -> bool {
+    let id = unique("pub");
+    let mut c = RawClient::connected(b.addr, &id);
+    c.send(&publish(topic, b"1", 1, false, false, 1));
+    c.expect(&puback(1));
+    c.drop_connection();
+    let mut seen = Vec::new();
+    wait_log(
+        b,
+        &mut seen,
+        &format!("client disconnected: client_id={id:?}"),
+    );
+    let line = format!("received client={id:?} topic={topic:?}");
+    seen.iter().any(|l| l.contains(&line))
+}
+
+#[test]
+fn sighup_reloads_the_trace_filters() {
+    let (b, dir, _) = start("");
+    let trace_toml = dir.path().join("conf.d").join("trace.toml");
+    assert!(!publish_is_traced(&b, "reload/t/a"), "no [trace] yet");
+
+    std::fs::write(&trace_toml, "[trace]\ntopics = [\"reload/t/#\"]\n").unwrap();
+    hup(&b);
+    wait_log(&b, &mut Vec::new(), "log filter:");
+    assert!(publish_is_traced(&b, "reload/t/a"), "traced after SIGHUP");
+    assert!(
+        !publish_is_traced(&b, "reload/other"),
+        "only what the filter names"
+    );
+
+    std::fs::remove_file(&trace_toml).unwrap();
+    hup(&b);
+    wait_log(&b, &mut Vec::new(), "log filter:");
+    assert!(!publish_is_traced(&b, "reload/t/a"), "[trace] off again");
     terminate(b);
 }

@@ -286,6 +286,12 @@ impl Broker {
         Connection::start(reader, writer, peer, transport, deps, busy, cert_username);
     }
 
+    /// New `[trace]` filters (SIGHUP): messages entering from now on, and the clients they
+    /// name, are traced by them; `None` turns `[trace]` off.
+    pub fn set_trace_filters(&self, filter: Option<Arc<crate::trace::TraceFilter>>) {
+        self.inner.cfg.trace.replace(filter);
+    }
+
     /// After a reload of the security settings: close the connection of every client whose
     /// user `revoked_by` names as withdrawn (5.0: DISCONNECT 0x98 administrative action; 3.x:
     /// closed). Others stay connected.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::trace::TraceFilter;
+use crate::trace_config::ConfigTrace;
 pub use crate::trace_live::LiveTraces;
 
 /// What a full session queue does with one more message.
@@ -107,9 +108,9 @@ pub struct BrokerConfig {
     pub sync_interval: Duration,
     /// Persistent sessions of clients that stay away this long are deleted; `None` = never.
     pub session_expiry: Option<Duration>,
-    /// Which messages get message-path traces (`[trace]`); `None` = tracing off, so the hot
-    /// path tests one `Option` (see trace.rs).
-    pub trace: Option<Arc<TraceFilter>>,
+    /// Which messages get message-path traces (`[trace]`), replaced by SIGHUP; with none set
+    /// the hot path tests one flag (trace_config.rs).
+    pub trace: Arc<ConfigTrace>,
     /// `$share/{group}/{filter}` subscriptions are granted (and CONNACK says so).
     pub shared_subscriptions_available: bool,
     /// How a shared subscription's group picks the member that receives a message.
@@ -144,7 +145,7 @@ impl Default for BrokerConfig {
             sync: SyncPolicy::Periodic,
             sync_interval: Duration::from_millis(1000),
             session_expiry: Some(Duration::from_secs(30 * 24 * 3600)),
-            trace: None,
+            trace: Arc::default(),
             shared_subscriptions_available: true,
             shared_subscription_strategy: SharedStrategy::RoundRobin,
             live: Arc::default(),

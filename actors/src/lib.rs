@@ -47,6 +47,7 @@ pub mod sys_load;
 pub mod topic;
 pub mod topics;
 pub mod trace;
+pub mod trace_config;
 pub mod trace_hops;
 pub mod trace_live;
 pub mod trace_sink;

@@ -12,7 +12,8 @@ use crate::process;
 use crate::retain::{MatchRetained, RetainStore};
 use crate::session::Router;
 use crate::sys_load::{LoadAverage, LOAD_TOPICS, WINDOWS};
-use crate::trace::{self, TraceFilter};
+use crate::trace;
+use crate::trace_config::ConfigTrace;
 use actix::prelude::*;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -62,7 +63,7 @@ pub struct SysPublisher {
     heap_maximum: u64,
     /// `[trace]`: $SYS messages are traced only when a filter names them (`"#"` does not
     /// match `$SYS/...` [MQTT-4.7.2-1]).
-    trace: Option<Arc<TraceFilter>>,
+    trace: Arc<ConfigTrace>,
 }
 
 /// The counters behind `LOAD_TOPICS`, in the same order.
@@ -95,12 +96,12 @@ impl SysPublisher {
             loads: Default::default(),
             last_tick: Instant::now(),
             heap_maximum: 0,
-            trace: None,
+            trace: Arc::default(),
         }
     }
 
     /// Trace the publications that `filter` matches (see trace.rs).
-    pub fn with_trace(mut self, filter: Option<Arc<TraceFilter>>) -> Self {
+    pub fn with_trace(mut self, filter: Arc<ConfigTrace>) -> Self {
         self.trace = filter;
         self
     }
@@ -176,7 +177,7 @@ impl SysPublisher {
 
     fn publish(&self, ctx: &mut Context<Self>, topic: String, value: String) {
         let mut msg = Message::new(topic.into(), value.into(), QoS::AtMostOnce, true);
-        if let Some(filter) = &self.trace {
+        if let Some(filter) = self.trace.get() {
             msg.trace.traced = filter.traces("", &msg.topic);
         }
         let msg = Arc::new(msg);

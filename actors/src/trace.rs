@@ -116,7 +116,7 @@ pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str, client_live: u32)
     TraceContext {
         traced: cfg
             .trace
-            .as_ref()
+            .get()
             .is_some_and(|filter| filter.traces(client, topic)),
         live: match cfg.live.mask() {
             0 => 0,
@@ -160,7 +160,7 @@ pub fn on_denied(
     p: &Publish,
     reason: DropReason,
 ) {
-    if let Some(filter) = &cfg.trace {
+    if let Some(filter) = cfg.trace.get() {
         if filter.traces(client, &p.topic) {
             denied(client, protocol, p, reason.name());
         }
@@ -174,7 +174,7 @@ pub fn on_denied(
 /// is.
 #[inline(always)]
 pub fn wants(cfg: &BrokerConfig, client: &str, msg: &Message) -> bool {
-    match &cfg.trace {
+    match cfg.trace.get() {
         None => false,
         Some(filter) => msg.trace.traced || filter.traces_client(client),
     }
@@ -293,8 +293,8 @@ pub fn on_offered(
     offer: &Offer,
     sub: u32,
 ) {
-    if let Some(filter) = &cfg.trace {
-        offered(filter, client, hop, offer);
+    if let Some(filter) = cfg.trace.get() {
+        offered(&filter, client, hop, offer);
     }
     // Its own hop if traced; the hops of traced messages it evicted, whatever it is.
     let evicted = matches!(offer, Offer::Evicted(_)) && cfg.live.mask() != 0;
@@ -438,8 +438,8 @@ pub fn on_resent(
     resend: &Resend,
     sub: u32,
 ) {
-    if let Some(filter) = &cfg.trace {
-        resent(filter, client, protocol, resend);
+    if let Some(filter) = cfg.trace.get() {
+        resent(&filter, client, protocol, resend);
     }
     if resend.hop().1.live | sub != 0 {
         live::resent(&cfg.live, client, protocol, resend, sub);

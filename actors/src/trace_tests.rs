@@ -39,7 +39,9 @@ fn clients_trace_everything_they_publish() {
 fn entry_marks_only_matching_messages() {
     let mut cfg = BrokerConfig::default();
     assert!(!on_entry(&cfg, "c", "a/b", 0).traced);
-    cfg.trace = filter(&["a/#"], &[]).map(std::sync::Arc::new);
+    cfg.trace = std::sync::Arc::new(crate::trace_config::ConfigTrace::new(
+        filter(&["a/#"], &[]).map(std::sync::Arc::new),
+    ));
     let mut m = Message::new("a/b".into(), "x".into(), QoS::AtMostOnce, false);
     m.trace = on_entry(&cfg, "c", "a/b", 0);
     assert!(m.trace.traced);

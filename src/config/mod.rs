@@ -198,6 +198,11 @@ impl LogSettings {
 }
 
 impl Settings {
+    /// The `[trace]` filters, `None` when none is set.
+    pub fn trace_filter(&self) -> Option<Arc<TraceFilter>> {
+        TraceFilter::new(self.trace.topics.clone(), self.trace.clients.clone()).map(Arc::new)
+    }
+
     /// The compiled-in defaults, without reading any file or variable.
     pub fn defaults() -> Settings {
         load(&ConfigSources::default()).expect("the compiled-in defaults are valid")
@@ -233,8 +238,9 @@ impl Settings {
             sync_interval: Duration::from_millis(self.persistence.sync_interval_ms.max(1)),
             session_expiry: (self.persistence.session_expiry_secs > 0)
                 .then(|| Duration::from_secs(self.persistence.session_expiry_secs)),
-            trace: TraceFilter::new(self.trace.topics.clone(), self.trace.clients.clone())
-                .map(Arc::new),
+            trace: Arc::new(courtier_actors::trace_config::ConfigTrace::new(
+                self.trace_filter(),
+            )),
             shared_subscriptions_available: broker.shared_subscriptions_available,
             shared_subscription_strategy: broker.shared_subscription_strategy,
             live: Arc::default(),

@@ -207,7 +207,7 @@ fn load_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Settings, Co
 fn trace_is_off_by_default_and_on_with_either_list() {
     let s = Settings::defaults();
     assert!(!s.trace.enabled());
-    assert_eq!(s.broker_config().trace, None);
+    assert_eq!(s.broker_config().trace.get(), None);
     let (_dir, s) = load_files(&[(
         "10-trace.toml",
         "[trace]\ntopics = [\"home/+/light\", \"alarm/#\"]\nclients = [\"lamp\"]\n",
@@ -215,7 +215,7 @@ fn trace_is_off_by_default_and_on_with_either_list() {
     let s = s.unwrap();
     assert_eq!(s.trace.topics, ["home/+/light", "alarm/#"]);
     assert_eq!(s.trace.clients, ["lamp"]);
-    let filter = s.broker_config().trace.expect("tracing on");
+    let filter = s.broker_config().trace.get().expect("tracing on");
     assert!(filter.traces("anyone", "home/hall/light"));
     assert!(filter.traces("lamp", "elsewhere"));
     assert!(!filter.traces("anyone", "home/hall/heat"));
