@@ -7,19 +7,9 @@ mod common;
 use common::process::BrokerProcess;
 use common::v5::*;
 use common::*;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 const CLOSE: Duration = Duration::from_secs(5);
-
-fn connect5(addr: SocketAddr, c: &Connect5) -> (RawClient, ConnAck5) {
-    let mut cl = RawClient::connect(addr);
-    cl.send(&c.to_bytes());
-    let (first, body) = cl.read_packet();
-    let ack = ConnAck5::parse(first, &body);
-    assert_eq!(ack.reason, 0, "CONNACK refused: {ack:?}");
-    (cl, ack)
-}
 
 fn sub(c: &mut RawClient, pkid: u16, filters: &[(&str, u8)], id: Option<u32>) -> Vec<u8> {
     let props: Vec<P> = id

@@ -91,6 +91,16 @@ pub struct ConnAck5 {
     pub props: Vec<P>,
 }
 
+/// A raw client connected with `c`, whose CONNACK must accept it; the CONNACK.
+pub fn connect5(addr: std::net::SocketAddr, c: &Connect5) -> (super::raw::RawClient, ConnAck5) {
+    let mut cl = super::raw::RawClient::connect(addr);
+    cl.send(&c.to_bytes());
+    let (first, body) = cl.read_packet();
+    let ack = ConnAck5::parse(first, &body);
+    assert_eq!(ack.reason, 0, "CONNACK refused: {ack:?}");
+    (cl, ack)
+}
+
 impl ConnAck5 {
     pub fn parse(first: u8, body: &[u8]) -> ConnAck5 {
         assert_eq!(first, 0x20, "expected CONNACK, got {first:#04x}");
