@@ -31,6 +31,7 @@ mod credit;
 mod deadlines;
 mod enhanced_auth;
 pub mod outbox;
+mod outgoing;
 pub mod protocol;
 mod reader;
 mod writer;

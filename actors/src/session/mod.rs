@@ -4,6 +4,7 @@
 //! the Will of the attached connection. Handlers are thin: they call the pure `SessionState` and
 //! write the packets it returns into the connection's outbox.
 //!
+//! - `link.rs`: the attached connection
 //! - `attach.rs`: a connection attaching, detaching, taken over; broker shutdown
 //! - `inbound.rs`: packets from the client, acks handled there; `publish.rs` PUBLISH and
 //!   its 5.0 reason codes; `subscribe.rs` SUBSCRIBE and UNSUBSCRIBE
@@ -22,6 +23,7 @@ mod denied;
 mod handover;
 mod inbound;
 pub mod inflight;
+mod link;
 pub mod messages;
 mod outbound;
 pub(crate) mod persist;
@@ -38,7 +40,6 @@ mod subscribe;
 
 use crate::codec::{LastWill, ProtocolVersion};
 use crate::config::BrokerConfig;
-use crate::connection::{Connection, Credit, Outbox};
 use crate::message::{ClientId, Message, MessageId};
 use crate::metrics::Metrics;
 use crate::registry::{SessionGone, SessionRegistry};
@@ -46,13 +47,10 @@ use crate::retain::RetainStore;
 use crate::topics::messages::Subscriber;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
-use actix::WeakAddr;
-use answer::Reply;
 use courtier_storage::{CommitWriter, Op};
-use replies::ReplyOrder;
+use link::{Link, LinkExtra};
 pub use route::Router;
 use state::SessionState;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -73,70 +71,6 @@ pub struct SessionDeps {
     pub security: crate::auth::Security,
     /// Publish and subscribe routing, shared by every session.
     pub router: Router,
-}
-
-/// The connection currently attached.
-struct Link {
-    conn_id: u64,
-    conn: WeakAddr<Connection>,
-    writer: Outbox,
-    /// The Will and the user name: boxed, because most clients have neither and every byte
-    /// of the session counts for idle connections (size_tests.rs).
-    extra: Option<Box<LinkExtra>>,
-    /// Replies to this connection's packets, in order of receipt.
-    replies: ReplyOrder<Reply>,
-    /// Credits of replies queued and not yet in the outbox (at most one per queued
-    /// control packet; see answer.rs).
-    held: VecDeque<Credit>,
-    /// A reply closed the connection: later packets of it are ignored.
-    closing: bool,
-    /// 5.0: QoS 1/2 PUBLISHes of this connection not acknowledged yet (receive.rs).
-    quota: receive::ReceiveQuota,
-}
-
-/// The rarer parts of the attached connection, out of line (see `Link::extra`); made only
-/// when one of them differs from its default.
-#[derive(Default)]
-struct LinkExtra {
-    will: Option<LastWill>,
-    /// The authenticated user name, for authorization checks (auth.rs).
-    username: Option<bytestring::ByteString>,
-    /// 5.0: the largest packet the client accepts [MQTT-3.1.2-24].
-    max_packet_size: Option<std::num::NonZeroU32>,
-    /// The client's address, for denial lines (given only with an ACL in force).
-    peer: Option<std::sync::Arc<str>>,
-    /// The last Receive check's answer (outbound.rs), kept with an ACL in force only.
-    last_read: std::cell::RefCell<outbound::LastRead>,
-}
-
-impl LinkExtra {
-    fn is_default(&self) -> bool {
-        self.will.is_none()
-            && self.username.is_none()
-            && self.max_packet_size.is_none()
-            && self.peer.is_none()
-    }
-}
-
-impl Link {
-    fn max_packet_size(&self) -> Option<u32> {
-        self.extra
-            .as_ref()
-            .and_then(|e| e.max_packet_size.map(|m| m.get()))
-    }
-
-    fn username(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|e| e.username.as_deref())
-    }
-
-    fn peer(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|e| e.peer.as_deref())
-    }
-
-    /// Takes the Will out of the link (to publish it, or not).
-    fn take_will(&mut self) -> Option<LastWill> {
-        self.extra.as_mut().and_then(|e| e.will.take())
-    }
 }
 
 pub struct Session {

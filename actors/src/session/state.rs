@@ -9,6 +9,7 @@ use super::deliverable::undeliverable;
 pub use super::deliverable::Readable;
 use super::inflight::InflightWindow;
 use super::queue::{BoundedQueue, PushOutcome};
+use super::state_types::Rare;
 pub use super::state_types::{Inflight, OutState, Outbound};
 use crate::codec::{Ack, LastWill, Packet, QoS, ReasonCode, SubscriptionOptions};
 use crate::config::BrokerConfig;
@@ -17,7 +18,7 @@ pub use crate::delivery::Offer;
 pub use crate::delivery::Resend;
 use crate::metrics::DropReason;
 use bytestring::ByteString;
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 use std::collections::VecDeque;
 
 #[derive(Debug)]
@@ -386,32 +387,6 @@ impl SessionState {
 
     fn no_retained(&self) -> bool {
         self.rare.as_ref().is_none_or(|r| r.retained.is_empty())
-    }
-}
-
-/// Parts of the session state that are empty nearly all the time, out of line: inline they
-/// were ~100 bytes of every Session actor, which put its task one allocator size class higher
-/// (docs/PERFORMANCE.md, "Memory per idle connection").
-#[derive(Debug, Default)]
-struct Rare {
-    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
-    /// each with its message's trace context: the resend is a hop of that message's trace.
-    resend: VecDeque<Resend>,
-    /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
-    /// limit (a burst of thousands of discovery topics must not overflow the queue).
-    retained: VecDeque<Delivery>,
-    /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
-    inbound_qos2: HashSet<u16>,
-    /// A Will waiting out its Will Delay Interval (5.0) while the client is away.
-    delayed_will: Option<LastWill>,
-}
-
-impl Rare {
-    fn is_empty(&self) -> bool {
-        self.resend.is_empty()
-            && self.retained.is_empty()
-            && self.inbound_qos2.is_empty()
-            && self.delayed_will.is_none()
     }
 }
 

@@ -1,12 +1,14 @@
 //! What the session's state machine (state.rs) exchanges with the Session actor: the
 //! in-flight record of a delivery, the outcome of offering a message, and the next packet to
-//! hand to the writer.
+//! hand to the writer; and the rarely used parts of that state, kept out of line.
 
-use crate::codec::Packet;
 #[cfg(test)]
 use crate::codec::{Ack, Publish};
+use crate::codec::{LastWill, Packet};
 use crate::delivery::{Delivery, Resend};
 use crate::metrics::DropReason;
+use foldhash::HashSet;
+use std::collections::VecDeque;
 
 /// Where an outbound QoS 1/2 message stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,5 +73,31 @@ impl Outbound {
                 })
             }
         }
+    }
+}
+
+/// Parts of the session state that are empty nearly all the time, out of line: inline they
+/// were ~100 bytes of every Session actor, which put its task one allocator size class higher
+/// (docs/PERFORMANCE.md, "Memory per idle connection").
+#[derive(Debug, Default)]
+pub(super) struct Rare {
+    /// Packets to resend after a reconnect (DUP publishes and PUBRELs), before new messages,
+    /// each with its message's trace context: the resend is a hop of that message's trace.
+    pub(super) resend: VecDeque<Resend>,
+    /// Retained messages for new subscriptions: paced by the inflight window, outside the queue
+    /// limit (a burst of thousands of discovery topics must not overflow the queue).
+    pub(super) retained: VecDeque<Delivery>,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL [MQTT-4.3.3-2].
+    pub(super) inbound_qos2: HashSet<u16>,
+    /// A Will waiting out its Will Delay Interval (5.0) while the client is away.
+    pub(super) delayed_will: Option<LastWill>,
+}
+
+impl Rare {
+    pub(super) fn is_empty(&self) -> bool {
+        self.resend.is_empty()
+            && self.retained.is_empty()
+            && self.inbound_qos2.is_empty()
+            && self.delayed_will.is_none()
     }
 }
