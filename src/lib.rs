@@ -5,7 +5,8 @@
 //! - [`listener`]: the MQTT/TCP accept loop.
 //! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz, the admin API.
 //! - [`ctl`]: `courtier ctl`, the admin API from the terminal.
-//! - [`logging`]: the process's logger, whose filter SIGHUP reloads.
+//! - [`logging`]: the process's logger, whose filter SIGHUP reloads; [`panic_hook`]: panics
+//!   logged at ERROR with a backtrace.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
@@ -19,6 +20,7 @@ pub mod http;
 pub mod listener;
 pub mod listeners;
 pub mod logging;
+pub mod panic_hook;
 pub mod security;
 pub mod server;
 pub mod tls;

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         .trace
         .log_filters(&settings.log.level, rust_log.as_deref());
     courtier::logging::init(&filters);
+    courtier::panic_hook::install();
     log::info!("courtier {} starting", env!("CARGO_PKG_VERSION"));
     if let Some(path) = &cli.mosquitto_conf {
         log::info!("reading Mosquitto configuration {}", path.display());

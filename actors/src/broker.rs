@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::registry::{Init, SessionRegistry};
 use crate::retain::RetainStore;
 use crate::session::{Router, SessionDeps};
+use crate::supervision::{ActorKind, OnStop, Supervise};
 use crate::sys::SysPublisher;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
@@ -18,6 +19,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+#[cfg(feature = "fault-injection")]
+#[path = "broker_faults.rs"]
+mod faults;
+#[cfg(feature = "fault-injection")]
+pub use faults::{FailureTarget, PanicTarget};
 
 /// Connections over `max_connections` that are still read, so that their CONNECT can be
 /// answered "server busy" (5.0 0x89) instead of a bare close; beyond these, sockets are
@@ -47,6 +54,7 @@ struct Inner {
     registry: Addr<SessionRegistry>,
     retain: Addr<RetainStore>,
     topics: Addr<TopicRouter>,
+    sys: Option<Addr<SysPublisher>>,
     workers: Vec<ArbiterHandle>,
     next_worker: AtomicUsize,
     persist: Arc<CommitWriter>,
@@ -133,13 +141,13 @@ impl Broker {
         if restored > 0 {
             log::info!("restored {restored} persistent sessions");
         }
-        if let Some(every) = cfg.sys_interval {
+        let sys = cfg.sys_interval.map(|every| {
             let router = Router::new(topics.clone(), index.clone(), retain.clone(), None);
-            let m = metrics.clone();
-            SysPublisher::new(router, retain.clone(), m, every)
-                .with_trace(cfg.trace.clone())
-                .start();
-        }
+            let publisher = SysPublisher::new(router, retain.clone(), metrics.clone(), every)
+                .with_trace(cfg.trace.clone());
+            let (kind, m) = (ActorKind::SysPublisher, metrics.clone());
+            Supervise::start(kind, m, OnStop::End, move |_| publisher)
+        });
         crate::drop_summary::spawn_logger(metrics.clone());
         let connection_deps = Arc::new(ConnectionDeps {
             registry: registry.clone(),
@@ -155,6 +163,7 @@ impl Broker {
                 registry,
                 retain,
                 topics,
+                sys,
                 workers,
                 next_worker: AtomicUsize::new(0),
                 persist,
@@ -313,38 +322,6 @@ impl Broker {
         let persist = self.inner.persist.clone();
         let _ = actix_rt::task::spawn_blocking(move || persist.stop()).await;
     }
-
-    /// Test-only: make a supervised singleton fail so that it restarts.
-    #[cfg(feature = "fault-injection")]
-    pub async fn inject_failure(&self, target: FailureTarget) {
-        use crate::guardian::InjectFailure;
-        use crate::topics::messages::ResolveSubtree;
-        match target {
-            FailureTarget::RetainStore => self.inner.retain.do_send(InjectFailure),
-            FailureTarget::TopicRouter => self.inner.topics.do_send(InjectFailure),
-            FailureTarget::SessionRegistry => self.inner.registry.do_send(InjectFailure),
-            FailureTarget::TopicSubtree(key) => {
-                if let Ok(s) = self
-                    .inner
-                    .topics
-                    .send(ResolveSubtree { key: key.into() })
-                    .await
-                {
-                    s.addr.do_send(InjectFailure);
-                }
-            }
-        }
-    }
-}
-
-#[cfg(feature = "fault-injection")]
-#[derive(Debug, Clone)]
-pub enum FailureTarget {
-    RetainStore,
-    TopicRouter,
-    SessionRegistry,
-    /// The subtree of this first topic level ("#" for wildcard-first filters).
-    TopicSubtree(String),
 }
 
 /// Ask the Guardian for the singletons it started.

@@ -51,11 +51,14 @@ pub enum CloseReason {
     ReauthFailed(AuthFailure),
     /// An administrator disconnected the client (admin API, `courtier ctl kick`).
     Administrative,
+    /// A handler of this client's Connection or Session panicked (supervision.rs): that
+    /// client alone is disconnected, its Will published; 5.0 DISCONNECT 0x83.
+    InternalError,
 }
 
 impl CloseReason {
     /// The metric labels of [`CloseReason::label`], in the order metrics count them.
-    pub const LABELS: [&'static str; 19] = [
+    pub const LABELS: [&'static str; 20] = [
         "client_disconnect",
         "peer_closed",
         "io_error",
@@ -75,6 +78,7 @@ impl CloseReason {
         "receive_maximum_exceeded",
         "retain_not_supported",
         "revoked",
+        "internal_error",
     ];
 
     /// Index in [`CloseReason::LABELS`]: a short, stable name for `courtier_disconnects_total`.
@@ -100,6 +104,7 @@ impl CloseReason {
             CloseReason::ReceiveMaximumExceeded(_) => 16,
             CloseReason::RetainNotSupported => 17,
             CloseReason::Revoked(_) => 18,
+            CloseReason::InternalError => 19,
         }
     }
 
@@ -159,6 +164,7 @@ impl CloseReason {
             }
             CloseReason::ReauthFailed(_) => ReasonCode::NotAuthorized,
             CloseReason::Administrative => ReasonCode::AdministrativeAction,
+            CloseReason::InternalError => ReasonCode::ImplementationSpecificError,
         })
     }
 }
@@ -199,6 +205,7 @@ impl fmt::Display for CloseReason {
             CloseReason::SessionGone => f.write_str("session ended"),
             CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
             CloseReason::Administrative => f.write_str("disconnected by an administrator"),
+            CloseReason::InternalError => f.write_str("broker fault (a handler panicked)"),
         }
     }
 }

@@ -2,18 +2,18 @@
 //! SessionRegistry) under actix `Supervisor`s, is told about every restart, and owns the
 //! shutdown sequence.
 //!
-//! actix restarts a supervised actor after it stops itself (`ctx.stop()`), calling
-//! `Supervised::restarting` on the same actor value; a panic is not caught. So a failing
-//! singleton logs, stops, restores its state in `restarting()` and reports here. Panics are bugs
-//! that end the process (`panic = "abort"` in release); the container's restart policy and the
-//! store are the outer layer.
+//! Each singleton runs in a [`Supervise`] task: when it stops itself (`ctx.stop()`) or panics
+//! in a handler, `Supervised::restarting` runs on the same actor value, behind the same
+//! address, restores its state (from the store, or what the other actors hold) and reports
+//! here. Release builds unwind on panic (`panic = "unwind"`) so that this can happen.
 
 use crate::metrics::Metrics;
 use crate::registry::{SessionRegistry, ShutdownSessions};
 use crate::retain::{FlushRetained, RetainStore};
 pub use crate::supervision::ChildFailed;
+use crate::supervision::{ActorKind, OnStop, Supervise};
 #[cfg(feature = "fault-injection")]
-pub use crate::supervision::InjectFailure;
+pub use crate::supervision::{InjectFailure, InjectPanic};
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
 use courtier_storage::{CommitWriter, RetainedRecord, Store};
@@ -46,17 +46,23 @@ impl Guardian {
         Guardian::create(move |ctx| {
             let me = Some(ctx.address().recipient());
             let (s, w, m, g) = (store, persist.clone(), metrics.clone(), me.clone());
-            let retain = Supervisor::start(move |_| RetainStore::new(s, w, m, g, retained));
+            let restart = OnStop::Restart;
+            let retain = Supervise::start(ActorKind::RetainStore, m.clone(), restart, move |_| {
+                RetainStore::new(s, w, m, g, retained)
+            });
             let index = Arc::new(TopicIndex::new(strategy, metrics.clone()));
             let (m, g, a, i) = (metrics.clone(), me.clone(), arbiters.clone(), index.clone());
-            let topics = Supervisor::start(move |_| TopicRouter::new(i, a, m, g));
+            let topics = Supervise::start(ActorKind::TopicRouter, m.clone(), restart, move |_| {
+                TopicRouter::new(i, a, m, g)
+            });
             // On the first worker, where the accept loop starts connections: with one worker a
             // CONNECT's registry round trip then stays on one thread.
             let first = arbiters.first().cloned();
             let make = move |_: &mut Context<SessionRegistry>| SessionRegistry::new(arbiters, me);
+            let (kind, m) = (ActorKind::SessionRegistry, metrics.clone());
             let registry = match first {
-                Some(arbiter) => Supervisor::start_in_arbiter(&arbiter, make),
-                None => Supervisor::start(make),
+                Some(arbiter) => Supervise::start_in_arbiter(&arbiter, kind, m, restart, make),
+                None => Supervise::start(kind, m, restart, make),
             };
             Guardian {
                 retain,

@@ -13,8 +13,8 @@
 //! - [`registry`]: client id -> session; take-over; restored sessions.
 //! - [`topics`]: TopicRouter and TopicSubtree actors, and the subscription trie.
 //! - [`retain`]: the RetainStore actor.
-//! - [`guardian`]: the supervisor and the shutdown sequence; [`supervision`]: what a
-//!   supervised actor reports to it.
+//! - [`guardian`]: the supervisor and the shutdown sequence; [`supervision`]: every actor's
+//!   task, which catches a panic in a handler, and what a supervised actor reports.
 //! - [`sys`]: the $SYS publisher. [`metrics`]: shared counters;
 //!   [`drop_summary`]: the periodic INFO line of drops per client. [`close`]: why a connection
 //!   ends, the one place errors become reasons.
@@ -22,7 +22,8 @@
 //! - [`admin`]: snapshots and administrative disconnects for the admin API.
 //! - [`trace`]: `[trace]` message-path log lines; [`trace_live`]: runtime traces (started over
 //!   the API), [`trace_hops`] their records, [`trace_sink`] a trace's ring and readers.
-//! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to.
+//! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to (and, with
+//!   the test-only `fault-injection` feature, makes its actors fail or panic).
 
 pub mod admin;
 pub mod auth;
@@ -54,5 +55,5 @@ pub mod trace_sink;
 
 pub use broker::Broker;
 #[cfg(feature = "fault-injection")]
-pub use broker::FailureTarget;
+pub use broker::{FailureTarget, PanicTarget};
 pub use config::{BrokerConfig, OverflowPolicy};

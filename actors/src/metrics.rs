@@ -5,6 +5,7 @@
 //! synchronisation.
 
 use crate::codec::{ProtocolVersion, QoS};
+use crate::supervision::ActorKind;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -144,6 +145,8 @@ pub struct Metrics {
     /// Restarts per supervised actor type, in first-restart order (restarts are rare, so a
     /// lock is fine and keeps the set of actor names open).
     restarts_by_actor: Mutex<Vec<(&'static str, u64)>>,
+    /// Panics caught, by actor kind (`ActorKind::index`).
+    panics: [AtomicU64; ActorKind::ALL.len()],
     /// Persistent sessions discarded because they expired (Mosquitto's clients/expired).
     pub sessions_expired: AtomicU64,
     /// Corrupt stores moved aside at start-up.
@@ -211,6 +214,7 @@ impl Default for Metrics {
             publish_in: ByQos::default(),
             publish_out: ByQos::default(),
             restarts_by_actor: Mutex::new(Vec::new()),
+            panics: Default::default(),
             sessions_expired: AtomicU64::new(0),
             store_corruptions: AtomicU64::new(0),
             disconnects: Default::default(),
@@ -273,6 +277,21 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+    /// Count a panic caught in an actor of `kind` (supervision.rs).
+    pub fn count_panic(&self, kind: ActorKind) {
+        self.panics[kind.index()].fetch_add(1, Relaxed);
+    }
+    /// (actor kind, panics) for every kind, in [`ActorKind::ALL`] order.
+    pub fn panics(&self) -> Vec<(&'static str, u64)> {
+        ActorKind::ALL
+            .iter()
+            .map(|k| (k.name(), self.panics[k.index()].load(Relaxed)))
+            .collect()
+    }
+    /// Panics caught, all kinds together.
+    pub fn panics_total(&self) -> u64 {
+        self.panics.iter().map(|n| n.load(Relaxed)).sum()
     }
     /// Count a connection's end (once per connection, not on the message path).
     pub fn count_disconnect(&self, reason: &crate::close::CloseReason) {

@@ -6,7 +6,7 @@
 use crate::message::ClientId;
 use crate::session::messages::{Restored, Revoke, RevokedBy, ShutdownSession};
 use crate::session::{Session, SessionDeps};
-use crate::supervision::{ChildFailed, ReportTo};
+use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervise};
 use actix::prelude::*;
 use actix::WeakAddr;
 use courtier_storage::SessionRecord;
@@ -107,9 +107,10 @@ impl SessionRegistry {
         let id = self.next_id;
         self.next_id += 1;
         let deps = self.deps.clone().expect("deps set before use");
+        let (kind, m, end) = (ActorKind::Session, deps.metrics.clone(), OnStop::End);
         let addr = match self.arbiter_for(client_id, worker) {
-            Some(arb) => Session::start_in_arbiter(arb, move |_| make(id, deps)),
-            None => make(id, deps).start(),
+            Some(arb) => Supervise::start_in_arbiter(arb, kind, m, end, move |_| make(id, deps)),
+            None => Supervise::start(kind, m, end, move |_| make(id, deps)),
         };
         (addr, id)
     }
@@ -286,5 +287,13 @@ impl Handler<crate::supervision::InjectFailure> for SessionRegistry {
     fn handle(&mut self, _: crate::supervision::InjectFailure, ctx: &mut Context<Self>) {
         log::error!("SessionRegistry: injected failure, stopping for restart");
         ctx.stop();
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::InjectPanic> for SessionRegistry {
+    type Result = ();
+    fn handle(&mut self, _: crate::supervision::InjectPanic, _ctx: &mut Context<Self>) {
+        panic!("SessionRegistry: injected panic");
     }
 }

@@ -1,9 +1,23 @@
-//! What a supervised actor needs to report its restarts, without depending on the supervisor
-//! (guardian.rs) that starts it: the supervisor sits above its children, and the children see
-//! it only as a [`Recipient`] of [`ChildFailed`].
+//! Supervision: what keeps a panic in one handler from becoming an outage, and what a
+//! supervised actor reports to the Guardian (guardian.rs), which sits above its children and is
+//! seen by them only as a [`Recipient`] of [`ChildFailed`].
+//!
+//! actix does not catch a panic in a handler: it unwinds out of the actor's task, tokio catches
+//! it there and drops the task, and with it the actor and its mailbox (the arbiter thread and
+//! the other actors on it go on). Every `Addr` of that actor is then dead. So each actor runs
+//! inside [`Supervise`], which polls it under `catch_unwind`: after a panic the actor value and
+//! its mailbox are still there, and `Supervised::restarting` decides what the fault means for
+//! that kind of actor (a singleton rebuilds its state and carries on; a Connection or Session
+//! ends that one client). One `catch_unwind` per poll of the actor's task, not per message.
 
 use crate::metrics::Metrics;
+use actix::dev::ContextFut;
 use actix::prelude::*;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{self, Poll};
 
 /// Where a supervised actor reports its restarts; `None` when it runs unsupervised (tests).
 pub type ReportTo = Option<Recipient<ChildFailed>>;
@@ -25,8 +39,177 @@ impl ChildFailed {
     }
 }
 
+/// The kinds of actor a panic is counted by (`courtier_actor_panics_total{actor=...}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    Connection,
+    Session,
+    RetainStore,
+    SessionRegistry,
+    TopicRouter,
+    TopicSubtree,
+    SysPublisher,
+}
+
+impl ActorKind {
+    pub const ALL: [ActorKind; 7] = [
+        ActorKind::Connection,
+        ActorKind::Session,
+        ActorKind::RetainStore,
+        ActorKind::SessionRegistry,
+        ActorKind::TopicRouter,
+        ActorKind::TopicSubtree,
+        ActorKind::SysPublisher,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ActorKind::Connection => "Connection",
+            ActorKind::Session => "Session",
+            ActorKind::RetainStore => "RetainStore",
+            ActorKind::SessionRegistry => "SessionRegistry",
+            ActorKind::TopicRouter => "TopicRouter",
+            ActorKind::TopicSubtree => "TopicSubtree",
+            ActorKind::SysPublisher => "SysPublisher",
+        }
+    }
+
+    /// Index in [`ActorKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What [`Supervise`] does when the actor stops by itself (`ctx.stop()`); after a panic it
+/// always calls `Supervised::restarting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStop {
+    /// A singleton: stopping is a failure, restart it (actix's `Supervisor` behaviour).
+    Restart,
+    /// A Connection, Session or the $SYS publisher: stopping is its end.
+    End,
+}
+
+/// Panics in a row (with no wait for I/O between them) after which the actor is given up:
+/// a handler that panics in `restarting` or `started` would otherwise spin.
+const PANICS_IN_A_ROW: u32 = 3;
+
+/// An actor's task: its `ContextFut`, polled under `catch_unwind` (see the module doc).
+pub struct Supervise<A>
+where
+    A: Supervised + Actor<Context = Context<A>>,
+{
+    fut: ContextFut<A, Context<A>>,
+    kind: ActorKind,
+    metrics: Arc<Metrics>,
+    on_stop: OnStop,
+}
+
+impl<A> Supervise<A>
+where
+    A: Supervised + Actor<Context = Context<A>>,
+{
+    /// Start the actor `f` makes on the current arbiter.
+    pub fn start<F>(kind: ActorKind, metrics: Arc<Metrics>, on_stop: OnStop, f: F) -> Addr<A>
+    where
+        F: FnOnce(&mut Context<A>) -> A,
+    {
+        let mut ctx = Context::new();
+        let act = f(&mut ctx);
+        let addr = ctx.address();
+        let fut = ctx.into_future(act);
+        actix_rt::spawn(Supervise {
+            fut,
+            kind,
+            metrics,
+            on_stop,
+        });
+        addr
+    }
+
+    /// Start the actor `f` makes on `arbiter`; its address is usable at once.
+    pub fn start_in_arbiter<F>(
+        arbiter: &ArbiterHandle,
+        kind: ActorKind,
+        metrics: Arc<Metrics>,
+        on_stop: OnStop,
+        f: F,
+    ) -> Addr<A>
+    where
+        F: FnOnce(&mut Context<A>) -> A + Send + 'static,
+    {
+        let (tx, rx) = actix::dev::channel::channel(16);
+        arbiter.spawn_fn(move || {
+            let mut ctx = Context::with_receiver(rx);
+            let act = f(&mut ctx);
+            let fut = ctx.into_future(act);
+            actix_rt::spawn(Supervise {
+                fut,
+                kind,
+                metrics,
+                on_stop,
+            });
+        });
+        Addr::new(tx)
+    }
+}
+
+impl<A> Future for Supervise<A>
+where
+    A: Supervised + Actor<Context = Context<A>>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let mut panics = 0;
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.fut).poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(())) if this.on_stop == OnStop::End => return Poll::Ready(()),
+                Ok(Poll::Ready(())) => {}
+                Err(_) => {
+                    // The panic hook has logged it, with its backtrace.
+                    this.metrics.count_panic(this.kind);
+                    panics += 1;
+                    if panics >= PANICS_IN_A_ROW {
+                        log::error!(
+                            "{}: panicked {panics} times in a row; stopped",
+                            this.kind.name()
+                        );
+                        return Poll::Ready(());
+                    }
+                    log::error!("{}: recovering from a panic", this.kind.name());
+                }
+            }
+            // `restarting` runs here: after a panic for every kind, after a stop for
+            // singletons. It may panic too. After a panic it runs even when no strong address
+            // is left (a Connection is only held weakly): the address held meanwhile keeps
+            // actix from taking the actor for gone before it could close its client.
+            let hold = panics.gt(&0).then(|| this.fut.address());
+            let restarted = catch_unwind(AssertUnwindSafe(|| this.fut.restart()));
+            drop(hold);
+            match restarted {
+                Ok(true) => {}
+                Ok(false) => return Poll::Ready(()),
+                Err(_) => {
+                    this.metrics.count_panic(this.kind);
+                    log::error!("{}: panicked while restarting; stopped", this.kind.name());
+                    return Poll::Ready(());
+                }
+            }
+        }
+    }
+}
+
 /// Test-only: make a supervised actor fail (stop itself) so supervision can be exercised.
 #[cfg(feature = "fault-injection")]
 #[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct InjectFailure;
+
+/// Test-only: make an actor panic in a handler, as a bug would.
+#[cfg(feature = "fault-injection")]
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct InjectPanic;

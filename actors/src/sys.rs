@@ -158,6 +158,8 @@ impl SysPublisher {
             ("store/messages/bytes", x.retained.payload_bytes.to_string()),
             ("tls/handshake_failures", n(&m.tls_handshake_failures)),
             ("store/corruptions", n(&m.store_corruptions)),
+            // Courtier's own: panics caught in actor handlers, all kinds (supervision.rs).
+            ("panics", m.panics_total().to_string()),
         ];
         if let (Some(cur), Some(max)) = (x.heap_current, x.heap_maximum) {
             out.push(("heap/current", cur.to_string()));
@@ -236,6 +238,22 @@ impl SysPublisher {
 
 fn sum(values: &[std::sync::atomic::AtomicU64]) -> u64 {
     values.iter().map(|v| v.load(Relaxed)).sum()
+}
+
+/// After a panic in a tick: the restart cancelled the interval, and `started` (run again)
+/// sets it and publishes a fresh snapshot; the counters and load averages are kept.
+impl Supervised for SysPublisher {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        log::warn!("$SYS publisher restarted after a panic");
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::InjectPanic> for SysPublisher {
+    type Result = ();
+    fn handle(&mut self, _: crate::supervision::InjectPanic, _ctx: &mut Context<Self>) {
+        panic!("SysPublisher: injected panic");
+    }
 }
 
 impl Actor for SysPublisher {

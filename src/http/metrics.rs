@@ -267,6 +267,17 @@ pub async fn render(broker: &Broker) -> String {
         "Restarts of supervised actors, by actor type",
         &restarts,
     );
+    let panics: Vec<_> = m
+        .panics()
+        .into_iter()
+        .map(|(a, n)| (label("actor", a), n))
+        .collect();
+    counter_family(
+        &mut reg,
+        "courtier_actor_panics",
+        "Panics caught in actor handlers, by actor type (each logged at ERROR with a backtrace)",
+        &panics,
+    );
     gauge(
         &mut reg,
         "process_resident_memory_bytes",

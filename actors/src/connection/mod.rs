@@ -44,6 +44,7 @@ use crate::metrics::Metrics;
 use crate::registry::SessionRegistry;
 use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
+use crate::supervision::{ActorKind, OnStop, Supervise};
 use crate::trace_hops;
 use crate::trace_live::Record;
 use actix::prelude::*;
@@ -134,7 +135,7 @@ impl Connection {
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let connect_timeout = deps.cfg.connect_timeout;
-        Connection::create(move |ctx| {
+        Supervise::start(ActorKind::Connection, metrics.clone(), OnStop::End, move |ctx| {
             let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
             ctx.add_stream(PacketReader::new(
                 reader,
@@ -281,6 +282,24 @@ impl Actor for Connection {
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         self.deps.metrics.connections_open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Runs only after a panic in one of its handlers (connections are started with
+/// `OnStop::End`): the connection closes as a broken one would, its session decides about
+/// the Will, and nothing else is touched.
+impl Supervised for Connection {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        log::error!("connection {}: panicked; closing it", self.peer);
+        self.close(CloseReason::InternalError, ctx);
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::InjectPanic> for Connection {
+    type Result = ();
+    fn handle(&mut self, _: crate::supervision::InjectPanic, _ctx: &mut Context<Self>) {
+        panic!("Connection {}: injected panic", self.peer);
     }
 }
 

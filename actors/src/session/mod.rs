@@ -12,6 +12,7 @@
 //! - `outbound.rs`: `Delivery` and draining the state into the writer
 //! - `persist.rs`: what a persistent session writes to the store, and restoring one
 //! - `admin.rs`: the admin API's snapshot of the session, and an administrator's disconnect
+//! - `fault.rs`: a panic in one of its handlers ends the client's connection alone
 //! - `handover.rs`: a shared subscription's unacknowledged messages to another member when the
 //!   connection breaks
 
@@ -20,6 +21,7 @@ mod answer;
 mod attach;
 mod deliverable;
 mod denied;
+pub mod fault;
 mod handover;
 mod inbound;
 pub mod inflight;

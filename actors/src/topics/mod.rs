@@ -15,7 +15,7 @@ mod subtree;
 pub mod trie;
 
 use crate::metrics::Metrics;
-use crate::supervision::{ChildFailed, ReportTo};
+use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervise};
 use actix::prelude::*;
 use bytestring::ByteString;
 pub use index::{SharedTrie, SubtreeHandle, TopicIndex};
@@ -68,13 +68,14 @@ impl TopicRouter {
         let k = key.clone();
         let make =
             move |_: &mut Context<TopicSubtree>| TopicSubtree::new(k, trie, metrics, guardian);
+        let (kind, m) = (ActorKind::TopicSubtree, self.metrics.clone());
         if self.arbiters.is_empty() {
-            Supervisor::start(make)
+            Supervise::start(kind, m, OnStop::Restart, make)
         } else {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             key.hash(&mut h);
             let arbiter = &self.arbiters[h.finish() as usize % self.arbiters.len()];
-            Supervisor::start_in_arbiter(arbiter, make)
+            Supervise::start_in_arbiter(arbiter, kind, m, OnStop::Restart, make)
         }
     }
 }
@@ -112,5 +113,13 @@ impl Handler<crate::supervision::InjectFailure> for TopicRouter {
     fn handle(&mut self, _: crate::supervision::InjectFailure, ctx: &mut Context<Self>) {
         log::error!("TopicRouter: injected failure, stopping for restart");
         ctx.stop();
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::InjectPanic> for TopicRouter {
+    type Result = ();
+    fn handle(&mut self, _: crate::supervision::InjectPanic, _ctx: &mut Context<Self>) {
+        panic!("TopicRouter: injected panic");
     }
 }

@@ -181,3 +181,14 @@ impl Handler<crate::supervision::InjectFailure> for TopicSubtree {
         ctx.stop();
     }
 }
+
+#[cfg(feature = "fault-injection")]
+impl Handler<crate::supervision::InjectPanic> for TopicSubtree {
+    type Result = ();
+    fn handle(&mut self, _: crate::supervision::InjectPanic, _ctx: &mut Context<Self>) {
+        // Holding the trie's write lock, as a bug in an insert would: the lock is poisoned
+        // and publishers must go on reading it.
+        let _tries = self.trie.write();
+        panic!("TopicSubtree {:?}: injected panic", &*self.key);
+    }
+}
