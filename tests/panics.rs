@@ -108,11 +108,9 @@ async fn wait_subscribed(ev: &mut EventLoop) -> bool {
 
 /// Drive an event loop until the broker closes the connection.
 async fn until_closed(ev: &mut EventLoop, within: Duration) -> bool {
-    tokio::time::timeout(within, async {
-        while ev.poll().await.is_ok() {}
-    })
-    .await
-    .is_ok()
+    tokio::time::timeout(within, async { while ev.poll().await.is_ok() {} })
+        .await
+        .is_ok()
 }
 
 fn panics_of(server: &ServerThread, actor: &str) -> u64 {
@@ -161,10 +159,16 @@ async fn a_panic_in_every_actor_kind_loses_nothing_for_other_clients() {
     wait_subscribed(&mut sev).await;
     wait_subscribed(&mut sev2).await;
     let (victim_s, mut vsev) = client(&server, "victim-session");
-    victim_s.subscribe("sensors/#", QoS::AtLeastOnce).await.unwrap();
+    victim_s
+        .subscribe("sensors/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     wait_subscribed(&mut vsev).await;
     let (victim_c, mut vcev) = client(&server, "victim-connection");
-    victim_c.subscribe("sensors/#", QoS::AtLeastOnce).await.unwrap();
+    victim_c
+        .subscribe("sensors/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     wait_subscribed(&mut vcev).await;
     let victims = tokio::spawn(async move {
         let within = Duration::from_secs(20);
@@ -207,7 +211,10 @@ async fn a_panic_in_every_actor_kind_loses_nothing_for_other_clients() {
         publish,
     );
     let expected: Vec<Vec<u8>> = (0..count).map(|i| i.to_string().into_bytes()).collect();
-    assert_eq!(got, expected, "every message once, in order, through 8 panics");
+    assert_eq!(
+        got, expected,
+        "every message once, in order, through 8 panics"
+    );
     assert_eq!(got2, expected, "the wildcard subtree kept its subscription");
     assert_eq!(
         victims.await.unwrap(),
@@ -274,7 +281,10 @@ async fn a_panic_in_every_actor_kind_loses_nothing_for_other_clients() {
 async fn victim_keeps_its_session(target: fn(String) -> PanicTarget, id: &str) {
     let server = start();
     let (watcher, mut wev) = client(&server, &format!("{id}-watcher"));
-    watcher.subscribe("wills/#", QoS::AtLeastOnce).await.unwrap();
+    watcher
+        .subscribe("wills/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     wait_subscribed(&mut wev).await;
     let (victim, mut vev) = persistent_with_will(&server, id);
     victim
@@ -300,7 +310,12 @@ async fn victim_keeps_its_session(target: fn(String) -> PanicTarget, id: &str) {
     tokio::spawn(async move { while pev.poll().await.is_ok() {} });
     for i in 0..10 {
         publisher
-            .publish(format!("queue/{id}"), QoS::AtLeastOnce, false, i.to_string())
+            .publish(
+                format!("queue/{id}"),
+                QoS::AtLeastOnce,
+                false,
+                i.to_string(),
+            )
             .await
             .unwrap();
     }

@@ -135,32 +135,37 @@ impl Connection {
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let connect_timeout = deps.cfg.connect_timeout;
-        Supervise::start(ActorKind::Connection, metrics.clone(), OnStop::End, move |ctx| {
-            let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
-            ctx.add_stream(PacketReader::new(
-                reader,
-                MqttCodec::new(max),
-                metrics.clone(),
-                watch.clone(),
-            ));
-            WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
-            Connection {
-                id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
-                peer,
-                transport,
-                cert_username,
-                channel: Channel::new(busy, deps.cfg.max_topic_alias),
-                session: None,
-                writer: tx,
-                watch,
-                deps,
-                credits: Credits::default(),
-                acks: Vec::new(),
-                acks_flush_pending: false,
-                pending_auth: None,
-                opened_ms: crate::message::unix_ms(),
-            }
-        })
+        Supervise::start(
+            ActorKind::Connection,
+            metrics.clone(),
+            OnStop::End,
+            move |ctx| {
+                let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
+                ctx.add_stream(PacketReader::new(
+                    reader,
+                    MqttCodec::new(max),
+                    metrics.clone(),
+                    watch.clone(),
+                ));
+                WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
+                Connection {
+                    id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
+                    peer,
+                    transport,
+                    cert_username,
+                    channel: Channel::new(busy, deps.cfg.max_topic_alias),
+                    session: None,
+                    writer: tx,
+                    watch,
+                    deps,
+                    credits: Credits::default(),
+                    acks: Vec::new(),
+                    acks_flush_pending: false,
+                    pending_auth: None,
+                    opened_ms: crate::message::unix_ms(),
+                }
+            },
+        )
     }
 
     /// The one way a connection ends: tell the session (which decides about the Will), log,
