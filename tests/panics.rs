@@ -377,3 +377,48 @@ async fn retained_messages_survive_a_retain_store_panic() {
     assert_eq!(got.len(), 50, "all retained messages survive the panic");
     assert_eq!(panics_of(&server, "RetainStore"), 1);
 }
+
+/// Sessions stay registered through a SessionRegistry panic: an offline persistent session is
+/// found again (session present) with what was queued for it, and an online client is still
+/// taken over by a new connection with its client id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_stay_registered_through_a_registry_panic() {
+    let server = start();
+    let (away, mut aev) = persistent_with_will(&server, "registry-away");
+    away.subscribe("queue/away", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    wait_subscribed(&mut aev).await;
+    away.disconnect().await.unwrap();
+    let _ = until_closed(&mut aev, Duration::from_secs(5)).await;
+    let (online, mut oev) = client(&server, "registry-online");
+    online.subscribe("x", QoS::AtMostOnce).await.unwrap();
+    wait_subscribed(&mut oev).await;
+
+    let target = PanicTarget::Supervised(FailureTarget::SessionRegistry);
+    assert!(server.broker.inject_panic(target).await);
+    let (publisher, mut pev) = client(&server, "registry-publisher");
+    tokio::spawn(async move { while pev.poll().await.is_ok() {} });
+    publisher
+        .publish("queue/away", QoS::AtLeastOnce, false, "queued")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let (back, mut bev) = persistent_with_will(&server, "registry-away");
+    back.subscribe("queue/away", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    assert!(wait_subscribed(&mut bev).await, "session present");
+    assert_eq!(
+        receive(&mut bev, 1, Duration::from_secs(5)).await,
+        vec![b"queued".to_vec()]
+    );
+    let (_again, mut tev) = client(&server, "registry-online");
+    tokio::spawn(async move { while tev.poll().await.is_ok() {} });
+    assert!(
+        until_closed(&mut oev, Duration::from_secs(5)).await,
+        "the registry still knew the online client: taken over"
+    );
+    assert_eq!(panics_of(&server, "SessionRegistry"), 1);
+}
