@@ -90,8 +90,9 @@ pub enum OnStop {
     End,
 }
 
-/// Panics in a row (with no wait for I/O between them) after which the actor is given up:
-/// a handler that panics in `restarting` or `started` would otherwise spin.
+/// Panics within one poll of the task after which a Connection or Session is given up
+/// (stopped), and a singleton lets the thread's other tasks run before it goes on: a handler
+/// that panics in `restarting` or `started` would otherwise spin.
 const PANICS_IN_A_ROW: u32 = 3;
 
 /// An actor's task: its `ContextFut`, polled under `catch_unwind` (see the module doc).
@@ -162,31 +163,27 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let name = this.kind.name();
         let mut panics = 0;
         loop {
-            match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.fut).poll(cx))) {
+            let panicked = match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.fut).poll(cx)))
+            {
                 Ok(Poll::Pending) => return Poll::Pending,
                 Ok(Poll::Ready(())) if this.on_stop == OnStop::End => return Poll::Ready(()),
-                Ok(Poll::Ready(())) => {}
+                Ok(Poll::Ready(())) => false,
                 Err(_) => {
                     // The panic hook has logged it, with its backtrace.
                     this.metrics.count_panic(this.kind);
                     panics += 1;
-                    if panics >= PANICS_IN_A_ROW {
-                        log::error!(
-                            "{}: panicked {panics} times in a row; stopped",
-                            this.kind.name()
-                        );
-                        return Poll::Ready(());
-                    }
-                    log::error!("{}: recovering from a panic", this.kind.name());
+                    log::error!("{name}: recovering from a panic");
+                    true
                 }
-            }
+            };
             // `restarting` runs here: after a panic for every kind, after a stop for
-            // singletons. It may panic too. After a panic it runs even when no strong address
-            // is left (a Connection is only held weakly): the address held meanwhile keeps
-            // actix from taking the actor for gone before it could close its client.
-            let hold = panics.gt(&0).then(|| this.fut.address());
+            // singletons. After a panic it runs even when no strong address is left (a
+            // Connection is only held weakly): the address held meanwhile keeps actix from
+            // taking the actor for gone before it could close its client.
+            let hold = panicked.then(|| this.fut.address());
             let restarted = catch_unwind(AssertUnwindSafe(|| this.fut.restart()));
             drop(hold);
             match restarted {
@@ -194,9 +191,19 @@ where
                 Ok(false) => return Poll::Ready(()),
                 Err(_) => {
                     this.metrics.count_panic(this.kind);
-                    log::error!("{}: panicked while restarting; stopped", this.kind.name());
+                    panics += 1;
+                    log::error!("{name}: panicked while restarting");
+                }
+            }
+            if panics >= PANICS_IN_A_ROW {
+                if this.on_stop == OnStop::End {
+                    log::error!("{name}: panicked {panics} times in a row; stopped");
                     return Poll::Ready(());
                 }
+                // A singleton is needed: let the thread's other tasks run, then go on.
+                log::error!("{name}: panicked {panics} times in a row; going on after a yield");
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
         }
     }
