@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 use crate::registry::{Init, SessionRegistry};
 use crate::retain::RetainStore;
 use crate::session::{Router, SessionDeps};
-use crate::supervision::{ActorKind, OnStop, Supervise};
+use crate::supervision::Supervise;
 use crate::sys::SysPublisher;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
@@ -145,8 +145,7 @@ impl Broker {
             let router = Router::new(topics.clone(), index.clone(), retain.clone(), None);
             let publisher = SysPublisher::new(router, retain.clone(), metrics.clone(), every)
                 .with_trace(cfg.trace.clone());
-            let (kind, m) = (ActorKind::SysPublisher, metrics.clone());
-            Supervise::start(kind, m, OnStop::End, move |_| publisher)
+            Supervise::start(move |_| publisher)
         });
         crate::drop_summary::spawn_logger(metrics.clone());
         let connection_deps = Arc::new(ConnectionDeps {

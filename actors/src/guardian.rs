@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::registry::{SessionRegistry, ShutdownSessions};
 use crate::retain::{FlushRetained, RetainStore};
 pub use crate::supervision::ChildFailed;
-use crate::supervision::{ActorKind, OnStop, Supervise};
+use crate::supervision::Supervise;
 #[cfg(feature = "fault-injection")]
 pub use crate::supervision::{InjectFailure, InjectPanic};
 use crate::topics::{TopicIndex, TopicRouter};
@@ -46,23 +46,17 @@ impl Guardian {
         Guardian::create(move |ctx| {
             let me = Some(ctx.address().recipient());
             let (s, w, m, g) = (store, persist.clone(), metrics.clone(), me.clone());
-            let restart = OnStop::Restart;
-            let retain = Supervise::start(ActorKind::RetainStore, m.clone(), restart, move |_| {
-                RetainStore::new(s, w, m, g, retained)
-            });
+            let retain = Supervise::start(move |_| RetainStore::new(s, w, m, g, retained));
             let index = Arc::new(TopicIndex::new(strategy, metrics.clone()));
             let (m, g, a, i) = (metrics.clone(), me.clone(), arbiters.clone(), index.clone());
-            let topics = Supervise::start(ActorKind::TopicRouter, m.clone(), restart, move |_| {
-                TopicRouter::new(i, a, m, g)
-            });
+            let topics = Supervise::start(move |_| TopicRouter::new(i, a, m, g));
             // On the first worker, where the accept loop starts connections: with one worker a
             // CONNECT's registry round trip then stays on one thread.
             let first = arbiters.first().cloned();
             let make = move |_: &mut Context<SessionRegistry>| SessionRegistry::new(arbiters, me);
-            let (kind, m) = (ActorKind::SessionRegistry, metrics.clone());
             let registry = match first {
-                Some(arbiter) => Supervise::start_in_arbiter(&arbiter, kind, m, restart, make),
-                None => Supervise::start(kind, m, restart, make),
+                Some(arbiter) => Supervise::start_in_arbiter(&arbiter, make),
+                None => Supervise::start(make),
             };
             Guardian {
                 retain,

@@ -6,7 +6,7 @@
 use crate::message::ClientId;
 use crate::session::messages::{Restored, Revoke, RevokedBy, ShutdownSession};
 use crate::session::{Session, SessionDeps};
-use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervise};
+use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervise, Supervision};
 use actix::prelude::*;
 use actix::WeakAddr;
 use courtier_storage::SessionRecord;
@@ -107,10 +107,9 @@ impl SessionRegistry {
         let id = self.next_id;
         self.next_id += 1;
         let deps = self.deps.clone().expect("deps set before use");
-        let (kind, m, end) = (ActorKind::Session, deps.metrics.clone(), OnStop::End);
         let addr = match self.arbiter_for(client_id, worker) {
-            Some(arb) => Supervise::start_in_arbiter(arb, kind, m, end, move |_| make(id, deps)),
-            None => Supervise::start(kind, m, end, move |_| make(id, deps)),
+            Some(arb) => Supervise::start_in_arbiter(arb, move |_| make(id, deps)),
+            None => Supervise::start(move |_| make(id, deps)),
         };
         (addr, id)
     }
@@ -137,6 +136,9 @@ impl Supervised for SessionRegistry {
     /// The map lives in the actor value, which actix keeps; drop entries whose session actor
     /// has stopped, then report.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        if let Some(d) = &self.deps {
+            crate::supervision::count_panic::<Self>(&d.metrics);
+        }
         self.sessions.retain(|_, (addr, _)| live(addr).is_some());
         self.update_gauge();
         log::warn!(
@@ -147,6 +149,11 @@ impl Supervised for SessionRegistry {
             ChildFailed::report(&self.guardian, &d.metrics, "SessionRegistry");
         }
     }
+}
+
+impl Supervision for SessionRegistry {
+    const KIND: ActorKind = ActorKind::SessionRegistry;
+    const ON_STOP: OnStop = OnStop::Restart;
 }
 
 /// Hand the registry its dependencies and the persisted sessions to restore. Sent once by the

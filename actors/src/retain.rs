@@ -9,7 +9,7 @@ use crate::codec::QoS;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::retain_index::RetainedIndex;
-use crate::supervision::{ChildFailed, ReportTo};
+use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervision};
 use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -131,6 +131,7 @@ impl Supervised for RetainStore {
     /// every write submitted before the failure is in it. Messages wait in the mailbox
     /// meanwhile (`ctx.wait`), so none is matched against a half-built index.
     fn restarting(&mut self, ctx: &mut Context<Self>) {
+        crate::supervision::count_panic::<Self>(&self.metrics);
         let persist = self.persist.clone();
         ctx.wait(
             async move { persist.flush().await }
@@ -148,6 +149,11 @@ impl Supervised for RetainStore {
         );
         ChildFailed::report(&self.guardian, &self.metrics, "RetainStore");
     }
+}
+
+impl Supervision for RetainStore {
+    const KIND: ActorKind = ActorKind::RetainStore;
+    const ON_STOP: OnStop = OnStop::Restart;
 }
 
 impl Handler<StoreRetained> for RetainStore {

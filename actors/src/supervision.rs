@@ -13,10 +13,10 @@
 use crate::metrics::Metrics;
 use actix::dev::ContextFut;
 use actix::prelude::*;
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{self, Poll};
 
 /// Where a supervised actor reports its restarts; `None` when it runs unsupervised (tests).
@@ -90,28 +90,41 @@ pub enum OnStop {
     End,
 }
 
+/// What [`Supervise`] knows of an actor type: constants, so that the task of a Session or
+/// Connection (one per client) is no larger than actix's own.
+pub trait Supervision: Supervised + Actor<Context = Context<Self>> {
+    const KIND: ActorKind;
+    const ON_STOP: OnStop;
+}
+
+thread_local! {
+    /// Set while `restarting` runs after a panic (not after a `ctx.stop()`).
+    static AFTER_PANIC: Cell<bool> = const { Cell::new(false) };
+}
+
+/// For `restarting`: whether it runs after a panic, and if so, count that panic. Each actor
+/// counts its own (it holds the metrics), so that its task carries nothing more.
+pub fn count_panic<A: Supervision>(metrics: &Metrics) -> bool {
+    let panicked = AFTER_PANIC.get();
+    if panicked {
+        metrics.count_panic(A::KIND);
+    }
+    panicked
+}
+
 /// Panics within one poll of the task after which a Connection or Session is given up
 /// (stopped), and a singleton lets the thread's other tasks run before it goes on: a handler
 /// that panics in `restarting` or `started` would otherwise spin.
 const PANICS_IN_A_ROW: u32 = 3;
 
 /// An actor's task: its `ContextFut`, polled under `catch_unwind` (see the module doc).
-pub struct Supervise<A>
-where
-    A: Supervised + Actor<Context = Context<A>>,
-{
+pub struct Supervise<A: Supervision> {
     fut: ContextFut<A, Context<A>>,
-    kind: ActorKind,
-    metrics: Arc<Metrics>,
-    on_stop: OnStop,
 }
 
-impl<A> Supervise<A>
-where
-    A: Supervised + Actor<Context = Context<A>>,
-{
+impl<A: Supervision> Supervise<A> {
     /// Start the actor `f` makes on the current arbiter.
-    pub fn start<F>(kind: ActorKind, metrics: Arc<Metrics>, on_stop: OnStop, f: F) -> Addr<A>
+    pub fn start<F>(f: F) -> Addr<A>
     where
         F: FnOnce(&mut Context<A>) -> A,
     {
@@ -119,23 +132,12 @@ where
         let act = f(&mut ctx);
         let addr = ctx.address();
         let fut = ctx.into_future(act);
-        actix_rt::spawn(Supervise {
-            fut,
-            kind,
-            metrics,
-            on_stop,
-        });
+        actix_rt::spawn(Supervise { fut });
         addr
     }
 
     /// Start the actor `f` makes on `arbiter`; its address is usable at once.
-    pub fn start_in_arbiter<F>(
-        arbiter: &ArbiterHandle,
-        kind: ActorKind,
-        metrics: Arc<Metrics>,
-        on_stop: OnStop,
-        f: F,
-    ) -> Addr<A>
+    pub fn start_in_arbiter<F>(arbiter: &ArbiterHandle, f: F) -> Addr<A>
     where
         F: FnOnce(&mut Context<A>) -> A + Send + 'static,
     {
@@ -144,36 +146,27 @@ where
             let mut ctx = Context::with_receiver(rx);
             let act = f(&mut ctx);
             let fut = ctx.into_future(act);
-            actix_rt::spawn(Supervise {
-                fut,
-                kind,
-                metrics,
-                on_stop,
-            });
+            actix_rt::spawn(Supervise { fut });
         });
         Addr::new(tx)
     }
 }
 
-impl<A> Future for Supervise<A>
-where
-    A: Supervised + Actor<Context = Context<A>>,
-{
+impl<A: Supervision> Future for Supervise<A> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let name = this.kind.name();
+        let name = A::KIND.name();
         let mut panics = 0;
         loop {
-            let panicked = match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.fut).poll(cx)))
-            {
+            let poll = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.fut).poll(cx)));
+            let panicked = match poll {
                 Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(())) if this.on_stop == OnStop::End => return Poll::Ready(()),
+                Ok(Poll::Ready(())) if A::ON_STOP == OnStop::End => return Poll::Ready(()),
                 Ok(Poll::Ready(())) => false,
                 Err(_) => {
                     // The panic hook has logged it, with its backtrace.
-                    this.metrics.count_panic(this.kind);
                     panics += 1;
                     log::error!("{name}: recovering from a panic");
                     true
@@ -184,19 +177,20 @@ where
             // Connection is only held weakly): the address held meanwhile keeps actix from
             // taking the actor for gone before it could close its client.
             let hold = panicked.then(|| this.fut.address());
+            AFTER_PANIC.set(panicked);
             let restarted = catch_unwind(AssertUnwindSafe(|| this.fut.restart()));
+            AFTER_PANIC.set(false);
             drop(hold);
             match restarted {
                 Ok(true) => {}
                 Ok(false) => return Poll::Ready(()),
                 Err(_) => {
-                    this.metrics.count_panic(this.kind);
                     panics += 1;
                     log::error!("{name}: panicked while restarting");
                 }
             }
             if panics >= PANICS_IN_A_ROW {
-                if this.on_stop == OnStop::End {
+                if A::ON_STOP == OnStop::End {
                     log::error!("{name}: panicked {panics} times in a row; stopped");
                     return Poll::Ready(());
                 }

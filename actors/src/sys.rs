@@ -244,8 +244,14 @@ fn sum(values: &[std::sync::atomic::AtomicU64]) -> u64 {
 /// sets it and publishes a fresh snapshot; the counters and load averages are kept.
 impl Supervised for SysPublisher {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        crate::supervision::count_panic::<Self>(&self.metrics);
         log::warn!("$SYS publisher restarted after a panic");
     }
+}
+
+impl crate::supervision::Supervision for SysPublisher {
+    const KIND: crate::supervision::ActorKind = crate::supervision::ActorKind::SysPublisher;
+    const ON_STOP: crate::supervision::OnStop = crate::supervision::OnStop::End;
 }
 
 #[cfg(feature = "fault-injection")]

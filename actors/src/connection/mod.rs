@@ -44,7 +44,7 @@ use crate::metrics::Metrics;
 use crate::registry::SessionRegistry;
 use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
-use crate::supervision::{ActorKind, OnStop, Supervise};
+use crate::supervision::{ActorKind, OnStop, Supervise, Supervision};
 use crate::trace_hops;
 use crate::trace_live::Record;
 use actix::prelude::*;
@@ -135,37 +135,32 @@ impl Connection {
         let metrics = deps.metrics.clone();
         let max = deps.cfg.max_packet_size;
         let connect_timeout = deps.cfg.connect_timeout;
-        Supervise::start(
-            ActorKind::Connection,
-            metrics.clone(),
-            OnStop::End,
-            move |ctx| {
-                let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
-                ctx.add_stream(PacketReader::new(
-                    reader,
-                    MqttCodec::new(max),
-                    metrics.clone(),
-                    watch.clone(),
-                ));
-                WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
-                Connection {
-                    id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
-                    peer,
-                    transport,
-                    cert_username,
-                    channel: Channel::new(busy, deps.cfg.max_topic_alias),
-                    session: None,
-                    writer: tx,
-                    watch,
-                    deps,
-                    credits: Credits::default(),
-                    acks: Vec::new(),
-                    acks_flush_pending: false,
-                    pending_auth: None,
-                    opened_ms: crate::message::unix_ms(),
-                }
-            },
-        )
+        Supervise::start(move |ctx| {
+            let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
+            ctx.add_stream(PacketReader::new(
+                reader,
+                MqttCodec::new(max),
+                metrics.clone(),
+                watch.clone(),
+            ));
+            WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
+            Connection {
+                id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),
+                peer,
+                transport,
+                cert_username,
+                channel: Channel::new(busy, deps.cfg.max_topic_alias),
+                session: None,
+                writer: tx,
+                watch,
+                deps,
+                credits: Credits::default(),
+                acks: Vec::new(),
+                acks_flush_pending: false,
+                pending_auth: None,
+                opened_ms: crate::message::unix_ms(),
+            }
+        })
     }
 
     /// The one way a connection ends: tell the session (which decides about the Will), log,
@@ -290,11 +285,17 @@ impl Actor for Connection {
     }
 }
 
+impl Supervision for Connection {
+    const KIND: ActorKind = ActorKind::Connection;
+    const ON_STOP: OnStop = OnStop::End;
+}
+
 /// Runs only after a panic in one of its handlers (connections are started with
 /// `OnStop::End`): the connection closes as a broken one would, its session decides about
 /// the Will, and nothing else is touched.
 impl Supervised for Connection {
     fn restarting(&mut self, ctx: &mut Context<Self>) {
+        crate::supervision::count_panic::<Self>(&self.deps.metrics);
         log::error!("connection {}: panicked; closing it", self.peer);
         self.close(CloseReason::InternalError, ctx);
     }

@@ -6,12 +6,14 @@
 use super::attach::close_connection;
 use super::Session;
 use crate::close::CloseReason;
+use crate::supervision::{ActorKind, OnStop, Supervision};
 use actix::prelude::*;
 use courtier_storage::Op;
 
 impl Supervised for Session {
     /// Runs only after a panic: sessions are started with `OnStop::End`.
     fn restarting(&mut self, ctx: &mut Context<Self>) {
+        crate::supervision::count_panic::<Self>(&self.deps.metrics);
         // The session's own futures were cancelled with the restart (a wait for room in the
         // outbox among them); its timers are set again below.
         self.waiting_for_writer = false;
@@ -41,6 +43,11 @@ impl Supervised for Session {
         self.persist(vec![Op::PutSession(self.meta())]);
         self.schedule_expiry(self.expiry(), ctx);
     }
+}
+
+impl Supervision for Session {
+    const KIND: ActorKind = ActorKind::Session;
+    const ON_STOP: OnStop = OnStop::End;
 }
 
 /// Test-only: make this session panic in a handler.

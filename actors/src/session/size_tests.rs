@@ -15,4 +15,7 @@ fn the_session_actor_task_stays_in_the_896_byte_class() {
         future <= 768,
         "the Session actor's future grew to {future} bytes"
     );
+    // The task is the supervised future (supervision.rs), which must add nothing to it.
+    let task = std::mem::size_of::<crate::supervision::Supervise<Session>>();
+    assert_eq!(task, future, "Supervise adds {} bytes", task - future);
 }

@@ -15,7 +15,7 @@ mod subtree;
 pub mod trie;
 
 use crate::metrics::Metrics;
-use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervise};
+use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervise, Supervision};
 use actix::prelude::*;
 use bytestring::ByteString;
 pub use index::{SharedTrie, SubtreeHandle, TopicIndex};
@@ -68,14 +68,13 @@ impl TopicRouter {
         let k = key.clone();
         let make =
             move |_: &mut Context<TopicSubtree>| TopicSubtree::new(k, trie, metrics, guardian);
-        let (kind, m) = (ActorKind::TopicSubtree, self.metrics.clone());
         if self.arbiters.is_empty() {
-            Supervise::start(kind, m, OnStop::Restart, make)
+            Supervise::start(make)
         } else {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             key.hash(&mut h);
             let arbiter = &self.arbiters[h.finish() as usize % self.arbiters.len()];
-            Supervise::start_in_arbiter(arbiter, kind, m, OnStop::Restart, make)
+            Supervise::start_in_arbiter(arbiter, make)
         }
     }
 }
@@ -88,9 +87,15 @@ impl Supervised for TopicRouter {
     /// The directory survives a restart (actix keeps the actor value); subtrees keep running,
     /// so nothing is lost. Report the restart.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        crate::supervision::count_panic::<Self>(&self.metrics);
         log::warn!("TopicRouter restarted; {} subtrees kept", self.index.len());
         ChildFailed::report(&self.guardian, &self.metrics, "TopicRouter");
     }
+}
+
+impl Supervision for TopicRouter {
+    const KIND: ActorKind = ActorKind::TopicRouter;
+    const ON_STOP: OnStop = OnStop::Restart;
 }
 
 impl Handler<ResolveSubtree> for TopicRouter {

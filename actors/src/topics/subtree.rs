@@ -6,7 +6,7 @@ use super::index::{SharedTrie, Tries};
 use super::messages::{AddSubscription, RemoveSubscription, Subscription};
 use crate::message::ClientId;
 use crate::metrics::Metrics;
-use crate::supervision::{ChildFailed, ReportTo};
+use crate::supervision::{ActorKind, ChildFailed, OnStop, ReportTo, Supervision};
 use crate::topic;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -45,6 +45,7 @@ impl Supervised for TopicSubtree {
     /// therefore intact. Drop subscribers whose session actor is gone (they can no longer be
     /// delivered to and would otherwise leak), then report.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        crate::supervision::count_panic::<Self>(&self.metrics);
         let mut tries = self.trie.write();
         let stale: Vec<(String, ClientId)> = tries
             .plain
@@ -82,6 +83,11 @@ impl Supervised for TopicSubtree {
         drop(tries);
         ChildFailed::report(&self.guardian, &self.metrics, "TopicSubtree");
     }
+}
+
+impl Supervision for TopicSubtree {
+    const KIND: ActorKind = ActorKind::TopicSubtree;
+    const ON_STOP: OnStop = OnStop::Restart;
 }
 
 /// Takes `key` out of the shared subscription `group` on `filter`, dropping the group when it
