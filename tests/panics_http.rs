@@ -3,7 +3,7 @@
 //! second request is served by the thread whose handler panicked): the request's connection
 //! task ends (the client gets no response, the socket closes), tokio catches the panic there,
 //! and the worker thread, its other connections and the server go on. A WebSocket's MQTT side
-//! is a Connection actor, supervised like any other (tests/panics.rs).
+//! is a Connection actor, supervised like any other (tests/panics/).
 
 mod common;
 
