@@ -28,9 +28,8 @@ impl Mosquitto {
     pub fn start(dir: &Path, extra: &str) -> Mosquitto {
         let port = free_port();
         let conf = dir.join(format!("mosquitto-{port}.conf"));
-        let text = format!(
-            "listener {port} 127.0.0.1\nuser root\npersistence false\nmax_queued_messages 0\n{extra}\n"
-        );
+        let text =
+            format!("listener {port} 127.0.0.1\nuser root\nmax_queued_messages 0\n{extra}\n");
         std::fs::write(&conf, text).unwrap();
         let mut m = Mosquitto {
             port,

@@ -35,15 +35,17 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-/// The client id under which a bridge's queue is stored: U+0000 cannot appear in an MQTT
-/// client identifier [MQTT-1.5.4-2], so no client's session can collide with it.
+/// The client id under which a bridge's queue is stored: it starts with the control character
+/// U+0001, which an MQTT string should not hold (§1.5.4: no U+0001..U+001F), and CONNECT refuses ids starting with [`QUEUE_PREFIX`] (`connection/protocol.rs`),
+/// so no client's session can collide with it. (U+0000 would do, but the store uses it as
+/// its key separator.)
 pub fn queue_id(name: &str) -> String {
     format!("{QUEUE_PREFIX}{name}")
 }
 
 /// Prefix of [`queue_id`]; the start-up restore hands these store sessions to the bridges
 /// instead of the session registry.
-pub const QUEUE_PREFIX: &str = "\u{0}bridge/";
+pub const QUEUE_PREFIX: &str = "\u{1}bridge/";
 
 /// A byte stream to the remote (TCP or TLS), opened by the server shell.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
