@@ -25,7 +25,9 @@ pub struct BridgeSettings {
     pub remote_clientid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Never serialized: the effective settings (`--print-config`, `GET /api/v1/broker`)
+    /// show no secrets.
+    #[serde(default, skip_serializing)]
     pub remote_password: Option<String>,
     /// Mosquitto's default: the remote keeps the bridge's session (and its QoS 1/2 state).
     #[serde(default)]
