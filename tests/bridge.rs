@@ -269,3 +269,8 @@ fn refused_credentials_back_off_without_a_busy_loop() {
     let refused = ["not authorized", "bad user name or password"];
     assert!(refused.iter().any(|r| s.last_error.contains(r)), "{s:?}");
 }
+
+#[test]
+fn both_between_two_courtiers_does_not_loop_3_1_1_with_the_bridge_bit() {
+    both_ways_between_two_courtiers("3.1.1");
+}

@@ -1,7 +1,7 @@
 //! One connection of a bridge to its remote, with the broker's own codec as the client side:
 //! it already encodes and decodes every packet of 3.1.1 and 5.0 (one model, one set of spec
-//! checks), it lets the bridge set Mosquitto's bridge bit in the CONNECT protocol level, which
-//! no client crate offers, and it sends the queue's shared messages without copying them.
+//! checks), it lets the bridge set Mosquitto's bridge bit in the CONNECT protocol level
+//! ([`Connect::bridge`]), which no client crate offers, and it sends the queue's shared messages without copying them.
 //!
 //! CONNECT, CONNACK, SUBSCRIBE of the `in` filters, then one loop: take deliveries, send what
 //! the window allows, read acks and inbound publishes, keep alive. Acks to the remote go out
@@ -104,15 +104,13 @@ pub async fn connect(
             session_expiry_interval: (v5 && !spec.cleansession).then_some(u32::MAX),
             ..Default::default()
         },
+        bridge: bridge_bit && !v5,
     };
     let mut codec = MqttCodec::with_version(spec.protocol, MAX_PACKET);
     let mut buf = BytesMut::new();
     codec
         .encode(&Packet::Connect(Box::new(connect)), &mut buf)
         .map_err(io)?;
-    if bridge_bit && !v5 {
-        set_bridge_bit(&mut buf);
-    }
     writer.write_all(&buf).await.map_err(io)?;
     let mut reader = FramedRead::new(read, MqttCodec::with_version(spec.protocol, MAX_PACKET));
     let first = tokio::time::timeout(CONNACK_TIMEOUT, reader.next())
@@ -143,16 +141,6 @@ pub async fn connect(
         session_present: ack.session_present,
         window: usize::from(spec.max_inflight.max(1)).min(remote_max),
     })
-}
-
-/// Set bit 0x80 of the protocol level in an encoded CONNECT: the byte after the fixed header
-/// (type byte + variable-length remaining length) and the protocol name ("MQTT", 6 bytes).
-fn set_bridge_bit(buf: &mut BytesMut) {
-    let vbi = buf[1..].iter().take_while(|b| *b & 0x80 != 0).count() + 1;
-    let level = 1 + vbi + 6;
-    if let Some(b) = buf.get_mut(level) {
-        *b |= 0x80;
-    }
 }
 
 type AckFuture = Pin<Box<dyn Future<Output = Option<Packet>>>>;
