@@ -338,3 +338,7 @@ pub(super) fn validate(specs: &[BridgeSettings], origin: &Origin) -> Result<(), 
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "bridges_tests.rs"]
+mod tests;

@@ -444,6 +444,7 @@ mod admin;
 mod bridges;
 mod listeners;
 pub mod mosquitto;
+mod mosquitto_bridge;
 mod mosquitto_map;
 mod trace;
 pub use admin::AdminSettings;
