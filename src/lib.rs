@@ -1,5 +1,6 @@
 //! Courtier: the server shell around the broker core (`courtier-actors`).
 //!
+//! - [`bridge`]: `[[bridges]]`: dialing the remotes (TCP, TLS) and starting the bridges.
 //! - [`config`]: settings from the embedded defaults, `conf.d/*.toml` and the environment.
 //! - [`cli`]: command-line options.
 //! - [`listener`]: the MQTT/TCP accept loop.
@@ -11,6 +12,7 @@
 //! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
 
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod ctl;

@@ -212,13 +212,16 @@ fn home_assistant_addon_conf_as_generated_is_refused_at_the_plugin_line() {
 }
 
 #[test]
-fn bridge_conf_is_refused_with_a_clear_error() {
-    let (code, _, err) = run(&["convert-mosquitto-conf", &format!("{FIXTURES}/bridge.conf")]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("bridge.conf:5: connection: bridges are not supported yet"),
-        "{err}"
-    );
+fn bridge_conf_becomes_a_bridges_table() {
+    let (code, out, err) = run(&["convert-mosquitto-conf", &format!("{FIXTURES}/bridge.conf")]);
+    assert_eq!(code, 0, "{err}");
+    let table: toml::Table = toml::from_str(&out).unwrap();
+    let b = &table["bridges"].as_array().unwrap()[0];
+    assert_eq!(b["name"].as_str(), Some("cloud-bridge"), "{out}");
+    assert_eq!(b["addresses"][0].as_str(), Some("mqtt.example.org:8883"));
+    assert_eq!(b["topics"][0]["remote_prefix"].as_str(), Some("site-a/"));
+    assert_eq!(b["topics"][1]["direction"].as_str(), Some("in"));
+    assert_eq!(b["cafile"].as_str(), Some("/mosquitto/config/ca.crt"));
 }
 
 /// The add-on's file after migration: two listeners (MQTT and WebSocket), password and ACL

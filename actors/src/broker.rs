@@ -3,6 +3,7 @@
 //! sockets to Connection actors spread over the worker arbiters, and runs the shutdown.
 
 use crate::auth::Security;
+use crate::bridge::{BridgeSpec, BridgeStatus, Dial};
 use crate::config::BrokerConfig;
 use crate::connection::{Connection, ConnectionDeps};
 use crate::guardian::{Guardian, Shutdown};
@@ -14,7 +15,7 @@ use crate::supervision::Supervise;
 use crate::sys::SysPublisher;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
-use courtier_storage::{CommitWriter, Loaded, Store};
+use courtier_storage::{CommitWriter, Loaded, SessionRecord, Store};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -60,6 +61,11 @@ struct Inner {
     persist: Arc<CommitWriter>,
     /// Shared by every connection: an `Addr` clone per connection is an allocation of its own.
     connection_deps: Arc<ConnectionDeps>,
+    /// The router bridges publish through (with the store writer, like a session's).
+    router: Router,
+    /// Stored bridge queues from before the restart, by bridge name, until the bridge starts.
+    bridge_queues: std::sync::Mutex<std::collections::HashMap<String, SessionRecord>>,
+    bridges: std::sync::Mutex<Vec<Arc<BridgeStatus>>>,
 }
 
 impl Broker {
@@ -91,6 +97,20 @@ impl Broker {
             .unwrap_or(0)
             .max(loaded.body_high_water);
         crate::message::MessageId::ensure_above(max_seq);
+        // Bridge queues are stored like sessions but belong to the bridges, not the registry.
+        let (bridge_queues, sessions): (Vec<_>, Vec<_>) = loaded
+            .sessions
+            .into_iter()
+            .partition(|s| s.meta.client_id.starts_with(crate::bridge::QUEUE_PREFIX));
+        let bridge_queues = bridge_queues
+            .into_iter()
+            .map(|s| {
+                (
+                    s.meta.client_id[crate::bridge::QUEUE_PREFIX.len()..].to_owned(),
+                    s,
+                )
+            })
+            .collect();
         let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -134,10 +154,8 @@ impl Broker {
             )
             .with_live(cfg.live.clone()),
         };
-        let restored = registry
-            .send(Init(deps, loaded.sessions))
-            .await
-            .unwrap_or(0);
+        let router = deps.router.clone();
+        let restored = registry.send(Init(deps, sessions)).await.unwrap_or(0);
         if restored > 0 {
             log::info!("restored {restored} persistent sessions");
         }
@@ -167,8 +185,43 @@ impl Broker {
                 next_worker: AtomicUsize::new(0),
                 persist,
                 connection_deps,
+                router,
+                bridge_queues: std::sync::Mutex::new(bridge_queues),
+                bridges: std::sync::Mutex::default(),
             }),
         }
+    }
+
+    /// Start a bridge (see [`crate::bridge`]) with its stored queue, on the first worker.
+    /// `dial` opens its connections (TCP or TLS).
+    pub fn start_bridge(&self, spec: BridgeSpec, dial: Dial) -> Arc<BridgeStatus> {
+        let status = Arc::new(BridgeStatus::new(&spec.name));
+        let restored = lock(&self.inner.bridge_queues).remove(&spec.name);
+        let mut bridges = lock(&self.inner.bridges);
+        let deps = crate::bridge::run::BridgeDeps {
+            router: self.inner.router.clone(),
+            persist: self.inner.persist.clone(),
+            restored,
+            // Apart from the registry's session ids, which count up from 1.
+            session_id: u64::MAX - bridges.len() as u64,
+        };
+        bridges.push(status.clone());
+        let (spec, s) = (Arc::new(spec), status.clone());
+        self.spawn_on_first_worker(move || crate::bridge::run::run(spec, dial, deps, s));
+        status
+    }
+
+    /// The running bridges' state and counters.
+    pub fn bridges(&self) -> Vec<crate::bridge::status::BridgeSnapshot> {
+        lock(&self.inner.bridges)
+            .iter()
+            .map(|b| b.snapshot())
+            .collect()
+    }
+
+    /// Names of stored bridge queues that no configured bridge claimed (kept in the store).
+    pub fn unclaimed_bridge_queues(&self) -> Vec<String> {
+        lock(&self.inner.bridge_queues).keys().cloned().collect()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -338,4 +391,8 @@ impl Handler<Children> for Guardian {
             self.registry.clone(),
         ))
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

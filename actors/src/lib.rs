@@ -22,11 +22,13 @@
 //! - [`admin`]: snapshots and administrative disconnects for the admin API.
 //! - [`trace`]: `[trace]` message-path log lines; [`trace_live`]: runtime traces (started over
 //!   the API), [`trace_hops`] their records, [`trace_sink`] a trace's ring and readers.
+//! - [`bridge`]: store-and-forward links to other brokers (`[[bridges]]`).
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to (and, with
 //!   the test-only `fault-injection` feature, makes its actors fail or panic).
 
 pub mod admin;
 pub mod auth;
+pub mod bridge;
 pub mod broker;
 pub mod close;
 pub mod codec;

@@ -26,6 +26,7 @@ pub(crate) fn load_tracked_with(
 ) -> Result<(Settings, Provenance), ConfigError> {
     let mut provenance = Provenance::new();
     let mut listener_list = None;
+    let mut bridge_list = None;
 
     let defaults = parse_and_check(DEFAULTS_TOML, &Origin::Defaults)?;
     record(&mut provenance, &defaults, &Origin::Defaults);
@@ -55,6 +56,10 @@ pub(crate) fn load_tracked_with(
             listener_list = Some(listeners::check(&value, &origin)?);
             provenance.insert("listeners".into(), origin.clone());
         }
+        if let Some(value) = table.remove("bridges") {
+            bridge_list = Some(bridges::check(&value, &origin)?);
+            provenance.insert("bridges".into(), origin.clone());
+        }
         record(&mut provenance, &table, &origin);
         let rest = toml::to_string(&table).map_err(|e| ConfigError::Syntax {
             origin: origin.clone(),
@@ -72,6 +77,7 @@ pub(crate) fn load_tracked_with(
 
     let mut settings: Settings = builder.build()?.try_deserialize()?;
     settings.listeners = listener_list.unwrap_or_default();
+    settings.bridges = bridge_list.unwrap_or_default();
     settings.validate_tracked(&provenance)?;
     Ok((settings, provenance))
 }
@@ -137,6 +143,10 @@ pub(super) fn parse_and_check(text: &str, origin: &Origin) -> Result<toml::Table
     for (section, value) in &table {
         if section == "listeners" {
             listeners::check(value, origin)?;
+            continue;
+        }
+        if section == "bridges" {
+            bridges::check(value, origin)?;
             continue;
         }
         if !SCHEMA.iter().any(|s| s.section == section) {

@@ -46,6 +46,9 @@ pub struct Settings {
     /// `[[listeners]]`; when empty, `[listener]` is the one MQTT listener.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<ListenerSpec>,
+    /// `[[bridges]]`: links to other brokers (none by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bridges: Vec<BridgeSettings>,
 }
 
 /// `[listener]`: MQTT over TCP.
@@ -272,6 +275,10 @@ impl Settings {
             let table = toml::to_string(l).unwrap_or_default();
             out.push_str(&format!("\n[[listeners]]\n{table}"));
         }
+        for b in &self.bridges {
+            let table = toml::to_string(b).unwrap_or_default();
+            out.push_str(&format!("\n[[bridges]]\n{table}"));
+        }
         out
     }
 
@@ -406,7 +413,9 @@ impl Settings {
             }
         }
         let origin = provenance.get("listeners").cloned();
-        listeners::validate(&self.listeners, &origin.unwrap_or(Origin::Effective))
+        listeners::validate(&self.listeners, &origin.unwrap_or(Origin::Effective))?;
+        let origin = provenance.get("bridges").cloned();
+        bridges::validate(&self.bridges, &origin.unwrap_or(Origin::Effective))
     }
 }
 
@@ -432,11 +441,14 @@ mod schema;
 pub use error::{ConfigError, Origin};
 pub use http::{HttpSettings, MetricsSettings};
 mod admin;
+mod bridges;
 mod listeners;
 pub mod mosquitto;
+mod mosquitto_bridge;
 mod mosquitto_map;
 mod trace;
 pub use admin::AdminSettings;
+pub use bridges::{BridgeSettings, RestartTimeout, TopicSettings};
 pub use listeners::{ListenerSpec, Protocol, TlsVersion};
 use schema::*;
 pub use trace::TraceSettings;

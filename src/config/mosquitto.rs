@@ -71,7 +71,11 @@ pub fn read(path: &Path) -> Result<Converted, ConfigError> {
 pub fn convert_text(text: &str, path: &Path) -> Result<Converted, ConfigError> {
     let mut directives = Vec::new();
     parse_into(text, &Arc::new(path.to_owned()), 0, &mut directives)?;
-    let (toml, notes) = super::mosquitto_map::map(&directives)?;
+    let mut notes = Vec::new();
+    let (directives, bridges) = super::mosquitto_bridge::split(directives, &mut notes)?;
+    let (mut toml, mapped_notes) = super::mosquitto_map::map(&directives)?;
+    notes.splice(0..0, mapped_notes);
+    super::mosquitto_bridge::render(bridges, &mut toml)?;
     Ok(Converted {
         path: path.to_owned(),
         toml,

@@ -51,10 +51,10 @@ fn listener_keys_before_any_listener_make_the_default_listener() {
 
 #[test]
 fn errors_name_file_line_key_and_what_to_do() {
+    // A bridge without an address (mosquitto_bridge.rs maps complete ones).
     assert_eq!(
         error("listener 1883\nconnection br\n"),
-        "m.conf:2: connection: bridges are not supported yet: keep this bridge in a Mosquitto \
-         next to Courtier (bridged to it), or remove the `connection` section"
+        "m.conf:2: connection: as [[bridges]] bridges[0]: missing field `addresses`"
     );
     assert!(error("auth_plugin /x.so\n").starts_with("m.conf:1: auth_plugin: plugins are"));
     assert!(error("listener 0 /run/m.sock\n").contains("unix sockets are not supported"));

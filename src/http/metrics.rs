@@ -29,7 +29,7 @@ const SUPERVISED: [&str; 4] = [
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-type Labels = Vec<(String, String)>;
+pub(super) type Labels = Vec<(String, String)>;
 
 fn label(key: &str, value: &str) -> Labels {
     vec![(key.to_owned(), value.to_owned())]
@@ -47,7 +47,7 @@ fn gauge(reg: &mut Registry, name: &str, help: &str, value: i64) {
     reg.register(name, help, g);
 }
 
-fn counter_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels, u64)]) {
+pub(super) fn counter_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels, u64)]) {
     let f = Family::<Labels, Counter>::default();
     for (labels, v) in series {
         f.get_or_create(labels).inc_by(*v);
@@ -55,7 +55,7 @@ fn counter_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels,
     reg.register(name, help, f);
 }
 
-fn gauge_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels, i64)]) {
+pub(super) fn gauge_family(reg: &mut Registry, name: &str, help: &str, series: &[(Labels, i64)]) {
     let f = Family::<Labels, Gauge>::default();
     for (labels, v) in series {
         f.get_or_create(labels).set(*v);
@@ -344,6 +344,8 @@ pub async fn render(broker: &Broker) -> String {
         "Always 1; the version is in the label",
         &[(label("version", env!("CARGO_PKG_VERSION")), 1)],
     );
+
+    super::metrics_bridges::register(&mut reg, broker);
 
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");

@@ -9,6 +9,7 @@
 pub mod api;
 mod listeners;
 pub mod metrics;
+mod metrics_bridges;
 mod metrics_text;
 pub mod ws;
 pub use listeners::serve_ws;

@@ -10,6 +10,7 @@ pub mod http;
 pub mod packets;
 pub mod process;
 pub mod raw;
+pub mod remote;
 pub mod script;
 pub mod security;
 pub mod tls;

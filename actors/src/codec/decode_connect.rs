@@ -21,7 +21,7 @@ const RESERVED: u8 = 0b0000_0001;
 /// Decodes a CONNECT body (everything after the fixed header).
 pub(super) fn connect(body: &[u8]) -> Result<Connect> {
     let mut r = Reader::new(body, "CONNECT");
-    let protocol = protocol_version(&mut r)?;
+    let (protocol, bridge) = protocol_version(&mut r)?;
     let v5 = protocol == ProtocolVersion::V5;
 
     let flags = r.u8()?;
@@ -79,13 +79,16 @@ pub(super) fn connect(body: &[u8]) -> Result<Connect> {
         username,
         password,
         properties,
+        bridge,
     })
 }
 
 /// Reads the protocol name and level before deciding: an unsupported level must be reported as
 /// such [MQTT-3.1.2-2] (the server answers with a CONNACK refusal) whatever follows. The error
 /// carries the Client Identifier when the rest can be read as the nearest version would be.
-fn protocol_version(r: &mut Reader<'_>) -> Result<ProtocolVersion> {
+/// Also says whether a 3.x level carries Mosquitto's bridge bit (0x80, see
+/// [`Connect::bridge`]).
+fn protocol_version(r: &mut Reader<'_>) -> Result<(ProtocolVersion, bool)> {
     let name = r.binary()?;
     let is_mqtt = match name {
         b"MQTT" => true,
@@ -93,10 +96,11 @@ fn protocol_version(r: &mut Reader<'_>) -> Result<ProtocolVersion> {
         _ => return Err(DecodeError::InvalidProtocolName),
     };
     let level = r.u8()?;
-    match (is_mqtt, level) {
-        (false, 3) => Ok(ProtocolVersion::V31),
-        (true, 4) => Ok(ProtocolVersion::V311),
-        (true, 5) => Ok(ProtocolVersion::V5),
+    let bridge = level & super::encode::BRIDGE_BIT != 0;
+    match (is_mqtt, level & !super::encode::BRIDGE_BIT) {
+        (false, 3) => Ok((ProtocolVersion::V31, bridge)),
+        (true, 4) => Ok((ProtocolVersion::V311, bridge)),
+        (true, 5) if !bridge => Ok((ProtocolVersion::V5, false)),
         _ => Err(DecodeError::UnsupportedProtocolLevel {
             level,
             client_id: client_id_after_level(r, level > 5),

@@ -321,10 +321,18 @@ fn body(p: &Packet, v: ProtocolVersion, dst: &mut BytesMut) {
     }
 }
 
+/// Mosquitto's bridge flag in the 3.x protocol level (see [`Connect::bridge`]).
+pub(super) const BRIDGE_BIT: u8 = 0x80;
+
 fn connect(c: &Connect, dst: &mut BytesMut) {
     let v5 = c.protocol == ProtocolVersion::V5;
     put_field(dst, c.protocol.name().as_bytes());
-    dst.put_u8(c.protocol.level());
+    let bridge = if c.bridge && c.protocol != ProtocolVersion::V5 {
+        BRIDGE_BIT
+    } else {
+        0
+    };
+    dst.put_u8(c.protocol.level() | bridge);
     let mut flags = u8::from(c.clean_start) << 1;
     if let Some(w) = &c.will {
         flags |= 0b100 | (w.qos as u8) << 3 | u8::from(w.retain) << 5;

@@ -26,6 +26,8 @@ mod reader;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bridge;
+#[cfg(test)]
 mod tests_malformed;
 #[cfg(test)]
 mod tests_stream;
@@ -53,6 +55,9 @@ pub struct MqttCodec {
     version: Option<ProtocolVersion>,
     /// Largest accepted packet, fixed header included.
     max_packet_size: u32,
+    /// The peer's CONNECT carried Mosquitto's bridge bit (3.x): its SUBSCRIBE options are read
+    /// as No Local and Retain As Published (see [`Connect::bridge`]).
+    bridge: bool,
 }
 
 impl MqttCodec {
@@ -61,6 +66,7 @@ impl MqttCodec {
         MqttCodec {
             version: None,
             max_packet_size,
+            bridge: false,
         }
     }
 
@@ -69,6 +75,7 @@ impl MqttCodec {
         MqttCodec {
             version: Some(version),
             max_packet_size,
+            bridge: false,
         }
     }
 
@@ -120,11 +127,29 @@ impl Decoder for MqttCodec {
         // buffer whether or not it was valid.
         let result = decode::packet(header, &src[header.header_len..total], self.version);
         src.advance(total);
-        let packet = result?;
-        if let Packet::Connect(c) = &packet {
-            self.version = Some(c.protocol);
+        let mut packet = result?;
+        match &mut packet {
+            Packet::Connect(c) => {
+                self.version = Some(c.protocol);
+                self.bridge = c.bridge;
+            }
+            Packet::Subscribe(s) if self.bridge => bridge_options(s),
+            _ => {}
         }
         Ok(Some(packet))
+    }
+}
+
+/// A 3.x bridge's subscriptions, as Mosquitto reads them (`handle_subscribe.c`, `is_bridge`):
+/// No Local and Retain As Published, so that what the bridge publishes is not sent back to it
+/// and retained flags cross the bridge. Not for shared subscriptions, where No Local is a
+/// protocol error [MQTT-3.8.3-4].
+fn bridge_options(s: &mut Subscribe) {
+    for (filter, o) in &mut s.filters {
+        if !filter.starts_with(crate::topic::SHARE_PREFIX) {
+            o.no_local = true;
+            o.retain_as_published = true;
+        }
     }
 }
 

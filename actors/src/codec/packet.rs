@@ -119,6 +119,10 @@ pub struct Connect {
     pub password: Option<Bytes>,
     /// 5.0 only; empty for 3.x.
     pub properties: ConnectProperties,
+    /// 3.1/3.1.1: bit 0x80 of the protocol level, Mosquitto's bridge flag (`try_private`): the
+    /// client is a bridge, whose subscriptions are then No Local and Retain As Published, so
+    /// what it publishes does not come back to it (loop prevention without 5.0).
+    pub bridge: bool,
 }
 
 impl fmt::Debug for Connect {
@@ -133,6 +137,7 @@ impl fmt::Debug for Connect {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("properties", &self.properties)
+            .field("bridge", &self.bridge)
             .finish()
     }
 }

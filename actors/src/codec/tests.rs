@@ -37,6 +37,7 @@ pub(super) fn s(v: &str) -> ByteString {
 
 pub(super) fn connect(protocol: ProtocolVersion, full: bool) -> Packet {
     Packet::Connect(Box::new(Connect {
+        bridge: false,
         protocol,
         clean_start: !full,
         keep_alive: if full { 65535 } else { 0 },

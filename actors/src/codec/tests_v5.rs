@@ -113,6 +113,7 @@ fn publish(qos: QoS, pkid: Option<u16>, topic: &str, props: Option<PublishProper
 
 fn connect_v5(full: bool) -> Packet {
     Packet::Connect(Box::new(Connect {
+        bridge: false,
         protocol: V5,
         clean_start: !full,
         keep_alive: 30,

@@ -258,6 +258,7 @@ proptest! {
     #[test]
     fn connect_properties_round_trip(p in connect_properties()) {
         let packet = Packet::Connect(Box::new(Connect {
+        bridge: false,
             protocol: ProtocolVersion::V5,
             clean_start: true,
             keep_alive: 0,

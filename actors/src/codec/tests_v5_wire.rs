@@ -14,6 +14,7 @@ fn v5_wire_fixtures() {
         (
             "10 13 00 04 4d 51 54 54 05 02 00 3c 05 11 00 00 00 0a 00 01 63",
             Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol: V5,
                 clean_start: true,
                 keep_alive: 60,

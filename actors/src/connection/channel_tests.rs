@@ -8,6 +8,7 @@ use std::time::Instant;
 
 fn connect(protocol: ProtocolVersion) -> Packet {
     Packet::Connect(Box::new(Connect {
+        bridge: false,
         protocol,
         clean_start: true,
         keep_alive: 60,

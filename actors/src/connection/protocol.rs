@@ -68,7 +68,10 @@ pub fn negotiate(
     let v5 = c.protocol == ProtocolVersion::V5;
     // [MQTT-3.1.3-6..9]: 3.1.1 assigns an id only with a clean session (3.1 never); 5.0 always
     // [MQTT-3.1.3-6] and tells the client [MQTT-3.2.2-16].
-    let (client_id, assigned) = if !c.client_id.is_empty() {
+    let (client_id, assigned) = if c.client_id.starts_with(crate::bridge::QUEUE_PREFIX) {
+        // The store names the bridges' queues so; no client may take one over.
+        return Err(Refusal::ClientIdentifierNotValid);
+    } else if !c.client_id.is_empty() {
         (c.client_id.clone(), false)
     } else if v5 || (c.protocol == ProtocolVersion::V311 && c.clean_start) {
         (assign(), true)

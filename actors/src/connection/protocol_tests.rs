@@ -8,6 +8,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 fn connect(protocol: ProtocolVersion, id: &str, keep_alive: u16) -> Connect {
     Connect {
+        bridge: false,
         protocol,
         clean_start: true,
         keep_alive,

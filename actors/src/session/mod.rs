@@ -51,7 +51,7 @@ use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
 use courtier_storage::{CommitWriter, Op};
 use link::{Link, LinkExtra};
-pub use route::Router;
+pub use route::{Routed, Router};
 use state::SessionState;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

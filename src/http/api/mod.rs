@@ -8,6 +8,7 @@
 //! message flow needs.
 
 pub mod access;
+mod bridges;
 mod broker;
 mod clients;
 mod dashboard;
@@ -60,7 +61,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(clients::routes)
         .configure(retained::routes)
         .configure(broker::routes)
-        .configure(traces::routes);
+        .configure(traces::routes)
+        .configure(bridges::routes);
     cfg.service(api);
 }
 
