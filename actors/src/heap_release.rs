@@ -14,9 +14,10 @@ use std::time::Duration;
 /// Bytes freed in bulk on one thread before the allocator is asked to collect.
 const THRESHOLD: usize = 8 << 20;
 
-/// Wait before collecting: past mimalloc's purge delay, and so that one burst of frees leads
-/// to one collect.
-const DELAY: Duration = Duration::from_millis(200);
+/// Waits before each collect: the first past mimalloc's purge delay; the second for what the
+/// burst freed later (the tail of a session's unsubscriptions, memory other threads handed
+/// back). One burst of frees leads to these two collects, whatever its size.
+const DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(1000)];
 
 static HOOK: OnceLock<fn()> = OnceLock::new();
 
@@ -42,8 +43,16 @@ pub fn freed(bytes: usize) {
     FREED.set(0);
     PENDING.set(true);
     actix_rt::spawn(async move {
-        tokio::time::sleep(DELAY).await;
+        loop {
+            for delay in DELAYS {
+                tokio::time::sleep(delay).await;
+                collect();
+            }
+            // More bulk frees meanwhile, below the threshold: one more round for them.
+            if FREED.replace(0) == 0 {
+                break;
+            }
+        }
         PENDING.set(false);
-        collect();
     });
 }
