@@ -60,6 +60,8 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
         OnCorruption::MoveAside => courtier_storage::OnCorruption::MoveAside,
         OnCorruption::Fail => courtier_storage::OnCorruption::Fail,
     };
+    let cap_mb = usize::try_from(p.write_buffer_cap_mb).unwrap_or(usize::MAX);
+    courtier_storage::set_write_buffer_cap(cap_mb.saturating_mul(1024 * 1024));
     let started = std::time::Instant::now();
     let opened = courtier_storage::open_rocks(&path, policy).map_err(|e| {
         let hint = crate::hints::store(&e, &path);

@@ -61,6 +61,14 @@ impl SharedStrategy {
 pub struct BrokerConfig {
     /// Largest accepted packet (fixed header included), bytes. Checked from the fixed header.
     pub max_packet_size: u32,
+    /// Largest packet accepted before CONNECT (the CONNECT itself), bytes: at most
+    /// `max_packet_size`.
+    pub max_connect_packet_size: u32,
+    /// Subscriptions one session may hold; 0 = unlimited. More: SUBACK 0x97 (3.x: 0x80).
+    pub max_subscriptions_per_client: usize,
+    /// Levels of a topic name or filter; 0 = unlimited. More: the PUBLISH closes the
+    /// connection (5.0: DISCONNECT 0x90), the filter gets SUBACK 0x8F (3.x: 0x80).
+    pub max_topic_levels: usize,
     /// Concurrent client connections; `None` = unlimited.
     pub max_connections: Option<usize>,
     /// Outbound QoS 1/2 messages in flight per session (unacknowledged by the client).
@@ -124,6 +132,9 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             max_packet_size: 268_435_455 + 5,
+            max_connect_packet_size: 65_536,
+            max_subscriptions_per_client: 20_000,
+            max_topic_levels: 128,
             max_connections: None,
             max_inflight_messages: 20,
             max_keepalive: u16::MAX,

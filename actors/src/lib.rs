@@ -37,6 +37,7 @@ pub mod connection;
 pub mod delivery;
 pub mod drop_summary;
 pub mod guardian;
+pub mod heap_release;
 pub mod message;
 pub mod metrics;
 pub mod process;

@@ -41,6 +41,10 @@ pub enum TopicError {
     /// Longer than [`MAX_TOPIC_LEN`] bytes.
     #[error("topic names and filters must not be longer than 65,535 bytes [MQTT-4.7.3-3]")]
     TooLong,
+    /// More levels than `limits.max_topic_levels`: the broker's own limit (section 4.7.3 sets
+    /// none but the length), refused as a name or filter "not accepted by this Server".
+    #[error("more topic levels than limits.max_topic_levels allows [MQTT-4.7.3]")]
+    TooManyLevels,
 }
 
 impl TopicError {
@@ -53,6 +57,7 @@ impl TopicError {
             TopicError::MisplacedPlus => "MQTT-4.7.1-3",
             TopicError::NullCharacter => "MQTT-4.7.3-2",
             TopicError::TooLong => "MQTT-4.7.3-3",
+            TopicError::TooManyLevels => "MQTT-4.7.3",
         }
     }
 }
@@ -69,6 +74,19 @@ fn validate_common(s: &str) -> Result<(), TopicError> {
         return Err(TopicError::NullCharacter);
     }
     Ok(())
+}
+
+/// Checks that a topic name or filter has at most `max` levels (0: no limit). Free for the
+/// usual short topics: a topic with more than `max` levels has at least `max` slashes.
+#[inline]
+pub fn check_levels(s: &str, max: usize) -> Result<(), TopicError> {
+    if max == 0 || s.len() < max {
+        return Ok(());
+    }
+    match s.bytes().filter(|&b| b == b'/').count() < max {
+        true => Ok(()),
+        false => Err(TopicError::TooManyLevels),
+    }
 }
 
 /// Checks a topic name, as used by PUBLISH and by the will topic of CONNECT.

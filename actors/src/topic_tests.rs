@@ -350,3 +350,18 @@ fn mqtt_4_8_2_2_a_share_name_is_followed_by_a_filter() {
     assert_eq!(matching_filter("$share/g/a/+"), "a/+");
     assert_eq!(matching_filter("a/+"), "a/+");
 }
+
+#[test]
+fn check_levels_counts_levels_and_0_is_no_limit() {
+    assert_eq!(check_levels("a/b/c", 3), Ok(()));
+    assert_eq!(check_levels("a/b/c/d", 3), Err(TopicError::TooManyLevels));
+    // Empty levels count: "/" has two, "//" three.
+    assert_eq!(check_levels("//", 2), Err(TopicError::TooManyLevels));
+    assert_eq!(check_levels("/", 2), Ok(()));
+    let deep = vec!["a"; 10_000].join("/");
+    assert_eq!(check_levels(&deep, 128), Err(TopicError::TooManyLevels));
+    assert_eq!(check_levels(&deep, 10_000), Ok(()));
+    assert_eq!(check_levels(&deep, 0), Ok(()));
+    // A long topic with few levels passes.
+    assert_eq!(check_levels(&"x".repeat(60_000), 128), Ok(()));
+}

@@ -85,6 +85,13 @@ pub struct SecuritySettings {
 pub struct LimitsSettings {
     /// Bytes, whole packet including the fixed header; 2..=268435460.
     pub max_packet_size: u32,
+    /// Bytes, the packet before CONNECT (the CONNECT itself); 2..=268435460, at most
+    /// max_packet_size in effect.
+    pub max_connect_packet_size: u32,
+    /// 0 = unlimited.
+    pub max_subscriptions_per_client: usize,
+    /// 0 = unlimited.
+    pub max_topic_levels: usize,
     /// -1 = unlimited.
     pub max_connections: i64,
     /// 1..=65535.
@@ -141,6 +148,8 @@ pub struct PersistenceSettings {
     pub on_corruption: OnCorruption,
     /// Delete persistent sessions of clients away this long; 0 = never.
     pub session_expiry_secs: u64,
+    /// Megabytes, all RocksDB memtables together; 0 = no cap of its own.
+    pub write_buffer_cap_mb: u64,
 }
 
 /// `persistence.on_corruption`.
@@ -217,6 +226,9 @@ impl Settings {
         let broker = &self.broker;
         BrokerConfig {
             max_packet_size: limits.max_packet_size,
+            max_connect_packet_size: limits.max_connect_packet_size,
+            max_subscriptions_per_client: limits.max_subscriptions_per_client,
+            max_topic_levels: limits.max_topic_levels,
             // -1 (the only valid negative value) means unlimited.
             max_connections: usize::try_from(limits.max_connections).ok(),
             max_inflight_messages: limits.max_inflight_messages,
@@ -319,6 +331,15 @@ impl Settings {
                 int(self.security.failed_auth_delay_max_ms),
             ),
             ("limits.max_packet_size", int(l.max_packet_size)),
+            (
+                "limits.max_connect_packet_size",
+                int(l.max_connect_packet_size),
+            ),
+            (
+                "limits.max_subscriptions_per_client",
+                int(l.max_subscriptions_per_client),
+            ),
+            ("limits.max_topic_levels", int(l.max_topic_levels)),
             ("limits.max_connections", int(l.max_connections)),
             ("limits.max_inflight_messages", int(l.max_inflight_messages)),
             ("limits.max_keepalive", int(l.max_keepalive)),
@@ -377,6 +398,10 @@ impl Settings {
             (
                 "persistence.session_expiry_secs",
                 int(self.persistence.session_expiry_secs),
+            ),
+            (
+                "persistence.write_buffer_cap_mb",
+                int(self.persistence.write_buffer_cap_mb),
             ),
             ("log.level", s(&self.log.level)),
             ("http.enabled", toml::Value::Boolean(self.http.enabled)),

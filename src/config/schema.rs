@@ -188,6 +188,9 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("security", "failed_auth_delay_ms", int(0, 3_600_000)),
     key("security", "failed_auth_delay_max_ms", int(0, 3_600_000)),
     key("limits", "max_packet_size", int(2, 268_435_460)),
+    key("limits", "max_connect_packet_size", int(2, 268_435_460)),
+    key("limits", "max_subscriptions_per_client", int(0, i64::MAX)),
+    key("limits", "max_topic_levels", int(0, i64::MAX)),
     key("limits", "max_connections", int(-1, i64::MAX)),
     key("limits", "max_inflight_messages", int(1, u16::MAX as i64)),
     key("limits", "max_keepalive", int(1, u16::MAX as i64)),
@@ -242,6 +245,7 @@ pub(super) const SCHEMA: &[KeySpec] = &[
         },
     ),
     key("persistence", "session_expiry_secs", int(0, i64::MAX)),
+    key("persistence", "write_buffer_cap_mb", int(0, 1_048_576)),
     key(
         "log",
         "level",

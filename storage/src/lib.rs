@@ -17,6 +17,8 @@ pub mod records;
 mod refs;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
+#[cfg(feature = "rocksdb")]
+mod rocks_memory;
 pub mod writer;
 
 pub use memory::MemoryStore;
@@ -26,6 +28,8 @@ pub use records::{
 };
 #[cfg(feature = "rocksdb")]
 pub use rocks::{open_rocks, OnCorruption, Opened, RocksStore};
+#[cfg(feature = "rocksdb")]
+pub use rocks_memory::set_write_buffer_cap;
 pub use writer::{CommitWriter, SyncPolicy};
 
 /// Errors a backend can report. Corruption is distinct so the broker can set a store aside.

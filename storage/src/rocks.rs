@@ -98,6 +98,7 @@ fn options() -> Options {
     o.set_max_write_buffer_number(3);
     o.set_keep_log_file_num(3);
     o.set_max_total_wal_size(64 * 1024 * 1024);
+    crate::rocks_memory::cap_write_buffers(&mut o);
     o
 }
 

@@ -60,6 +60,10 @@ pub struct MqttCodec {
     bridge: bool,
 }
 
+/// Room reserved at most, ahead of the bytes, for the rest of a packet whose fixed header is
+/// read: the buffer grows with what arrives (doubling), not with what a header announces.
+const RESERVE_AHEAD: usize = 64 * 1024;
+
 impl MqttCodec {
     /// Server side: version unknown until CONNECT is decoded; then set from it.
     pub fn new(max_packet_size: u32) -> Self {
@@ -102,9 +106,9 @@ impl Decoder for MqttCodec {
     type Item = Packet;
     type Error = DecodeError;
 
-    /// Decodes one packet. A partial packet is `Ok(None)` after reserving room for the rest;
-    /// a packet larger than `max_packet_size` is refused from its fixed header alone, before
-    /// its body is buffered.
+    /// Decodes one packet. A partial packet is `Ok(None)` after reserving room for (part of)
+    /// the rest; a packet larger than `max_packet_size` is refused from its fixed header
+    /// alone, before its body is buffered.
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>, DecodeError> {
         let Some(header) = decode::fixed_header(src, self.version)? else {
             // A fixed header is 2 to 5 bytes; ask for the smallest.
@@ -120,7 +124,7 @@ impl Decoder for MqttCodec {
             });
         }
         if src.len() < total {
-            src.reserve(total - src.len());
+            src.reserve((total - src.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         // The body is decoded from a slice and copied out; the frame is dropped from the

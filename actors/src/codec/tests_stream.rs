@@ -205,3 +205,12 @@ fn version_starts_unknown_and_connect_sets_it() {
     codec.set_version(ProtocolVersion::V311);
     assert_eq!(codec.version(), Some(ProtocolVersion::V311));
 }
+
+#[test]
+fn a_large_packet_reserves_room_as_it_arrives_not_as_announced() {
+    let mut codec = MqttCodec::with_version(ProtocolVersion::V311, MAX);
+    // The fixed header of a 200 MB PUBLISH and 10 bytes of it.
+    let mut buf = BytesMut::from(&hex("30 80 80 80 64 00 03 61 2f 62 01 02 03 04 05")[..]);
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+    assert!(buf.capacity() <= 128 * 1024, "reserved {}", buf.capacity());
+}

@@ -18,7 +18,7 @@ pub(super) const BUF_LEN: usize = 4 * 1024;
 const SPARES: usize = 8;
 
 /// A buffer that grew beyond this (a large packet, a long burst) is freed, not kept.
-const KEEP_AT_MOST: usize = 128 * 1024;
+pub(super) const KEEP_AT_MOST: usize = 128 * 1024;
 
 thread_local! {
     static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
@@ -36,10 +36,19 @@ pub(super) fn take() -> BytesMut {
 
 /// Hand back a buffer whose contents are no longer needed.
 pub(super) fn give(mut buf: BytesMut) {
-    if buf.capacity() == 0 || buf.capacity() > KEEP_AT_MOST {
+    buf.clear();
+    // A buffer advanced past a large packet still owns the room in front of it, which
+    // `capacity()` does not count: take that room back first, so that the size checked is
+    // the whole allocation (else a pooled buffer could hide the megabytes of one large packet,
+    // and `take` would reclaim them).
+    let _ = buf.try_reclaim(buf.capacity() + 1);
+    if buf.capacity() > KEEP_AT_MOST {
+        crate::heap_release::freed(buf.capacity());
         return;
     }
-    buf.clear();
+    if buf.capacity() < BUF_LEN {
+        return;
+    }
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         if p.len() < SPARES {

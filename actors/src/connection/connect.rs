@@ -87,7 +87,10 @@ impl Connection {
             let _ = self.writer.try_send(aliases);
         }
         if let Some(will) = &c.will {
-            if let Err(e) = crate::topic::validate_topic_name(&will.topic) {
+            let levels = self.deps.cfg.max_topic_levels;
+            if let Err(e) = crate::topic::validate_topic_name(&will.topic)
+                .and_then(|_| crate::topic::check_levels(&will.topic, levels))
+            {
                 return self.close(CloseReason::InvalidTopic(e), ctx);
             }
             // A retained Will without retained messages: 5.0 CONNACK 0x9A [MQTT-3.2.2-13];

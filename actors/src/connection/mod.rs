@@ -133,16 +133,13 @@ impl Connection {
         deps.metrics.connections_total.fetch_add(1, Relaxed);
         let (tx, rx) = outbox::channel(WRITER_CAPACITY);
         let metrics = deps.metrics.clone();
-        let max = deps.cfg.max_packet_size;
+        let (max, max_connect) = (deps.cfg.max_packet_size, deps.cfg.max_connect_packet_size);
         let connect_timeout = deps.cfg.connect_timeout;
         Supervise::start(move |ctx| {
             let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
-            ctx.add_stream(PacketReader::new(
-                reader,
-                MqttCodec::new(max),
-                metrics.clone(),
-                watch.clone(),
-            ));
+            let packets =
+                PacketReader::new(reader, MqttCodec::new(max), metrics.clone(), watch.clone());
+            ctx.add_stream(packets.with_connect_limit(max_connect));
             WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
             Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),

@@ -40,6 +40,12 @@ pub(super) struct PacketReader<R> {
     metrics: Arc<Metrics>,
     /// Stamped at every read that returns bytes (the connection's keep-alive counts from it).
     watch: Rc<Watch>,
+    /// The codec's `max_packet_size` once CONNECT is decoded; until then the codec holds
+    /// the smaller limit of packets before CONNECT (`with_connect_limit`). 0: none pending.
+    after_connect: u32,
+    /// `buf` grew beyond what the pool keeps (a large packet): once little is left in it,
+    /// the rest moves to a pool-sized buffer and the large one is freed.
+    oversized: bool,
     /// End of stream or an error was returned: the stream is over.
     done: bool,
 }
@@ -52,17 +58,34 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
             buf: BytesMut::new(),
             metrics,
             watch,
+            after_connect: 0,
+            oversized: false,
             done: false,
         }
+    }
+
+    /// Hold packets before CONNECT (the CONNECT itself) to `max` bytes, so that a peer that
+    /// has not connected cannot make the broker buffer more; the codec's own limit applies
+    /// from CONNECT on.
+    pub(super) fn with_connect_limit(mut self, max: u32) -> Self {
+        let after = self.codec.max_packet_size();
+        if max < after {
+            self.codec.set_max_packet_size(max);
+            self.after_connect = after;
+        }
+        self
     }
 
     /// Read once from the socket into `buf`: 0 bytes means end of stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.buf.capacity() == 0 {
             self.buf = buffers::take();
+            self.oversized = false;
         } else if self.buf.capacity() - self.buf.len() < MIN_ROOM {
             self.buf.reserve(buffers::BUF_LEN);
         }
+        // Large packets only: the codec reserves their room before this read.
+        self.oversized |= self.buf.capacity() > buffers::KEEP_AT_MOST;
         let n = match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf) {
             Poll::Ready(Ok(n)) => n,
             other => return other,
@@ -75,13 +98,19 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     }
 
     /// Hand the buffer back to the pool if it holds nothing; keep only a small partial packet
-    /// in a buffer of its own size. For when the socket has nothing more for now.
+    /// in a buffer of its own size, and the rest after a large packet in a pool-sized buffer.
+    /// For when the socket has nothing more for now.
     fn release(&mut self) {
         if self.buf.is_empty() {
             buffers::give(std::mem::take(&mut self.buf));
         } else if self.buf.len() <= COMPACT_BELOW {
             let partial = BytesMut::from(&self.buf[..]);
             buffers::give(std::mem::replace(&mut self.buf, partial));
+        } else if self.oversized && self.buf.len() <= buffers::BUF_LEN {
+            let mut small = buffers::take();
+            small.extend_from_slice(&self.buf);
+            buffers::give(std::mem::replace(&mut self.buf, small));
+            self.oversized = false;
         }
     }
 
@@ -106,6 +135,10 @@ impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
                     Ok(Some(packet)) => {
                         if this.buf.is_empty() {
                             buffers::give(std::mem::take(&mut this.buf));
+                        }
+                        if this.after_connect != 0 && matches!(packet, Packet::Connect(_)) {
+                            this.codec.set_max_packet_size(this.after_connect);
+                            this.after_connect = 0;
                         }
                         return Poll::Ready(Some(Ok(packet)));
                     }

@@ -153,3 +153,96 @@ async fn a_malformed_packet_ends_the_stream() {
     assert_eq!(got.len(), 2);
     assert!(got[1].is_err());
 }
+
+#[tokio::test]
+async fn after_a_large_packet_the_rest_moves_to_a_small_buffer() {
+    let mut bytes = encode(&[publish(1_000_000)]);
+    let next = encode(&[publish(2_000)]);
+    bytes.extend_from_slice(&next[..1_500]);
+    let mut r = reader(vec![Some(bytes), None, None]);
+    assert_eq!(r.next().await.unwrap().unwrap(), publish(1_000_000));
+    let waker = futures_util::task::noop_waker();
+    assert!(Pin::new(&mut r)
+        .poll_next(&mut Context::from_waker(&waker))
+        .is_pending());
+    assert_eq!(r.buf.len(), 1_500);
+    assert!(
+        r.buf.capacity() <= 2 * buffers::BUF_LEN,
+        "the megabyte buffer is kept: capacity {}",
+        r.buf.capacity()
+    );
+}
+
+#[test]
+fn a_buffer_advanced_past_a_large_packet_is_not_pooled() {
+    // What the reader holds after decoding a packet of 1 MB less 8 KB: the allocation is
+    // whole, but `capacity()` counts only the 8 KB of room after the packet.
+    let mut big = BytesMut::with_capacity(1 << 20);
+    big.resize((1 << 20) - 8 * 1024, 0);
+    bytes::Buf::advance(&mut big, (1 << 20) - 8 * 1024);
+    assert!(big.capacity() <= 128 * 1024);
+    let before = buffers::spares();
+    buffers::give(big);
+    assert_eq!(
+        buffers::spares(),
+        before,
+        "a 1 MB allocation went to the pool"
+    );
+    let mut small = buffers::take();
+    small.extend_from_slice(&[1; 100]);
+    bytes::Buf::advance(&mut small, 100);
+    buffers::give(small);
+    assert_eq!(buffers::spares(), before + 1, "a pool-sized buffer is kept");
+}
+
+#[tokio::test]
+async fn before_connect_the_connect_limit_applies_and_after_it_max_packet_size() {
+    // A CONNECT announcing 256 MB (remaining length 268,435,455), with its protocol level:
+    // refused from its first bytes, nothing reserved for it.
+    let head = vec![
+        0x10, 0xff, 0xff, 0xff, 0x7f, 0, 4, b'M', b'Q', b'T', b'T', 5,
+    ];
+    let mut r = PacketReader::new(
+        Chunks(vec![Some(head), None].into()),
+        MqttCodec::new(1 << 20),
+        Arc::default(),
+        super::super::deadlines::Watch::unwatched(),
+    )
+    .with_connect_limit(100);
+    let got = r.next().await.unwrap();
+    assert!(
+        matches!(
+            got,
+            Err(DecodeError::ConnectTooLarge {
+                size: 268_435_460,
+                max: 100,
+                level: 5
+            })
+        ),
+        "{got:?}"
+    );
+
+    // A CONNECT within the limit, then a 10 KB PUBLISH within max_packet_size.
+    let connect = Packet::Connect(Box::new(crate::codec::Connect {
+        protocol: ProtocolVersion::V311,
+        clean_start: true,
+        keep_alive: 60,
+        client_id: "c".into(),
+        will: None,
+        username: None,
+        password: None,
+        properties: Default::default(),
+    }));
+    let mut bytes = encode(std::slice::from_ref(&connect));
+    assert!(bytes.len() <= 100);
+    bytes.extend(encode(&[publish(10_000)]));
+    let mut r = PacketReader::new(
+        Chunks(vec![Some(bytes)].into()),
+        MqttCodec::new(1 << 20),
+        Arc::default(),
+        super::super::deadlines::Watch::unwatched(),
+    )
+    .with_connect_limit(100);
+    assert_eq!(r.next().await.unwrap().unwrap(), connect);
+    assert_eq!(r.next().await.unwrap().unwrap(), publish(10_000));
+}

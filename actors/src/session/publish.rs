@@ -86,9 +86,11 @@ impl Session {
         ctx: &mut Context<Self>,
     ) {
         self.deps.metrics.publish_received.fetch_add(1, Relaxed);
-        if let Err(e) = topic::validate_topic_name(&p.topic) {
+        if let Err(e) = topic::validate_topic_name(&p.topic)
+            .and_then(|_| topic::check_levels(&p.topic, self.deps.cfg.max_topic_levels))
+        {
             // A PUBLISH topic with wildcards or empty closes the connection [MQTT-3.3.2-2]
-            // (5.0: DISCONNECT 0x90).
+            // (5.0: DISCONNECT 0x90), as does one with more than max_topic_levels levels.
             return self.answer(Reply::close(CloseReason::InvalidTopic(e)));
         }
         if p.qos != QoS::AtMostOnce && p.pkid.is_none() {

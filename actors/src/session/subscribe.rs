@@ -36,6 +36,9 @@ enum FilterRefusal {
     WildcardsUnsupported,
     /// The authorizer refused it.
     NotAuthorized,
+    /// The session holds `max_subscriptions_per_client` subscriptions already (a filter it
+    /// holds is replaced, not refused).
+    TooManySubscriptions,
 }
 
 impl FilterRefusal {
@@ -52,6 +55,7 @@ impl FilterRefusal {
             }
             FilterRefusal::WildcardsUnsupported => ReasonCode::WildcardSubscriptionsNotSupported,
             FilterRefusal::NotAuthorized => ReasonCode::NotAuthorized,
+            FilterRefusal::TooManySubscriptions => ReasonCode::QuotaExceeded,
         }
     }
 
@@ -62,6 +66,7 @@ impl FilterRefusal {
             FilterRefusal::IdentifiersUnsupported => "subscription identifiers are not available",
             FilterRefusal::WildcardsUnsupported => "wildcard subscriptions are not available",
             FilterRefusal::NotAuthorized => "not authorized",
+            FilterRefusal::TooManySubscriptions => "max_subscriptions_per_client reached",
         }
     }
 }
@@ -83,7 +88,14 @@ impl Session {
         opts: SubscriptionOptions,
         with_id: bool,
     ) -> Result<(), FilterRefusal> {
-        topic::validate_topic_filter(filter).map_err(|_| FilterRefusal::Invalid)?;
+        topic::validate_topic_filter(filter)
+            .and_then(|_| topic::check_levels(filter, self.deps.cfg.max_topic_levels))
+            .map_err(|_| FilterRefusal::Invalid)?;
+        let max = self.deps.cfg.max_subscriptions_per_client;
+        let subs = &self.state.subscriptions;
+        if max > 0 && subs.len() >= max && !subs.contains_key(filter) {
+            return Err(FilterRefusal::TooManySubscriptions);
+        }
         // A Share Name without wildcards, then '/' and a topic filter [MQTT-4.8.2-1, -2].
         match topic::parse_share(filter) {
             Some(Err(_)) => return Err(FilterRefusal::Invalid),
@@ -130,6 +142,8 @@ impl Session {
             .as_ref()
             .and_then(|p| p.subscription_identifier);
         let mut outcomes = self.watching_subscriptions().then(Vec::new);
+        // One line per SUBSCRIBE for the filters over the quota, however many there are.
+        let mut quota_logged = false;
         for (filter, opts) in s.filters {
             match self.check_filter(&filter, opts, sub_id.is_some()) {
                 Ok(()) => {
@@ -165,13 +179,17 @@ impl Session {
                     codes.push(code);
                 }
                 Err(refusal) => {
-                    log::info!(
-                        "client {:?} (user {:?}): subscription to {:?} refused: {}",
-                        &*self.client_id,
-                        self.username(),
-                        &*filter,
-                        refusal.describe()
-                    );
+                    let over_quota = refusal == FilterRefusal::TooManySubscriptions;
+                    if !(over_quota && quota_logged) {
+                        quota_logged |= over_quota;
+                        log::info!(
+                            "client {:?} (user {:?}): subscription to {:?} refused: {}",
+                            &*self.client_id,
+                            self.username(),
+                            &*filter,
+                            refusal.describe()
+                        );
+                    }
                     let code = refusal.suback_code(self.protocol);
                     if let Some(o) = outcomes.as_mut() {
                         let refused = FilterOutcome::Refused(code as u8, refusal.describe());
@@ -314,12 +332,17 @@ mod tests {
             ReasonCode::WildcardSubscriptionsNotSupported
         );
         assert_eq!(NotAuthorized.suback_code(v5), ReasonCode::NotAuthorized);
+        assert_eq!(
+            TooManySubscriptions.suback_code(v5),
+            ReasonCode::QuotaExceeded
+        );
         for r in [
             Invalid,
             SharedUnsupported,
             IdentifiersUnsupported,
             WildcardsUnsupported,
             NotAuthorized,
+            TooManySubscriptions,
         ] {
             assert_eq!(r.suback_code(ProtocolVersion::V311).code(), 0x80);
         }

@@ -13,6 +13,10 @@ use bytestring::ByteString;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+/// Roughly what one subscription holds in a trie (node, key, subscriber entry), for
+/// [`crate::heap_release`]: ~1 KB per subscription measured with 100,000 (docs/LIMITS.md).
+const SUBSCRIPTION_BYTES: usize = 1024;
+
 pub struct TopicSubtree {
     key: ByteString,
     trie: Arc<SharedTrie>,
@@ -165,6 +169,8 @@ impl Handler<RemoveSubscription> for TopicSubtree {
                 false
             }
             Some(_) => {
+                // A session's subscriptions go one by one: many make a bulk free.
+                crate::heap_release::freed(SUBSCRIPTION_BYTES);
                 self.metrics.subscriptions.fetch_sub(1, Relaxed);
                 if share.is_some() {
                     self.metrics.shared_subscriptions.fetch_sub(1, Relaxed);
