@@ -83,7 +83,12 @@ impl Broker {
             .unwrap_or(0)
             .max(loaded.body_high_water);
         crate::message::MessageId::ensure_above(max_seq);
-        let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
+        let persist = CommitWriter::start_counted(
+            store.clone(),
+            cfg.sync,
+            cfg.sync_interval,
+            metrics.store_write_errors.clone(),
+        );
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

@@ -51,11 +51,15 @@ pub enum CloseReason {
     ReauthFailed(AuthFailure),
     /// An administrator disconnected the client (admin API, `courtier ctl kick`).
     Administrative,
+    /// The store could not write what this client's packet needs stored before its answer (a
+    /// full disk): closed unanswered, so the client sends it again after reconnecting (5.0:
+    /// DISCONNECT 0x97 "quota exceeded").
+    StoreUnavailable,
 }
 
 impl CloseReason {
     /// The metric labels of [`CloseReason::label`], in the order metrics count them.
-    pub const LABELS: [&'static str; 19] = [
+    pub const LABELS: [&'static str; 20] = [
         "client_disconnect",
         "peer_closed",
         "io_error",
@@ -75,6 +79,7 @@ impl CloseReason {
         "receive_maximum_exceeded",
         "retain_not_supported",
         "revoked",
+        "store_unavailable",
     ];
 
     /// Index in [`CloseReason::LABELS`]: a short, stable name for `courtier_disconnects_total`.
@@ -100,6 +105,7 @@ impl CloseReason {
             CloseReason::ReceiveMaximumExceeded(_) => 16,
             CloseReason::RetainNotSupported => 17,
             CloseReason::Revoked(_) => 18,
+            CloseReason::StoreUnavailable => 19,
         }
     }
 
@@ -159,6 +165,7 @@ impl CloseReason {
             }
             CloseReason::ReauthFailed(_) => ReasonCode::NotAuthorized,
             CloseReason::Administrative => ReasonCode::AdministrativeAction,
+            CloseReason::StoreUnavailable => ReasonCode::QuotaExceeded,
         })
     }
 }
@@ -197,6 +204,9 @@ impl fmt::Display for CloseReason {
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
             CloseReason::Revoked(why) => write!(f, "access revoked by a reload: {why}"),
             CloseReason::SessionGone => f.write_str("session ended"),
+            CloseReason::StoreUnavailable => {
+                f.write_str("the store could not write what the packet needed (disk full?)")
+            }
             CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
             CloseReason::Administrative => f.write_str("disconnected by an administrator"),
         }

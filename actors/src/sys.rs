@@ -158,6 +158,8 @@ impl SysPublisher {
             ("store/messages/bytes", x.retained.payload_bytes.to_string()),
             ("tls/handshake_failures", n(&m.tls_handshake_failures)),
             ("store/corruptions", n(&m.store_corruptions)),
+            ("store/write_errors", n(&m.store_write_errors)),
+            ("store/wal_corruptions", n(&m.store_wal_corruptions)),
         ];
         if let (Some(cur), Some(max)) = (x.heap_current, x.heap_maximum) {
             out.push(("heap/current", cur.to_string()));

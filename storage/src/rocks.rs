@@ -39,8 +39,12 @@ pub(crate) mod layouts;
 mod migrate;
 #[path = "rocks_load.rs"]
 mod rocks_load;
+#[path = "rocks_store.rs"]
+mod rocks_store;
 #[path = "rocks_write.rs"]
 mod rocks_write;
+
+pub use rocks_store::{free_space, RocksStore, REOPEN_FREE};
 
 const CF_SESSIONS: &str = "sessions";
 const CF_BODIES: &str = "bodies";
@@ -72,7 +76,8 @@ pub enum OnCorruption {
     Fail,
 }
 
-pub struct RocksStore {
+/// The open database (`RocksStore` holds it and replaces it when reopening).
+pub(crate) struct RocksDb {
     db: DB,
     path: PathBuf,
     /// Held for each whole write (plan, batch, write), so the counts follow the store's order.
@@ -97,6 +102,12 @@ fn options() -> Options {
     o.set_write_buffer_size(16 * 1024 * 1024);
     o.set_max_write_buffer_number(3);
     o.set_keep_log_file_num(3);
+    // RocksDB's own LOG: only its start-up header (version, options). The linked library
+    // (Debian's librocksdb 7.8) asserts, aborting the process, when it writes a log file again
+    // after a failed write; on a full disk the warnings it logs about the failure would do
+    // exactly that. Courtier logs store errors itself.
+    o.set_log_level(rocksdb::LogLevel::Fatal);
+    o.set_stats_dump_period_sec(0);
     o.set_max_total_wal_size(64 * 1024 * 1024);
     o
 }
@@ -134,10 +145,21 @@ fn backend(e: rocksdb::Error) -> StoreError {
 }
 
 /// Open (or create) the store at `path` and load it, handling corruption as `policy` says.
+///
+/// On a disk with less than [`REOPEN_FREE`] bytes free this is an error
+/// (`StoreError::Unavailable`), not an attempt: opening writes files, and RocksDB failing to
+/// write its own LOG aborts the process (see `rocks_store.rs`).
 pub fn open_rocks(path: &Path, policy: OnCorruption) -> StoreResult<Opened> {
-    match RocksStore::open_and_load(path) {
-        Ok((store, loaded)) => Ok(Opened {
-            store: Arc::new(store),
+    let existing = path.ancestors().find(|p| p.exists()).unwrap_or(path);
+    let free = free_space(existing)?;
+    if free < REOPEN_FREE {
+        return Err(StoreError::Unavailable(format!(
+            "only {free} bytes free on its file system; opening it needs {REOPEN_FREE}"
+        )));
+    }
+    match RocksDb::open_and_load(path) {
+        Ok((db, loaded)) => Ok(Opened {
+            store: Arc::new(RocksStore::new(db)),
             loaded,
             moved_aside: None,
         }),
@@ -154,9 +176,9 @@ pub fn open_rocks(path: &Path, policy: OnCorruption) -> StoreResult<Opened> {
                 path.display(),
                 aside.display()
             );
-            let (store, loaded) = RocksStore::open_and_load(path)?;
+            let (db, loaded) = RocksDb::open_and_load(path)?;
             Ok(Opened {
-                store: Arc::new(store),
+                store: Arc::new(RocksStore::new(db)),
                 loaded,
                 moved_aside: Some(aside),
             })
@@ -181,8 +203,8 @@ fn aside_path(path: &Path) -> PathBuf {
     aside
 }
 
-impl RocksStore {
-    fn open_and_load(path: &Path) -> StoreResult<(RocksStore, Loaded)> {
+impl RocksDb {
+    pub(crate) fn open_and_load(path: &Path) -> StoreResult<(RocksDb, Loaded)> {
         // A non-empty directory without CURRENT has lost files: RocksDB would create a new
         // database over the remains.
         if path.is_dir()
@@ -198,7 +220,7 @@ impl RocksStore {
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
         let db = DB::open_cf_descriptors(&options(), path, cfs).map_err(backend)?;
-        let store = RocksStore {
+        let store = RocksDb {
             db,
             path: path.to_path_buf(),
             refs: Mutex::new(BodyRefs::default()),
@@ -285,7 +307,7 @@ impl RocksStore {
     }
 }
 
-impl Store for RocksStore {
+impl Store for RocksDb {
     fn load(&self) -> StoreResult<Loaded> {
         let mut refs = self.refs();
         self.load_locked(&mut refs)

@@ -7,7 +7,7 @@ use crate::{Store, StoreError};
 use std::path::Path;
 
 /// Test hooks: write what a running broker never writes.
-impl crate::RocksStore {
+impl super::RocksDb {
     pub(crate) fn write_schema_for_test(&self, version: u16) {
         self.db
             .put_cf(
@@ -48,6 +48,37 @@ impl crate::RocksStore {
             &crate::encoding::body_key(id),
             &crate::encoding::encode(&body),
         );
+    }
+}
+
+/// The same hooks on the store the tests hold.
+impl crate::RocksStore {
+    fn db_for_test<R>(&self, f: impl FnOnce(&super::RocksDb) -> R) -> R {
+        self.with(|db| Ok(f(db))).unwrap()
+    }
+
+    pub(crate) fn write_schema_for_test(&self, version: u16) {
+        self.db_for_test(|db| db.write_schema_for_test(version))
+    }
+
+    pub(crate) fn put_raw_for_test(&self, cf: &str, key: &[u8], value: &[u8]) {
+        self.db_for_test(|db| db.put_raw_for_test(cf, key, value))
+    }
+
+    pub(crate) fn schema_for_test(&self) -> u16 {
+        self.db_for_test(|db| db.schema_for_test())
+    }
+
+    pub(crate) fn sequence_for_test(&self) -> u64 {
+        self.db_for_test(|db| db.sequence_for_test())
+    }
+
+    pub(crate) fn raw_for_test(&self, cf: &str) -> Vec<super::KeyValue> {
+        self.db_for_test(|db| db.raw_for_test(cf))
+    }
+
+    pub(crate) fn put_orphan_body_for_test(&self, id: u64, body: crate::MessageBody) {
+        self.db_for_test(|db| db.put_orphan_body_for_test(id, body))
     }
 }
 
