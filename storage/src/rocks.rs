@@ -17,6 +17,10 @@
 //! `OnCorruption::Fail` the error is returned. A store written by a newer schema is never
 //! touched: that is always an error. A store locked by another process is an error too, not
 //! corruption.
+//!
+//! Opening at start-up is `rocks_open.rs` (with the check for a damaged write-ahead log,
+//! `rocks_wal.rs`); the broker holds the database through `RocksStore` (`rocks_store.rs`),
+//! which takes it out of service after a failed write (a full disk) and reopens it.
 
 use crate::encoding::{
     body_key, client_range, decode, encode, inbound_key, message_key, parse_body_key,
@@ -26,8 +30,8 @@ use crate::records::*;
 use crate::refs::{BodyRefs, Repairs, Step};
 use crate::{Store, StoreError, StoreResult};
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, ErrorKind, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    ColumnFamily, ColumnFamilyDescriptor, DBRecoveryMode, ErrorKind, IteratorMode, LogLevel,
+    Options, WriteBatch, WriteOptions, DB,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,10 +43,19 @@ pub(crate) mod layouts;
 mod migrate;
 #[path = "rocks_load.rs"]
 mod rocks_load;
+#[path = "rocks_open.rs"]
+mod rocks_open;
 #[path = "rocks_store.rs"]
 mod rocks_store;
+#[path = "rocks_wal.rs"]
+mod rocks_wal;
 #[path = "rocks_write.rs"]
 mod rocks_write;
+
+use rocks_open::aside_path;
+pub use rocks_open::open_rocks;
+use rocks_wal::open_checking_wal;
+pub use rocks_wal::WalDamage;
 
 pub use rocks_store::{free_space, RocksStore, REOPEN_FREE};
 
@@ -90,6 +103,8 @@ pub struct Opened {
     pub loaded: Loaded,
     /// Where a corrupt store was moved, if it was.
     pub moved_aside: Option<PathBuf>,
+    /// A damaged write-ahead log found at open (the store holds what preceded the damage).
+    pub wal_damage: Option<WalDamage>,
 }
 
 fn options() -> Options {
@@ -144,67 +159,21 @@ fn backend(e: rocksdb::Error) -> StoreError {
     }
 }
 
-/// Open (or create) the store at `path` and load it, handling corruption as `policy` says.
-///
-/// On a disk with less than [`REOPEN_FREE`] bytes free this is an error
-/// (`StoreError::Unavailable`), not an attempt: opening writes files, and RocksDB failing to
-/// write its own LOG aborts the process (see `rocks_store.rs`).
-pub fn open_rocks(path: &Path, policy: OnCorruption) -> StoreResult<Opened> {
-    let existing = path.ancestors().find(|p| p.exists()).unwrap_or(path);
-    let free = free_space(existing)?;
-    if free < REOPEN_FREE {
-        return Err(StoreError::Unavailable(format!(
-            "only {free} bytes free on its file system; opening it needs {REOPEN_FREE}"
-        )));
-    }
-    match RocksDb::open_and_load(path) {
-        Ok((db, loaded)) => Ok(Opened {
-            store: Arc::new(RocksStore::new(db)),
-            loaded,
-            moved_aside: None,
-        }),
-        Err(StoreError::Corrupt(why)) if policy == OnCorruption::MoveAside => {
-            let aside = aside_path(path);
-            std::fs::rename(path, &aside).map_err(|e| {
-                StoreError::Backend(format!(
-                    "store at {} is corrupt ({why}) and could not be moved aside: {e}",
-                    path.display()
-                ))
-            })?;
-            log::error!(
-                "store at {} is corrupt ({why}); moved it to {} and starting with an empty store",
-                path.display(),
-                aside.display()
-            );
-            let (db, loaded) = RocksDb::open_and_load(path)?;
-            Ok(Opened {
-                store: Arc::new(RocksStore::new(db)),
-                loaded,
-                moved_aside: Some(aside),
-            })
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn aside_path(path: &Path) -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".corrupt-{stamp}"));
-    let mut aside = path.with_file_name(&name);
-    let mut n = 1;
-    while aside.exists() {
-        aside = path.with_file_name(format!("{}-{n}", name.to_string_lossy()));
-        n += 1;
-    }
-    aside
-}
-
 impl RocksDb {
+    /// Open (recovering the WAL to the last consistent point, as RocksDB does by default) and
+    /// load.
     pub(crate) fn open_and_load(path: &Path) -> StoreResult<(RocksDb, Loaded)> {
+        Self::open_and_load_with(path, DBRecoveryMode::PointInTime, LogLevel::Fatal)
+    }
+
+    /// Open and load, recovering the WAL in `mode`, with RocksDB's LOG at `level` (anything
+    /// above `Fatal` only for an open that looks at the LOG and is closed again: see
+    /// `options`).
+    pub(crate) fn open_and_load_with(
+        path: &Path,
+        mode: DBRecoveryMode,
+        level: LogLevel,
+    ) -> StoreResult<(RocksDb, Loaded)> {
         // A non-empty directory without CURRENT has lost files: RocksDB would create a new
         // database over the remains.
         if path.is_dir()
@@ -219,7 +188,10 @@ impl RocksDb {
         let cfs = CFS
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
-        let db = DB::open_cf_descriptors(&options(), path, cfs).map_err(backend)?;
+        let mut opts = options();
+        opts.set_wal_recovery_mode(mode);
+        opts.set_log_level(level);
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(backend)?;
         let store = RocksDb {
             db,
             path: path.to_path_buf(),

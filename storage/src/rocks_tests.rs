@@ -226,9 +226,38 @@ fn truncated_wal_tail_loses_only_the_torn_write() {
             f.set_len(len - 37).unwrap();
         }
     }
-    let opened = open_rocks(&path, OnCorruption::Fail).expect("a torn WAL tail is recoverable");
+    // With "fail", nothing is recovered or touched: the open is an error.
+    let wal = files_with_ext(&path, "log");
+    let before: Vec<Vec<u8>> = wal.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert!(matches!(
+        open_rocks(&path, OnCorruption::Fail),
+        Err(StoreError::Corrupt(_))
+    ));
+    let after: Vec<Vec<u8>> = wal.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(before, after, "left as it was");
+
+    let opened =
+        open_rocks(&path, OnCorruption::MoveAside).expect("a torn WAL tail is recoverable");
     let n = opened.loaded.retained.len();
     assert!((45..=50).contains(&n), "recovered {n} of 50");
+    let damage = opened.wal_damage.expect("the torn tail is reported");
+    assert!(opened.moved_aside.is_none(), "the store itself is kept");
+    assert_eq!(
+        files_with_ext(&damage.copy, "log")
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect::<Vec<_>>(),
+        before,
+        "a copy of the damaged log beside the store"
+    );
+    let name = damage.copy.file_name().unwrap().to_string_lossy();
+    assert!(name.starts_with("db.wal-corrupt-"), "{name}");
+    // Reported once: the next open finds nothing wrong.
+    drop(opened.store);
+    assert!(open_rocks(&path, OnCorruption::Fail)
+        .unwrap()
+        .wal_damage
+        .is_none());
 }
 
 #[test]
