@@ -78,6 +78,7 @@ pub fn store(e: &courtier_storage::StoreError, path: &Path) -> String {
              backup made before the upgrade"
             .into(),
         StoreError::Io(io) => self::path(io, path),
+        StoreError::Unavailable(_) => "free some space on that disk, then start again".into(),
         _ => "check the folder and the disk (free space, permissions)".into(),
     }
 }

@@ -36,14 +36,27 @@ pub struct Server {
     shutdown_timeout: Duration,
 }
 
+/// What opening the store found wrong (each is logged at ERROR by the store and counted).
+#[derive(Clone, Copy, Default)]
+pub struct StoreFindings {
+    /// A corrupt store was moved aside.
+    pub corrupted: bool,
+    /// A damaged write-ahead log was recovered up to the damage (a copy kept beside it).
+    pub wal_damaged: bool,
+}
+
 /// The store the settings ask for, opened and read: RocksDB in `persistence.data_dir`, or
-/// memory when persistence is disabled. Returns the store, its contents, and whether a corrupt
-/// store was moved aside.
-pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bool)> {
+/// memory when persistence is disabled. Returns the store, its contents, and what was found
+/// wrong with it.
+pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, StoreFindings)> {
     let p = &settings.persistence;
     if !p.enabled {
         log::info!("persistence disabled: sessions and retained messages live in memory only");
-        return Ok((Arc::new(MemoryStore::new()), Loaded::default(), false));
+        return Ok((
+            Arc::new(MemoryStore::new()),
+            Loaded::default(),
+            StoreFindings::default(),
+        ));
     }
     std::fs::create_dir_all(&p.data_dir).map_err(|e| {
         io::Error::new(
@@ -75,21 +88,25 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
         opened.loaded.retained.len(),
         p.sync
     );
-    Ok((opened.store, opened.loaded, opened.moved_aside.is_some()))
+    let findings = StoreFindings {
+        corrupted: opened.moved_aside.is_some(),
+        wal_damaged: opened.wal_damage.is_some(),
+    };
+    Ok((opened.store, opened.loaded, findings))
 }
 
 impl Server {
     /// Start on the current actix System with the store the settings ask for.
     pub async fn start_configured(settings: &Settings) -> io::Result<Server> {
         let bound = listeners::bind(settings).await?;
-        let (store, loaded, corrupted) = open_store(settings)?;
+        let (store, loaded, found) = open_store(settings)?;
         let server = Server::start_with(settings, bound, store, loaded).await?;
-        if corrupted {
-            server
-                .broker
-                .metrics()
-                .store_corruptions
-                .fetch_add(1, Relaxed);
+        let metrics = server.broker.metrics();
+        if found.corrupted {
+            metrics.store_corruptions.fetch_add(1, Relaxed);
+        }
+        if found.wal_damaged {
+            metrics.store_wal_corruptions.fetch_add(1, Relaxed);
         }
         Ok(server)
     }

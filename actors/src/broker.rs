@@ -111,7 +111,12 @@ impl Broker {
                 )
             })
             .collect();
-        let persist = CommitWriter::start(store.clone(), cfg.sync, cfg.sync_interval);
+        let persist = CommitWriter::start_counted(
+            store.clone(),
+            cfg.sync,
+            cfg.sync_interval,
+            metrics.store_write_errors.clone(),
+        );
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

@@ -54,11 +54,15 @@ pub enum CloseReason {
     /// A handler of this client's Connection or Session panicked (supervision.rs): that
     /// client alone is disconnected, its Will published; 5.0 DISCONNECT 0x83.
     InternalError,
+    /// The store could not write what this client's packet needs stored before its answer (a
+    /// full disk): closed unanswered, so the client sends it again after reconnecting (5.0:
+    /// DISCONNECT 0x97 "quota exceeded").
+    StoreUnavailable,
 }
 
 impl CloseReason {
     /// The metric labels of [`CloseReason::label`], in the order metrics count them.
-    pub const LABELS: [&'static str; 20] = [
+    pub const LABELS: [&'static str; 21] = [
         "client_disconnect",
         "peer_closed",
         "io_error",
@@ -79,6 +83,7 @@ impl CloseReason {
         "retain_not_supported",
         "revoked",
         "internal_error",
+        "store_unavailable",
     ];
 
     /// Index in [`CloseReason::LABELS`]: a short, stable name for `courtier_disconnects_total`.
@@ -105,6 +110,7 @@ impl CloseReason {
             CloseReason::RetainNotSupported => 17,
             CloseReason::Revoked(_) => 18,
             CloseReason::InternalError => 19,
+            CloseReason::StoreUnavailable => 20,
         }
     }
 
@@ -165,6 +171,7 @@ impl CloseReason {
             CloseReason::ReauthFailed(_) => ReasonCode::NotAuthorized,
             CloseReason::Administrative => ReasonCode::AdministrativeAction,
             CloseReason::InternalError => ReasonCode::ImplementationSpecificError,
+            CloseReason::StoreUnavailable => ReasonCode::QuotaExceeded,
         })
     }
 }
@@ -203,6 +210,9 @@ impl fmt::Display for CloseReason {
             CloseReason::ServerShutdown => f.write_str("broker shutting down"),
             CloseReason::Revoked(why) => write!(f, "access revoked by a reload: {why}"),
             CloseReason::SessionGone => f.write_str("session ended"),
+            CloseReason::StoreUnavailable => {
+                f.write_str("the store could not write what the packet needed (disk full?)")
+            }
             CloseReason::ReauthFailed(e) => write!(f, "re-authentication failed: {}", e.name()),
             CloseReason::Administrative => f.write_str("disconnected by an administrator"),
             CloseReason::InternalError => f.write_str("broker fault (a handler panicked)"),

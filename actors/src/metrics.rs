@@ -7,7 +7,7 @@
 use crate::codec::{ProtocolVersion, QoS};
 use crate::supervision::ActorKind;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The protocol versions, in the order their counts are kept and shown.
@@ -151,6 +151,10 @@ pub struct Metrics {
     pub sessions_expired: AtomicU64,
     /// Corrupt stores moved aside at start-up.
     pub store_corruptions: AtomicU64,
+    /// Store writes that failed (a full disk), counted by the store's writer thread.
+    pub store_write_errors: Arc<AtomicU64>,
+    /// Write-ahead logs found damaged at start-up (what they still held was dropped).
+    pub store_wal_corruptions: AtomicU64,
     /// Connections closed, by `CloseReason::label_index` (keep-alive timeouts among them).
     disconnects: [AtomicU64; crate::close::CloseReason::LABELS.len()],
     /// CONNECTs refused by authentication, by `AuthFailure` (see `AUTH_FAILURES`).
@@ -217,6 +221,8 @@ impl Default for Metrics {
             panics: Default::default(),
             sessions_expired: AtomicU64::new(0),
             store_corruptions: AtomicU64::new(0),
+            store_write_errors: Arc::default(),
+            store_wal_corruptions: AtomicU64::new(0),
             disconnects: Default::default(),
             auth_refusals: Default::default(),
         }

@@ -160,6 +160,8 @@ impl SysPublisher {
             ("store/corruptions", n(&m.store_corruptions)),
             // Courtier's own: panics caught in actor handlers, all kinds (supervision.rs).
             ("panics", m.panics_total().to_string()),
+            ("store/write_errors", n(&m.store_write_errors)),
+            ("store/wal_corruptions", n(&m.store_wal_corruptions)),
         ];
         if let (Some(cur), Some(max)) = (x.heap_current, x.heap_maximum) {
             out.push(("heap/current", cur.to_string()));

@@ -142,6 +142,18 @@ pub async fn render(broker: &Broker) -> String {
         "Stores that could not be read at start-up and were set aside (persistence.on_corruption = \"move_aside\")",
         m.store_corruptions.load(Relaxed),
     );
+    counter(
+        &mut reg,
+        "courtier_store_write_errors",
+        "Store writes that failed (e.g. a full disk); what they carried was not acknowledged",
+        m.store_write_errors.load(Relaxed),
+    );
+    counter(
+        &mut reg,
+        "courtier_store_wal_corruptions",
+        "Write-ahead logs found damaged at start-up; a copy is kept beside the store (store.wal-corrupt-<unix time>)",
+        m.store_wal_corruptions.load(Relaxed),
+    );
     let online = m.clients_connected.load(Relaxed).max(0);
     let sessions = m.sessions.load(Relaxed).max(online);
     gauge_family(

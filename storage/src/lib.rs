@@ -9,7 +9,10 @@
 //! - `rocks`: `RocksStore` (feature `rocksdb`, on by default) with column families `sessions`,
 //!   `bodies`, `messages`, `inbound`, `retained` and `meta`; corruption handling and the
 //!   migration of older stores at open.
-//! - `writer`: `CommitWriter`, the group-commit thread every write goes through.
+//!   A failed write (a full disk) takes the database out of service until it can be reopened
+//!   (`rocks_store.rs`).
+//! - `writer`: `CommitWriter`, the group-commit thread every write goes through; it reports a
+//!   failing store once per episode and counts the failed writes.
 
 pub mod encoding;
 pub mod memory;
@@ -45,6 +48,10 @@ pub enum StoreError {
     Backend(String),
     #[error("store writer has stopped")]
     Stopped,
+    /// Writes are refused for now: an earlier one failed (a full disk) and the store has not
+    /// been able to take writes again yet.
+    #[error("store is not writable: {0}")]
+    Unavailable(String),
     /// A batch the store refuses, written by a broker bug (e.g. an entry whose body was never
     /// stored); nothing of the batch is written.
     #[error("invalid store write: {0}")]

@@ -29,7 +29,7 @@ use crate::encoding::decode_version;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-impl RocksStore {
+impl RocksDb {
     /// Rewrite a store of schema version `from` (1 or 2) in the current layouts.
     pub(super) fn migrate(&self, from: u16) -> StoreResult<()> {
         let started = std::time::Instant::now();

@@ -17,6 +17,10 @@
 //! `OnCorruption::Fail` the error is returned. A store written by a newer schema is never
 //! touched: that is always an error. A store locked by another process is an error too, not
 //! corruption.
+//!
+//! Opening at start-up is `rocks_open.rs` (with the check for a damaged write-ahead log,
+//! `rocks_wal.rs`); the broker holds the database through `RocksStore` (`rocks_store.rs`),
+//! which takes it out of service after a failed write (a full disk) and reopens it.
 
 use crate::encoding::{
     body_key, client_range, decode, encode, inbound_key, message_key, parse_body_key,
@@ -26,8 +30,8 @@ use crate::records::*;
 use crate::refs::{BodyRefs, Repairs, Step};
 use crate::{Store, StoreError, StoreResult};
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, ErrorKind, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    ColumnFamily, ColumnFamilyDescriptor, DBRecoveryMode, ErrorKind, IteratorMode, LogLevel,
+    Options, WriteBatch, WriteOptions, DB,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,8 +43,21 @@ pub(crate) mod layouts;
 mod migrate;
 #[path = "rocks_load.rs"]
 mod rocks_load;
+#[path = "rocks_open.rs"]
+mod rocks_open;
+#[path = "rocks_store.rs"]
+mod rocks_store;
+#[path = "rocks_wal.rs"]
+mod rocks_wal;
 #[path = "rocks_write.rs"]
 mod rocks_write;
+
+use rocks_open::aside_path;
+pub use rocks_open::open_rocks;
+use rocks_wal::open_checking_wal;
+pub use rocks_wal::WalDamage;
+
+pub use rocks_store::{free_space, RocksStore, REOPEN_FREE};
 
 const CF_SESSIONS: &str = "sessions";
 const CF_BODIES: &str = "bodies";
@@ -72,7 +89,8 @@ pub enum OnCorruption {
     Fail,
 }
 
-pub struct RocksStore {
+/// The open database (`RocksStore` holds it and replaces it when reopening).
+pub(crate) struct RocksDb {
     db: DB,
     path: PathBuf,
     /// Held for each whole write (plan, batch, write), so the counts follow the store's order.
@@ -85,6 +103,8 @@ pub struct Opened {
     pub loaded: Loaded,
     /// Where a corrupt store was moved, if it was.
     pub moved_aside: Option<PathBuf>,
+    /// A damaged write-ahead log found at open (the store holds what preceded the damage).
+    pub wal_damage: Option<WalDamage>,
 }
 
 fn options() -> Options {
@@ -97,6 +117,12 @@ fn options() -> Options {
     o.set_write_buffer_size(16 * 1024 * 1024);
     o.set_max_write_buffer_number(3);
     o.set_keep_log_file_num(3);
+    // RocksDB's own LOG: only its start-up header (version, options). The linked library
+    // (Debian's librocksdb 7.8) asserts, aborting the process, when it writes a log file again
+    // after a failed write; on a full disk the warnings it logs about the failure would do
+    // exactly that. Courtier logs store errors itself.
+    o.set_log_level(rocksdb::LogLevel::Fatal);
+    o.set_stats_dump_period_sec(0);
     o.set_max_total_wal_size(64 * 1024 * 1024);
     crate::rocks_memory::cap_write_buffers(&mut o);
     o
@@ -134,56 +160,21 @@ fn backend(e: rocksdb::Error) -> StoreError {
     }
 }
 
-/// Open (or create) the store at `path` and load it, handling corruption as `policy` says.
-pub fn open_rocks(path: &Path, policy: OnCorruption) -> StoreResult<Opened> {
-    match RocksStore::open_and_load(path) {
-        Ok((store, loaded)) => Ok(Opened {
-            store: Arc::new(store),
-            loaded,
-            moved_aside: None,
-        }),
-        Err(StoreError::Corrupt(why)) if policy == OnCorruption::MoveAside => {
-            let aside = aside_path(path);
-            std::fs::rename(path, &aside).map_err(|e| {
-                StoreError::Backend(format!(
-                    "store at {} is corrupt ({why}) and could not be moved aside: {e}",
-                    path.display()
-                ))
-            })?;
-            log::error!(
-                "store at {} is corrupt ({why}); moved it to {} and starting with an empty store",
-                path.display(),
-                aside.display()
-            );
-            let (store, loaded) = RocksStore::open_and_load(path)?;
-            Ok(Opened {
-                store: Arc::new(store),
-                loaded,
-                moved_aside: Some(aside),
-            })
-        }
-        Err(e) => Err(e),
+impl RocksDb {
+    /// Open (recovering the WAL to the last consistent point, as RocksDB does by default) and
+    /// load.
+    pub(crate) fn open_and_load(path: &Path) -> StoreResult<(RocksDb, Loaded)> {
+        Self::open_and_load_with(path, DBRecoveryMode::PointInTime, LogLevel::Fatal)
     }
-}
 
-fn aside_path(path: &Path) -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".corrupt-{stamp}"));
-    let mut aside = path.with_file_name(&name);
-    let mut n = 1;
-    while aside.exists() {
-        aside = path.with_file_name(format!("{}-{n}", name.to_string_lossy()));
-        n += 1;
-    }
-    aside
-}
-
-impl RocksStore {
-    fn open_and_load(path: &Path) -> StoreResult<(RocksStore, Loaded)> {
+    /// Open and load, recovering the WAL in `mode`, with RocksDB's LOG at `level` (anything
+    /// above `Fatal` only for an open that looks at the LOG and is closed again: see
+    /// `options`).
+    pub(crate) fn open_and_load_with(
+        path: &Path,
+        mode: DBRecoveryMode,
+        level: LogLevel,
+    ) -> StoreResult<(RocksDb, Loaded)> {
         // A non-empty directory without CURRENT has lost files: RocksDB would create a new
         // database over the remains.
         if path.is_dir()
@@ -198,8 +189,11 @@ impl RocksStore {
         let cfs = CFS
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
-        let db = DB::open_cf_descriptors(&options(), path, cfs).map_err(backend)?;
-        let store = RocksStore {
+        let mut opts = options();
+        opts.set_wal_recovery_mode(mode);
+        opts.set_log_level(level);
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(backend)?;
+        let store = RocksDb {
             db,
             path: path.to_path_buf(),
             refs: Mutex::new(BodyRefs::default()),
@@ -286,7 +280,7 @@ impl RocksStore {
     }
 }
 
-impl Store for RocksStore {
+impl Store for RocksDb {
     fn load(&self) -> StoreResult<Loaded> {
         let mut refs = self.refs();
         self.load_locked(&mut refs)

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl RocksStore {
+impl RocksDb {
     fn high_water(&self) -> StoreResult<u64> {
         match self
             .db

@@ -7,7 +7,7 @@ use crate::{Store, StoreError};
 use std::path::Path;
 
 /// Test hooks: write what a running broker never writes.
-impl crate::RocksStore {
+impl super::RocksDb {
     pub(crate) fn write_schema_for_test(&self, version: u16) {
         self.db
             .put_cf(
@@ -48,6 +48,37 @@ impl crate::RocksStore {
             &crate::encoding::body_key(id),
             &crate::encoding::encode(&body),
         );
+    }
+}
+
+/// The same hooks on the store the tests hold.
+impl crate::RocksStore {
+    fn db_for_test<R>(&self, f: impl FnOnce(&super::RocksDb) -> R) -> R {
+        self.with(|db| Ok(f(db))).unwrap()
+    }
+
+    pub(crate) fn write_schema_for_test(&self, version: u16) {
+        self.db_for_test(|db| db.write_schema_for_test(version))
+    }
+
+    pub(crate) fn put_raw_for_test(&self, cf: &str, key: &[u8], value: &[u8]) {
+        self.db_for_test(|db| db.put_raw_for_test(cf, key, value))
+    }
+
+    pub(crate) fn schema_for_test(&self) -> u16 {
+        self.db_for_test(|db| db.schema_for_test())
+    }
+
+    pub(crate) fn sequence_for_test(&self) -> u64 {
+        self.db_for_test(|db| db.sequence_for_test())
+    }
+
+    pub(crate) fn raw_for_test(&self, cf: &str) -> Vec<super::KeyValue> {
+        self.db_for_test(|db| db.raw_for_test(cf))
+    }
+
+    pub(crate) fn put_orphan_body_for_test(&self, id: u64, body: crate::MessageBody) {
+        self.db_for_test(|db| db.put_orphan_body_for_test(id, body))
     }
 }
 
@@ -195,9 +226,38 @@ fn truncated_wal_tail_loses_only_the_torn_write() {
             f.set_len(len - 37).unwrap();
         }
     }
-    let opened = open_rocks(&path, OnCorruption::Fail).expect("a torn WAL tail is recoverable");
+    // With "fail", nothing is recovered or touched: the open is an error.
+    let wal = files_with_ext(&path, "log");
+    let before: Vec<Vec<u8>> = wal.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert!(matches!(
+        open_rocks(&path, OnCorruption::Fail),
+        Err(StoreError::Corrupt(_))
+    ));
+    let after: Vec<Vec<u8>> = wal.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(before, after, "left as it was");
+
+    let opened =
+        open_rocks(&path, OnCorruption::MoveAside).expect("a torn WAL tail is recoverable");
     let n = opened.loaded.retained.len();
     assert!((45..=50).contains(&n), "recovered {n} of 50");
+    let damage = opened.wal_damage.expect("the torn tail is reported");
+    assert!(opened.moved_aside.is_none(), "the store itself is kept");
+    assert_eq!(
+        files_with_ext(&damage.copy, "log")
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect::<Vec<_>>(),
+        before,
+        "a copy of the damaged log beside the store"
+    );
+    let name = damage.copy.file_name().unwrap().to_string_lossy();
+    assert!(name.starts_with("db.wal-corrupt-"), "{name}");
+    // Reported once: the next open finds nothing wrong.
+    drop(opened.store);
+    assert!(open_rocks(&path, OnCorruption::Fail)
+        .unwrap()
+        .wal_damage
+        .is_none());
 }
 
 #[test]

@@ -11,7 +11,7 @@ struct EntryView<'a> {
     inline: Option<&'a MessageBody>,
 }
 
-impl RocksStore {
+impl RocksDb {
     /// Add one step to the batch of a write.
     pub(super) fn add_to_batch(&self, batch: &mut WriteBatch, step: Step<'_>) {
         let op = match step {

@@ -7,6 +7,7 @@
 //! one (so a caller may submit, then act, then await).
 
 use crate::{Op, Store, StoreError, StoreResult};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -40,6 +41,7 @@ pub struct CommitWriter {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     policy: SyncPolicy,
+    write_errors: Arc<AtomicU64>,
 }
 
 /// Completion of a submitted batch.
@@ -67,16 +69,33 @@ impl Commit {
 
 impl CommitWriter {
     pub fn start(store: Arc<dyn Store>, policy: SyncPolicy, sync_interval: Duration) -> Arc<Self> {
+        Self::start_counted(store, policy, sync_interval, Arc::default())
+    }
+
+    /// `start`, counting the writes that fail in `write_errors`.
+    pub fn start_counted(
+        store: Arc<dyn Store>,
+        policy: SyncPolicy,
+        sync_interval: Duration,
+        write_errors: Arc<AtomicU64>,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel();
+        let errors = write_errors.clone();
         let thread = std::thread::Builder::new()
             .name("courtier-store".into())
-            .spawn(move || run(store, rx, policy, sync_interval))
+            .spawn(move || run(store, rx, policy, sync_interval, &errors))
             .expect("spawn the store writer thread");
         Arc::new(CommitWriter {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             policy,
+            write_errors,
         })
+    }
+
+    /// Writes that failed since start.
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors.load(Relaxed)
     }
 
     fn send(&self, job: Job) -> bool {
@@ -138,10 +157,23 @@ impl Drop for CommitWriter {
     }
 }
 
-fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Job>, policy: SyncPolicy, interval: Duration) {
+/// A run of failed writes: reported when it starts and when it ends.
+struct Episode {
+    since: Instant,
+    failed: u64,
+}
+
+fn run(
+    store: Arc<dyn Store>,
+    rx: mpsc::Receiver<Job>,
+    policy: SyncPolicy,
+    interval: Duration,
+    write_errors: &AtomicU64,
+) {
     let sync = policy == SyncPolicy::Always;
     let mut last_sync = Instant::now();
     let mut dirty = false;
+    let mut failing: Option<Episode> = None;
     loop {
         let first = match rx.recv_timeout(interval) {
             Ok(job) => job,
@@ -177,13 +209,44 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Job>, policy: SyncPolicy, inter
             store.write(&ops, sync)
         };
         dirty |= !ops.is_empty() && !sync;
-        if let Err(e) = &result {
-            log::error!("store write of {} ops failed: {e}", ops.len());
+        match &result {
+            Err(e) => {
+                write_errors.fetch_add(1, Relaxed);
+                match &mut failing {
+                    Some(episode) => {
+                        episode.failed += 1;
+                        log::debug!("store write of {} ops failed: {e}", ops.len());
+                    }
+                    None => {
+                        log::error!(
+                            "store write of {} ops failed: {e}; until the store writes again, \
+                             what needs it is not acknowledged (QoS 1/2 messages for persistent \
+                             sessions, retained messages, subscriptions of persistent sessions) \
+                             and clean sessions go on",
+                            ops.len()
+                        );
+                        failing = Some(Episode {
+                            since: Instant::now(),
+                            failed: 1,
+                        });
+                    }
+                }
+            }
+            Ok(()) if !ops.is_empty() => {
+                if let Some(episode) = failing.take() {
+                    log::info!(
+                        "store writes again, after {} failed writes in {:.1?}",
+                        episode.failed,
+                        episode.since.elapsed()
+                    );
+                }
+            }
+            Ok(()) => {}
         }
         for w in waiters {
             let _ = w.send(match &result {
                 Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Backend(e.to_string())),
+                Err(e) => Err(copy(e)),
             });
         }
         if !flushes.is_empty() {
@@ -191,7 +254,7 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Job>, policy: SyncPolicy, inter
             for f in flushes {
                 let _ = f.send(match &r {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(StoreError::Backend(e.to_string())),
+                    Err(e) => Err(copy(e)),
                 });
             }
         }
@@ -202,6 +265,15 @@ fn run(store: Arc<dyn Store>, rx: mpsc::Receiver<Job>, policy: SyncPolicy, inter
         }
     }
     report(store.flush(), "final flush");
+}
+
+/// The error of a write, for each caller waiting for it.
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+        StoreError::Backend(why) => StoreError::Backend(why.clone()),
+        other => StoreError::Backend(other.to_string()),
+    }
 }
 
 fn report(r: StoreResult<()>, what: &str) {

@@ -174,9 +174,10 @@ impl Session {
         self.finished(done, pkid);
     }
 
-    /// The store refused a write we must not acknowledge without: close, the client retries.
+    /// The store refused a write we must not acknowledge without: close, the client retries
+    /// (the store's writer logs the failing store once, so this is only a debug line).
     fn store_failed(&self, e: courtier_storage::StoreError) -> Reply {
-        log::error!("client {:?}: store write failed: {e}", &*self.client_id);
-        Reply::close(CloseReason::SessionGone)
+        log::debug!("client {:?}: store write failed: {e}", &*self.client_id);
+        Reply::close(CloseReason::StoreUnavailable)
     }
 }

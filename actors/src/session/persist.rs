@@ -15,8 +15,16 @@
 //! - completion (PUBACK/PUBCOMP) or a drop: the entry is deleted, not awaited;
 //! - inbound QoS 2 packet ids: stored before PUBREC, removed before PUBCOMP (both awaited), so a
 //!   repeated PUBLISH is never delivered twice, even across a crash.
+//!
+//! A write that fails (a full disk) is never acknowledged: see `publish.rs` for PUBLISH; a
+//! SUBSCRIBE, UNSUBSCRIBE or PUBREL closes the connection unanswered
+//! (`CloseReason::StoreUnavailable`, 5.0 DISCONNECT 0x97) and the client sends it again after
+//! reconnecting. The session's record written at CONNECT and at disconnect is not awaited.
 
+use super::answer::Reply;
+use super::route::RouteError;
 use super::{Session, SessionDeps};
+use crate::close::CloseReason;
 use crate::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use crate::delivery::Delivery;
 use crate::message::{ClientId, Message, MessageId};
@@ -81,6 +89,21 @@ impl Session {
 
     pub(super) fn persist_meta(&self) -> Commit {
         self.persist_commit(|| vec![Op::PutSession(self.meta())])
+    }
+
+    /// The answer to a SUBSCRIBE or UNSUBSCRIBE (`what`) that could not be completed: closed
+    /// unanswered.
+    pub(super) fn subscribe_failed(&self, what: &str, e: RouteError) -> Reply {
+        match e {
+            RouteError::Store(e) => {
+                log::debug!("client {:?}: {what} not stored: {e}", &*self.client_id);
+                Reply::close(CloseReason::StoreUnavailable)
+            }
+            e => {
+                log::error!("client {:?}: {what} failed: {e}", &*self.client_id);
+                Reply::close(CloseReason::SessionGone)
+            }
+        }
     }
 
     /// Forget persisted deliveries (completed or dropped).

@@ -34,6 +34,9 @@ enum PublishOutcome {
     PacketIdInUse,
     /// A repeat (DUP) of a QoS 2 PUBLISH already received: acknowledged, not routed again.
     Repeat,
+    /// The store could not write it (a full disk): 0x97 "quota exceeded", the flow ends
+    /// there. Only a 5.0 client hears this; a 3.x client is disconnected unanswered instead.
+    NotStored,
 }
 
 impl PublishOutcome {
@@ -44,6 +47,7 @@ impl PublishOutcome {
             PublishOutcome::NotAuthorized => ReasonCode::NotAuthorized,
             PublishOutcome::PayloadFormatInvalid => ReasonCode::PayloadFormatInvalid,
             PublishOutcome::PacketIdInUse => ReasonCode::PacketIdentifierInUse,
+            PublishOutcome::NotStored => ReasonCode::QuotaExceeded,
         }
     }
 }
@@ -209,6 +213,12 @@ impl Session {
         };
         let work = work.into_actor(self).map(move |res, act, _ctx| match res {
             Ok(()) => answer(outcome),
+            Err(RouteError::Store(e)) => {
+                // Not acknowledged (the store's writer logs the failing store once; this is
+                // per message). Online subscribers may have it already: routing does not wait.
+                log::debug!("client {:?}: publish not stored: {e}", &*act.client_id);
+                act.not_stored(qos, pkid, answer)
+            }
             Err(e) => {
                 // Not acknowledged: the client will resend after reconnecting.
                 log::error!(
@@ -219,6 +229,28 @@ impl Session {
             }
         });
         self.answer_later(work, false, ctx);
+    }
+}
+
+impl Session {
+    /// The answer to a PUBLISH whose store write failed. QoS 0 (a retained message) has no
+    /// acknowledgement to withhold: it stays retained in memory until a restart, and the
+    /// connection goes on. QoS 1/2: a 5.0 client hears 0x97, a 3.x client is disconnected
+    /// without PUBACK/PUBREC and sends it again after reconnecting. A QoS 2 id is forgotten
+    /// either way, so that the message sent again is routed, not taken for a repeat.
+    fn not_stored(
+        &mut self,
+        qos: QoS,
+        pkid: Option<u16>,
+        answer: impl FnOnce(PublishOutcome) -> Reply,
+    ) -> Reply {
+        if let (QoS::ExactlyOnce, Some(pkid)) = (qos, pkid) {
+            self.state.on_pubrel(pkid, false);
+        }
+        match (qos, self.protocol) {
+            (QoS::AtMostOnce, _) | (_, ProtocolVersion::V5) => answer(PublishOutcome::NotStored),
+            _ => Reply::close(CloseReason::StoreUnavailable),
+        }
     }
 }
 
@@ -267,6 +299,16 @@ mod tests {
                 PublishOutcome::NotAuthorized
             )),
             ReasonCode::NotAuthorized
+        );
+        // A message the store could not keep (a full disk): 0x97 "quota exceeded".
+        assert_eq!(
+            reason(acknowledgement(
+                q1.qos,
+                q1.pkid,
+                v5,
+                PublishOutcome::NotStored
+            )),
+            ReasonCode::QuotaExceeded
         );
         let q2 = publish(QoS::ExactlyOnce);
         assert!(matches!(

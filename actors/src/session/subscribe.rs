@@ -224,10 +224,7 @@ impl Session {
         let work = work.into_actor(self).map(move |res, act, _ctx| {
             let (accepted, retained) = match res {
                 Ok(r) => r,
-                Err(e) => {
-                    log::error!("client {:?}: subscribe failed: {e}", &*act.client_id);
-                    return Reply::close(CloseReason::SessionGone);
-                }
+                Err(e) => return act.subscribe_failed("subscribe", e),
             };
             let suback = Packet::SubAck(SubAck {
                 pkid,
@@ -295,8 +292,7 @@ impl Session {
         };
         let work = work.into_actor(self).map(move |res, act, _ctx| {
             if let Err(e) = res {
-                log::error!("client {:?}: unsubscribe failed: {e}", &*act.client_id);
-                return Reply::close(CloseReason::SessionGone);
+                return act.subscribe_failed("unsubscribe", e);
             }
             // UNSUBACK even when nothing matched [MQTT-3.10.4-5].
             let unsuback = Packet::UnsubAck(UnsubAck {
