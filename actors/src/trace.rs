@@ -114,7 +114,7 @@ pub fn on_denied(
         }
     }
     if cfg.live.mask() != 0 {
-        live::denied(&cfg.live, client, protocol, p, reason.name());
+        live::denied(&cfg.live, client, protocol, p, reason);
     }
 }
 

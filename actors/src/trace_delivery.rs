@@ -132,7 +132,7 @@ pub fn on_undeliverable(
         undeliverable(cfg, client, msg, reason);
     }
     if msg.trace.live | sub != 0 {
-        let why = Some(reason.name());
+        let why = Some(reason);
         live::at_subscriber(&cfg.live, (client, sub), msg, "dropped", why, None);
     }
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
 use crate::trace_sink::LogLine;
-pub use crate::trace_sink::{now_us, LiveTrace, Reader, Record};
+pub use crate::trace_sink::{now_us, LiveTrace, Outcome, Reader, Record};
 
 /// Traces running at once: one bit each in a message's trace context.
 pub const MAX_TRACES: usize = 32;

@@ -191,3 +191,20 @@ fn a_cached_client_mask_follows_every_change() {
     assert_eq!(live.entry_mask_with(0, "a/b"), t.bit);
     assert_eq!(live.entry_mask_with(0, "b/b"), 0);
 }
+
+/// The JSON of `outcome` is checked in tests/runtime_trace (`"dropped"`, `"denied"`).
+#[test]
+fn a_record_says_plainly_whether_it_is_a_drop_or_a_denial() {
+    use crate::metrics::DropReason;
+    assert_eq!(rec("connack", "c").outcome, None);
+    for (reason, outcome) in [
+        (DropReason::QueueFull, Outcome::Dropped),
+        (DropReason::Qos0Offline, Outcome::Dropped),
+        (DropReason::Expired, Outcome::Dropped),
+        (DropReason::PacketTooLarge, Outcome::Dropped),
+        (DropReason::NotAuthorized, Outcome::Denied),
+        (DropReason::SysTopicDenied, Outcome::Denied),
+    ] {
+        assert_eq!(Outcome::of(reason), outcome, "{reason:?}");
+    }
+}

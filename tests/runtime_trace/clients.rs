@@ -16,6 +16,9 @@ fn a_client_trace_shows_connect_subscriptions_deliveries_and_disconnect() {
     switch.expect(&puback(1));
     let p = lamp.recv_publish();
     lamp.send(&puback(p.packet_id.unwrap()));
+    // A publish into $SYS is acknowledged and denied.
+    lamp.send(&publish("$SYS/lamp", b"x", 1, false, false, 3));
+    lamp.expect(&puback(3));
     lamp.send(&unsubscribe(2, &["home/#"]));
     lamp.expect(&packet(0xB0, &[0, 2]));
     lamp.send(&disconnect());
@@ -30,6 +33,8 @@ fn a_client_trace_shows_connect_subscriptions_deliveries_and_disconnect() {
             "queued lamp",
             "sent lamp",
             "acked lamp",
+            "received lamp",
+            "dropped lamp",
             "unsubscribe lamp",
             "disconnect lamp"
         ],
@@ -47,8 +52,15 @@ fn a_client_trace_shows_connect_subscriptions_deliveries_and_disconnect() {
     );
     assert_eq!(records[3]["topic"], "a/#/b");
     assert!(records[3]["reason"].as_str().unwrap().starts_with("0x80"));
-    assert_eq!(records[7]["topic"], "home/#");
-    assert_eq!(records[8]["reason"], "client sent DISCONNECT");
+    assert_eq!(records[8]["reason"], "sys_topic_denied");
+    assert_eq!(records[9]["topic"], "home/#");
+    assert_eq!(records[10]["reason"], "client sent DISCONNECT");
+    // Failures say so in `outcome`; a CONNACK 0x00 or a disconnect has a reason but no outcome.
+    let outcomes: Vec<_> = records.iter().map(|r| &r["outcome"]).collect();
+    let mut expected = vec![&Value::Null; records.len()];
+    let denied = json!("denied");
+    (expected[3], expected[8]) = (&denied, &denied);
+    assert_eq!(outcomes, expected, "{records:#?}");
 }
 
 #[test]
