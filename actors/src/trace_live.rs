@@ -196,7 +196,24 @@ impl LiveTraces {
         (new | known) & self.mask()
     }
 
-    /// Hand `record` to the traces in `mask`.
+    /// The clients already connected when `trace` started, found by the caller (a username or
+    /// address trace learns the others at their CONNECT, [`LiveTraces::on_connect`]): from now
+    /// on the trace follows these client ids as a client trace would. Nothing once it ended.
+    pub fn select(&self, trace: &LiveTrace, clients: &[String]) {
+        if clients.is_empty() {
+            return;
+        }
+        let all = self.all.lock().unwrap();
+        if trace.ended().is_some() {
+            return;
+        }
+        self.publish(&all, |a| {
+            for c in clients {
+                *a.clients.entry(c.clone()).or_default() |= trace.bit;
+            }
+        });
+    }
+
     /// Hand `record` to the traces in `mask`, and log it (target `courtier::trace`, INFO) with
     /// their ids.
     pub fn emit(&self, mask: u32, record: Record) {

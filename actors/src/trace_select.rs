@@ -13,9 +13,11 @@ pub enum Selector {
     Client(String),
     /// An MQTT topic filter: the messages whose topic it matches, hop by hop.
     Topic(String),
-    /// The clients that log in with this username (from their next CONNECT on).
+    /// The clients logged in with this username: those connected when the trace starts, and
+    /// those that connect with it later.
     Username(String),
-    /// The clients connecting from this address: an IP (any port) or `ip:port`.
+    /// The clients connected from this address (an IP, any port, or `ip:port`): those connected
+    /// when the trace starts, and those that connect from it later.
     Address(String),
 }
 
@@ -30,12 +32,9 @@ impl Selector {
         }
     }
 
-    pub(crate) fn selects_connection(
-        &self,
-        client: &str,
-        username: Option<&str>,
-        peer: &str,
-    ) -> bool {
+    /// Does this trace select the connection of `client`, logged in as `username`, from
+    /// `peer` (`ip:port`)?
+    pub fn selects_connection(&self, client: &str, username: Option<&str>, peer: &str) -> bool {
         match self {
             Selector::Client(c) => c == client,
             Selector::Topic(_) => false,

@@ -119,3 +119,52 @@ fn username_and_address_traces_select_the_clients_that_connect() {
         ["connect other", "connack other"]
     );
 }
+
+/// A username or address trace also selects the clients that are connected when it starts:
+/// their next packets are traced (and a client with another username is not).
+#[test]
+fn username_and_address_traces_select_clients_connected_before_they_start() {
+    let (_dir, b, http) = broker();
+    let login = |id: &str, user: &str| {
+        let c = Connect {
+            username: Some(user.into()),
+            ..Connect::v311(id)
+        };
+        RawClient::handshake_with(b.addr, &c).0
+    };
+    let mut phone = login("phone", "alice");
+    let mut tv = login("tv", "bob");
+    let by_user = Sse::open(http, start_trace(http, json!({"username": "alice"})));
+    tv.send(&publish("x/tv", b"1", 1, false, false, 1));
+    tv.expect(&puback(1));
+    phone.send(&publish("x/phone", b"1", 1, false, false, 1));
+    phone.expect(&puback(1));
+    let records = by_user.records_until("matched");
+    assert_eq!(
+        hops(&records),
+        ["received phone", "matched phone"],
+        "{records:#?}"
+    );
+    assert_eq!(records[0]["topic"], "x/phone");
+
+    // Every test client comes from 127.0.0.1: an address trace selects both.
+    let by_addr = Sse::open(http, start_trace(http, json!({"address": "127.0.0.1"})));
+    tv.send(&publish("x/tv", b"2", 1, false, false, 2));
+    tv.expect(&puback(2));
+    assert_eq!(
+        hops(&by_addr.records_until("matched")),
+        ["received tv", "matched tv"]
+    );
+    // Its disconnect is an event of the trace too.
+    tv.send(&disconnect());
+    assert_eq!(
+        hops(&by_addr.records_until("disconnect")),
+        ["disconnect tv"]
+    );
+    // Another address selects neither.
+    let id = start_trace(http, json!({"address": "10.9.9.9"}));
+    phone.send(&publish("x/phone", b"3", 1, false, false, 3));
+    phone.expect(&puback(3));
+    let other = traces(http).into_iter().find(|t| t["id"] == id).unwrap();
+    assert_eq!(other["records"], 0, "{other}");
+}
