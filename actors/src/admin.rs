@@ -12,6 +12,7 @@ use crate::connection::Connection;
 use crate::message::{ClientId, Message};
 use crate::retain::{MatchRetained, StoreRetained};
 use crate::session::Session;
+use crate::trace_live::Selector;
 use actix::prelude::*;
 use actix::WeakAddr;
 use bytes::Bytes;
@@ -220,6 +221,31 @@ impl Broker {
             .then(|| items.last().map(|c| c.id.clone()))
             .flatten();
         Page { total, items, next }
+    }
+
+    /// The connected clients that a username or address trace selects, by client id (a client
+    /// or topic trace selects by name: none to look up).
+    pub async fn connected_selected_by(&self, selector: &Selector) -> Vec<String> {
+        let username = match selector {
+            Selector::Username(u) => Some(u.clone()),
+            Selector::Address(_) => None,
+            Selector::Client(_) | Selector::Topic(_) => return Vec::new(),
+        };
+        let q = ClientQuery {
+            username,
+            connected: Some(true),
+            limit: usize::MAX,
+            ..ClientQuery::default()
+        };
+        let connected = self.clients(&q).await.items;
+        connected
+            .into_iter()
+            .filter(|c| {
+                let peer = c.address.as_deref().unwrap_or_default();
+                selector.selects_connection(&c.id, c.username.as_deref(), peer)
+            })
+            .map(|c| c.id)
+            .collect()
     }
 
     /// One client with its subscriptions.

@@ -20,8 +20,10 @@
 //!   ends, the one place errors become reasons.
 //! - [`sys_load`]: $SYS load averages (pure). [`process`]: RSS and heap of the process.
 //! - [`admin`]: snapshots and administrative disconnects for the admin API.
-//! - [`trace`]: `[trace]` message-path log lines; [`trace_live`]: runtime traces (started over
-//!   the API), [`trace_hops`] their records, [`trace_sink`] a trace's ring and readers.
+//! - [`trace`]: `[trace]` message-path log lines ([`trace_filter`] which messages,
+//!   [`trace_delivery`] the hops at a subscriber); [`trace_live`]: runtime traces (started over
+//!   the API), [`trace_select`] what they select, [`trace_hops`] their records, [`trace_sink`]
+//!   a trace's ring and readers.
 //! - [`bridge`]: store-and-forward links to other brokers (`[[bridges]]`).
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to (and, with
 //!   the test-only `fault-injection` feature, makes its actors fail or panic).
@@ -52,8 +54,11 @@ pub mod topic;
 pub mod topics;
 pub mod trace;
 pub mod trace_config;
+pub mod trace_delivery;
+pub mod trace_filter;
 pub mod trace_hops;
 pub mod trace_live;
+pub mod trace_select;
 pub mod trace_sink;
 
 pub use broker::Broker;

@@ -7,7 +7,8 @@ use crate::codec::{ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;
 use crate::delivery::{Delivery, Offer, Resend};
 use crate::message::{Message, MessageId, TraceContext};
-use crate::trace_live::{LiveTraces, Record};
+use crate::metrics::DropReason;
+use crate::trace_live::{LiveTraces, Outcome, Record};
 
 /// The running traces that want a hop of a message in traces `msg_mask` at a subscriber
 /// selected by traces `sub`.
@@ -43,7 +44,13 @@ pub fn received(live: &LiveTraces, msg: &Message, via: &str, protocol: Option<Pr
 
 #[cold]
 #[inline(never)]
-pub fn denied(live: &LiveTraces, client: &str, protocol: ProtocolVersion, p: &Publish, why: &str) {
+pub fn denied(
+    live: &LiveTraces,
+    client: &str,
+    protocol: ProtocolVersion,
+    p: &Publish,
+    why: DropReason,
+) {
     let mask = live.entry_mask(client, &p.topic);
     if mask == 0 {
         return;
@@ -70,7 +77,8 @@ pub fn denied(live: &LiveTraces, client: &str, protocol: ProtocolVersion, p: &Pu
         mask,
         Record {
             hop: "dropped",
-            reason: Some(why.to_owned()),
+            reason: Some(why.name().to_owned()),
+            outcome: Some(Outcome::of(why)),
             ..base
         },
     );
@@ -151,7 +159,8 @@ pub fn offered(
                     mask,
                     Record {
                         msg: Some(old.get()),
-                        reason: Some("queue_full".into()),
+                        reason: Some(DropReason::QueueFull.name().into()),
+                        outcome: Some(Outcome::of(DropReason::QueueFull)),
                         detail: Some(format!("evicted_by={id}")),
                         ..Record::new("dropped", "session", client)
                     },
@@ -171,6 +180,7 @@ pub fn offered(
         },
         Offer::Dropped(reason, _) => Record {
             reason: Some(reason.name().to_owned()),
+            outcome: Some(Outcome::of(*reason)),
             ..hop(msg, "dropped", client)
         },
     };
@@ -183,7 +193,8 @@ pub fn offered(
     );
 }
 
-/// `dropped` (with `reason`), `acked`, `pubrec`: a hop of `msg` at subscriber `client`.
+/// `dropped` (with `reason`, its outcome), `acked`, `pubrec`: a hop of `msg` at subscriber
+/// `client`.
 #[cold]
 #[inline(never)]
 pub fn at_subscriber(
@@ -191,7 +202,7 @@ pub fn at_subscriber(
     (client, sub): (&str, u32),
     msg: &Message,
     name: &'static str,
-    reason: Option<&str>,
+    reason: Option<DropReason>,
     detail: Option<String>,
 ) {
     let mask = mask(live, sub, msg.trace.live);
@@ -199,7 +210,8 @@ pub fn at_subscriber(
         live.emit(
             mask,
             Record {
-                reason: reason.map(str::to_owned),
+                reason: reason.map(|r| r.name().to_owned()),
+                outcome: reason.map(Outcome::of),
                 detail,
                 ..hop(msg, name, client)
             },
@@ -294,6 +306,8 @@ fn connected(
         mask,
         Record {
             reason: Some(format!("0x{code:02x}")),
+            // 0x00: accepted, in 3.1.1 and 5.0 alike; any other code refuses the connection.
+            outcome: (code != 0).then_some(Outcome::Denied),
             ..Record::new("connack", "connection", client)
         },
     );

@@ -14,7 +14,6 @@
 //! falls behind loses records (counted, and told how many), an actor never waits for it.
 
 use arc_swap::ArcSwap;
-use foldhash::HashMap;
 use std::cell::Cell;
 use std::sync::atomic::{
     AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
@@ -22,8 +21,10 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::trace_select::Active;
+pub use crate::trace_select::Selector;
 use crate::trace_sink::LogLine;
-pub use crate::trace_sink::{now_us, LiveTrace, Reader, Record};
+pub use crate::trace_sink::{now_us, LiveTrace, Outcome, Reader, Record};
 
 /// Traces running at once: one bit each in a message's trace context.
 pub const MAX_TRACES: usize = 32;
@@ -37,78 +38,6 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(600);
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// Ended traces kept (records downloadable) until deleted; beyond this, the oldest go.
 const KEPT_ENDED: usize = 16;
-
-/// What a runtime trace follows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Selector {
-    /// One client id: its connection events, its publishes and the deliveries to it.
-    Client(String),
-    /// An MQTT topic filter: the messages whose topic it matches, hop by hop.
-    Topic(String),
-    /// The clients that log in with this username (from their next CONNECT on).
-    Username(String),
-    /// The clients connecting from this address: an IP (any port) or `ip:port`.
-    Address(String),
-}
-
-impl Selector {
-    /// `("client", "hall-switch")`, as in the API's request and listing.
-    pub fn parts(&self) -> (&'static str, &str) {
-        match self {
-            Selector::Client(s) => ("client", s),
-            Selector::Topic(s) => ("topic", s),
-            Selector::Username(s) => ("username", s),
-            Selector::Address(s) => ("address", s),
-        }
-    }
-
-    fn selects_connection(&self, client: &str, username: Option<&str>, peer: &str) -> bool {
-        match self {
-            Selector::Client(c) => c == client,
-            Selector::Topic(_) => false,
-            Selector::Username(u) => username == Some(u.as_str()),
-            Selector::Address(a) => peer == a || host(peer) == a.trim_matches(['[', ']']),
-        }
-    }
-}
-
-/// The address part of `ip:port` or `[ipv6]:port`.
-fn host(peer: &str) -> &str {
-    match peer.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.trim_matches(['[', ']']),
-        _ => peer,
-    }
-}
-
-/// The active traces, as one consistent snapshot for the hot path.
-#[derive(Default)]
-struct Active {
-    traces: Vec<Arc<LiveTrace>>,
-    /// Client id → bits of the traces selecting it (client traces, and clients that connected
-    /// with a traced username or address). Looked up at each hop of an untraced delivery
-    /// while any trace runs, hence foldhash (seeded per process).
-    clients: HashMap<String, u32>,
-    /// (filter, literal prefix, bit) of the topic traces.
-    topics: Vec<(String, String, u32)>,
-}
-
-impl Active {
-    fn client_mask(&self, client: &str) -> u32 {
-        if self.clients.is_empty() {
-            return 0;
-        }
-        self.clients.get(client).copied().unwrap_or(0)
-    }
-
-    fn topic_mask(&self, topic: &str) -> u32 {
-        self.topics
-            .iter()
-            .filter(|(f, prefix, _)| {
-                topic.starts_with(prefix.as_str()) && crate::topic::matches(f, topic)
-            })
-            .fold(0, |m, (_, _, bit)| m | bit)
-    }
-}
 
 /// Why a trace could not start.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -267,7 +196,24 @@ impl LiveTraces {
         (new | known) & self.mask()
     }
 
-    /// Hand `record` to the traces in `mask`.
+    /// The clients already connected when `trace` started, found by the caller (a username or
+    /// address trace learns the others at their CONNECT, [`LiveTraces::on_connect`]): from now
+    /// on the trace follows these client ids as a client trace would. Nothing once it ended.
+    pub fn select(&self, trace: &LiveTrace, clients: &[String]) {
+        if clients.is_empty() {
+            return;
+        }
+        let all = self.all.lock().unwrap();
+        if trace.ended().is_some() {
+            return;
+        }
+        self.publish(&all, |a| {
+            for c in clients {
+                *a.clients.entry(c.clone()).or_default() |= trace.bit;
+            }
+        });
+    }
+
     /// Hand `record` to the traces in `mask`, and log it (target `courtier::trace`, INFO) with
     /// their ids.
     pub fn emit(&self, mask: u32, record: Record) {

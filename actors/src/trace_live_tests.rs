@@ -191,3 +191,43 @@ fn a_cached_client_mask_follows_every_change() {
     assert_eq!(live.entry_mask_with(0, "a/b"), t.bit);
     assert_eq!(live.entry_mask_with(0, "b/b"), 0);
 }
+
+/// The JSON of `outcome` is checked in tests/runtime_trace (`"dropped"`, `"denied"`).
+#[test]
+fn a_record_says_plainly_whether_it_is_a_drop_or_a_denial() {
+    use crate::metrics::DropReason;
+    assert_eq!(rec("connack", "c").outcome, None);
+    for (reason, outcome) in [
+        (DropReason::QueueFull, Outcome::Dropped),
+        (DropReason::Qos0Offline, Outcome::Dropped),
+        (DropReason::Expired, Outcome::Dropped),
+        (DropReason::PacketTooLarge, Outcome::Dropped),
+        (DropReason::NotAuthorized, Outcome::Denied),
+        (DropReason::SysTopicDenied, Outcome::Denied),
+    ] {
+        assert_eq!(Outcome::of(reason), outcome, "{reason:?}");
+    }
+}
+
+#[test]
+fn clients_connected_before_a_trace_starts_are_selected_until_it_ends() {
+    let live = LiveTraces::default();
+    let u = live
+        .start(Selector::Username("alice".into()), None)
+        .unwrap();
+    assert!(u
+        .selector
+        .selects_connection("phone", Some("alice"), "10.0.0.2:1"));
+    assert!(!u
+        .selector
+        .selects_connection("tv", Some("bob"), "10.0.0.2:1"));
+    live.select(&u, &["phone".into()]);
+    assert_eq!(live.client_mask("phone"), u.bit);
+    assert_eq!(live.entry_mask("phone", "x"), u.bit);
+    assert_eq!(live.client_mask("tv"), 0);
+    assert!(live.delete(u.id));
+    assert_eq!(live.client_mask("phone"), 0);
+    // Selecting for a trace that ended selects nothing.
+    live.select(&u, &["tv".into()]);
+    assert_eq!(live.client_mask("tv"), 0);
+}

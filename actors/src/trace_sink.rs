@@ -2,6 +2,7 @@
 //! the [`Record`] of a hop or event, the ring of the last [`RING_RECORDS`] records kept for
 //! download, and the bounded channels of its live readers.
 
+use crate::metrics::DropReason;
 use crate::trace_live::{Selector, RING_RECORDS, STREAM_BUFFER};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -34,6 +35,36 @@ pub struct Record {
     /// The rest, as in the log line (`pkid=3 dup=false`, `subscribers=2`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Set when this record is a failure (its `reason` says why); absent for every hop and
+    /// event that went as asked, such as a CONNACK 0x00 or a granted subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// What kind of failure a [`Record`] is, so that a reader (the dashboard) need not guess it
+/// from the hop's name or the reason's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// A message the broker did not deliver (to this client): queue full, expired, too large
+    /// for the client, QoS 0 for an offline session.
+    Dropped,
+    /// A request the rules refused: a publish or receive not authorized, a publish into
+    /// `$SYS`, a subscription refused, a CONNACK refusing the connection.
+    Denied,
+}
+
+impl Outcome {
+    /// The outcome of a message dropped for `reason`.
+    pub fn of(reason: DropReason) -> Outcome {
+        match reason {
+            DropReason::NotAuthorized | DropReason::SysTopicDenied => Outcome::Denied,
+            DropReason::QueueFull
+            | DropReason::Qos0Offline
+            | DropReason::Expired
+            | DropReason::PacketTooLarge => Outcome::Dropped,
+        }
+    }
 }
 
 impl Record {
@@ -49,6 +80,7 @@ impl Record {
             qos: None,
             reason: None,
             detail: None,
+            outcome: None,
         }
     }
 }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::codec::QoS;
+use crate::topic;
 
 fn filter(topics: &[&str], clients: &[&str]) -> Option<TraceFilter> {
     let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();

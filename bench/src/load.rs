@@ -7,8 +7,10 @@
 //! messages ahead of what their subscribers have received, so a broker that only buffers cannot
 //! look fast. Throughput counts deliveries received inside the measured window.
 
+use crate::acks::Acks;
 use crate::client::Client;
 use crate::stats::{percentile, CpuMeter, Report};
+use crate::trace_api::TraceRole;
 use crate::wire::{self, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
 use crate::Opts;
 use std::io;
@@ -79,10 +81,15 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         conns.push(c);
     }
     let trace = match &o.trace_first {
-        Some(url) => Some((
-            url,
-            crate::trace_api::start(url, &format!("b{tag}-s0")).await?,
-        )),
+        Some(url) => {
+            let traced = match o.trace_role {
+                TraceRole::Subscriber => format!("b{tag}-s0"),
+                TraceRole::Publisher => format!("b{tag}-p0"),
+            };
+            let id = crate::trace_api::start(url, &traced).await?;
+            let reader = o.trace_stream.then(|| crate::trace_api::read(url, id));
+            Some((url, id, reader))
+        }
         None => None,
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -93,7 +100,17 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
     sh.window_end_ns
         .store(sh.now_ns() + duration.as_nanos() as u64, Relaxed);
     let mut tasks = Vec::new();
+    // Publishers that stay connected without sending (--only-first, --first-rate 0).
+    let mut idle = Vec::new();
     for (i, (c, topic)) in conns.into_iter().zip(plan.topics.iter()).enumerate() {
+        let rate = match i {
+            0 => o.first_rate.or(plan.rate),
+            _ => plan.rate,
+        };
+        if (o.only_first && i > 0) || rate == Some(0.0) {
+            idle.push(c);
+            continue;
+        }
         let cfg = PubCfg {
             idx: i,
             topic: topic.clone(),
@@ -102,7 +119,7 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
             window: c.window(o.inflight),
             closed_loop: o.closed_loop,
             per_msg: plan.per_msg,
-            rate: plan.rate,
+            rate,
             deadline,
         };
         tasks.push(if proto.v5 {
@@ -128,9 +145,14 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
     for s in &subs {
         s.abort();
     }
-    if let Some((url, id)) = trace {
+    drop(idle);
+    let mut stream_records = None;
+    if let Some((url, id, reader)) = trace {
         crate::trace_api::delete(url, id).await?;
+        stream_records = reader.map(|r| r.load(Relaxed));
     }
+    let first = sh.delivered[0].load(Relaxed);
+    let rest: u64 = sh.delivered[1..].iter().map(|d| d.load(Relaxed)).sum();
     let received = sh.received.load(Relaxed);
     let in_window = sh.in_window.load(Relaxed);
 
@@ -148,6 +170,9 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
         .int("inflight", o.inflight as u64)
         .int("closed_loop", o.closed_loop.unwrap_or(0))
         .int("traced_clients", o.trace_first.is_some() as u64)
+        .str("traced", crate::trace_api::label(o))
+        .int("first_delivered", first)
+        .int("rest_delivered", rest)
         .int("sent", sent)
         .int("acked", acked)
         .int("expected", expected)
@@ -181,6 +206,9 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
             .num("p90_us", us(90.0))
             .num("p99_us", us(99.0))
             .num("max_us", us(100.0));
+    }
+    if let Some(n) = stream_records {
+        r.int("stream_records", n);
     }
     r.cpu(&cpu, received);
     Ok(r)
@@ -265,34 +293,6 @@ async fn subscriber<const V5: bool>(mut c: Client, sh: Arc<Shared>) -> io::Resul
         match &sh.latencies {
             Some(all) => all.lock().unwrap().append(&mut lat),
             None => lat.clear(),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Acks {
-    inflight: usize,
-    acked: u64,
-    /// First failure reason code of a 5.0 PUBACK, PUBREC or PUBCOMP (0x80 and above).
-    refused: Option<u8>,
-}
-
-impl Acks {
-    /// `V5`: an acknowledgement may carry a reason code; a failure ends the message's flow
-    /// unacknowledged (no PUBREL after a failed PUBREC) and fails the run.
-    #[inline]
-    fn on_frame<const V5: bool>(&mut self, f: &wire::Frame<'_>, out: &mut bytes::BytesMut) {
-        match f.kind {
-            PUBACK | PUBREC | PUBCOMP if V5 && f.ack_reason() >= 0x80 => {
-                self.inflight = self.inflight.saturating_sub(1);
-                self.refused.get_or_insert(f.ack_reason());
-            }
-            PUBACK | PUBCOMP => {
-                self.inflight = self.inflight.saturating_sub(1);
-                self.acked += 1;
-            }
-            PUBREC => wire::ack(out, PUBREL, f.pkid()),
-            _ => {}
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - `stats.rs`: CPU, memory, percentiles and the report
 //! - `transport.rs`: TCP or TLS, user name and password
 
+mod acks;
 mod client;
 mod load;
 mod scenarios;
@@ -138,6 +139,21 @@ pub struct Opts {
     /// the run: the cost of one traced client to the others (fanin, fanout, pairs, latency).
     #[arg(long, value_name = "URL")]
     trace_first: Option<String>,
+    /// Which client --trace-first traces: the first subscriber, or the first publisher (then
+    /// every hop of its messages is recorded).
+    #[arg(long, value_enum, default_value = "subscriber")]
+    trace_role: trace_api::TraceRole,
+    /// Read the trace's live stream (`/api/v1/traces/{id}/stream`) during the run, as an open
+    /// dashboard does; the records read are reported as `stream_records`.
+    #[arg(long, requires = "trace_first")]
+    trace_stream: bool,
+    /// The first publisher sends this many messages per second instead of as fast as allowed
+    /// (0: it stays connected and idle), the others as usual (fanin, pairs).
+    #[arg(long)]
+    first_rate: Option<f64>,
+    /// Only the first publisher sends; the others stay connected and idle (fanin, pairs).
+    #[arg(long)]
+    only_first: bool,
 }
 
 impl Opts {

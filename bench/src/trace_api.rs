@@ -1,8 +1,13 @@
-//! `--trace-first URL`: a runtime trace of the run's first subscriber, started over the
-//! broker's API (`POST /api/v1/traces`) once the clients are connected and deleted at the end,
-//! to measure what one traced client costs the others (Courtier only).
+//! `--trace-first URL`: a runtime trace of the run's first subscriber (or, `--trace-role
+//! publisher`, its first publisher), started over the broker's API (`POST /api/v1/traces`) once
+//! the clients are connected and deleted at the end, to measure what one traced client costs
+//! the others and itself (Courtier only); `--trace-stream` reads its live stream meanwhile, as
+//! an open dashboard does.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::io::AsyncBufReadExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -48,4 +53,50 @@ pub async fn start(url: &str, client: &str) -> io::Result<u64> {
 pub async fn delete(url: &str, id: u64) -> io::Result<()> {
     request(url, "DELETE", &format!("/api/v1/traces/{id}"), "").await?;
     Ok(())
+}
+
+/// Which client of the run `--trace-first` traces.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TraceRole {
+    /// The first subscriber: the hops at its session (queued, sent, acked).
+    Subscriber,
+    /// The first publisher: every hop of its messages (received, matched, queued, sent, acked).
+    Publisher,
+}
+
+/// Which client the run traces, for the report.
+pub fn label(o: &crate::Opts) -> &'static str {
+    match (&o.trace_first, o.trace_role) {
+        (None, _) => "none",
+        (Some(_), TraceRole::Subscriber) => "first subscriber",
+        (Some(_), TraceRole::Publisher) => "first publisher",
+    }
+}
+
+/// Read `GET /api/v1/traces/{id}/stream` until it ends, counting the records (`data:` lines
+/// with a `time_us`): the counter it returns.
+pub fn read(url: &str, id: u64) -> Arc<AtomicU64> {
+    let records = Arc::new(AtomicU64::new(0));
+    let count = records.clone();
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    tokio::spawn(async move {
+        let Ok(mut s) = TcpStream::connect(&host).await else {
+            eprintln!("trace stream: cannot connect to {host}");
+            return;
+        };
+        let req = format!("GET /api/v1/traces/{id}/stream HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        if s.write_all(req.as_bytes()).await.is_err() {
+            return;
+        }
+        let mut lines = tokio::io::BufReader::new(s).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("data: {\"time_us\"") {
+                count.fetch_add(1, Relaxed);
+            }
+        }
+    });
+    records
 }

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from helpers import Paho, mosquitto_pub, reference, require_cli, uid
 
 
 def api(http_broker, method, path, body=None):
+    ready(http_broker)
     conn = http.client.HTTPConnection(*http_broker, timeout=10)
     conn.request(method, path, body=None if body is None else json.dumps(body),
                  headers={"Content-Type": "application/json"})
@@ -21,6 +23,21 @@ def api(http_broker, method, path, body=None):
     data = resp.read().decode()
     conn.close()
     return resp.status, data
+
+
+def ready(http_broker, timeout=10.0):
+    """Wait for /readyz: the HTTP listener accepts before the broker is ready, and the API answers
+    503 until then (the session's broker may have just started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        conn = http.client.HTTPConnection(*http_broker, timeout=5)
+        conn.request("GET", "/readyz")
+        status = conn.getresponse().status
+        conn.close()
+        if status == 200:
+            return
+        assert time.monotonic() < deadline, "the broker never became ready"
+        time.sleep(0.02)
 
 
 class Stream:

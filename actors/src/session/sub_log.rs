@@ -58,7 +58,8 @@ impl Session {
                 match o {
                     FilterOutcome::Granted(q) => r.qos = Some(*q),
                     FilterOutcome::Refused(code, why) => {
-                        r.reason = Some(format!("0x{code:02x} {why}"))
+                        r.reason = Some(format!("0x{code:02x} {why}"));
+                        r.outcome = Some(crate::trace_live::Outcome::Denied);
                     }
                     FilterOutcome::Removed(false) => {
                         r.reason = Some("no subscription existed".into())

@@ -128,9 +128,20 @@ async fn start(state: web::Data<HttpState>, body: web::Bytes) -> Answer {
         StartError::Full => error(StatusCode::CONFLICT, e),
         _ => error(StatusCode::BAD_REQUEST, e),
     })?;
+    // A username or address trace also selects the clients connected already; they are
+    // selected before the answer, so a client's next packet after it is traced.
+    let already = match state.broker() {
+        Some(b) => b.connected_selected_by(&trace.selector).await,
+        None => Vec::new(),
+    };
+    live.select(&trace, &already);
     let (kind, value) = trace.selector.parts();
+    let connected = match already.len() {
+        0 => String::new(),
+        n => format!(", selecting {n} clients connected already"),
+    };
     log::info!(
-        "trace {} started: {kind} {value:?} for {}s",
+        "trace {} started: {kind} {value:?} for {}s{connected}",
         trace.id,
         trace.remaining().as_secs_f64().round()
     );
