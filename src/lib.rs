@@ -6,6 +6,8 @@
 //! - [`http`]: actix-web: MQTT over WebSocket, /metrics, /healthz, /readyz, the admin API.
 //! - [`ctl`]: `courtier ctl`, the admin API from the terminal.
 //! - [`logging`]: the process's logger, whose filter SIGHUP reloads.
+//! - [`mosquitto_db`], [`mosquitto_import`]: Mosquitto's `mosquitto.db`, parsed and imported
+//!   once into an empty store.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
@@ -19,6 +21,8 @@ pub mod http;
 pub mod listener;
 pub mod listeners;
 pub mod logging;
+pub mod mosquitto_db;
+pub mod mosquitto_import;
 pub mod security;
 pub mod server;
 pub mod tls;

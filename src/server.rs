@@ -65,15 +65,16 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, bo
         let hint = crate::hints::store(&e, &path);
         io::Error::other(format!("store {}: {e}: {hint}", path.display()))
     })?;
+    let loaded = crate::mosquitto_import::on_open(settings, &opened.store, opened.loaded)?;
     log::info!(
         "store {} opened in {:?}: {} persistent sessions, {} retained messages (sync = {:?})",
         path.display(),
         started.elapsed(),
-        opened.loaded.sessions.len(),
-        opened.loaded.retained.len(),
+        loaded.sessions.len(),
+        loaded.retained.len(),
         p.sync
     );
-    Ok((opened.store, opened.loaded, opened.moved_aside.is_some()))
+    Ok((opened.store, loaded, opened.moved_aside.is_some()))
 }
 
 impl Server {

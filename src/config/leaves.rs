@@ -122,6 +122,10 @@ impl Settings {
                 "persistence.session_expiry_secs",
                 int(self.persistence.session_expiry_secs),
             ),
+            (
+                "persistence.import_mosquitto_db",
+                s(&self.persistence.import_mosquitto_db.to_string_lossy()),
+            ),
             ("log.level", s(&self.log.level)),
             ("http.enabled", toml::Value::Boolean(self.http.enabled)),
             ("http.bind", s(&self.http.bind)),

@@ -138,6 +138,9 @@ pub struct PersistenceSettings {
     pub on_corruption: OnCorruption,
     /// Delete persistent sessions of clients away this long; 0 = never.
     pub session_expiry_secs: u64,
+    /// A mosquitto.db to import into a new or empty store (`crate::mosquitto_import`); empty =
+    /// none.
+    pub import_mosquitto_db: PathBuf,
 }
 
 /// `persistence.on_corruption`.

@@ -39,6 +39,8 @@ pub(crate) mod layouts;
 mod migrate;
 #[path = "rocks_load.rs"]
 mod rocks_load;
+#[path = "rocks_marks.rs"]
+mod rocks_marks;
 #[path = "rocks_write.rs"]
 mod rocks_write;
 
