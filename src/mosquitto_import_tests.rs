@@ -182,3 +182,33 @@ fn mosquitto_s_own_files_import() {
     assert_eq!(p.counts.subscriptions, 1);
     assert_eq!(plan(&read("v6-retain"), NOW_MS).counts.retained, 1);
 }
+
+/// tests/fixtures/mosquitto/db/debian-2.0.11.db: written by Debian's mosquitto 2.0.11 at
+/// SIGTERM after `mosquitto_pub -r` (3.1.1, and 5.0 with content type, user property and
+/// expiry), two persistent subscribers (`mosquitto_sub -c`, 3.1.1, and 5.0 with session
+/// expiry 86400) and a QoS 1 and a QoS 2 message queued for them.
+#[test]
+fn a_file_debian_s_mosquitto_wrote() {
+    let bytes = std::fs::read("tests/fixtures/mosquitto/db/debian-2.0.11.db").unwrap();
+    let db = crate::mosquitto_db::parse(&bytes).unwrap();
+    let p = plan(&db, NOW_MS);
+    let c = &p.counts;
+    assert_eq!(
+        (c.retained, c.sessions, c.subscriptions, c.queued),
+        (2, 2, 3, 2),
+        "{c}"
+    );
+    let hall = p.ops.iter().find_map(|op| match op {
+        Op::PutRetained(r) if r.message.topic == "home/hall" => Some(&r.message),
+        _ => None,
+    });
+    let hall = hall.expect("home/hall");
+    let props = PublishProperties::from_bytes(&hall.properties).unwrap();
+    assert_eq!(props.content_type.as_deref(), Some("text/plain"));
+    assert!(hall.expires_at_ms.is_some());
+    let v5 = p.ops.iter().find_map(|op| match op {
+        Op::PutSession(m) if m.client_id == "logger5" => Some(m),
+        _ => None,
+    });
+    assert_eq!(v5.expect("logger5").expiry_interval_secs, Some(86400));
+}
