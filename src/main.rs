@@ -66,6 +66,14 @@ fn main() -> ExitCode {
         for note in &notes {
             eprintln!("courtier: note: {note}");
         }
+        match courtier::mosquitto_import::preview(&settings) {
+            Ok(Some(import)) => eprintln!("courtier: mosquitto.db: {import}"),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("courtier: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        }
         print!("{}", settings.to_toml());
         return ExitCode::SUCCESS;
     }

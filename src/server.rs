@@ -80,19 +80,20 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, St
         let hint = crate::hints::store(&e, &path);
         io::Error::other(format!("store {}: {e}: {hint}", path.display()))
     })?;
+    let loaded = crate::mosquitto_import::on_open(settings, &opened.store, opened.loaded)?;
     log::info!(
         "store {} opened in {:?}: {} persistent sessions, {} retained messages (sync = {:?})",
         path.display(),
         started.elapsed(),
-        opened.loaded.sessions.len(),
-        opened.loaded.retained.len(),
+        loaded.sessions.len(),
+        loaded.retained.len(),
         p.sync
     );
     let findings = StoreFindings {
         corrupted: opened.moved_aside.is_some(),
         wal_damaged: opened.wal_damage.is_some(),
     };
-    Ok((opened.store, opened.loaded, findings))
+    Ok((opened.store, loaded, findings))
 }
 
 impl Server {

@@ -5,6 +5,7 @@
 
 use super::ConfigError;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -127,7 +128,7 @@ fn parse_into(
     Ok(())
 }
 
-/// `include_dir DIR`: every `*.conf` file of DIR, in name order (as Mosquitto 2 reads them).
+/// `include_dir DIR`: every `*.conf` file of DIR, in Mosquitto's name order ([`mosquitto_order`]).
 fn include_dir(d: &Directive, depth: usize, out: &mut Vec<Directive>) -> Result<(), ConfigError> {
     if d.rest.is_empty() {
         return Err(d.error("needs a directory"));
@@ -149,12 +150,26 @@ fn include_dir(d: &Directive, depth: usize, out: &mut Vec<Directive>) -> Result<
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "conf") && p.is_file())
         .collect();
-    files.sort();
+    files.sort_by(|a, b| mosquitto_order(a.as_os_str().as_bytes(), b.as_os_str().as_bytes()));
     for path in files {
         let text = read_file(&path, Some(d))?;
         parse_into(&text, &Arc::new(path), depth + 1, out)?;
     }
     Ok(())
+}
+
+/// Mosquitto's order of `include_dir` files (`scmp_p` in its conf_includedir.c): letters
+/// compared without case first, so `a.conf` comes before `B.conf`, then with case (`B` before
+/// `b`), a shorter name before a longer one it starts.
+fn mosquitto_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let by_letter = x.to_ascii_uppercase().cmp(&y.to_ascii_uppercase());
+        match by_letter.then(x.cmp(y)) {
+            std::cmp::Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 #[cfg(test)]

@@ -34,7 +34,6 @@ pub(super) const BRIDGE_KEYS: &[&str] = &[
 pub(super) const NOTED: &[(&str, &str)] = &[
     ("user", "Courtier does not switch user itself; the container's entrypoint runs it as user courtier"),
     ("pid_file", "Courtier writes no pid file"),
-    ("persistence_file", "Courtier's store is a directory (persistence_location/courtier)"),
     ("autosave_on_changes", "Courtier writes every change to its write-ahead log (see [persistence] sync)"),
     ("log_timestamp_format", "Courtier's log lines start with an RFC 3339 UTC timestamp"),
     ("connection_messages", "Courtier logs connections and disconnections at INFO"),

@@ -28,10 +28,10 @@ struct Mapper {
     /// The listener of `port` / `bind_address` and of listener keys before any `listener`.
     default_listener: Option<usize>,
     per_listener_settings: bool,
-    /// (key, value, line, listener the line was under).
-    security: Vec<(&'static str, Value, Directive, Option<usize>)>,
+    security: Vec<security::SecurityLine>,
     persistence: Option<bool>,
-    persistence_location: Option<String>,
+    persistence_location: Option<(String, Directive)>,
+    persistence_file: Option<(String, Directive)>,
     session_expiry: Option<(u64, Directive)>,
     log_level: Option<(usize, Directive)>,
     message_size_limit: Option<(i64, Directive)>,
@@ -219,9 +219,7 @@ impl Mapper {
             },
             "allow_anonymous" => {
                 let v = Value::Boolean(parse_bool(d)?);
-                self.security
-                    .push(("allow_anonymous", v, d.clone(), self.current));
-                Ok(())
+                self.security_line("allow_anonymous", v, d)
             }
             "password_file" | "acl_file" => {
                 let key = if key == "acl_file" {
@@ -230,13 +228,9 @@ impl Mapper {
                     "password_file"
                 };
                 let v = Value::String(needs_value(d)?.to_owned());
-                self.security.push((key, v, d.clone(), self.current));
-                Ok(())
+                self.security_line(key, v, d)
             }
-            "per_listener_settings" => {
-                self.per_listener_settings = parse_bool(d)?;
-                Ok(())
-            }
+            "per_listener_settings" => self.per_listener_line(d),
             _ => self.general(d),
         }
     }
@@ -272,8 +266,19 @@ impl Mapper {
     fn general(&mut self, d: &Directive) -> Result<(), ConfigError> {
         match d.key.as_str() {
             "persistence" => self.persistence = Some(parse_bool(d)?),
-            "persistence_location" => {
-                self.persistence_location = Some(needs_value(d)?.to_owned());
+            "persistence_location" | "persistence_file" => {
+                let slot = match d.key.as_str() {
+                    "persistence_location" => &mut self.persistence_location,
+                    _ => &mut self.persistence_file,
+                };
+                if let Some((_, first)) = slot {
+                    // Mosquitto refuses it too ("Duplicate ... value in configuration").
+                    return Err(d.error(format!(
+                        "set twice (first at {}): keep one line, as Mosquitto requires",
+                        first.loc
+                    )));
+                }
+                *slot = Some((needs_value(d)?.to_owned(), d.clone()));
             }
             "autosave_interval" => {
                 let secs = parse_int(d, 0, i64::MAX / 1000)?;

@@ -41,7 +41,26 @@ impl Mapper {
                 from: "persistence (Mosquitto's default: false)".into(),
             },
         ));
-        if let Some(loc) = self.persistence_location.take() {
+        if enabled {
+            // Where Mosquitto keeps its file: imported once into Courtier's empty store.
+            let (loc, file) = (&self.persistence_location, &self.persistence_file);
+            let name = file.as_ref().map_or("mosquitto.db", |(f, _)| f.as_str());
+            let path = match loc {
+                Some((loc, _)) if !loc.is_empty() => std::path::Path::new(loc).join(name),
+                _ => std::path::PathBuf::from(name),
+            };
+            self.sections.push((
+                "persistence",
+                Set {
+                    key: "import_mosquitto_db",
+                    value: Value::String(path.to_string_lossy().into_owned()),
+                    from: "persistence_location + persistence_file (Mosquitto's mosquitto.db, \
+                           imported once into an empty store)"
+                        .into(),
+                },
+            ));
+        }
+        if let Some((loc, _)) = self.persistence_location.take() {
             let dir = std::path::Path::new(&loc).join("courtier");
             self.sections.push((
                 "persistence",

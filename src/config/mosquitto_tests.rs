@@ -76,12 +76,69 @@ fn per_listener_settings_are_honoured_when_every_listener_has_the_same() {
     );
     let e = error(&differ);
     assert!(e.starts_with("m.conf:5: per_listener_settings: this listener's password_file"));
-    // Without per_listener_settings the last line wins for every listener, as in Mosquitto.
+    // Without per_listener_settings one password_file serves every listener: a second line
+    // is refused, as Mosquitto refuses it ("Duplicate password_file value").
     let global = differ.replace("per_listener_settings true\n", "");
-    assert!(convert(&global)
-        .unwrap()
-        .toml
-        .contains("password_file = \"/q\""));
+    assert!(error(&global)
+        .starts_with("m.conf:5: password_file: set twice for the same broker (first at m.conf:2)"));
+    // A bool set twice: the last line wins, as in Mosquitto.
+    let c = convert("listener 1\nallow_anonymous false\nallow_anonymous true\n").unwrap();
+    assert!(c.toml.contains("allow_anonymous = true"), "{}", c.toml);
+}
+
+#[test]
+fn per_listener_settings_after_a_security_setting_is_refused_as_mosquitto_does() {
+    let e = error("allow_anonymous true\nper_listener_settings true\nlistener 1\n");
+    assert!(
+        e.starts_with("m.conf:2: per_listener_settings: must come before"),
+        "{e}"
+    );
+    assert!(e.contains("move it above m.conf:1"), "{e}");
+}
+
+#[test]
+fn per_listener_lines_before_any_listener_belong_to_the_default_listener_only() {
+    // No default listener: the line applies to no listener (noted), anonymous clients refused.
+    let c = convert("per_listener_settings true\nallow_anonymous true\nlistener 1\n").unwrap();
+    assert!(c.toml.contains("allow_anonymous = false"), "{}", c.toml);
+    assert!(
+        c.notes[0].starts_with("m.conf:2: allow_anonymous: ignored"),
+        "{:?}",
+        c.notes
+    );
+    // With `port`, it is the default listener's.
+    let c = convert("per_listener_settings true\nport 1\nallow_anonymous true\n").unwrap();
+    assert!(c.toml.contains("allow_anonymous = true"), "{}", c.toml);
+    // A password file before any listener makes the default listener (port 1883) in Mosquitto.
+    let c = convert("per_listener_settings true\npassword_file /p\n").unwrap();
+    assert!(c.toml.contains("port = 1883"), "{}", c.toml);
+}
+
+#[test]
+fn string_keys_set_twice_are_refused_as_mosquitto_does() {
+    let e = error("persistence_location /a/\npersistence_location /b/\n");
+    assert!(
+        e.starts_with("m.conf:2: persistence_location: set twice (first at m.conf:1)"),
+        "{e}"
+    );
+    let e = error("per_listener_settings true\nlistener 1\nacl_file /a\nlistener 2\nacl_file /a\nacl_file /b\n");
+    assert!(
+        e.starts_with("m.conf:6: acl_file: set twice for the same listener (first at m.conf:5)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn include_dir_files_come_in_mosquitto_s_order() {
+    let mut names = vec![
+        "b.conf", "B.conf", "a.conf", "A.conf", "ab.conf", "_.conf", "a.conf2",
+    ];
+    names.sort_by(|a, b| mosquitto_order(a.as_bytes(), b.as_bytes()));
+    // Without case first ('_' is after the letters once they are upper case), then with case.
+    assert_eq!(
+        names,
+        ["A.conf", "a.conf", "a.conf2", "ab.conf", "B.conf", "b.conf", "_.conf"]
+    );
 }
 
 /// fuzz/regressions/mosquitto_conf/control-characters-in-a-value: NULs in a value ended up in

@@ -247,6 +247,11 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("persistence", "session_expiry_secs", int(0, i64::MAX)),
     key("persistence", "write_buffer_cap_mb", int(0, 1_048_576)),
     key(
+        "persistence",
+        "import_mosquitto_db",
+        Kind::Str { non_empty: false },
+    ),
+    key(
         "log",
         "level",
         Kind::OneOf {

@@ -49,6 +49,8 @@ mod rocks_open;
 mod rocks_store;
 #[path = "rocks_wal.rs"]
 mod rocks_wal;
+#[path = "rocks_marks.rs"]
+mod rocks_marks;
 #[path = "rocks_write.rs"]
 mod rocks_write;
 
