@@ -8,6 +8,7 @@
 # kept in fuzz/artifacts/.
 # Prints one `fuzz: <target> ...` line per target at the end (used by the CI summary).
 # Installs cargo-fuzz when it is missing. FUZZ_TARGETS (space-separated) overrides the list.
+# FUZZ_LOG_DIR keeps each target's libFuzzer log (<target>.log) there instead of discarding it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -26,15 +27,17 @@ cargo fuzz build -s none
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
+logs="${FUZZ_LOG_DIR:-$scratch}"
+mkdir -p "$logs"
 mkdir -p artifacts
 results=()
 status=0
 for t in $targets; do
     if [ -d "regressions/$t" ] && [ -n "$(ls -A "regressions/$t")" ]; then
         echo "==> $t: replaying regressions/$t"
-        if ! cargo fuzz run -s none "$t" regressions/"$t"/* -- -runs=1 >"$scratch/$t-regressions.log" 2>&1; then
-            grep -E 'Running:|panicked|memory allocation|ERROR: libFuzzer|^SUMMARY' "$scratch/$t-regressions.log" || true
-            tail -n 25 "$scratch/$t-regressions.log"
+        if ! cargo fuzz run -s none "$t" regressions/"$t"/* -- -runs=1 >"$logs/$t-regressions.log" 2>&1; then
+            grep -E 'Running:|panicked|memory allocation|ERROR: libFuzzer|^SUMMARY' "$logs/$t-regressions.log" || true
+            tail -n 25 "$logs/$t-regressions.log"
             results+=("fuzz: $t FAILED a regression input in regressions/$t")
             status=1
             continue
@@ -44,12 +47,12 @@ for t in $targets; do
     mkdir -p "$scratch/$t"
     if cargo fuzz run -s none "$t" "$scratch/$t" "corpus/$t" -- \
         -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="artifacts/$t-" \
-        >"$scratch/$t.log" 2>&1; then
-        done_line="$(grep -a -E '#[0-9]+[[:space:]]+DONE' "$scratch/$t.log" | tail -n 1)"
+        >"$logs/$t.log" 2>&1; then
+        done_line="$(grep -a -E '#[0-9]+[[:space:]]+DONE' "$logs/$t.log" | tail -n 1)"
         results+=("fuzz: $t ok, $(sed -E 's/^#([0-9]+).*(cov: [0-9]+ ft: [0-9]+).*exec\/s: ([0-9]+).*/\1 runs, \2, \3 exec\/s/' <<<"$done_line") in $secs s")
     else
-        grep -a -E 'panicked|memory allocation|ERROR: libFuzzer|^SUMMARY|Test unit written' "$scratch/$t.log" || true
-        grep -a -vE '^#[0-9]+' "$scratch/$t.log" | tail -n 60
+        grep -a -E 'panicked|memory allocation|ERROR: libFuzzer|^SUMMARY|Test unit written' "$logs/$t.log" || true
+        grep -a -vE '^#[0-9]+' "$logs/$t.log" | tail -n 60
         results+=("fuzz: $t FAILED (input in fuzz/artifacts/, log above)")
         status=1
     fi

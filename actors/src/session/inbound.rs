@@ -8,6 +8,7 @@ use super::Session;
 use crate::auth::{Action, ClientRef, Denial};
 use crate::close::CloseReason;
 use crate::codec::{Packet, ProtocolVersion};
+use crate::connection::Credit;
 use crate::trace;
 use actix::prelude::*;
 use courtier_storage::{DeliveryState, Op};
@@ -26,10 +27,7 @@ impl Handler<Inbound> for Session {
                 self.on_puback(a.pkid);
                 self.answer(Reply::packet(None, credit));
             }
-            Packet::PubRec(a) => {
-                let pubrel = self.on_pubrec(a.pkid);
-                self.answer(Reply::packet(Some(pubrel), credit));
-            }
+            Packet::PubRec(a) => self.answer_pubrec(a.pkid, credit, ctx),
             Packet::PubComp(a) => {
                 self.on_pubcomp(a.pkid);
                 self.answer(Reply::packet(None, credit));
@@ -92,13 +90,12 @@ impl Handler<InboundAcks> for Session {
                 ClientAck::PubAck(pkid) => self.on_puback(pkid),
                 ClientAck::PubComp(pkid) => self.on_pubcomp(pkid),
                 ClientAck::PubRec(pkid) => {
-                    let pubrel = self.on_pubrec(pkid);
                     let c = if Some(i) == last_rec {
                         credit.take()
                     } else {
                         None
                     };
-                    self.answer(Reply::packet(Some(pubrel), c));
+                    self.answer_pubrec(pkid, c, ctx);
                 }
             }
         }
@@ -156,16 +153,29 @@ impl Session {
         }
     }
 
-    /// A PUBREC moves its QoS 2 delivery to "released"; the answer is PUBREL [MQTT-4.3.3-1].
-    fn on_pubrec(&mut self, pkid: u16) -> Packet {
+    /// A PUBREC moves its QoS 2 delivery to "released"; the answer is PUBREL [MQTT-4.3.3-1],
+    /// sent once "released" is stored: after PUBREL the client may deliver the message and
+    /// forget its id, so a restart must resend PUBREL, never the PUBLISH (which the client
+    /// would take for a new message). Clean sessions and unstored deliveries answer at once.
+    fn answer_pubrec(&mut self, pkid: u16, credit: Option<Credit>, ctx: &mut Context<Self>) {
         let (pubrel, released) = self.state.on_pubrec(pkid);
-        if let Some(i) = released {
-            let sub = self.live.get(&self.deps.cfg.live, &self.client_id);
-            trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.delivery.msg, pkid, sub);
-            let delivery = i.delivery.clone();
-            self.persist_state(&delivery, DeliveryState::Released { pkid });
+        let Some(i) = released else {
+            return self.answer(Reply::packet(Some(pubrel), credit));
+        };
+        let sub = self.live.get(&self.deps.cfg.live, &self.client_id);
+        trace::on_pubrec(&self.deps.cfg, &self.client_id, &i.delivery.msg, pkid, sub);
+        let delivery = i.delivery.clone();
+        let commit = self.persist_state_commit(&delivery, DeliveryState::Released { pkid });
+        if commit.is_ready() {
+            return self.answer(Reply::packet(Some(pubrel), credit));
         }
-        pubrel
+        let work = async move { commit.wait().await }
+            .into_actor(self)
+            .map(move |res, act, _| match res {
+                Ok(()) => Reply::packet(Some(pubrel), credit),
+                Err(e) => act.store_failed(e),
+            });
+        self.answer_later(work, false, ctx);
     }
 
     /// A PUBCOMP finishes its QoS 2 delivery (an unknown id is ignored).

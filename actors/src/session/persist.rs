@@ -9,9 +9,10 @@
 //!   persistent subscriber one entry holding the message, for several one shared body (under
 //!   the same id) and one small entry per subscriber referencing it; the store deletes a shared
 //!   body with its last entry;
-//! - QoS 2 progress (sent with packet id, released): as it happens, not awaited (losing it in a
-//!   crash means a resend with DUP, which the protocol absorbs); a shared body is not
-//!   rewritten;
+//! - QoS 2 progress: "sent with packet id" as it happens, not awaited (losing it in a crash
+//!   means the message is sent again under a new id); "released" awaited before
+//!   PUBREL, since after PUBREL the client may deliver and forget the id, so only a PUBREL may
+//!   follow it, never the PUBLISH again [MQTT-4.3.3-1]; a shared body is not rewritten;
 //! - completion (PUBACK/PUBCOMP) or a drop: the entry is deleted, not awaited;
 //! - inbound QoS 2 packet ids: stored before PUBREC, removed before PUBCOMP (both awaited), so a
 //!   repeated PUBLISH is never delivered twice, even across a crash.
@@ -124,18 +125,32 @@ impl Session {
     }
 
     pub(super) fn persist_state(&self, p: &Delivery, state: DeliveryState) {
-        if let Some(seq) = p.seq() {
-            self.persist(vec![Op::UpdateMessage {
-                client_id: self.client_id.to_string(),
-                seq,
-                entry: QueuedRef {
-                    qos: p.qos as u8,
-                    state,
-                    // Written back only if the entry holds its body inline (the store knows).
-                    inline: Some(message_body(&p.msg, p.retain)),
-                },
-            }]);
+        if let Some(op) = self.state_op(p, state) {
+            self.persist(vec![op]);
         }
+    }
+
+    /// As `persist_state`, for a caller that waits until it is stored.
+    pub(super) fn persist_state_commit(&self, p: &Delivery, state: DeliveryState) -> Commit {
+        match self.state_op(p, state) {
+            Some(op) => self.persist_commit(|| vec![op]),
+            None => Commit::ready(),
+        }
+    }
+
+    /// The write of a stored delivery's new QoS 2 progress; `None` if it is not stored.
+    fn state_op(&self, p: &Delivery, state: DeliveryState) -> Option<Op> {
+        let seq = p.seq()?;
+        Some(Op::UpdateMessage {
+            client_id: self.client_id.to_string(),
+            seq,
+            entry: QueuedRef {
+                qos: p.qos as u8,
+                state,
+                // Written back only if the entry holds its body inline (the store knows).
+                inline: Some(message_body(&p.msg, p.retain)),
+            },
+        })
     }
 
     /// Rebuild an offline persistent session from the store; its expiry timer counts from the
@@ -195,6 +210,13 @@ impl Session {
             let pending = Delivery::new(Arc::new(msg), qos, retain, true);
             match r.state {
                 DeliveryState::Queued => {
+                    // A QoS 1 message is stored as queued until PUBACK (its send is not
+                    // written: that would be a write per delivery), so it may have been sent
+                    // before the restart: a re-delivery must carry DUP [MQTT-3.3.1-1], and
+                    // DUP only says it might be one. (QoS 2 has "sent" stored: a queued one
+                    // was not sent, unless that write was lost in a crash.)
+                    let dup = qos == QoS::AtLeastOnce;
+                    let pending = Delivery { dup, ..pending };
                     if let crate::delivery::Offer::Dropped(_, seq) = s.state.offer(pending, true) {
                         dropped.push(seq);
                     }

@@ -11,7 +11,6 @@ use crate::codec::{Ack, Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 use crate::connection::Credit;
 use crate::message::{unix_ms, Message, MessageId};
 use crate::metrics::Denied;
-use crate::session::route::RouteError;
 use crate::topic;
 use crate::trace;
 use actix::prelude::*;
@@ -152,7 +151,7 @@ impl Session {
             );
             return self.answer(answer(PublishOutcome::PayloadFormatInvalid));
         }
-        let mut inbound = None;
+        let mut inbound_id = None;
         if let (QoS::ExactlyOnce, Some(pkid)) = (p.qos, p.pkid) {
             if !self.state.inbound_qos2(pkid) {
                 // A repeat of an unreleased QoS 2 id: acknowledge again, never deliver twice.
@@ -165,13 +164,12 @@ impl Session {
 
                 return self.answer(answer(outcome));
             }
-            // Stored before PUBREC, so a repeat after a crash is still recognised.
-            inbound = Some(self.persist_commit(|| {
-                vec![Op::PutInbound {
-                    client_id: self.client_id.to_string(),
-                    pkid,
-                }]
-            }));
+            // Stored before PUBREC, in one write with the message's persistent copies (see
+            // `Router::publish_with`), so a repeat after a crash is still recognised.
+            inbound_id = self.persistent.then(|| Op::PutInbound {
+                client_id: self.client_id.to_string(),
+                pkid,
+            });
         }
         let expires_at_ms = match props {
             Some(pr) if pr.message_expiry_interval.is_some() => {
@@ -193,24 +191,20 @@ impl Session {
         });
         trace::received(&msg, "publish", Some(protocol));
         trace::received_live(&self.deps.cfg, &msg, "publish", Some(protocol));
-        let mut routed = self.deps.router.publish(&msg, self.me.as_ref());
+        let mut routed = self
+            .deps
+            .router
+            .publish_with(&msg, self.me.as_ref(), inbound_id);
         if let Some(own) = routed.local.take() {
             self.offer(own);
         }
         let outcome = PublishOutcome::Routed {
             subscribers: routed.subscribers,
         };
-        let inbound_ready = inbound.as_ref().is_none_or(|c| c.is_ready());
-        if routed.is_ready() && inbound_ready {
+        if routed.is_ready() {
             return self.answer(answer(outcome));
         }
-        let work = async move {
-            routed.completion().await?;
-            if let Some(inbound) = inbound {
-                inbound.wait().await?;
-            }
-            Ok::<_, RouteError>(())
-        };
+        let work = async move { routed.completion().await };
         let work = work.into_actor(self).map(move |res, act, _ctx| match res {
             Ok(()) => answer(outcome),
             Err(RouteError::Store(e)) => {

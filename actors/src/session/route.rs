@@ -134,6 +134,20 @@ impl Router {
     /// FIFO, so whatever a subscriber writes about it later lands after it); the returned
     /// [`Routed`] completes when the store has it, as the durability setting requires.
     pub fn publish(&self, msg: &Arc<Message>, me: Option<&Arc<Subscriber>>) -> Routed {
+        self.publish_with(msg, me, None)
+    }
+
+    /// As `publish`, writing `with` in the same store write as the message's persistent copies
+    /// (alone if no persistent subscriber stores it): a QoS 2 id awaiting PUBREL is stored
+    /// with the message it stands for, so after a crash both or neither are there; with the
+    /// id alone the resent PUBLISH would be taken for a repeat and the message lost, with the
+    /// message alone it would be routed twice [MQTT-4.3.3-2].
+    pub fn publish_with(
+        &self,
+        msg: &Arc<Message>,
+        me: Option<&Arc<Subscriber>>,
+        with: Option<Op>,
+    ) -> Routed {
         let retained = msg.retain.then(|| {
             let (stored, commit) = tokio::sync::oneshot::channel();
             self.retain.do_send(StoreRetained {
@@ -144,7 +158,7 @@ impl Router {
         });
         let mut matched = SCRATCH.take();
         self.index.matches(&msg.topic, me, &mut matched);
-        let (commit, stored) = self.store_for_persistent(msg, &matched);
+        let (commit, stored) = self.store_for_persistent(msg, &matched, with);
         if msg.trace.traced || msg.trace.live != 0 {
             crate::trace::matched(self.live.as_deref(), msg, &matched, &stored);
         }
@@ -183,7 +197,7 @@ impl Router {
     /// connection broke: stored first if `to` is persistent (the write completes on its own;
     /// the publisher has had its acknowledgement long ago).
     pub fn hand_over(&self, msg: &Arc<Message>, to: &Matched) {
-        let (_commit, stored) = self.store_for_persistent(msg, std::slice::from_ref(to));
+        let (_commit, stored) = self.store_for_persistent(msg, std::slice::from_ref(to), None);
         let stored = stored.first().copied().unwrap_or(false);
         let deliver = Delivery::new(msg.clone(), msg.qos.min(to.qos), false, stored);
         if to.subscriber.inbox.push(deliver) {
@@ -198,21 +212,31 @@ impl Router {
     /// the body once, under the message id, and one small entry per subscriber referencing it
     /// (see [`SHARE_BODIES_FROM`]). Returns the commit to await before acknowledging, and
     /// which matches were stored (empty when none was: the common case allocates nothing).
-    fn store_for_persistent(&self, msg: &Message, matched: &[Matched]) -> (Commit, Vec<bool>) {
+    fn store_for_persistent(
+        &self,
+        msg: &Message,
+        matched: &[Matched],
+        with: Option<Op>,
+    ) -> (Commit, Vec<bool>) {
         let Some(writer) = &self.persist else {
             return (Commit::ready(), Vec::new());
         };
+        let alone = |with: Option<Op>| match with {
+            Some(op) => writer.commit(vec![op]),
+            None => Commit::ready(),
+        };
         if msg.qos == QoS::AtMostOnce {
-            return (Commit::ready(), Vec::new());
+            return (alone(with), Vec::new());
         }
         let stores =
             |m: &Matched| m.qos != QoS::AtMostOnce && m.subscriber.persistent.load(Relaxed);
         let n = matched.iter().filter(|m| stores(m)).count();
         if n == 0 {
-            return (Commit::ready(), Vec::new());
+            return (alone(with), Vec::new());
         }
         let id = msg.id.get();
-        let mut ops = Vec::with_capacity(n + 1);
+        let mut ops = Vec::with_capacity(n + 2);
+        ops.extend(with);
         let body = message_body(msg, false);
         let share = n > 1 && msg.topic.len() + msg.payload.len() >= SHARE_BODIES_FROM;
         // A copy in every entry, or stored once for all of them.
