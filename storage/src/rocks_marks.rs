@@ -2,7 +2,7 @@
 //! contents, such as "a mosquitto.db was imported" (so a restart does not import it again,
 //! and a store moved aside as corrupt forgets it with everything else).
 
-use super::{backend, RocksStore, CF_META};
+use super::{backend, RocksDb, RocksStore, CF_META};
 use crate::StoreResult;
 
 /// Keys of marks start with this, apart from the store's own meta keys.
@@ -11,12 +11,22 @@ const PREFIX: &str = "mark/";
 impl RocksStore {
     /// The value of mark `name`, if it was set.
     pub fn mark(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        let key = format!("{PREFIX}{name}");
-        self.db.get_cf(self.cf(CF_META), key).map_err(backend)
+        self.with(|db| db.mark(name))
     }
 
     /// Sets mark `name` durably (fsynced before returning).
     pub fn set_mark(&self, name: &str, value: &[u8]) -> StoreResult<()> {
+        self.with(|db| db.set_mark(name, value))
+    }
+}
+
+impl RocksDb {
+    fn mark(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = format!("{PREFIX}{name}");
+        self.db.get_cf(self.cf(CF_META), key).map_err(backend)
+    }
+
+    fn set_mark(&self, name: &str, value: &[u8]) -> StoreResult<()> {
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(true);
         let key = format!("{PREFIX}{name}");

@@ -232,6 +232,7 @@ async fn before_connect_the_connect_limit_applies_and_after_it_max_packet_size()
         username: None,
         password: None,
         properties: Default::default(),
+        bridge: false,
     }));
     let mut bytes = encode(std::slice::from_ref(&connect));
     assert!(bytes.len() <= 100);

@@ -4,6 +4,7 @@
 //! gets a plain acknowledgement whatever happened, as it has no way to hear more.
 
 use super::answer::Reply;
+use super::route::RouteError;
 use super::Session;
 use crate::auth::Action;
 use crate::close::CloseReason;
