@@ -40,6 +40,9 @@ pub struct Local {
     subscriber: Arc<Subscriber>,
     store_id: String,
     taken: Vec<Delivery>,
+    /// The queue is dropping messages: the first drop of a run is logged at WARN, the rest
+    /// only counted, until the queue has room again.
+    overflowing: bool,
 }
 
 impl Local {
@@ -90,6 +93,7 @@ impl Local {
             subscriber,
             store_id,
             taken: Vec::new(),
+            overflowing: false,
         };
         if let Some(rec) = restored {
             local.restore(rec);
@@ -137,16 +141,23 @@ impl Local {
 
     fn enqueue(&mut self, item: Outgoing) {
         let dropped = self.queue.push(item);
-        if !dropped.is_empty() {
-            self.status.dropped.fetch_add(dropped.len() as u64, Relaxed);
-            log::debug!(
-                "bridge {}: queue full ({}), {} dropped",
-                self.spec.name,
-                self.spec.queue_overflow.name(),
-                dropped.len()
-            );
-            self.delete(dropped.iter().filter_map(|o| o.seq));
+        if dropped.is_empty() {
+            self.overflowing = false;
+            return;
         }
+        self.status.dropped.fetch_add(dropped.len() as u64, Relaxed);
+        if !self.overflowing {
+            self.overflowing = true;
+            log::warn!(
+                "bridge {}: queue full ({} messages, {} bytes): dropping messages ({}); \
+                 see courtier_bridge_messages_dropped_total",
+                self.spec.name,
+                self.queue.len(),
+                self.queue.bytes(),
+                self.spec.queue_overflow.name()
+            );
+        }
+        self.delete(dropped.iter().filter_map(|o| o.seq));
     }
 
     /// Move what publishers delivered into the queue.

@@ -32,6 +32,21 @@ fn assign() -> ClientId {
 }
 
 #[test]
+fn a_client_id_naming_a_bridge_queue_is_refused() {
+    let id = crate::bridge::queue_id("cloud");
+    for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+        let r = negotiate(&connect(v, &id, 60), &cfg(u16::MAX), assign);
+        assert!(matches!(r, Err(Refusal::ClientIdentifierNotValid)));
+    }
+    assert!(negotiate(
+        &connect(ProtocolVersion::V311, "bridge/cloud", 60),
+        &cfg(u16::MAX),
+        assign
+    )
+    .is_ok());
+}
+
+#[test]
 fn mqtt_3_1_3_6_an_empty_5_0_client_id_is_assigned_and_told() {
     let mut c = connect(ProtocolVersion::V5, "", 60);
     c.clean_start = false;
