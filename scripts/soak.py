@@ -205,7 +205,8 @@ def home_assistant(port, rng):
 
     def on_message(cl, u, m):
         STATS["ha_messages"].add()
-        if m.topic.endswith("/availability") and m.payload == b"offline":
+        # Not the retained `offline` a re-subscription replays: only wills published live.
+        if m.topic.endswith("/availability") and m.payload == b"offline" and not m.retain:
             STATS["wills_seen"].add()
 
     c.on_message = on_message
