@@ -3,7 +3,7 @@
 
 Sources: the `send <hex>` lines of tests/fixtures/scripts/*.txt, the hex fixtures of
 actors/src/codec/tests*.rs, hand-made MQTT 5.0 packets with properties, spec examples of topics,
-conf.d/00-defaults.toml and hand-encoded store records. File names are content hashes, so
+conf.d/00-defaults.toml, hand-encoded store records and mosquitto.db files. File names are content hashes, so
 running it again only adds what changed.
 """
 import glob
@@ -195,6 +195,9 @@ for text in [
     "log_dest stdout\nlog_type all\nlog_timestamp false\ntls_version tlsv1.3\nqueue_qos0_messages true\n",
 ]:
     put("mosquitto_conf", text.encode())
+# --- mosquitto.db: Mosquitto's unit-test files and one Debian's mosquitto wrote --------------
+for path in sorted(glob.glob("tests/fixtures/mosquitto/db/*")):
+    put("mosquitto_db", open(path, "rb").read())
 for path in sorted(glob.glob("tests/fixtures/mosquitto_passwd/*")):
     if not path.endswith(".md"):
         put("password_file", open(path, "rb").read())

@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 secs="${1:-60}"
 shift || true
-all="codec_packet codec_stream topic config_toml store_records mosquitto_conf password_file acl"
+all="codec_packet codec_stream topic config_toml store_records mosquitto_conf mosquitto_db password_file acl"
 targets="${*:-${FUZZ_TARGETS:-$all}}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
