@@ -27,24 +27,34 @@ impl log::Log for Reloadable {
     }
 }
 
-/// A logger for `filters` (env_logger's syntax, as RUST_LOG), with the timestamps and styles
-/// of the environment: local times with an offset when TZ is set (a container with TZ wants
-/// them), else UTC; RUST_LOG_STYLE as env_logger reads it.
+/// A logger for `filters` (env_logger's syntax, as RUST_LOG): one plain line per record,
+/// `[<time> <LEVEL> <target>] <message>`, local times with an offset when TZ is set (a
+/// container with TZ wants them), else UTC. The lines carry no colour codes, so the writer is
+/// told to pass them through as they are: stripping codes that are not there, and
+/// env_logger's multi-line indenting, cost a traced message's log lines a third of its broker
+/// time (docs/PERFORMANCE.md, "Runtime traces"). RUST_LOG_STYLE still overrides it.
 fn build(filters: &str) -> env_logger::Logger {
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(filters);
+    builder.write_style(env_logger::WriteStyle::Always);
     if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
         builder.parse_write_style(&style);
     }
-    match std::env::var("TZ") {
-        Ok(tz) if !tz.is_empty() => builder.format(|buf, record| {
-            use std::io::Write;
-            let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
-            let (level, target) = (record.level(), record.target());
-            writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
-        }),
-        _ => builder.format_timestamp_millis(),
-    };
+    let local = std::env::var("TZ").is_ok_and(|tz| !tz.is_empty());
+    builder.format(move |buf, record| {
+        use std::io::Write;
+        let (level, target) = (record.level(), record.target());
+        match local {
+            true => {
+                let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
+                writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
+            }
+            false => {
+                let now = buf.timestamp_millis();
+                writeln!(buf, "[{now} {level:<5} {target}] {}", record.args())
+            }
+        }
+    });
     builder.build()
 }
 

@@ -43,14 +43,14 @@ pub(crate) mod layouts;
 mod migrate;
 #[path = "rocks_load.rs"]
 mod rocks_load;
+#[path = "rocks_marks.rs"]
+mod rocks_marks;
 #[path = "rocks_open.rs"]
 mod rocks_open;
 #[path = "rocks_store.rs"]
 mod rocks_store;
 #[path = "rocks_wal.rs"]
 mod rocks_wal;
-#[path = "rocks_marks.rs"]
-mod rocks_marks;
 #[path = "rocks_write.rs"]
 mod rocks_write;
 
