@@ -52,7 +52,7 @@ for arch in amd64 arm64; do
     pkgs="$(sed -n 's/^install -y --no-install-recommends //p' <<<"$cmds")"
     [ -n "$pkgs" ] || fail "docker/build.sh packages ($arch) installs nothing"
     if apt-cache show librocksdb-dev >/dev/null 2>&1; then
-        for p in $pkgs librocksdb7.8 tzdata; do
+        for p in $pkgs librocksdb7.8 tzdata ca-certificates; do
             apt-cache show "${p%%:*}" >/dev/null 2>&1 || fail "apt package $p ($arch) not found"
         done
         ok "apt packages for $arch exist: $pkgs"
