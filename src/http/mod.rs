@@ -169,11 +169,10 @@ pub fn serve(
         served.push("/metrics");
     }
     if routes.api {
-        served.push("/api/v1");
+        served.extend(["/api/v1", "/dashboard"]);
     }
     if routes.websocket {
         served.insert(0, "MQTT over WebSocket on /mqtt and /");
-        served.push("/api/v1");
     }
     log::info!("listening for HTTP on {addr} ({})", served.join(", "));
     Ok((addr, handle))
