@@ -19,7 +19,7 @@ const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Build every bridge's dialer (reading its TLS files, so a bad file stops start-up with the
 /// bridge, key and reason), then start them all.
-pub fn start_all(broker: &Broker, bridges: &[BridgeSettings]) -> io::Result<()> {
+pub async fn start_all(broker: &Broker, bridges: &[BridgeSettings]) -> io::Result<()> {
     let dials = bridges
         .iter()
         .enumerate()
@@ -36,7 +36,8 @@ pub fn start_all(broker: &Broker, bridges: &[BridgeSettings]) -> io::Result<()> 
             if b.uses_tls() { "TLS" } else { "TCP" },
             spec.topics.len()
         );
-        broker.start_bridge(spec, dial);
+        // Subscribed before the listeners accept anyone (the caller starts them after this).
+        broker.start_bridge(spec, dial).1.await;
     }
     for name in broker.unclaimed_bridge_queues() {
         log::warn!(

@@ -184,7 +184,7 @@ impl Server {
         }
         let broker =
             Broker::start_with(settings.broker_config(), security.security(), store, loaded).await;
-        crate::bridge::start_all(&broker, &settings.bridges)?;
+        crate::bridge::start_all(&broker, &settings.bridges).await?;
         let mut accept = Vec::new();
         for l in bound.mqtt {
             let transport = l.options.as_ref().map_or("tcp", |o| o.transport);

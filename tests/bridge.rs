@@ -274,3 +274,34 @@ fn refused_credentials_back_off_without_a_busy_loop() {
 fn both_between_two_courtiers_does_not_loop_3_1_1_with_the_bridge_bit() {
     both_ways_between_two_courtiers("3.1.1");
 }
+
+#[test]
+fn a_full_queue_drops_by_its_policy_and_counts_the_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: the bridge queues.
+    let nowhere: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let bridge = bridge_toml(
+        "offline",
+        nowhere,
+        &[r#"{ pattern = "q/#", direction = "out", qos = 1 }"#],
+        "max_queued_messages = 5\nqueue_overflow = \"drop_oldest\"",
+    );
+    // Published at once after start-up: the broker accepts clients only once its bridges'
+    // `out` filters are subscribed, so none of these misses the queue.
+    let local = courtier(dir.path(), &bridge);
+    let publisher = Publisher::start(local.mqtt_addr, "filler");
+    for i in 0..12 {
+        publisher.publish("q/x", &i.to_string(), 1, false);
+    }
+    publisher.wait_acks(12);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = local.broker.bridges()[0].clone();
+        if s.queued == 5 && s.dropped == 7 {
+            assert!(!s.connected && s.failed_attempts > 0, "{s:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{s:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -19,6 +19,9 @@ pub struct BridgeDeps {
     /// The bridge's stored queue from before a restart.
     pub restored: Option<SessionRecord>,
     pub session_id: u64,
+    /// Told once the bridge's `out` filters are subscribed: the broker accepts clients only
+    /// after that, so nothing published at start-up misses the bridge's queue.
+    pub subscribed: tokio::sync::oneshot::Sender<()>,
 }
 
 /// Run the bridge until the actor system stops. Must be spawned on an arbiter.
@@ -33,6 +36,7 @@ pub async fn run(spec: Arc<BridgeSpec>, dial: Dial, deps: BridgeDeps, status: Ar
         deps.session_id,
     )
     .await;
+    let _ = deps.subscribed.send(());
     local.notify_state(false);
     let mut delays = Delays::new(spec.restart);
     let mut bridge_bit = spec.try_private && spec.protocol != ProtocolVersion::V5;
