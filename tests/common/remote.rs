@@ -25,19 +25,32 @@ pub struct Mosquitto {
 }
 
 impl Mosquitto {
+    /// On a free port: if another process took the port between `free_port` and Mosquitto's
+    /// bind (tests run in parallel), Mosquitto exits and another port is tried.
     pub fn start(dir: &Path, extra: &str) -> Mosquitto {
-        let port = free_port();
-        let conf = dir.join(format!("mosquitto-{port}.conf"));
-        let text =
-            format!("listener {port} 127.0.0.1\nuser root\nmax_queued_messages 0\n{extra}\n");
-        std::fs::write(&conf, text).unwrap();
-        let mut m = Mosquitto {
-            port,
-            conf,
-            child: None,
-        };
-        m.restart();
-        m
+        for _ in 0..5 {
+            let port = free_port();
+            let conf = dir.join(format!("mosquitto-{port}.conf"));
+            let text =
+                format!("listener {port} 127.0.0.1\nuser root\nmax_queued_messages 0\n{extra}\n");
+            std::fs::write(&conf, text).unwrap();
+            let mut m = Mosquitto {
+                port,
+                conf,
+                child: None,
+            };
+            m.restart();
+            // Still running after its socket is up: the listener is its own.
+            std::thread::sleep(Duration::from_millis(100));
+            let alive = m
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+            if alive {
+                return m;
+            }
+        }
+        panic!("mosquitto did not start on any of 5 free ports");
     }
 
     pub fn addr(&self) -> SocketAddr {
