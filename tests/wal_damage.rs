@@ -8,7 +8,6 @@ mod common;
 
 use common::process::BrokerProcess;
 use common::*;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,22 +69,6 @@ fn main_wal(store: &Path) -> PathBuf {
         .expect("a WAL file")
 }
 
-fn http_addr(b: &BrokerProcess) -> SocketAddr {
-    b.startup_log
-        .iter()
-        .find_map(|l| l.split("listening for HTTP on ").nth(1))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the HTTP listener's address in the log")
-}
-
-fn metric(b: &BrokerProcess, name: &str) -> u64 {
-    let body = common::http::get(http_addr(b), "/metrics").body;
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
-
 /// Restart on the damaged store and check the report; returns (queued, retained) recovered.
 fn restart_and_check(dir: &Path, damaged: &[u8], how: &str) -> (usize, usize) {
     let b = BrokerProcess::start(dir, &[], &[("COURTIER__BROKER__SYS_INTERVAL_SECS", "1")]);
@@ -132,9 +115,9 @@ fn restart_and_check(dir: &Path, damaged: &[u8], how: &str) -> (usize, usize) {
     );
     assert!(log.contains(&copies[0].display().to_string()), "{line}");
     // Counted.
-    assert_eq!(metric(&b, "courtier_store_wal_corruptions_total"), 1);
+    assert_eq!(b.metric("courtier_store_wal_corruptions_total"), 1);
     assert_eq!(
-        metric(&b, "courtier_store_corruptions_total"),
+        b.metric("courtier_store_corruptions_total"),
         0,
         "store kept"
     );
@@ -216,5 +199,5 @@ fn kill_9_alone_is_not_reported_as_damage() {
         log.contains(&format!("{RETAINED} retained messages")),
         "all retained messages restored: {log}"
     );
-    assert_eq!(metric(&b, "courtier_store_wal_corruptions_total"), 0);
+    assert_eq!(b.metric("courtier_store_wal_corruptions_total"), 0);
 }

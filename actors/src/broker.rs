@@ -3,7 +3,7 @@
 //! sockets to Connection actors spread over the worker arbiters, and runs the shutdown.
 
 use crate::auth::Security;
-use crate::bridge::{BridgeSpec, BridgeStatus, Dial};
+use crate::bridge::BridgeStatus;
 use crate::config::BrokerConfig;
 use crate::connection::{Connection, ConnectionDeps};
 use crate::guardian::{Guardian, Shutdown};
@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+#[path = "broker_bridges.rs"]
+mod bridges;
 #[cfg(feature = "fault-injection")]
 #[path = "broker_faults.rs"]
 mod faults;
@@ -195,49 +197,6 @@ impl Broker {
                 bridges: std::sync::Mutex::default(),
             }),
         }
-    }
-
-    /// Start a bridge (see [`crate::bridge`]) with its stored queue, on the first worker.
-    /// `dial` opens its connections (TCP or TLS).
-    /// The returned future completes when the bridge's `out` filters are subscribed (or the
-    /// bridge's task is gone): await it before accepting clients, so that a message published
-    /// right after start-up is not missed by the bridge's queue.
-    pub fn start_bridge(
-        &self,
-        spec: BridgeSpec,
-        dial: Dial,
-    ) -> (Arc<BridgeStatus>, impl std::future::Future<Output = ()>) {
-        let status = Arc::new(BridgeStatus::new(&spec.name));
-        let (subscribed, ready) = tokio::sync::oneshot::channel();
-        let restored = lock(&self.inner.bridge_queues).remove(&spec.name);
-        let mut bridges = lock(&self.inner.bridges);
-        let deps = crate::bridge::run::BridgeDeps {
-            router: self.inner.router.clone(),
-            persist: self.inner.persist.clone(),
-            restored,
-            // Apart from the registry's session ids, which count up from 1.
-            session_id: u64::MAX - bridges.len() as u64,
-            subscribed,
-        };
-        bridges.push(status.clone());
-        let (spec, s) = (Arc::new(spec), status.clone());
-        self.spawn_on_first_worker(move || crate::bridge::run::run(spec, dial, deps, s));
-        (status, async move {
-            let _ = ready.await;
-        })
-    }
-
-    /// The running bridges' state and counters.
-    pub fn bridges(&self) -> Vec<crate::bridge::status::BridgeSnapshot> {
-        lock(&self.inner.bridges)
-            .iter()
-            .map(|b| b.snapshot())
-            .collect()
-    }
-
-    /// Names of stored bridge queues that no configured bridge claimed (kept in the store).
-    pub fn unclaimed_bridge_queues(&self) -> Vec<String> {
-        lock(&self.inner.bridge_queues).keys().cloned().collect()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

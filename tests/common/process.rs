@@ -60,6 +60,24 @@ impl BrokerProcess {
     }
 
     /// SIGKILL: no shutdown code runs, as in a crash.
+    /// The HTTP listener's address, from its start-up log line.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.startup_log
+            .iter()
+            .find_map(|l| l.split("listening for HTTP on ").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .expect("the HTTP listener's address in the log")
+    }
+
+    /// The value of an unlabelled series in /metrics.
+    pub fn metric(&self, name: &str) -> u64 {
+        let body = super::http::get(self.http_addr(), "/metrics").body;
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics"))
+    }
+
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();

@@ -16,22 +16,6 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn http_addr(b: &BrokerProcess) -> SocketAddr {
-    b.startup_log
-        .iter()
-        .find_map(|l| l.split("listening for HTTP on ").nth(1))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the HTTP listener's address in the log")
-}
-
-fn metric(b: &BrokerProcess, name: &str) -> u64 {
-    let body = common::http::get(http_addr(b), "/metrics").body;
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
-
 /// The retained value of a `$SYS` topic, as a new subscriber gets it.
 fn sys_value(addr: SocketAddr, topic: &str) -> String {
     let mut c = Client4::connect(addr, "df-sys", true);
@@ -152,7 +136,7 @@ fn full_disk_refuses_what_it_cannot_store_serves_clean_sessions_and_recovers() {
     assert_eq!(late.receive(Duration::from_millis(500)), [b"late".to_vec()]);
 
     // Counted, in /metrics and $SYS; logged at ERROR once for the whole episode.
-    let errors = metric(&b, "courtier_store_write_errors_total");
+    let errors = b.metric("courtier_store_write_errors_total");
     assert!(errors >= 5, "write errors counted: {errors}");
     std::thread::sleep(Duration::from_millis(1200));
     let sys: u64 = sys_value(addr, "$SYS/broker/store/write_errors")
