@@ -70,12 +70,23 @@ impl BrokerProcess {
             .expect("the HTTP listener's address in the log")
     }
 
-    /// The value of an unlabelled series in /metrics.
+    /// The value of an unlabelled series in /metrics, waiting up to 10 s for it: until the
+    /// broker is ready, /metrics answers 503 "the broker is starting".
     pub fn metric(&self, name: &str) -> u64 {
-        let body = super::http::get(self.http_addr(), "/metrics").body;
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{name} not in /metrics"))
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let body = super::http::get(self.http_addr(), "/metrics").body;
+            let value = body
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok());
+            match value {
+                Some(v) => return v,
+                None if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                None => panic!("{name} not in /metrics: {body}"),
+            }
+        }
     }
 
     pub fn kill9(mut self) {
