@@ -1,5 +1,5 @@
 //! Throughput and latency runs: P publishers and S subscribers over a fixed duration
-//! (fan-in, fan-out, pairs, fixed-rate latency).
+//! (fan-in, fan-out, pairs, fixed-rate latency, latency beside a fixed-rate fan-in).
 //!
 //! Every payload carries (publisher, sequence, send time), so subscribers count deliveries per
 //! publisher, detect reordering and duplicates, and measure latency. Publishers keep at most
@@ -9,6 +9,7 @@
 
 use crate::acks::Acks;
 use crate::client::Client;
+use crate::pace::Pace;
 use crate::stats::{percentile, CpuMeter, Report};
 use crate::trace_api::TraceRole;
 use crate::wire::{self, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
@@ -28,6 +29,9 @@ pub struct Plan {
     pub per_msg: u64,
     /// Messages per second per publisher (latency runs); None = as fast as allowed.
     pub rate: Option<f64>,
+    /// Latency under load: publishers 1.. are a fan-in at this many messages per second each
+    /// (`Pace::steady`) beside publisher 0, the probe at `rate`.
+    pub load: Option<f64>,
 }
 
 struct Shared {
@@ -40,6 +44,7 @@ struct Shared {
     out_of_order: AtomicU64,
     delivered: Vec<AtomicU64>,
     wake: Vec<Notify>,
+    /// Latencies of publisher 0's messages (latency runs).
     latencies: Option<Mutex<Vec<u64>>>,
 }
 
@@ -105,12 +110,16 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
     for (i, (c, topic)) in conns.into_iter().zip(plan.topics.iter()).enumerate() {
         let rate = match i {
             0 => o.first_rate.or(plan.rate),
-            _ => plan.rate,
+            _ => plan.load.or(plan.rate),
         };
         if (o.only_first && i > 0) || rate == Some(0.0) {
             idle.push(c);
             continue;
         }
+        let pace = match (i, plan.load) {
+            (1.., Some(r)) => Some(Pace::steady(r)),
+            _ => rate.map(Pace::probe),
+        };
         let cfg = PubCfg {
             idx: i,
             topic: topic.clone(),
@@ -119,7 +128,7 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
             window: c.window(o.inflight),
             closed_loop: o.closed_loop,
             per_msg: plan.per_msg,
-            rate,
+            pace,
             deadline,
         };
         tasks.push(if proto.v5 {
@@ -197,6 +206,12 @@ pub async fn run(o: &Opts, plan: Plan) -> io::Result<Report> {
             },
         );
     }
+    if let Some(load) = plan.load {
+        let n = pubs.saturating_sub(1) as u64;
+        r.int("load_publishers", n)
+            .num("load_rate_per_s", load * n as f64)
+            .num("load_msgs_per_s", rest as f64 / o.duration);
+    }
     if let Some(l) = &sh.latencies {
         let mut l = std::mem::take(&mut *l.lock().unwrap());
         l.sort_unstable();
@@ -264,7 +279,9 @@ async fn subscriber<const V5: bool>(mut c: Client, sh: Arc<Shared>) -> io::Resul
                         }
                         count[p] += 1;
                     }
-                    lat.push(now.saturating_sub(t));
+                    if p == 0 {
+                        lat.push(now.saturating_sub(t));
+                    }
                 }
             }
             PUBREL => wire::ack(out, PUBCOMP, f.pkid()),
@@ -305,7 +322,7 @@ struct PubCfg {
     window: usize,
     closed_loop: Option<u64>,
     per_msg: u64,
-    rate: Option<f64>,
+    pace: Option<Pace>,
     deadline: tokio::time::Instant,
 }
 
@@ -322,12 +339,7 @@ async fn publisher<const V5: bool>(
         wire::PublishTemplate::new(&cfg.topic, cfg.qos, false, c.props.as_deref(), cfg.payload);
     let (mut seq, mut pkid) = (0u64, 0u16);
     let mut acks = Acks::default();
-    let mut ticker = cfg.rate.map(|r| {
-        let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / r));
-        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        t
-    });
-    let mut tokens = 0u64;
+    let mut pace = cfg.pace;
     while tokio::time::Instant::now() < cfg.deadline {
         let inflight = acks.inflight;
         let mut can = if cfg.qos == 0 {
@@ -339,8 +351,8 @@ async fn publisher<const V5: bool>(
             let ahead = (seq * cfg.per_msg).saturating_sub(sh.delivered[cfg.idx].load(Relaxed));
             can = can.min(((n * cfg.per_msg).saturating_sub(ahead) / cfg.per_msg) as usize);
         }
-        if ticker.is_some() {
-            can = can.min(tokens as usize);
+        if let Some(p) = &pace {
+            can = can.min(p.allowed() as usize);
         }
         if can > 0 {
             let now = sh.now_ns();
@@ -353,7 +365,9 @@ async fn publisher<const V5: bool>(
             if cfg.qos > 0 {
                 acks.inflight = inflight + can;
             }
-            tokens = tokens.saturating_sub(can as u64);
+            if let Some(p) = &mut pace {
+                p.sent(can as u64);
+            }
         }
         c.flush().await?;
         if cfg.qos > 0 && c.try_read_more()? {
@@ -368,9 +382,7 @@ async fn publisher<const V5: bool>(
                     c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
                 }
                 _ = wake.notified(), if cfg.closed_loop.is_some() => {}
-                _ = async { ticker.as_mut().unwrap().tick().await }, if ticker.is_some() => {
-                    tokens += 1;
-                }
+                _ = async { pace.as_mut().unwrap().tick().await }, if pace.is_some() => {}
                 _ = tokio::time::sleep_until(cfg.deadline) => {}
             }
         }

@@ -6,7 +6,9 @@
 //! with `--broker-pid` so is the broker's (CPU µs per delivered message, RSS per connection).
 //!
 //! - `client.rs`: one raw connection (connect, subscribe, batched writes, in-place frames)
-//! - `load.rs`: fan-in (also to a shared subscription), fan-out, pairs and latency (publishers and subscribers over a duration)
+//! - `load.rs`: fan-in (also to a shared subscription), fan-out, pairs and latency, also beside
+//!   a fixed-rate fan-in (publishers and subscribers over a duration)
+//! - `pace.rs`: fixed-rate publishing (the latency probe, the steady load beside it)
 //! - `scenarios.rs`: idle connections, reconnects, the retained burst, persistent sessions
 //! - `stats.rs`: CPU, memory, percentiles and the report
 //! - `transport.rs`: TCP or TLS, user name and password
@@ -14,6 +16,7 @@
 mod acks;
 mod client;
 mod load;
+mod pace;
 mod scenarios;
 mod stats;
 mod trace_api;
@@ -31,7 +34,8 @@ enum Scenario {
     Fanout,
     /// N publisher/subscriber pairs, one topic each
     Pairs,
-    /// 1 publisher at a fixed rate -> 1 subscriber; latency percentiles
+    /// 1 publisher at a fixed rate -> 1 subscriber; latency percentiles (with --load-rate:
+    /// beside a fan-in at that rate)
     Latency,
     /// K idle connections: connect time, broker memory per connection
     Conns,
@@ -78,7 +82,7 @@ pub struct Opts {
     /// Closed loop: a publisher is never more than N messages ahead of delivery.
     #[arg(long)]
     closed_loop: Option<u64>,
-    /// Publishers (fanin; default 10).
+    /// Publishers (fanin; latency with --load-rate: the load's publishers; default 10).
     #[arg(long, default_value_t = 10)]
     publishers: usize,
     /// Fan-in to a shared subscription instead: N subscribers of
@@ -94,6 +98,12 @@ pub struct Opts {
     /// Messages per second (latency).
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
+    /// Latency under load: beside the probe, --publishers publishers send this many messages
+    /// per second in all (evenly split, at the same QoS) to one wildcard subscriber, as fanin
+    /// does; the probe's latency is reported, the load's achieved rate as load_msgs_per_s
+    /// (latency).
+    #[arg(long, value_name = "MSGS_PER_S")]
+    load_rate: Option<f64>,
     /// Connections (conns).
     #[arg(long, default_value_t = 10_000)]
     count: usize,
@@ -192,6 +202,7 @@ fn plan(o: &Opts) -> load::Plan {
             },
             per_msg: 1,
             rate: None,
+            load: None,
         },
         Scenario::Fanout if o.device_topics > 0 => {
             let s = o.subscribers.unwrap_or(100);
@@ -203,6 +214,7 @@ fn plan(o: &Opts) -> load::Plan {
                 filters: vec![format!("bench/{tag}/#"); s],
                 per_msg: s as u64,
                 rate: None,
+                load: None,
             }
         }
         Scenario::Fanout => {
@@ -213,6 +225,7 @@ fn plan(o: &Opts) -> load::Plan {
                 filters: vec![format!("bench/{tag}/fanout"); s],
                 per_msg: s as u64,
                 rate: None,
+                load: None,
             }
         }
         Scenario::Pairs => load::Plan {
@@ -225,14 +238,30 @@ fn plan(o: &Opts) -> load::Plan {
                 .collect(),
             per_msg: 1,
             rate: None,
+            load: None,
         },
-        _ => load::Plan {
-            scenario: "latency",
-            topics: vec![format!("bench/{tag}/latency")],
-            filters: vec![format!("bench/{tag}/latency")],
-            per_msg: 1,
-            rate: Some(o.rate),
-        },
+        _ => {
+            let load = o.load_rate.filter(|r| *r > 0.0);
+            let n = if load.is_some() {
+                o.publishers.max(1)
+            } else {
+                0
+            };
+            let mut topics = vec![format!("bench/{tag}/latency")];
+            topics.extend((0..n).map(|i| format!("bench/{tag}/load/{i}")));
+            let mut filters = vec![format!("bench/{tag}/latency")];
+            if n > 0 {
+                filters.push(format!("bench/{tag}/load/#"));
+            }
+            load::Plan {
+                scenario: if n > 0 { "latency-loaded" } else { "latency" },
+                topics,
+                filters,
+                per_msg: 1,
+                rate: Some(o.rate),
+                load: load.map(|r| r / n as f64),
+            }
+        }
     }
 }
 
