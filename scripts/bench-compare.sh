@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Courtier vs Mosquitto (vs rumqttd) on this machine, side by side, same run.
+# Courtier vs FlashMQ vs Mosquitto (vs rumqttd) on this machine, side by side, same run.
 #
 # Each broker is pinned to core 0 with taskset, the generator (courtier-bench) to core 1. Every
 # round starts fresh brokers, runs `conns` first (memory per idle connection needs a fresh
@@ -10,12 +10,15 @@
 #   scripts/bench-compare.sh                 # 3 rounds, 5 s per throughput run
 #   ROUNDS=1 DURATION=2 CONNS=2000 scripts/bench-compare.sh      # quick check
 #   ONLY="fanin-q1 latency-q1" scripts/bench-compare.sh          # a subset of scenarios
+#   ONLY="fanin-q1 latency-q1 latency-q1-loaded" scripts/bench-compare.sh
+#     # latency under load: the latency-q1 probe beside a QoS 1 fan-in at half of the broker's
+#     # fanin-q1 rate of the same round (measured first as fanin-q1-max when fanin-q1 is not run)
 #   ONLY="fanin-q1-v5 fanout-q1-v5" scripts/bench-compare.sh      # MQTT 5.0 (not rumqttd)
 #   ONLY="fanout-q1-v5-devices fanout-q1-v5-alias" scripts/bench-compare.sh
 #     # broker topic aliases off vs on: 10 long device topics to 100 subscribers, which send
 #     # Topic Alias Maximum 10 in the -alias run (Mosquitto sends no aliases either way)
 #   ONLY="fanin-q1 shared-fanin-q1" scripts/bench-compare.sh      # shared subscription group of 4
-#   BROKERS="courtier mosquitto" scripts/bench-compare.sh         # skip rumqttd
+#   BROKERS="courtier mosquitto" scripts/bench-compare.sh         # skip FlashMQ and rumqttd
 #   BASELINE=/path/to/older/courtier scripts/bench-compare.sh     # adds "courtier-base": before/after
 #   ONLY=conns CONNS=100000 ROUNDS=1 scripts/bench-compare.sh     # 100,000 idle connections
 #     (needs an open-files hard limit above 100,000: run as root, or raise it first)
@@ -31,23 +34,27 @@
 # connect (every password hashed: "cold"), disconnect, and connect again ("cached").
 #
 # Mosquitto: the Debian package (installed with apt-get if missing), run directly with its own
-# config on its own port, never the system service. rumqttd: $RUMQTTD, or `rumqttd` on PATH, or
-# target/tools/bin/rumqttd; INSTALL_RUMQTTD=1 tries `cargo install rumqttd` (bounded); skipped
-# when unavailable.
+# config on its own port, never the system service. FlashMQ: $FLASHMQ, or `flashmq` on PATH, or
+# target/flashmq/bin/flashmq as scripts/install-flashmq.sh builds it (INSTALL_FLASHMQ=1 runs that
+# script here; it needs FlashMQ's source, see its header); one worker thread (thread_count 1, as
+# it is pinned to one core), MQTT 3.1.1 and 5.0, TCP and TLS listeners, no persistence.
+# rumqttd: $RUMQTTD, or `rumqttd` on PATH, or target/tools/bin/rumqttd; INSTALL_RUMQTTD=1 tries
+# `cargo install rumqttd` (bounded). FlashMQ and rumqttd are skipped when unavailable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-10000}
-BROKERS=${BROKERS:-courtier mosquitto rumqttd}
+BROKERS=${BROKERS:-courtier flashmq mosquitto rumqttd}
 ONLY=${ONLY:-}
 BROKER_CPU=${BROKER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=${OUT:-$TARGET/bench/$(date +%Y%m%d-%H%M%S)}
 PORT_COURTIER=18830 PORT_MOSQUITTO=18831 PORT_RUMQTTD=18832 PORT_COURTIER_ACL=18834 PORT_API=18835
-TLS_COURTIER=18840 TLS_MOSQUITTO=18841
+PORT_FLASHMQ=18836
+TLS_COURTIER=18840 TLS_MOSQUITTO=18841 TLS_FLASHMQ=18842
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
@@ -57,10 +64,14 @@ RESULTS=$OUT/results.jsonl
 # loss. The -v5 scenarios speak MQTT 5.0 (--mqtt5): not rumqttd, configured below with its
 # 3.1.1 listener only (its 5.0 support is partial). A BASELINE older than MQTT 5.0 refuses them
 # ("courtier-base ...: failed" in the log, "-" in the summary).
-V5_BROKERS="courtier courtier-base mosquitto"
+V5_BROKERS="courtier courtier-base flashmq mosquitto"
 # shared-fanin-q1: fanin-q1's publishers into a shared subscription group of 4
 # ($share/bench/...), each message to one member; compare with fanin-q1 (one plain subscriber).
-SHARED_BROKERS="courtier courtier-base mosquitto"
+SHARED_BROKERS="courtier courtier-base flashmq mosquitto"
+TLS_BROKERS="courtier flashmq mosquitto"
+# latency-q1-loaded: the latency-q1 probe (publisher 0, its own topic and subscriber) while 10
+# more publishers send QoS 1 at LOAD_RATE in all to one wildcard subscriber, as fanin-q1 does:
+# half of the broker's fanin-q1 msg/s of the same round (see load_rate below).
 SCENARIOS=(
   "fanin-q0|fanin -q 0 --closed-loop 500"
   "fanin-q1|fanin -q 1 --closed-loop 500"
@@ -79,12 +90,13 @@ SCENARIOS=(
   "pairs-q1|pairs -q 1 --closed-loop 500"
   "pairs-q2|pairs -q 2 --closed-loop 500"
   "latency-q1|latency -q 1 --rate 1000"
+  "latency-q1-loaded|latency -q 1 --rate 1000 --closed-loop 500 --load-rate LOAD_RATE"
   "retained-burst|retained-burst -q 1"
   "persistent|persistent -q 1"
   "persistent-4k|persistent -q 1 --payload 4096"
-  "fanin-q1-tls|fanin -q 1 --closed-loop 500 --tls-ca TLS_CA|courtier mosquitto"
-  "fanout-q1-tls|fanout -q 1 --closed-loop 50 --tls-ca TLS_CA|courtier mosquitto"
-  "conns-tls|conns --count 2000 --tls-ca TLS_CA|courtier mosquitto"
+  "fanin-q1-tls|fanin -q 1 --closed-loop 500 --tls-ca TLS_CA|$TLS_BROKERS"
+  "fanout-q1-tls|fanout -q 1 --closed-loop 50 --tls-ca TLS_CA|$TLS_BROKERS"
+  "conns-tls|conns --count 2000 --tls-ca TLS_CA|$TLS_BROKERS"
   "reconnect-pw|reconnect --count RECONNECT_USERS --username bench{i} --password pw-{i}|courtier mosquitto"
 )
 RECONNECT_USERS=${RECONNECT_USERS:-1000}
@@ -107,6 +119,15 @@ RUMQTTD=${RUMQTTD:-$(command -v rumqttd || echo "$TARGET/tools/bin/rumqttd")}
 if [[ " $BROKERS " == *" rumqttd "* && ! -x $RUMQTTD && ${INSTALL_RUMQTTD:-0} == 1 ]]; then
   log "cargo install rumqttd (at most 30 min)"
   timeout 1800 cargo install --root "$TARGET/tools" rumqttd >&2 || true
+fi
+FLASHMQ=${FLASHMQ:-$(command -v flashmq || echo "$TARGET/flashmq/bin/flashmq")}
+if [[ " $BROKERS " == *" flashmq "* && ! -x $FLASHMQ && ${INSTALL_FLASHMQ:-0} == 1 ]]; then
+  log "building FlashMQ with scripts/install-flashmq.sh"
+  scripts/install-flashmq.sh >&2 || true
+fi
+if [[ " $BROKERS " == *" flashmq "* && ! -x $FLASHMQ ]]; then
+  log "flashmq not found ($FLASHMQ): skipped (scripts/install-flashmq.sh builds it)"
+  BROKERS=${BROKERS/flashmq/}
 fi
 if [[ " $BROKERS " == *" rumqttd "* && ! -x $RUMQTTD ]]; then
   log "rumqttd not found ($RUMQTTD): skipped (INSTALL_RUMQTTD=1 to build it)"
@@ -216,6 +237,31 @@ log_dest stderr
 log_type error
 log_type warning
 EOF
+# FlashMQ: no storage_dir (no persistence); its QoS queue per client as large as it goes, so
+# that it never drops a QoS 1/2 message the closed loop still waits for; rlimit_nofile (default
+# 1,000,000) at most the hard limit, or it does not start.
+nofile=$(ulimit -Hn)
+[[ $nofile == unlimited ]] && nofile=1048576
+cat >"$OUT/flashmq.conf" <<EOF
+thread_count 1
+max_qos_msg_pending_per_client 65535
+rlimit_nofile $((nofile < 1000000 ? nofile : 1000000))
+allow_anonymous true
+log_level warning
+listen {
+  protocol mqtt
+  inet4_bind_address 127.0.0.1
+  port $PORT_FLASHMQ
+}
+listen {
+  protocol mqtt
+  inet4_bind_address 127.0.0.1
+  port $TLS_FLASHMQ
+  fullchain $TLS/server.pem
+  privkey $TLS/server.key
+  minimum_tls_version tlsv1.2
+}
+EOF
 cat >"$OUT/rumqttd.toml" <<EOF
 id = 0
 [router]
@@ -236,8 +282,8 @@ next_connection_delay_ms = 1
 EOF
 
 declare -A PID PORT=([courtier]=$PORT_COURTIER [mosquitto]=$PORT_MOSQUITTO [rumqttd]=$PORT_RUMQTTD
-  [courtier-base]=18833 [courtier-acl]=$PORT_COURTIER_ACL)
-declare -A TLS_PORT=([courtier]=$TLS_COURTIER [mosquitto]=$TLS_MOSQUITTO)
+  [courtier-base]=18833 [courtier-acl]=$PORT_COURTIER_ACL [flashmq]=$PORT_FLASHMQ)
+declare -A TLS_PORT=([courtier]=$TLS_COURTIER [mosquitto]=$TLS_MOSQUITTO [flashmq]=$TLS_FLASHMQ)
 
 start_broker() {
   local b=$1
@@ -251,6 +297,7 @@ start_broker() {
     courtier-acl) taskset -c "$BROKER_CPU" "$COURTIER" --config-dir "$OUT/courtier-acl.d" \
       2>>"$OUT/courtier-acl.log" & ;;
     mosquitto) taskset -c "$BROKER_CPU" mosquitto -c "$OUT/mosquitto.conf" 2>>"$OUT/mosquitto.log" & ;;
+    flashmq) taskset -c "$BROKER_CPU" "$FLASHMQ" --config-file "$OUT/flashmq.conf" >>"$OUT/flashmq.log" 2>&1 & ;;
     rumqttd) RUST_LOG=warn taskset -c "$BROKER_CPU" "$RUMQTTD" -c "$OUT/rumqttd.toml" >>"$OUT/rumqttd.log" 2>&1 & ;;
   esac
   PID[$b]=$!
@@ -284,6 +331,31 @@ bench() { # broker id round args...
 
 wanted() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
 
+# The fan-in load of latency-q1-loaded for broker $1 in round $2: half of its fanin-q1 msg/s of
+# this round, measured first (as fanin-q1-max) when fanin-q1 was not run. A run that lost
+# messages counts too (Mosquitto 2.0.11 loses some in every fan-in QoS 1 run).
+fanin_max() {
+  python3 - "$RESULTS" "$1" "$2" <<'PY'
+import json, sys
+path, broker, rnd = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for line in open(path):
+    r = json.loads(line)
+    if r["id"] in ("fanin-q1", "fanin-q1-max") and r["broker"] == broker and r["round"] == rnd \
+            and r.get("msgs_per_s"):
+        print(int(r["msgs_per_s"]))
+        break
+PY
+}
+load_rate() {
+  local b=$1 round=$2 max
+  max=$(fanin_max "$b" "$round")
+  if [[ -z $max ]]; then
+    bench "$b" fanin-q1-max "$round" fanin -q 1 --closed-loop 500 -d "$DURATION"
+    max=$(fanin_max "$b" "$round")
+  fi
+  [[ -n $max ]] && echo $((max / 2))
+}
+
 # --- rounds ----------------------------------------------------------------------------------
 for round in $(seq "$ROUNDS"); do
   # Rotate the broker order each round so no broker always runs first (or last).
@@ -306,6 +378,12 @@ for round in $(seq "$ROUNDS"); do
     wanted "$id" || continue
     for b in "${order[@]}"; do
       [[ -z $applies || " $applies " == *" $b "* ]] || continue
+      if [[ " ${args[*]} " == *" LOAD_RATE "* ]]; then
+        rate=$(load_rate "$b" "$round") || rate=
+        [[ -n $rate ]] || { log "$b $id: no fanin-q1 rate to load it with: failed"; continue; }
+        bench "$b" "$id" "$round" "${args[@]/LOAD_RATE/$rate}" -d "$DURATION"
+        continue
+      fi
       bench "$b" "$id" "$round" "${args[@]}" -d "$DURATION"
     done
   done

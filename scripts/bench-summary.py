@@ -13,12 +13,15 @@ from collections import defaultdict
 METRICS = {
     "conns": [("connect_s", "connect s (lower)", False),
               ("bytes_per_conn", "bytes/conn (lower)", False)],
-    "latency-q1": [("p50_us", "p50 µs (lower)", False), ("p99_us", "p99 µs (lower)", False),
-                   ("max_us", "max µs (lower)", False)],
+    "latency-q1": [("p50_us", "p50 µs (lower)", False), ("p90_us", "p90 µs (lower)", False),
+                   ("p99_us", "p99 µs (lower)", False), ("max_us", "max µs (lower)", False)],
     "retained-burst": [("all_received_s", "all received s (lower)", False)],
     "persistent": [("enqueue_per_s", "enqueue msg/s", True), ("msgs_per_s", "drain msg/s", True)],
 }
 METRICS["persistent-4k"] = METRICS["persistent"]
+# The probe's latency beside a fan-in at half of the broker's fanin-q1 rate, and that load.
+METRICS["latency-q1-loaded"] = METRICS["latency-q1"] + [
+    ("load_msgs_per_s", "fan-in load msg/s", True)]
 # Broker topic aliases: the same run with and without them; the bytes are what they save.
 for _sid in ("fanout-q1-v5-devices", "fanout-q1-v5-alias"):
     METRICS[_sid] = [("msgs_per_s", "deliveries/s", True),
