@@ -237,14 +237,16 @@ log_dest stderr
 log_type error
 log_type warning
 EOF
-# FlashMQ: no storage_dir (no persistence); its QoS queue per client as large as it goes, so
-# that it never drops a QoS 1/2 message the closed loop still waits for; rlimit_nofile (default
-# 1,000,000) at most the hard limit, or it does not start.
+# FlashMQ: no storage_dir (no persistence); its QoS queue per client as large as it goes (65,535
+# messages), and 64 MiB of them (default 64 KiB: it dropped most of `persistent`), so that it
+# never drops a QoS 1/2 message the others keep; rlimit_nofile (default 1,000,000) at most the
+# hard limit, or it does not start.
 nofile=$(ulimit -Hn)
 [[ $nofile == unlimited ]] && nofile=1048576
 cat >"$OUT/flashmq.conf" <<EOF
 thread_count 1
 max_qos_msg_pending_per_client 65535
+max_qos_bytes_pending_per_client 67108864
 rlimit_nofile $((nofile < 1000000 ? nofile : 1000000))
 allow_anonymous true
 log_level warning
