@@ -81,6 +81,11 @@ pub trait Store: Send + Sync + 'static {
     fn stats(&self) -> StoreResult<StoreStats>;
     /// Short name for logs ("memory", "rocksdb").
     fn backend_name(&self) -> &'static str;
+    /// Whether writes are expected to succeed: false while the store refuses them (a start on
+    /// a full disk), so the writer knows an episode of failed writes is already reported.
+    fn writable(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,11 @@ fn run(
     let sync = policy == SyncPolicy::Always;
     let mut last_sync = Instant::now();
     let mut dirty = false;
-    let mut failing: Option<Episode> = None;
+    // A store that starts refusing writes (a start on a full disk) was reported by its opener.
+    let mut failing = (!store.writable()).then(|| Episode {
+        since: Instant::now(),
+        failed: 0,
+    });
     loop {
         let first = match rx.recv_timeout(interval) {
             Ok(job) => job,
