@@ -31,6 +31,8 @@ pub enum PanicTarget {
     Session(String),
     /// The connection of this client id.
     Connection(String),
+    /// The store's writer thread, while it writes its next batch.
+    StoreWriter,
 }
 
 impl Broker {
@@ -78,6 +80,7 @@ impl Broker {
                 Some(s) => s.do_send(PanicConnection),
                 None => return false,
             },
+            PanicTarget::StoreWriter => self.inner.persist.inject_panic(),
         }
         true
     }

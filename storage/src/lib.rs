@@ -33,7 +33,7 @@ pub use records::{
 pub use rocks::{open_rocks, OnCorruption, Opened, RocksStore};
 #[cfg(feature = "rocksdb")]
 pub use rocks_memory::set_write_buffer_cap;
-pub use writer::{CommitWriter, SyncPolicy};
+pub use writer::{CommitWriter, SyncPolicy, WriterCounters};
 
 /// Errors a backend can report. Corruption is distinct so the broker can set a store aside.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,10 @@ pub trait Store: Send + Sync + 'static {
     fn writable(&self) -> bool {
         true
     }
+    /// A write panicked on the writer thread: rebuild what the store keeps in memory about
+    /// the stored state (the body reference counts), which the panic may have left half
+    /// updated.
+    fn after_panic(&self) {}
 }
 
 #[cfg(test)]

@@ -193,4 +193,11 @@ impl Store for RocksStore {
     fn writable(&self) -> bool {
         !self.is_stopped()
     }
+
+    fn after_panic(&self) {
+        let _ = self.with(|db| {
+            db.recount(&mut db.refs());
+            Ok(())
+        });
+    }
 }
