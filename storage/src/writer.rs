@@ -105,6 +105,11 @@ impl CommitWriter {
         let faults = Faults {
             #[cfg(feature = "fault-injection")]
             panic_next: panic_next.clone(),
+            #[cfg(feature = "fault-injection")]
+            delay: std::env::var("COURTIER_FAULT_STORE_WRITE_DELAY_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis),
         };
         let thread = std::thread::Builder::new()
             .name("courtier-store".into())
@@ -221,14 +226,24 @@ struct Episode {
 struct Faults {
     #[cfg(feature = "fault-injection")]
     panic_next: Arc<std::sync::atomic::AtomicBool>,
+    /// A slow disk: every batch waits this long before it is written (set by the
+    /// environment variable `COURTIER_FAULT_STORE_WRITE_DELAY_MS`, for crash tests that must
+    /// catch a packet sent before its write).
+    #[cfg(feature = "fault-injection")]
+    delay: Option<Duration>,
 }
 
 impl Faults {
-    /// Panic if asked to (a batch's write step).
+    /// Panic or wait if asked to (a batch's write step).
     fn before_write(&self) {
         #[cfg(feature = "fault-injection")]
-        if self.panic_next.swap(false, Relaxed) {
-            panic!("store writer: injected panic");
+        {
+            if self.panic_next.swap(false, Relaxed) {
+                panic!("store writer: injected panic");
+            }
+            if let Some(delay) = self.delay {
+                std::thread::sleep(delay);
+            }
         }
     }
 }
