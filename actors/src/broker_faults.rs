@@ -33,6 +33,8 @@ pub enum PanicTarget {
     Connection(String),
     /// The store's writer thread, while it writes its next batch.
     StoreWriter,
+    /// The next tick of a keep-alive sweep (a background task).
+    KeepAliveSweep,
 }
 
 impl Broker {
@@ -81,6 +83,7 @@ impl Broker {
                 None => return false,
             },
             PanicTarget::StoreWriter => self.inner.persist.inject_panic(),
+            PanicTarget::KeepAliveSweep => crate::connection::inject_sweep_panic(),
         }
         true
     }

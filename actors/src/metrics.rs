@@ -293,18 +293,22 @@ impl Metrics {
         self.panics[kind.index()].fetch_add(1, Relaxed);
     }
     /// (actor kind, panics) for every kind, in [`ActorKind::ALL`] order, then the store's
-    /// writer thread (`StoreWriter`).
+    /// writer thread (`StoreWriter`) and the background tasks (`BackgroundTask`, counted
+    /// process-wide: `supervision::spawn_task`).
     pub fn panics(&self) -> Vec<(&'static str, u64)> {
         ActorKind::ALL
             .iter()
             .map(|k| (k.name(), self.panics[k.index()].load(Relaxed)))
-            .chain([("StoreWriter", self.store_writer_panics.load(Relaxed))])
+            .chain([
+                ("StoreWriter", self.store_writer_panics.load(Relaxed)),
+                ("BackgroundTask", crate::supervision::task_panics()),
+            ])
             .collect()
     }
-    /// Panics caught, all kinds and the store's writer together.
+    /// Panics caught, all kinds, the store's writer and the background tasks together.
     pub fn panics_total(&self) -> u64 {
         let actors: u64 = self.panics.iter().map(|n| n.load(Relaxed)).sum();
-        actors + self.store_writer_panics.load(Relaxed)
+        actors + self.store_writer_panics.load(Relaxed) + crate::supervision::task_panics()
     }
     /// Count a connection's end (once per connection, not on the message path).
     pub fn count_disconnect(&self, reason: &crate::close::CloseReason) {

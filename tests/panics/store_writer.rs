@@ -1,7 +1,8 @@
 //! A panic on the store's writer thread (injected while it writes a batch): the publish whose
 //! write it hit is not acknowledged, the writer goes on with the next batch, the panic is
 //! logged at ERROR with a backtrace and counted as `StoreWriter`, and what is acknowledged
-//! afterwards is in the store (RocksDB, across a restart).
+//! afterwards is in the store (RocksDB, across a restart). The same for a background task
+//! that is not an actor (the keep-alive sweep), counted as `BackgroundTask`.
 
 use super::{capture_errors, client, panics_of, rejoin, settings, ERRORS};
 use courtier::ServerThread;
@@ -85,4 +86,40 @@ async fn a_panic_in_the_store_writer_acknowledges_nothing_of_its_batch_and_writi
     let (present, got) = rejoin(&mut kev, 2).await;
     assert_eq!(present, Some(true));
     assert_eq!(got, [b"before".to_vec(), b"after".to_vec()]);
+}
+
+/// A background task that is not an actor: a panic in the keep-alive sweep is counted as
+/// `BackgroundTask` and the sweep starts again, so a silent client is still disconnected at
+/// 1.5 x its keep-alive [MQTT-3.1.2-24].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_keep_alive_sweep_restarts_it_and_keep_alives_are_enforced() {
+    let server = super::start();
+    let addr = server.mqtt_addr;
+    let before = panics_of(&server, "BackgroundTask");
+    let silent = tokio::task::spawn_blocking(move || {
+        let connect = crate::common::packets::Connect::v311("sweep-silent").keep_alive(1);
+        let (c, _) = crate::common::RawClient::handshake_with(addr, &connect);
+        c
+    })
+    .await
+    .unwrap();
+    assert!(
+        server
+            .broker
+            .inject_panic(PanicTarget::KeepAliveSweep)
+            .await
+    );
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut c = silent;
+        c.expect_closed(Duration::from_secs(5));
+    });
+    closed.await.expect("closed within 5 s (keep-alive 1 s)");
+    assert!(panics_of(&server, "BackgroundTask") > before);
+    let errors = ERRORS.lock().unwrap().clone();
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("keep-alive sweep: panicked") && l.contains("started again")),
+        "{errors:#?}"
+    );
 }
