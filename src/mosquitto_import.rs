@@ -277,13 +277,32 @@ pub fn on_open(settings: &Settings, store: &RocksStore, loaded: Loaded) -> io::R
         return Ok(loaded);
     }
     let store_error = |e: courtier_storage::StoreError| io::Error::other(format!("store: {e}"));
-    if store.mark(MARK).map_err(store_error)?.is_some() {
+    let marked = match store.mark(MARK) {
+        Ok(mark) => mark.is_some(),
+        // Started on a full disk without a store: none to read a mark from.
+        Err(_) if store.is_stopped() => false,
+        Err(e) => return Err(store_error(e)),
+    };
+    if marked {
         return Ok(loaded);
     }
     let Some(db) = read(path)? else {
         return Ok(loaded);
     };
     let empty = loaded.sessions.is_empty() && loaded.retained.is_empty();
+    if store.is_stopped() {
+        // Started on a full disk: the store is read-only. A store holding state is marked at a
+        // later start; an import into a running broker would miss its sessions.
+        if !empty || loaded.body_high_water > 0 {
+            return Ok(loaded);
+        }
+        return Err(io::Error::other(format!(
+            "cannot import {} now: the store {} cannot be written (the disk is full) and the \
+             import writes to it; free some space on that disk, then start again",
+            path.display(),
+            store.path().display()
+        )));
+    }
     if !empty || loaded.body_high_water > 0 {
         log::info!(
             "not importing {}: the store {} already holds state (it is never merged)",

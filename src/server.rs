@@ -43,6 +43,9 @@ pub struct StoreFindings {
     pub corrupted: bool,
     /// A damaged write-ahead log was recovered up to the damage (a copy kept beside it).
     pub wal_damaged: bool,
+    /// The disk was too full to open the store for writing: it was loaded read-only and
+    /// refuses writes until there is room (counted as a failed write).
+    pub read_only: bool,
 }
 
 /// The store the settings ask for, opened and read: RocksDB in `persistence.data_dir`, or
@@ -82,8 +85,13 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, St
     })?;
     let loaded = crate::mosquitto_import::on_open(settings, &opened.store, opened.loaded)?;
     log::info!(
-        "store {} opened in {:?}: {} persistent sessions, {} retained messages (sync = {:?})",
+        "store {} opened{} in {:?}: {} persistent sessions, {} retained messages (sync = {:?})",
         path.display(),
+        if opened.read_only_free.is_some() {
+            " read-only"
+        } else {
+            ""
+        },
         started.elapsed(),
         loaded.sessions.len(),
         loaded.retained.len(),
@@ -92,6 +100,7 @@ pub fn open_store(settings: &Settings) -> io::Result<(Arc<dyn Store>, Loaded, St
     let findings = StoreFindings {
         corrupted: opened.moved_aside.is_some(),
         wal_damaged: opened.wal_damage.is_some(),
+        read_only: opened.read_only_free.is_some(),
     };
     Ok((opened.store, loaded, findings))
 }
@@ -108,6 +117,9 @@ impl Server {
         }
         if found.wal_damaged {
             metrics.store_wal_corruptions.fetch_add(1, Relaxed);
+        }
+        if found.read_only {
+            metrics.store_write_errors.fetch_add(1, Relaxed);
         }
         Ok(server)
     }

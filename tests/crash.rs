@@ -285,3 +285,48 @@ fn inbound_qos2_repeated_after_kill_9_is_delivered_once() {
     s.send(&pubcomp(m.packet_id.unwrap()));
     s.expect_silence(Duration::from_millis(500));
 }
+
+/// [MQTT-4.4.0-1]: a QoS 2 PUBLISH a persistent session's client received (and may have
+/// delivered, as the spec's Method A allows) is sent again after kill -9 under the same packet
+/// id with DUP set, never as a new message the client cannot recognise. The store writes slowly
+/// here (fault injection: 400 ms per batch), so a PUBLISH handed to the socket before its
+/// "sent" mark is stored would be caught.
+#[test]
+fn outgoing_qos2_received_before_kill_9_is_resent_with_dup_under_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = [("COURTIER_FAULT_STORE_WRITE_DELAY_MS", "400")];
+    let b = BrokerProcess::start(dir.path(), &[], &slow);
+    let (mut c, _) = RawClient::handshake(b.addr, "q2o-sub", false);
+    c.send(&subscribe(1, &[("q2o/#", 2)]));
+    assert_eq!(c.read_packet(), (0x90, vec![0, 1, 2]), "SUBACK");
+    c.send(&[0xe0, 0]);
+    let (mut p, _) = RawClient::handshake(b.addr, "q2o-pub", true);
+    p.send(&publish("q2o/x", b"once", 2, false, false, 3));
+    assert_eq!(p.read_packet(), (0x50, vec![0, 3]), "PUBREC: stored");
+    // The subscriber comes back, receives the PUBLISH and acts on it; it answers nothing.
+    let (mut s, present) = RawClient::handshake(b.addr, "q2o-sub", false);
+    assert!(present);
+    let (first, body) = s.read_packet();
+    let got = Publish::parse(first, &body).unwrap();
+    assert_eq!(
+        (got.payload.as_slice(), got.qos, got.dup),
+        (&b"once"[..], 2, false)
+    );
+    b.kill9();
+
+    let b = BrokerProcess::start(dir.path(), &[], &[]);
+    let (mut s, present) = RawClient::handshake(b.addr, "q2o-sub", false);
+    assert!(present);
+    let (first, body) = s.read_packet();
+    let again = Publish::parse(first, &body).unwrap();
+    assert_eq!(
+        (again.payload.as_slice(), again.packet_id, again.dup),
+        (&b"once"[..], got.packet_id, true),
+        "the same PUBLISH again: same packet id, DUP set"
+    );
+    let id = again.packet_id.unwrap();
+    s.send(&pubrec(id));
+    assert_eq!(s.read_packet(), (0x62, id.to_be_bytes().to_vec()), "PUBREL");
+    s.send(&pubcomp(id));
+    s.expect_silence(Duration::from_millis(500));
+}

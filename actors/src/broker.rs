@@ -15,7 +15,7 @@ use crate::supervision::Supervise;
 use crate::sys::SysPublisher;
 use crate::topics::{TopicIndex, TopicRouter};
 use actix::prelude::*;
-use courtier_storage::{CommitWriter, Loaded, SessionRecord, Store};
+use courtier_storage::{CommitWriter, Loaded, SessionRecord, Store, WriterCounters};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -117,7 +117,10 @@ impl Broker {
             store.clone(),
             cfg.sync,
             cfg.sync_interval,
-            metrics.store_write_errors.clone(),
+            WriterCounters {
+                write_errors: metrics.store_write_errors.clone(),
+                panics: metrics.store_writer_panics.clone(),
+            },
         );
         let threads = match cfg.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -31,6 +31,10 @@ pub enum PanicTarget {
     Session(String),
     /// The connection of this client id.
     Connection(String),
+    /// The store's writer thread, while it writes its next batch.
+    StoreWriter,
+    /// The next tick of a keep-alive sweep (a background task).
+    KeepAliveSweep,
 }
 
 impl Broker {
@@ -78,6 +82,8 @@ impl Broker {
                 Some(s) => s.do_send(PanicConnection),
                 None => return false,
             },
+            PanicTarget::StoreWriter => self.inner.persist.inject_panic(),
+            PanicTarget::KeepAliveSweep => crate::connection::inject_sweep_panic(),
         }
         true
     }

@@ -74,13 +74,16 @@ impl DropLedger {
 
 /// Log the summary of `metrics`' drops every [`INTERVAL`] on the current actix System.
 pub fn spawn_logger(metrics: Arc<Metrics>) {
-    actix_rt::spawn(async move {
-        let mut tick = actix_rt::time::interval(INTERVAL);
-        tick.tick().await;
-        loop {
+    crate::supervision::spawn_task("drop summary", move || {
+        let metrics = metrics.clone();
+        async move {
+            let mut tick = actix_rt::time::interval(INTERVAL);
             tick.tick().await;
-            for line in metrics.drop_ledger.take_summary() {
-                log::info!("{line}");
+            loop {
+                tick.tick().await;
+                for line in metrics.drop_ledger.take_summary() {
+                    log::info!("{line}");
+                }
             }
         }
     });

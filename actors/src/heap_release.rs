@@ -42,7 +42,7 @@ pub fn freed(bytes: usize) {
     }
     FREED.set(0);
     PENDING.set(true);
-    actix_rt::spawn(async move {
+    crate::supervision::spawn_task("heap release", move || async move {
         loop {
             for delay in DELAYS {
                 tokio::time::sleep(delay).await;

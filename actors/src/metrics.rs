@@ -153,6 +153,9 @@ pub struct Metrics {
     pub store_corruptions: AtomicU64,
     /// Store writes that failed (a full disk), counted by the store's writer thread.
     pub store_write_errors: Arc<AtomicU64>,
+    /// Panics caught on the store's writer thread (counted there), shown with the actors'
+    /// panics as `StoreWriter`.
+    pub store_writer_panics: Arc<AtomicU64>,
     /// Write-ahead logs found damaged at start-up (what they still held was dropped).
     pub store_wal_corruptions: AtomicU64,
     /// Connections closed, by `CloseReason::label_index` (keep-alive timeouts among them).
@@ -222,6 +225,7 @@ impl Default for Metrics {
             sessions_expired: AtomicU64::new(0),
             store_corruptions: AtomicU64::new(0),
             store_write_errors: Arc::default(),
+            store_writer_panics: Arc::default(),
             store_wal_corruptions: AtomicU64::new(0),
             disconnects: Default::default(),
             auth_refusals: Default::default(),
@@ -288,16 +292,23 @@ impl Metrics {
     pub fn count_panic(&self, kind: ActorKind) {
         self.panics[kind.index()].fetch_add(1, Relaxed);
     }
-    /// (actor kind, panics) for every kind, in [`ActorKind::ALL`] order.
+    /// (actor kind, panics) for every kind, in [`ActorKind::ALL`] order, then the store's
+    /// writer thread (`StoreWriter`) and the background tasks (`BackgroundTask`, counted
+    /// process-wide: `supervision::spawn_task`).
     pub fn panics(&self) -> Vec<(&'static str, u64)> {
         ActorKind::ALL
             .iter()
             .map(|k| (k.name(), self.panics[k.index()].load(Relaxed)))
+            .chain([
+                ("StoreWriter", self.store_writer_panics.load(Relaxed)),
+                ("BackgroundTask", crate::supervision::task_panics()),
+            ])
             .collect()
     }
-    /// Panics caught, all kinds together.
+    /// Panics caught, all kinds, the store's writer and the background tasks together.
     pub fn panics_total(&self) -> u64 {
-        self.panics.iter().map(|n| n.load(Relaxed)).sum()
+        let actors: u64 = self.panics.iter().map(|n| n.load(Relaxed)).sum();
+        actors + self.store_writer_panics.load(Relaxed) + crate::supervision::task_panics()
     }
     /// Count a connection's end (once per connection, not on the message path).
     pub fn count_disconnect(&self, reason: &crate::close::CloseReason) {

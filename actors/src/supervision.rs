@@ -214,3 +214,31 @@ pub struct InjectFailure;
 #[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct InjectPanic;
+
+/// Panics caught in background tasks that are not actors ([`spawn_task`]), process-wide.
+static TASK_PANICS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Panics caught in background tasks since the process started
+/// (`courtier_actor_panics_total{actor="BackgroundTask"}`).
+pub fn task_panics() -> u64 {
+    TASK_PANICS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Run a background task that is not an actor (the keep-alive sweep, the heap release, the
+/// drop summary) on the current thread's runtime. tokio would catch a panic in it and drop the
+/// task silently, and the broker would go on without it (no keep-alive enforced on that
+/// thread, say). Here the panic (logged at ERROR by the process's panic hook) is counted and
+/// the task started again, from a new future of `make`; it ends when one returns.
+pub fn spawn_task<F, Fut>(what: &'static str, mut make: F)
+where
+    F: FnMut() -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    use futures_util::FutureExt;
+    actix_rt::spawn(async move {
+        while AssertUnwindSafe(make()).catch_unwind().await.is_err() {
+            TASK_PANICS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            log::error!("{what}: panicked (the panic is logged above); started again");
+        }
+    });
+}

@@ -287,7 +287,7 @@ pub async fn render(broker: &Broker) -> String {
     counter_family(
         &mut reg,
         "courtier_actor_panics",
-        "Panics caught in actor handlers, by actor type (each logged at ERROR with a backtrace)",
+        "Panics caught in actor handlers, by actor type, and on the store's writer thread (StoreWriter); each logged at ERROR with a backtrace",
         &panics,
     );
     gauge(

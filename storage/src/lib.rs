@@ -33,7 +33,7 @@ pub use records::{
 pub use rocks::{open_rocks, OnCorruption, Opened, RocksStore};
 #[cfg(feature = "rocksdb")]
 pub use rocks_memory::set_write_buffer_cap;
-pub use writer::{CommitWriter, SyncPolicy};
+pub use writer::{CommitWriter, SyncPolicy, WriterCounters};
 
 /// Errors a backend can report. Corruption is distinct so the broker can set a store aside.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +81,15 @@ pub trait Store: Send + Sync + 'static {
     fn stats(&self) -> StoreResult<StoreStats>;
     /// Short name for logs ("memory", "rocksdb").
     fn backend_name(&self) -> &'static str;
+    /// Whether writes are expected to succeed: false while the store refuses them (a start on
+    /// a full disk), so the writer knows an episode of failed writes is already reported.
+    fn writable(&self) -> bool {
+        true
+    }
+    /// A write panicked on the writer thread: rebuild what the store keeps in memory about
+    /// the stored state (the body reference counts), which the panic may have left half
+    /// updated.
+    fn after_panic(&self) {}
 }
 
 #[cfg(test)]

@@ -228,4 +228,10 @@ impl Store for MemoryStore {
     fn backend_name(&self) -> &'static str {
         "memory"
     }
+
+    fn after_panic(&self) {
+        if let Err(e) = self.maps().rebuild_refs() {
+            log::error!("store: recounting body references failed: {e}");
+        }
+    }
 }

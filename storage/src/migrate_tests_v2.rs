@@ -258,3 +258,51 @@ fn records_a_version_2_store_kept_from_version_1_are_migrated() {
     assert_eq!(loaded.sessions.len(), 4);
     assert_eq!(loaded.retained[2], retained("old/r", b"1", 0));
 }
+
+/// A start on a full disk opens the store read-only, where a migration cannot run: refused,
+/// with nothing of it written, and the store migrates whole at the next open for writing.
+#[test]
+fn a_version_2_store_opened_read_only_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture_copy(&dir);
+    match super::super::RocksDb::open_read_only(&path) {
+        Err(crate::StoreError::Unavailable(why)) => {
+            assert!(why.contains("schema version 2"), "{why}")
+        }
+        Err(e) => panic!("not refused as unavailable: {e}"),
+        Ok(_) => panic!("a version-2 store served read-only"),
+    }
+    let opened = open_rocks(&path, OnCorruption::Fail).unwrap();
+    assert_eq!(opened.store.schema_for_test(), SCHEMA_VERSION);
+    assert_eq!(opened.loaded.sessions, expected_sessions());
+    assert_eq!(opened.loaded.retained, expected_retained());
+}
+
+/// A current store opened read-only loads what an open for writing loads and writes nothing;
+/// held stopped, its first write on a disk with room closes it and opens it for writing.
+#[test]
+fn a_store_opened_read_only_loads_everything_and_reopens_for_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture_copy(&dir);
+    let migrated = open_rocks(&path, OnCorruption::Fail).unwrap();
+    let before = migrated.store.sequence_for_test();
+    let contents = migrated.loaded.clone();
+    drop(migrated);
+    let (db, loaded) = super::super::RocksDb::open_read_only(&path).unwrap();
+    assert_eq!(loaded, contents);
+    assert_eq!(
+        db.sequence_for_test(),
+        before,
+        "a read-only open writes nothing"
+    );
+    let gone = Op::DeleteRetained(contents.retained[0].message.topic.clone());
+    assert!(db.write(std::slice::from_ref(&gone), true).is_err());
+    let store = super::super::RocksStore::stopped(&path, Some(db));
+    assert!(store.is_stopped());
+    store.write(&[gone], true).unwrap();
+    assert!(!store.is_stopped());
+    assert_eq!(
+        store.load().unwrap().retained.len(),
+        contents.retained.len() - 1
+    );
+}

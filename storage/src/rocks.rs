@@ -97,6 +97,9 @@ pub(crate) struct RocksDb {
     path: PathBuf,
     /// Held for each whole write (plan, batch, write), so the counts follow the store's order.
     refs: Mutex<BodyRefs>,
+    /// Opened read-only (a start on a full disk, `rocks_open.rs`): loading writes nothing
+    /// (no schema record, no repairs) and writes fail.
+    read_only: bool,
 }
 
 /// An opened store with its contents.
@@ -105,6 +108,9 @@ pub struct Opened {
     pub loaded: Loaded,
     /// Where a corrupt store was moved, if it was.
     pub moved_aside: Option<PathBuf>,
+    /// The bytes free when the disk had too little room to open the store for writing: the
+    /// store was then loaded read-only and writes are refused until it can be reopened.
+    pub read_only_free: Option<u64>,
     /// A damaged write-ahead log found at open (the store holds what preceded the damage).
     pub wal_damage: Option<WalDamage>,
 }
@@ -199,6 +205,29 @@ impl RocksDb {
             db,
             path: path.to_path_buf(),
             refs: Mutex::new(BodyRefs::default()),
+            read_only: false,
+        };
+        store.check_schema()?;
+        let loaded = store.load()?;
+        Ok((store, loaded))
+    }
+
+    /// Open read-only and load (a start on a full disk): RocksDB replays the write-ahead log
+    /// into memory and writes nothing. The log is recovered with absolute consistency: a
+    /// damaged one is an error here, since setting a copy aside needs room.
+    pub(crate) fn open_read_only(path: &Path) -> StoreResult<(RocksDb, Loaded)> {
+        let cfs = CFS
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, cf_options(n)));
+        let mut opts = options();
+        opts.create_if_missing(false);
+        opts.set_wal_recovery_mode(DBRecoveryMode::AbsoluteConsistency);
+        let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false).map_err(backend)?;
+        let store = RocksDb {
+            db,
+            path: path.to_path_buf(),
+            refs: Mutex::new(BodyRefs::default()),
+            read_only: true,
         };
         store.check_schema()?;
         let loaded = store.load()?;
@@ -233,6 +262,12 @@ impl RocksDb {
                 }
                 match found {
                     SCHEMA_VERSION => Ok(()),
+                    // Never half-run: the migration is one batch, and a read-only store
+                    // takes none.
+                    1 | 2 if self.read_only => Err(StoreError::Unavailable(format!(
+                        "the store has schema version {found}, and migrating it to \
+                         {SCHEMA_VERSION} writes to the disk"
+                    ))),
                     1 | 2 => self.migrate(found),
                     _ => Err(StoreError::Corrupt(format!(
                         "schema version {found} was never written by Courtier"
@@ -250,6 +285,10 @@ impl RocksDb {
                     return Err(StoreError::Corrupt(
                         "schema version record is missing".into(),
                     ));
+                }
+                if self.read_only {
+                    // Written when the store is opened for writing.
+                    return Ok(());
                 }
                 self.db
                     .put_cf(self.cf(CF_META), SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes())

@@ -23,6 +23,17 @@ impl RocksDb {
         if repairs.is_empty() {
             return Ok(());
         }
+        if self.read_only {
+            // The reopen for writing loads again and repairs then; what is undeliverable is
+            // left out of what this load returns either way.
+            log::info!(
+                "store: {} unreferenced message bodies and {} dead queue entries are removed \
+                 once the store can be written",
+                repairs.orphan_bodies.len(),
+                repairs.dead_entries.len()
+            );
+            return Ok(());
+        }
         log::warn!(
             "store: removing {} message bodies that no session references and {} queue \
              entries whose session or body is missing",

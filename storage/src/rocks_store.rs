@@ -10,7 +10,8 @@
 //! at once (`StoreError::Unavailable`) until one finds [`REOPEN_FREE`] bytes free on the
 //! store's file system (looked at most every [`REOPEN_EVERY`]): then the database is closed
 //! and opened again (its WAL recovery drops the torn record of the failed write, which was
-//! never acknowledged) and the write goes ahead.
+//! never acknowledged) and the write goes ahead. A start on a full disk holds the store the
+//! same way, stopped, with the database opened read-only or not at all (`rocks_open.rs`).
 
 use super::RocksDb;
 use crate::{Loaded, Op, RetainedRecord, Store, StoreError, StoreResult, StoreStats};
@@ -27,7 +28,8 @@ pub const REOPEN_FREE: u64 = 2 * 1024 * 1024;
 pub const REOPEN_EVERY: Duration = Duration::from_millis(500);
 
 pub struct RocksStore {
-    /// `None` while a reopen has failed (the next due write tries again).
+    /// `None` while a reopen has failed (the next due write tries again), or after a start on
+    /// a full disk without a store.
     db: RwLock<Option<RocksDb>>,
     path: PathBuf,
     /// A write failed and the database has not been reopened since.
@@ -46,6 +48,16 @@ impl RocksStore {
         }
     }
 
+    /// A store that refuses writes until it can be opened for writing: `db` read-only, or none.
+    pub(crate) fn stopped(path: &Path, db: Option<RocksDb>) -> RocksStore {
+        RocksStore {
+            path: path.to_path_buf(),
+            db: RwLock::new(db),
+            stopped: AtomicBool::new(true),
+            next_try: Mutex::new(Instant::now()),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -60,7 +72,7 @@ impl RocksStore {
         match &*self.db.read().unwrap_or_else(|e| e.into_inner()) {
             Some(db) => f(db),
             None => Err(StoreError::Unavailable(
-                "the store could not be opened again after a failed write".into(),
+                "the store is not open: waiting for space on its file system".into(),
             )),
         }
     }
@@ -93,14 +105,15 @@ impl RocksStore {
             )));
         }
         let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
-        // Closed before it is opened again: RocksDB locks the directory per open database.
+        // Closed before it is opened again: RocksDB locks the directory per open database, and
+        // a read-only handle would not see what the new one writes.
         drop(slot.take());
         let (db, loaded) = RocksDb::open_and_load(&self.path)?;
         *slot = Some(db);
         self.stopped.store(false, Ordering::Release);
         log::info!(
-            "store {} reopened after a failed write ({} bytes free): {} persistent sessions, \
-             {} retained messages",
+            "store {} open for writing again ({} bytes free): {} persistent sessions, {} \
+             retained messages",
             self.path.display(),
             free,
             loaded.sessions.len(),
@@ -110,9 +123,11 @@ impl RocksStore {
     }
 }
 
-/// Bytes available to this process on the file system holding `path`.
+/// Bytes available to this process on the file system holding `path` (or where it would be
+/// created: its nearest existing ancestor).
 pub fn free_space(path: &Path) -> StoreResult<u64> {
     use std::os::unix::ffi::OsStrExt;
+    let path = path.ancestors().find(|p| p.exists()).unwrap_or(path);
     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -173,5 +188,16 @@ impl Store for RocksStore {
 
     fn backend_name(&self) -> &'static str {
         "rocksdb"
+    }
+
+    fn writable(&self) -> bool {
+        !self.is_stopped()
+    }
+
+    fn after_panic(&self) {
+        let _ = self.with(|db| {
+            db.recount(&mut db.refs());
+            Ok(())
+        });
     }
 }

@@ -5,8 +5,15 @@
 //! caller whose ops were in it. Under load a single disk round-trip therefore acknowledges many
 //! messages, and ordering is FIFO: a batch submitted later is never applied before an earlier
 //! one (so a caller may submit, then act, then await).
+//!
+//! A panic on the thread (a bug in a write's planning or encoding) is caught: the callers of the
+//! batch it hit get an error (their ops are not acknowledged), the store recounts what its
+//! memory holds of the stored state (`Store::after_panic`), the panic is counted, and the
+//! thread goes on with the next batch. The process's panic hook logs it at ERROR with a
+//! backtrace.
 
 use crate::{Op, Store, StoreError, StoreResult};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -41,7 +48,19 @@ pub struct CommitWriter {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     policy: SyncPolicy,
-    write_errors: Arc<AtomicU64>,
+    counters: WriterCounters,
+    /// Test-only: the next batch panics on the thread.
+    #[cfg(feature = "fault-injection")]
+    panic_next: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What the writer counts, shared with whoever reports it (the broker's metrics).
+#[derive(Clone, Default)]
+pub struct WriterCounters {
+    /// Writes that failed.
+    pub write_errors: Arc<AtomicU64>,
+    /// Panics caught on the writer thread.
+    pub panics: Arc<AtomicU64>,
 }
 
 /// Completion of a submitted batch.
@@ -69,33 +88,73 @@ impl Commit {
 
 impl CommitWriter {
     pub fn start(store: Arc<dyn Store>, policy: SyncPolicy, sync_interval: Duration) -> Arc<Self> {
-        Self::start_counted(store, policy, sync_interval, Arc::default())
+        Self::start_counted(store, policy, sync_interval, WriterCounters::default())
     }
 
-    /// `start`, counting the writes that fail in `write_errors`.
+    /// `start`, counting failed writes and panics in `counters`.
     pub fn start_counted(
         store: Arc<dyn Store>,
         policy: SyncPolicy,
         sync_interval: Duration,
-        write_errors: Arc<AtomicU64>,
+        counters: WriterCounters,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel();
-        let errors = write_errors.clone();
+        let thread_counters = counters.clone();
+        #[cfg(feature = "fault-injection")]
+        let panic_next = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let faults = Faults {
+            #[cfg(feature = "fault-injection")]
+            panic_next: panic_next.clone(),
+            #[cfg(feature = "fault-injection")]
+            delay: std::env::var("COURTIER_FAULT_STORE_WRITE_DELAY_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis),
+        };
         let thread = std::thread::Builder::new()
             .name("courtier-store".into())
-            .spawn(move || run(store, rx, policy, sync_interval, &errors))
+            .spawn(move || {
+                let c = &thread_counters;
+                // `run` returns when every sender is gone; a panic in it is caught and it runs
+                // again with the next batch (see the module's header).
+                while catch_unwind(AssertUnwindSafe(|| {
+                    run(&store, &rx, policy, sync_interval, c, &faults)
+                }))
+                .is_err()
+                {
+                    c.panics.fetch_add(1, Relaxed);
+                    store.after_panic();
+                    log::error!(
+                        "store writer: a batch of writes panicked (the panic is logged above); \
+                         none of it was acknowledged; writing goes on"
+                    );
+                }
+            })
             .expect("spawn the store writer thread");
         Arc::new(CommitWriter {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             policy,
-            write_errors,
+            counters,
+            #[cfg(feature = "fault-injection")]
+            panic_next,
         })
     }
 
     /// Writes that failed since start.
     pub fn write_errors(&self) -> u64 {
-        self.write_errors.load(Relaxed)
+        self.counters.write_errors.load(Relaxed)
+    }
+
+    /// Panics caught on the writer thread since start.
+    pub fn panics(&self) -> u64 {
+        self.counters.panics.load(Relaxed)
+    }
+
+    /// Test-only: make the thread panic while it writes the next batch.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_panic(&self) {
+        self.panic_next.store(true, Relaxed);
     }
 
     fn send(&self, job: Job) -> bool {
@@ -163,17 +222,49 @@ struct Episode {
     failed: u64,
 }
 
+/// Test-only faults the thread injects (empty without the `fault-injection` feature).
+struct Faults {
+    #[cfg(feature = "fault-injection")]
+    panic_next: Arc<std::sync::atomic::AtomicBool>,
+    /// A slow disk: every batch waits this long before it is written (set by the
+    /// environment variable `COURTIER_FAULT_STORE_WRITE_DELAY_MS`, for crash tests that must
+    /// catch a packet sent before its write).
+    #[cfg(feature = "fault-injection")]
+    delay: Option<Duration>,
+}
+
+impl Faults {
+    /// Panic or wait if asked to (a batch's write step).
+    fn before_write(&self) {
+        #[cfg(feature = "fault-injection")]
+        {
+            if self.panic_next.swap(false, Relaxed) {
+                panic!("store writer: injected panic");
+            }
+            if let Some(delay) = self.delay {
+                std::thread::sleep(delay);
+            }
+        }
+    }
+}
+
 fn run(
-    store: Arc<dyn Store>,
-    rx: mpsc::Receiver<Job>,
+    store: &Arc<dyn Store>,
+    rx: &mpsc::Receiver<Job>,
     policy: SyncPolicy,
     interval: Duration,
-    write_errors: &AtomicU64,
+    counters: &WriterCounters,
+    faults: &Faults,
 ) {
+    let write_errors = &counters.write_errors;
     let sync = policy == SyncPolicy::Always;
     let mut last_sync = Instant::now();
     let mut dirty = false;
-    let mut failing: Option<Episode> = None;
+    // A store that starts refusing writes (a start on a full disk) was reported by its opener.
+    let mut failing = (!store.writable()).then(|| Episode {
+        since: Instant::now(),
+        failed: 0,
+    });
     loop {
         let first = match rx.recv_timeout(interval) {
             Ok(job) => job,
@@ -206,6 +297,7 @@ fn run(
         let result = if ops.is_empty() {
             Ok(())
         } else {
+            faults.before_write();
             store.write(&ops, sync)
         };
         dirty |= !ops.is_empty() && !sync;

@@ -110,12 +110,18 @@ impl Client4 {
     }
 
     pub fn subscribe(&mut self, filter: &str, qos: QoS) {
+        assert!(self.try_subscribe(filter, qos), "no SUBACK for {filter}");
+    }
+
+    /// Subscribe: true on a SUBACK, false if the broker closed the connection instead.
+    pub fn try_subscribe(&mut self, filter: &str, qos: QoS) -> bool {
         self.client.subscribe(filter, qos).unwrap();
         loop {
             match self.conn.recv_timeout(Duration::from_secs(5)) {
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => return,
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => return true,
                 Ok(Ok(_)) => {}
-                other => panic!("no SUBACK for {filter}: {other:?}"),
+                Ok(Err(_)) => return false,
+                Err(e) => panic!("no answer to SUBSCRIBE {filter}: {e:?}"),
             }
         }
     }

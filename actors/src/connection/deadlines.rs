@@ -100,7 +100,7 @@ thread_local! {
 fn register(w: &Rc<Watch>) {
     WATCHED.with(|l| l.borrow_mut().push(Rc::downgrade(w)));
     if !SWEEPING.replace(true) {
-        actix_rt::spawn(sweep());
+        crate::supervision::spawn_task("keep-alive sweep", sweep);
     }
 }
 
@@ -109,6 +109,10 @@ fn register(w: &Rc<Watch>) {
 async fn sweep() {
     loop {
         tokio::time::sleep(TICK).await;
+        #[cfg(feature = "fault-injection")]
+        if SWEEP_PANIC.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            panic!("keep-alive sweep: injected panic");
+        }
         let now = Instant::now();
         let mut passed = Vec::new();
         let empty = WATCHED.with(|l| {
@@ -137,6 +141,16 @@ async fn sweep() {
             return;
         }
     }
+}
+
+/// Test-only: the next tick of a sweep (on any thread) panics.
+#[cfg(feature = "fault-injection")]
+static SWEEP_PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Test-only: make the next tick of a keep-alive sweep panic.
+#[cfg(feature = "fault-injection")]
+pub fn inject_sweep_panic() {
+    SWEEP_PANIC.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Connections watched on this thread now (for tests).

@@ -51,6 +51,8 @@ use actix::prelude::*;
 use channel::{Channel, Closing, Effect};
 pub use credit::Credit;
 use credit::Credits;
+#[cfg(feature = "fault-injection")]
+pub use deadlines::inject_sweep_panic;
 use deadlines::{DeadlinePassed, Due, Watch};
 pub use outbox::Outbox;
 use reader::PacketReader;

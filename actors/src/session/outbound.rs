@@ -5,6 +5,12 @@
 //! handing over packets and waits (one task) for room, while new messages wait in the bounded
 //! queue. A client that stops reading therefore costs at most its queue limit, and never slows
 //! anyone else: publishers only push into our inbox.
+//!
+//! A persistent session's first QoS 2 PUBLISH of a message is handed over only once its
+//! "sent with packet id" mark is stored: a client may deliver on PUBLISH (the spec's Method A)
+//! and then knows the message by that id, so after a crash it must get the PUBLISH again
+//! under the same id with DUP set [MQTT-4.4.0-1], never as a new message under another id.
+//! The marks of one drain are one write; the drain's whole batch waits for it (order kept).
 
 use super::state::{Outbound, Readable};
 use super::{Link, LinkExtra, Session, SessionDeps};
@@ -18,6 +24,7 @@ use crate::metrics::Denied;
 use crate::metrics::DropReason;
 use crate::trace;
 use actix::prelude::*;
+use courtier_storage::writer::Commit;
 use courtier_storage::DeliveryState;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -121,6 +128,8 @@ impl Session {
             }
         };
         let mut batch = BATCH.take();
+        // "Sent" marks of persistent QoS 2 deliveries in this batch (allocated only for them).
+        let mut marks = Vec::new();
         let sub = self.live_mask();
         // The Receive check, only when the authorizer makes one (an ACL is loaded): otherwise
         // deliveries cost nothing more. Made when sending, so it covers live, queued, restored
@@ -159,11 +168,11 @@ impl Session {
                     trace::on_sent(&self.deps.cfg, &self.client_id, self.protocol, &d, sub);
                     metrics.publish_sent.fetch_add(1, Relaxed);
                     metrics.publish_out.count(d.qos, d.msg.payload.len());
-                    if let (QoS::ExactlyOnce, Some(pkid)) = (d.qos, d.pkid) {
+                    if let (QoS::ExactlyOnce, Some(pkid), true) = (d.qos, d.pkid, self.persistent) {
                         // Persist the packet id, so a restart resends PUBLISH or PUBREL
                         // under the id the client knows.
                         if let Some(i) = self.state.inflight(pkid) {
-                            self.persist_state(&i.delivery, DeliveryState::Sent { pkid });
+                            marks.extend(self.state_op(&i.delivery, DeliveryState::Sent { pkid }));
                         }
                     }
                     self.outgoing(d)
@@ -184,12 +193,62 @@ impl Session {
                 }
             });
         }
-        if !batch.is_empty() {
-            if let Some(link) = &self.link {
-                closed |= link.writer.send_all(&mut batch).is_err();
+        if !marks.is_empty() && !closed {
+            let stored = self.deps.persist.commit(marks);
+            if !stored.is_ready() {
+                let held = std::mem::take(&mut batch);
+                BATCH.set(batch);
+                return self.send_when_stored(stored, held, full, ctx);
             }
         }
+        self.send_batch(&mut batch, closed, full, ctx);
         BATCH.set(batch);
+    }
+
+    /// Hand a drain's batch to the writer once the "sent" marks of its QoS 2 deliveries are
+    /// stored (see the module's header); no drain runs meanwhile. If the connection changed,
+    /// the batch is dropped: its deliveries are in flight and resent to the new one.
+    fn send_when_stored(
+        &mut self,
+        stored: Commit,
+        mut held: Vec<Outgoing>,
+        full: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let conn_id = self.link.as_ref().map(|l| l.conn_id);
+        self.waiting_for_writer = true;
+        ctx.spawn(stored.wait().into_actor(self).map(move |r, act, ctx| {
+            act.waiting_for_writer = false;
+            if let Err(e) = r {
+                // As after any failed write (a full disk): sent anyway, since holding it would
+                // stall the session; a crash before the store writes again may resend it as new.
+                log::debug!(
+                    "client {:?}: QoS 2 sent mark not stored: {e}",
+                    &*act.client_id
+                );
+            }
+            if act.link.as_ref().map(|l| l.conn_id) == conn_id {
+                act.send_batch(&mut held, false, full, ctx);
+            }
+            // What came meanwhile, or all that is due to a new connection (a no-op while
+            // waiting for room).
+            act.drain(ctx);
+        }));
+    }
+
+    /// The end of a drain: the batch to the writer, the replies' credits back.
+    fn send_batch(
+        &mut self,
+        batch: &mut Vec<Outgoing>,
+        mut closed: bool,
+        full: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        if !batch.is_empty() {
+            if let Some(link) = &self.link {
+                closed |= link.writer.send_all(batch).is_err();
+            }
+        }
         // Credits of replies now in the outbox go back to the connection.
         let control = if closed { 0 } else { self.state.control_len() };
         if let Some(link) = &mut self.link {

@@ -9,8 +9,9 @@
 //!   persistent subscriber one entry holding the message, for several one shared body (under
 //!   the same id) and one small entry per subscriber referencing it; the store deletes a shared
 //!   body with its last entry;
-//! - QoS 2 progress: "sent with packet id" as it happens, not awaited (losing it in a crash
-//!   means the message is sent again under a new id); "released" awaited before
+//! - QoS 2 progress: "sent with packet id" awaited before the PUBLISH is handed to the
+//!   connection (outbound.rs: a client that delivers on PUBLISH must get it again under that
+//!   id, with DUP, after a crash); "released" awaited before
 //!   PUBREL, since after PUBREL the client may deliver and forget the id, so only a PUBREL may
 //!   follow it, never the PUBLISH again [MQTT-4.3.3-1]; a shared body is not rewritten;
 //! - completion (PUBACK/PUBCOMP) or a drop: the entry is deleted, not awaited;
@@ -124,13 +125,7 @@ impl Session {
         self.persist(ops);
     }
 
-    pub(super) fn persist_state(&self, p: &Delivery, state: DeliveryState) {
-        if let Some(op) = self.state_op(p, state) {
-            self.persist(vec![op]);
-        }
-    }
-
-    /// As `persist_state`, for a caller that waits until it is stored.
+    /// Write a stored delivery's new QoS 2 progress, with a handle to await it.
     pub(super) fn persist_state_commit(&self, p: &Delivery, state: DeliveryState) -> Commit {
         match self.state_op(p, state) {
             Some(op) => self.persist_commit(|| vec![op]),
@@ -139,7 +134,7 @@ impl Session {
     }
 
     /// The write of a stored delivery's new QoS 2 progress; `None` if it is not stored.
-    fn state_op(&self, p: &Delivery, state: DeliveryState) -> Option<Op> {
+    pub(super) fn state_op(&self, p: &Delivery, state: DeliveryState) -> Option<Op> {
         let seq = p.seq()?;
         Some(Op::UpdateMessage {
             client_id: self.client_id.to_string(),
