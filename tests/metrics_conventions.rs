@@ -138,3 +138,39 @@ fn keepalive_timeouts_kicks_and_auth_refusals_are_counted() {
     drop(quiet);
     s.stop();
 }
+
+/// The store's memory is on /metrics (RocksDB's own counts), so that an operator, and the soak
+/// script (scripts/soak.py), can tell the capped store caches from the broker's own memory.
+#[test]
+fn store_memory_is_reported_by_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::defaults();
+    s.listener.port = 0;
+    s.http.port = 0;
+    s.broker.sys_interval_secs = 0;
+    s.persistence.enabled = true;
+    s.persistence.data_dir = dir.path().join("data");
+    let s = ServerThread::spawn_configured(s).unwrap();
+    let (http, mqtt) = (s.http_addr.unwrap(), s.mqtt_addr);
+    let memtables = |body: &str| sample(body, "courtier_store_memory_bytes{part=\"memtables\"}");
+    let before = memtables(&text(http)).expect("the memtables series");
+    let (mut c, _) = RawClient::handshake(mqtt, "writer", true);
+    for i in 0..100u16 {
+        c.send(&publish(
+            format!("mem/{i}"),
+            &[b'x'; 1000],
+            1,
+            true,
+            false,
+            i + 1,
+        ));
+        c.read_packet();
+    }
+    let body = text(http);
+    assert!(memtables(&body).unwrap() >= before + 100_000.0, "{body}");
+    for part in ["table_readers", "block_cache"] {
+        let series = format!("courtier_store_memory_bytes{{part=\"{part}\"}}");
+        assert!(sample(&body, &series).is_some(), "{series}");
+    }
+    s.stop();
+}

@@ -61,6 +61,8 @@ struct Inner {
     workers: Vec<ArbiterHandle>,
     next_worker: AtomicUsize,
     persist: Arc<CommitWriter>,
+    /// Read for its memory counts (/metrics); written only through `persist`.
+    store: Arc<dyn Store>,
     /// Shared by every connection: an `Addr` clone per connection is an allocation of its own.
     connection_deps: Arc<ConnectionDeps>,
     /// The router bridges publish through (with the store writer, like a session's).
@@ -113,6 +115,7 @@ impl Broker {
                 )
             })
             .collect();
+        let store_handle = store.clone();
         let persist = CommitWriter::start_counted(
             store.clone(),
             cfg.sync,
@@ -194,6 +197,7 @@ impl Broker {
                 workers,
                 next_worker: AtomicUsize::new(0),
                 persist,
+                store: store_handle,
                 connection_deps,
                 router,
                 bridge_queues: std::sync::Mutex::new(bridge_queues),
@@ -204,6 +208,11 @@ impl Broker {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// What the store's engine holds in memory, for /metrics (`None` without such a store).
+    pub fn store_memory(&self) -> Option<courtier_storage::StoreMemory> {
+        self.inner.store.memory()
     }
 
     /// Retained messages and their payload bytes, for /metrics.

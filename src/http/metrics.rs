@@ -290,6 +290,19 @@ pub async fn render(broker: &Broker) -> String {
         "Panics caught in actor handlers, by actor type, and on the store's writer thread (StoreWriter); each logged at ERROR with a backtrace",
         &panics,
     );
+    if let Some(mem) = broker.store_memory() {
+        let part = |p: &str, v: u64| (label("part", p), v.min(i64::MAX as u64) as i64);
+        gauge_family(
+            &mut reg,
+            "courtier_store_memory_bytes",
+            "Memory the store's engine (RocksDB) holds, by part: memtables (capped by persistence.write_buffer_cap_mb), table_readers (index and filter blocks of open table files), block_cache (shared, 8 MiB at most)",
+            &[
+                part("memtables", mem.memtables),
+                part("table_readers", mem.table_readers),
+                part("block_cache", mem.block_cache),
+            ],
+        );
+    }
     gauge(
         &mut reg,
         "process_resident_memory_bytes",

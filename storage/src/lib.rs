@@ -27,7 +27,7 @@ pub mod writer;
 pub use memory::MemoryStore;
 pub use records::{
     DeliveryState, Loaded, MessageBody, Op, QueuedMessage, QueuedRef, RetainedRecord, SessionMeta,
-    SessionRecord, StoreStats, StoredMessage, SubscriptionRecord,
+    SessionRecord, StoreMemory, StoreStats, StoredMessage, SubscriptionRecord,
 };
 #[cfg(feature = "rocksdb")]
 pub use rocks::{open_rocks, OnCorruption, Opened, RocksStore};
@@ -90,6 +90,10 @@ pub trait Store: Send + Sync + 'static {
     /// the stored state (the body reference counts), which the panic may have left half
     /// updated.
     fn after_panic(&self) {}
+    /// What the store's engine holds in memory (`None` for a store that keeps no caches).
+    fn memory(&self) -> Option<StoreMemory> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -205,6 +205,18 @@ pub struct StoreStats {
     pub retained: usize,
 }
 
+/// What the store's engine holds in memory, in bytes (RocksDB's own counts), for /metrics:
+/// the part of the broker's resident memory that is the store's, bounded by its caps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreMemory {
+    /// Memtables of every column family (capped by `persistence.write_buffer_cap_mb`).
+    pub memtables: u64,
+    /// Index and filter blocks of the open table files.
+    pub table_readers: u64,
+    /// Blocks cached for reads.
+    pub block_cache: u64,
+}
+
 /// Everything a broker restores at start-up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Loaded {

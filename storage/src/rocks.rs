@@ -133,6 +133,7 @@ fn options() -> Options {
     o.set_stats_dump_period_sec(0);
     o.set_max_total_wal_size(64 * 1024 * 1024);
     crate::rocks_memory::cap_write_buffers(&mut o);
+    crate::rocks_memory::share_block_cache(&mut o);
     o
 }
 

@@ -14,7 +14,7 @@
 //! same way, stopped, with the database opened read-only or not at all (`rocks_open.rs`).
 
 use super::RocksDb;
-use crate::{Loaded, Op, RetainedRecord, Store, StoreError, StoreResult, StoreStats};
+use crate::{Loaded, Op, RetainedRecord, Store, StoreError, StoreMemory, StoreResult, StoreStats};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -194,10 +194,38 @@ impl Store for RocksStore {
         !self.is_stopped()
     }
 
+    fn memory(&self) -> Option<StoreMemory> {
+        self.with(|db| Ok(db.memory())).ok()
+    }
+
     fn after_panic(&self) {
         let _ = self.with(|db| {
             db.recount(&mut db.refs());
             Ok(())
         });
+    }
+}
+
+impl RocksDb {
+    /// RocksDB's memory counts: memtables and table readers summed over the column families,
+    /// the block cache they share (rocks_memory.rs) once.
+    fn memory(&self) -> StoreMemory {
+        let sum = |property: &str| -> u64 {
+            super::CFS
+                .iter()
+                .filter_map(|cf| self.db.property_int_value_cf(self.cf(cf), property).ok())
+                .flatten()
+                .sum()
+        };
+        StoreMemory {
+            memtables: sum("rocksdb.cur-size-all-mem-tables"),
+            table_readers: sum("rocksdb.estimate-table-readers-mem"),
+            block_cache: self
+                .db
+                .property_int_value_cf(self.cf(super::CF_META), "rocksdb.block-cache-usage")
+                .ok()
+                .flatten()
+                .unwrap_or(0),
+        }
     }
 }
