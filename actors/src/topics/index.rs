@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::topic;
 use actix::Addr;
 use bytestring::ByteString;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -71,6 +71,8 @@ pub struct SubtreeHandle {
 /// actor adds entries; publishers look them up. A topic without a subtree has no subscribers.
 #[derive(Default)]
 pub struct TopicIndex {
+    /// foldhash, as the tries' children: every publish looks up two keys here (its first level
+    /// and the wildcard subtree), and SipHash made that ~3 % of a publish's instructions.
     subtrees: RwLock<HashMap<ByteString, SubtreeHandle>>,
     /// Which member of a shared subscription's group receives a message.
     strategy: SharedStrategy,
