@@ -7,10 +7,13 @@ use courtier::Server;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod allocator;
+
 /// mimalloc instead of glibc malloc: the broker allocates and frees small objects on every
 /// message (envelopes, `Arc<Message>`) from several threads; measured in docs/PERFORMANCE.md.
+/// Plain `mi_malloc` where that is aligned enough (allocator.rs).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: allocator::Allocator = allocator::Allocator;
 
 /// Heap for $SYS/broker/heap/current: the memory mimalloc has committed (what it holds from
 /// the system, in use or cached for reuse).

@@ -118,6 +118,36 @@ fn overlapping_subscriptions_deliver_once_at_max_qos() {
     s.expect_silence(Duration::from_millis(500));
 }
 
+/// The router sorts matches to drop duplicates only when a matched subscriber holds several
+/// subscriptions (actors/src/topics/index.rs): overlaps within one subtree (`ov2/+`, `ov2/#`)
+/// and across the wildcard subtree (`+/x`) still deliver once, also after a filter is
+/// re-subscribed (replaced) and after one is removed and added back.
+#[test]
+fn overlapping_subscriptions_deliver_once_after_subscription_changes() {
+    let b = start_broker();
+    let mut s = RawClient::connected(b.addr(), "overlap2");
+    assert_eq!(
+        s.subscribe(1, &[("ov2/+", 0), ("ov2/#", 1), ("+/x", 0)]),
+        vec![0, 1, 0]
+    );
+    let mut p = RawClient::connected(b.addr(), "overlap2-pub");
+    let once = |p: &mut RawClient, s: &mut RawClient, payload: &[u8], qos: u8| {
+        p.send(&publish("ov2/x", payload, 0, false, false, 0));
+        let got = s.recv_publish();
+        assert_eq!((got.qos, got.payload.as_slice()), (qos, payload));
+        s.expect_silence(Duration::from_millis(300));
+    };
+    once(&mut p, &mut s, b"three filters", 0);
+    // The same filter again replaces its subscription [MQTT-3.8.4-3].
+    assert_eq!(s.subscribe(2, &[("ov2/+", 0)]), vec![0]);
+    once(&mut p, &mut s, b"replaced", 0);
+    s.send(&unsubscribe(3, &["ov2/#"]));
+    s.expect_hex("b0 02 00 03");
+    once(&mut p, &mut s, b"two filters", 0);
+    assert_eq!(s.subscribe(4, &[("ov2/#", 0)]), vec![0]);
+    once(&mut p, &mut s, b"added back", 0);
+}
+
 #[test]
 fn mqtt_4_7_wildcard_matching() {
     let b = start_broker();

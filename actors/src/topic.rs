@@ -146,9 +146,17 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// Where the first `/` of a topic is. A plain byte loop: topic levels are a few bytes long,
+/// where `str::find`'s memchr costs more to set up than it saves; routing a message splits its
+/// topic level by level (memchr was ~3 % of a publish's instructions in fan-in).
+#[inline]
+pub fn find_slash(s: &str) -> Option<usize> {
+    s.bytes().position(|b| b == b'/')
+}
+
 /// First level of a name or filter: `"a/b"` -> `"a"`, `"/x"` -> `""`, `"#"` -> `"#"`.
 pub fn first_level(s: &str) -> &str {
-    match s.find('/') {
+    match find_slash(s) {
         Some(i) => &s[..i],
         None => s,
     }

@@ -67,6 +67,7 @@ impl Local {
             persistent: AtomicBool::new(true),
             online: AtomicBool::new(true),
             backlog: AtomicUsize::new(0),
+            filters: Default::default(),
         });
         let meta = SessionMeta {
             client_id: store_id.clone(),

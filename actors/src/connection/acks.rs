@@ -46,15 +46,13 @@ impl Connection {
         // Taken, not drained: an idle connection keeps no buffer.
         let acks = std::mem::take(&mut self.acks);
         let conn_id = self.id;
-        self.with_credit(ctx, move |act, session, credit, ctx| {
+        self.with_credit(ctx, move |session, credit| {
             session.do_send(InboundAcks {
                 conn_id,
                 acks,
                 credit,
             });
-            if let Some(p) = then {
-                act.send_packet(p, ctx);
-            }
+            then
         });
     }
 

@@ -46,6 +46,10 @@ fn mqtt_3_1_0_1_the_first_packet_must_be_connect() {
     let mut ch = Channel::new(false, 10);
     let reason = closes_with(ch.handle_in(Packet::PingReq));
     assert!(matches!(reason, CloseReason::Protocol("MQTT-3.1.0-1", _)));
+    // Acknowledgements too: their shortcut is for attached clients only.
+    let mut ch = Channel::new(false, 10);
+    let reason = closes_with(ch.handle_in(Packet::PubAck(Ack::new(1))));
+    assert!(matches!(reason, CloseReason::Protocol("MQTT-3.1.0-1", _)));
 }
 
 #[test]
@@ -68,10 +72,14 @@ fn over_max_connections_a_connect_is_answered_busy() {
 fn packets_of_an_attached_client_go_to_its_session() {
     let mut ch = attached(ProtocolVersion::V311, false);
     assert!(matches!(ch.handle_in(Packet::PingReq), Effect::Forward(_)));
-    assert!(matches!(
-        ch.handle_in(Packet::PubAck(Ack::new(1))),
-        Effect::Forward(_)
-    ));
+    for ack in [
+        Packet::PubAck,
+        Packet::PubRec,
+        Packet::PubRel,
+        Packet::PubComp,
+    ] {
+        assert!(matches!(ch.handle_in(ack(Ack::new(1))), Effect::Forward(_)));
+    }
     let reason = closes_with(ch.handle_in(Packet::PingResp));
     assert!(matches!(reason, CloseReason::Protocol("MQTT-4.8.0-1", _)));
 }

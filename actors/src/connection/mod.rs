@@ -243,34 +243,43 @@ impl Connection {
     /// Hand one packet to the session with a credit, waiting for one if none is free.
     fn send_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
         let conn_id = self.id;
-        self.with_credit(ctx, move |_, session, credit, _| {
+        self.with_credit(ctx, move |session, credit| {
             session.do_send(Inbound {
                 conn_id,
                 packet,
                 credit,
-            })
+            });
+            None
         });
     }
 
     /// Run `send` with a credit and the attached session: now if a credit is free, else once
-    /// the session returns one (reading stops meanwhile, `ctx.wait`). Nothing runs if the
-    /// connection is no longer attached by then. Sends started inside `send` while waiting run
-    /// before anything else, so what it sends after its own message keeps its order.
+    /// the session returns one (reading stops meanwhile, `ctx.wait`). `send` hands its message
+    /// over and returns the packet to hand over after it, if any, which then takes a credit of
+    /// its own; while waiting, that runs before anything else, so it keeps its order. Nothing
+    /// runs if the connection is no longer attached by then.
     fn with_credit<F>(&mut self, ctx: &mut Context<Self>, send: F)
     where
-        F: FnOnce(&mut Self, &Addr<Session>, Credit, &mut Context<Self>) + 'static,
+        F: FnOnce(&Addr<Session>, Credit) -> Option<Packet> + 'static,
     {
         let Some((session, _)) = &self.session else {
             return;
         };
-        let session = session.clone();
         if let Some(credit) = self.credits.try_take() {
-            return send(self, &session, credit, ctx);
+            // The address is borrowed: cloning an actix `Addr` allocates (its sender task), and
+            // one clone per packet was ~4 % of the broker's instructions in fan-in.
+            if let Some(then) = send(session, credit) {
+                self.send_packet(then, ctx);
+            }
+            return;
         }
+        let session = session.clone();
         let wait = self.credits.clone().take();
         ctx.wait(wait.into_actor(self).map(move |credit, act, ctx| {
             if let (Some(credit), true) = (credit, act.channel.is_attached()) {
-                send(act, &session, credit, ctx);
+                if let Some(then) = send(&session, credit) {
+                    act.send_packet(then, ctx);
+                }
             }
         }));
     }

@@ -149,6 +149,7 @@ impl Session {
                     persistent: std::sync::atomic::AtomicBool::new(self.persistent),
                     online: std::sync::atomic::AtomicBool::new(self.link.is_some()),
                     backlog: Default::default(),
+                    filters: Default::default(),
                 })
             })
             .clone()

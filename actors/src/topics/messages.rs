@@ -5,7 +5,7 @@ use crate::delivery::{DrainInbox, Inbox};
 use crate::message::ClientId;
 use actix::prelude::*;
 use bytestring::ByteString;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 use std::sync::Arc;
 
 /// A subscribing session as the tries see it. Shared by `Arc` between every filter of the
@@ -26,6 +26,10 @@ pub struct Subscriber {
     /// Messages queued and in flight, as of the session's last turn: `shortest_queue` shared
     /// subscriptions prefer members with fewer.
     pub backlog: AtomicUsize,
+    /// Plain (not shared) subscriptions of this entry in the tries, kept by the subtrees under
+    /// their write locks. A publish whose matches all have at most one cannot match anyone
+    /// twice, so it skips the sort that removes duplicates (`index.rs`, `dedupe`).
+    pub filters: AtomicU32,
 }
 
 #[derive(Clone)]

@@ -58,7 +58,7 @@ impl Supervised for TopicSubtree {
             .map(|(f, k, _)| (f, k.clone()))
             .collect();
         for (filter, key) in &stale {
-            if tries.plain.remove(filter, key).is_some() {
+            if remove_plain(&mut tries, filter, key).is_some() {
                 self.metrics.subscriptions.fetch_sub(1, Relaxed);
             }
         }
@@ -92,6 +92,32 @@ impl Supervised for TopicSubtree {
 impl Supervision for TopicSubtree {
     const KIND: ActorKind = ActorKind::TopicSubtree;
     const ON_STOP: OnStop = OnStop::Restart;
+}
+
+/// Adds (or replaces) a plain subscription, counting it on its subscriber (`filters`): the
+/// only ways into the plain trie are this and [`remove_plain`], so the count never runs
+/// below the entries a publish can find.
+fn insert_plain(
+    tries: &mut Tries,
+    filter: &str,
+    key: ClientId,
+    sub: Subscription,
+) -> Option<Subscription> {
+    sub.subscriber.filters.fetch_add(1, Relaxed);
+    let replaced = tries.plain.insert(filter, key, sub);
+    if let Some(old) = &replaced {
+        old.subscriber.filters.fetch_sub(1, Relaxed);
+    }
+    replaced
+}
+
+/// Removes a plain subscription, uncounting it on its subscriber.
+fn remove_plain(tries: &mut Tries, filter: &str, key: &ClientId) -> Option<Subscription> {
+    let removed = tries.plain.remove(filter, key);
+    if let Some(old) = &removed {
+        old.subscriber.filters.fetch_sub(1, Relaxed);
+    }
+    removed
 }
 
 /// Takes `key` out of the shared subscription `group` on `filter`, dropping the group when it
@@ -129,10 +155,7 @@ impl Handler<AddSubscription> for TopicSubtree {
                 }
                 is_new
             }
-            _ => tries
-                .plain
-                .insert(&msg.filter, key, msg.subscription)
-                .is_none(),
+            _ => insert_plain(&mut tries, &msg.filter, key, msg.subscription).is_none(),
         };
         if is_new {
             self.metrics.subscriptions.fetch_add(1, Relaxed);
@@ -151,7 +174,7 @@ impl Handler<RemoveSubscription> for TopicSubtree {
         };
         let removed = match &share {
             Some((filter, group)) => remove_member(&mut tries, filter, group, &msg.client_id),
-            None => tries.plain.remove(&msg.filter, &msg.client_id),
+            None => remove_plain(&mut tries, &msg.filter, &msg.client_id),
         };
         match removed {
             Some(sub) if sub.subscriber.session_id != msg.session_id => {
@@ -163,7 +186,7 @@ impl Handler<RemoveSubscription> for TopicSubtree {
                         tries.shared.insert(filter, group, members);
                     }
                     None => {
-                        tries.plain.insert(&msg.filter, msg.client_id, sub);
+                        insert_plain(&mut tries, &msg.filter, msg.client_id, sub);
                     }
                 }
                 false

@@ -96,7 +96,7 @@ fn parse_filter(filter: &str) -> (Option<&str>, bool) {
 /// `"a/b/c"` -> `("a", Some("b/c"))`; `"c"` -> `("c", None)`.
 #[inline]
 fn split_level(topic: &str) -> (&str, Option<&str>) {
-    match topic.find('/') {
+    match crate::topic::find_slash(topic) {
         Some(i) => (&topic[..i], Some(&topic[i + 1..])),
         None => (topic, None),
     }
