@@ -61,7 +61,8 @@ struct Inner {
     workers: Vec<ArbiterHandle>,
     next_worker: AtomicUsize,
     persist: Arc<CommitWriter>,
-    /// Read for its memory counts (/metrics); written only through `persist`.
+    /// Read for its memory counts (/metrics) and closed at shutdown; written only through
+    /// `persist`.
     store: Arc<dyn Store>,
     /// Shared by every connection: an `Addr` clone per connection is an allocation of its own.
     connection_deps: Arc<ConnectionDeps>,
@@ -357,9 +358,16 @@ impl Broker {
         for w in &self.inner.workers {
             w.stop();
         }
-        // Everything submitted is written and flushed; the store closes when dropped.
+        // Everything submitted is written and flushed; then the store is closed here rather
+        // than by whichever holder drops it last, which may be after the process has begun to
+        // exit (see `Store::close`).
         let persist = self.inner.persist.clone();
-        let _ = actix_rt::task::spawn_blocking(move || persist.stop()).await;
+        let store = self.inner.store.clone();
+        let _ = actix_rt::task::spawn_blocking(move || {
+            persist.stop();
+            store.close();
+        })
+        .await;
     }
 }
 

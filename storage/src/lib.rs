@@ -90,6 +90,11 @@ pub trait Store: Send + Sync + 'static {
     /// the stored state (the body reference counts), which the panic may have left half
     /// updated.
     fn after_panic(&self) {}
+    /// Close the store for good at shutdown, once everything is written: the process must not
+    /// exit with the database open (RocksDB's background threads and timers would then meet
+    /// its static destructors: "terminate called without an active exception", SIGABRT).
+    /// Later writes fail.
+    fn close(&self) {}
     /// What the store's engine holds in memory (`None` for a store that keeps no caches).
     fn memory(&self) -> Option<StoreMemory> {
         None

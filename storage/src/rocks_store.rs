@@ -36,6 +36,8 @@ pub struct RocksStore {
     stopped: AtomicBool,
     /// When a stopped database may be looked at again.
     next_try: Mutex<Instant>,
+    /// Closed for good ([`Store::close`]): never opened again.
+    closed: AtomicBool,
 }
 
 impl RocksStore {
@@ -45,6 +47,7 @@ impl RocksStore {
             db: RwLock::new(Some(db)),
             stopped: AtomicBool::new(false),
             next_try: Mutex::new(Instant::now()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -55,6 +58,7 @@ impl RocksStore {
             db: RwLock::new(db),
             stopped: AtomicBool::new(true),
             next_try: Mutex::new(Instant::now()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -87,6 +91,9 @@ impl RocksStore {
     fn reopen_if_stopped(&self) -> StoreResult<()> {
         if !self.is_stopped() {
             return Ok(());
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store is closed".into()));
         }
         {
             let mut next = self.next_try.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,6 +199,12 @@ impl Store for RocksStore {
 
     fn writable(&self) -> bool {
         !self.is_stopped()
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.stop();
+        drop(self.db.write().unwrap_or_else(|e| e.into_inner()).take());
     }
 
     fn memory(&self) -> Option<StoreMemory> {
