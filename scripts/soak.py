@@ -23,12 +23,14 @@ The day, for --duration seconds (default 1800), all clients paho-mqtt on loopbac
     a persistent QoS 2 subscriber, away for 5 s every 60 s, must get every acknowledged
     number, in order, and no QoS 2 number twice.
 
-Every --sample seconds the broker's RSS, open fds and threads (from /proc) and its queued messages
-and open connections (from /metrics) are written to samples.csv. After
+Every --sample seconds the broker's RSS, open fds and threads (from /proc) and its store's memory,
+queued messages and open connections (from /metrics) are written to samples.csv. After
 the warm-up (--warmup, default 20 % of the run) a least-squares line is fitted to each; the
 result is its slope and the growth it predicts over the rest of the run, against the noise (the
 residuals' standard deviation). Flat within noise = growth under 2 standard deviations, or
-under --rss-tolerance-mib / 2 fds.
+under --rss-tolerance-mib / 2 fds. With persistence on, the memory checked is RSS less the
+store's (RocksDB's memtables fill up to persistence.write_buffer_cap_mb over hours: capped, not
+flat); RSS and the store's part are reported beside it.
 
 Writes samples.csv, broker.log, metrics.txt and summary.txt into --out; exits 1 when a check
 fails (loss, QoS 2 duplicate, order, a wrong retained count, a slope above the noise, or the
@@ -45,52 +47,10 @@ import threading
 import time
 import urllib.request
 
-import paho.mqtt.client as mqtt
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from broker_proc import Broker, Counter, default_binary, free_port  # noqa: E402
-
-HOST = "127.0.0.1"
-STOP = threading.Event()
-STATS = {k: Counter() for k in (
-    "connects", "clean_disconnects", "killed", "devices_killed", "takeovers", "churn", "device_publishes",
-    "retained_updates", "wills_seen", "ha_messages", "slow_messages", "connect_errors")}
-
-
-def new_client(cid, clean=True, v5=False):
-    if v5:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
-    else:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, clean_session=clean,
-                        protocol=mqtt.MQTTv311)
-    c.max_inflight_messages_set(100)
-    c.max_queued_messages_set(0)
-    return c
-
-
-def connect(c, port, clean=True, v5=False, keepalive=30):
-    if v5:
-        props = mqtt.Properties(mqtt.PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 0 if clean else 3600
-        c.connect(HOST, port, keepalive=keepalive, clean_start=clean, properties=props)
-    else:
-        c.connect(HOST, port, keepalive=keepalive)
-    STATS["connects"].add()
-
-
-def pump(c, seconds):
-    """Run a manually driven client's network loop for `seconds`."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and not STOP.is_set():
-        c.loop(timeout=0.05)
-
-
-def kill(c):
-    """Close the socket without DISCONNECT, as a device losing power does."""
-    s = c.socket()
-    if s is not None:
-        s.close()
-    STATS["killed"].add()
+from broker_proc import Broker, default_binary, free_port  # noqa: E402
+from soak_checks import Checker, count_retained, fit  # noqa: E402
+from soak_clients import HOST, STATS, STOP, connect, kill, new_client, pump  # noqa: E402
 
 
 def day_factor(t0, duration):
@@ -241,125 +201,6 @@ def slow_consumer(port):
     c.loop_stop()
 
 
-class Checker:
-    """QoS 1 and QoS 2 sequences through a persistent subscriber that comes and goes."""
-
-    def __init__(self, port, rate):
-        self.port, self.rate = port, rate
-        self.lock = threading.Lock()
-        self.acked = {1: set(), 2: set()}
-        self.pending = {}
-        self.early = set()
-        self.published = {1: 0, 2: 0}
-        self.got = {1: [], 2: []}
-        self.subscribed = threading.Event()
-        self.sub = new_client("soak-check-sub", clean=False)
-        self.sub.on_message = self.on_message
-        self.sub.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
-        connect(self.sub, port, clean=False)
-        self.sub.subscribe("soak/check/#", 2)
-        self.sub.loop_start()
-        self.pub = new_client("soak-check-pub", clean=False)
-        self.pub.on_publish = self.on_publish
-        connect(self.pub, port, clean=False)
-        self.pub.loop_start()
-
-    def on_message(self, c, u, m):
-        with self.lock:
-            self.got[int(m.topic[-1])].append(int(m.payload))
-
-    def on_publish(self, c, u, mid, rc, p):
-        with self.lock:
-            key = self.pending.pop(mid, None)
-            if key is None:
-                self.early.add(mid)
-            else:
-                self.acked[key[0]].add(key[1])
-
-    def publish_loop(self):
-        self.subscribed.wait(30)
-        seq = 0
-        while not STOP.wait(1.0 / self.rate):
-            for qos in (1, 2):
-                info = self.pub.publish(f"soak/check/q{qos}", str(seq), qos=qos)
-                with self.lock:
-                    if info.mid in self.early:
-                        self.early.discard(info.mid)
-                        self.acked[qos].add(seq)
-                    else:
-                        self.pending[info.mid] = (qos, seq)
-                    self.published[qos] += 1
-            seq += 1
-
-    def away_loop(self):
-        while not STOP.wait(60):
-            self.sub.disconnect()
-            self.sub.loop_stop()
-            time.sleep(5)
-            self.sub.reconnect()
-            STATS["connects"].add()
-            self.sub.loop_start()
-
-    def finish(self):
-        """Wait for the last acknowledgements and deliveries; returns (ok, lines)."""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with self.lock:
-                done = not self.pending and all(self.acked[q] <= set(self.got[q]) for q in (1, 2))
-            if done:
-                break
-            time.sleep(0.2)
-        ok = True
-        lines = []
-        with self.lock:
-            for q in (1, 2):
-                got = self.got[q]
-                lost = len(self.acked[q] - set(got))
-                dups = len(got) - len(set(got))
-                seen, last, misordered = set(), -1, 0
-                for s in got:
-                    if s in seen:
-                        continue
-                    seen.add(s)
-                    if s < last:
-                        misordered += 1
-                    last = s
-                lines.append(f"checker QoS {q}: published {self.published[q]}, acknowledged {len(self.acked[q])},"
-                             f" unacknowledged {len(self.pending)}, delivered {len(got)}; lost {lost},"
-                             f" duplicates {dups}, out of order {misordered}")
-                if lost or misordered or (q == 2 and dups):
-                    ok = False
-        return ok, lines
-
-
-def count_retained(port, prefix, seconds=15):
-    """A fresh clean subscriber: how many retained messages under prefix/# it gets."""
-    topics = set()
-    c = new_client("soak-retained-count")
-    c.on_message = lambda cl, u, m: topics.add(m.topic) if m.retain else None
-    connect(c, port)
-    c.subscribe(f"{prefix}/#", 0)
-    last, quiet = -1, time.monotonic()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and time.monotonic() - quiet < 2:
-        c.loop(timeout=0.1)
-        if len(topics) != last:
-            last, quiet = len(topics), time.monotonic()
-    c.disconnect()
-    return len(topics)
-
-
-def fit(xs, ys):
-    """Least squares: (slope, intercept, residual standard deviation)."""
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs) or 1e-9
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    icpt = my - slope * mx
-    sd = math.sqrt(sum((y - (icpt + slope * x)) ** 2 for x, y in zip(xs, ys)) / max(1, n - 2))
-    return slope, icpt, sd
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=1800, help="seconds (default 1800)")
@@ -390,7 +231,7 @@ def main():
     t0 = time.monotonic()
     samples = []
     csv = open(os.path.join(out, "samples.csv"), "w")
-    csv.write("seconds,rss_kib,fds,threads,queued_messages,connections_open\n")
+    csv.write("seconds,rss_kib,fds,threads,store_kib,queued_messages,connections_open\n")
 
     def gauge(text, name):
         for line in text.splitlines():
@@ -401,13 +242,18 @@ def main():
     def sampler():
         while True:
             s = (time.monotonic() - t0, broker.rss_kib(), broker.open_fds(), broker.threads())
-            samples.append(s)
             try:
                 m = urllib.request.urlopen(f"http://{HOST}:{http_port}/metrics", timeout=5).read().decode()
             except OSError:
                 m = ""
-            csv.write("%.1f,%d,%d,%d,%d,%d\n" % (s + (gauge(m, "courtier_queued_messages"),
-                                                       gauge(m, 'courtier_connections_open{transport="tcp"}'))))
+            # RocksDB's memory (memtables, table readers, block cache: capped, see the README's
+            # persistence section); -1 without persistence.
+            store = [float(line.rsplit(" ", 1)[1]) for line in m.splitlines()
+                     if line.startswith("courtier_store_memory_bytes{")]
+            s += (int(sum(store) / 1024) if store else -1,)
+            samples.append(s)
+            csv.write("%.1f,%d,%d,%d,%d,%d,%d\n" % (s + (gauge(m, "courtier_queued_messages"),
+                                                          gauge(m, 'courtier_connections_open{transport="tcp"}'))))
             csv.flush()
             if STOP.wait(args.sample):
                 return
@@ -460,19 +306,26 @@ def main():
     post = [s for s in samples if s[0] >= warmup]
     if len(post) >= 3:
         span = post[-1][0] - post[0][0]
-        for name, idx, unit, tol in (("RSS", 1, 1 / 1024, args.rss_tolerance_mib), ("open fds", 2, 1, 2),
-                                     ("threads", 3, 1, 2)):
+        # With a store, its engine's memory is capped rather than flat (memtables fill up to
+        # persistence.write_buffer_cap_mb over hours of retained updates): the broker's own memory
+        # (RSS less the store's) must be flat; RSS and the store's part are reported beside it.
+        with_store = all(s[4] >= 0 for s in post)
+        series = [("RSS", lambda s: s[1] / 1024, "MiB", args.rss_tolerance_mib, not with_store)]
+        if with_store:
+            series += [("store (RocksDB)", lambda s: s[4] / 1024, "MiB", args.rss_tolerance_mib, False),
+                       ("RSS less the store", lambda s: (s[1] - s[4]) / 1024, "MiB", args.rss_tolerance_mib, True)]
+        series += [("open fds", lambda s: s[2], "", 2, True), ("threads", lambda s: s[3], "", 2, True)]
+        for name, value, u, tol, checked in series:
             xs = [s[0] for s in post]
-            ys = [s[idx] * unit for s in post]
+            ys = [value(s) for s in post]
             slope, _, sd = fit(xs, ys)
             growth = slope * span
             flat = growth <= max(2 * sd, tol)
-            ok &= flat
-            u = "MiB" if idx == 1 else ""
+            ok &= flat or not checked
             lines.append(f"{name}: after {warmup:.0f} s warm-up, {len(post)} samples over {span:.0f} s: min"
                          f" {min(ys):.1f}{u}, max {max(ys):.1f}{u}, last {ys[-1]:.1f}{u}; slope {slope * 3600:+.2f}{u}/h,"
                          f" growth over the window {growth:+.2f}{u}, noise (residual sd) {sd:.2f}{u}:"
-                         f" {'flat' if flat else 'GROWING'}")
+                         f" {'flat' if flat else 'GROWING'}{'' if checked else ' (reported, not checked)'}")
     else:
         lines.append(f"too few samples after the warm-up ({len(post)}) to fit a slope")
         ok = False
