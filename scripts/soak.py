@@ -181,6 +181,13 @@ def home_assistant(port, rng):
         c.reconnect()
         STATS["connects"].add()
         c.loop_start()
+    if STOP.is_set() and not c.is_connected():
+        # Away when the day ended: come back once for the wills queued meanwhile (the devices
+        # killed in the last seconds are counted too).
+        c.reconnect()
+        STATS["connects"].add()
+        c.loop_start()
+    time.sleep(3)
     c.disconnect()
     c.loop_stop()
 
