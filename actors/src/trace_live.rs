@@ -21,10 +21,10 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::trace_record::LogLine;
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
-use crate::trace_sink::LogLine;
-pub use crate::trace_sink::{now_us, LiveTrace, Outcome, Reader, Record};
+pub use crate::trace_sink::{now_us, Detail, LiveTrace, Outcome, Reader, Reason, Record};
 
 /// Traces running at once: one bit each in a message's trace context.
 pub const MAX_TRACES: usize = 32;
