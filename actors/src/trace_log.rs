@@ -1,0 +1,198 @@
+//! The trace log writer: one thread, `courtier-trace-log`, that writes the log lines of trace
+//! records, so that a traced message's session formats and writes nothing. A session hands
+//! over the record it already built (an `Arc`, no text) through a bounded channel and goes
+//! on; the writer formats the lines and writes each batch of them with one `write` to stderr,
+//! where the process's logger writes too.
+//!
+//! The process's logger (src/logging.rs) installs the writer ([`install`]) and sends it the
+//! `[trace]` lines it formats (target `courtier::trace`, [`line`]), so that every trace line
+//! keeps its order. Without an installed writer (tests, a library user's logger) the lines go
+//! through `log` as before. A full channel never blocks a session: the line is dropped,
+//! counted, and the first drop is logged; the records themselves are kept by their traces.
+
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::trace_record::{LogLine, Record};
+
+/// Lines waiting for the writer before new ones are dropped.
+const QUEUE: usize = 16_384;
+/// Lines written with one `write`, at most (a batch also ends when the queue is empty).
+const BATCH: usize = 1024;
+/// How long [`flush`] waits for the writer.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// Writes the start of a record's line, `[<time> INFO  courtier::trace] `, for a record
+/// stamped `time_us` (µs since the Unix epoch).
+pub type Prefix = Box<dyn Fn(&mut String, u64) + Send>;
+
+/// The ids of the traces a record belongs to, `trace=3` or `trace=3,5` in its line.
+#[derive(Debug, Default)]
+pub enum Ids {
+    #[default]
+    None,
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Ids {
+    pub fn add(&mut self, id: u64) {
+        *self = match std::mem::take(self) {
+            Ids::None => Ids::One(id),
+            Ids::One(first) => Ids::Many(vec![first, id]),
+            Ids::Many(mut ids) => {
+                ids.push(id);
+                Ids::Many(ids)
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Ids::None)
+    }
+}
+
+impl fmt::Display for Ids {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ids::None => Ok(()),
+            Ids::One(id) => write!(f, "{id}"),
+            Ids::Many(ids) => {
+                for (i, id) in ids.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{id}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+enum Entry {
+    Record(Ids, Arc<Record>),
+    /// A whole line, formatted by the logger.
+    Line(String),
+    /// Answered once every entry before it is written.
+    Flush(SyncSender<()>),
+}
+
+static WRITER: OnceLock<SyncSender<Entry>> = OnceLock::new();
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the writer thread; the lines of records are `prefix` and the record. A second call
+/// changes nothing.
+pub fn install(prefix: Prefix) {
+    WRITER.get_or_init(|| {
+        let (tx, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new()
+            .name("courtier-trace-log".into())
+            .spawn(move || run(rx, prefix))
+            .expect("the trace log writer thread starts");
+        tx
+    });
+}
+
+/// Log `record` of traces `ids` (target `courtier::trace`, INFO; the caller checked that the
+/// filter lets it through): to the writer, or through `log` without one.
+pub fn record(ids: Ids, record: Arc<Record>) {
+    match WRITER.get() {
+        Some(tx) => send(tx, Entry::Record(ids, record)),
+        None => log::info!(target: crate::trace::TARGET, "trace={ids} {}", LogLine(&record)),
+    }
+}
+
+/// Hand a formatted line (ending in `\n`) to the writer; `Err` gives it back when there is no
+/// writer.
+pub fn line(line: String) -> Result<(), String> {
+    match WRITER.get() {
+        Some(tx) => {
+            send(tx, Entry::Line(line));
+            Ok(())
+        }
+        None => Err(line),
+    }
+}
+
+/// Trace log lines dropped because the writer fell behind.
+pub fn dropped() -> u64 {
+    DROPPED.load(Relaxed)
+}
+
+fn send(tx: &SyncSender<Entry>, entry: Entry) {
+    if let Err(TrySendError::Full(_)) = tx.try_send(entry) {
+        if DROPPED.fetch_add(1, Relaxed) == 0 {
+            log::warn!(
+                "trace log lines dropped: the trace log writer fell behind (the traces keep \
+                 their records; the count is logged at shutdown)"
+            );
+        }
+    }
+}
+
+/// Waits (up to 2 s) until every line handed over before is written.
+pub fn flush() {
+    let Some(tx) = WRITER.get() else {
+        return;
+    };
+    let (ack, done) = sync_channel(1);
+    if send_waiting(tx, Entry::Flush(ack)) {
+        let _ = done.recv_timeout(FLUSH_WAIT);
+    }
+    let dropped = dropped();
+    if dropped > 0 {
+        log::warn!("{dropped} trace log lines were dropped: the trace log writer fell behind");
+    }
+}
+
+/// A send that waits for room up to [`FLUSH_WAIT`] (`SyncSender` has no send with a
+/// timeout); false if there was none.
+fn send_waiting(tx: &SyncSender<Entry>, mut entry: Entry) -> bool {
+    let deadline = Instant::now() + FLUSH_WAIT;
+    loop {
+        match tx.try_send(entry) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(e)) if Instant::now() < deadline => {
+                entry = e;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+fn run(rx: Receiver<Entry>, prefix: Prefix) {
+    let mut buf = String::with_capacity(64 << 10);
+    let mut acks = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(entry) = next.take() {
+            match entry {
+                Entry::Record(ids, record) => {
+                    prefix(&mut buf, record.time_us);
+                    let _ = writeln!(buf, "trace={ids} {}", LogLine(&record));
+                }
+                Entry::Line(line) => buf.push_str(&line),
+                Entry::Flush(ack) => acks.push(ack),
+            }
+            n += 1;
+            if n < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !buf.is_empty() {
+            // Nowhere to report a failed write to stderr.
+            let _ = std::io::stderr().lock().write_all(buf.as_bytes());
+            buf.clear();
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+}
