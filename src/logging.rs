@@ -23,18 +23,8 @@ struct Reloadable {
 
 const TRACE: &str = courtier_actors::trace::TARGET;
 
-/// When a line happened: now, or a trace record's time (µs since the Unix epoch).
-enum Stamp {
-    Now,
-    Micros(u64),
-}
-
 /// `[<time> <LEVEL> <target>] ` of a trace line, as [`build`]'s format writes it.
-fn prefix(buf: &mut String, at: Stamp, level: log::Level, local: bool) {
-    let utc = match at {
-        Stamp::Now => chrono::Utc::now(),
-        Stamp::Micros(us) => chrono::DateTime::from_timestamp_micros(us as i64).unwrap_or_default(),
-    };
+fn prefix(buf: &mut String, utc: chrono::DateTime<chrono::Utc>, level: log::Level, local: bool) {
     let _ = match local {
         true => {
             let now = utc.with_timezone(&chrono::Local);
@@ -61,7 +51,7 @@ impl log::Log for Reloadable {
         let current = self.current.load();
         if record.target() == TRACE && current.matches(record) {
             let mut line = String::with_capacity(160);
-            prefix(&mut line, Stamp::Now, record.level(), self.local);
+            prefix(&mut line, chrono::Utc::now(), record.level(), self.local);
             let _ = writeln!(line, "{}", record.args());
             if let Err(line) = trace_log::line(line) {
                 let _ = std::io::stderr().write_all(line.as_bytes());
@@ -113,15 +103,56 @@ fn local_time() -> bool {
     std::env::var("TZ").is_ok_and(|tz| !tz.is_empty())
 }
 
+/// The start of the trace log writer's record lines (courtier_actors::trace_log), as
+/// [`prefix`] writes it: made once per second of the records' times, then only the
+/// milliseconds written.
+struct RecordPrefix {
+    local: bool,
+    /// The second `head` and `tail` are of.
+    second: Option<u64>,
+    /// `[2026-12-07T12:18:17.`
+    head: String,
+    /// `Z INFO  courtier::trace] `, or the offset for local times.
+    tail: String,
+}
+
+impl RecordPrefix {
+    fn write(&mut self, buf: &mut String, time_us: u64) {
+        let second = time_us / 1_000_000;
+        if self.second != Some(second) {
+            let at = chrono::DateTime::from_timestamp(second as i64, 0).unwrap_or_default();
+            let mut whole = String::new();
+            prefix(&mut whole, at, log::Level::Info, self.local);
+            // `[<date>T<time>.000<zone> INFO  courtier::trace] `: split around the millis.
+            let Some(dot) = whole.find(".000") else {
+                return buf.push_str(&whole);
+            };
+            self.head = whole[..=dot].to_owned();
+            self.tail = whole[dot + 4..].to_owned();
+            self.second = Some(second);
+        }
+        let ms = (time_us / 1000 % 1000) as u32;
+        buf.push_str(&self.head);
+        for digit in [ms / 100, ms / 10 % 10, ms % 10] {
+            buf.push(char::from(b'0' + digit as u8));
+        }
+        buf.push_str(&self.tail);
+    }
+}
+
 /// Installs the process's logger with `filters`, and starts the trace log writer. Panics if
 /// a logger is already installed.
 pub fn init(filters: &str) {
     let logger = build(filters);
     let max = logger.filter();
     let local = local_time();
-    trace_log::install(Box::new(move |buf, time_us| {
-        prefix(buf, Stamp::Micros(time_us), log::Level::Info, local)
-    }));
+    let mut records = RecordPrefix {
+        local,
+        second: None,
+        head: String::new(),
+        tail: String::new(),
+    };
+    trace_log::install(Box::new(move |buf, time_us| records.write(buf, time_us)));
     let installed = LOGGER.get_or_init(|| Reloadable {
         current: ArcSwap::from_pointee(logger),
         local,
@@ -144,4 +175,36 @@ pub fn reload(filters: &str) {
     }
     installed.current.store(std::sync::Arc::new(logger));
     log::set_max_level(max);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer's cached prefix is the one every other line gets, at the record's time.
+    #[test]
+    fn a_record_line_starts_as_every_log_line() {
+        let mut p = RecordPrefix {
+            local: false,
+            second: None,
+            head: String::new(),
+            tail: String::new(),
+        };
+        // 2026-12-07T12:18:17.069411Z, then 7 ms and 1 s later.
+        for us in [
+            1_796_645_897_069_411,
+            1_796_645_897_007_000,
+            1_796_645_898_999_999,
+        ] {
+            let mut cached = String::new();
+            p.write(&mut cached, us);
+            let mut whole = String::new();
+            let at = chrono::DateTime::from_timestamp_micros(us as i64).unwrap();
+            prefix(&mut whole, at, log::Level::Info, false);
+            assert_eq!(cached, whole);
+        }
+        let mut line = String::new();
+        p.write(&mut line, 1_796_645_897_069_411);
+        assert_eq!(line, "[2026-12-07T12:18:17.069Z INFO  courtier::trace] ");
+    }
 }

@@ -1,8 +1,8 @@
 //! The trace log writer: one thread, `courtier-trace-log`, that writes the log lines of trace
 //! records, so that a traced message's session formats and writes nothing. A session hands
 //! over the record it already built (an `Arc`, no text) through a bounded channel and goes
-//! on; the writer formats the lines and writes each batch of them with one `write` to stderr,
-//! where the process's logger writes too.
+//! on; the writer formats the lines and writes each batch of them (every [`TICK`] while lines
+//! come) with one `write` to stderr, where the process's logger writes too.
 //!
 //! The process's logger (src/logging.rs) installs the writer ([`install`]) and sends it the
 //! `[trace]` lines it formats (target `courtier::trace`, [`line`]), so that every trace line
@@ -21,14 +21,16 @@ use crate::trace_record::{LogLine, Record};
 
 /// Lines waiting for the writer before new ones are dropped.
 const QUEUE: usize = 16_384;
-/// Lines written with one `write`, at most (a batch also ends when the queue is empty).
-const BATCH: usize = 1024;
+/// Bytes of lines written with one `write`, about (a batch also ends with the queue).
+const BATCH_BYTES: usize = 64 << 10;
+/// The writer's sleep between batches while lines come: at most this late in the log.
+const TICK: Duration = Duration::from_millis(10);
 /// How long [`flush`] waits for the writer.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// Writes the start of a record's line, `[<time> INFO  courtier::trace] `, for a record
-/// stamped `time_us` (µs since the Unix epoch).
-pub type Prefix = Box<dyn Fn(&mut String, u64) + Send>;
+/// stamped `time_us` (µs since the Unix epoch); it may keep what it made for the next.
+pub type Prefix = Box<dyn FnMut(&mut String, u64) + Send>;
 
 /// The ids of the traces a record belongs to, `trace=3` or `trace=3,5` in its line.
 #[derive(Debug, Default)]
@@ -166,32 +168,61 @@ fn send_waiting(tx: &SyncSender<Entry>, mut entry: Entry) -> bool {
     }
 }
 
+/// The writer: asleep in `recv` while no line comes (a session's first line after a quiet
+/// spell wakes it); then it sleeps [`TICK`] between batches, so that the sessions handing over
+/// lines meanwhile never wake it (no syscall on their side), until a tick brings nothing.
 fn run(rx: Receiver<Entry>, prefix: Prefix) {
-    let mut buf = String::with_capacity(64 << 10);
-    let mut acks = Vec::new();
+    let mut batch = Batch {
+        buf: String::with_capacity(BATCH_BYTES + 4096),
+        acks: Vec::new(),
+        prefix,
+    };
     while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        let mut n = 0;
-        while let Some(entry) = next.take() {
-            match entry {
-                Entry::Record(ids, record) => {
-                    prefix(&mut buf, record.time_us);
-                    let _ = writeln!(buf, "trace={ids} {}", LogLine(&record));
-                }
-                Entry::Line(line) => buf.push_str(&line),
-                Entry::Flush(ack) => acks.push(ack),
+        batch.add(first);
+        loop {
+            std::thread::sleep(TICK);
+            let mut n = 0;
+            while let Ok(entry) = rx.try_recv() {
+                batch.add(entry);
+                n += 1;
             }
-            n += 1;
-            if n < BATCH {
-                next = rx.try_recv().ok();
+            batch.write();
+            if n == 0 {
+                break;
             }
         }
-        if !buf.is_empty() {
+    }
+}
+
+struct Batch {
+    buf: String,
+    acks: Vec<SyncSender<()>>,
+    prefix: Prefix,
+}
+
+impl Batch {
+    fn add(&mut self, entry: Entry) {
+        match entry {
+            Entry::Record(ids, record) => {
+                (self.prefix)(&mut self.buf, record.time_us);
+                let _ = writeln!(self.buf, "trace={ids} {}", LogLine(&record));
+            }
+            Entry::Line(line) => self.buf.push_str(&line),
+            Entry::Flush(ack) => self.acks.push(ack),
+        }
+        if self.buf.len() >= BATCH_BYTES {
+            self.write();
+        }
+    }
+
+    /// One `write` of the lines so far (stderr is unbuffered), then the flushes waiting.
+    fn write(&mut self) {
+        if !self.buf.is_empty() {
             // Nowhere to report a failed write to stderr.
-            let _ = std::io::stderr().lock().write_all(buf.as_bytes());
-            buf.clear();
+            let _ = std::io::stderr().lock().write_all(self.buf.as_bytes());
+            self.buf.clear();
         }
-        for ack in acks.drain(..) {
+        for ack in self.acks.drain(..) {
             let _ = ack.send(());
         }
     }

@@ -8,7 +8,7 @@ use crate::message::MessageId;
 use crate::metrics::DropReason;
 use bytestring::ByteString;
 use serde::{Serialize, Serializer};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One hop or event of a runtime trace, as the API sends it (one JSON object).
@@ -218,6 +218,20 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// `s` quoted as `{:?}` quotes it; the usual client id or topic (printable ASCII, no quote or
+/// backslash) without the escaping's work per character.
+fn quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        f.write_char('"')?;
+        f.write_str(s)?;
+        f.write_char('"')
+    } else {
+        write!(f, "{s:?}")
+    }
+}
+
 /// A record as a log line: `msg=7 sent client="lamp" topic="a/b" qos=1 pkid=1 ...`, the
 /// same words as a `[trace]` line.
 pub(crate) struct LogLine<'a>(pub(crate) &'a Record);
@@ -228,9 +242,12 @@ impl fmt::Display for LogLine<'_> {
         if let Some(id) = r.msg {
             write!(f, "msg={id} ")?;
         }
-        write!(f, "{} client={:?} actor={}", r.hop, &*r.client, r.actor)?;
+        write!(f, "{} client=", r.hop)?;
+        quoted(f, &r.client)?;
+        write!(f, " actor={}", r.actor)?;
         if let Some(t) = &r.topic {
-            write!(f, " topic={:?}", &**t)?;
+            f.write_str(" topic=")?;
+            quoted(f, t)?;
         }
         if let Some(q) = r.qos {
             write!(f, " qos={q}")?;
