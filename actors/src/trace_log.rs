@@ -17,7 +17,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::trace_record::{LogLine, Record};
+use crate::trace_record::{push_int, LogLine, Record};
 
 /// Lines waiting for the writer before new ones are dropped.
 const QUEUE: usize = 16_384;
@@ -205,7 +205,15 @@ impl Batch {
         match entry {
             Entry::Record(ids, record) => {
                 (self.prefix)(&mut self.buf, record.time_us);
-                let _ = writeln!(self.buf, "trace={ids} {}", LogLine(&record));
+                match ids {
+                    Ids::One(id) => push_int(&mut self.buf, "trace=", id),
+                    ids => {
+                        let _ = write!(self.buf, "trace={ids}");
+                    }
+                }
+                self.buf.push(' ');
+                LogLine(&record).write_to(&mut self.buf);
+                self.buf.push('\n');
             }
             Entry::Line(line) => self.buf.push_str(&line),
             Entry::Flush(ack) => self.acks.push(ack),

@@ -124,8 +124,10 @@ pub enum Detail {
     Text(String),
 }
 
-impl fmt::Display for Detail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Detail {
+    /// Appends the text to `buf`: integers and words pushed, no formatting machinery (the
+    /// trace log writer writes one per record).
+    pub fn write_to(&self, buf: &mut String) {
         match self {
             Detail::Received {
                 retain,
@@ -133,37 +135,82 @@ impl fmt::Display for Detail {
                 via,
                 protocol,
             } => {
-                write!(f, "retain={retain} bytes={bytes} via={via}")?;
-                match protocol {
-                    Some(p) => write!(f, " protocol={p}"),
-                    None => Ok(()),
+                push_bool(buf, "retain=", *retain);
+                push_int(buf, " bytes=", *bytes as u64);
+                buf.push_str(" via=");
+                buf.push_str(via);
+                if let Some(p) = protocol {
+                    let _ = write!(buf, " protocol={p}");
                 }
             }
             Detail::Matched {
                 subscribers,
                 clients,
             } => {
-                write!(f, "subscribers={subscribers}")?;
+                push_int(buf, "subscribers=", *subscribers as u64);
                 if let Some(clients) = clients {
                     let names: Vec<&str> = clients.iter().map(|c| &**c).collect();
-                    write!(f, " clients={names:?}")?;
+                    let _ = write!(buf, " clients={names:?}");
                 }
-                Ok(())
             }
             Detail::Sent {
-                pkid: Some(pkid),
+                pkid,
                 dup,
                 protocol,
-            } => write!(f, "pkid={pkid} dup={dup} protocol={protocol}"),
-            Detail::Sent { protocol, .. } => write!(f, "protocol={protocol}"),
-            Detail::Acked { pkid, by } => write!(f, "pkid={pkid} by={by}"),
-            Detail::Pkid(pkid) => write!(f, "pkid={pkid}"),
-            Detail::Resent(pkid) => write!(f, "pkid={pkid} resent=true"),
-            Detail::Evicted(n) => write!(f, "evicted={n}"),
-            Detail::EvictedBy(id) => write!(f, "evicted_by={id}"),
-            Detail::Text(t) => f.write_str(t),
+            } => {
+                if let Some(pkid) = pkid {
+                    push_int(buf, "pkid=", *pkid as u64);
+                    push_bool(buf, " dup=", *dup);
+                    buf.push(' ');
+                }
+                let _ = write!(buf, "protocol={protocol}");
+            }
+            Detail::Acked { pkid, by } => {
+                push_int(buf, "pkid=", *pkid as u64);
+                buf.push_str(" by=");
+                buf.push_str(by);
+            }
+            Detail::Pkid(pkid) => push_int(buf, "pkid=", *pkid as u64),
+            Detail::Resent(pkid) => {
+                push_int(buf, "pkid=", *pkid as u64);
+                buf.push_str(" resent=true");
+            }
+            Detail::Evicted(n) => push_int(buf, "evicted=", *n as u64),
+            Detail::EvictedBy(id) => push_int(buf, "evicted_by=", id.get()),
+            Detail::Text(t) => buf.push_str(t),
         }
     }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.write_to(&mut text);
+        f.write_str(&text)
+    }
+}
+
+/// `key` and `n` in decimal.
+pub(crate) fn push_int(buf: &mut String, key: &str, mut n: u64) {
+    buf.push_str(key);
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        buf.push(char::from(*d));
+    }
+}
+
+fn push_bool(buf: &mut String, key: &str, b: bool) {
+    buf.push_str(key);
+    buf.push_str(if b { "true" } else { "false" });
 }
 
 impl Serialize for Reason {
@@ -220,15 +267,16 @@ pub fn now_us() -> u64 {
 
 /// `s` quoted as `{:?}` quotes it; the usual client id or topic (printable ASCII, no quote or
 /// backslash) without the escaping's work per character.
-fn quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+fn push_quoted(buf: &mut String, key: &str, s: &str) {
+    buf.push_str(key);
     if s.bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
     {
-        f.write_char('"')?;
-        f.write_str(s)?;
-        f.write_char('"')
+        buf.push('"');
+        buf.push_str(s);
+        buf.push('"');
     } else {
-        write!(f, "{s:?}")
+        let _ = write!(buf, "{s:?}");
     }
 }
 
@@ -236,32 +284,41 @@ fn quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 /// same words as a `[trace]` line.
 pub(crate) struct LogLine<'a>(pub(crate) &'a Record);
 
-impl fmt::Display for LogLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl LogLine<'_> {
+    /// Appends the line (without its end) to `buf`, as [`Detail::write_to`] does.
+    pub(crate) fn write_to(&self, buf: &mut String) {
         let r = self.0;
         if let Some(id) = r.msg {
-            write!(f, "msg={id} ")?;
+            push_int(buf, "msg=", id);
+            buf.push(' ');
         }
-        write!(f, "{} client=", r.hop)?;
-        quoted(f, &r.client)?;
-        write!(f, " actor={}", r.actor)?;
+        buf.push_str(r.hop);
+        push_quoted(buf, " client=", &r.client);
+        buf.push_str(" actor=");
+        buf.push_str(r.actor);
         if let Some(t) = &r.topic {
-            f.write_str(" topic=")?;
-            quoted(f, t)?;
+            push_quoted(buf, " topic=", t);
         }
         if let Some(q) = r.qos {
-            write!(f, " qos={q}")?;
+            push_int(buf, " qos=", q as u64);
         }
         if let Some(why) = &r.reason {
-            write!(f, " reason={why}")?;
+            let _ = write!(buf, " reason={why}");
         }
         if let Some(d) = &r.detail {
-            write!(f, " {d}")?;
+            buf.push(' ');
+            d.write_to(buf);
         }
-        Ok(())
     }
 }
 
+impl fmt::Display for LogLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = String::with_capacity(160);
+        self.write_to(&mut line);
+        f.write_str(&line)
+    }
+}
 #[cfg(test)]
 #[path = "trace_record_tests.rs"]
 mod tests;

@@ -112,3 +112,12 @@ fn details_and_reasons_serialize_as_the_strings_of_the_log_line() {
             .ends_with(&format!(" reason={text}")));
     }
 }
+
+#[test]
+fn integers_are_written_as_format_writes_them() {
+    for n in [0, 7, 10, 65535, 1_883_919_763_817_627_711, u64::MAX] {
+        let mut s = String::new();
+        push_int(&mut s, "msg=", n);
+        assert_eq!(s, format!("msg={n}"));
+    }
+}
