@@ -203,9 +203,7 @@ pub(crate) fn push_int(buf: &mut String, key: &str, mut n: u64) {
             break;
         }
     }
-    for d in &digits[i..] {
-        buf.push(char::from(*d));
-    }
+    buf.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 fn push_bool(buf: &mut String, key: &str, b: bool) {

@@ -4,7 +4,7 @@
 
 use crate::trace_live::{Selector, RING_RECORDS, STREAM_BUFFER};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -39,6 +39,8 @@ pub struct LiveTrace {
     /// Records live readers lost, all readers together.
     lost: AtomicU64,
     feeds: Mutex<Vec<Feed>>,
+    /// `feeds.len()`, so that a record with no live reader takes no second lock.
+    feeding: AtomicUsize,
     ended: Mutex<Option<&'static str>>,
 }
 
@@ -55,6 +57,7 @@ impl LiveTrace {
             overwritten: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             feeds: Mutex::new(Vec::new()),
+            feeding: AtomicUsize::new(0),
             ended: Mutex::new(None),
         }
     }
@@ -103,6 +106,7 @@ impl LiveTrace {
             tx,
             lost: lost.clone(),
         });
+        self.feeding.store(feeds.len(), Relaxed);
         Some(Reader { rx, lost })
     }
 
@@ -116,6 +120,9 @@ impl LiveTrace {
             }
             ring.push_back(record.clone());
         }
+        if self.feeding.load(Relaxed) == 0 {
+            return;
+        }
         let mut feeds = self.feeds.lock().unwrap();
         feeds.retain(|f| match f.tx.try_send(record.clone()) {
             Ok(()) => true,
@@ -126,6 +133,7 @@ impl LiveTrace {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
+        self.feeding.store(feeds.len(), Relaxed);
     }
 
     pub(crate) fn end(&self, why: &'static str) {
@@ -133,5 +141,6 @@ impl LiveTrace {
         self.ended.lock().unwrap().get_or_insert(why);
         // Readers see the end of their stream once they drained it.
         feeds.clear();
+        self.feeding.store(0, Relaxed);
     }
 }
