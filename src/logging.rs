@@ -1,8 +1,9 @@
 //! The process's logger: env_logger's formatting and filter, behind a `log::Log` that can swap
 //! the filter when SIGHUP reloads `[log] level` and `[trace]` (env_logger's own filter is fixed
-//! once built). Trace lines (target `courtier::trace`) are written by the trace log writer
-//! thread (courtier_actors::trace_log) in the same format, so that a traced message's hops
-//! cost its session no `write` each.
+//! once built). The lines of runtime trace records are written by the trace log writer thread
+//! (courtier_actors::trace_log) in the same format, so that a traced message's hops cost its
+//! session no `write` each; `[trace]` lines stay here, in order with the other lines (tests
+//! and users read a `[trace]` hop before the disconnect that follows it).
 
 use arc_swap::ArcSwap;
 use courtier_actors::trace_log;
@@ -13,12 +14,9 @@ use std::sync::OnceLock;
 /// The installed logger; `None` until [`init`] (tests and library users install their own).
 static LOGGER: OnceLock<Reloadable> = OnceLock::new();
 
-/// Forwards every record to the current env_logger, which [`reload`] replaces, and trace
-/// lines to the trace log writer.
+/// Forwards every record to the current env_logger, which [`reload`] replaces.
 struct Reloadable {
     current: ArcSwap<env_logger::Logger>,
-    /// Local times (TZ set), else UTC.
-    local: bool,
 }
 
 const TRACE: &str = courtier_actors::trace::TARGET;
@@ -48,17 +46,7 @@ impl log::Log for Reloadable {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        let current = self.current.load();
-        if record.target() == TRACE && current.matches(record) {
-            let mut line = String::with_capacity(160);
-            prefix(&mut line, chrono::Utc::now(), record.level(), self.local);
-            let _ = writeln!(line, "{}", record.args());
-            if let Err(line) = trace_log::line(line) {
-                let _ = std::io::stderr().write_all(line.as_bytes());
-            }
-            return;
-        }
-        current.log(record)
+        self.current.load().log(record)
     }
 
     /// Writes every line handed to the trace log writer before returning (at shutdown).
@@ -155,7 +143,6 @@ pub fn init(filters: &str) {
     trace_log::install(Box::new(move |buf, time_us| records.write(buf, time_us)));
     let installed = LOGGER.get_or_init(|| Reloadable {
         current: ArcSwap::from_pointee(logger),
-        local,
     });
     log::set_logger(installed).expect("the process's logger is installed once");
     log::set_max_level(max);

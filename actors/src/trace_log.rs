@@ -4,10 +4,10 @@
 //! on; the writer formats the lines and writes each batch of them (every [`TICK`] while lines
 //! come) with one `write` to stderr, where the process's logger writes too.
 //!
-//! The process's logger (src/logging.rs) installs the writer ([`install`]) and sends it the
-//! `[trace]` lines it formats (target `courtier::trace`, [`line`]), so that every trace line
-//! keeps its order. Without an installed writer (tests, a library user's logger) the lines go
-//! through `log` as before. A full channel never blocks a session: the line is dropped,
+//! The process's logger (src/logging.rs) installs the writer ([`install`]); without one (tests,
+//! a library user's logger) the lines go through `log` as before. The `[trace]` lines do not
+//! come here: they are written in order with the other log lines, which these are not (a
+//! record's line may follow a later line of another target by up to a [`TICK`]). A full channel never blocks a session: the line is dropped,
 //! counted, and the first drop is logged; the records themselves are kept by their traces.
 
 use std::fmt::{self, Write as _};
@@ -78,8 +78,6 @@ impl fmt::Display for Ids {
 
 enum Entry {
     Record(Ids, Arc<Record>),
-    /// A whole line, formatted by the logger.
-    Line(String),
     /// Answered once every entry before it is written.
     Flush(SyncSender<()>),
 }
@@ -106,18 +104,6 @@ pub fn record(ids: Ids, record: Arc<Record>) {
     match WRITER.get() {
         Some(tx) => send(tx, Entry::Record(ids, record)),
         None => log::info!(target: crate::trace::TARGET, "trace={ids} {}", LogLine(&record)),
-    }
-}
-
-/// Hand a formatted line (ending in `\n`) to the writer; `Err` gives it back when there is no
-/// writer.
-pub fn line(line: String) -> Result<(), String> {
-    match WRITER.get() {
-        Some(tx) => {
-            send(tx, Entry::Line(line));
-            Ok(())
-        }
-        None => Err(line),
     }
 }
 
@@ -215,7 +201,6 @@ impl Batch {
                 LogLine(&record).write_to(&mut self.buf);
                 self.buf.push('\n');
             }
-            Entry::Line(line) => self.buf.push_str(&line),
             Entry::Flush(ack) => self.acks.push(ack),
         }
         if self.buf.len() >= BATCH_BYTES {
