@@ -130,6 +130,8 @@ clients)
       wait_port
       taskset -c "$GEN_CPU" "$BENCH" "${args[@]}" --broker-pid "$pid" >>"$OUT/$cfg.jsonl" 2>>"$OUT/bench.txt"
       stop "$pid"
+      # A traced run logs ~1 GB of trace lines: keep their last 1,000 (a shared disk).
+      tail -n 1000 "$OUT/$cfg.log" >"$OUT/$cfg.log.tail" && mv "$OUT/$cfg.log.tail" "$OUT/$cfg.log"
       echo "round $round $cfg: $(tail -1 "$OUT/$cfg.jsonl")"
     done
   done

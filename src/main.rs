@@ -125,6 +125,8 @@ fn main() -> ExitCode {
         server.stop().await;
     });
     log::info!("courtier stopped");
+    // The trace log writer's last lines (src/logging.rs).
+    log::logger().flush();
     ExitCode::SUCCESS
 }
 

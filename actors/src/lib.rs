@@ -22,8 +22,9 @@
 //! - [`admin`]: snapshots and administrative disconnects for the admin API.
 //! - [`trace`]: `[trace]` message-path log lines ([`trace_filter`] which messages,
 //!   [`trace_delivery`] the hops at a subscriber); [`trace_live`]: runtime traces (started over
-//!   the API), [`trace_select`] what they select, [`trace_hops`] their records, [`trace_sink`]
-//!   a trace's ring and readers.
+//!   the API), [`trace_select`] what they select, [`trace_hops`] their records
+//!   ([`trace_record`]), [`trace_sink`] a trace's ring and readers, [`trace_log`] the writer
+//!   thread of their log lines.
 //! - [`bridge`]: store-and-forward links to other brokers (`[[bridges]]`).
 //! - [`broker`]: the `Broker` handle the server shell starts and feeds sockets to (and, with
 //!   the test-only `fault-injection` feature, makes its actors fail or panic).
@@ -58,6 +59,8 @@ pub mod trace_delivery;
 pub mod trace_filter;
 pub mod trace_hops;
 pub mod trace_live;
+pub mod trace_log;
+pub mod trace_record;
 pub mod trace_select;
 pub mod trace_sink;
 

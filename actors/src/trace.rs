@@ -34,7 +34,7 @@
 
 use crate::codec::{ProtocolVersion, Publish};
 use crate::config::BrokerConfig;
-use crate::message::{Message, MessageId, TraceContext};
+use crate::message::{ClientId, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topics::messages::Matched;
 use crate::trace_hops as live;
@@ -78,7 +78,7 @@ pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str, client_live: u32)
 pub fn received_live(
     cfg: &BrokerConfig,
     msg: &Message,
-    via: &str,
+    via: &'static str,
     protocol: Option<ProtocolVersion>,
 ) {
     if msg.trace.live != 0 {
@@ -103,7 +103,7 @@ pub fn received(msg: &Message, via: &str, protocol: Option<ProtocolVersion>) {
 #[inline(always)]
 pub fn on_denied(
     cfg: &BrokerConfig,
-    client: &str,
+    client: &ClientId,
     protocol: ProtocolVersion,
     p: &Publish,
     reason: DropReason,
@@ -165,8 +165,7 @@ fn denied(client: &str, protocol: ProtocolVersion, p: &Publish, reason: &str) {
 #[inline(never)]
 pub fn matched(live: Option<&LiveTraces>, msg: &Message, matched: &[Matched], stored: &[bool]) {
     if let Some(live) = live.filter(|_| msg.trace.live != 0) {
-        let clients: Vec<&str> = matched.iter().map(|m| &*m.subscriber.client_id).collect();
-        live::matched(live, msg, &clients, stored);
+        live::matched(live, msg, matched, stored);
     }
     if !msg.trace.traced {
         return;

@@ -6,10 +6,11 @@
 use crate::codec::{ProtocolVersion, QoS};
 use crate::config::BrokerConfig;
 use crate::delivery::{Delivery, Offer, Resend};
-use crate::message::{Message, MessageId, TraceContext};
+use crate::message::{ClientId, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::trace::{wants, TraceFilter, TARGET};
 use crate::trace_hops as live;
+use crate::trace_live::Detail;
 
 /// A delivery is handed to the writer; `protocol` is the subscriber's (a 3.1.1 subscriber
 /// gets the message without its 5.0 properties).
@@ -19,7 +20,7 @@ use crate::trace_hops as live;
 #[inline(always)]
 pub fn on_sent(
     cfg: &BrokerConfig,
-    client: &str,
+    client: &ClientId,
     protocol: ProtocolVersion,
     d: &Delivery,
     sub: u32,
@@ -58,7 +59,7 @@ fn sent(cfg: &BrokerConfig, client: &str, protocol: ProtocolVersion, d: &Deliver
 #[inline(always)]
 pub fn on_offered(
     cfg: &BrokerConfig,
-    client: &str,
+    client: &ClientId,
     hop: (MessageId, TraceContext, QoS),
     held: Option<&Message>,
     offer: &Offer,
@@ -123,7 +124,7 @@ fn offered(filter: &TraceFilter, client: &str, hop: (MessageId, TraceContext, Qo
 #[inline(always)]
 pub fn on_undeliverable(
     cfg: &BrokerConfig,
-    client: &str,
+    client: &ClientId,
     msg: &Message,
     reason: DropReason,
     sub: u32,
@@ -149,12 +150,19 @@ fn undeliverable(cfg: &BrokerConfig, client: &str, msg: &Message, reason: DropRe
 /// The subscriber finished a delivery: PUBACK (QoS 1) or PUBCOMP (QoS 2) received; `done` is
 /// the in-flight entry it completed, in the state it was in.
 #[inline(always)]
-pub fn on_acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16, sub: u32) {
+pub fn on_acked(
+    cfg: &BrokerConfig,
+    client: &ClientId,
+    msg: &Message,
+    by: &'static str,
+    pkid: u16,
+    sub: u32,
+) {
     if cfg.trace.is_some() {
         acked(cfg, client, msg, by, pkid);
     }
     if msg.trace.live | sub != 0 {
-        let detail = Some(format!("pkid={pkid} by={by}"));
+        let detail = Some(Detail::Acked { pkid, by });
         live::at_subscriber(&cfg.live, (client, sub), msg, "acked", None, detail);
     }
 }
@@ -175,12 +183,12 @@ fn acked(cfg: &BrokerConfig, client: &str, msg: &Message, by: &str, pkid: u16) {
 /// answers to the client's earlier packets, see answer.rs). A repeated PUBREC, or one for an
 /// unknown id, is answered but not traced: `SessionState::on_pubrec` returns no entry for it.
 #[inline(always)]
-pub fn on_pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16, sub: u32) {
+pub fn on_pubrec(cfg: &BrokerConfig, client: &ClientId, msg: &Message, pkid: u16, sub: u32) {
     if cfg.trace.is_some() {
         pubrec(cfg, client, msg, pkid);
     }
     if msg.trace.live | sub != 0 {
-        let detail = || Some(format!("pkid={pkid}"));
+        let detail = || Some(Detail::Pkid(pkid));
         live::at_subscriber(&cfg.live, (client, sub), msg, "PUBREC", None, detail());
         live::at_subscriber(&cfg.live, (client, sub), msg, "released", None, detail());
     }
@@ -204,7 +212,7 @@ fn pubrec(cfg: &BrokerConfig, client: &str, msg: &Message, pkid: u16) {
 #[inline(always)]
 pub fn on_resent(
     cfg: &BrokerConfig,
-    client: &str,
+    client: &ClientId,
     protocol: ProtocolVersion,
     resend: &Resend,
     sub: u32,

@@ -6,9 +6,14 @@
 use crate::codec::{ProtocolVersion, Publish, QoS};
 use crate::config::BrokerConfig;
 use crate::delivery::{Delivery, Offer, Resend};
-use crate::message::{Message, MessageId, TraceContext};
+use crate::message::{ClientId, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
-use crate::trace_live::{LiveTraces, Outcome, Record};
+use crate::topics::messages::Matched;
+use crate::trace_live::{Detail, LiveTraces, Outcome, Reason, Record};
+
+/// Subscribers listed by client id in a `matched` record up to this many (beyond it, only the
+/// count: a traced topic with 10,000 subscribers must not make a 300 KB record).
+const MAX_LISTED: usize = 10;
 
 /// The running traces that want a hop of a message in traces `msg_mask` at a subscriber
 /// selected by traces `sub`.
@@ -16,27 +21,32 @@ fn mask(live: &LiveTraces, sub: u32, msg_mask: u32) -> u32 {
     (msg_mask | sub) & live.mask()
 }
 
-fn hop(msg: &Message, hop: &'static str, client: &str) -> Record {
+fn hop(msg: &Message, hop: &'static str, client: &ClientId) -> Record {
     Record {
         msg: Some(msg.id.get()),
-        topic: Some(msg.topic.to_string()),
-        ..Record::new(hop, "session", client)
+        topic: Some(msg.topic.clone()),
+        ..Record::at(hop, "session", client.clone())
     }
 }
 
 #[cold]
 #[inline(never)]
-pub fn received(live: &LiveTraces, msg: &Message, via: &str, protocol: Option<ProtocolVersion>) {
-    let protocol = protocol.map_or(String::new(), |p| format!(" protocol={p}"));
+pub fn received(
+    live: &LiveTraces,
+    msg: &Message,
+    via: &'static str,
+    protocol: Option<ProtocolVersion>,
+) {
     live.emit(
         msg.trace.live,
         Record {
             qos: Some(msg.qos as u8),
-            detail: Some(format!(
-                "retain={} bytes={} via={via}{protocol}",
-                msg.retain,
-                msg.payload.len()
-            )),
+            detail: Some(Detail::Received {
+                retain: msg.retain,
+                bytes: msg.payload.len(),
+                via,
+                protocol,
+            }),
             ..hop(msg, "received", &msg.origin)
         },
     );
@@ -46,7 +56,7 @@ pub fn received(live: &LiveTraces, msg: &Message, via: &str, protocol: Option<Pr
 #[inline(never)]
 pub fn denied(
     live: &LiveTraces,
-    client: &str,
+    client: &ClientId,
     protocol: ProtocolVersion,
     p: &Publish,
     why: DropReason,
@@ -58,18 +68,19 @@ pub fn denied(
     let id = MessageId::next().get();
     let base = Record {
         msg: Some(id),
-        topic: Some(p.topic.to_string()),
+        topic: Some(p.topic.clone()),
         qos: Some(p.qos as u8),
-        ..Record::new("received", "session", client)
+        ..Record::at("received", "session", client.clone())
     };
     live.emit(
         mask,
         Record {
-            detail: Some(format!(
-                "retain={} bytes={} via=publish protocol={protocol}",
-                p.retain,
-                p.payload.len()
-            )),
+            detail: Some(Detail::Received {
+                retain: p.retain,
+                bytes: p.payload.len(),
+                via: "publish",
+                protocol: Some(protocol),
+            }),
             ..base.clone()
         },
     );
@@ -77,7 +88,7 @@ pub fn denied(
         mask,
         Record {
             hop: "dropped",
-            reason: Some(why.name().to_owned()),
+            reason: Some(Reason::Drop(why)),
             outcome: Some(Outcome::of(why)),
             ..base
         },
@@ -88,25 +99,30 @@ pub fn denied(
 /// which got a stored copy.
 #[cold]
 #[inline(never)]
-pub fn matched(live: &LiveTraces, msg: &Message, clients: &[&str], stored: &[bool]) {
-    let listed = match clients.len() <= 10 {
-        true => format!(" clients={clients:?}"),
-        false => String::new(),
-    };
+pub fn matched(live: &LiveTraces, msg: &Message, matched: &[Matched], stored: &[bool]) {
+    let clients = (matched.len() <= MAX_LISTED).then(|| {
+        matched
+            .iter()
+            .map(|m| m.subscriber.client_id.clone())
+            .collect()
+    });
     live.emit(
         msg.trace.live,
         Record {
             actor: "router",
-            detail: Some(format!("subscribers={}{listed}", clients.len())),
+            detail: Some(Detail::Matched {
+                subscribers: matched.len(),
+                clients,
+            }),
             ..hop(msg, "matched", &msg.origin)
         },
     );
-    for (client, _) in clients.iter().zip(stored).filter(|(_, s)| **s) {
+    for (m, _) in matched.iter().zip(stored).filter(|(_, s)| **s) {
         live.emit(
             msg.trace.live,
             Record {
                 actor: "router",
-                ..hop(msg, "stored", client)
+                ..hop(msg, "stored", &m.subscriber.client_id)
             },
         );
     }
@@ -116,7 +132,7 @@ pub fn matched(live: &LiveTraces, msg: &Message, clients: &[&str], stored: &[boo
 #[inline(never)]
 pub fn sent(
     live: &LiveTraces,
-    client: &str,
+    client: &ClientId,
     protocol: ProtocolVersion,
     d: &Delivery,
     dup: bool,
@@ -126,16 +142,16 @@ pub fn sent(
     if mask == 0 {
         return;
     }
-    let detail = match d.pkid {
-        Some(pkid) => format!("pkid={pkid} dup={dup} protocol={protocol}"),
-        None => format!("protocol={protocol}"),
-    };
     live.emit(
         mask,
         Record {
             actor: "connection",
             qos: Some(d.qos as u8),
-            detail: Some(detail),
+            detail: Some(Detail::Sent {
+                pkid: d.pkid,
+                dup,
+                protocol,
+            }),
             ..hop(&d.msg, "sent", client)
         },
     );
@@ -145,7 +161,7 @@ pub fn sent(
 #[inline(never)]
 pub fn offered(
     live: &LiveTraces,
-    client: &str,
+    client: &ClientId,
     (id, trace, qos): (MessageId, TraceContext, QoS),
     held: Option<&Message>,
     offer: &Offer,
@@ -159,10 +175,10 @@ pub fn offered(
                     mask,
                     Record {
                         msg: Some(old.get()),
-                        reason: Some(DropReason::QueueFull.name().into()),
+                        reason: Some(Reason::Drop(DropReason::QueueFull)),
                         outcome: Some(Outcome::of(DropReason::QueueFull)),
-                        detail: Some(format!("evicted_by={id}")),
-                        ..Record::new("dropped", "session", client)
+                        detail: Some(Detail::EvictedBy(id)),
+                        ..Record::at("dropped", "session", client.clone())
                     },
                 );
             }
@@ -175,11 +191,11 @@ pub fn offered(
     let record = match offer {
         Offer::Accepted => hop(msg, "queued", client),
         Offer::Evicted(evicted) => Record {
-            detail: Some(format!("evicted={}", evicted.len())),
+            detail: Some(Detail::Evicted(evicted.len())),
             ..hop(msg, "queued", client)
         },
         Offer::Dropped(reason, _) => Record {
-            reason: Some(reason.name().to_owned()),
+            reason: Some(Reason::Drop(*reason)),
             outcome: Some(Outcome::of(*reason)),
             ..hop(msg, "dropped", client)
         },
@@ -193,24 +209,24 @@ pub fn offered(
     );
 }
 
-/// `dropped` (with `reason`, its outcome), `acked`, `pubrec`: a hop of `msg` at subscriber
-/// `client`.
+/// `dropped` (with `reason`, its outcome), `acked`, `PUBREC`, `released`: a hop of `msg` at
+/// subscriber `client`.
 #[cold]
 #[inline(never)]
 pub fn at_subscriber(
     live: &LiveTraces,
-    (client, sub): (&str, u32),
+    (client, sub): (&ClientId, u32),
     msg: &Message,
     name: &'static str,
     reason: Option<DropReason>,
-    detail: Option<String>,
+    detail: Option<Detail>,
 ) {
     let mask = mask(live, sub, msg.trace.live);
     if mask != 0 {
         live.emit(
             mask,
             Record {
-                reason: reason.map(|r| r.name().to_owned()),
+                reason: reason.map(Reason::Drop),
                 outcome: reason.map(Outcome::of),
                 detail,
                 ..hop(msg, name, client)
@@ -223,7 +239,7 @@ pub fn at_subscriber(
 #[inline(never)]
 pub fn resent(
     live: &LiveTraces,
-    client: &str,
+    client: &ClientId,
     protocol: ProtocolVersion,
     resend: &Resend,
     sub: u32,
@@ -237,8 +253,8 @@ pub fn resent(
                     mask,
                     Record {
                         msg: Some(id.get()),
-                        detail: Some(format!("pkid={pkid} resent=true")),
-                        ..Record::new("released", "session", client)
+                        detail: Some(Detail::Resent(*pkid)),
+                        ..Record::at("released", "session", client.clone())
                     },
                 );
             }
@@ -298,14 +314,14 @@ fn connected(
     live.emit(
         mask,
         Record {
-            detail: Some(detail),
+            detail: Some(Detail::Text(detail)),
             ..Record::new("connect", "connection", client)
         },
     );
     live.emit(
         mask,
         Record {
-            reason: Some(format!("0x{code:02x}")),
+            reason: Some(Reason::Code(code)),
             // 0x00: accepted, in 3.1.1 and 5.0 alike; any other code refuses the connection.
             outcome: (code != 0).then_some(Outcome::Denied),
             ..Record::new("connack", "connection", client)

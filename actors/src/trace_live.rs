@@ -21,10 +21,10 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::trace_log::{self, Ids};
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
-use crate::trace_sink::LogLine;
-pub use crate::trace_sink::{now_us, LiveTrace, Outcome, Reader, Record};
+pub use crate::trace_sink::{now_us, Detail, LiveTrace, Outcome, Reader, Reason, Record};
 
 /// Traces running at once: one bit each in a message's trace context.
 pub const MAX_TRACES: usize = 32;
@@ -215,10 +215,10 @@ impl LiveTraces {
     }
 
     /// Hand `record` to the traces in `mask`, and log it (target `courtier::trace`, INFO) with
-    /// their ids.
+    /// their ids: formatted and written by the trace log writer (trace_log.rs), not here.
     pub fn emit(&self, mask: u32, record: Record) {
         let record = Arc::new(record);
-        let mut ids = String::new();
+        let mut ids = Ids::None;
         for t in self
             .active
             .load()
@@ -227,13 +227,10 @@ impl LiveTraces {
             .filter(|t| t.bit & mask != 0)
         {
             t.push(&record);
-            if !ids.is_empty() {
-                ids.push(',');
-            }
-            ids.push_str(&t.id.to_string());
+            ids.add(t.id);
         }
-        if !ids.is_empty() {
-            log::info!(target: crate::trace::TARGET, "trace={ids} {}", LogLine(&record));
+        if !ids.is_empty() && log::log_enabled!(target: crate::trace::TARGET, log::Level::Info) {
+            trace_log::record(ids, record);
         }
     }
 

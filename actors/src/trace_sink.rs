@@ -1,122 +1,15 @@
 //! One runtime trace's output (see trace_live.rs for which traces run and what they select):
-//! the [`Record`] of a hop or event, the ring of the last [`RING_RECORDS`] records kept for
-//! download, and the bounded channels of its live readers.
+//! the ring of the last [`RING_RECORDS`] records kept for download, and the bounded channels
+//! of its live readers. Its records are trace_record.rs's.
 
-use crate::metrics::DropReason;
 use crate::trace_live::{Selector, RING_RECORDS, STREAM_BUFFER};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// One hop or event of a runtime trace, as the API sends it (one JSON object).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Record {
-    /// Wall-clock time, microseconds since the Unix epoch.
-    pub time_us: u64,
-    /// The message's id (`msg=` in the log); none for connection events.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub msg: Option<u64>,
-    /// What happened: received, matched, stored, queued, sent, acked, dropped, connect, ...
-    pub hop: &'static str,
-    /// Which actor recorded it: session, router, connection, sys.
-    pub actor: &'static str,
-    /// The client concerned (the publisher for `received`, else the subscriber or the
-    /// connecting client).
-    pub client: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub topic: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qos: Option<u8>,
-    /// Why a message was dropped or refused, why a connection ended, a CONNACK/SUBACK code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The rest, as in the log line (`pkid=3 dup=false`, `subscribers=2`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Set when this record is a failure (its `reason` says why); absent for every hop and
-    /// event that went as asked, such as a CONNACK 0x00 or a granted subscription.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<Outcome>,
-}
-
-/// What kind of failure a [`Record`] is, so that a reader (the dashboard) need not guess it
-/// from the hop's name or the reason's text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// A message the broker did not deliver (to this client): queue full, expired, too large
-    /// for the client, QoS 0 for an offline session.
-    Dropped,
-    /// A request the rules refused: a publish or receive not authorized, a publish into
-    /// `$SYS`, a subscription refused, a CONNACK refusing the connection.
-    Denied,
-}
-
-impl Outcome {
-    /// The outcome of a message dropped for `reason`.
-    pub fn of(reason: DropReason) -> Outcome {
-        match reason {
-            DropReason::NotAuthorized | DropReason::SysTopicDenied => Outcome::Denied,
-            DropReason::QueueFull
-            | DropReason::Qos0Offline
-            | DropReason::Expired
-            | DropReason::PacketTooLarge => Outcome::Dropped,
-        }
-    }
-}
-
-impl Record {
-    /// A record of `hop` by `actor` for `client`, stamped now.
-    pub fn new(hop: &'static str, actor: &'static str, client: &str) -> Record {
-        Record {
-            time_us: now_us(),
-            msg: None,
-            hop,
-            actor,
-            client: client.to_owned(),
-            topic: None,
-            qos: None,
-            reason: None,
-            detail: None,
-            outcome: None,
-        }
-    }
-}
-
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
-/// A record as a log line: `msg=7 sent client="lamp" topic="a/b" qos=1 pkid=1 ...`, the
-/// same words as a `[trace]` line.
-pub(crate) struct LogLine<'a>(pub(crate) &'a Record);
-
-impl std::fmt::Display for LogLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let r = self.0;
-        if let Some(id) = r.msg {
-            write!(f, "msg={id} ")?;
-        }
-        write!(f, "{} client={:?} actor={}", r.hop, r.client, r.actor)?;
-        if let Some(t) = &r.topic {
-            write!(f, " topic={t:?}")?;
-        }
-        if let Some(q) = r.qos {
-            write!(f, " qos={q}")?;
-        }
-        if let Some(why) = &r.reason {
-            write!(f, " reason={why}")?;
-        }
-        if let Some(d) = &r.detail {
-            write!(f, " {d}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::trace_record::{now_us, Detail, Outcome, Reason, Record};
 
 /// A live reader of one trace: the channel's receiving end, and how many records it lost
 /// since it last looked.
@@ -146,6 +39,8 @@ pub struct LiveTrace {
     /// Records live readers lost, all readers together.
     lost: AtomicU64,
     feeds: Mutex<Vec<Feed>>,
+    /// `feeds.len()`, so that a record with no live reader takes no second lock.
+    feeding: AtomicUsize,
     ended: Mutex<Option<&'static str>>,
 }
 
@@ -162,6 +57,7 @@ impl LiveTrace {
             overwritten: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             feeds: Mutex::new(Vec::new()),
+            feeding: AtomicUsize::new(0),
             ended: Mutex::new(None),
         }
     }
@@ -210,6 +106,7 @@ impl LiveTrace {
             tx,
             lost: lost.clone(),
         });
+        self.feeding.store(feeds.len(), Relaxed);
         Some(Reader { rx, lost })
     }
 
@@ -223,6 +120,9 @@ impl LiveTrace {
             }
             ring.push_back(record.clone());
         }
+        if self.feeding.load(Relaxed) == 0 {
+            return;
+        }
         let mut feeds = self.feeds.lock().unwrap();
         feeds.retain(|f| match f.tx.try_send(record.clone()) {
             Ok(()) => true,
@@ -233,6 +133,7 @@ impl LiveTrace {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
+        self.feeding.store(feeds.len(), Relaxed);
     }
 
     pub(crate) fn end(&self, why: &'static str) {
@@ -240,5 +141,6 @@ impl LiveTrace {
         self.ended.lock().unwrap().get_or_insert(why);
         // Readers see the end of their stream once they drained it.
         feeds.clear();
+        self.feeding.store(0, Relaxed);
     }
 }

@@ -2,7 +2,7 @@
 //! real HTTP (`/api/v1/traces`), a Server-Sent Events reader on a socket, and `courtier ctl`.//!
 //! One test binary: main.rs holds the helpers (sse.rs the stream reader), messages.rs the hops
 //! of traced messages, clients.rs the traces that select clients, lifecycle.rs a trace's end
-//! and refused requests, ctl.rs `courtier ctl trace`.
+//! and refused requests, ctl.rs `courtier ctl trace`, log.rs the records' log lines.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 mod clients;
 mod ctl;
 mod lifecycle;
+mod log;
 mod messages;
 mod sse;
 
@@ -27,8 +28,13 @@ use sse::Sse;
 
 /// A broker with default settings, and its HTTP address.
 fn broker() -> (tempfile::TempDir, BrokerProcess, SocketAddr) {
+    broker_with(&[])
+}
+
+/// [`broker`] with more environment (`RUST_LOG`, `COURTIER__...`).
+fn broker_with(env: &[(&str, &str)]) -> (tempfile::TempDir, BrokerProcess, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
-    let b = BrokerProcess::start(&dir.path().join("data"), &[], &[]);
+    let b = BrokerProcess::start(&dir.path().join("data"), &[], env);
     let http = b
         .startup_log
         .iter()

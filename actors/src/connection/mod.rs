@@ -46,7 +46,7 @@ use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
 use crate::supervision::{ActorKind, OnStop, Supervise, Supervision};
 use crate::trace_hops;
-use crate::trace_live::Record;
+use crate::trace_live::{Reason, Record};
 use actix::prelude::*;
 use channel::{Channel, Closing, Effect};
 pub use credit::Credit;
@@ -199,7 +199,7 @@ impl Connection {
                         _ => "disconnect",
                     };
                     trace_hops::event(&self.deps.cfg, &client_id, hop, "connection", |r| Record {
-                        reason: Some(reason.to_string()),
+                        reason: Some(Reason::Text(reason.to_string())),
                         ..r
                     });
                     session.do_send(Detach {

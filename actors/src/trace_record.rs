@@ -1,0 +1,322 @@
+//! The [`Record`] of a runtime trace's hop or event, and its two renderings: the JSON object
+//! the API serves and the log line. A record is built on the session's thread, so it holds
+//! shared strings (the message's topic, the client id) and typed details; the text is made
+//! only when a reader serializes it or the trace log writer (trace_log.rs) writes its line.
+
+use crate::codec::ProtocolVersion;
+use crate::message::MessageId;
+use crate::metrics::DropReason;
+use bytestring::ByteString;
+use serde::{Serialize, Serializer};
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One hop or event of a runtime trace, as the API sends it (one JSON object).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Record {
+    /// Wall-clock time, microseconds since the Unix epoch.
+    pub time_us: u64,
+    /// The message's id (`msg=` in the log); none for connection events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<u64>,
+    /// What happened: received, matched, stored, queued, sent, acked, dropped, connect, ...
+    pub hop: &'static str,
+    /// Which actor recorded it: session, router, connection, sys.
+    pub actor: &'static str,
+    /// The client concerned (the publisher for `received`, else the subscriber or the
+    /// connecting client).
+    #[serde(serialize_with = "as_str")]
+    pub client: ByteString,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_as_str")]
+    pub topic: Option<ByteString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qos: Option<u8>,
+    /// Why a message was dropped or refused, why a connection ended, a CONNACK/SUBACK code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// The rest, as in the log line (`pkid=3 dup=false`, `subscribers=2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+    /// Set when this record is a failure (its `reason` says why); absent for every hop and
+    /// event that went as asked, such as a CONNACK 0x00 or a granted subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// What kind of failure a [`Record`] is, so that a reader (the dashboard) need not guess it
+/// from the hop's name or the reason's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// A message the broker did not deliver (to this client): queue full, expired, too large
+    /// for the client, QoS 0 for an offline session.
+    Dropped,
+    /// A request the rules refused: a publish or receive not authorized, a publish into
+    /// `$SYS`, a subscription refused, a CONNACK refusing the connection.
+    Denied,
+}
+
+impl Outcome {
+    /// The outcome of a message dropped for `reason`.
+    pub fn of(reason: DropReason) -> Outcome {
+        match reason {
+            DropReason::NotAuthorized | DropReason::SysTopicDenied => Outcome::Denied,
+            DropReason::QueueFull
+            | DropReason::Qos0Offline
+            | DropReason::Expired
+            | DropReason::PacketTooLarge => Outcome::Dropped,
+        }
+    }
+}
+
+/// A record's `reason`, a string in the JSON and the log line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    /// Its name (`queue_full`).
+    Drop(DropReason),
+    /// A CONNACK code, `0x87`.
+    Code(u8),
+    Text(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Drop(r) => f.write_str(r.name()),
+            Reason::Code(c) => write!(f, "0x{c:02x}"),
+            Reason::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// A record's `detail`, a string of `key=value` words in the JSON and the log line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Detail {
+    /// `retain=false bytes=4 via=publish protocol=5.0` (no protocol for `$SYS` messages).
+    Received {
+        retain: bool,
+        bytes: usize,
+        via: &'static str,
+        protocol: Option<ProtocolVersion>,
+    },
+    /// `subscribers=2 clients=["lamp", "tv"]`, the clients listed only when few.
+    Matched {
+        subscribers: usize,
+        clients: Option<Box<[ByteString]>>,
+    },
+    /// `pkid=1 dup=false protocol=5.0`, or `protocol=5.0` at QoS 0.
+    Sent {
+        pkid: Option<u16>,
+        dup: bool,
+        protocol: ProtocolVersion,
+    },
+    /// `pkid=1 by=PUBACK`.
+    Acked { pkid: u16, by: &'static str },
+    /// `pkid=1`.
+    Pkid(u16),
+    /// `pkid=1 resent=true`: a PUBREL sent again after a reconnect.
+    Resent(u16),
+    /// `evicted=2`: older messages this one pushed out of a full queue.
+    Evicted(usize),
+    /// `evicted_by=9`: the message that pushed this one out.
+    EvictedBy(MessageId),
+    /// Anything else (the connection events, built off the message path).
+    Text(String),
+}
+
+impl Detail {
+    /// Appends the text to `buf`: integers and words pushed, no formatting machinery (the
+    /// trace log writer writes one per record).
+    pub fn write_to(&self, buf: &mut String) {
+        match self {
+            Detail::Received {
+                retain,
+                bytes,
+                via,
+                protocol,
+            } => {
+                push_bool(buf, "retain=", *retain);
+                push_int(buf, " bytes=", *bytes as u64);
+                buf.push_str(" via=");
+                buf.push_str(via);
+                if let Some(p) = protocol {
+                    let _ = write!(buf, " protocol={p}");
+                }
+            }
+            Detail::Matched {
+                subscribers,
+                clients,
+            } => {
+                push_int(buf, "subscribers=", *subscribers as u64);
+                if let Some(clients) = clients {
+                    let names: Vec<&str> = clients.iter().map(|c| &**c).collect();
+                    let _ = write!(buf, " clients={names:?}");
+                }
+            }
+            Detail::Sent {
+                pkid,
+                dup,
+                protocol,
+            } => {
+                if let Some(pkid) = pkid {
+                    push_int(buf, "pkid=", *pkid as u64);
+                    push_bool(buf, " dup=", *dup);
+                    buf.push(' ');
+                }
+                let _ = write!(buf, "protocol={protocol}");
+            }
+            Detail::Acked { pkid, by } => {
+                push_int(buf, "pkid=", *pkid as u64);
+                buf.push_str(" by=");
+                buf.push_str(by);
+            }
+            Detail::Pkid(pkid) => push_int(buf, "pkid=", *pkid as u64),
+            Detail::Resent(pkid) => {
+                push_int(buf, "pkid=", *pkid as u64);
+                buf.push_str(" resent=true");
+            }
+            Detail::Evicted(n) => push_int(buf, "evicted=", *n as u64),
+            Detail::EvictedBy(id) => push_int(buf, "evicted_by=", id.get()),
+            Detail::Text(t) => buf.push_str(t),
+        }
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.write_to(&mut text);
+        f.write_str(&text)
+    }
+}
+
+/// `key` and `n` in decimal.
+pub(crate) fn push_int(buf: &mut String, key: &str, mut n: u64) {
+    buf.push_str(key);
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+fn push_bool(buf: &mut String, key: &str, b: bool) {
+    buf.push_str(key);
+    buf.push_str(if b { "true" } else { "false" });
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn as_str<S: Serializer>(v: &ByteString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+fn opt_as_str<S: Serializer>(v: &Option<ByteString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+impl Record {
+    /// A record of `hop` by `actor` for `client`, stamped now (its one clock read).
+    pub fn at(hop: &'static str, actor: &'static str, client: ByteString) -> Record {
+        Record {
+            time_us: now_us(),
+            msg: None,
+            hop,
+            actor,
+            client,
+            topic: None,
+            qos: None,
+            reason: None,
+            detail: None,
+            outcome: None,
+        }
+    }
+
+    /// [`Record::at`] for a client id not held as a `ByteString` (connection events).
+    pub fn new(hop: &'static str, actor: &'static str, client: &str) -> Record {
+        Record::at(hop, actor, ByteString::from(client))
+    }
+}
+
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// `s` quoted as `{:?}` quotes it; the usual client id or topic (printable ASCII, no quote or
+/// backslash) without the escaping's work per character.
+fn push_quoted(buf: &mut String, key: &str, s: &str) {
+    buf.push_str(key);
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        buf.push('"');
+        buf.push_str(s);
+        buf.push('"');
+    } else {
+        let _ = write!(buf, "{s:?}");
+    }
+}
+
+/// A record as a log line: `msg=7 sent client="lamp" topic="a/b" qos=1 pkid=1 ...`, the
+/// same words as a `[trace]` line.
+pub(crate) struct LogLine<'a>(pub(crate) &'a Record);
+
+impl LogLine<'_> {
+    /// Appends the line (without its end) to `buf`, as [`Detail::write_to`] does.
+    pub(crate) fn write_to(&self, buf: &mut String) {
+        let r = self.0;
+        if let Some(id) = r.msg {
+            push_int(buf, "msg=", id);
+            buf.push(' ');
+        }
+        buf.push_str(r.hop);
+        push_quoted(buf, " client=", &r.client);
+        buf.push_str(" actor=");
+        buf.push_str(r.actor);
+        if let Some(t) = &r.topic {
+            push_quoted(buf, " topic=", t);
+        }
+        if let Some(q) = r.qos {
+            push_int(buf, " qos=", q as u64);
+        }
+        if let Some(why) = &r.reason {
+            let _ = write!(buf, " reason={why}");
+        }
+        if let Some(d) = &r.detail {
+            buf.push(' ');
+            d.write_to(buf);
+        }
+    }
+}
+
+impl fmt::Display for LogLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = String::with_capacity(160);
+        self.write_to(&mut line);
+        f.write_str(&line)
+    }
+}
+#[cfg(test)]
+#[path = "trace_record_tests.rs"]
+mod tests;
