@@ -33,6 +33,22 @@ pub(crate) fn payload(tag: &str, i: usize) -> Vec<u8> {
     p
 }
 
+/// The persistent session "df-keeper" gets every message in `acked` (by tag) after a restart:
+/// nothing acknowledged was lost.
+pub(crate) fn assert_none_lost(addr: SocketAddr, acked: &[String]) {
+    let mut keeper = Client4::connect(addr, "df-keeper", false);
+    let got: Vec<String> = keeper
+        .receive(Duration::from_secs(2))
+        .iter()
+        .map(|p| tag_of(p))
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|t| !got.contains(t)).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but lost: {lost:?} (got {got:?})"
+    );
+}
+
 pub(crate) fn tag_of(p: &[u8]) -> String {
     String::from_utf8_lossy(p.split(|b| *b == b':').next().unwrap()).into_owned()
 }
@@ -196,17 +212,7 @@ fn full_disk_refuses_what_it_cannot_store_serves_clean_sessions_and_recovers() {
     // Nothing acknowledged is lost across a restart.
     terminate(b);
     let b = BrokerProcess::start(&data, &[], &env());
-    let mut keeper = Client4::connect(b.addr, "df-keeper", false);
-    let got: Vec<String> = keeper
-        .receive(Duration::from_secs(2))
-        .iter()
-        .map(|p| tag_of(p))
-        .collect();
-    let lost: Vec<&String> = acked.iter().filter(|t| !got.contains(t)).collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged but lost: {lost:?} (got {got:?})"
-    );
+    assert_none_lost(b.addr, &acked);
 }
 
 fn publisher_after(addr: SocketAddr) -> Client4 {

@@ -5,7 +5,7 @@
 
 use crate::clients::{publish5, Client4, Outcome, Tmpfs};
 use crate::common::process::{terminate, BrokerProcess};
-use crate::{env, payload, tag_of};
+use crate::{assert_none_lost, env, payload, tag_of};
 use rumqttc::QoS;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -131,17 +131,7 @@ fn start_on_a_full_disk_serves_the_store_read_only_and_opens_it_when_there_is_ro
     assert!(store_errors(&b).len() == 1, "no ERROR after the start-up's");
     terminate(b);
     let b = BrokerProcess::start(&data, &[], &env());
-    let mut keeper = Client4::connect(b.addr, "df-keeper", false);
-    let got: Vec<String> = keeper
-        .receive(Duration::from_secs(2))
-        .iter()
-        .map(|p| tag_of(p))
-        .collect();
-    let lost: Vec<&String> = acked.iter().filter(|t| !got.contains(t)).collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged but lost: {lost:?} (got {got:?})"
-    );
+    assert_none_lost(b.addr, &acked);
     let mut r = Client4::connect(b.addr, "df-retained", true);
     r.subscribe("df/r/#", QoS::AtLeastOnce);
     assert_eq!(r.receive(Duration::from_millis(500)), [b"on".to_vec()]);
