@@ -5,6 +5,8 @@
 #
 #   scripts/bench-callgrind.sh                       # fanin-q1 fanout-q0 fanout-q1 pairs-q1
 #   SCENARIOS="fanin-q1" scripts/bench-callgrind.sh  # some of them (also fanin-q0, pairs-q0)
+#   SCENARIOS="pairs1-q1 pairs1-q1-traced" scripts/bench-callgrind.sh   # what a traced client's
+#                                                    # messages cost (runtime trace, issue #15)
 #   COURTIER=/path/to/older/courtier scripts/bench-callgrind.sh   # another build
 #
 # Per scenario: a fresh broker (release build, one worker thread, persistence off) under
@@ -49,6 +51,10 @@ args() { # the courtier-bench arguments of a scenario
   fanout-q1) echo "fanout -q 1 --closed-loop 50" ;;
   pairs-q1) echo "pairs -q 1 --closed-loop 500" ;;
   pairs-q0) echo "pairs -q 0 --closed-loop 500" ;;
+  # One pair of 101 sending (the others connected), as scripts/bench-trace.sh clients runs it:
+  # untraced, and with its publisher in a runtime trace (issue #15's traced traffic).
+  pairs1-q1) echo "pairs -q 1 --pairs 101 --closed-loop 500 --only-first" ;;
+  pairs1-q1-traced) echo "pairs -q 1 --pairs 101 --closed-loop 500 --only-first --trace-first http://127.0.0.1:$HTTP_PORT --trace-role publisher" ;;
   *) echo "unknown scenario $1" >&2; exit 1 ;;
   esac
 }

@@ -22,7 +22,10 @@
 #   stream-rest  the same with the trace's live stream read (an open dashboard): its cost to
 #                untraced traffic
 #   off-first    no trace; only the first pair sends, at full speed, the others connected
-#   traced-first the same with it traced: the cost to traced traffic itself
+#   traced-first the same with it traced: the cost to traced traffic itself (its log lines
+#                within [trace] log_lines_per_sec, 10,000 a second by default)
+#   traced-first-all  the same with every record logged (log_lines_per_sec = 0: ~1 KB of log
+#                per message)
 # then the median broker CPU µs per delivery of each and its spread (min..max), and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +65,9 @@ sys_interval_secs = 0
 TOML
   if [[ $1 == unrelated ]]; then
     printf '[trace]\ntopics = ["some/unrelated/#"]\n' >"$d/20-trace.toml"
+  fi
+  if [[ $1 == *-all ]]; then # every record of a runtime trace logged (no log_lines_per_sec)
+    printf '[trace]\nlog_lines_per_sec = 0\n' >"$d/20-trace.toml"
   fi
   echo "$d"
 }
@@ -112,14 +118,14 @@ callgrind)
     END { for (k in a) printf "%s %.0f Ir/msg\n", k, (b[k] - a[k]) / n }' "$OUT/callgrind.txt" | sort
   ;;
 clients)
-  [[ -n ${CONFIGS_SET:-} ]] || CONFIGS="off-rest traced-rest stream-rest off-first traced-first"
+  [[ -n ${CONFIGS_SET:-} ]] || CONFIGS="off-rest traced-rest stream-rest off-first traced-first traced-first-all"
   ROUNDS=${ROUNDS_SET:-$(( ROUNDS < 5 ? 5 : ROUNDS ))}
   for round in $(seq "$ROUNDS"); do
     for cfg in $CONFIGS; do
       args=(pairs -q 1 --pairs "$PAIRS" --closed-loop 500 -d "$DURATION" -p "$PORT" --label "$cfg")
       case $cfg in
         *-rest) args+=(--first-rate "$FIRST_RATE") ;;
-        *-first) args+=(--only-first) ;;
+        *-first | *-first-all) args+=(--only-first) ;;
       esac
       case $cfg in
         traced-*) args+=(--trace-first "http://127.0.0.1:$HTTP_PORT" --trace-role publisher) ;;
@@ -155,6 +161,7 @@ def ratio(a, b, what):
 ratio("traced-rest", "off-rest", "untraced traffic, one client traced (bound +2 %)")
 ratio("stream-rest", "off-rest", "untraced traffic, live stream read (bound: noise)")
 ratio("traced-first", "off-first", "traced traffic itself (bound +15 %)")
+ratio("traced-first-all", "off-first", "traced traffic itself, every record logged")
 PY
   ;;
 *) echo "usage: $0 fanin|callgrind|clients" >&2; exit 2 ;;

@@ -370,9 +370,14 @@ impl Reloader {
         Ok(())
     }
 
-    /// Applies `settings`' `[trace]` filters to the running broker.
+    /// Applies `settings`' `[trace]` filters, and the log limit of runtime traces started from
+    /// now on, to the running broker.
     pub fn trace(&self, settings: &Settings) {
         self.broker.set_trace_filters(settings.trace_filter());
+        self.broker
+            .config()
+            .live
+            .set_log_limit(settings.trace.log_lines_per_sec);
     }
 
     /// Reads every TLS listener's certificate and key files and `cafile` again (after a

@@ -54,6 +54,7 @@ pub mod sys_load;
 pub mod topic;
 pub mod topics;
 pub mod trace;
+pub mod trace_client_mask;
 pub mod trace_config;
 pub mod trace_delivery;
 pub mod trace_filter;

@@ -10,6 +10,7 @@ use crate::message::{ClientId, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topics::messages::Matched;
 use crate::trace_live::{Detail, LiveTraces, Outcome, Reason, Record};
+use crate::trace_record::{client_list, Text};
 
 /// Subscribers listed by client id in a `matched` record up to this many (beyond it, only the
 /// count: a traced topic with 10,000 subscribers must not make a 300 KB record).
@@ -21,11 +22,12 @@ fn mask(live: &LiveTraces, sub: u32, msg_mask: u32) -> u32 {
     (msg_mask | sub) & live.mask()
 }
 
+#[inline(always)]
 fn hop(msg: &Message, hop: &'static str, client: &ClientId) -> Record {
     Record {
         msg: Some(msg.id.get()),
-        topic: Some(msg.topic.clone()),
-        ..Record::at(hop, "session", client.clone())
+        topic: Some(Text::new(&msg.topic)),
+        ..Record::at(hop, "session", client)
     }
 }
 
@@ -68,9 +70,9 @@ pub fn denied(
     let id = MessageId::next().get();
     let base = Record {
         msg: Some(id),
-        topic: Some(p.topic.clone()),
+        topic: Some(Text::new(&p.topic)),
         qos: Some(p.qos as u8),
-        ..Record::at("received", "session", client.clone())
+        ..Record::at("received", "session", client)
     };
     live.emit(
         mask,
@@ -100,12 +102,8 @@ pub fn denied(
 #[cold]
 #[inline(never)]
 pub fn matched(live: &LiveTraces, msg: &Message, matched: &[Matched], stored: &[bool]) {
-    let clients = (matched.len() <= MAX_LISTED).then(|| {
-        matched
-            .iter()
-            .map(|m| m.subscriber.client_id.clone())
-            .collect()
-    });
+    let clients = (matched.len() <= MAX_LISTED)
+        .then(|| client_list(matched.iter().map(|m| &*m.subscriber.client_id)));
     live.emit(
         msg.trace.live,
         Record {
@@ -178,7 +176,7 @@ pub fn offered(
                         reason: Some(Reason::Drop(DropReason::QueueFull)),
                         outcome: Some(Outcome::of(DropReason::QueueFull)),
                         detail: Some(Detail::EvictedBy(id)),
-                        ..Record::at("dropped", "session", client.clone())
+                        ..Record::at("dropped", "session", client)
                     },
                 );
             }
@@ -254,7 +252,7 @@ pub fn resent(
                     Record {
                         msg: Some(id.get()),
                         detail: Some(Detail::Resent(*pkid)),
-                        ..Record::at("released", "session", client.clone())
+                        ..Record::at("released", "session", client)
                     },
                 );
             }

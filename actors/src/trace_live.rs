@@ -14,13 +14,11 @@
 //! falls behind loses records (counted, and told how many), an actor never waits for it.
 
 use arc_swap::ArcSwap;
-use std::cell::Cell;
-use std::sync::atomic::{
-    AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
-};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::trace_client_mask::ClientMask;
 use crate::trace_log::{self, Ids};
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
@@ -36,6 +34,9 @@ pub const STREAM_BUFFER: usize = 1024;
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(600);
 /// The longest a trace may run: a forgotten trace ends on its own.
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// A trace's log lines per second when neither `[trace] log_lines_per_sec` nor the request
+/// says otherwise (see [`LiveTrace::log_limit`]).
+pub const DEFAULT_LOG_LINES_PER_SEC: u32 = 10_000;
 /// Ended traces kept (records downloadable) until deleted; beyond this, the oldest go.
 const KEPT_ENDED: usize = 16;
 
@@ -59,7 +60,7 @@ pub struct LiveTraces {
     topic_bits: AtomicU32,
     /// Bumped at every change of the active set: a session's cached mask of the traces
     /// selecting its client ([`ClientMask`]) is good while this has not moved.
-    generation: AtomicU32,
+    pub(crate) generation: AtomicU32,
     active: ArcSwap<Active>,
     /// Every trace by id, active or ended (until deleted); writers take this lock.
     all: Mutex<Vec<Arc<LiveTrace>>>,
@@ -67,6 +68,8 @@ pub struct LiveTraces {
     /// Where the next slot search starts, so a freed slot is not reused at once (a message
     /// still carrying the old bit would be recorded by the new trace).
     next_bit: AtomicU32,
+    /// The log limit of traces started without one (`[trace] log_lines_per_sec`).
+    log_limit: AtomicU32,
 }
 
 impl Default for LiveTraces {
@@ -79,6 +82,7 @@ impl Default for LiveTraces {
             all: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             next_bit: AtomicU32::new(0),
+            log_limit: AtomicU32::new(DEFAULT_LOG_LINES_PER_SEC),
         }
     }
 }
@@ -125,6 +129,12 @@ impl LiveTraces {
         self.active.load().client_mask(client) & self.mask()
     }
 
+    /// The log limit of the traces started from now on without one of their own (0: every
+    /// record logged); running traces keep theirs.
+    pub fn set_log_limit(&self, lines_per_sec: u32) {
+        self.log_limit.store(lines_per_sec, Relaxed);
+    }
+
     /// Start a trace of `duration` (default [`DEFAULT_DURATION`], at most [`MAX_DURATION`]).
     /// Ending it on time is the caller's job ([`LiveTraces::expire`] at [`LiveTrace::remaining`]);
     /// [`LiveTraces::sweep`] ends overdue ones too.
@@ -132,6 +142,16 @@ impl LiveTraces {
         &self,
         selector: Selector,
         duration: Option<Duration>,
+    ) -> Result<Arc<LiveTrace>, StartError> {
+        self.start_with(selector, duration, None)
+    }
+
+    /// [`LiveTraces::start`] with a log limit of its own (`None`: the default one).
+    pub fn start_with(
+        &self,
+        selector: Selector,
+        duration: Option<Duration>,
+        log_limit: Option<u32>,
     ) -> Result<Arc<LiveTrace>, StartError> {
         let (kind, value) = selector.parts();
         if value.is_empty() {
@@ -151,7 +171,8 @@ impl LiveTraces {
             .ok_or(StartError::Full)?;
         self.next_bit.store(slot + 1, Relaxed);
         let id = self.next_id.fetch_add(1, Relaxed);
-        let trace = Arc::new(LiveTrace::new(id, selector, 1 << slot, duration));
+        let log_limit = log_limit.unwrap_or_else(|| self.log_limit.load(Relaxed));
+        let trace = Arc::new(LiveTrace::new(id, selector, 1 << slot, duration, log_limit));
         all.push(trace.clone());
         let ended: Vec<u64> = all
             .iter()
@@ -214,23 +235,59 @@ impl LiveTraces {
         });
     }
 
-    /// Hand `record` to the traces in `mask`, and log it (target `courtier::trace`, INFO) with
-    /// their ids: formatted and written by the trace log writer (trace_log.rs), not here.
+    /// Hand `record` to the traces in `mask` (and their live readers), and log it (target
+    /// `courtier::trace`, INFO) with the ids of those within their log limit: formatted and
+    /// written by the trace log writer (trace_log.rs), not here. A record is shared (an `Arc`)
+    /// only when it is logged or read live; the rings keep it by value.
     pub fn emit(&self, mask: u32, record: Record) {
-        let record = Arc::new(record);
+        let active = self.active.load();
+        let mut selected = active.traces.iter().filter(|t| t.bit & mask != 0);
+        let Some(first) = selected.next() else {
+            return;
+        };
         let mut ids = Ids::None;
-        for t in self
-            .active
-            .load()
-            .traces
-            .iter()
-            .filter(|t| t.bit & mask != 0)
-        {
-            t.push(&record);
-            ids.add(t.id);
-        }
-        if !ids.is_empty() && log::log_enabled!(target: crate::trace::TARGET, log::Level::Info) {
-            trace_log::record(ids, record);
+        let mut log_on = None;
+        let mut may_log = |t: &LiveTrace, ids: &mut Ids| {
+            if t.may_log(record.time_us)
+                && *log_on.get_or_insert_with(
+                    || log::log_enabled!(target: crate::trace::TARGET, log::Level::Info),
+                )
+            {
+                t.logged();
+                ids.add(t.id);
+            }
+        };
+        match selected.next() {
+            // One trace (the usual case): the record moves into its ring, and is copied only
+            // when it is logged or read live.
+            None => {
+                may_log(first, &mut ids);
+                let shared = (first.feeding() || !ids.is_empty()).then(|| Arc::new(record.clone()));
+                if let Some(shared) = shared.as_ref().filter(|_| first.feeding()) {
+                    first.feed(shared);
+                }
+                first.push(record);
+                if let Some(shared) = shared.filter(|_| !ids.is_empty()) {
+                    trace_log::record(ids, shared);
+                }
+            }
+            Some(_) => {
+                let traces: Vec<&Arc<LiveTrace>> =
+                    active.traces.iter().filter(|t| t.bit & mask != 0).collect();
+                for t in &traces {
+                    may_log(t, &mut ids);
+                }
+                let shared = Arc::new(record);
+                for t in &traces {
+                    if t.feeding() {
+                        t.feed(&shared);
+                    }
+                    t.push((*shared).clone());
+                }
+                if !ids.is_empty() {
+                    trace_log::record(ids, shared);
+                }
+            }
         }
     }
 
@@ -294,9 +351,13 @@ impl LiveTraces {
             });
         });
         trace.end(why);
+        let unlogged = match trace.unlogged() {
+            0 => String::new(),
+            n => format!(" ({n} not logged; log_lines_per_sec = {})", trace.log_limit),
+        };
         log::info!(
             target: crate::trace::TARGET,
-            "trace={} {} {:?} ended: {why}, {} records",
+            "trace={} {} {:?} ended: {why}, {} records{unlogged}",
             trace.id,
             trace.selector.parts().0,
             trace.selector.parts().1,
@@ -320,38 +381,6 @@ impl LiveTraces {
         self.mask.store(mask, Relaxed);
         self.topic_bits.store(topics, Relaxed);
         self.generation.fetch_add(1, Release);
-    }
-}
-
-/// A session's cache of the traces selecting its client: recomputed (one snapshot load, one
-/// hash lookup) only when the active set changed, so that an untraced session's hops cost two
-/// atomic loads while other clients are traced. One `u64` (the mask in the high half, the low
-/// 32 bits of the generation in the low half): it lives in every Session, whose size is
-/// watched (session/size_tests.rs).
-#[derive(Debug)]
-pub struct ClientMask(Cell<u64>);
-
-impl Default for ClientMask {
-    fn default() -> Self {
-        ClientMask(Cell::new(u32::MAX as u64))
-    }
-}
-
-impl ClientMask {
-    /// The bits of the running traces that select `client` (0 when none runs).
-    #[inline(always)]
-    pub fn get(&self, live: &LiveTraces, client: &str) -> u32 {
-        if live.mask() == 0 {
-            return 0;
-        }
-        let generation = live.generation.load(Acquire);
-        let cached = self.0.get();
-        if cached as u32 == generation {
-            return (cached >> 32) as u32 & live.mask();
-        }
-        let mask = live.client_mask(client);
-        self.0.set(((mask as u64) << 32) | generation as u64);
-        mask
     }
 }
 

@@ -137,10 +137,17 @@ fn the_ring_and_the_reader_channel_are_bounded() {
     let live = LiveTraces::default();
     let t = live.start(Selector::Client("a".into()), None).unwrap();
     let mut slow = t.read().unwrap();
-    for _ in 0..RING_RECORDS + 5 {
-        live.emit(t.bit, rec("sent", "a"));
+    for i in 0..RING_RECORDS + 5 {
+        live.emit(t.bit, rec("sent", &i.to_string()));
     }
-    assert_eq!(t.kept().len(), RING_RECORDS);
+    let kept = t.kept();
+    assert_eq!(kept.len(), RING_RECORDS);
+    // Oldest first: the first five were overwritten.
+    assert_eq!(&*kept[0].client, "5");
+    assert_eq!(
+        &*kept[RING_RECORDS - 1].client,
+        &(RING_RECORDS + 4).to_string()
+    );
     assert_eq!(t.overwritten(), 5);
     assert_eq!(t.records(), RING_RECORDS as u64 + 5);
     // The reader that never read kept the first STREAM_BUFFER records and lost the rest.
@@ -230,4 +237,45 @@ fn clients_connected_before_a_trace_starts_are_selected_until_it_ends() {
     // Selecting for a trace that ended selects nothing.
     live.select(&u, &["tv".into()]);
     assert_eq!(live.client_mask("tv"), 0);
+}
+
+/// A trace logs at most its log limit of records a second; those over it are kept (and
+/// streamed) as the others, and counted as unlogged. 0 logs every record.
+#[test]
+fn a_trace_logs_at_most_its_limit_a_second() {
+    let live = LiveTraces::default();
+    live.set_log_limit(3);
+    let t = live.start(Selector::Client("a".into()), None).unwrap();
+    assert_eq!(t.log_limit, 3);
+    let second = 1_796_645_897_000_000;
+    // As `LiveTraces::emit` does: asked, then kept.
+    let offer = |t: &LiveTrace, time_us: u64| {
+        let may = t.may_log(time_us);
+        if may {
+            t.logged();
+        }
+        t.push(Record {
+            time_us,
+            ..rec("sent", "a")
+        });
+        may
+    };
+    let logged = (0..10).filter(|i| offer(&t, second + i)).count();
+    assert_eq!(logged, 3);
+    assert_eq!((t.records(), t.unlogged()), (10, 7));
+    assert_eq!(t.kept().len(), 10);
+    // The next second logs again, up to the limit.
+    let logged = (0..5).filter(|i| offer(&t, second + 1_000_000 + i)).count();
+    assert_eq!(logged, 3);
+    assert_eq!((t.records(), t.unlogged()), (15, 9));
+
+    let all = live
+        .start_with(Selector::Client("b".into()), None, Some(0))
+        .unwrap();
+    assert!((0..1000).all(|i| offer(&all, second + i)));
+    assert_eq!(all.unlogged(), 0);
+    // A new default applies to traces started from now on.
+    live.set_log_limit(7);
+    let c = live.start(Selector::Client("c".into()), None).unwrap();
+    assert_eq!((t.log_limit, c.log_limit), (3, 7));
 }

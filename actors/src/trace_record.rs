@@ -6,9 +6,10 @@
 use crate::codec::ProtocolVersion;
 use crate::message::MessageId;
 use crate::metrics::DropReason;
-use bytestring::ByteString;
 use serde::{Serialize, Serializer};
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One hop or event of a runtime trace, as the API sends it (one JSON object).
@@ -25,10 +26,9 @@ pub struct Record {
     pub actor: &'static str,
     /// The client concerned (the publisher for `received`, else the subscriber or the
     /// connecting client).
-    #[serde(serialize_with = "as_str")]
-    pub client: ByteString,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_as_str")]
-    pub topic: Option<ByteString>,
+    pub client: Text,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qos: Option<u8>,
     /// Why a message was dropped or refused, why a connection ended, a CONNACK/SUBACK code.
@@ -42,6 +42,11 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
 }
+
+/// A record's client id and topic: copied, inline up to 24 bytes (most client ids and many
+/// topics), so that keeping 10,000 records touches no reference count of the message's or
+/// the session's strings, neither when a record is made nor when the ring overwrites it.
+pub type Text = compact_str::CompactString;
 
 /// What kind of failure a [`Record`] is, so that a reader (the dashboard) need not guess it
 /// from the hop's name or the reason's text.
@@ -99,10 +104,11 @@ pub enum Detail {
         via: &'static str,
         protocol: Option<ProtocolVersion>,
     },
-    /// `subscribers=2 clients=["lamp", "tv"]`, the clients listed only when few.
+    /// `subscribers=2 clients=["lamp", "tv"]`, the clients listed only when few: `clients` is
+    /// that list as written ([`client_list`]), so that a record holds no string of a session.
     Matched {
         subscribers: usize,
-        clients: Option<Box<[ByteString]>>,
+        clients: Option<Text>,
     },
     /// `pkid=1 dup=false protocol=5.0`, or `protocol=5.0` at QoS 0.
     Sent {
@@ -149,8 +155,8 @@ impl Detail {
             } => {
                 push_int(buf, "subscribers=", *subscribers as u64);
                 if let Some(clients) = clients {
-                    let names: Vec<&str> = clients.iter().map(|c| &**c).collect();
-                    let _ = write!(buf, " clients={names:?}");
+                    buf.push_str(" clients=");
+                    buf.push_str(clients);
                 }
             }
             Detail::Sent {
@@ -223,26 +229,16 @@ impl Serialize for Detail {
     }
 }
 
-fn as_str<S: Serializer>(v: &ByteString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(v)
-}
-
-fn opt_as_str<S: Serializer>(v: &Option<ByteString>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.serialize_str(v),
-        None => s.serialize_none(),
-    }
-}
-
 impl Record {
     /// A record of `hop` by `actor` for `client`, stamped now (its one clock read).
-    pub fn at(hop: &'static str, actor: &'static str, client: ByteString) -> Record {
+    #[inline]
+    pub fn at(hop: &'static str, actor: &'static str, client: &str) -> Record {
         Record {
             time_us: now_us(),
             msg: None,
             hop,
             actor,
-            client,
+            client: Text::new(client),
             topic: None,
             qos: None,
             reason: None,
@@ -251,21 +247,55 @@ impl Record {
         }
     }
 
-    /// [`Record::at`] for a client id not held as a `ByteString` (connection events).
+    /// [`Record::at`], for the connection events.
     pub fn new(hop: &'static str, actor: &'static str, client: &str) -> Record {
-        Record::at(hop, actor, ByteString::from(client))
+        Record::at(hop, actor, client)
     }
 }
 
+/// Wall-clock microseconds since the Unix epoch, for a record's `time_us`. A traced message
+/// makes a record per hop, and the system clock's read (`clock_gettime`) costs each ~35 ns
+/// in a VM; so each thread reads it once a second ([`REBASE_NS`]) and adds the time elapsed
+/// since by the CPU's cycle counter (quanta, ~12 ns; it falls back to the monotonic clock
+/// where the counter is not usable). A clock step (NTP) shows within a second.
 pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
+    thread_local! {
+        /// The counter's reading and the wall clock's, µs since the epoch, at the last rebase.
+        static BASE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    }
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    let clock = CLOCK.get_or_init(quanta::Clock::new);
+    let raw = clock.raw();
+    BASE.with(|base| {
+        let (at, wall_us) = base.get();
+        let elapsed = clock.delta_as_nanos(at, raw);
+        if at != 0 && elapsed < REBASE_NS {
+            return wall_us + elapsed / 1000;
+        }
+        let wall_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        base.set((raw, wall_us));
+        wall_us
+    })
+}
+
+/// How often [`now_us`] reads the system clock, per thread.
+const REBASE_NS: u64 = 1_000_000_000;
+
+/// Client ids as a `matched` line lists them, `["lamp", "tv"]` (as `{:?}` writes a list).
+pub fn client_list<'a>(names: impl Iterator<Item = &'a str>) -> Text {
+    let mut list = Text::const_new("[");
+    for (i, name) in names.enumerate() {
+        push_quoted(&mut list, if i == 0 { "" } else { ", " }, name);
+    }
+    list.push(']');
+    list
 }
 
 /// `s` quoted as `{:?}` quotes it; the usual client id or topic (printable ASCII, no quote or
 /// backslash) without the escaping's work per character.
-fn push_quoted(buf: &mut String, key: &str, s: &str) {
+fn push_quoted(buf: &mut impl Buf, key: &str, s: &str) {
     buf.push_str(key);
     if s.bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
@@ -275,6 +305,30 @@ fn push_quoted(buf: &mut String, key: &str, s: &str) {
         buf.push('"');
     } else {
         let _ = write!(buf, "{s:?}");
+    }
+}
+
+/// What [`push_quoted`] writes into: the log writer's `String`, a record's [`Text`].
+trait Buf: fmt::Write {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char);
+}
+
+impl Buf for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s)
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c)
+    }
+}
+
+impl Buf for Text {
+    fn push_str(&mut self, s: &str) {
+        Text::push_str(self, s)
+    }
+    fn push(&mut self, c: char) {
+        Text::push(self, c)
     }
 }
 

@@ -46,7 +46,7 @@ fn details_and_reasons_serialize_as_the_strings_of_the_log_line() {
         (
             Detail::Matched {
                 subscribers: 2,
-                clients: Some(["lamp".into(), "t\"v".into()].into()),
+                clients: Some(client_list(["lamp", "t\"v"].into_iter())),
             },
             r#"subscribers=2 clients=["lamp", "t\"v"]"#,
         ),
@@ -119,5 +119,20 @@ fn integers_are_written_as_format_writes_them() {
         let mut s = String::new();
         push_int(&mut s, "msg=", n);
         assert_eq!(s, format!("msg={n}"));
+    }
+}
+
+/// The `matched` list is written as `{:?}` writes a list of strings, escapes included.
+#[test]
+fn a_client_list_reads_as_a_debug_list() {
+    for names in [
+        vec![],
+        vec!["lamp"],
+        vec!["lamp", "t\"v", "back\\slash", "tab\t", "é"],
+    ] {
+        assert_eq!(
+            client_list(names.iter().copied()).as_str(),
+            format!("{names:?}")
+        );
     }
 }

@@ -3,8 +3,7 @@
 //! of its live readers. Its records are trace_record.rs's.
 
 use crate::trace_live::{Selector, RING_RECORDS, STREAM_BUFFER};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -32,33 +31,78 @@ pub struct LiveTrace {
     /// Unix µs of the start.
     pub started_us: u64,
     pub(crate) deadline: Instant,
-    ring: Mutex<VecDeque<Arc<Record>>>,
-    /// Records produced so far, and those the ring overwrote.
-    records: AtomicU64,
-    overwritten: AtomicU64,
+    ring: Mutex<Ring>,
     /// Records live readers lost, all readers together.
     lost: AtomicU64,
     feeds: Mutex<Vec<Feed>>,
     /// `feeds.len()`, so that a record with no live reader takes no second lock.
     feeding: AtomicUsize,
     ended: Mutex<Option<&'static str>>,
+    /// The most log lines this trace writes per second (0: one per record). A busy traced
+    /// client makes hundreds of thousands of records a second, ~190 bytes of log each: beyond
+    /// the limit a record is kept and streamed as any other, only not logged (counted).
+    pub log_limit: u32,
+    log: LogWindow,
+}
+
+/// The last [`RING_RECORDS`] records, by value (no allocation per record: each new one takes
+/// the oldest one's place once full), and the counts.
+#[derive(Default)]
+struct Ring {
+    slots: Vec<Record>,
+    /// The oldest record once `slots` is full.
+    head: usize,
+    /// Records produced so far, and those the ring overwrote.
+    records: u64,
+    overwritten: u64,
+}
+
+impl Ring {
+    #[inline]
+    fn push(&mut self, record: Record) {
+        self.records += 1;
+        if self.slots.len() < RING_RECORDS {
+            self.slots.push(record);
+        } else {
+            self.slots[self.head] = record;
+            self.head = (self.head + 1) % RING_RECORDS;
+            self.overwritten += 1;
+        }
+    }
+}
+
+/// The current second of a trace's log lines (by the records' times): how many it logged,
+/// and how many records it had before, so that the unlogged ones need no count each.
+#[derive(Default)]
+struct LogWindow {
+    second: AtomicU64,
+    logged: AtomicU32,
+    records_before: AtomicU64,
+    /// Lines logged over the trace's life.
+    total: AtomicU64,
 }
 
 impl LiveTrace {
-    pub(crate) fn new(id: u64, selector: Selector, bit: u32, duration: Duration) -> LiveTrace {
+    pub(crate) fn new(
+        id: u64,
+        selector: Selector,
+        bit: u32,
+        duration: Duration,
+        log_limit: u32,
+    ) -> LiveTrace {
         LiveTrace {
             id,
             selector,
             bit,
             started_us: now_us(),
             deadline: Instant::now() + duration,
-            ring: Mutex::new(VecDeque::new()),
-            records: AtomicU64::new(0),
-            overwritten: AtomicU64::new(0),
+            ring: Mutex::new(Ring::default()),
             lost: AtomicU64::new(0),
             feeds: Mutex::new(Vec::new()),
             feeding: AtomicUsize::new(0),
             ended: Mutex::new(None),
+            log_limit,
+            log: LogWindow::default(),
         }
     }
 
@@ -74,15 +118,20 @@ impl LiveTrace {
         *self.ended.lock().unwrap()
     }
     pub fn records(&self) -> u64 {
-        self.records.load(Relaxed)
+        self.ring.lock().unwrap().records
     }
     /// Records the ring no longer holds (more than [`RING_RECORDS`] were produced).
     pub fn overwritten(&self) -> u64 {
-        self.overwritten.load(Relaxed)
+        self.ring.lock().unwrap().overwritten
     }
     /// Records lost by live readers that fell behind, all readers together.
     pub fn lost(&self) -> u64 {
         self.lost.load(Relaxed)
+    }
+    /// Records not logged because they came over [`LiveTrace::log_limit`] (or with the trace's
+    /// log target off).
+    pub fn unlogged(&self) -> u64 {
+        self.records().saturating_sub(self.log.total.load(Relaxed))
     }
     /// Live readers attached now.
     pub fn readers(&self) -> usize {
@@ -90,7 +139,9 @@ impl LiveTrace {
     }
     /// The records kept, oldest first.
     pub fn kept(&self) -> Vec<Arc<Record>> {
-        self.ring.lock().unwrap().iter().cloned().collect()
+        let ring = self.ring.lock().unwrap();
+        let (newer, older) = ring.slots.split_at(ring.head);
+        older.iter().chain(newer).cloned().map(Arc::new).collect()
     }
     /// A live reader from now on; `None` once the trace ended (its records are in [`kept`]).
     ///
@@ -110,19 +161,19 @@ impl LiveTrace {
         Some(Reader { rx, lost })
     }
 
-    pub(crate) fn push(&self, record: &Arc<Record>) {
-        self.records.fetch_add(1, Relaxed);
-        {
-            let mut ring = self.ring.lock().unwrap();
-            if ring.len() == RING_RECORDS {
-                ring.pop_front();
-                self.overwritten.fetch_add(1, Relaxed);
-            }
-            ring.push_back(record.clone());
-        }
-        if self.feeding.load(Relaxed) == 0 {
-            return;
-        }
+    /// Keep `record` (the ring takes the oldest one's place once full).
+    #[inline]
+    pub(crate) fn push(&self, record: Record) {
+        self.ring.lock().unwrap().push(record);
+    }
+
+    /// Has this trace live readers now (one relaxed load)?
+    pub(crate) fn feeding(&self) -> bool {
+        self.feeding.load(Relaxed) != 0
+    }
+
+    /// Hand `record` to every live reader; a reader whose buffer is full loses it (counted).
+    pub(crate) fn feed(&self, record: &Arc<Record>) {
         let mut feeds = self.feeds.lock().unwrap();
         feeds.retain(|f| match f.tx.try_send(record.clone()) {
             Ok(()) => true,
@@ -134,6 +185,55 @@ impl LiveTrace {
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         });
         self.feeding.store(feeds.len(), Relaxed);
+    }
+
+    /// May the record stamped `time_us` (already pushed) be logged, within
+    /// [`LiveTrace::log_limit`]? A new second first reports how many records the last one did
+    /// not log. Over the limit this is two relaxed loads; the check and the count are not one
+    /// step, so threads racing at the limit may log a few lines more.
+    pub(crate) fn may_log(&self, time_us: u64) -> bool {
+        if self.log_limit == 0 {
+            return true;
+        }
+        let second = time_us / 1_000_000;
+        let current = self.log.second.load(Relaxed);
+        // `!=`, not `>`: a clock set back must not stop the log until it catches up.
+        if second != current
+            && self
+                .log
+                .second
+                .compare_exchange(current, second, Relaxed, Relaxed)
+                .is_ok()
+        {
+            // Asked before the record is kept: it belongs to the new second.
+            let before = self.records();
+            let start = self.log.records_before.swap(before, Relaxed);
+            let logged = self.log.logged.swap(0, Relaxed) as u64;
+            let unlogged = before.saturating_sub(start).saturating_sub(logged);
+            if unlogged > 0 && current != 0 {
+                self.report_unlogged(current, unlogged);
+            }
+        }
+        self.log.logged.load(Relaxed) < self.log_limit
+    }
+
+    /// A record [`LiveTrace::may_log`] let through was handed to the log.
+    pub(crate) fn logged(&self) {
+        self.log.logged.fetch_add(1, Relaxed);
+        self.log.total.fetch_add(1, Relaxed);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_unlogged(&self, second: u64, unlogged: u64) {
+        let (kind, value) = self.selector.parts();
+        log::info!(
+            target: crate::trace::TARGET,
+            "trace={} {kind} {value:?}: {unlogged} records of second {second} (Unix time) not \
+             logged, over log_lines_per_sec = {}; the trace keeps and streams them",
+            self.id,
+            self.log_limit
+        );
     }
 
     pub(crate) fn end(&self, why: &'static str) {

@@ -156,6 +156,7 @@ impl Settings {
             ("metrics.port", int(self.metrics.port)),
             ("trace.topics", strings(&self.trace.topics)),
             ("trace.clients", strings(&self.trace.clients)),
+            ("trace.log_lines_per_sec", int(self.trace.log_lines_per_sec)),
             ("admin.users", strings(&self.admin.users)),
             (
                 "admin.token_file",

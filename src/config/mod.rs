@@ -253,7 +253,11 @@ impl Settings {
             )),
             shared_subscriptions_available: broker.shared_subscriptions_available,
             shared_subscription_strategy: broker.shared_subscription_strategy,
-            live: Arc::default(),
+            live: {
+                let live = courtier_actors::config::LiveTraces::default();
+                live.set_log_limit(self.trace.log_lines_per_sec);
+                Arc::new(live)
+            },
         }
     }
 

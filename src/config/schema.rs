@@ -268,6 +268,7 @@ pub(super) const SCHEMA: &[KeySpec] = &[
     key("metrics", "port", int(0, u16::MAX as i64)),
     key("trace", "topics", Kind::TopicFilters),
     key("trace", "clients", Kind::Strings),
+    key("trace", "log_lines_per_sec", int(0, u32::MAX as i64)),
     key("admin", "users", Kind::Strings),
     key("admin", "token_file", Kind::Str { non_empty: false }),
 ];

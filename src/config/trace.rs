@@ -5,13 +5,26 @@ use serde::{Deserialize, Serialize};
 
 /// `[trace]`: which messages get one INFO line per hop under the log target
 /// `courtier::trace`. Both lists empty (the default) turns tracing off.
-#[derive(Deserialize, Serialize, Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Serialize, Debug, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TraceSettings {
     /// MQTT topic filters (wildcards allowed): messages published to a matching topic.
     pub topics: Vec<String>,
     /// Client ids: messages they publish, and every delivery to them.
     pub clients: Vec<String>,
+    /// The most log lines a runtime trace writes per second (0: one per record); the records
+    /// over it are kept and streamed, only not logged.
+    pub log_lines_per_sec: u32,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            topics: Vec::new(),
+            clients: Vec::new(),
+            log_lines_per_sec: courtier_actors::trace_live::DEFAULT_LOG_LINES_PER_SEC,
+        }
+    }
 }
 
 impl TraceSettings {

@@ -16,6 +16,10 @@ pub struct TraceArgs {
     /// How long the trace runs, seconds (the broker caps it; default 600)
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,
+    /// The most log lines the trace writes per second (0: every record; default: the
+    /// broker's `[trace] log_lines_per_sec`)
+    #[arg(long, value_name = "N")]
+    pub log_lines_per_sec: Option<u32>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +76,9 @@ pub fn follow(api: &Api, args: &TraceArgs) -> Result<(), String> {
     let mut req = json!({ args.kind.key(): args.value });
     if let Some(d) = args.duration {
         req["duration_secs"] = json!(d);
+    }
+    if let Some(n) = args.log_lines_per_sec {
+        req["log_lines_per_sec"] = json!(n);
     }
     let started = api.json("POST", "/api/v1/traces", Some(&req.to_string()))?;
     let id = started["id"].as_u64().ok_or("no trace id in the answer")?;

@@ -82,3 +82,55 @@ fn the_log_filter_turns_trace_lines_off_and_the_records_stay() {
         .collect();
     assert!(traced.is_empty(), "{traced:#?}");
 }
+
+/// A trace logs at most its `log_lines_per_sec`: every record is kept, those not logged are
+/// counted in `unlogged`, and the trace's end says how many.
+#[test]
+fn a_trace_logs_at_most_its_log_lines_per_sec() {
+    let (_dir, b, http) = broker();
+    let (status, body) = request(
+        http,
+        "POST",
+        "/api/v1/traces",
+        Some(&json!({"topic": "home/#", "log_lines_per_sec": -1})),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("log_lines_per_sec"), "{body}");
+    let id = start_trace(
+        http,
+        json!({"topic": "home/+/light", "log_lines_per_sec": 4}),
+    );
+    let started = Instant::now();
+    let n = 40;
+    traffic(&b, n);
+    wait_records(http, 5 * n as u64);
+    let seconds = started.elapsed().as_secs() + 2;
+    let t = traces(http)[0].clone();
+    assert_eq!(t["log_lines_per_sec"], 4);
+    assert_eq!(t["kept"], 5 * n as u64);
+    let unlogged = t["unlogged"].as_u64().unwrap();
+    let (status, _) = request(http, "DELETE", &format!("/api/v1/traces/{id}"), None);
+    assert_eq!(status, 204);
+    let log = stop(b);
+    let lines = log
+        .iter()
+        .filter(|l| l.contains(&format!("courtier::trace] trace={id} msg=")))
+        .count() as u64;
+    // At most 4 a second of the run (threads racing at the limit may add a line).
+    assert!(lines <= 4 * seconds + 2, "{lines} lines in {seconds} s");
+    assert!(lines >= 4, "{lines}");
+    assert_eq!(
+        lines + unlogged,
+        5 * n as u64,
+        "each record logged or counted"
+    );
+    let ended = format!("({unlogged} not logged; log_lines_per_sec = 4)");
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("trace={id} topic")) && l.contains(&ended)),
+        "{ended} in {:#?}",
+        log.iter()
+            .filter(|l| l.contains("ended"))
+            .collect::<Vec<_>>()
+    );
+}

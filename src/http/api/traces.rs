@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! POST   /api/v1/traces                 {"client": "hall-switch", "duration_secs": 300} → 201
+//!                                       (optional "log_lines_per_sec": 0 logs every record)
 //! GET    /api/v1/traces                 the traces, with time left and counts
 //! GET    /api/v1/traces/{id}            one of them
 //! GET    /api/v1/traces/{id}/stream     text/event-stream, one JSON record per event
@@ -82,11 +83,20 @@ fn describe(t: &LiveTrace) -> serde_json::Value {
         "kept": t.records() - t.overwritten(),
         "lost": t.lost(),
         "readers": t.readers(),
+        "log_lines_per_sec": t.log_limit,
+        "unlogged": t.unlogged(),
     })
 }
 
-/// The request body of `POST /api/v1/traces`: exactly one selector, and a duration.
-fn selector(body: &serde_json::Value) -> Result<(Selector, Option<Duration>), String> {
+/// What `POST /api/v1/traces` asks for: exactly one selector, and optionally a duration and a
+/// log limit.
+struct Request {
+    selector: Selector,
+    duration: Option<Duration>,
+    log_limit: Option<u32>,
+}
+
+fn request(body: &serde_json::Value) -> Result<Request, String> {
     let obj = body.as_object().ok_or("expected a JSON object")?;
     let mut found = Vec::new();
     for (key, value) in obj {
@@ -101,7 +111,7 @@ fn selector(body: &serde_json::Value) -> Result<(Selector, Option<Duration>), St
             "topic" => found.push(Selector::Topic(text()?)),
             "username" => found.push(Selector::Username(text()?)),
             "address" => found.push(Selector::Address(text()?)),
-            "duration_secs" => {}
+            "duration_secs" | "log_lines_per_sec" => {}
             other => return Err(format!("unknown field {other:?}")),
         }
     }
@@ -112,22 +122,39 @@ fn selector(body: &serde_json::Value) -> Result<(Selector, Option<Duration>), St
             _ => return Err("\"duration_secs\" must be a positive integer".into()),
         },
     };
+    let log_limit =
+        match obj.get("log_lines_per_sec") {
+            None => None,
+            Some(n) => match n.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => Some(n),
+                None => return Err(
+                    "\"log_lines_per_sec\" must be an integer from 0 (every record) to 4294967295"
+                        .into(),
+                ),
+            },
+        };
     match (found.pop(), found.is_empty()) {
-        (Some(s), true) => Ok((s, duration)),
+        (Some(selector), true) => Ok(Request {
+            selector,
+            duration,
+            log_limit,
+        }),
         _ => Err("give exactly one of \"client\", \"topic\", \"username\", \"address\"".into()),
     }
 }
 
 async fn start(state: web::Data<HttpState>, body: web::Bytes) -> Answer {
     let live = registry(&state)?;
-    let (sel, duration) = serde_json::from_slice(&body)
+    let req = serde_json::from_slice(&body)
         .map_err(|e| format!("invalid JSON: {e}"))
-        .and_then(|v| selector(&v))
+        .and_then(|v| request(&v))
         .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let trace = live.start(sel, duration).map_err(|e| match e {
-        StartError::Full => error(StatusCode::CONFLICT, e),
-        _ => error(StatusCode::BAD_REQUEST, e),
-    })?;
+    let trace = live
+        .start_with(req.selector, req.duration, req.log_limit)
+        .map_err(|e| match e {
+            StartError::Full => error(StatusCode::CONFLICT, e),
+            _ => error(StatusCode::BAD_REQUEST, e),
+        })?;
     // A username or address trace also selects the clients connected already; they are
     // selected before the answer, so a client's next packet after it is traced.
     let already = match state.broker() {
