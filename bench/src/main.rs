@@ -6,8 +6,9 @@
 //! with `--broker-pid` so is the broker's (CPU µs per delivered message, RSS per connection).
 //!
 //! - `client.rs`: one raw connection (connect, subscribe, batched writes, in-place frames)
-//! - `load.rs`: fan-in (also to a shared subscription), fan-out, pairs and latency, also beside
-//!   a fixed-rate fan-in (publishers and subscribers over a duration)
+//! - `load/`: fan-in (also to a shared subscription), fan-out, pairs and latency, also beside
+//!   a fixed-rate fan-in (publishers and subscribers over a duration); `publisher.rs` and
+//!   `subscriber.rs` are their two sides
 //! - `pace.rs`: fixed-rate publishing (the latency probe, the steady load beside it)
 //! - `scenarios.rs`: idle connections, reconnects, the retained burst, persistent sessions
 //! - `stats.rs`: CPU, memory, percentiles and the report

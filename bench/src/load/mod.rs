@@ -7,18 +7,22 @@
 //! messages ahead of what their subscribers have received, so a broker that only buffers cannot
 //! look fast. Throughput counts deliveries received inside the measured window.
 
-use crate::acks::Acks;
 use crate::client::Client;
 use crate::pace::Pace;
 use crate::stats::{percentile, CpuMeter, Report};
 use crate::trace_api::TraceRole;
-use crate::wire::{self, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
+use crate::wire;
 use crate::Opts;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+mod publisher;
+mod subscriber;
+use publisher::{publisher, PubCfg};
+use subscriber::subscriber;
 
 /// Who publishes where and who subscribes to what.
 pub struct Plan {
@@ -242,165 +246,4 @@ pub async fn wait_for(counter: &AtomicU64, target: u64) {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// Receives, acknowledges, counts and checks order; `V5` reads 5.0 PUBLISH frames (property
-/// block after the packet id). Only a malformed PUBLISH or the connection ending stops it.
-async fn subscriber<const V5: bool>(mut c: Client, sh: Arc<Shared>) -> io::Result<()> {
-    let pubs = sh.delivered.len();
-    let mut last_seq = vec![0u64; pubs];
-    let mut count = vec![0u64; pubs];
-    let mut lat = Vec::new();
-    loop {
-        let before = c.inbuf.len();
-        c.read_more().await?;
-        let read = (c.inbuf.len() - before) as u64;
-        let now = sh.now_ns();
-        let (mut n, mut ooo, mut malformed) = (0u64, 0u64, false);
-        c.drain_frames(|f, out| match f.kind {
-            PUBLISH => {
-                let Some((pkid, payload)) = f.publish::<V5>() else {
-                    malformed = true;
-                    return;
-                };
-                match f.qos() {
-                    1 => wire::ack(out, PUBACK, pkid),
-                    2 => wire::ack(out, PUBREC, pkid),
-                    _ => {}
-                }
-                n += 1;
-                if let Some((p, seq, t)) = wire::read_stamp(payload) {
-                    let p = p as usize;
-                    if p < pubs {
-                        if seq <= last_seq[p] {
-                            ooo += 1;
-                        } else {
-                            last_seq[p] = seq;
-                        }
-                        count[p] += 1;
-                    }
-                    if p == 0 {
-                        lat.push(now.saturating_sub(t));
-                    }
-                }
-            }
-            PUBREL => wire::ack(out, PUBCOMP, f.pkid()),
-            _ => {}
-        });
-        if malformed {
-            eprintln!("subscriber: malformed PUBLISH from the broker");
-            return Err(io::Error::other("malformed PUBLISH"));
-        }
-        c.flush().await?;
-        sh.received.fetch_add(n, Relaxed);
-        sh.bytes_in.fetch_add(read, Relaxed);
-        if now < sh.window_end_ns.load(Relaxed) {
-            sh.in_window.fetch_add(n, Relaxed);
-        }
-        if ooo > 0 {
-            sh.out_of_order.fetch_add(ooo, Relaxed);
-        }
-        for (p, k) in count.iter_mut().enumerate() {
-            if *k > 0 {
-                sh.delivered[p].fetch_add(*k, Relaxed);
-                sh.wake[p].notify_one();
-                *k = 0;
-            }
-        }
-        match &sh.latencies {
-            Some(all) => all.lock().unwrap().append(&mut lat),
-            None => lat.clear(),
-        }
-    }
-}
-
-struct PubCfg {
-    idx: usize,
-    topic: String,
-    qos: u8,
-    payload: usize,
-    window: usize,
-    closed_loop: Option<u64>,
-    per_msg: u64,
-    pace: Option<Pace>,
-    deadline: tokio::time::Instant,
-}
-
-/// Publish until the deadline; then wait (up to 5 s) for the outstanding acknowledgements.
-/// Returns (sent, acknowledged). `V5`: 5.0 acknowledgements (the frames written are settled
-/// by the client's property block, in the template).
-async fn publisher<const V5: bool>(
-    mut c: Client,
-    sh: Arc<Shared>,
-    cfg: PubCfg,
-) -> io::Result<(u64, u64)> {
-    let mut payload = vec![0u8; cfg.payload];
-    let frame =
-        wire::PublishTemplate::new(&cfg.topic, cfg.qos, false, c.props.as_deref(), cfg.payload);
-    let (mut seq, mut pkid) = (0u64, 0u16);
-    let mut acks = Acks::default();
-    let mut pace = cfg.pace;
-    while tokio::time::Instant::now() < cfg.deadline {
-        let inflight = acks.inflight;
-        let mut can = if cfg.qos == 0 {
-            256
-        } else {
-            cfg.window - inflight.min(cfg.window)
-        };
-        if let Some(n) = cfg.closed_loop {
-            let ahead = (seq * cfg.per_msg).saturating_sub(sh.delivered[cfg.idx].load(Relaxed));
-            can = can.min(((n * cfg.per_msg).saturating_sub(ahead) / cfg.per_msg) as usize);
-        }
-        if let Some(p) = &pace {
-            can = can.min(p.allowed() as usize);
-        }
-        if can > 0 {
-            let now = sh.now_ns();
-            for _ in 0..can {
-                seq += 1;
-                pkid = pkid.checked_add(1).unwrap_or(1);
-                wire::stamp(&mut payload, cfg.idx as u32, seq, now);
-                frame.put(&mut c.out, pkid, &payload);
-            }
-            if cfg.qos > 0 {
-                acks.inflight = inflight + can;
-            }
-            if let Some(p) = &mut pace {
-                p.sent(can as u64);
-            }
-        }
-        c.flush().await?;
-        if cfg.qos > 0 && c.try_read_more()? {
-            c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
-            continue;
-        }
-        if can == 0 {
-            let wake = &sh.wake[cfg.idx];
-            tokio::select! {
-                r = c.read_more(), if cfg.qos > 0 => {
-                    r?;
-                    c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
-                }
-                _ = wake.notified(), if cfg.closed_loop.is_some() => {}
-                _ = async { pace.as_mut().unwrap().tick().await }, if pace.is_some() => {}
-                _ = tokio::time::sleep_until(cfg.deadline) => {}
-            }
-        }
-    }
-    let drain = tokio::time::Instant::now() + Duration::from_secs(5);
-    while acks.inflight > 0 {
-        c.flush().await?;
-        match tokio::time::timeout_at(drain, c.read_more()).await {
-            Ok(r) => r?,
-            Err(_) => break,
-        }
-        c.drain_frames(|f, out| acks.on_frame::<V5>(f, out));
-    }
-    c.disconnect().await;
-    if let Some(rc) = acks.refused {
-        return Err(io::Error::other(format!(
-            "publish refused by the broker (0x{rc:02X})"
-        )));
-    }
-    Ok((seq, acks.acked))
 }
