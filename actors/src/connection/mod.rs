@@ -52,8 +52,8 @@ use crate::trace_hops;
 use crate::trace_live::{Reason, Record};
 use actix::prelude::*;
 use channel::{Channel, Closing, Effect};
-pub use credit::Credit;
 use credit::Credits;
+pub use credit::{Credit, HeldCredits};
 #[cfg(feature = "fault-injection")]
 pub use deadlines::inject_sweep_panic;
 use deadlines::{DeadlinePassed, Due, Watch};
