@@ -9,7 +9,7 @@ use super::deadlines::Due;
 use super::enhanced_auth::{AuthStep, EnhancedAuth};
 use super::protocol;
 use crate::close::{CloseReason, Refusal};
-use crate::codec::{ConnAck, Connect, DecodeError, Packet, ProtocolVersion};
+use crate::codec::{ConnAck, Connect, DecodeError, Packet, ProtocolVersion, Publish};
 
 /// Where a connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,17 +118,24 @@ impl Channel {
     }
 
     /// A packet decoded from the client.
-    pub fn handle_in(&mut self, packet: Packet) -> Effect {
-        // What an attached client sends most, acknowledgements, passes every rule below: it is
-        // forwarded before the match, which moves the packet through a tuple (with the check
-        // that follows, ~80 instructions per PUBACK in fan-out; docs/PERFORMANCE.md).
-        if self.is_attached()
-            && matches!(
-                packet,
-                Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_)
-            )
-        {
-            return Effect::Forward(packet);
+    pub fn handle_in(&mut self, mut packet: Packet) -> Effect {
+        // What an attached client sends most, PUBLISH and acknowledgements, is judged before
+        // the match, which moves the packet through a tuple (with the check that follows, ~80
+        // instructions per PUBACK in fan-out; docs/PERFORMANCE.md). Acknowledgements pass
+        // every rule there; a PUBLISH takes its own checks here.
+        if let Stage::Attached(a) = self.stage {
+            match &mut packet {
+                Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => {
+                    return Effect::Forward(packet)
+                }
+                Packet::Publish(p) => {
+                    if let Err(reason) = self.publish_in(a, p) {
+                        return Effect::close(reason);
+                    }
+                    return Effect::Forward(packet);
+                }
+                _ => {}
+            }
         }
         match (self.stage, packet) {
             (Stage::Closed, _) => Effect::Ignore,
@@ -167,23 +174,20 @@ impl Channel {
                     format!("{} before CONNACK during enhanced authentication", p.kind()),
                 ))
             }
-            (Stage::Attached(a), Packet::Publish(mut p)) if a.protocol == ProtocolVersion::V5 => {
-                if let Err(reason) =
-                    TopicAliases::resolve(&mut self.aliases, self.max_topic_alias, &mut p)
-                {
-                    return Effect::close(reason);
-                }
-                let p = Packet::Publish(p);
-                match protocol::check_inbound(&p) {
-                    Ok(()) => Effect::Forward(p),
-                    Err(reason) => Effect::close(reason),
-                }
-            }
             (_, p) => match protocol::check_inbound(&p) {
                 Ok(()) => Effect::Forward(p),
                 Err(reason) => Effect::close(reason),
             },
         }
+    }
+
+    /// A PUBLISH from an attached client: a 5.0 client's topic alias resolved (aliases.rs),
+    /// then the checks the connection makes alone (`protocol::check_publish`).
+    fn publish_in(&mut self, a: Settled, p: &mut Publish) -> Result<(), CloseReason> {
+        if a.protocol == ProtocolVersion::V5 {
+            TopicAliases::resolve(&mut self.aliases, self.max_topic_alias, p)?;
+        }
+        protocol::check_publish(p)
     }
 
     /// The codec refused the client's bytes: an unsupported protocol level is answered with

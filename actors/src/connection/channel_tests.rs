@@ -257,3 +257,38 @@ fn mqtt_3_1_2_30_only_auth_or_disconnect_before_connack_during_an_exchange() {
     let reason = closes_with(ch.handle_in(Packet::PingReq));
     assert!(matches!(reason, CloseReason::Protocol("MQTT-3.1.2-30", _)));
 }
+
+/// An attached client's PUBLISH is judged before the general match (channel.rs): its own
+/// checks still close the connection [MQTT-3.3.2-14], and a 3.1.1 PUBLISH, which has no
+/// properties, is forwarded as it came.
+#[test]
+fn mqtt_3_3_2_14_an_attached_client_s_publish_keeps_its_checks() {
+    let publish = |response_topic: Option<&str>| {
+        Packet::Publish(Publish {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: "a/b".into(),
+            pkid: Some(7),
+            payload: bytes::Bytes::from_static(b"x"),
+            properties: response_topic.map(|rt| {
+                Box::new(crate::codec::PublishProperties {
+                    response_topic: Some(rt.into()),
+                    ..Default::default()
+                })
+            }),
+        })
+    };
+    let mut ch = attached(ProtocolVersion::V5, false);
+    assert!(matches!(
+        ch.handle_in(publish(Some("reply/here"))),
+        Effect::Forward(Packet::Publish(_))
+    ));
+    let reason = closes_with(ch.handle_in(publish(Some("reply/#"))));
+    assert!(matches!(reason, CloseReason::Protocol("MQTT-3.3.2-14", _)));
+    let mut ch = attached(ProtocolVersion::V311, false);
+    match ch.handle_in(publish(None)) {
+        Effect::Forward(Packet::Publish(p)) => assert_eq!((&*p.topic, p.pkid), ("a/b", Some(7))),
+        other => panic!("{other:?}"),
+    }
+}

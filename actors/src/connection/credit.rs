@@ -4,8 +4,9 @@
 //! connection stops reading, so a client that outruns the broker, or does not read its
 //! acknowledgements, is slowed by TCP flow control and holds at most `PIPELINE` packets here.
 //!
-//! Credits rather than a reply per packet: a packet costs one `do_send` and two atomic
-//! operations, not a task, a oneshot and a future per packet (docs/PERFORMANCE.md).
+//! Credits rather than a reply per packet: a packet costs two atomic operations and at most
+//! one `do_send` (the PUBLISHes or acknowledgements of one turn share one), not a task, a
+//! oneshot and a future per packet (docs/PERFORMANCE.md).
 
 use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,7 +43,7 @@ impl Credits {
             .free
             .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| n.checked_sub(1))
             .ok()?;
-        Some(Credit(self.0.clone()))
+        Some(Credit(Some(self.0.clone())))
     }
 
     /// Wait for a credit. Only the connection waits (one waiter at a time).
@@ -63,14 +64,74 @@ impl Credits {
 }
 
 /// One packet's credit; returned to the connection when dropped, whatever happens to the
-/// packet (handled, refused, or dropped with a session that stopped).
-pub struct Credit(Arc<Inner>);
+/// packet (handled, refused, or dropped with a session that stopped). `None` once it went
+/// into [`HeldCredits`].
+pub struct Credit(Option<Arc<Inner>>);
 
 impl Drop for Credit {
     fn drop(&mut self) {
-        if self.0.free.fetch_add(1, Ordering::Release) == 0 {
-            self.0.waker.wake();
+        if let Some(inner) = &self.0 {
+            give_back(inner, 1);
         }
+    }
+}
+
+fn give_back(inner: &Inner, n: usize) {
+    if inner.free.fetch_add(n, Ordering::Release) == 0 {
+        inner.waker.wake();
+    }
+}
+
+/// Credits of one connection kept together (a session's replies not yet in the outbox): a
+/// count and one reference to the connection's counter, rather than a queue of credits, so
+/// holding one and returning some cost no allocation. Whatever is still held when it is
+/// dropped goes back.
+#[derive(Default)]
+pub struct HeldCredits {
+    inner: Option<Arc<Inner>>,
+    held: usize,
+}
+
+impl HeldCredits {
+    pub fn hold(&mut self, mut credit: Credit) {
+        let Some(inner) = credit.0.take() else {
+            return;
+        };
+        match &self.inner {
+            None => self.inner = Some(inner),
+            Some(mine) if Arc::ptr_eq(mine, &inner) => {}
+            // Another connection's credit: not held here, returned at once.
+            Some(_) => return give_back(&inner, 1),
+        }
+        self.held += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.held
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held == 0
+    }
+
+    /// Return all but `keep` of the credits held.
+    pub fn release_to(&mut self, keep: usize) {
+        if self.held <= keep {
+            return;
+        }
+        if let Some(inner) = &self.inner {
+            give_back(inner, self.held - keep);
+        }
+        self.held = keep;
+        if keep == 0 {
+            self.inner = None;
+        }
+    }
+}
+
+impl Drop for HeldCredits {
+    fn drop(&mut self) {
+        self.release_to(0);
     }
 }
 
@@ -92,6 +153,24 @@ mod tests {
         assert!(credits.try_take().is_none(), "window full");
         drop(taken);
         assert!(credits.try_take().is_some());
+    }
+
+    #[test]
+    fn held_credits_go_back_when_released_or_dropped() {
+        let credits = Credits::default();
+        let mut held = HeldCredits::default();
+        for _ in 0..PIPELINE {
+            held.hold(credits.try_take().expect("free"));
+        }
+        assert_eq!(held.len(), PIPELINE);
+        assert!(credits.try_take().is_none(), "held, not returned");
+        held.release_to(PIPELINE - 2);
+        let two: Vec<Credit> = (0..3).map_while(|_| credits.try_take()).collect();
+        assert_eq!(two.len(), 2, "the released ones only");
+        drop(two);
+        drop(held);
+        let all: Vec<Credit> = (0..PIPELINE).map_while(|_| credits.try_take()).collect();
+        assert_eq!(all.len(), PIPELINE, "dropping returns the rest");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@
 use crate::close::{CloseReason, Refusal};
 use crate::codec::{
     ConnAck, ConnAckProperties, Connect, DecodeError, Disconnect, DisconnectProperties, Packet,
-    ProtocolVersion, ReasonCode,
+    ProtocolVersion, Publish, ReasonCode,
 };
 use crate::config::BrokerConfig;
 use crate::message::ClientId;
@@ -196,20 +196,7 @@ pub fn on_disconnect(
 /// only a server sends close the connection [MQTT-4.8.0-1].
 pub fn check_inbound(p: &Packet) -> Result<(), CloseReason> {
     match p {
-        Packet::Publish(publish) => {
-            let Some(props) = &publish.properties else {
-                return Ok(());
-            };
-            if let Some(rt) = &props.response_topic {
-                if let Err(e) = crate::topic::validate_topic_name(rt) {
-                    return Err(CloseReason::Protocol(
-                        "MQTT-3.3.2-14",
-                        format!("invalid Response Topic {:?}: {e}", &**rt),
-                    ));
-                }
-            }
-            Ok(())
-        }
+        Packet::Publish(publish) => check_publish(publish),
         Packet::Auth(_) => Err(CloseReason::Protocol(
             "MQTT-4.12.0-7",
             "AUTH without an authentication method in CONNECT".into(),
@@ -222,6 +209,23 @@ pub fn check_inbound(p: &Packet) -> Result<(), CloseReason> {
         }
         _ => Ok(()),
     }
+}
+
+/// The part of [`check_inbound`] for a PUBLISH: a Response Topic must be a valid topic name
+/// [MQTT-3.3.2-14] (a 3.x PUBLISH has no properties and passes at once).
+pub fn check_publish(publish: &Publish) -> Result<(), CloseReason> {
+    let Some(props) = &publish.properties else {
+        return Ok(());
+    };
+    if let Some(rt) = &props.response_topic {
+        if let Err(e) = crate::topic::validate_topic_name(rt) {
+            return Err(CloseReason::Protocol(
+                "MQTT-3.3.2-14",
+                format!("invalid Response Topic {:?}: {e}", &**rt),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The DISCONNECT the broker sends before closing a 5.0 client for `reason` [MQTT-4.13.1-1];

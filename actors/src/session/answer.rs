@@ -94,7 +94,9 @@ impl Session {
         if let Some(p) = r.packet {
             link.quota.on_reply(&p);
             self.state.push_control(p);
-            link.held.extend(r.credit);
+            if let Some(credit) = r.credit {
+                link.held.hold(credit);
+            }
         }
         for p in r.retained {
             self.state.offer_retained(p);

@@ -13,7 +13,6 @@ use crate::session::replies::ReplyOrder;
 use actix::prelude::*;
 use actix::WeakAddr;
 use courtier_storage::Op;
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Ask a connection to close, if it still runs (a gone one has nothing left to close).
@@ -97,7 +96,7 @@ impl Handler<Attach> for Session {
             writer: msg.writer,
             extra: (!extra.is_default()).then(|| Box::new(extra)),
             replies: ReplyOrder::default(),
-            held: VecDeque::new(),
+            held: Default::default(),
             closing: false,
             quota: Default::default(),
         });

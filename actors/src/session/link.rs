@@ -6,9 +6,8 @@ use super::outbound;
 use super::receive;
 use super::replies::ReplyOrder;
 use crate::codec::LastWill;
-use crate::connection::{Connection, Credit, Outbox};
+use crate::connection::{Connection, HeldCredits, Outbox};
 use actix::WeakAddr;
-use std::collections::VecDeque;
 
 /// The connection currently attached.
 pub(super) struct Link {
@@ -22,7 +21,7 @@ pub(super) struct Link {
     pub(super) replies: ReplyOrder<Reply>,
     /// Credits of replies queued and not yet in the outbox (at most one per queued
     /// control packet; see answer.rs).
-    pub(super) held: VecDeque<Credit>,
+    pub(super) held: HeldCredits,
     /// A reply closed the connection: later packets of it are ignored.
     pub(super) closing: bool,
     /// 5.0: QoS 1/2 PUBLISHes of this connection not acknowledged yet (receive.rs).

@@ -252,12 +252,7 @@ impl Session {
         // Credits of replies now in the outbox go back to the connection.
         let control = if closed { 0 } else { self.state.control_len() };
         if let Some(link) = &mut self.link {
-            while link.held.len() > control {
-                link.held.pop_front();
-            }
-            if link.held.is_empty() && link.held.capacity() > 0 {
-                link.held = std::collections::VecDeque::new();
-            }
+            link.held.release_to(control);
         }
         self.state.release_idle_capacity();
         self.note_backlog();
