@@ -47,6 +47,7 @@ args() { # the courtier-bench arguments of a scenario
   case $1 in
   fanin-q1) echo "fanin -q 1 --closed-loop 500" ;;
   fanin-q0) echo "fanin -q 0 --closed-loop 500" ;;
+  fanin-q1-v5) echo "fanin -q 1 --closed-loop 500 --mqtt5" ;;
   fanout-q0) echo "fanout -q 0 --closed-loop 50" ;;
   fanout-q1) echo "fanout -q 1 --closed-loop 50" ;;
   pairs-q1) echo "pairs -q 1 --closed-loop 500" ;;
