@@ -13,26 +13,24 @@ use crate::codec::Packet;
 use crate::session::messages::{ClientAck, InboundAcks};
 use actix::prelude::*;
 
-/// Hand over the acknowledgements or PUBLISHes held so far (publishes.rs): sent to itself
-/// after the first one of a batch.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(super) struct FlushHeld;
-
 /// A batch is handed over at this size even if more PUBACKs are waiting.
 const MAX_BATCH: usize = 64;
+
+/// Hand over the PUBACKs held so far (sent to itself after the first one of a batch).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct FlushAcks;
 
 impl Connection {
     /// Hold an acknowledgement; it reaches the session with the next flush.
     pub(super) fn hold_ack(&mut self, ack: ClientAck, ctx: &mut Context<Self>) {
-        // PUBLISHes read before it go first (they hold their credits already).
-        self.flush_publishes();
         self.acks.push(ack);
         if self.acks.len() >= MAX_BATCH {
             self.flush_acks(None, ctx);
-        } else {
+        } else if !self.acks_flush_pending {
             // Handled after the packets already read in this turn of the actor.
-            self.flush_later(ctx);
+            self.acks_flush_pending = true;
+            ctx.notify(FlushAcks);
         }
     }
 
@@ -72,13 +70,11 @@ impl Connection {
     }
 }
 
-impl Handler<FlushHeld> for Connection {
+impl Handler<FlushAcks> for Connection {
     type Result = ();
 
-    /// At most one of the two holds anything: each kind flushes the other before it is held.
-    fn handle(&mut self, _: FlushHeld, ctx: &mut Context<Self>) {
-        self.flush_pending = false;
-        self.flush_publishes();
+    fn handle(&mut self, _: FlushAcks, ctx: &mut Context<Self>) {
+        self.acks_flush_pending = false;
         self.flush_acks(None, ctx);
     }
 }
