@@ -354,3 +354,38 @@ fn writers_parked_between_bursts_send_every_later_packet_in_order() {
         }
     }
 }
+
+/// Packets written together reach the session together (PUBLISHes of one read are handed over
+/// in one batch, connection/publishes.rs) and still act in the order sent: PUBLISHes before a
+/// SUBSCRIBE are not delivered to it, those after it are, in order; the replies keep the order
+/// of the packets [MQTT-4.6.0-2], the PINGRESP last [MQTT-3.12.4-1].
+#[test]
+fn mqtt_4_6_0_2_packets_written_together_act_in_the_order_sent() {
+    let b = start_broker();
+    let mut c = RawClient::connected(b.addr(), "batch-mix");
+    let mut bytes = Vec::new();
+    (1..=5u16).for_each(|i| bytes.extend(publish("mix/a", &[i as u8], 1, false, false, i)));
+    bytes.extend(subscribe(20, &[("mix/#", 1)]));
+    (6..=10u16).for_each(|i| bytes.extend(publish("mix/b", &[i as u8], 1, false, false, i)));
+    bytes.extend(publish("mix/c", &[11], 2, false, false, 11));
+    bytes.extend(pingreq());
+    c.send(&bytes);
+    let (mut replies, mut delivered) = (Vec::new(), Vec::new());
+    while replies.last() != Some(&vec![0xd0, 0x00]) {
+        let (first, body) = c.read_packet();
+        match Publish::parse(first, &body) {
+            Some(p) => delivered.push(p.payload[0]),
+            None => replies.push(packet(first, &body)),
+        }
+    }
+    let mut want: Vec<Vec<u8>> = (1..=5).map(puback).collect();
+    want.push(suback(20, &[1]));
+    want.extend((6..=10).map(puback));
+    want.extend([pubrec(11), vec![0xd0, 0x00]]); // PINGRESP
+    assert_eq!(replies, want, "replies in the order of the packets");
+    assert_eq!(
+        delivered,
+        [6, 7, 8, 9, 10, 11],
+        "after the SUBSCRIBE, in order"
+    );
+}
