@@ -236,6 +236,12 @@ pub(super) trait PropertySet: Default + PartialEq {
 
     /// As [`PropertySet::decode`], `None` for an empty block (how the packets hold them).
     fn decode_boxed(r: &mut Reader<'_>, packet: &'static str) -> Result<Option<Box<Self>>> {
+        // An empty block, the usual case (a PUBLISH without properties), is its length byte 0:
+        // nothing to decode, build or compare with the default.
+        if r.peek() == Some(0) {
+            r.u8()?;
+            return Ok(None);
+        }
         let p = Self::decode(r, packet)?;
         Ok((p != Self::default()).then(|| Box::new(p)))
     }

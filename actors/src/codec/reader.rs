@@ -51,6 +51,11 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
+    /// The next byte, not consumed (`None` at the end).
+    pub fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
