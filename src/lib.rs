@@ -27,6 +27,7 @@ pub mod logging;
 pub mod mosquitto_db;
 pub mod mosquitto_import;
 pub mod panic_hook;
+pub mod reloader;
 pub mod security;
 pub mod server;
 pub mod tls;

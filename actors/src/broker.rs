@@ -335,10 +335,16 @@ impl Broker {
         Connection::start(reader, writer, peer, transport, deps, busy, cert_username);
     }
 
-    /// New `[trace]` filters (SIGHUP): messages entering from now on, and the clients they
-    /// name, are traced by them; `None` turns `[trace]` off.
-    pub fn set_trace_filters(&self, filter: Option<Arc<crate::trace::TraceFilter>>) {
+    /// New `[trace]` settings (SIGHUP): messages entering from now on, and the clients the
+    /// filters name, are traced by them (`None` turns `[trace]` off); runtime traces started
+    /// from now on log at most `log_lines_per_sec` lines a second.
+    pub fn set_trace(
+        &self,
+        filter: Option<Arc<crate::trace::TraceFilter>>,
+        log_lines_per_sec: u32,
+    ) {
         self.inner.cfg.trace.replace(filter);
+        self.inner.cfg.live.set_log_limit(log_lines_per_sec);
     }
 
     /// After a reload of the security settings: close the connection of every client whose
