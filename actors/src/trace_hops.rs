@@ -27,7 +27,7 @@ fn hop(msg: &Message, hop: &'static str, client: &ClientId) -> Record {
     Record {
         msg: Some(msg.id.get()),
         topic: Some(Text::new(&msg.topic)),
-        ..Record::at(hop, "session", client)
+        ..Record::new(hop, "session", client)
     }
 }
 
@@ -72,7 +72,7 @@ pub fn denied(
         msg: Some(id),
         topic: Some(Text::new(&p.topic)),
         qos: Some(p.qos as u8),
-        ..Record::at("received", "session", client)
+        ..Record::new("received", "session", client)
     };
     live.emit(
         mask,
@@ -176,7 +176,7 @@ pub fn offered(
                         reason: Some(Reason::Drop(DropReason::QueueFull)),
                         outcome: Some(Outcome::of(DropReason::QueueFull)),
                         detail: Some(Detail::EvictedBy(id)),
-                        ..Record::at("dropped", "session", client)
+                        ..Record::new("dropped", "session", client)
                     },
                 );
             }
@@ -252,7 +252,7 @@ pub fn resent(
                     Record {
                         msg: Some(id.get()),
                         detail: Some(Detail::Resent(*pkid)),
-                        ..Record::at("released", "session", client)
+                        ..Record::new("released", "session", client)
                     },
                 );
             }

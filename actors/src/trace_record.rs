@@ -232,7 +232,7 @@ impl Serialize for Detail {
 impl Record {
     /// A record of `hop` by `actor` for `client`, stamped now (its one clock read).
     #[inline]
-    pub fn at(hop: &'static str, actor: &'static str, client: &str) -> Record {
+    pub fn new(hop: &'static str, actor: &'static str, client: &str) -> Record {
         Record {
             time_us: now_us(),
             msg: None,
@@ -245,11 +245,6 @@ impl Record {
             detail: None,
             outcome: None,
         }
-    }
-
-    /// [`Record::at`], for the connection events.
-    pub fn new(hop: &'static str, actor: &'static str, client: &str) -> Record {
-        Record::at(hop, actor, client)
     }
 }
 
@@ -295,40 +290,17 @@ pub fn client_list<'a>(names: impl Iterator<Item = &'a str>) -> Text {
 
 /// `s` quoted as `{:?}` quotes it; the usual client id or topic (printable ASCII, no quote or
 /// backslash) without the escaping's work per character.
-fn push_quoted(buf: &mut impl Buf, key: &str, s: &str) {
-    buf.push_str(key);
+fn push_quoted(buf: &mut impl fmt::Write, key: &str, s: &str) {
+    // Writing into a `String` or a `Text` cannot fail.
+    let _ = buf.write_str(key);
     if s.bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
     {
-        buf.push('"');
-        buf.push_str(s);
-        buf.push('"');
+        let _ = buf.write_char('"');
+        let _ = buf.write_str(s);
+        let _ = buf.write_char('"');
     } else {
         let _ = write!(buf, "{s:?}");
-    }
-}
-
-/// What [`push_quoted`] writes into: the log writer's `String`, a record's [`Text`].
-trait Buf: fmt::Write {
-    fn push_str(&mut self, s: &str);
-    fn push(&mut self, c: char);
-}
-
-impl Buf for String {
-    fn push_str(&mut self, s: &str) {
-        String::push_str(self, s)
-    }
-    fn push(&mut self, c: char) {
-        String::push(self, c)
-    }
-}
-
-impl Buf for Text {
-    fn push_str(&mut self, s: &str) {
-        Text::push_str(self, s)
-    }
-    fn push(&mut self, c: char) {
-        Text::push(self, c)
     }
 }
 
