@@ -9,8 +9,9 @@ use crate::delivery::{Delivery, Offer, Resend};
 use crate::message::{ClientId, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topics::messages::Matched;
-use crate::trace_live::{Detail, LiveTraces, Outcome, Reason, Record};
+use crate::trace_live::{Detail, LiveTraces, Outcome, Reason, Record, RecordedBy};
 use crate::trace_record::{client_list, Text};
+use std::num::NonZeroU64;
 
 /// Subscribers listed by client id in a `matched` record up to this many (beyond it, only the
 /// count: a traced topic with 10,000 subscribers must not make a 300 KB record).
@@ -25,9 +26,9 @@ fn mask(live: &LiveTraces, sub: u32, msg_mask: u32) -> u32 {
 #[inline(always)]
 fn hop(msg: &Message, hop: &'static str, client: &ClientId) -> Record {
     Record {
-        msg: Some(msg.id.get()),
+        msg: NonZeroU64::new(msg.id.get()),
         topic: Some(Text::new(&msg.topic)),
-        ..Record::new(hop, "session", client)
+        ..Record::new(hop, RecordedBy::Session, client)
     }
 }
 
@@ -69,10 +70,10 @@ pub fn denied(
     }
     let id = MessageId::next().get();
     let base = Record {
-        msg: Some(id),
+        msg: NonZeroU64::new(id),
         topic: Some(Text::new(&p.topic)),
         qos: Some(p.qos as u8),
-        ..Record::new("received", "session", client)
+        ..Record::new("received", RecordedBy::Session, client)
     };
     live.emit(
         mask,
@@ -90,7 +91,7 @@ pub fn denied(
         mask,
         Record {
             hop: "dropped",
-            reason: Some(Reason::Drop(why)),
+            reason: Some(Box::new(Reason::Drop(why))),
             outcome: Some(Outcome::of(why)),
             ..base
         },
@@ -107,9 +108,9 @@ pub fn matched(live: &LiveTraces, msg: &Message, matched: &[Matched], stored: &[
     live.emit(
         msg.trace.live,
         Record {
-            actor: "router",
+            actor: RecordedBy::Router,
             detail: Some(Detail::Matched {
-                subscribers: matched.len(),
+                subscribers: matched.len() as u32,
                 clients,
             }),
             ..hop(msg, "matched", &msg.origin)
@@ -119,7 +120,7 @@ pub fn matched(live: &LiveTraces, msg: &Message, matched: &[Matched], stored: &[
         live.emit(
             msg.trace.live,
             Record {
-                actor: "router",
+                actor: RecordedBy::Router,
                 ..hop(msg, "stored", &m.subscriber.client_id)
             },
         );
@@ -143,7 +144,7 @@ pub fn sent(
     live.emit(
         mask,
         Record {
-            actor: "connection",
+            actor: RecordedBy::Connection,
             qos: Some(d.qos as u8),
             detail: Some(Detail::Sent {
                 pkid: d.pkid,
@@ -172,11 +173,11 @@ pub fn offered(
                 live.emit(
                     mask,
                     Record {
-                        msg: Some(old.get()),
-                        reason: Some(Reason::Drop(DropReason::QueueFull)),
+                        msg: NonZeroU64::new(old.get()),
+                        reason: Some(Box::new(Reason::Drop(DropReason::QueueFull))),
                         outcome: Some(Outcome::of(DropReason::QueueFull)),
                         detail: Some(Detail::EvictedBy(id)),
-                        ..Record::new("dropped", "session", client)
+                        ..Record::new("dropped", RecordedBy::Session, client)
                     },
                 );
             }
@@ -193,7 +194,7 @@ pub fn offered(
             ..hop(msg, "queued", client)
         },
         Offer::Dropped(reason, _) => Record {
-            reason: Some(Reason::Drop(*reason)),
+            reason: Some(Box::new(Reason::Drop(*reason))),
             outcome: Some(Outcome::of(*reason)),
             ..hop(msg, "dropped", client)
         },
@@ -224,7 +225,7 @@ pub fn at_subscriber(
         live.emit(
             mask,
             Record {
-                reason: reason.map(Reason::Drop),
+                reason: reason.map(|r| Box::new(Reason::Drop(r))),
                 outcome: reason.map(Outcome::of),
                 detail,
                 ..hop(msg, name, client)
@@ -250,9 +251,9 @@ pub fn resent(
                 live.emit(
                     mask,
                     Record {
-                        msg: Some(id.get()),
+                        msg: NonZeroU64::new(id.get()),
                         detail: Some(Detail::Resent(*pkid)),
-                        ..Record::new("released", "session", client)
+                        ..Record::new("released", RecordedBy::Session, client)
                     },
                 );
             }
@@ -267,7 +268,7 @@ pub fn event(
     cfg: &BrokerConfig,
     client: &str,
     name: &'static str,
-    actor: &'static str,
+    actor: RecordedBy,
     make: impl FnOnce(Record) -> Record,
 ) {
     if cfg.live.mask() != 0 {
@@ -313,16 +314,16 @@ fn connected(
         mask,
         Record {
             detail: Some(Detail::Text(detail)),
-            ..Record::new("connect", "connection", client)
+            ..Record::new("connect", RecordedBy::Connection, client)
         },
     );
     live.emit(
         mask,
         Record {
-            reason: Some(Reason::Code(code)),
+            reason: Some(Box::new(Reason::Code(code))),
             // 0x00: accepted, in 3.1.1 and 5.0 alike; any other code refuses the connection.
             outcome: (code != 0).then_some(Outcome::Denied),
-            ..Record::new("connack", "connection", client)
+            ..Record::new("connack", RecordedBy::Connection, client)
         },
     );
 }

@@ -19,10 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use crate::trace_client_mask::ClientMask;
-use crate::trace_log::{self, Ids};
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
-pub use crate::trace_sink::{now_us, Detail, LiveTrace, Outcome, Reader, Reason, Record};
+use crate::trace_sink::Slot;
+pub use crate::trace_sink::{
+    now_us, Detail, LiveTrace, Outcome, Reader, Reason, Record, RecordedBy,
+};
 
 /// Traces running at once: one bit each in a message's trace context.
 pub const MAX_TRACES: usize = 32;
@@ -70,6 +72,8 @@ pub struct LiveTraces {
     next_bit: AtomicU32,
     /// The log limit of traces started without one (`[trace] log_lines_per_sec`).
     log_limit: AtomicU32,
+    /// One per bit of the masks: the running trace with that bit and its ring.
+    pub(crate) slots: Vec<Arc<Mutex<Slot>>>,
 }
 
 impl Default for LiveTraces {
@@ -83,6 +87,17 @@ impl Default for LiveTraces {
             next_id: AtomicU64::new(1),
             next_bit: AtomicU32::new(0),
             log_limit: AtomicU32::new(DEFAULT_LOG_LINES_PER_SEC),
+            slots: (0..MAX_TRACES).map(|_| Arc::default()).collect(),
+        }
+    }
+}
+
+/// A running trace and its slot refer to each other until the trace ends: let go of those
+/// still running.
+impl Drop for LiveTraces {
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            slot.lock().unwrap().trace = None;
         }
     }
 }
@@ -172,7 +187,15 @@ impl LiveTraces {
         self.next_bit.store(slot + 1, Relaxed);
         let id = self.next_id.fetch_add(1, Relaxed);
         let log_limit = log_limit.unwrap_or_else(|| self.log_limit.load(Relaxed));
-        let trace = Arc::new(LiveTrace::new(id, selector, 1 << slot, duration, log_limit));
+        let trace = Arc::new(LiveTrace::new(
+            id,
+            selector,
+            1 << slot,
+            duration,
+            log_limit,
+            self.slots[slot as usize].clone(),
+        ));
+        trace.occupy();
         all.push(trace.clone());
         let ended: Vec<u64> = all
             .iter()
@@ -233,62 +256,6 @@ impl LiveTraces {
                 *a.clients.entry(c.clone()).or_default() |= trace.bit;
             }
         });
-    }
-
-    /// Hand `record` to the traces in `mask` (and their live readers), and log it (target
-    /// `courtier::trace`, INFO) with the ids of those within their log limit: formatted and
-    /// written by the trace log writer (trace_log.rs), not here. A record is shared (an `Arc`)
-    /// only when it is logged or read live; the rings keep it by value.
-    pub fn emit(&self, mask: u32, record: Record) {
-        let active = self.active.load();
-        let mut selected = active.traces.iter().filter(|t| t.bit & mask != 0);
-        let Some(first) = selected.next() else {
-            return;
-        };
-        let mut ids = Ids::None;
-        let mut log_on = None;
-        let mut may_log = |t: &LiveTrace, ids: &mut Ids| {
-            if t.may_log(record.time_us)
-                && *log_on.get_or_insert_with(
-                    || log::log_enabled!(target: crate::trace::TARGET, log::Level::Info),
-                )
-            {
-                t.logged();
-                ids.add(t.id);
-            }
-        };
-        match selected.next() {
-            // One trace (the usual case): the record moves into its ring, and is copied only
-            // when it is logged or read live.
-            None => {
-                may_log(first, &mut ids);
-                let shared = (first.feeding() || !ids.is_empty()).then(|| Arc::new(record.clone()));
-                if let Some(shared) = shared.as_ref().filter(|_| first.feeding()) {
-                    first.feed(shared);
-                }
-                first.push(record);
-                if let Some(shared) = shared.filter(|_| !ids.is_empty()) {
-                    trace_log::record(ids, shared);
-                }
-            }
-            Some(_) => {
-                let traces: Vec<&Arc<LiveTrace>> =
-                    active.traces.iter().filter(|t| t.bit & mask != 0).collect();
-                for t in &traces {
-                    may_log(t, &mut ids);
-                }
-                let shared = Arc::new(record);
-                for t in &traces {
-                    if t.feeding() {
-                        t.feed(&shared);
-                    }
-                    t.push((*shared).clone());
-                }
-                if !ids.is_empty() {
-                    trace_log::record(ids, shared);
-                }
-            }
-        }
     }
 
     /// A trace by id, active or ended.

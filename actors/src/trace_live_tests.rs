@@ -3,7 +3,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc;
 
 fn rec(hop: &'static str, client: &str) -> Record {
-    Record::new(hop, "session", client)
+    Record::new(hop, RecordedBy::Session, client)
 }
 
 #[test]
@@ -132,6 +132,32 @@ fn bad_requests_are_refused() {
     );
 }
 
+/// A running trace's ring is in its slot; when the trace ends the ring goes with it, so a
+/// later trace in the same slot starts empty and the ended one keeps its records.
+#[test]
+fn an_ended_trace_keeps_its_records_when_its_slot_is_taken_again() {
+    let live = LiveTraces::default();
+    let first = live
+        .start(Selector::Client("a".into()), Some(Duration::ZERO))
+        .unwrap();
+    live.emit(first.bit, rec("sent", "a"));
+    live.emit(first.bit, rec("acked", "a"));
+    live.sweep();
+    assert_eq!(first.ended(), Some("expired"));
+    // The slots are taken in turn: the 32nd trace from now takes the first one's again.
+    let others: Vec<_> = (0..MAX_TRACES)
+        .map(|i| live.start(Selector::Client(format!("c{i}")), None).unwrap())
+        .collect();
+    let again = others.last().unwrap();
+    assert_eq!(again.bit, first.bit);
+    live.emit(again.bit, rec("received", "c31"));
+    assert_eq!(again.records(), 1);
+    assert_eq!(again.kept()[0].hop, "received");
+    assert_eq!(first.records(), 2);
+    let hops: Vec<_> = first.kept().iter().map(|r| r.hop).collect();
+    assert_eq!(hops, ["sent", "acked"]);
+}
+
 #[test]
 fn the_ring_and_the_reader_channel_are_bounded() {
     let live = LiveTraces::default();
@@ -250,7 +276,7 @@ fn a_trace_logs_at_most_its_limit_a_second() {
     let second = 1_796_645_897_000_000;
     // As `LiveTraces::emit` does: asked, then kept.
     let offer = |t: &LiveTrace, time_us: u64| {
-        let may = t.may_log(time_us);
+        let may = t.may_log(time_us, t.records());
         if may {
             t.logged();
         }

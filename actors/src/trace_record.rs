@@ -9,6 +9,7 @@ use crate::metrics::DropReason;
 use serde::{Serialize, Serializer};
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
+use std::num::NonZeroU64;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,11 +20,11 @@ pub struct Record {
     pub time_us: u64,
     /// The message's id (`msg=` in the log); none for connection events.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub msg: Option<u64>,
+    pub msg: Option<NonZeroU64>,
     /// What happened: received, matched, stored, queued, sent, acked, dropped, connect, ...
     pub hop: &'static str,
-    /// Which actor recorded it: session, router, connection, sys.
-    pub actor: &'static str,
+    /// Where in the broker it was made.
+    pub actor: RecordedBy,
     /// The client concerned (the publisher for `received`, else the subscriber or the
     /// connecting client).
     pub client: Text,
@@ -31,9 +32,10 @@ pub struct Record {
     pub topic: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qos: Option<u8>,
-    /// Why a message was dropped or refused, why a connection ended, a CONNACK/SUBACK code.
+    /// Why a message was dropped or refused, why a connection ended, a CONNACK/SUBACK code
+    /// (boxed: most records have none, and a record's size is what the ring moves).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Reason>,
+    pub reason: Option<Box<Reason>>,
     /// The rest, as in the log line (`pkid=3 dup=false`, `subscribers=2`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
@@ -41,6 +43,27 @@ pub struct Record {
     /// event that went as asked, such as a CONNACK 0x00 or a granted subscription.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+}
+
+/// Where in the broker a [`Record`] was made (its `actor`: `session`, `router` or
+/// `connection` in the JSON and the log line). `router` is the publisher's session matching
+/// the message against the subscriptions, apart from its other hops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordedBy {
+    Session,
+    Router,
+    Connection,
+}
+
+impl RecordedBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordedBy::Session => "session",
+            RecordedBy::Router => "router",
+            RecordedBy::Connection => "connection",
+        }
+    }
 }
 
 /// A record's client id and topic: copied, inline up to 24 bytes (most client ids and many
@@ -104,10 +127,10 @@ pub enum Detail {
         via: &'static str,
         protocol: Option<ProtocolVersion>,
     },
-    /// `subscribers=2 clients=["lamp", "tv"]`, the clients listed only when few: `clients` is
-    /// that list as written ([`client_list`]), so that a record holds no string of a session.
+    /// `subscribers=2 clients=["lamp", "tv"]`, the clients listed only when few: `clients`
+    /// holds their ids ([`client_list`]), so that a record holds no string of a session.
     Matched {
-        subscribers: usize,
+        subscribers: u32,
         clients: Option<Text>,
     },
     /// `pkid=1 dup=false protocol=5.0`, or `protocol=5.0` at QoS 0.
@@ -156,7 +179,7 @@ impl Detail {
                 push_int(buf, "subscribers=", *subscribers as u64);
                 if let Some(clients) = clients {
                     buf.push_str(" clients=");
-                    buf.push_str(clients);
+                    write_client_list(buf, *subscribers, clients);
                 }
             }
             Detail::Sent {
@@ -232,7 +255,7 @@ impl Serialize for Detail {
 impl Record {
     /// A record of `hop` by `actor` for `client`, stamped now (its one clock read).
     #[inline]
-    pub fn new(hop: &'static str, actor: &'static str, client: &str) -> Record {
+    pub fn new(hop: &'static str, actor: RecordedBy, client: &str) -> Record {
         Record {
             time_us: now_us(),
             msg: None,
@@ -278,14 +301,32 @@ pub fn now_us() -> u64 {
 /// How often [`now_us`] reads the system clock, per thread.
 const REBASE_NS: u64 = 1_000_000_000;
 
-/// Client ids as a `matched` line lists them, `["lamp", "tv"]` (as `{:?}` writes a list).
-pub fn client_list<'a>(names: impl Iterator<Item = &'a str>) -> Text {
-    let mut list = Text::const_new("[");
-    for (i, name) in names.enumerate() {
-        push_quoted(&mut list, if i == 0 { "" } else { ", " }, name);
+/// Client ids as a `matched` record keeps them: joined by NUL, which no client id holds
+/// [MQTT-1.5.4-2], so that a traced message's record costs a copy of the names; they are
+/// written as a list (`["lamp", "tv"]`, as `{:?}` writes one) only when the record is read or
+/// logged ([`write_client_list`]).
+pub fn client_list<'a>(mut names: impl Iterator<Item = &'a str>) -> Text {
+    let mut list = Text::new(names.next().unwrap_or_default());
+    for name in names {
+        list.push_str("\0");
+        list.push_str(name);
     }
-    list.push(']');
     list
+}
+
+/// Appends the `n` names of a [`client_list`] to `buf` as a list, `["lamp", "tv"]`.
+fn write_client_list(buf: &mut String, n: u32, list: &str) {
+    buf.push('[');
+    for (i, name) in list.split('\0').take(n as usize).enumerate() {
+        push_quoted(buf, if i == 0 { "" } else { ", " }, name);
+    }
+    buf.push(']');
+}
+
+/// Needs `s` no escaping in a `{:?}` quote?
+fn plain(s: &str) -> bool {
+    s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// `s` quoted as `{:?}` quotes it; the usual client id or topic (printable ASCII, no quote or
@@ -293,9 +334,7 @@ pub fn client_list<'a>(names: impl Iterator<Item = &'a str>) -> Text {
 fn push_quoted(buf: &mut impl fmt::Write, key: &str, s: &str) {
     // Writing into a `String` or a `Text` cannot fail.
     let _ = buf.write_str(key);
-    if s.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if plain(s) {
         let _ = buf.write_char('"');
         let _ = buf.write_str(s);
         let _ = buf.write_char('"');
@@ -313,13 +352,13 @@ impl LogLine<'_> {
     pub(crate) fn write_to(&self, buf: &mut String) {
         let r = self.0;
         if let Some(id) = r.msg {
-            push_int(buf, "msg=", id);
+            push_int(buf, "msg=", id.get());
             buf.push(' ');
         }
         buf.push_str(r.hop);
         push_quoted(buf, " client=", &r.client);
         buf.push_str(" actor=");
-        buf.push_str(r.actor);
+        buf.push_str(r.actor.name());
         if let Some(t) = &r.topic {
             push_quoted(buf, " topic=", t);
         }

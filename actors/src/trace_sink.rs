@@ -1,14 +1,19 @@
 //! One runtime trace's output (see trace_live.rs for which traces run and what they select):
 //! the ring of the last [`RING_RECORDS`] records kept for download, and the bounded channels
 //! of its live readers. Its records are trace_record.rs's.
+//!
+//! While a trace runs, its ring is in its [`Slot`], one of the broker's 32 (one per bit of the
+//! trace masks): a hop finds the trace and its ring by the bit alone, under the slot's lock,
+//! with no other shared state to load. When the trace ends, the ring moves into the trace.
 
-use crate::trace_live::{Selector, RING_RECORDS, STREAM_BUFFER};
+use crate::trace_live::{LiveTraces, Selector, MAX_TRACES, RING_RECORDS, STREAM_BUFFER};
+use crate::trace_log::{self, Ids};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-pub use crate::trace_record::{now_us, Detail, Outcome, Reason, Record};
+pub use crate::trace_record::{now_us, Detail, Outcome, Reason, Record, RecordedBy};
 
 /// A live reader of one trace: the channel's receiving end, and how many records it lost
 /// since it last looked.
@@ -22,6 +27,76 @@ struct Feed {
     lost: Arc<AtomicU64>,
 }
 
+impl LiveTraces {
+    /// Hand `record` to the traces in `mask` (and their live readers), and log it (target
+    /// `courtier::trace`, INFO) with the ids of those within their log limit: formatted and
+    /// written by the trace log writer (trace_log.rs), not here. A record is shared (an `Arc`)
+    /// only when it is logged or read live; the rings keep it by value. Each trace is found
+    /// by its bit in its [`Slot`], whose lock also guards its ring.
+    pub fn emit(&self, mask: u32, record: Record) {
+        if mask.is_power_of_two() {
+            self.emit_one(mask.trailing_zeros() as usize, record);
+        } else if mask != 0 {
+            self.emit_many(mask, record);
+        }
+    }
+
+    /// [`LiveTraces::emit`] to one trace (the usual case): the record moves into its ring, and
+    /// is copied only when it is logged or read live.
+    fn emit_one(&self, bit: usize, record: Record) {
+        let mut guard = self.slots[bit].lock().unwrap();
+        let slot = &mut *guard;
+        let Some(t) = slot.trace.as_deref() else {
+            return;
+        };
+        let log = t.may_log(record.time_us, slot.ring.records) && log_on();
+        let shared = (log || t.feeding()).then(|| Arc::new(record.clone()));
+        if let Some(shared) = shared.as_ref().filter(|_| t.feeding()) {
+            t.feed(shared);
+        }
+        let id = t.id;
+        if log {
+            t.logged();
+        }
+        slot.ring.push(record);
+        drop(guard);
+        if let Some(shared) = shared.filter(|_| log) {
+            trace_log::record(Ids::One(id), shared);
+        }
+    }
+
+    /// [`LiveTraces::emit`] to several traces: each gets a copy.
+    #[cold]
+    fn emit_many(&self, mask: u32, record: Record) {
+        let shared = Arc::new(record);
+        let mut ids = Ids::None;
+        let bits = (0..MAX_TRACES).filter(|b| mask & (1 << b) != 0);
+        for bit in bits {
+            let mut slot = self.slots[bit].lock().unwrap();
+            let slot = &mut *slot;
+            let Some(t) = slot.trace.as_deref() else {
+                continue;
+            };
+            if t.may_log(shared.time_us, slot.ring.records) && log_on() {
+                t.logged();
+                ids.add(t.id);
+            }
+            if t.feeding() {
+                t.feed(&shared);
+            }
+            slot.ring.push((*shared).clone());
+        }
+        if !ids.is_empty() {
+            trace_log::record(ids, shared);
+        }
+    }
+}
+
+/// Are trace lines logged (the log's filter lets target `courtier::trace` through at INFO)?
+fn log_on() -> bool {
+    log::log_enabled!(target: crate::trace::TARGET, log::Level::Info)
+}
+
 /// One runtime trace.
 pub struct LiveTrace {
     pub id: u64,
@@ -31,7 +106,10 @@ pub struct LiveTrace {
     /// Unix µs of the start.
     pub started_us: u64,
     pub(crate) deadline: Instant,
-    ring: Mutex<Ring>,
+    /// Where its ring is while it runs.
+    slot: Arc<Mutex<Slot>>,
+    /// Its ring once it ended (moved out of the slot, which a later trace may take).
+    ended_ring: Mutex<Option<Ring>>,
     /// Records live readers lost, all readers together.
     lost: AtomicU64,
     feeds: Mutex<Vec<Feed>>,
@@ -45,21 +123,28 @@ pub struct LiveTrace {
     log: LogWindow,
 }
 
+/// One of the broker's trace slots: the running trace with this bit, if any, and its ring.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) trace: Option<Arc<LiveTrace>>,
+    pub(crate) ring: Ring,
+}
+
 /// The last [`RING_RECORDS`] records, by value (no allocation per record: each new one takes
 /// the oldest one's place once full), and the counts.
 #[derive(Default)]
-struct Ring {
+pub(crate) struct Ring {
     slots: Vec<Record>,
     /// The oldest record once `slots` is full.
     head: usize,
     /// Records produced so far, and those the ring overwrote.
-    records: u64,
+    pub(crate) records: u64,
     overwritten: u64,
 }
 
 impl Ring {
     #[inline]
-    fn push(&mut self, record: Record) {
+    pub(crate) fn push(&mut self, record: Record) {
         self.records += 1;
         if self.slots.len() < RING_RECORDS {
             self.slots.push(record);
@@ -67,6 +152,27 @@ impl Ring {
             self.slots[self.head] = record;
             self.head = (self.head + 1) % RING_RECORDS;
             self.overwritten += 1;
+            self.prefetch_head();
+        }
+    }
+
+    /// Asks the CPU to load the next slot to be overwritten: the ring (~1.8 MB) is larger
+    /// than a core's cache, so that slot is cold, and dropping the record in it and writing
+    /// the new one would wait for its cache lines under the ring's lock. A busy traced client
+    /// makes a record every few hundred nanoseconds, time enough for the lines to arrive.
+    #[inline(always)]
+    fn prefetch_head(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let slot = self.slots[self.head..].as_ptr() as *const i8;
+            // Each cache line the slot touches (a prefetch never faults, even past the end).
+            for offset in (0..std::mem::size_of::<Record>()).step_by(64) {
+                // SAFETY: prefetching is a hint without side effects, whatever the address.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.wrapping_add(offset)) };
+            }
+            let last = slot.wrapping_add(std::mem::size_of::<Record>() - 1);
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(last) };
         }
     }
 }
@@ -89,6 +195,7 @@ impl LiveTrace {
         bit: u32,
         duration: Duration,
         log_limit: u32,
+        slot: Arc<Mutex<Slot>>,
     ) -> LiveTrace {
         LiveTrace {
             id,
@@ -96,7 +203,8 @@ impl LiveTrace {
             bit,
             started_us: now_us(),
             deadline: Instant::now() + duration,
-            ring: Mutex::new(Ring::default()),
+            slot,
+            ended_ring: Mutex::new(None),
             lost: AtomicU64::new(0),
             feeds: Mutex::new(Vec::new()),
             feeding: AtomicUsize::new(0),
@@ -118,11 +226,11 @@ impl LiveTrace {
         *self.ended.lock().unwrap()
     }
     pub fn records(&self) -> u64 {
-        self.ring.lock().unwrap().records
+        self.with_ring(|r| r.records)
     }
     /// Records the ring no longer holds (more than [`RING_RECORDS`] were produced).
     pub fn overwritten(&self) -> u64 {
-        self.ring.lock().unwrap().overwritten
+        self.with_ring(|r| r.overwritten)
     }
     /// Records lost by live readers that fell behind, all readers together.
     pub fn lost(&self) -> u64 {
@@ -139,10 +247,43 @@ impl LiveTrace {
     }
     /// The records kept, oldest first.
     pub fn kept(&self) -> Vec<Arc<Record>> {
-        let ring = self.ring.lock().unwrap();
-        let (newer, older) = ring.slots.split_at(ring.head);
-        older.iter().chain(newer).cloned().map(Arc::new).collect()
+        self.with_ring(|ring| {
+            let (newer, older) = ring.slots.split_at(ring.head);
+            older.iter().chain(newer).cloned().map(Arc::new).collect()
+        })
     }
+
+    /// `f` of this trace's ring: in its slot while it runs, else in `ended_ring` (it moves
+    /// there under the slot's lock before the slot lets go of the trace).
+    fn with_ring<T>(&self, f: impl FnOnce(&Ring) -> T) -> T {
+        {
+            let slot = self.slot.lock().unwrap();
+            if slot.trace.as_ref().is_some_and(|t| t.id == self.id) {
+                return f(&slot.ring);
+            }
+        }
+        f(self
+            .ended_ring
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap_or(&Ring::default()))
+    }
+
+    /// Keep `record` as [`LiveTraces::emit`] does, without logging or streaming it.
+    #[cfg(test)]
+    pub(crate) fn push(&self, record: Record) {
+        let mut slot = self.slot.lock().unwrap();
+        if slot.trace.as_ref().is_some_and(|t| t.id == self.id) {
+            slot.ring.push(record);
+        }
+    }
+
+    /// This trace takes its slot (empty: the last trace in it took its ring away).
+    pub(crate) fn occupy(self: &Arc<Self>) {
+        self.slot.lock().unwrap().trace = Some(self.clone());
+    }
+
     /// A live reader from now on; `None` once the trace ended (its records are in [`kept`]).
     ///
     /// [`kept`]: LiveTrace::kept
@@ -159,12 +300,6 @@ impl LiveTrace {
         });
         self.feeding.store(feeds.len(), Relaxed);
         Some(Reader { rx, lost })
-    }
-
-    /// Keep `record` (the ring takes the oldest one's place once full).
-    #[inline]
-    pub(crate) fn push(&self, record: Record) {
-        self.ring.lock().unwrap().push(record);
     }
 
     /// Has this trace live readers now (one relaxed load)?
@@ -187,11 +322,12 @@ impl LiveTrace {
         self.feeding.store(feeds.len(), Relaxed);
     }
 
-    /// May the record stamped `time_us` (already pushed) be logged, within
-    /// [`LiveTrace::log_limit`]? A new second first reports how many records the last one did
-    /// not log. Over the limit this is two relaxed loads; the check and the count are not one
-    /// step, so threads racing at the limit may log a few lines more.
-    pub(crate) fn may_log(&self, time_us: u64) -> bool {
+    /// May the record stamped `time_us` be logged, within [`LiveTrace::log_limit`]?
+    /// `records_before`: the records the trace had before this one. A new second first reports
+    /// how many records the last one did not log. Over the limit this is two relaxed loads;
+    /// the check and the count are not one step, so threads racing at the limit may log a few
+    /// lines more.
+    pub(crate) fn may_log(&self, time_us: u64, records_before: u64) -> bool {
         if self.log_limit == 0 {
             return true;
         }
@@ -205,8 +341,8 @@ impl LiveTrace {
                 .compare_exchange(current, second, Relaxed, Relaxed)
                 .is_ok()
         {
-            // Asked before the record is kept: it belongs to the new second.
-            let before = self.records();
+            // This record belongs to the new second.
+            let before = records_before;
             let start = self.log.records_before.swap(before, Relaxed);
             let logged = self.log.logged.swap(0, Relaxed) as u64;
             let unlogged = before.saturating_sub(start).saturating_sub(logged);
@@ -237,6 +373,13 @@ impl LiveTrace {
     }
 
     pub(crate) fn end(&self, why: &'static str) {
+        {
+            let mut slot = self.slot.lock().unwrap();
+            if slot.trace.as_ref().is_some_and(|t| t.id == self.id) {
+                *self.ended_ring.lock().unwrap() = Some(std::mem::take(&mut slot.ring));
+                slot.trace = None;
+            }
+        }
         let mut feeds = self.feeds.lock().unwrap();
         self.ended.lock().unwrap().get_or_insert(why);
         // Readers see the end of their stream once they drained it.

@@ -46,7 +46,7 @@ use crate::session::messages::{ClientAck, Detach, Inbound};
 use crate::session::Session;
 use crate::supervision::{ActorKind, OnStop, Supervise, Supervision};
 use crate::trace_hops;
-use crate::trace_live::{Reason, Record};
+use crate::trace_live::{Reason, Record, RecordedBy};
 use actix::prelude::*;
 use channel::{Channel, Closing, Effect};
 use credit::Credits;
@@ -198,10 +198,16 @@ impl Connection {
                         CloseReason::KeepAliveTimeout => "keep_alive_timeout",
                         _ => "disconnect",
                     };
-                    trace_hops::event(&self.deps.cfg, &client_id, hop, "connection", |r| Record {
-                        reason: Some(Reason::Text(reason.to_string())),
-                        ..r
-                    });
+                    trace_hops::event(
+                        &self.deps.cfg,
+                        &client_id,
+                        hop,
+                        RecordedBy::Connection,
+                        |r| Record {
+                            reason: Some(Box::new(Reason::Text(reason.to_string()))),
+                            ..r
+                        },
+                    );
                     session.do_send(Detach {
                         conn_id: self.id,
                         reason,

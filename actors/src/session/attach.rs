@@ -55,7 +55,7 @@ impl Handler<Attach> for Session {
                 &self.deps.cfg,
                 &self.client_id,
                 "take_over",
-                "session",
+                crate::trace_record::RecordedBy::Session,
                 |r| r,
             );
             close_connection(&old.conn, CloseReason::TakenOver);

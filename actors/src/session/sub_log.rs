@@ -4,7 +4,7 @@
 
 use super::Session;
 use crate::trace_hops;
-use crate::trace_live::{Detail, Outcome, Reason, Record};
+use crate::trace_live::{Detail, Outcome, Reason, Record, RecordedBy};
 
 /// One filter of a SUBSCRIBE (granted QoS, or refused with a SUBACK code and why) or of an
 /// UNSUBSCRIBE (whether a subscription existed).
@@ -50,25 +50,32 @@ impl Session {
             _ => "unsubscribe",
         };
         for (filter, o) in outcomes {
-            trace_hops::event(&self.deps.cfg, &self.client_id, hop, "session", |r| {
-                let mut r = Record {
-                    topic: Some(filter.as_str().into()),
-                    detail: Some(Detail::Pkid(pkid)),
-                    ..r
-                };
-                match o {
-                    FilterOutcome::Granted(q) => r.qos = Some(*q),
-                    FilterOutcome::Refused(code, why) => {
-                        r.reason = Some(Reason::Text(format!("0x{code:02x} {why}")));
-                        r.outcome = Some(Outcome::Denied);
+            trace_hops::event(
+                &self.deps.cfg,
+                &self.client_id,
+                hop,
+                RecordedBy::Session,
+                |r| {
+                    let mut r = Record {
+                        topic: Some(filter.as_str().into()),
+                        detail: Some(Detail::Pkid(pkid)),
+                        ..r
+                    };
+                    match o {
+                        FilterOutcome::Granted(q) => r.qos = Some(*q),
+                        FilterOutcome::Refused(code, why) => {
+                            r.reason = Some(Box::new(Reason::Text(format!("0x{code:02x} {why}"))));
+                            r.outcome = Some(Outcome::Denied);
+                        }
+                        FilterOutcome::Removed(false) => {
+                            r.reason =
+                                Some(Box::new(Reason::Text("no subscription existed".into())))
+                        }
+                        FilterOutcome::Removed(true) => {}
                     }
-                    FilterOutcome::Removed(false) => {
-                        r.reason = Some(Reason::Text("no subscription existed".into()))
-                    }
-                    FilterOutcome::Removed(true) => {}
-                }
-                r
-            });
+                    r
+                },
+            );
         }
     }
 }
