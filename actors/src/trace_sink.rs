@@ -156,7 +156,7 @@ impl Ring {
         }
     }
 
-    /// Asks the CPU to load the next slot to be overwritten: the ring (~1.8 MB) is larger
+    /// Asks the CPU to load the next slot to be overwritten: the ring (~1.3 MB) is larger
     /// than a core's cache, so that slot is cold, and dropping the record in it and writing
     /// the new one would wait for its cache lines under the ring's lock. A busy traced client
     /// makes a record every few hundred nanoseconds, time enough for the lines to arrive.
