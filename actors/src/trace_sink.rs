@@ -33,6 +33,7 @@ impl LiveTraces {
     /// written by the trace log writer (trace_log.rs), not here. A record is shared (an `Arc`)
     /// only when it is logged or read live; the rings keep it by value. Each trace is found
     /// by its bit in its [`Slot`], whose lock also guards its ring.
+    #[inline(always)]
     pub fn emit(&self, mask: u32, record: Record) {
         if mask.is_power_of_two() {
             self.emit_one(mask.trailing_zeros() as usize, record);
@@ -43,6 +44,7 @@ impl LiveTraces {
 
     /// [`LiveTraces::emit`] to one trace (the usual case): the record moves into its ring, and
     /// is copied only when it is logged or read live.
+    #[inline(always)]
     fn emit_one(&self, bit: usize, record: Record) {
         let mut guard = self.slots[bit].lock().unwrap();
         let slot = &mut *guard;
@@ -143,7 +145,7 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, record: Record) {
         self.records += 1;
         if self.slots.len() < RING_RECORDS {
