@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 pub use crate::trace_client_mask::ClientMask;
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
-use crate::trace_sink::Slot;
+use crate::trace_sink::SlotLock;
 pub use crate::trace_sink::{
     now_us, Detail, LiveTrace, Outcome, Reader, Reason, Record, RecordedBy,
 };
@@ -73,7 +73,7 @@ pub struct LiveTraces {
     /// The log limit of traces started without one (`[trace] log_lines_per_sec`).
     log_limit: AtomicU32,
     /// One per bit of the masks: the running trace with that bit and its ring.
-    pub(crate) slots: Vec<Arc<Mutex<Slot>>>,
+    pub(crate) slots: Vec<Arc<SlotLock>>,
 }
 
 impl Default for LiveTraces {
@@ -97,7 +97,7 @@ impl Default for LiveTraces {
 impl Drop for LiveTraces {
     fn drop(&mut self) {
         for slot in &self.slots {
-            slot.lock().unwrap().trace = None;
+            slot.lock().trace = None;
         }
     }
 }

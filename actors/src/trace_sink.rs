@@ -46,7 +46,7 @@ impl LiveTraces {
     /// is copied only when it is logged or read live.
     #[inline(always)]
     fn emit_one(&self, bit: usize, record: Record) {
-        let mut guard = self.slots[bit].lock().unwrap();
+        let mut guard = self.slots[bit].lock();
         let slot = &mut *guard;
         let Some(t) = slot.trace.as_deref() else {
             return;
@@ -74,7 +74,7 @@ impl LiveTraces {
         let mut ids = Ids::None;
         let bits = (0..MAX_TRACES).filter(|b| mask & (1 << b) != 0);
         for bit in bits {
-            let mut slot = self.slots[bit].lock().unwrap();
+            let mut slot = self.slots[bit].lock();
             let slot = &mut *slot;
             let Some(t) = slot.trace.as_deref() else {
                 continue;
@@ -109,7 +109,7 @@ pub struct LiveTrace {
     pub started_us: u64,
     pub(crate) deadline: Instant,
     /// Where its ring is while it runs.
-    slot: Arc<Mutex<Slot>>,
+    slot: Arc<SlotLock>,
     /// Its ring once it ended (moved out of the slot, which a later trace may take).
     ended_ring: Mutex<Option<Ring>>,
     /// Records live readers lost, all readers together.
@@ -124,6 +124,11 @@ pub struct LiveTrace {
     pub log_limit: u32,
     log: LogWindow,
 }
+
+/// A slot's lock: a spin lock, released with a plain store. A traced client's every hop
+/// takes it once, uncontended but for a reader copying the ring; the standard mutex's release
+/// is an atomic exchange, which waits for the record's stores to drain.
+pub(crate) type SlotLock = spin::mutex::SpinMutex<Slot>;
 
 /// One of the broker's trace slots: the running trace with this bit, if any, and its ring.
 #[derive(Default)]
@@ -197,7 +202,7 @@ impl LiveTrace {
         bit: u32,
         duration: Duration,
         log_limit: u32,
-        slot: Arc<Mutex<Slot>>,
+        slot: Arc<SlotLock>,
     ) -> LiveTrace {
         LiveTrace {
             id,
@@ -259,7 +264,7 @@ impl LiveTrace {
     /// there under the slot's lock before the slot lets go of the trace).
     fn with_ring<T>(&self, f: impl FnOnce(&Ring) -> T) -> T {
         {
-            let slot = self.slot.lock().unwrap();
+            let slot = self.slot.lock();
             if slot.trace.as_ref().is_some_and(|t| t.id == self.id) {
                 return f(&slot.ring);
             }
@@ -275,7 +280,7 @@ impl LiveTrace {
     /// Keep `record` as [`LiveTraces::emit`] does, without logging or streaming it.
     #[cfg(test)]
     pub(crate) fn push(&self, record: Record) {
-        let mut slot = self.slot.lock().unwrap();
+        let mut slot = self.slot.lock();
         if slot.trace.as_ref().is_some_and(|t| t.id == self.id) {
             slot.ring.push(record);
         }
@@ -283,7 +288,7 @@ impl LiveTrace {
 
     /// This trace takes its slot (empty: the last trace in it took its ring away).
     pub(crate) fn occupy(self: &Arc<Self>) {
-        self.slot.lock().unwrap().trace = Some(self.clone());
+        self.slot.lock().trace = Some(self.clone());
     }
 
     /// A live reader from now on; `None` once the trace ended (its records are in [`kept`]).
@@ -376,7 +381,7 @@ impl LiveTrace {
 
     pub(crate) fn end(&self, why: &'static str) {
         {
-            let mut slot = self.slot.lock().unwrap();
+            let mut slot = self.slot.lock();
             if slot.trace.as_ref().is_some_and(|t| t.id == self.id) {
                 *self.ended_ring.lock().unwrap() = Some(std::mem::take(&mut slot.ring));
                 slot.trace = None;
