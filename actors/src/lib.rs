@@ -64,6 +64,7 @@ pub mod trace_log;
 pub mod trace_record;
 pub mod trace_select;
 pub mod trace_sink;
+mod trace_slot;
 
 pub use broker::Broker;
 #[cfg(feature = "fault-injection")]

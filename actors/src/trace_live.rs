@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 pub use crate::trace_client_mask::ClientMask;
 use crate::trace_select::Active;
 pub use crate::trace_select::Selector;
-use crate::trace_sink::SlotLock;
 pub use crate::trace_sink::{
     now_us, Detail, LiveTrace, Outcome, Reader, Reason, Record, RecordedBy,
 };
+use crate::trace_slot::SlotLock;
 
 /// Traces running at once: one bit each in a message's trace context.
 pub const MAX_TRACES: usize = 32;

@@ -1,13 +1,10 @@
 //! One runtime trace's output (see trace_live.rs for which traces run and what they select):
-//! the ring of the last [`RING_RECORDS`] records kept for download, and the bounded channels
-//! of its live readers. Its records are trace_record.rs's.
-//!
-//! While a trace runs, its ring is in its [`Slot`], one of the broker's 32 (one per bit of the
-//! trace masks): a hop finds the trace and its ring by the bit alone, under the slot's lock,
-//! with no other shared state to load. When the trace ends, the ring moves into the trace.
+//! the records kept for download (in its slot's ring while it runs, trace_slot.rs, then in
+//! the trace), its log limit, and the bounded channels of its live readers. Its records are
+//! trace_record.rs's.
 
-use crate::trace_live::{LiveTraces, Selector, MAX_TRACES, RING_RECORDS, STREAM_BUFFER};
-use crate::trace_log::{self, Ids};
+use crate::trace_live::{Selector, STREAM_BUFFER};
+use crate::trace_slot::{Ring, SlotLock};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,78 +22,6 @@ pub struct Reader {
 struct Feed {
     tx: mpsc::Sender<Arc<Record>>,
     lost: Arc<AtomicU64>,
-}
-
-impl LiveTraces {
-    /// Hand `record` to the traces in `mask` (and their live readers), and log it (target
-    /// `courtier::trace`, INFO) with the ids of those within their log limit: formatted and
-    /// written by the trace log writer (trace_log.rs), not here. A record is shared (an `Arc`)
-    /// only when it is logged or read live; the rings keep it by value. Each trace is found
-    /// by its bit in its [`Slot`], whose lock also guards its ring.
-    #[inline(always)]
-    pub fn emit(&self, mask: u32, record: Record) {
-        if mask.is_power_of_two() {
-            self.emit_one(mask.trailing_zeros() as usize, record);
-        } else if mask != 0 {
-            self.emit_many(mask, record);
-        }
-    }
-
-    /// [`LiveTraces::emit`] to one trace (the usual case): the record moves into its ring, and
-    /// is copied only when it is logged or read live.
-    #[inline(always)]
-    fn emit_one(&self, bit: usize, record: Record) {
-        let mut guard = self.slots[bit].lock();
-        let slot = &mut *guard;
-        let Some(t) = slot.trace.as_deref() else {
-            return;
-        };
-        let log = t.may_log(record.time_us, slot.ring.records) && log_on();
-        let shared = (log || t.feeding()).then(|| Arc::new(record.clone()));
-        if let Some(shared) = shared.as_ref().filter(|_| t.feeding()) {
-            t.feed(shared);
-        }
-        let id = t.id;
-        if log {
-            t.logged();
-        }
-        slot.ring.push(record);
-        drop(guard);
-        if let Some(shared) = shared.filter(|_| log) {
-            trace_log::record(Ids::One(id), shared);
-        }
-    }
-
-    /// [`LiveTraces::emit`] to several traces: each gets a copy.
-    #[cold]
-    fn emit_many(&self, mask: u32, record: Record) {
-        let shared = Arc::new(record);
-        let mut ids = Ids::None;
-        let bits = (0..MAX_TRACES).filter(|b| mask & (1 << b) != 0);
-        for bit in bits {
-            let mut slot = self.slots[bit].lock();
-            let slot = &mut *slot;
-            let Some(t) = slot.trace.as_deref() else {
-                continue;
-            };
-            if t.may_log(shared.time_us, slot.ring.records) && log_on() {
-                t.logged();
-                ids.add(t.id);
-            }
-            if t.feeding() {
-                t.feed(&shared);
-            }
-            slot.ring.push((*shared).clone());
-        }
-        if !ids.is_empty() {
-            trace_log::record(ids, shared);
-        }
-    }
-}
-
-/// Are trace lines logged (the log's filter lets target `courtier::trace` through at INFO)?
-fn log_on() -> bool {
-    log::log_enabled!(target: crate::trace::TARGET, log::Level::Info)
 }
 
 /// One runtime trace.
@@ -123,65 +48,6 @@ pub struct LiveTrace {
     /// the limit a record is kept and streamed as any other, only not logged (counted).
     pub log_limit: u32,
     log: LogWindow,
-}
-
-/// A slot's lock: a spin lock, released with a plain store. A traced client's every hop
-/// takes it once, uncontended but for a reader copying the ring; the standard mutex's release
-/// is an atomic exchange, which waits for the record's stores to drain.
-pub(crate) type SlotLock = spin::mutex::SpinMutex<Slot>;
-
-/// One of the broker's trace slots: the running trace with this bit, if any, and its ring.
-#[derive(Default)]
-pub(crate) struct Slot {
-    pub(crate) trace: Option<Arc<LiveTrace>>,
-    pub(crate) ring: Ring,
-}
-
-/// The last [`RING_RECORDS`] records, by value (no allocation per record: each new one takes
-/// the oldest one's place once full), and the counts.
-#[derive(Default)]
-pub(crate) struct Ring {
-    slots: Vec<Record>,
-    /// The oldest record once `slots` is full.
-    head: usize,
-    /// Records produced so far, and those the ring overwrote.
-    pub(crate) records: u64,
-    overwritten: u64,
-}
-
-impl Ring {
-    #[inline(always)]
-    pub(crate) fn push(&mut self, record: Record) {
-        self.records += 1;
-        if self.slots.len() < RING_RECORDS {
-            self.slots.push(record);
-        } else {
-            self.slots[self.head] = record;
-            self.head = (self.head + 1) % RING_RECORDS;
-            self.overwritten += 1;
-            self.prefetch_head();
-        }
-    }
-
-    /// Asks the CPU to load the next slot to be overwritten: the ring (~1.3 MB) is larger
-    /// than a core's cache, so that slot is cold, and dropping the record in it and writing
-    /// the new one would wait for its cache lines under the ring's lock. A busy traced client
-    /// makes a record every few hundred nanoseconds, time enough for the lines to arrive.
-    #[inline(always)]
-    fn prefetch_head(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let slot = self.slots[self.head..].as_ptr() as *const i8;
-            // Each cache line the slot touches (a prefetch never faults, even past the end).
-            for offset in (0..std::mem::size_of::<Record>()).step_by(64) {
-                // SAFETY: prefetching is a hint without side effects, whatever the address.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.wrapping_add(offset)) };
-            }
-            let last = slot.wrapping_add(std::mem::size_of::<Record>() - 1);
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(last) };
-        }
-    }
 }
 
 /// The current second of a trace's log lines (by the records' times): how many it logged,
@@ -254,10 +120,7 @@ impl LiveTrace {
     }
     /// The records kept, oldest first.
     pub fn kept(&self) -> Vec<Arc<Record>> {
-        self.with_ring(|ring| {
-            let (newer, older) = ring.slots.split_at(ring.head);
-            older.iter().chain(newer).cloned().map(Arc::new).collect()
-        })
+        self.with_ring(Ring::kept)
     }
 
     /// `f` of this trace's ring: in its slot while it runs, else in `ended_ring` (it moves
