@@ -120,7 +120,11 @@ impl LiveTrace {
     }
     /// The records kept, oldest first.
     pub fn kept(&self) -> Vec<Arc<Record>> {
+        // Shared after the copy: the slot's lock (which hops wait for) is held for the copy only.
         self.with_ring(Ring::kept)
+            .into_iter()
+            .map(Arc::new)
+            .collect()
     }
 
     /// `f` of this trace's ring: in its slot while it runs, else in `ended_ring` (it moves

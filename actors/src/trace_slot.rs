@@ -120,10 +120,10 @@ impl Ring {
         }
     }
 
-    /// The records it holds, oldest first.
-    pub(crate) fn kept(&self) -> Vec<Arc<Record>> {
+    /// A copy of the records it holds, oldest first.
+    pub(crate) fn kept(&self) -> Vec<Record> {
         let (newer, older) = self.slots.split_at(self.head);
-        older.iter().chain(newer).cloned().map(Arc::new).collect()
+        older.iter().chain(newer).cloned().collect()
     }
 
     /// Asks the CPU to load the next slot to be overwritten: the ring (~1.3 MB) is larger
