@@ -48,13 +48,14 @@ pub(super) struct PacketReader<R> {
     oversized: bool,
     /// End of stream or an error was returned: the stream is over.
     done: bool,
-    /// A packet was returned since the socket last had nothing more (`Read::Drained` is due).
+    /// A PUBLISH was returned since the socket last had nothing more (`Read::Drained` is due).
     unsettled: bool,
 }
 
 /// What the reader yields: a packet, or word that the socket has nothing more for now, once
-/// after the packets of a read. There the connection hands over the PUBLISHes it holds
-/// (publishes.rs says why not with a message to itself).
+/// after a read that brought PUBLISHes. There the connection hands over the PUBLISHes it holds
+/// (publishes.rs says why not with a message to itself); after other packets it holds none
+/// until then, so a subscriber's acknowledgements cost no such item.
 #[derive(Debug, PartialEq)]
 pub(super) enum Read {
     Packet(Packet),
@@ -152,7 +153,7 @@ impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
                             this.codec.set_max_packet_size(this.after_connect);
                             this.after_connect = 0;
                         }
-                        this.unsettled = true;
+                        this.unsettled |= matches!(packet, Packet::Publish(_));
                         return Poll::Ready(Some(Ok(Read::Packet(packet))));
                     }
                     Ok(None) => {}
