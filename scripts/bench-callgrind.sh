@@ -5,6 +5,8 @@
 #
 #   scripts/bench-callgrind.sh                       # fanin-q1 fanout-q0 fanout-q1 pairs-q1
 #   SCENARIOS="fanin-q1" scripts/bench-callgrind.sh  # some of them (also fanin-q0, pairs-q0)
+#   SCENARIOS="fanout-q2" scripts/bench-callgrind.sh # fan-out QoS 2 with bench-compare's
+#                                                    # [limits] (a window of 100)
 #   SCENARIOS="pairs1-q1 pairs1-q1-traced" scripts/bench-callgrind.sh   # what a traced client's
 #                                                    # messages cost (runtime trace, issue #15)
 #   COURTIER=/path/to/older/courtier scripts/bench-callgrind.sh   # another build
@@ -50,6 +52,7 @@ args() { # the courtier-bench arguments of a scenario
   fanin-q1-v5) echo "fanin -q 1 --closed-loop 500 --mqtt5" ;;
   fanout-q0) echo "fanout -q 0 --closed-loop 50" ;;
   fanout-q1) echo "fanout -q 1 --closed-loop 50" ;;
+  fanout-q2) echo "fanout -q 2 --closed-loop 50" ;;
   pairs-q1) echo "pairs -q 1 --closed-loop 500" ;;
   pairs-q0) echo "pairs -q 0 --closed-loop 500" ;;
   # One pair of 101 sending (the others connected), as scripts/bench-trace.sh clients runs it:
@@ -57,6 +60,12 @@ args() { # the courtier-bench arguments of a scenario
   pairs1-q1) echo "pairs -q 1 --pairs 101 --closed-loop 500 --only-first" ;;
   pairs1-q1-traced) echo "pairs -q 1 --pairs 101 --closed-loop 500 --only-first --trace-first http://127.0.0.1:$HTTP_PORT --trace-role publisher" ;;
   *) echo "unknown scenario $1" >&2; exit 1 ;;
+  esac
+}
+
+limits() { # the broker's environment for a scenario: fanout-q2 with bench-compare's [limits]
+  case $1 in
+  fanout-q2) echo "COURTIER__LIMITS__MAX_INFLIGHT_MESSAGES=100 COURTIER__LIMITS__MAX_QUEUED_MESSAGES=8192" ;;
   esac
 }
 
@@ -82,7 +91,8 @@ run() { # run SCENARIO SECONDS: one courtier-bench run against the broker
 
 for sc in $SCENARIOS; do
   file=$OUT/callgrind.$sc
-  COURTIER__BROKER__WORKER_THREADS=1 valgrind --tool=callgrind --instr-atstart=no \
+  # shellcheck disable=SC2046
+  env $(limits "$sc") COURTIER__BROKER__WORKER_THREADS=1 valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$file" "$COURTIER" -c "$OUT/conf.d" 2>>"$OUT/valgrind.log" &
   pid=$!
   wait_http

@@ -389,3 +389,42 @@ fn mqtt_4_6_0_2_packets_written_together_act_in_the_order_sent() {
         "after the SUBSCRIBE, in order"
     );
 }
+
+/// More PUBLISHes in one write than a connection has credits (16), QoS 1 and QoS 2 with their
+/// PUBRELs: the batches are handed over as credits run out and when the socket has nothing
+/// more (connection/publishes.rs), and every reply keeps the order of the packets
+/// [MQTT-4.6.0-2] (PUBACKs, PUBRECs, PUBCOMPs, PINGRESP last [MQTT-3.12.4-1]), every
+/// delivery the order of the PUBLISHes [MQTT-4.6.0-6].
+#[test]
+fn mqtt_4_6_0_2_more_publishes_in_one_write_than_credits_keep_their_order() {
+    let b = start_broker();
+    let mut s = sub_client(b.addr(), "batch-many-sub", &[("many/#", 0)]);
+    let mut c = RawClient::connected(b.addr(), "batch-many");
+    let mut bytes = Vec::new();
+    (1..=40u16).for_each(|i| bytes.extend(publish("many/1", &[i as u8], 1, false, false, i)));
+    (41..=80u16).for_each(|i| bytes.extend(publish("many/2", &[i as u8], 2, false, false, i)));
+    (41..=80u16).for_each(|i| bytes.extend(pubrel(i)));
+    bytes.extend(pingreq());
+    c.send(&bytes);
+    let mut replies = Vec::new();
+    while replies.last() != Some(&vec![0xd0, 0x00]) {
+        let (first, body) = c.read_packet();
+        replies.push(packet(first, &body));
+    }
+    let mut want: Vec<Vec<u8>> = (1..=40).map(puback).collect();
+    want.extend((41..=80).map(pubrec));
+    want.extend((41..=80).map(pubcomp));
+    want.push(vec![0xd0, 0x00]); // PINGRESP
+    assert_eq!(replies, want, "replies in the order of the packets");
+    let delivered: Vec<u8> = (1..=80)
+        .map(|_| {
+            let (first, body) = s.read_packet();
+            Publish::parse(first, &body).expect("a PUBLISH").payload[0]
+        })
+        .collect();
+    assert_eq!(
+        delivered,
+        (1..=80).collect::<Vec<u8>>(),
+        "in the order sent"
+    );
+}

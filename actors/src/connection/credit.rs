@@ -4,8 +4,9 @@
 //! connection stops reading, so a client that outruns the broker, or does not read its
 //! acknowledgements, is slowed by TCP flow control and holds at most `PIPELINE` packets here.
 //!
-//! Credits rather than a reply per packet: a packet costs one `do_send` and two atomic
-//! operations, not a task, a oneshot and a future per packet (docs/PERFORMANCE.md).
+//! Credits rather than a reply per packet: a packet costs two atomic operations and at most
+//! one `do_send` (the PUBLISHes or acknowledgements of one turn share one), not a task, a
+//! oneshot and a future per packet (docs/PERFORMANCE.md).
 
 use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +44,11 @@ impl Credits {
             .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| n.checked_sub(1))
             .ok()?;
         Some(Credit(Some(self.0.clone())))
+    }
+
+    /// Every credit is taken.
+    pub fn none_free(&self) -> bool {
+        self.0.free.load(Ordering::Relaxed) == 0
     }
 
     /// Wait for a credit. Only the connection waits (one waiter at a time).

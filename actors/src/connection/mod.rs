@@ -4,9 +4,10 @@
 //!
 //! It owns the read side (a stream of decoded packets, `reader.rs`), the pre-CONNECT state, the
 //! connect timeout and keep-alive. Every packet after CONNECT is handed to the Session with
-//! `do_send`, in order, each with a credit; once `PIPELINE` credits are out reading stops until
-//! the session returns one, so a publisher that outruns the broker is slowed by TCP flow
-//! control, and no one else is. The session answers in order of receipt (session/answer.rs).
+//! `do_send`, in order, each with a credit (PUBLISHes, and acknowledgements, read together
+//! in one message); once `PIPELINE` credits are out reading stops until the session returns
+//! one, so a publisher that outruns the broker is slowed by TCP flow control, and no one
+//! else is. The session answers in order of receipt (session/answer.rs).
 //!
 //! - `channel.rs`: where the connection stands in the protocol and what to do next, pure
 //! - `protocol.rs`: the protocol rules, pure: what CONNECT settles, CONNACK, DISCONNECT both
@@ -15,6 +16,7 @@
 //! - `enhanced_auth.rs`: MQTT 5.0 enhanced authentication (AUTH), pure;
 //!   `auth_exchange.rs` runs the method's steps
 //! - `credit.rs`: the in-flight bound between connection and session
+//! - `acks.rs`, `publishes.rs`: acknowledgements and PUBLISHes handed over in batches
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
 //! - `buffers.rs`: spare read and write buffers, a few per worker thread
 //! - `outbox.rs`: the bounded queue to the writer, where an idle writer parks
@@ -33,11 +35,12 @@ mod enhanced_auth;
 pub mod outbox;
 mod outgoing;
 pub mod protocol;
+mod publishes;
 mod reader;
 mod writer;
 
 use crate::close::CloseReason;
-use crate::codec::{DecodeError, MqttCodec, Packet};
+use crate::codec::{DecodeError, MqttCodec, Packet, Publish};
 use crate::config::BrokerConfig;
 use crate::message::ClientId;
 use crate::metrics::Metrics;
@@ -55,7 +58,7 @@ pub use credit::{Credit, HeldCredits};
 pub use deadlines::inject_sweep_panic;
 use deadlines::{DeadlinePassed, Due, Watch};
 pub use outbox::Outbox;
-use reader::PacketReader;
+use reader::{PacketReader, Read};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -106,6 +109,9 @@ pub struct Connection {
     credits: Credits,
     /// Acknowledgements read and not yet handed to the session (acks.rs).
     acks: Vec<ClientAck>,
+    /// PUBLISHes read and not yet handed to the session, with their credits (publishes.rs).
+    publishes: Vec<(Publish, Credit)>,
+    /// A `FlushAcks` is on its way (acks.rs).
     acks_flush_pending: bool,
     /// An enhanced authentication exchange waiting for the client's next AUTH.
     pending_auth: Option<Box<auth_exchange::PendingAuth>>,
@@ -155,6 +161,7 @@ impl Connection {
                 deps,
                 credits: Credits::default(),
                 acks: Vec::new(),
+                publishes: Vec::new(),
                 acks_flush_pending: false,
                 pending_auth: None,
                 opened_ms: crate::message::unix_ms(),
@@ -170,10 +177,14 @@ impl Connection {
 
     /// [`Connection::close`], with the Session Expiry Interval a 5.0 DISCONNECT set.
     fn close_with(&mut self, reason: CloseReason, expiry: Option<u32>, ctx: &mut Context<Self>) {
-        // PUBACKs read before the end reach the session before its Detach, when a credit is
-        // free; otherwise they are dropped like unread ones (a persistent session resends).
-        if !self.acks.is_empty() && !self.channel.is_closed() {
-            self.flush_acks_now();
+        // Packets read before the end reach the session before its Detach: held PUBLISHes
+        // (they hold their credits), and held PUBACKs when a credit is free; otherwise those
+        // are dropped like unread ones (a persistent session resends).
+        if !self.channel.is_closed() {
+            self.flush_publishes();
+            if !self.acks.is_empty() {
+                self.flush_acks_now();
+            }
         }
         let closing = self.channel.close(&reason);
         if !matches!(closing, Closing::AlreadyClosed) {
@@ -242,8 +253,14 @@ impl Connection {
         if let Some(ack) = held {
             return self.hold_ack(ack, ctx);
         }
-        // Held PUBACKs go first: the session sees packets in the order they were sent.
-        self.flush_acks(Some(packet), ctx);
+        match packet {
+            Packet::Publish(p) if self.acks.is_empty() => self.hold_publish(p, ctx),
+            packet => {
+                // Held packets go first: the session sees packets in the order they were sent.
+                self.flush_publishes();
+                self.flush_acks(Some(packet), ctx);
+            }
+        }
     }
 
     /// Hand one packet to the session with a credit, waiting for one if none is free.
@@ -323,10 +340,11 @@ impl Handler<crate::supervision::InjectPanic> for Connection {
     }
 }
 
-impl StreamHandler<Result<Packet, DecodeError>> for Connection {
-    fn handle(&mut self, item: Result<Packet, DecodeError>, ctx: &mut Context<Self>) {
+impl StreamHandler<Result<Read, DecodeError>> for Connection {
+    fn handle(&mut self, item: Result<Read, DecodeError>, ctx: &mut Context<Self>) {
         let effect = match item {
-            Ok(packet) => {
+            Ok(Read::Drained) => return self.flush_publishes(),
+            Ok(Read::Packet(packet)) => {
                 self.deps.metrics.packets_received.fetch_add(1, Relaxed);
                 if let Packet::Publish(p) = &packet {
                     self.deps.metrics.publish_in.count(p.qos, p.payload.len());

@@ -48,6 +48,18 @@ pub(super) struct PacketReader<R> {
     oversized: bool,
     /// End of stream or an error was returned: the stream is over.
     done: bool,
+    /// A PUBLISH was returned since the socket last had nothing more (`Read::Drained` is due).
+    unsettled: bool,
+}
+
+/// What the reader yields: a packet, or word that the socket has nothing more for now, once
+/// after a read that brought PUBLISHes. There the connection hands over the PUBLISHes it holds
+/// (publishes.rs says why not with a message to itself); after other packets it holds none
+/// until then, so a subscriber's acknowledgements cost no such item.
+#[derive(Debug, PartialEq)]
+pub(super) enum Read {
+    Packet(Packet),
+    Drained,
 }
 
 impl<R: AsyncRead + Unpin> PacketReader<R> {
@@ -61,6 +73,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
             after_connect: 0,
             oversized: false,
             done: false,
+            unsettled: false,
         }
     }
 
@@ -114,7 +127,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         }
     }
 
-    fn fail(&mut self, e: DecodeError) -> Poll<Option<Result<Packet, DecodeError>>> {
+    fn fail(&mut self, e: DecodeError) -> Poll<Option<Result<Read, DecodeError>>> {
         self.done = true;
         buffers::give(std::mem::take(&mut self.buf));
         Poll::Ready(Some(Err(e)))
@@ -122,7 +135,7 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
-    type Item = Result<Packet, DecodeError>;
+    type Item = Result<Read, DecodeError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -140,7 +153,8 @@ impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
                             this.codec.set_max_packet_size(this.after_connect);
                             this.after_connect = 0;
                         }
-                        return Poll::Ready(Some(Ok(packet)));
+                        this.unsettled |= matches!(packet, Packet::Publish(_));
+                        return Poll::Ready(Some(Ok(Read::Packet(packet))));
                     }
                     Ok(None) => {}
                     Err(e) => return this.fail(e),
@@ -160,6 +174,11 @@ impl<R: AsyncRead + Unpin> Stream for PacketReader<R> {
                 Poll::Ready(Err(e)) => return this.fail(e.into()),
                 Poll::Pending => {
                     this.release();
+                    if std::mem::take(&mut this.unsettled) {
+                        // The next poll reads again (tokio knows the socket is not ready:
+                        // no system call) and registers the wake-up.
+                        return Poll::Ready(Some(Ok(Read::Drained)));
+                    }
                     return Poll::Pending;
                 }
             }

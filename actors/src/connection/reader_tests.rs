@@ -60,12 +60,25 @@ fn reader(chunks: Vec<Option<Vec<u8>>>) -> PacketReader<Chunks> {
     PacketReader::new(Chunks(chunks.into()), codec, Arc::default(), watch)
 }
 
+/// Everything the reader yields until the end: packets and errors (`Drained` left out).
 async fn collect(r: &mut PacketReader<Chunks>) -> Vec<Result<Packet, DecodeError>> {
     let mut out = Vec::new();
     while let Some(item) = r.next().await {
-        out.push(item);
+        match item {
+            Ok(Read::Packet(p)) => out.push(Ok(p)),
+            Ok(Read::Drained) => {}
+            Err(e) => out.push(Err(e)),
+        }
     }
     out
+}
+
+/// The next item, which must be a packet.
+async fn next_packet(r: &mut PacketReader<Chunks>) -> Packet {
+    match r.next().await {
+        Some(Ok(Read::Packet(p))) => p,
+        other => panic!("expected a packet, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -97,8 +110,8 @@ async fn several_packets_in_one_read_and_one_packet_over_many_reads() {
 async fn no_buffer_is_kept_between_packets() {
     let bytes = encode(&[Packet::PingReq, Packet::PingReq]);
     let mut r = reader(vec![Some(bytes), None]);
-    assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
-    assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
+    assert_eq!(next_packet(&mut r).await, Packet::PingReq);
+    assert_eq!(next_packet(&mut r).await, Packet::PingReq);
     assert_eq!(r.buf.capacity(), 0, "no read buffer between packets");
     // The next poll finds the socket empty; the buffer it took went back to the pool.
     let spares = buffers::spares();
@@ -125,13 +138,55 @@ async fn a_partial_packet_keeps_only_its_own_bytes() {
     bytes.truncate(bytes.len() - 4);
     let partial = bytes.len() - 2;
     let mut r = reader(vec![Some(bytes), None, None]);
-    assert_eq!(r.next().await.unwrap().unwrap(), Packet::PingReq);
+    assert_eq!(next_packet(&mut r).await, Packet::PingReq);
     // The next poll decodes nothing, reads `Pending` and compacts what is left.
     let waker = futures_util::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
     assert!(Pin::new(&mut r).poll_next(&mut cx).is_pending());
     assert_eq!(r.buf.len(), partial);
     assert!(r.buf.capacity() < 64, "capacity {}", r.buf.capacity());
+}
+
+#[tokio::test]
+async fn drained_comes_once_after_a_read_that_brought_publishes_when_the_socket_has_nothing_more() {
+    let first = encode(&[publish(10), publish(10), Packet::PingReq]);
+    // The second read ends in the middle of a packet: drained after the whole ones only.
+    let mut second = encode(&[publish(10), publish(10)]);
+    let tail = second.split_off(second.len() - 3);
+    let ping = encode(&[Packet::PingReq]);
+    let chunks = vec![
+        None,
+        Some(first),
+        None,
+        None,
+        Some(second),
+        None,
+        None,
+        Some(tail),
+        None,
+        None,
+        Some(ping),
+        None,
+    ];
+    let mut r = reader(chunks);
+    let waker = futures_util::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut poll = || match Pin::new(&mut r).poll_next(&mut cx) {
+        Poll::Ready(Some(Ok(Read::Packet(p)))) => p.kind().to_string(),
+        Poll::Ready(Some(Ok(Read::Drained))) => "drained".to_string(),
+        Poll::Ready(other) => format!("{other:?}"),
+        Poll::Pending => "pending".to_string(),
+    };
+    let got: Vec<String> = std::iter::from_fn(|| Some(poll())).take(15).collect();
+    let want = [
+        "pending", // nothing read yet: nothing to hand over
+        "PUBLISH", "PUBLISH", "PINGREQ", "drained", "pending", // once, not again
+        "PUBLISH", "drained", "pending", // a partial packet left
+        "PUBLISH", "drained", "pending", // completed by the next read
+        "PINGREQ", "pending", // no PUBLISH read: nothing held, no word
+        "None",
+    ];
+    assert_eq!(got, want);
 }
 
 #[tokio::test]
@@ -160,11 +215,10 @@ async fn after_a_large_packet_the_rest_moves_to_a_small_buffer() {
     let next = encode(&[publish(2_000)]);
     bytes.extend_from_slice(&next[..1_500]);
     let mut r = reader(vec![Some(bytes), None, None]);
-    assert_eq!(r.next().await.unwrap().unwrap(), publish(1_000_000));
+    assert_eq!(next_packet(&mut r).await, publish(1_000_000));
     let waker = futures_util::task::noop_waker();
-    assert!(Pin::new(&mut r)
-        .poll_next(&mut Context::from_waker(&waker))
-        .is_pending());
+    let drained = Pin::new(&mut r).poll_next(&mut Context::from_waker(&waker));
+    assert!(matches!(drained, Poll::Ready(Some(Ok(Read::Drained)))));
     assert_eq!(r.buf.len(), 1_500);
     assert!(
         r.buf.capacity() <= 2 * buffers::BUF_LEN,
@@ -244,6 +298,6 @@ async fn before_connect_the_connect_limit_applies_and_after_it_max_packet_size()
         super::super::deadlines::Watch::unwatched(),
     )
     .with_connect_limit(100);
-    assert_eq!(r.next().await.unwrap().unwrap(), connect);
-    assert_eq!(r.next().await.unwrap().unwrap(), publish(10_000));
+    assert_eq!(next_packet(&mut r).await, connect);
+    assert_eq!(next_packet(&mut r).await, publish(10_000));
 }

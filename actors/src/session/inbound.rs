@@ -2,7 +2,7 @@
 //! through answer.rs, which keeps the replies in that order.
 
 use super::answer::Reply;
-use super::messages::{ClientAck, Inbound, InboundAcks};
+use super::messages::{ClientAck, Inbound, InboundAcks, InboundPublishes};
 use super::state::Inflight;
 use super::Session;
 use crate::auth::{Action, ClientRef, Denial};
@@ -65,6 +65,22 @@ impl Handler<Inbound> for Session {
                 "MQTT-4.8.0-1",
                 format!("unexpected {} from a client", other.kind()),
             ))),
+        }
+        self.drain(ctx);
+    }
+}
+
+impl Handler<InboundPublishes> for Session {
+    type Result = ();
+
+    /// A turn's PUBLISH packets: each handled as alone, in order, then one drain for all their
+    /// replies. A reply that closes the connection stops the rest (their credits go back).
+    fn handle(&mut self, msg: InboundPublishes, ctx: &mut Context<Self>) {
+        for (p, credit) in msg.publishes {
+            if !self.accepts_from(msg.conn_id) {
+                break;
+            }
+            self.on_publish(p, Some(credit), ctx);
         }
         self.drain(ctx);
     }

@@ -1,7 +1,7 @@
 //! Messages handled by the Session actor.
 
 use crate::close::CloseReason;
-use crate::codec::{ConnAckProperties, LastWill, Packet, ProtocolVersion};
+use crate::codec::{ConnAckProperties, LastWill, Packet, ProtocolVersion, Publish};
 use crate::connection::Credit;
 use crate::connection::{Connection, Outbox};
 use actix::prelude::*;
@@ -68,6 +68,16 @@ pub struct Inbound {
     pub conn_id: u64,
     pub packet: Packet,
     pub credit: Credit,
+}
+
+/// PUBLISH packets the client sent one after another, in order, each with its credit: what a
+/// turn of the connection read, handed over in one actix message rather than one per packet
+/// (connection/publishes.rs). Handled as that many [`Inbound`] would be, with one drain.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InboundPublishes {
+    pub conn_id: u64,
+    pub publishes: Vec<(Publish, Credit)>,
 }
 
 /// An acknowledgement of a delivery, as the client sent it (without reason code or
