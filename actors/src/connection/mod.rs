@@ -15,6 +15,7 @@
 //! - `connect.rs`: CONNECT: negotiation, authentication, attaching to a session
 //! - `enhanced_auth.rs`: MQTT 5.0 enhanced authentication (AUTH), pure;
 //!   `auth_exchange.rs` runs the method's steps
+//! - `forward.rs`: packets handed to the session, in order, each with a credit
 //! - `credit.rs`: the in-flight bound between connection and session
 //! - `acks.rs`, `publishes.rs`: acknowledgements and PUBLISHes handed over in batches
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
@@ -32,6 +33,7 @@ mod connect;
 mod credit;
 mod deadlines;
 mod enhanced_auth;
+mod forward;
 pub mod outbox;
 mod outgoing;
 pub mod protocol;
@@ -45,7 +47,7 @@ use crate::config::BrokerConfig;
 use crate::message::ClientId;
 use crate::metrics::Metrics;
 use crate::registry::SessionRegistry;
-use crate::session::messages::{ClientAck, Detach, Inbound};
+use crate::session::messages::{ClientAck, Detach};
 use crate::session::Session;
 use crate::supervision::{ActorKind, OnStop, Supervise, Supervision};
 use crate::trace_hops;
@@ -237,74 +239,6 @@ impl Connection {
             self.writer.cancel();
         }
         ctx.stop();
-    }
-
-    /// Hand a packet to the session, in order. The session handles packets in the order they
-    /// were sent, so everything received before a DISCONNECT or EOF is routed before the
-    /// session learns the connection is gone (a clean session then ends at once). With no
-    /// credit free, reading stops (`ctx.wait`) until the session returns one.
-    fn forward(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let held = match &packet {
-            Packet::PubAck(a) if a.is_plain() => Some(ClientAck::PubAck(a.pkid)),
-            Packet::PubRec(a) if a.is_plain() => Some(ClientAck::PubRec(a.pkid)),
-            Packet::PubComp(a) if a.is_plain() => Some(ClientAck::PubComp(a.pkid)),
-            _ => None,
-        };
-        if let Some(ack) = held {
-            return self.hold_ack(ack, ctx);
-        }
-        match packet {
-            Packet::Publish(p) if self.acks.is_empty() => self.hold_publish(p, ctx),
-            packet => {
-                // Held packets go first: the session sees packets in the order they were sent.
-                self.flush_publishes();
-                self.flush_acks(Some(packet), ctx);
-            }
-        }
-    }
-
-    /// Hand one packet to the session with a credit, waiting for one if none is free.
-    fn send_packet(&mut self, packet: Packet, ctx: &mut Context<Self>) {
-        let conn_id = self.id;
-        self.with_credit(ctx, move |session, credit| {
-            session.do_send(Inbound {
-                conn_id,
-                packet,
-                credit,
-            });
-            None
-        });
-    }
-
-    /// Run `send` with a credit and the attached session: now if a credit is free, else once
-    /// the session returns one (reading stops meanwhile, `ctx.wait`). `send` hands its message
-    /// over and returns the packet to hand over after it, if any, which then takes a credit of
-    /// its own; while waiting, that runs before anything else, so it keeps its order. Nothing
-    /// runs if the connection is no longer attached by then.
-    fn with_credit<F>(&mut self, ctx: &mut Context<Self>, send: F)
-    where
-        F: FnOnce(&Addr<Session>, Credit) -> Option<Packet> + 'static,
-    {
-        let Some((session, _)) = &self.session else {
-            return;
-        };
-        if let Some(credit) = self.credits.try_take() {
-            // The address is borrowed: cloning an actix `Addr` allocates (its sender task), and
-            // one clone per packet was ~4 % of the broker's instructions in fan-in.
-            if let Some(then) = send(session, credit) {
-                self.send_packet(then, ctx);
-            }
-            return;
-        }
-        let session = session.clone();
-        let wait = self.credits.clone().take();
-        ctx.wait(wait.into_actor(self).map(move |credit, act, ctx| {
-            if let (Some(credit), true) = (credit, act.channel.is_attached()) {
-                if let Some(then) = send(&session, credit) {
-                    act.send_packet(then, ctx);
-                }
-            }
-        }));
     }
 }
 
