@@ -3,7 +3,7 @@
 //! A `Message` has no packet id (ids belong to one session's window) and is shared with `Arc`
 //! by every subscriber it reaches, so fan-out copies a pointer, not the payload.
 
-use crate::codec::{PublishProperties, QoS};
+use crate::codec::{ProtocolVersion, PublishProperties, QoS};
 use bytes::Bytes;
 use bytestring::ByteString;
 use std::fmt;
@@ -55,8 +55,43 @@ impl fmt::Display for MessageId {
 pub struct TraceContext {
     /// Whether hops record (actor, event, time) for this message.
     pub traced: bool,
+    /// How it entered the broker, and the publisher's protocol (none for the broker's own
+    /// messages): its runtime traces' `received` record says so (see
+    /// [`TraceContext::entered`]).
+    pub via: Via,
+    pub protocol: Option<ProtocolVersion>,
     /// Bits of the runtime traces this message belongs to (see trace_live.rs); 0: none.
     pub live: u32,
+}
+
+impl TraceContext {
+    /// This context, for a message that entered `via` from a client speaking `protocol`.
+    pub fn entered(self, via: Via, protocol: ProtocolVersion) -> TraceContext {
+        TraceContext {
+            via,
+            protocol: Some(protocol),
+            ..self
+        }
+    }
+}
+
+/// How a message entered the broker (`via=` in its `received` record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Via {
+    /// A client's PUBLISH (and a message the store kept, which entered so).
+    #[default]
+    Publish,
+    /// A client's Will.
+    Will,
+}
+
+impl Via {
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Publish => "publish",
+            Via::Will => "will",
+        }
+    }
 }
 
 pub struct Message {

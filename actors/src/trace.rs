@@ -70,19 +70,7 @@ pub fn on_entry(cfg: &BrokerConfig, client: &str, topic: &str, client_live: u32)
             0 => 0,
             _ => cfg.live.entry_mask_with(client_live, topic),
         },
-    }
-}
-
-/// The `received` hop of a message in a runtime trace (see [`received`] for the log's).
-#[inline(always)]
-pub fn received_live(
-    cfg: &BrokerConfig,
-    msg: &Message,
-    via: &'static str,
-    protocol: Option<ProtocolVersion>,
-) {
-    if msg.trace.live != 0 {
-        live::received(&cfg.live, msg, via, protocol);
+        ..TraceContext::default()
     }
 }
 
@@ -160,7 +148,9 @@ fn denied(client: &str, protocol: ProtocolVersion, p: &Publish, reason: &str) {
 }
 
 /// The publisher's router matched a traced message: how many subscribers (with their client
-/// ids when few), and which of them got a stored copy (persistent sessions, QoS 1/2).
+/// ids when few), and which of them got a stored copy (persistent sessions, QoS 1/2). A
+/// runtime trace records the message's `received` here too, with the `matched` (see
+/// trace_hops.rs); the `[trace]` log has its line from [`received`].
 #[cold]
 #[inline(never)]
 pub fn matched(live: Option<&LiveTraces>, msg: &Message, matched: &[Matched], stored: &[bool]) {

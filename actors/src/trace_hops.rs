@@ -34,29 +34,6 @@ fn hop(msg: &Message, hop: &'static str, client: &ClientId) -> Record {
 
 #[cold]
 #[inline(never)]
-pub fn received(
-    live: &LiveTraces,
-    msg: &Message,
-    via: &'static str,
-    protocol: Option<ProtocolVersion>,
-) {
-    live.emit(
-        msg.trace.live,
-        Record {
-            qos: Some(msg.qos as u8),
-            detail: Some(Detail::Received {
-                retain: msg.retain,
-                bytes: msg.payload.len(),
-                via,
-                protocol,
-            }),
-            ..hop(msg, "received", &msg.origin)
-        },
-    );
-}
-
-#[cold]
-#[inline(never)]
 pub fn denied(
     live: &LiveTraces,
     client: &ClientId,
@@ -98,24 +75,42 @@ pub fn denied(
     );
 }
 
-/// The router matched a message in a runtime trace: how many subscribers, which of them, and
-/// which got a stored copy.
+/// The router matched a message in a runtime trace: its `received` record (how it entered,
+/// from [`TraceContext`]) and its `matched` record (how many subscribers, which of them),
+/// made together, the one stamped when the other is: a message is matched as soon as it is
+/// received, in the same call, well within a record's microsecond; then a `stored` record for
+/// each subscriber that got a stored copy.
 #[cold]
 #[inline(never)]
 pub fn matched(live: &LiveTraces, msg: &Message, matched: &[Matched], stored: &[bool]) {
+    let received = Record {
+        qos: Some(msg.qos as u8),
+        detail: Some(Detail::Received {
+            retain: msg.retain,
+            bytes: msg.payload.len(),
+            via: msg.trace.via.name(),
+            protocol: msg.trace.protocol,
+        }),
+        ..hop(msg, "received", &msg.origin)
+    };
     let clients = (matched.len() <= MAX_LISTED)
         .then(|| client_list(matched.iter().map(|m| &*m.subscriber.client_id)));
-    live.emit(
-        msg.trace.live,
-        Record {
-            actor: RecordedBy::Router,
-            detail: Some(Detail::Matched {
-                subscribers: matched.len() as u32,
-                clients,
-            }),
-            ..hop(msg, "matched", &msg.origin)
-        },
-    );
+    let matched_record = Record {
+        time_us: received.time_us,
+        msg: received.msg,
+        hop: "matched",
+        actor: RecordedBy::Router,
+        client: received.client.clone(),
+        topic: received.topic.clone(),
+        qos: None,
+        reason: None,
+        detail: Some(Detail::Matched {
+            subscribers: matched.len() as u32,
+            clients,
+        }),
+        outcome: None,
+    };
+    live.emit_two(msg.trace.live, received, matched_record);
     for (m, _) in matched.iter().zip(stored).filter(|(_, s)| **s) {
         live.emit(
             msg.trace.live,

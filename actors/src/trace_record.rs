@@ -220,19 +220,9 @@ impl fmt::Display for Detail {
 }
 
 /// `key` and `n` in decimal.
-pub(crate) fn push_int(buf: &mut String, key: &str, mut n: u64) {
+pub(crate) fn push_int(buf: &mut String, key: &str, n: u64) {
     buf.push_str(key);
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    buf.push_str(itoa::Buffer::new().format(n));
 }
 
 fn push_bool(buf: &mut String, key: &str, b: bool) {
@@ -273,22 +263,23 @@ impl Record {
 
 /// Wall-clock microseconds since the Unix epoch, for a record's `time_us`. A traced message
 /// makes a record per hop, and the system clock's read (`clock_gettime`) costs each ~35 ns
-/// in a VM; so each thread reads it once a second ([`REBASE_NS`]) and adds the time elapsed
-/// since by the CPU's cycle counter (quanta, ~12 ns; it falls back to the monotonic clock
-/// where the counter is not usable). A clock step (NTP) shows within a second.
+/// in a VM; so each thread reads it once a second ([`REBASE_US`]) and adds the time elapsed
+/// since by the CPU's cycle counter (quanta's raw reading, scaled to µs by one multiplication;
+/// quanta falls back to the monotonic clock where the counter is not usable). A clock step
+/// (NTP) shows within a second.
 pub fn now_us() -> u64 {
     thread_local! {
         /// The counter's reading and the wall clock's, µs since the epoch, at the last rebase.
         static BASE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
     }
-    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-    let clock = CLOCK.get_or_init(quanta::Clock::new);
-    let raw = clock.raw();
+    let counter = Counter::get();
+    let raw = counter.clock.raw();
     BASE.with(|base| {
         let (at, wall_us) = base.get();
-        let elapsed = clock.delta_as_nanos(at, raw);
-        if at != 0 && elapsed < REBASE_NS {
-            return wall_us + elapsed / 1000;
+        // A counter behind `at` (another core's) wraps to a huge value: a rebase.
+        let elapsed_us = counter.to_us(raw.wrapping_sub(at));
+        if at != 0 && elapsed_us < REBASE_US {
+            return wall_us + elapsed_us;
         }
         let wall_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -299,7 +290,29 @@ pub fn now_us() -> u64 {
 }
 
 /// How often [`now_us`] reads the system clock, per thread.
-const REBASE_NS: u64 = 1_000_000_000;
+const REBASE_US: u64 = 1_000_000;
+
+/// The cycle counter and its scale: µs = ticks × `us_per_2_40` / 2^40.
+struct Counter {
+    clock: quanta::Clock,
+    us_per_2_40: u64,
+}
+
+impl Counter {
+    fn get() -> &'static Counter {
+        static COUNTER: OnceLock<Counter> = OnceLock::new();
+        COUNTER.get_or_init(|| {
+            let clock = quanta::Clock::new();
+            let us_per_2_40 = clock.delta_as_nanos(0, 1 << 40) / 1000;
+            Counter { clock, us_per_2_40 }
+        })
+    }
+
+    #[inline(always)]
+    fn to_us(&self, ticks: u64) -> u64 {
+        ((ticks as u128 * self.us_per_2_40 as u128) >> 40) as u64
+    }
+}
 
 /// Client ids as a `matched` record keeps them: joined by NUL, which no client id holds
 /// [MQTT-1.5.4-2], so that a traced message's record costs a copy of the names; they are

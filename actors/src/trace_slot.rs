@@ -25,27 +25,45 @@ impl LiveTraces {
         }
     }
 
+    /// [`LiveTraces::emit`] of two records made together, in their order, under one lock.
+    #[inline(always)]
+    pub fn emit_two(&self, mask: u32, first: Record, second: Record) {
+        if mask.is_power_of_two() {
+            let bit = mask.trailing_zeros() as usize;
+            let mut guard = self.slots[bit].lock();
+            let Slot { trace, ring } = &mut *guard;
+            let Some(t) = trace.as_deref() else {
+                return;
+            };
+            let first = t.keep(ring, first);
+            let second = t.keep(ring, second);
+            let id = t.id;
+            drop(guard);
+            if let Some(shared) = first {
+                trace_log::record(Ids::One(id), shared);
+            }
+            if let Some(shared) = second {
+                trace_log::record(Ids::One(id), shared);
+            }
+        } else if mask != 0 {
+            self.emit_many(mask, first);
+            self.emit_many(mask, second);
+        }
+    }
+
     /// [`LiveTraces::emit`] to one trace (the usual case): the record moves into its ring, and
     /// is copied only when it is logged or read live.
     #[inline(always)]
     fn emit_one(&self, bit: usize, record: Record) {
         let mut guard = self.slots[bit].lock();
-        let slot = &mut *guard;
-        let Some(t) = slot.trace.as_deref() else {
+        let Slot { trace, ring } = &mut *guard;
+        let Some(t) = trace.as_deref() else {
             return;
         };
-        let log = t.may_log(record.time_us, slot.ring.records) && log_on();
-        let shared = (log || t.feeding()).then(|| Arc::new(record.clone()));
-        if let Some(shared) = shared.as_ref().filter(|_| t.feeding()) {
-            t.feed(shared);
-        }
+        let logged = t.keep(ring, record);
         let id = t.id;
-        if log {
-            t.logged();
-        }
-        slot.ring.push(record);
         drop(guard);
-        if let Some(shared) = shared.filter(|_| log) {
+        if let Some(shared) = logged {
             trace_log::record(Ids::One(id), shared);
         }
     }
@@ -58,21 +76,45 @@ impl LiveTraces {
         let bits = (0..MAX_TRACES).filter(|b| mask & (1 << b) != 0);
         for bit in bits {
             let mut slot = self.slots[bit].lock();
-            let slot = &mut *slot;
-            let Some(t) = slot.trace.as_deref() else {
+            let Slot { trace, ring } = &mut *slot;
+            let Some(t) = trace.as_deref() else {
                 continue;
             };
-            if t.may_log(shared.time_us, slot.ring.records) && log_on() {
-                t.logged();
+            let log = t.may_log(shared.time_us, ring.records) && log_on();
+            if log {
                 ids.add(t.id);
             }
-            if t.feeding() {
-                t.feed(&shared);
-            }
-            slot.ring.push((*shared).clone());
+            t.hand_over(&shared, log);
+            ring.push((*shared).clone());
         }
         if !ids.is_empty() {
             trace_log::record(ids, shared);
+        }
+    }
+}
+
+impl LiveTrace {
+    /// Keep `record` in this trace's `ring` (its slot's, locked), its live readers fed: the
+    /// record to log, if within the log limit.
+    #[inline(always)]
+    fn keep(&self, ring: &mut Ring, record: Record) -> Option<Arc<Record>> {
+        let log = self.may_log(record.time_us, ring.records) && log_on();
+        let shared = (log || self.feeding()).then(|| Arc::new(record.clone()));
+        if let Some(shared) = &shared {
+            self.hand_over(shared, log);
+        }
+        ring.push(record);
+        shared.filter(|_| log)
+    }
+
+    /// A record of this trace is shared (`log`: it will be logged): its live readers get it,
+    /// and the log counts it.
+    fn hand_over(&self, shared: &Arc<Record>, log: bool) {
+        if self.feeding() {
+            self.feed(shared);
+        }
+        if log {
+            self.logged();
         }
     }
 }
@@ -114,7 +156,11 @@ impl Ring {
             self.slots.push(record);
         } else {
             self.slots[self.head] = record;
-            self.head = (self.head + 1) % RING_RECORDS;
+            self.head = if self.head + 1 == RING_RECORDS {
+                0
+            } else {
+                self.head + 1
+            };
             self.overwritten += 1;
             self.prefetch_head();
         }

@@ -37,6 +37,11 @@ fn a_topic_trace_shows_each_hop_live_and_keeps_them_as_json_lines() {
         .iter()
         .all(|r| &r["msg"] == msg && r["topic"] == "home/hall/light"));
     assert_eq!(records[0]["qos"], 1);
+    assert_eq!(
+        records[0]["detail"],
+        "retain=false bytes=2 via=publish protocol=3.1.1"
+    );
+    assert!(records[0]["time_us"].as_u64() <= records[1]["time_us"].as_u64());
     assert_eq!(records[0]["actor"], "session");
     assert_eq!(records[1]["actor"], "router");
     assert_eq!(records[3]["actor"], "connection");
@@ -101,4 +106,38 @@ fn two_traces_at_once_each_get_only_their_records() {
     assert_eq!(sa.records_until("matched")[0]["topic"], "b/2");
     assert_eq!(st.records_until("matched")[0]["topic"], "b/2");
     assert_eq!(traces(http).len(), 2);
+}
+
+#[test]
+fn a_traced_clients_will_is_received_via_will_and_matched() {
+    let (_dir, b, http) = broker();
+    let id = start_trace(http, json!({"client": "dying"}));
+    let sse = Sse::open(http, id);
+    let mut heir = RawClient::connected(b.addr, "heir");
+    heir.subscribe(1, &[("wills/#", 1)]);
+    let c = Connect::v31("dying").will("wills/dying", b"gone", 1, false);
+    let (dying, _) = RawClient::handshake_with(b.addr, &c);
+    // Closed without DISCONNECT: the Will is published [MQTT-3.1.2-8].
+    drop(dying);
+    let p = heir.recv_publish();
+    assert_eq!(p.topic, "wills/dying");
+    let records = sse.records_until("matched");
+    let will: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["topic"] == "wills/dying")
+        .collect();
+    assert_eq!(
+        hops(&records).last().unwrap(),
+        "matched dying",
+        "{records:#?}"
+    );
+    assert_eq!(will.len(), 2, "{records:#?}");
+    assert_eq!(will[0]["hop"], "received");
+    assert_eq!(
+        will[0]["detail"],
+        "retain=false bytes=4 via=will protocol=3.1"
+    );
+    assert_eq!(will[1]["hop"], "matched");
+    assert_eq!(will[1]["msg"], will[0]["msg"]);
+    assert_eq!(will[1]["detail"], r#"subscribers=1 clients=["heir"]"#);
 }

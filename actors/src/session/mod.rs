@@ -179,7 +179,8 @@ impl Session {
                 &self.client_id,
                 &will.topic,
                 self.live_mask(),
-            ),
+            )
+            .entered(crate::message::Via::Will, self.protocol),
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
@@ -189,7 +190,6 @@ impl Session {
             origin: self.client_id.clone(),
         });
         crate::trace::received(&msg, "will", Some(self.protocol));
-        crate::trace::received_live(&self.deps.cfg, &msg, "will", Some(self.protocol));
         // Delivered now; the retained store write (if any) completes in a detached task, not
         // `ctx.spawn`: a clean session stops right after its Will is handed over, and stopping
         // would cancel the actor's own futures. The Will goes to the session's own

@@ -10,7 +10,7 @@ use crate::auth::Action;
 use crate::close::CloseReason;
 use crate::codec::{Ack, Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 use crate::connection::Credit;
-use crate::message::{unix_ms, Message, MessageId};
+use crate::message::{unix_ms, Message, MessageId, Via};
 use crate::metrics::Denied;
 use crate::topic;
 use crate::trace;
@@ -181,7 +181,8 @@ impl Session {
         let msg = Arc::new(Message {
             id: MessageId::next(),
             // First, while `p.topic` is still here.
-            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic, self.live_mask()),
+            trace: trace::on_entry(&self.deps.cfg, &self.client_id, &p.topic, self.live_mask())
+                .entered(Via::Publish, protocol),
             topic: p.topic,
             payload: p.payload,
             qos: p.qos,
@@ -191,7 +192,6 @@ impl Session {
             origin: self.client_id.clone(),
         });
         trace::received(&msg, "publish", Some(protocol));
-        trace::received_live(&self.deps.cfg, &msg, "publish", Some(protocol));
         let mut routed = self
             .deps
             .router
