@@ -55,6 +55,7 @@ pub mod topic;
 pub mod topics;
 pub mod trace;
 pub mod trace_client_mask;
+mod trace_clock;
 pub mod trace_config;
 pub mod trace_delivery;
 pub mod trace_filter;
@@ -65,6 +66,7 @@ pub mod trace_record;
 pub mod trace_select;
 pub mod trace_sink;
 mod trace_slot;
+mod trace_text;
 
 pub use broker::Broker;
 #[cfg(feature = "fault-injection")]

@@ -10,7 +10,7 @@ use crate::message::{ClientId, Message, MessageId, TraceContext};
 use crate::metrics::DropReason;
 use crate::topics::messages::Matched;
 use crate::trace_live::{Detail, LiveTraces, Outcome, Reason, Record, RecordedBy};
-use crate::trace_record::{client_list, Text};
+use crate::trace_record::{client_list, now_us, Head, Text};
 use std::num::NonZeroU64;
 
 /// Subscribers listed by client id in a `matched` record up to this many (beyond it, only the
@@ -23,12 +23,15 @@ fn mask(live: &LiveTraces, sub: u32, msg_mask: u32) -> u32 {
     (msg_mask | sub) & live.mask()
 }
 
+/// The record of `hop` of `msg` at `client`, made by a session (see [`Record::reset`]).
 #[inline(always)]
-fn hop(msg: &Message, hop: &'static str, client: &ClientId) -> Record {
-    Record {
+fn hop<'a>(msg: &'a Message, hop: &'static str, client: &'a ClientId) -> Head<'a> {
+    Head {
         msg: NonZeroU64::new(msg.id.get()),
-        topic: Some(Text::new(&msg.topic)),
-        ..Record::new(hop, RecordedBy::Session, client)
+        hop,
+        actor: RecordedBy::Session,
+        client,
+        topic: Some(&msg.topic),
     }
 }
 
@@ -83,42 +86,40 @@ pub fn denied(
 #[cold]
 #[inline(never)]
 pub fn matched(live: &LiveTraces, msg: &Message, matched: &[Matched], stored: &[bool]) {
-    let received = Record {
-        qos: Some(msg.qos as u8),
-        detail: Some(Detail::Received {
-            retain: msg.retain,
-            bytes: msg.payload.len(),
-            via: msg.trace.via.name(),
-            protocol: msg.trace.protocol,
-        }),
-        ..hop(msg, "received", &msg.origin)
-    };
     let clients = (matched.len() <= MAX_LISTED)
         .then(|| client_list(matched.iter().map(|m| &*m.subscriber.client_id)));
-    let matched_record = Record {
-        time_us: received.time_us,
-        msg: received.msg,
-        hop: "matched",
-        actor: RecordedBy::Router,
-        client: received.client.clone(),
-        topic: received.topic.clone(),
-        qos: None,
-        reason: None,
-        detail: Some(Detail::Matched {
-            subscribers: matched.len() as u32,
-            clients,
-        }),
-        outcome: None,
-    };
-    live.emit_two(msg.trace.live, received, matched_record);
+    live.emit_two_with(
+        msg.trace.live,
+        |r| {
+            r.reset(hop(msg, "received", &msg.origin), now_us());
+            r.qos = Some(msg.qos as u8);
+            r.detail = Some(Detail::Received {
+                retain: msg.retain,
+                bytes: msg.payload.len(),
+                via: msg.trace.via.name(),
+                protocol: msg.trace.protocol,
+            });
+        },
+        |r, time_us| {
+            let head = Head {
+                actor: RecordedBy::Router,
+                ..hop(msg, "matched", &msg.origin)
+            };
+            r.reset(head, time_us);
+            r.detail = Some(Detail::Matched {
+                subscribers: matched.len() as u32,
+                clients,
+            });
+        },
+    );
     for (m, _) in matched.iter().zip(stored).filter(|(_, s)| **s) {
-        live.emit(
-            msg.trace.live,
-            Record {
+        live.emit_with(msg.trace.live, |r| {
+            let head = Head {
                 actor: RecordedBy::Router,
                 ..hop(msg, "stored", &m.subscriber.client_id)
-            },
-        );
+            };
+            r.reset(head, now_us());
+        });
     }
 }
 
@@ -136,19 +137,19 @@ pub fn sent(
     if mask == 0 {
         return;
     }
-    live.emit(
-        mask,
-        Record {
+    live.emit_with(mask, |r| {
+        let head = Head {
             actor: RecordedBy::Connection,
-            qos: Some(d.qos as u8),
-            detail: Some(Detail::Sent {
-                pkid: d.pkid,
-                dup,
-                protocol,
-            }),
             ..hop(&d.msg, "sent", client)
-        },
-    );
+        };
+        r.reset(head, now_us());
+        r.qos = Some(d.qos as u8);
+        r.detail = Some(Detail::Sent {
+            pkid: d.pkid,
+            dup,
+            protocol,
+        });
+    });
 }
 
 #[cold]
@@ -182,25 +183,21 @@ pub fn offered(
     let Some(msg) = held.filter(|_| mask != 0) else {
         return;
     };
-    let record = match offer {
-        Offer::Accepted => hop(msg, "queued", client),
-        Offer::Evicted(evicted) => Record {
-            detail: Some(Detail::Evicted(evicted.len())),
-            ..hop(msg, "queued", client)
-        },
-        Offer::Dropped(reason, _) => Record {
-            reason: Some(Box::new(Reason::Drop(*reason))),
-            outcome: Some(Outcome::of(*reason)),
-            ..hop(msg, "dropped", client)
-        },
-    };
-    live.emit(
-        mask,
-        Record {
-            qos: Some(qos as u8),
-            ..record
-        },
-    );
+    live.emit_with(mask, |r| {
+        match offer {
+            Offer::Accepted => r.reset(hop(msg, "queued", client), now_us()),
+            Offer::Evicted(evicted) => {
+                r.reset(hop(msg, "queued", client), now_us());
+                r.detail = Some(Detail::Evicted(evicted.len()));
+            }
+            Offer::Dropped(reason, _) => {
+                r.reset(hop(msg, "dropped", client), now_us());
+                r.reason = Some(Box::new(Reason::Drop(*reason)));
+                r.outcome = Some(Outcome::of(*reason));
+            }
+        }
+        r.qos = Some(qos as u8);
+    });
 }
 
 /// `dropped` (with `reason`, its outcome), `acked`, `PUBREC`, `released`: a hop of `msg` at
@@ -217,15 +214,12 @@ pub fn at_subscriber(
 ) {
     let mask = mask(live, sub, msg.trace.live);
     if mask != 0 {
-        live.emit(
-            mask,
-            Record {
-                reason: reason.map(|r| Box::new(Reason::Drop(r))),
-                outcome: reason.map(Outcome::of),
-                detail,
-                ..hop(msg, name, client)
-            },
-        );
+        live.emit_with(mask, |r| {
+            r.reset(hop(msg, name, client), now_us());
+            r.reason = reason.map(|why| Box::new(Reason::Drop(why)));
+            r.outcome = reason.map(Outcome::of);
+            r.detail = detail;
+        });
     }
 }
 

@@ -6,12 +6,10 @@
 use crate::codec::ProtocolVersion;
 use crate::message::MessageId;
 use crate::metrics::DropReason;
+pub use crate::trace_clock::now_us;
 use serde::{Serialize, Serializer};
-use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::num::NonZeroU64;
-use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One hop or event of a runtime trace, as the API sends it (one JSON object).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -66,10 +64,7 @@ impl RecordedBy {
     }
 }
 
-/// A record's client id and topic: copied, inline up to 24 bytes (most client ids and many
-/// topics), so that keeping 10,000 records touches no reference count of the message's or
-/// the session's strings, neither when a record is made nor when the ring overwrites it.
-pub type Text = compact_str::CompactString;
+pub use crate::trace_text::Text;
 
 /// What kind of failure a [`Record`] is, so that a reader (the dashboard) need not guess it
 /// from the hop's name or the reason's text.
@@ -261,57 +256,59 @@ impl Record {
     }
 }
 
-/// Wall-clock microseconds since the Unix epoch, for a record's `time_us`. A traced message
-/// makes a record per hop, and the system clock's read (`clock_gettime`) costs each ~35 ns
-/// in a VM; so each thread reads it once a second ([`REBASE_US`]) and adds the time elapsed
-/// since by the CPU's cycle counter (quanta's raw reading, scaled to µs by one multiplication;
-/// quanta falls back to the monotonic clock where the counter is not usable). A clock step
-/// (NTP) shows within a second.
-pub fn now_us() -> u64 {
-    thread_local! {
-        /// The counter's reading and the wall clock's, µs since the epoch, at the last rebase.
-        static BASE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    }
-    let counter = Counter::get();
-    let raw = counter.clock.raw();
-    BASE.with(|base| {
-        let (at, wall_us) = base.get();
-        // A counter behind `at` (another core's) wraps to a huge value: a rebase.
-        let elapsed_us = counter.to_us(raw.wrapping_sub(at));
-        if at != 0 && elapsed_us < REBASE_US {
-            return wall_us + elapsed_us;
+impl Record {
+    /// A record with nothing in it yet: a ring's place before its first record.
+    pub(crate) fn empty() -> Record {
+        Record {
+            time_us: 0,
+            msg: None,
+            hop: "",
+            actor: RecordedBy::Session,
+            client: Text::default(),
+            topic: None,
+            qos: None,
+            reason: None,
+            detail: None,
+            outcome: None,
         }
-        let wall_us = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        base.set((raw, wall_us));
-        wall_us
-    })
-}
-
-/// How often [`now_us`] reads the system clock, per thread.
-const REBASE_US: u64 = 1_000_000;
-
-/// The cycle counter and its scale: µs = ticks × `us_per_2_40` / 2^40.
-struct Counter {
-    clock: quanta::Clock,
-    us_per_2_40: u64,
-}
-
-impl Counter {
-    fn get() -> &'static Counter {
-        static COUNTER: OnceLock<Counter> = OnceLock::new();
-        COUNTER.get_or_init(|| {
-            let clock = quanta::Clock::new();
-            let us_per_2_40 = clock.delta_as_nanos(0, 1 << 40) / 1000;
-            Counter { clock, us_per_2_40 }
-        })
     }
 
+    /// Makes this record, where it lies (a ring's place), the record `head` says, stamped
+    /// `time_us`, with no `qos`, `reason`, `detail` or `outcome` yet. The strings are copied
+    /// into the space the record has: a record built apart and moved in would read back, to
+    /// move them, the bytes its strings' copies had just written, and wait for those stores.
     #[inline(always)]
-    fn to_us(&self, ticks: u64) -> u64 {
-        ((ticks as u128 * self.us_per_2_40 as u128) >> 40) as u64
+    pub fn reset(&mut self, head: Head<'_>, time_us: u64) {
+        self.time_us = time_us;
+        self.msg = head.msg;
+        self.hop = head.hop;
+        self.actor = head.actor;
+        overwrite(&mut self.client, head.client);
+        match (head.topic, &mut self.topic) {
+            (Some(topic), Some(text)) => overwrite(text, topic),
+            (topic, text) => *text = topic.map(Text::new),
+        }
+        self.qos = None;
+        self.reason = None;
+        self.detail = None;
+        self.outcome = None;
     }
+}
+
+/// What every record of a message's hop has (see [`Record::reset`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Head<'a> {
+    pub msg: Option<NonZeroU64>,
+    pub hop: &'static str,
+    pub actor: RecordedBy,
+    pub client: &'a str,
+    pub topic: Option<&'a str>,
+}
+
+/// `text` becomes `s`, in the space it has.
+#[inline(always)]
+fn overwrite(text: &mut Text, s: &str) {
+    text.set(s);
 }
 
 /// Client ids as a `matched` record keeps them: joined by NUL, which no client id holds

@@ -11,32 +11,58 @@ use crate::trace_sink::LiveTrace;
 use std::sync::Arc;
 
 impl LiveTraces {
-    /// Hand `record` to the traces in `mask` (and their live readers), and log it (target
-    /// `courtier::trace`, INFO) with the ids of those within their log limit: formatted and
-    /// written by the trace log writer (trace_log.rs), not here. A record is shared (an `Arc`)
-    /// only when it is logged or read live; the rings keep it by value. Each trace is found
-    /// by its bit in its [`Slot`], whose lock also guards its ring.
-    #[inline(always)]
+    /// Hand `record` to the traces in `mask`: [`LiveTraces::emit_with`] for a record made
+    /// apart (the connection events, off the message path).
     pub fn emit(&self, mask: u32, record: Record) {
-        if mask.is_power_of_two() {
-            self.emit_one(mask.trailing_zeros() as usize, record);
-        } else if mask != 0 {
-            self.emit_many(mask, record);
-        }
+        self.emit_with(mask, move |r| *r = record);
     }
 
-    /// [`LiveTraces::emit`] of two records made together, in their order, under one lock.
+    /// Make a record with `fill` for the traces in `mask` (and their live readers), and log it
+    /// (target `courtier::trace`, INFO) with the ids of those within their log limit:
+    /// formatted and written by the trace log writer (trace_log.rs), not here. `fill` writes
+    /// the whole record where the ring keeps it ([`Record::reset`], then the hop's own
+    /// fields); it is copied (an `Arc`) only when logged or read live. Each trace is found by
+    /// its bit in its [`Slot`], whose lock also guards its ring.
     #[inline(always)]
-    pub fn emit_two(&self, mask: u32, first: Record, second: Record) {
+    pub fn emit_with(&self, mask: u32, fill: impl FnOnce(&mut Record)) {
         if mask.is_power_of_two() {
-            let bit = mask.trailing_zeros() as usize;
-            let mut guard = self.slots[bit].lock();
+            let mut guard = self.slots[mask.trailing_zeros() as usize].lock();
             let Slot { trace, ring } = &mut *guard;
             let Some(t) = trace.as_deref() else {
                 return;
             };
-            let first = t.keep(ring, first);
-            let second = t.keep(ring, second);
+            let logged = t.keep(ring, fill);
+            let id = t.id;
+            drop(guard);
+            if let Some(shared) = logged {
+                trace_log::record(Ids::One(id), shared);
+            }
+        } else if mask != 0 {
+            self.emit_many(mask, fill);
+        }
+    }
+
+    /// [`LiveTraces::emit_with`] of two records made together, in their order, under one
+    /// lock; `second` gets the first's time.
+    #[inline(always)]
+    pub fn emit_two_with(
+        &self,
+        mask: u32,
+        first: impl FnOnce(&mut Record),
+        second: impl FnOnce(&mut Record, u64),
+    ) {
+        if mask.is_power_of_two() {
+            let mut guard = self.slots[mask.trailing_zeros() as usize].lock();
+            let Slot { trace, ring } = &mut *guard;
+            let Some(t) = trace.as_deref() else {
+                return;
+            };
+            let mut time_us = 0;
+            let first = t.keep(ring, |r| {
+                first(r);
+                time_us = r.time_us;
+            });
+            let second = t.keep(ring, |r| second(r, time_us));
             let id = t.id;
             drop(guard);
             if let Some(shared) = first {
@@ -46,31 +72,20 @@ impl LiveTraces {
                 trace_log::record(Ids::One(id), shared);
             }
         } else if mask != 0 {
-            self.emit_many(mask, first);
-            self.emit_many(mask, second);
+            let mut time_us = 0;
+            self.emit_many(mask, |r| {
+                first(r);
+                time_us = r.time_us;
+            });
+            self.emit_many(mask, |r| second(r, time_us));
         }
     }
 
-    /// [`LiveTraces::emit`] to one trace (the usual case): the record moves into its ring, and
-    /// is copied only when it is logged or read live.
-    #[inline(always)]
-    fn emit_one(&self, bit: usize, record: Record) {
-        let mut guard = self.slots[bit].lock();
-        let Slot { trace, ring } = &mut *guard;
-        let Some(t) = trace.as_deref() else {
-            return;
-        };
-        let logged = t.keep(ring, record);
-        let id = t.id;
-        drop(guard);
-        if let Some(shared) = logged {
-            trace_log::record(Ids::One(id), shared);
-        }
-    }
-
-    /// [`LiveTraces::emit`] to several traces: each gets a copy.
+    /// [`LiveTraces::emit_with`] to several traces: each gets a copy.
     #[cold]
-    fn emit_many(&self, mask: u32, record: Record) {
+    fn emit_many(&self, mask: u32, fill: impl FnOnce(&mut Record)) {
+        let mut record = Record::empty();
+        fill(&mut record);
         let shared = Arc::new(record);
         let mut ids = Ids::None;
         let bits = (0..MAX_TRACES).filter(|b| mask & (1 << b) != 0);
@@ -85,7 +100,7 @@ impl LiveTraces {
                 ids.add(t.id);
             }
             t.hand_over(&shared, log);
-            ring.push((*shared).clone());
+            ring.next().clone_from(&shared);
         }
         if !ids.is_empty() {
             trace_log::record(ids, shared);
@@ -94,16 +109,18 @@ impl LiveTraces {
 }
 
 impl LiveTrace {
-    /// Keep `record` in this trace's `ring` (its slot's, locked), its live readers fed: the
-    /// record to log, if within the log limit.
+    /// Make a record with `fill` in this trace's `ring` (its slot's, locked), its live readers
+    /// fed: the record to log, if within the log limit.
     #[inline(always)]
-    fn keep(&self, ring: &mut Ring, record: Record) -> Option<Arc<Record>> {
-        let log = self.may_log(record.time_us, ring.records) && log_on();
+    fn keep(&self, ring: &mut Ring, fill: impl FnOnce(&mut Record)) -> Option<Arc<Record>> {
+        let before = ring.records;
+        let record = ring.next();
+        fill(record);
+        let log = self.may_log(record.time_us, before) && log_on();
         let shared = (log || self.feeding()).then(|| Arc::new(record.clone()));
         if let Some(shared) = &shared {
             self.hand_over(shared, log);
         }
-        ring.push(record);
         shared.filter(|_| log)
     }
 
@@ -155,21 +172,30 @@ pub(crate) struct Ring {
 struct Kept(Record);
 
 impl Ring {
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn push(&mut self, record: Record) {
+        *self.next() = record;
+    }
+
+    /// The place of the next record (counted), to be overwritten: a new one until the ring is
+    /// full, then the oldest record's.
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> &mut Record {
         self.records += 1;
         if self.slots.len() < RING_RECORDS {
-            self.slots.push(Kept(record));
-        } else {
-            self.slots[self.head].0 = record;
-            self.head = if self.head + 1 == RING_RECORDS {
-                0
-            } else {
-                self.head + 1
-            };
-            self.overwritten += 1;
-            self.prefetch_head();
+            self.slots.push(Kept(Record::empty()));
+            let last = self.slots.len() - 1;
+            return &mut self.slots[last].0;
         }
+        let oldest = self.head;
+        self.head = if oldest + 1 == RING_RECORDS {
+            0
+        } else {
+            oldest + 1
+        };
+        self.overwritten += 1;
+        self.prefetch_head();
+        &mut self.slots[oldest].0
     }
 
     /// A copy of the records it holds, oldest first.
