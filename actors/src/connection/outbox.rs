@@ -24,7 +24,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 /// The writer is gone (closed, cancelled, or failed): nothing sent now would be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +51,6 @@ struct State {
     senders: u32,
     /// Drop what is queued and stop at once (a peer that does not read).
     cancelled: bool,
-    /// When the writer parked after a task that wrote at most one packet, µs on [`clock_us`];
-    /// `BUSY` after a task that wrote more ([`OutboxReceiver::quiet`]).
-    parked_at: u32,
     /// The writer task ended.
     receiver_gone: bool,
     /// The writer task while it writes, to be told of a cancellation (nothing else wakes it:
@@ -84,9 +80,6 @@ pub struct OutboxReceiver {
     shared: Arc<Shared>,
     /// This handle's writer parked: dropping the handle does not end the writer.
     parked: bool,
-    /// Read when the writer resumes: it is quiet ([`quiet`](Self::quiet)). Set by the writer
-    /// before it parks: this task wrote at most one packet.
-    quiet: bool,
 }
 
 pub fn channel(capacity: u32) -> (Outbox, OutboxReceiver) {
@@ -95,52 +88,19 @@ pub fn channel(capacity: u32) -> (Outbox, OutboxReceiver) {
         capacity,
         senders: 1,
         cancelled: false,
-        parked_at: BUSY,
         receiver_gone: false,
         cancel_waker: None,
         parked: None,
         room: Vec::new(),
     })));
-    (Outbox(shared.clone()), OutboxReceiver::new(shared, false))
-}
-
-/// A writer that wrote one packet and then had nothing to write for this long (µs) serves a
-/// quiet connection: longer than the thread takes to run every other ready task once under
-/// load (~50-100 µs measured, docs/PERFORMANCE.md), so a connection that gets packets in
-/// every such round still gathers them into one write; shorter than the gaps of a client
-/// that gets 1,000 messages a second.
-const QUIET_AFTER_US: u32 = 200;
-
-/// `State::parked_at` of a writer whose last task wrote more than one packet: no clock read.
-const BUSY: u32 = u32::MAX;
-
-/// Microseconds since the first call, wrapping (every ~71 minutes, which at worst makes a
-/// writer look busy once).
-fn clock_us() -> u32 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_micros() as u32
-}
-
-/// Whether a writer parked at `parked_at` (`BUSY`, or µs on [`clock_us`]) is quiet at `now`.
-fn quiet_at(parked_at: u32, now: u32) -> bool {
-    parked_at != BUSY && now.wrapping_sub(parked_at) >= QUIET_AFTER_US
-}
-
-/// A parked writer taken out of the outbox to be started, and whether it was quiet.
-type Unparked = Option<(Box<dyn ParkedWriter>, bool)>;
-
-fn unpark(s: &mut State) -> Unparked {
-    let writer = s.parked.take()?;
-    // `BUSY` first: a busy writer costs no clock read.
-    let quiet = s.parked_at != BUSY && quiet_at(s.parked_at, clock_us());
-    Some((writer, quiet))
+    (Outbox(shared.clone()), OutboxReceiver::new(shared))
 }
 
 /// After an item was queued (the lock released): start the parked writer, if it was parked.
 /// A writer with a task takes the item itself once its current write is done.
-fn resume(shared: &Arc<Shared>, parked: Unparked) {
-    if let Some((writer, quiet)) = parked {
-        writer.resume(OutboxReceiver::new(shared.clone(), quiet));
+fn resume(shared: &Arc<Shared>, parked: Option<Box<dyn ParkedWriter>>) {
+    if let Some(writer) = parked {
+        writer.resume(OutboxReceiver::new(shared.clone()));
     }
 }
 
@@ -155,7 +115,7 @@ impl Outbox {
             return Err(TrySendError::Full);
         }
         s.items.push_back(item);
-        let parked = unpark(&mut s);
+        let parked = s.parked.take();
         drop(s);
         resume(&self.0, parked);
         Ok(())
@@ -182,7 +142,7 @@ impl Outbox {
             return Err(Closed);
         }
         s.items.extend(items.drain(..));
-        let parked = unpark(&mut s);
+        let parked = s.parked.take();
         drop(s);
         resume(&self.0, parked);
         Ok(())
@@ -260,26 +220,11 @@ pub enum Idle<W> {
 }
 
 impl OutboxReceiver {
-    fn new(shared: Arc<Shared>, quiet: bool) -> OutboxReceiver {
+    fn new(shared: Arc<Shared>) -> OutboxReceiver {
         OutboxReceiver {
             shared,
             parked: false,
-            quiet,
         }
-    }
-
-    /// The writer's last task before it parked wrote one packet (or none), and nothing was
-    /// queued for `QUIET_AFTER_US` after it: it may write this burst at once, from the
-    /// producer's turn; waiting a round of the thread gathers more packets only for a
-    /// connection with traffic in every round.
-    pub fn quiet(&self) -> bool {
-        self.quiet
-    }
-
-    /// Record that this task of the writer wrote at most one packet (`lone`) or more, for
-    /// when it parks.
-    pub fn set_lone(&mut self, lone: bool) {
-        self.quiet = lone;
     }
 
     /// Park a new connection's writer until the first item is queued, without starting a task
@@ -287,7 +232,7 @@ impl OutboxReceiver {
     pub fn park<W: ParkedWriter + 'static>(mut self, writer: Box<W>) {
         let mut s = self.shared.lock();
         if s.items.is_empty() && !s.cancelled && s.senders > 0 {
-            park_in(&mut s, writer, self.quiet);
+            park_in(&mut s, writer);
             self.parked = true;
             return;
         }
@@ -315,7 +260,7 @@ impl OutboxReceiver {
             if s.items.capacity() > 0 {
                 s.items = VecDeque::new();
             }
-            park_in(&mut s, writer, self.quiet);
+            park_in(&mut s, writer);
             self.parked = true;
             return Idle::Parked;
         }
@@ -350,11 +295,10 @@ impl OutboxReceiver {
 
 /// Keep `writer` in the outbox until an item is queued (the caller's receiver then does not
 /// end the writer when dropped).
-fn park_in(s: &mut State, writer: Box<dyn ParkedWriter>, lone: bool) {
+fn park_in(s: &mut State, writer: Box<dyn ParkedWriter>) {
     // The waker a write left for `poll_cancelled` holds the ending task's memory.
     s.cancel_waker = None;
     s.parked = Some(writer);
-    s.parked_at = if lone { clock_us() } else { BUSY };
 }
 
 /// Move what is queued to the end of `into`; returns the producers waiting for room, to be

@@ -234,39 +234,6 @@ fn the_outbox_fits_mimallocs_128_byte_class() {
     assert!(size <= 112, "the outbox grew to {size} bytes");
 }
 
-/// A writer whose last task wrote at most one packet and then idled for `QUIET_AFTER_US`
-/// resumes quiet, writing at once; one that wrote more, or was resumed sooner, resumes busy,
-/// waiting a round for more packets.
-#[test]
-fn a_writer_that_wrote_one_packet_a_while_ago_resumes_quiet() {
-    assert!(!quiet_at(1_000, 1_000 + QUIET_AFTER_US - 1));
-    assert!(quiet_at(1_000, 1_000 + QUIET_AFTER_US));
-    assert!(!quiet_at(u32::MAX - 10, 20), "across the clock's wrap");
-    assert!(quiet_at(u32::MAX - 10, QUIET_AFTER_US));
-    assert!(!quiet_at(BUSY, 12_345), "wrote more than one packet");
-
-    let (tx, rx) = channel(4);
-    let (resumed, w) = writer();
-    rx.park(w);
-    tx.try_send(ping()).unwrap();
-    let mut rx = resumed.lock().unwrap().pop().expect("resumed");
-    for (lone, quiet) in [(false, false), (true, true)] {
-        let mut got = VecDeque::new();
-        let (resumed, w) = writer();
-        let w = match rx.take_or_park(&mut got, w) {
-            Idle::Items(w) => w,
-            _ => panic!("expected items"),
-        };
-        rx.set_lone(lone);
-        assert!(matches!(rx.take_or_park(&mut got, w), Idle::Parked));
-        drop(rx);
-        std::thread::sleep(std::time::Duration::from_micros(2 * QUIET_AFTER_US as u64));
-        tx.try_send(ping()).unwrap();
-        rx = resumed.lock().unwrap().pop().expect("resumed");
-        assert_eq!(rx.quiet(), quiet);
-    }
-}
-
 /// A new connection's writer is parked without a task; the first item starts it. One already
 /// queued starts it at once.
 #[test]

@@ -20,7 +20,7 @@ use crate::codec::MqttCodec;
 use actix::WeakAddr;
 use bytes::BytesMut;
 use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,30 +50,8 @@ pub struct WriterTask<W> {
 }
 
 impl<W: AsyncWrite + Unpin + Send + 'static> ParkedWriter for WriterTask<W> {
-    /// A busy writer starts a task, which first lets the tasks already scheduled add to its
-    /// burst (`serve`). A quiet one, whose last task wrote one packet a while ago (a client
-    /// that gets a message now and then: a sensor, a latency probe), writes at once, in the turn of the
-    /// producer that queued the item: on a thread busy with other clients every task started
-    /// waits behind all the others, one such round per hand-over, and waiting gathers nothing
-    /// more for it. Only what cannot finish now (a full socket) goes on in a task.
     fn resume(self: Box<Self>, rx: OutboxReceiver) {
-        if rx.quiet() {
-            run_now_or_spawn(Self::serve(self, rx));
-        } else {
-            actix_rt::spawn(Self::serve(self, rx));
-        }
-    }
-}
-
-/// Poll `task` once now, in the caller's turn, and start a task on this thread for the rest
-/// if it is not done. Nothing waits on the waker of this first poll: what is not ready then
-/// is polled again by the task, which registers its own (tokio's sockets and timers, and the
-/// outbox's cancel waker, keep the waker of the latest poll).
-fn run_now_or_spawn(task: impl Future<Output = ()> + 'static) {
-    let mut task = Box::pin(task);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    if task.as_mut().poll(&mut cx).is_pending() {
-        actix_rt::spawn(task);
+        actix_rt::spawn(Self::serve(self, rx));
     }
 }
 
@@ -97,13 +75,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
     async fn serve(mut w: Box<Self>, mut rx: OutboxReceiver) {
         // Items taken from the outbox and not yet encoded (a burst beyond `BATCH_BYTES`).
         let mut pending = VecDeque::new();
-        // A quiet writer writes its first burst without waiting (`resume`).
-        let mut wait = !rx.quiet();
-        // Packets written by this task: at most one, and the writer may be quiet when resumed.
-        let mut written = 0u64;
         loop {
             if pending.is_empty() {
-                rx.set_lone(written <= 1);
                 w = match rx.take_or_park(&mut pending, w) {
                     Idle::Items(w) => w,
                     Idle::Parked | Idle::Cancelled => return,
@@ -113,9 +86,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
                 // the sessions and connections whose work adds more packets for this socket, so
                 // one write then carries many packets (fewer syscalls and fewer wake-ups of the
                 // peer). Costs one trip round the run queue; an idle thread returns at once.
-                if std::mem::replace(&mut wait, true) {
-                    tokio::task::yield_now().await;
-                }
+                tokio::task::yield_now().await;
             }
             if !rx.take_now(&mut pending) {
                 return; // cancelled
@@ -125,7 +96,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
                 Ok(batch) => batch,
                 Err(reason) => return w.stop(reason),
             };
-            written += packets;
             if !buf.is_empty() {
                 // Boxed: its timer and write state are large and live only during a write.
                 match Box::pin(w.write(&rx, buf, packets)).await {
@@ -218,37 +188,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-    use std::rc::Rc;
-
-    /// A quiet writer's burst runs in the caller's turn when it can finish there, and goes on
-    /// in a task of its own when it cannot (a full socket): woken by what it waits for, not by
-    /// the first poll's waker.
-    #[actix_rt::test]
-    async fn a_burst_finishes_now_or_goes_on_in_a_task() {
-        let done = Rc::new(Cell::new(false));
-        let d = done.clone();
-        super::run_now_or_spawn(async move { d.set(true) });
-        assert!(done.get(), "finished in the caller's turn");
-
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let done = Rc::new(Cell::new(false));
-        let d = done.clone();
-        super::run_now_or_spawn(async move {
-            rx.await.unwrap();
-            d.set(true);
-        });
-        assert!(!done.get(), "waiting for its input");
-        tx.send(()).unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            while !done.get() {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .expect("the task went on once woken");
-    }
-
     /// Every idle connection keeps its parked writer (boxed): a TCP one fits mimalloc's
     /// 48-byte class (it was 56 bytes, class 64, with the timeout and metrics inline).
     #[test]
