@@ -254,9 +254,7 @@ impl Record {
             outcome: None,
         }
     }
-}
 
-impl Record {
     /// A record with nothing in it yet: a ring's place before its first record.
     pub(crate) fn empty() -> Record {
         Record {
@@ -283,9 +281,9 @@ impl Record {
         self.msg = head.msg;
         self.hop = head.hop;
         self.actor = head.actor;
-        overwrite(&mut self.client, head.client);
+        self.client.set(head.client);
         match (head.topic, &mut self.topic) {
-            (Some(topic), Some(text)) => overwrite(text, topic),
+            (Some(topic), Some(text)) => text.set(topic),
             (topic, text) => *text = topic.map(Text::new),
         }
         self.qos = None;
@@ -303,12 +301,6 @@ pub struct Head<'a> {
     pub actor: RecordedBy,
     pub client: &'a str,
     pub topic: Option<&'a str>,
-}
-
-/// `text` becomes `s`, in the space it has.
-#[inline(always)]
-fn overwrite(text: &mut Text, s: &str) {
-    text.set(s);
 }
 
 /// Client ids as a `matched` record keeps them: joined by NUL, which no client id holds

@@ -1,7 +1,7 @@
 //! The broker's 32 trace slots, one per bit of the trace masks (trace_live.rs): the running
 //! trace with that bit and its ring of the last [`RING_RECORDS`] records. A hop finds the
 //! trace and its ring by the bit alone, under the slot's lock, with no other shared state to
-//! load: [`LiveTraces::emit`], the path every record of a traced message takes. When the trace
+//! load: [`LiveTraces::emit_with`], the path every record of a traced message takes. When the trace
 //! ends, its ring moves into it (trace_sink.rs) and the slot is free for another.
 
 use crate::trace_live::{LiveTraces, MAX_TRACES, RING_RECORDS};

@@ -11,7 +11,7 @@ use std::ops::Deref;
 pub const INLINE: usize = 22;
 
 /// A string, inline up to [`INLINE`] bytes, else boxed. 24 bytes, like a `String`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Text {
     /// `bytes[..len]`, valid UTF-8 (copied from a `&str`).
     Inline {
@@ -63,6 +63,15 @@ impl Text {
         }
     }
 }
+
+/// Equal as strings: the inline bytes past `len` are left over from earlier contents.
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
 
 impl From<&str> for Text {
     fn from(s: &str) -> Text {
@@ -130,6 +139,11 @@ mod tests {
             t.set(s);
             assert_eq!(&*t, s);
         }
+        // Equal as strings, whatever an overwritten text's bytes past its end hold.
+        let mut reused = Text::new("abcdef");
+        reused.set("ab");
+        assert_eq!(reused, Text::new("ab"));
+        assert_ne!(reused, Text::new("abc"));
         let mut list = Text::new("lamp");
         list.push_str("\0");
         list.push_str(&fits);
