@@ -243,15 +243,10 @@ impl Record {
     pub fn new(hop: &'static str, actor: RecordedBy, client: &str) -> Record {
         Record {
             time_us: now_us(),
-            msg: None,
             hop,
             actor,
             client: Text::new(client),
-            topic: None,
-            qos: None,
-            reason: None,
-            detail: None,
-            outcome: None,
+            ..Record::empty()
         }
     }
 

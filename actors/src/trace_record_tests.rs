@@ -144,8 +144,8 @@ fn a_client_list_reads_as_a_debug_list() {
     }
 }
 
-/// The ring moves every record at least once: 128 bytes or less is what the compiler moves
-/// inline, without a call to `memcpy`, and two cache lines of the ring per record.
+/// A record's size is what each place of a ring costs: 128 bytes or less is two cache lines
+/// per record (the ring holds each on lines of its own, trace_slot.rs).
 #[test]
 fn a_record_fits_in_128_bytes() {
     assert!(
