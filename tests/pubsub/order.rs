@@ -129,7 +129,7 @@ fn mqtt_4_6_0_2_packets_written_together_act_in_the_order_sent() {
     );
 }
 
-/// More PUBLISHes in one write than a connection has credits (16), QoS 1 and QoS 2 with their
+/// More PUBLISHes in one write than a connection has credits (64), QoS 1 and QoS 2 with their
 /// PUBRELs: the batches are handed over as credits run out and when the socket has nothing
 /// more (connection/publishes.rs), and every reply keeps the order of the packets
 /// [MQTT-4.6.0-2] (PUBACKs, PUBRECs, PUBCOMPs, PINGRESP last [MQTT-3.12.4-1]), every
@@ -140,9 +140,9 @@ fn mqtt_4_6_0_2_more_publishes_in_one_write_than_credits_keep_their_order() {
     let mut s = sub_client(b.addr(), "batch-many-sub", &[("many/#", 0)]);
     let mut c = RawClient::connected(b.addr(), "batch-many");
     let mut bytes = Vec::new();
-    (1..=40u16).for_each(|i| bytes.extend(publish("many/1", &[i as u8], 1, false, false, i)));
-    (41..=80u16).for_each(|i| bytes.extend(publish("many/2", &[i as u8], 2, false, false, i)));
-    (41..=80u16).for_each(|i| bytes.extend(pubrel(i)));
+    (1..=100u16).for_each(|i| bytes.extend(publish("many/1", &[i as u8], 1, false, false, i)));
+    (101..=200u16).for_each(|i| bytes.extend(publish("many/2", &[i as u8], 2, false, false, i)));
+    (101..=200u16).for_each(|i| bytes.extend(pubrel(i)));
     bytes.extend(pingreq());
     c.send(&bytes);
     let mut replies = Vec::new();
@@ -150,12 +150,12 @@ fn mqtt_4_6_0_2_more_publishes_in_one_write_than_credits_keep_their_order() {
         let (first, body) = c.read_packet();
         replies.push(packet(first, &body));
     }
-    let mut want: Vec<Vec<u8>> = (1..=40).map(puback).collect();
-    want.extend((41..=80).map(pubrec));
-    want.extend((41..=80).map(pubcomp));
+    let mut want: Vec<Vec<u8>> = (1..=100).map(puback).collect();
+    want.extend((101..=200).map(pubrec));
+    want.extend((101..=200).map(pubcomp));
     want.push(vec![0xd0, 0x00]); // PINGRESP
     assert_eq!(replies, want, "replies in the order of the packets");
-    let delivered: Vec<u8> = (1..=80)
+    let delivered: Vec<u8> = (1..=200)
         .map(|_| {
             let (first, body) = s.read_packet();
             Publish::parse(first, &body).expect("a PUBLISH").payload[0]
@@ -163,7 +163,7 @@ fn mqtt_4_6_0_2_more_publishes_in_one_write_than_credits_keep_their_order() {
         .collect();
     assert_eq!(
         delivered,
-        (1..=80).collect::<Vec<u8>>(),
+        (1..=200).collect::<Vec<u8>>(),
         "in the order sent"
     );
 }

@@ -12,8 +12,10 @@ use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Packets a connection may have in flight to its session.
-pub const PIPELINE: usize = 16;
+/// Packets a connection may have in flight to its session: as many as it handles in one turn
+/// (turns.rs), so that a client keeping many PUBLISHes in flight gets their acknowledgements
+/// in one write.
+pub const PIPELINE: usize = 64;
 
 /// A counting semaphore for exactly one waiter (the connection) and any number of returners:
 /// an atomic count and a waker, where tokio's `Semaphore` takes a mutex on every release

@@ -19,6 +19,7 @@
 //! - `credit.rs`: the in-flight bound between connection and session
 //! - `acks.rs`, `publishes.rs`: acknowledgements and PUBLISHes handed over in batches
 //! - `reader.rs`: the read half, a packet stream that holds no buffer while idle
+//! - `turns.rs`: how many of its packets the connection handles per turn
 //! - `buffers.rs`: spare read and write buffers, a few per worker thread
 //! - `outbox.rs`: the bounded queue to the writer, where an idle writer parks
 //! - `writer.rs`: the write half, a task started while there is something to write
@@ -39,6 +40,7 @@ mod outgoing;
 pub mod protocol;
 mod publishes;
 mod reader;
+mod turns;
 mod writer;
 
 use crate::close::CloseReason;
@@ -149,7 +151,7 @@ impl Connection {
             let watch = Watch::start(ctx.address().downgrade(), connect_timeout);
             let packets =
                 PacketReader::new(reader, MqttCodec::new(max), metrics.clone(), watch.clone());
-            ctx.add_stream(packets.with_connect_limit(max_connect));
+            ctx.spawn(turns::Turns::new(packets.with_connect_limit(max_connect)));
             WriterTask::start(writer, rx, ctx.address().downgrade(), deps.clone());
             Connection {
                 id: NEXT_CONNECTION_ID.fetch_add(1, Relaxed),

@@ -8,7 +8,7 @@
 //! still sees every packet in the order the client sent it.
 //!
 //! The hand-over needs no message to itself: such a message makes actix poll the reader
-//! again in the same turn, past the 16 packets it allows a turn, and the packet read then
+//! again in the same turn, past the packets a turn allows (turns.rs), and the packet read then
 //! finds every credit held by the batch not yet handed over. The connection would stop
 //! reading until the session has routed the batch, and in fan-out the subscribers' writers
 //! would get smaller bursts, more system calls per delivery (docs/PERFORMANCE.md, part C).
