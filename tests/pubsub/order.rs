@@ -129,7 +129,7 @@ fn mqtt_4_6_0_2_packets_written_together_act_in_the_order_sent() {
     );
 }
 
-/// More PUBLISHes in one write than a connection has credits (64), QoS 1 and QoS 2 with their
+/// More PUBLISHes in one write than a connection has credits (48), QoS 1 and QoS 2 with their
 /// PUBRELs: the batches are handed over as credits run out and when the socket has nothing
 /// more (connection/publishes.rs), and every reply keeps the order of the packets
 /// [MQTT-4.6.0-2] (PUBACKs, PUBRECs, PUBCOMPs, PINGRESP last [MQTT-3.12.4-1]), every

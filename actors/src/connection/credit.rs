@@ -12,10 +12,13 @@ use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Packets a connection may have in flight to its session: as many as it handles in one turn
-/// (turns.rs), so that a client keeping many PUBLISHes in flight gets their acknowledgements
-/// in one write.
-pub const PIPELINE: usize = 64;
+/// Packets a connection may have in flight to its session, as many as it handles in one turn
+/// (turns.rs): a client that keeps up to this many PUBLISHes in flight gets their
+/// acknowledgements in one write. Not more: the whole batch is handled before its first
+/// acknowledgement goes out, and a client that keeps 64 in flight (the benchmark's
+/// publishers) then waits for each batch with nothing left to send; at 48 it sends the rest
+/// meanwhile (fan-in QoS 1 throughput at par with 16, where 64 lost 3-8 %; docs/PERFORMANCE.md).
+pub const PIPELINE: usize = 48;
 
 /// A counting semaphore for exactly one waiter (the connection) and any number of returners:
 /// an atomic count and a waker, where tokio's `Semaphore` takes a mutex on every release
