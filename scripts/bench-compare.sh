@@ -240,7 +240,8 @@ EOF
 # FlashMQ: no storage_dir (no persistence); its QoS queue per client as large as it goes (65,535
 # messages), and 64 MiB of them (default 64 KiB: it dropped most of `persistent`), so that it
 # never drops a QoS 1/2 message the others keep; rlimit_nofile (default 1,000,000) at most the
-# hard limit, or it does not start.
+# hard limit, or it does not start. That queue limit is also its window (a 3.1.1 client's
+# receive maximum, session.cpp): INFLIGHT=65535 gives Courtier and Mosquitto the same window.
 nofile=$(ulimit -Hn)
 [[ $nofile == unlimited ]] && nofile=1048576
 cat >"$OUT/flashmq.conf" <<EOF
