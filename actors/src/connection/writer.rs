@@ -85,7 +85,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> WriterTask<W> {
                 // Let the tasks already scheduled on this thread run first: they are typically
                 // the sessions and connections whose work adds more packets for this socket, so
                 // one write then carries many packets (fewer syscalls and fewer wake-ups of the
-                // peer). Costs one trip round the run queue; an idle thread returns at once.
+                // peer). tokio wakes a yielded task after its next poll of the sockets, so this
+                // costs one trip round the run queue and the tasks that poll woke; an idle
+                // thread returns at once. Requeueing at once instead (behind the ready tasks
+                // only) wrote smaller bursts: more CPU and more latency under load
+                // (docs/PERFORMANCE.md).
                 tokio::task::yield_now().await;
             }
             if !rx.take_now(&mut pending) {
