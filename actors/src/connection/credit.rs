@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// acknowledgements in one write. Not more: the whole batch is handled before its first
 /// acknowledgement goes out, and a client that keeps 64 in flight (the benchmark's
 /// publishers) then waits for each batch with nothing left to send; at 48 it sends the rest
-/// meanwhile (fan-in QoS 1 throughput at par with 16, where 64 lost 3-8 %; docs/PERFORMANCE.md).
+/// meanwhile (fan-in QoS 1 throughput at par with 16, where 64 lost 3-10 %; docs/PERFORMANCE.md).
 pub const PIPELINE: usize = 48;
 
 /// A counting semaphore for exactly one waiter (the connection) and any number of returners:
