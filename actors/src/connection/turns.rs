@@ -19,16 +19,17 @@ use std::task::{ready, Poll};
 /// Packets handled per turn: as many as may be in flight to the session.
 pub(super) const PER_TURN: usize = PIPELINE;
 
-/// A stream of packets driven like actix's `add_stream`, with a larger turn.
+/// A stream of packets driven like actix's `add_stream`, with a larger turn. The stream is
+/// held inline (the packet reader is `Unpin`): no allocation of its own per connection.
 pub(super) struct Turns<S> {
-    stream: Pin<Box<S>>,
+    stream: S,
     started: bool,
 }
 
 impl<S> Turns<S> {
     pub(super) fn new(stream: S) -> Self {
         Turns {
-            stream: Box::pin(stream),
+            stream,
             started: false,
         }
     }
@@ -36,7 +37,7 @@ impl<S> Turns<S> {
 
 impl<A, S> ActorFuture<A> for Turns<S>
 where
-    S: Stream,
+    S: Stream + Unpin,
     A: Actor<Context = Context<A>> + StreamHandler<S::Item>,
 {
     type Output = ();
@@ -52,7 +53,7 @@ where
             <A as StreamHandler<S::Item>>::started(act, ctx);
         }
         let mut handled = 0;
-        while let Some(item) = ready!(self.stream.as_mut().poll_next(task)) {
+        while let Some(item) = ready!(Pin::new(&mut self.stream).poll_next(task)) {
             <A as StreamHandler<S::Item>>::handle(act, item, ctx);
             handled += 1;
             if ctx.waiting() {
